@@ -1,0 +1,321 @@
+#include "download.h"
+
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+
+#include "cancellable.h"
+#include "gobject-ptr.h"
+#include "http.h"
+
+namespace grokimagine {
+
+namespace {
+constexpr int kMaxAttempts = 6;
+constexpr gsize kChunkBytes = 64 * 1024;
+}  // namespace
+
+struct Download::State : std::enable_shared_from_this<Download::State> {
+  std::string url;
+  std::string keep_path;
+  std::string temp_path;  // only with keep_path
+  int fd = -1;
+  GObjectPtr<GCancellable> cancellable = GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  std::uint64_t downloaded = 0;
+  std::optional<std::uint64_t> total;
+  bool finished = false;
+  bool failed = false;
+  Error error;
+
+  // I/O thread only.
+  int attempts = 0;
+  std::uint64_t discard = 0;  // bytes to skip when a server ignored our Range
+  GObjectPtr<SoupMessage> message;
+  GObjectPtr<GInputStream> stream;
+
+  ~State() {
+    if (fd >= 0) close(fd);
+    if (!temp_path.empty()) g_unlink(temp_path.c_str());
+  }
+
+  // Hands a strong reference to an asynchronous callback.
+  gpointer hold() { return new std::shared_ptr<State>(shared_from_this()); }
+  static std::shared_ptr<State> take(gpointer data) {
+    std::unique_ptr<std::shared_ptr<State>> held(static_cast<std::shared_ptr<State> *>(data));
+    return *held;
+  }
+
+  void request(SoupSession *session) {
+    message = GObjectPtr<SoupMessage>::adopt(soup_message_new("GET", url.c_str()));
+    std::uint64_t from = current();
+    if (from > 0) {
+      g_autofree gchar *range = g_strdup_printf("bytes=%" G_GUINT64_FORMAT "-", from);
+      soup_message_headers_replace(soup_message_get_request_headers(message.get()), "Range", range);
+    }
+    soup_session_send_async(session, message.get(), G_PRIORITY_DEFAULT, cancellable.get(), on_sent,
+                            hold());
+  }
+
+  std::uint64_t current() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return downloaded;
+  }
+
+  static void on_sent(GObject *source, GAsyncResult *result, gpointer data) {
+    auto self = take(data);
+    g_autoptr(GError) error = nullptr;
+    GInputStream *stream = soup_session_send_finish(SOUP_SESSION(source), result, &error);
+    if (!stream) {
+      self->retry_or_fail(ErrorKind::Network, std::string("video download: ") + error->message, 0,
+                          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+      return;
+    }
+    self->stream = GObjectPtr<GInputStream>::adopt(stream);
+    self->start_body(SOUP_SESSION(source));
+  }
+
+  void start_body(SoupSession *session) {
+    unsigned status = soup_message_get_status(message.get());
+    SoupMessageHeaders *headers = soup_message_get_response_headers(message.get());
+    if (status >= 500 || status == 429) {
+      retry_or_fail(ErrorKind::Network, "the video host answered HTTP " + std::to_string(status),
+                    status, false);
+      return;
+    }
+    if (status != 200 && status != 206) {
+      ErrorKind kind = (status == 404 || status == 410)   ? ErrorKind::NotFound
+                       : (status == 401 || status == 403) ? ErrorKind::NotAuthorized
+                                                          : ErrorKind::Protocol;
+      fail(kind,
+           "the video URL answered HTTP " + std::to_string(status) +
+               (kind == ErrorKind::NotFound ? " (the link may have expired)" : ""),
+           status);
+      return;
+    }
+    const char *content_type = soup_message_headers_get_content_type(headers, nullptr);
+    if (content_type &&
+        (g_str_has_prefix(content_type, "text/") || g_str_has_suffix(content_type, "/json"))) {
+      fail(ErrorKind::Protocol,
+           std::string("the video URL sent ") + content_type + " instead of an MP4", status);
+      return;
+    }
+    std::uint64_t from = current();
+    goffset start = 0, end = 0, length = 0;
+    if (status == 206 && soup_message_headers_get_content_range(headers, &start, &end, &length)) {
+      if (length > 0) set_total(std::uint64_t(length));
+      discard = from > std::uint64_t(start) ? from - std::uint64_t(start) : 0;
+    } else {
+      // The whole clip again: skip what we already have.
+      discard = from;
+      goffset content_length = soup_message_headers_get_content_length(headers);
+      if (content_length > 0) set_total(std::uint64_t(content_length));
+    }
+    read_more(session);
+  }
+
+  void set_total(std::uint64_t size) {
+    std::lock_guard<std::mutex> lock(mutex);
+    total = size;
+  }
+
+  void read_more(SoupSession *) {
+    g_input_stream_read_bytes_async(stream.get(), kChunkBytes, G_PRIORITY_DEFAULT,
+                                    cancellable.get(), on_read, hold());
+  }
+
+  static void on_read(GObject *source, GAsyncResult *result, gpointer data) {
+    auto self = take(data);
+    g_autoptr(GError) error = nullptr;
+    g_autoptr(GBytes) chunk =
+        g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
+    if (!chunk) {
+      self->retry_or_fail(ErrorKind::Network, std::string("video download: ") + error->message, 0,
+                          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+      return;
+    }
+    gsize size = 0;
+    const auto *bytes = static_cast<const guint8 *>(g_bytes_get_data(chunk, &size));
+    if (size == 0) {
+      self->end_of_body();
+      return;
+    }
+    gsize skip = gsize(std::min<std::uint64_t>(self->discard, size));
+    self->discard -= skip;
+    if (!self->append(bytes + skip, size - skip)) return;
+    self->attempts = 0;
+    self->read_more(nullptr);
+  }
+
+  bool append(const guint8 *bytes, gsize size) {
+    std::uint64_t offset = current();
+    while (size > 0) {
+      ssize_t written = pwrite(fd, bytes, size, off_t(offset));
+      if (written < 0) {
+        fail(ErrorKind::Io, std::string("cannot write the video file: ") + g_strerror(errno), 0);
+        return false;
+      }
+      bytes += written;
+      size -= gsize(written);
+      offset += std::uint64_t(written);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        downloaded = offset;
+      }
+      changed.notify_all();
+    }
+    return true;
+  }
+
+  void end_of_body() {
+    std::optional<std::uint64_t> expected;
+    std::uint64_t have;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      expected = total;
+      have = downloaded;
+    }
+    if (expected && have < *expected) {
+      retry_or_fail(ErrorKind::Network,
+                    "the video body ended after " + std::to_string(have) + " of " +
+                        std::to_string(*expected) + " bytes",
+                    0, false);
+      return;
+    }
+    if (!keep_path.empty()) {
+      if (g_rename(temp_path.c_str(), keep_path.c_str()) != 0) {
+        fail(ErrorKind::Io,
+             "cannot move the video to location '" + keep_path + "': " + g_strerror(errno), 0);
+        return;
+      }
+      temp_path.clear();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      total = have;
+      finished = true;
+    }
+    changed.notify_all();
+  }
+
+  void retry_or_fail(ErrorKind kind, const std::string &why, unsigned status, bool cancelled) {
+    if (cancelled) {
+      fail(ErrorKind::Cancelled, "cancelled", 0);
+      return;
+    }
+    if (++attempts >= kMaxAttempts) {
+      fail(kind, why + " (gave up after " + std::to_string(attempts) + " attempts)", status);
+      return;
+    }
+    guint delay_ms = std::min(250u << attempts, 8000u);
+    g_autoptr(GSource) timer = g_timeout_source_new(delay_ms);
+    g_source_set_callback(
+        timer,
+        [](gpointer data) -> gboolean {
+          auto self = take(data);
+          if (!g_cancellable_is_cancelled(self->cancellable.get()))
+            HttpClient::instance().invoke([self](SoupSession *session) { self->request(session); });
+          else
+            self->fail(ErrorKind::Cancelled, "cancelled", 0);
+          return G_SOURCE_REMOVE;
+        },
+        hold(), nullptr);
+    g_source_attach(timer, g_main_context_get_thread_default());
+  }
+
+  void fail(ErrorKind kind, std::string why, unsigned status) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      failed = true;
+      error = Error{kind, std::move(why), {}, status};
+    }
+    changed.notify_all();
+  }
+};
+
+Download::Download(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Download::~Download() {
+  g_cancellable_cancel(state_->cancellable.get());
+}
+
+std::unique_ptr<Download> Download::start(const std::string &url, const std::string &keep_path,
+                                          Error *error) {
+  auto state = std::make_shared<State>();
+  state->url = url;
+  if (!g_uri_is_valid(url.c_str(), G_URI_FLAGS_NONE, nullptr) ||
+      !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://"))) {
+    *error = Error{ErrorKind::Protocol, "the provider named an invalid video URL", {}, 0};
+    return nullptr;
+  }
+  if (keep_path.empty()) {
+    g_autoptr(GError) gerror = nullptr;
+    g_autofree gchar *path = nullptr;
+    state->fd = g_file_open_tmp("grokimagine-XXXXXX.mp4", &path, &gerror);
+    if (state->fd < 0) {
+      *error = Error{
+          ErrorKind::Io, std::string("cannot create a temporary file: ") + gerror->message, {}, 0};
+      return nullptr;
+    }
+    // Anonymous: the clip goes away with us, even after a crash.
+    g_unlink(path);
+  } else {
+    g_autofree gchar *dir = g_path_get_dirname(keep_path.c_str());
+    g_autofree gchar *base = g_path_get_basename(keep_path.c_str());
+    g_autofree gchar *temp =
+        g_build_filename(dir, (std::string(".") + base + ".XXXXXX.part").c_str(), nullptr);
+    state->fd = g_mkstemp(temp);
+    if (state->fd < 0) {
+      *error = Error{
+          ErrorKind::Io,
+          "Property 'location': cannot write beside '" + keep_path + "': " + g_strerror(errno),
+          {},
+          0};
+      return nullptr;
+    }
+    state->temp_path = temp;
+    state->keep_path = keep_path;
+  }
+  HttpClient::instance().invoke([state](SoupSession *session) { state->request(session); });
+  return std::unique_ptr<Download>(new Download(state));
+}
+
+Download::Wait Download::wait_for(std::uint64_t end, GCancellable *cancellable) {
+  State &s = *state_;
+  CancelWakeup wakeup(cancellable, s.mutex, s.changed);
+  std::unique_lock<std::mutex> lock(s.mutex);
+  s.changed.wait(lock, [&] {
+    return s.downloaded >= end || s.finished || s.failed || g_cancellable_is_cancelled(cancellable);
+  });
+  if (s.downloaded >= end) return Wait::Ready;
+  if (s.failed) return Wait::Failed;
+  if (s.finished) return Wait::End;
+  return Wait::Cancelled;
+}
+
+std::int64_t Download::read(std::uint64_t offset, void *dest, std::size_t size) const {
+  return pread(state_->fd, dest, size, off_t(offset));
+}
+
+std::optional<std::uint64_t> Download::size() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->total;
+}
+
+std::uint64_t Download::downloaded() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->downloaded;
+}
+
+Error Download::error() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->error;
+}
+
+}  // namespace grokimagine

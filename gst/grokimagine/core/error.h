@@ -1,0 +1,38 @@
+// What can go wrong with a job, in terms a user (and an element) can act on.
+#pragma once
+
+#include <string>
+
+namespace grokimagine {
+
+enum class ErrorKind {
+  InvalidSettings,      // refused before anything was sent
+  BadRequest,           // the provider refused the parameters (400/422 on submit)
+  NotAuthorized,        // 401/403: the key is missing or wrong
+  InsufficientCredits,  // 406 on Segmind
+  NotFound,             // unknown or expired request id, or an expired video URL
+  JobFailed,            // the provider says the job failed (content blocks included)
+  Timeout,              // the overall deadline passed
+  Network,              // transport failure, or 5xx/429 after the retries ran out
+  Protocol,             // a response we cannot understand
+  Io,                   // local file trouble (location, image file)
+  Cancelled,            // the element was stopped
+};
+
+struct Error {
+  ErrorKind kind = ErrorKind::Protocol;
+  std::string message;
+  // The provider's request id once a job exists: the handle to resume it.
+  std::string request_id;
+  unsigned http_status = 0;
+};
+
+// After a submit, every error names the job so that the user can resume it.
+inline Error with_request_id(Error error, const std::string &request_id) {
+  if (request_id.empty() || error.kind == ErrorKind::Cancelled) return error;
+  error.request_id = request_id;
+  error.message += " [request-id " + request_id + "]";
+  return error;
+}
+
+}  // namespace grokimagine

@@ -1,0 +1,218 @@
+#include "http.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "cancellable.h"
+#include "gobject-ptr.h"
+
+namespace grokimagine {
+
+std::string HttpResponse::header(const char *name) const {
+  for (const auto &[key, value] : headers)
+    if (g_ascii_strcasecmp(key.c_str(), name) == 0) return value;
+  return {};
+}
+
+HttpClient &HttpClient::instance() {
+  // Never destroyed: the I/O thread serves every element until the process ends.
+  static HttpClient *client = new HttpClient();
+  return *client;
+}
+
+HttpClient::HttpClient() {
+  context_ = g_main_context_new();
+  std::mutex mutex;
+  std::condition_variable ready;
+  bool started = false;
+  std::thread([this, &mutex, &ready, &started] {
+    g_main_context_push_thread_default(context_);
+    session_ = soup_session_new_with_options("user-agent", "gst-grokimagine/" VERSION, "timeout",
+                                             30u, "idle-timeout", 60u, nullptr);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      started = true;
+    }
+    ready.notify_one();
+    run();
+  }).detach();
+  std::unique_lock<std::mutex> lock(mutex);
+  ready.wait(lock, [&] { return started; });
+}
+
+void HttpClient::run() {
+  GMainLoop *loop = g_main_loop_new(context_, FALSE);
+  g_main_loop_run(loop);
+}
+
+void HttpClient::invoke(std::function<void(SoupSession *)> task) {
+  auto *boxed = new std::function<void(SoupSession *)>(std::move(task));
+  struct Call {
+    HttpClient *client;
+    std::function<void(SoupSession *)> *task;
+  };
+  g_main_context_invoke_full(
+      context_, G_PRIORITY_DEFAULT,
+      [](gpointer data) -> gboolean {
+        auto *call = static_cast<Call *>(data);
+        (*call->task)(call->client->session_);
+        return G_SOURCE_REMOVE;
+      },
+      new Call{this, boxed},
+      [](gpointer data) {
+        auto *call = static_cast<Call *>(data);
+        delete call->task;
+        delete call;
+      });
+}
+
+SoupMessage *HttpClient::new_message(const HttpRequest &request) {
+  SoupMessage *message = soup_message_new(request.method.c_str(), request.url.c_str());
+  if (!message) return nullptr;
+  SoupMessageHeaders *headers = soup_message_get_request_headers(message);
+  for (const auto &[name, value] : request.headers)
+    soup_message_headers_replace(headers, name.c_str(), value.c_str());
+  if (!request.body.empty()) {
+    g_autoptr(GBytes) body = g_bytes_new(request.body.data(), request.body.size());
+    soup_message_set_request_body_from_bytes(message, "application/json", body);
+  }
+  return message;
+}
+
+namespace {
+
+struct PendingSend {
+  std::mutex mutex;
+  std::condition_variable done_cond;
+  bool done = false;
+  HttpResponse response;
+
+  void finish(HttpResponse result) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      response = std::move(result);
+      done = true;
+    }
+    done_cond.notify_all();
+  }
+};
+
+bool never_reached_server(const GError *error) {
+  return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+         g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND) ||
+         g_error_matches(error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE) ||
+         g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE);
+}
+
+// One request in flight on the I/O thread: send, then read the body
+// asynchronously (a stalled server must not block the other transfers), with
+// a cap on its size.
+struct Flight {
+  std::shared_ptr<PendingSend> pending;
+  GObjectPtr<SoupMessage> message;
+  GObjectPtr<GCancellable> cancellable;
+  GObjectPtr<GInputStream> stream;
+  HttpResponse response;
+
+  void fail(const GError *error) {
+    response.status = 0;
+    response.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    response.transport_error = error->message;
+    pending->finish(std::move(response));
+    delete this;
+  }
+
+  static void on_sent(GObject *source, GAsyncResult *result, gpointer data) {
+    auto *flight = static_cast<Flight *>(data);
+    g_autoptr(GError) error = nullptr;
+    GInputStream *stream = soup_session_send_finish(SOUP_SESSION(source), result, &error);
+    if (!stream) {
+      flight->response.not_sent = never_reached_server(error);
+      flight->fail(error);
+      return;
+    }
+    flight->stream = GObjectPtr<GInputStream>::adopt(stream);
+    flight->response.status = soup_message_get_status(flight->message.get());
+    soup_message_headers_foreach(
+        soup_message_get_response_headers(flight->message.get()),
+        [](const char *name, const char *value, gpointer headers) {
+          static_cast<Headers *>(headers)->emplace_back(name, value);
+        },
+        &flight->response.headers);
+    flight->read_more();
+  }
+
+  void read_more() {
+    g_input_stream_read_bytes_async(stream.get(), 16384, G_PRIORITY_DEFAULT, cancellable.get(),
+                                    on_read, this);
+  }
+
+  static void on_read(GObject *source, GAsyncResult *result, gpointer data) {
+    auto *flight = static_cast<Flight *>(data);
+    g_autoptr(GError) error = nullptr;
+    g_autoptr(GBytes) chunk =
+        g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
+    if (!chunk) {
+      flight->fail(error);
+      return;
+    }
+    gsize size = 0;
+    const char *bytes = static_cast<const char *>(g_bytes_get_data(chunk, &size));
+    if (size == 0) {
+      flight->pending->finish(std::move(flight->response));
+      delete flight;
+      return;
+    }
+    flight->response.body.append(bytes, size);
+    if (flight->response.body.size() > HttpClient::kMaxBodyBytes) {
+      g_set_error(&error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                  "response body larger than %u bytes", unsigned(HttpClient::kMaxBodyBytes));
+      flight->response.body.clear();
+      flight->fail(error);
+      return;
+    }
+    flight->read_more();
+  }
+};
+
+}  // namespace
+
+HttpResponse HttpClient::send(const HttpRequest &request, GCancellable *cancellable) {
+  auto pending = std::make_shared<PendingSend>();
+  auto own_cancellable = cancellable ? GObjectPtr<GCancellable>::ref(cancellable)
+                                     : GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+
+  invoke([request, pending, own_cancellable](SoupSession *session) {
+    SoupMessage *message = new_message(request);
+    if (!message) {
+      HttpResponse response;
+      response.transport_error = "invalid URL";
+      response.not_sent = true;
+      pending->finish(std::move(response));
+      return;
+    }
+    // API requests carry the key: never let libsoup replay them to another host.
+    soup_message_add_flags(message, SOUP_MESSAGE_NO_REDIRECT);
+    auto *flight = new Flight{pending, GObjectPtr<SoupMessage>::adopt(message), own_cancellable};
+    soup_session_send_async(session, message, G_PRIORITY_DEFAULT, own_cancellable.get(),
+                            Flight::on_sent, flight);
+  });
+
+  // Wake up on cancellation even if libsoup is slow to report it.
+  HttpResponse response;
+  CancelWakeup wakeup(own_cancellable.get(), pending->mutex, pending->done_cond);
+  std::unique_lock<std::mutex> lock(pending->mutex);
+  pending->done_cond.wait(
+      lock, [&] { return pending->done || g_cancellable_is_cancelled(own_cancellable.get()); });
+  if (pending->done) {
+    response = std::move(pending->response);
+  } else {
+    response.cancelled = true;
+    response.transport_error = "cancelled";
+  }
+  return response;
+}
+
+}  // namespace grokimagine

@@ -1,0 +1,63 @@
+// libsoup-3 on one process-wide I/O thread. libsoup is not thread-safe and
+// binds to the thread-default GMainContext of the thread that creates the
+// session, so every element's requests are marshalled onto that thread, as
+// souphttpsrc does with its own session thread.
+#pragma once
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace grokimagine {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  Headers headers;
+  std::string body;  // sent as application/json when not empty
+};
+
+struct HttpResponse {
+  unsigned status = 0;  // 0: no HTTP response (see transport_error)
+  std::string body;
+  Headers headers;
+  std::string transport_error;
+  bool cancelled = false;
+  // The request never reached the server, so it cannot have been acted on.
+  bool not_sent = false;
+
+  // Case-insensitive; empty when absent.
+  std::string header(const char *name) const;
+};
+
+class HttpClient {
+ public:
+  static HttpClient &instance();
+
+  // Largest response body accepted by send(): API answers are small JSON.
+  static constexpr gsize kMaxBodyBytes = 1 << 20;
+
+  // Blocks the calling thread (never the I/O thread) until the response is
+  // complete or `cancellable` fires.
+  HttpResponse send(const HttpRequest &request, GCancellable *cancellable);
+
+  // Runs `task` on the I/O thread with the shared session.
+  void invoke(std::function<void(SoupSession *)> task);
+
+  static SoupMessage *new_message(const HttpRequest &request);
+
+ private:
+  HttpClient();
+  void run();
+
+  GMainContext *context_ = nullptr;
+  SoupSession *session_ = nullptr;
+};
+
+}  // namespace grokimagine

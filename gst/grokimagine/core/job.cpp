@@ -1,0 +1,165 @@
+#include "job.h"
+
+#include <algorithm>
+
+#include "cancellable.h"
+
+namespace grokimagine {
+
+namespace {
+
+bool is_transient(const HttpResponse &response) {
+  return response.status == 0 || response.status == 429 ||
+         (response.status >= 500 && response.status <= 504);
+}
+
+// A submit may be repeated only where the provider cannot have accepted it:
+// a repeated accepted submit is a second bill.
+bool submit_is_repeatable(const HttpResponse &response) {
+  return response.not_sent || response.status == 429;
+}
+
+Error cancelled() {
+  return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
+}
+
+const char *phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::Submit:
+      return "submitting the job";
+    case Phase::Status:
+      return "polling the job status";
+    case Phase::Result:
+      return "fetching the job result";
+  }
+  return "";
+}
+
+}  // namespace
+
+Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing)
+    : provider_(provider), endpoint_(std::move(endpoint)), timing_(timing) {}
+
+std::chrono::milliseconds Job::backoff(int attempt, const HttpResponse &response) const {
+  using std::chrono::milliseconds;
+  const milliseconds cap{30000};
+  std::string retry_after = response.header("Retry-After");
+  if (!retry_after.empty()) {
+    gint64 seconds = g_ascii_strtoll(retry_after.c_str(), nullptr, 10);
+    if (seconds > 0) return std::min(milliseconds(seconds * 1000), cap * 2);
+  }
+  milliseconds base = std::min(milliseconds(500) * (1 << std::min(attempt, 6)), cap);
+  // Full jitter keeps many jobs from retrying in lockstep.
+  return milliseconds(g_random_int_range(int(base.count() / 2), int(base.count()) + 1));
+}
+
+Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable) {
+  for (int attempt = 0;; attempt++) {
+    HttpResponse response = HttpClient::instance().send(request, cancellable);
+    if (response.cancelled || g_cancellable_is_cancelled(cancellable)) return cancelled();
+    bool retry = phase == Phase::Submit ? submit_is_repeatable(response) : is_transient(response);
+    if (!retry) {
+      if (response.status == 0)
+        return Error{ErrorKind::Network,
+                     std::string("network error while ") + phase_name(phase) + ": " +
+                         response.transport_error,
+                     {},
+                     0};
+      return response;
+    }
+    auto wait = backoff(attempt, response);
+    bool out_of_attempts = attempt + 1 >= timing_.max_attempts;
+    bool out_of_time = Clock::now() + wait > deadline_;
+    if (out_of_attempts || out_of_time) {
+      if (response.status != 0) {
+        Error error = provider_.http_error(response, phase);
+        error.message += out_of_time
+                             ? " (no time left before the deadline to retry)"
+                             : " (gave up after " + std::to_string(attempt + 1) + " attempts)";
+        return error;
+      }
+      return Error{ErrorKind::Network,
+                   std::string("network error while ") + phase_name(phase) + ": " +
+                       response.transport_error + " (gave up after " + std::to_string(attempt + 1) +
+                       " attempts)",
+                   {},
+                   0};
+    }
+    if (!sleep_cancellable(cancellable, wait)) return cancelled();
+  }
+}
+
+Parsed<std::string> Job::run(const VideoRequest &request, const ImageInput &image,
+                             const std::string &resume_id, GCancellable *cancellable,
+                             const JobEvents &events) {
+  deadline_ = Clock::now() + timing_.timeout;
+  std::string request_id = resume_id;
+  auto stamped = [&request_id](Error error) {
+    return with_request_id(std::move(error), request_id);
+  };
+  auto job_failed = [&](const JobStatus &status) {
+    return stamped(Error{ErrorKind::JobFailed,
+                         std::string(provider_.name()) + " reports the job failed: " +
+                             (status.detail.empty() ? "no detail given" : status.detail),
+                         {},
+                         0});
+  };
+
+  if (request_id.empty()) {
+    auto sent =
+        send(provider_.submit_request(request, image, endpoint_), Phase::Submit, cancellable);
+    if (auto *error = std::get_if<Error>(&sent)) return *error;
+    auto id = provider_.parse_submit(std::get<HttpResponse>(sent));
+    if (auto *error = std::get_if<Error>(&id)) return *error;
+    request_id = std::get<std::string>(id);
+  }
+  if (events.submitted) events.submitted(request_id);
+
+  JobStatus last;
+  bool first = true;
+  while (true) {
+    auto sent = send(provider_.status_request(request_id, endpoint_), Phase::Status, cancellable);
+    if (auto *error = std::get_if<Error>(&sent)) return stamped(*error);
+    auto parsed = provider_.parse_status(std::get<HttpResponse>(sent));
+    if (auto *error = std::get_if<Error>(&parsed)) return stamped(*error);
+    JobStatus status = std::get<JobStatus>(parsed);
+    if (first || status.provider_status != last.provider_status ||
+        status.progress != last.progress) {
+      if (events.status_changed) events.status_changed(status);
+      first = false;
+    }
+    last = status;
+
+    if (status.state == JobStatus::State::Failed) return job_failed(status);
+    if (status.state == JobStatus::State::Completed) break;
+
+    if (Clock::now() + timing_.poll_interval > deadline_)
+      return stamped(Error{ErrorKind::Timeout,
+                           "the job did not finish within the timeout of " +
+                               std::to_string(timing_.timeout.count()) + " s (last status " +
+                               last.provider_status + "); set request-id to resume it",
+                           {},
+                           0});
+    if (!sleep_cancellable(cancellable, timing_.poll_interval)) return cancelled();
+  }
+
+  if (last.video_url.empty()) {
+    if (auto result = provider_.result_request(request_id, endpoint_)) {
+      auto sent = send(*result, Phase::Result, cancellable);
+      if (auto *error = std::get_if<Error>(&sent)) return stamped(*error);
+      auto parsed = provider_.parse_result(std::get<HttpResponse>(sent));
+      if (auto *error = std::get_if<Error>(&parsed)) return stamped(*error);
+      last = std::get<JobStatus>(parsed);
+      if (last.state == JobStatus::State::Failed) return job_failed(last);
+    }
+  }
+  if (last.video_url.empty())
+    return stamped(
+        Error{ErrorKind::Protocol,
+              std::string(provider_.name()) + " reports the job complete but names no video URL",
+              {},
+              0});
+  return last.video_url;
+}
+
+}  // namespace grokimagine

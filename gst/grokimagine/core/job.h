@@ -1,0 +1,50 @@
+// The life of one paid job: submit (or resume) -> poll -> the video URL.
+// Retries what is safe to retry, never submits twice, and stamps the
+// request id on every error once it exists.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "providers/provider.h"
+
+namespace grokimagine {
+
+struct JobTiming {
+  std::chrono::milliseconds poll_interval{2000};
+  std::chrono::seconds timeout{900};  // overall deadline, from submit to video URL
+  int max_attempts = 6;               // per request, for transient failures
+};
+
+struct JobEvents {
+  std::function<void(const std::string &request_id)> submitted;
+  // Called whenever the provider's status word or progress changes.
+  std::function<void(const JobStatus &status)> status_changed;
+};
+
+class Job {
+ public:
+  Job(const Provider &provider, Endpoint endpoint, JobTiming timing);
+
+  // Submits `request` or, when `resume_id` is not empty, follows that job
+  // without submitting. Returns the video URL.
+  Parsed<std::string> run(const VideoRequest &request, const ImageInput &image,
+                          const std::string &resume_id, GCancellable *cancellable,
+                          const JobEvents &events);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  Parsed<HttpResponse> send(const HttpRequest &request, Phase phase, GCancellable *cancellable);
+  std::chrono::milliseconds backoff(int attempt, const HttpResponse &response) const;
+
+  const Provider &provider_;
+  Endpoint endpoint_;
+  JobTiming timing_;
+  Clock::time_point deadline_;
+};
+
+}  // namespace grokimagine

@@ -1,0 +1,79 @@
+// A provider is a set of pure functions: build the HTTP requests for a job
+// and turn the provider's answers into one JobStatus. Everything stateful
+// (retries, polling, deadlines, downloads) lives in the job, shared by all.
+//
+// Adding a provider: one file beside this one implementing Provider, and
+// one row in the table in provider.cpp.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "../error.h"
+#include "../http.h"
+#include "../request.h"
+
+namespace grokimagine {
+
+struct Endpoint {
+  std::string api_url;  // base URL, no trailing slash
+  std::string api_key;
+};
+
+struct JobStatus {
+  enum class State { Pending, Running, Completed, Failed };
+  State state = State::Pending;
+  std::string provider_status;  // the provider's own word ("QUEUED", ...)
+  int progress = -1;            // 0..100 where the provider reports it
+  std::string video_url;        // when Completed, if the status names it
+  std::string detail;           // the provider's words when Failed
+};
+
+template <typename T>
+using Parsed = std::variant<T, Error>;
+
+enum class Phase { Submit, Status, Result };
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+
+  virtual const char *name() const = 0;
+  virtual const char *key_env() const = 0;
+  virtual const char *default_api_url() const = 0;
+  virtual const char *default_model() const = 0;
+
+  // Refuses, before anything is sent, what this provider cannot do; the
+  // error names the property and what this provider allows.
+  virtual std::optional<Error> validate(const VideoRequest &request) const = 0;
+
+  virtual HttpRequest submit_request(const VideoRequest &request, const ImageInput &image,
+                                     const Endpoint &endpoint) const = 0;
+  // The provider's request id.
+  virtual Parsed<std::string> parse_submit(const HttpResponse &response) const = 0;
+
+  virtual HttpRequest status_request(const std::string &request_id,
+                                     const Endpoint &endpoint) const = 0;
+  virtual Parsed<JobStatus> parse_status(const HttpResponse &response) const = 0;
+
+  // Providers whose status does not name the video serve it in a separate
+  // result document, fetched once the status says Completed.
+  virtual std::optional<HttpRequest> result_request(const std::string & /*request_id*/,
+                                                    const Endpoint & /*endpoint*/) const {
+    return std::nullopt;
+  }
+  virtual Parsed<JobStatus> parse_result(const HttpResponse &response) const {
+    return parse_status(response);
+  }
+
+  // The error for an HTTP answer the provider has no special meaning for.
+  Error http_error(const HttpResponse &response, Phase phase) const;
+};
+
+// The table of providers, in the order of the `provider` enum.
+const std::vector<const Provider *> &all_providers();
+const Provider *find_provider(const std::string &name);
+
+}  // namespace grokimagine

@@ -1,0 +1,121 @@
+#include "request.h"
+
+#include <gio/gio.h>
+
+namespace grokimagine {
+
+Error invalid_setting(std::string message) {
+  return Error{ErrorKind::InvalidSettings, std::move(message), {}, 0};
+}
+
+std::string ImageInput::base64() const {
+  g_autofree gchar *encoded =
+      g_base64_encode(reinterpret_cast<const guchar *>(data.data()), data.size());
+  return encoded;
+}
+
+std::string ImageInput::data_uri() const {
+  return "data:" + mime_type + ";base64," + base64();
+}
+
+namespace {
+
+bool has_prefix_ci(const std::string &text, const char *prefix) {
+  return g_ascii_strncasecmp(text.c_str(), prefix, strlen(prefix)) == 0;
+}
+
+std::optional<ImageInput> read_image_file(const std::string &path, Error *error) {
+  auto fail = [&](const std::string &why) -> std::optional<ImageInput> {
+    *error = invalid_setting("Property 'image': cannot read '" + path + "': " + why +
+                             ". It takes an http(s) URL, a data: URI, a local path or a "
+                             "file:// URI of a readable image.");
+    return std::nullopt;
+  };
+  g_autoptr(GFile) file = g_file_new_for_path(path.c_str());
+  g_autoptr(GError) gerror = nullptr;
+  g_autoptr(GFileInfo) info =
+      g_file_query_info(file, G_FILE_ATTRIBUTE_STANDARD_SIZE "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                        G_FILE_QUERY_INFO_NONE, nullptr, &gerror);
+  if (!info) return fail(gerror->message);
+  if (g_file_info_get_file_type(info) != G_FILE_TYPE_REGULAR) return fail("not a regular file");
+  if (g_file_info_get_size(info) > kMaxImageBytes)
+    return fail("larger than " + std::to_string(kMaxImageBytes / (1024 * 1024)) + " MiB");
+  g_autofree gchar *contents = nullptr;
+  gsize length = 0;
+  if (!g_file_load_contents(file, nullptr, &contents, &length, nullptr, &gerror))
+    return fail(gerror->message);
+  if (length == 0) return fail("the file is empty");
+  g_autofree gchar *content_type = g_content_type_guess(
+      path.c_str(), reinterpret_cast<const guchar *>(contents), length, nullptr);
+  g_autofree gchar *mime = g_content_type_get_mime_type(content_type);
+  if (!mime || !g_str_has_prefix(mime, "image/")) return fail("not an image");
+  return ImageInput{{}, mime, std::string(contents, length)};
+}
+
+std::optional<ImageInput> decode_data_uri(const std::string &uri, Error *error) {
+  // data:[<mime>][;base64],<payload>
+  auto comma = uri.find(',');
+  std::string meta = uri.substr(5, comma == std::string::npos ? 0 : comma - 5);
+  auto base64_marker = meta.find(";base64");
+  if (comma == std::string::npos || base64_marker == std::string::npos) {
+    *error = invalid_setting("Property 'image': a data: URI must be data:image/...;base64,...");
+    return std::nullopt;
+  }
+  std::string mime = meta.substr(0, base64_marker);
+  if (!g_str_has_prefix(mime.c_str(), "image/")) {
+    *error =
+        invalid_setting("Property 'image': the data: URI is '" + mime + "', not an image/* type");
+    return std::nullopt;
+  }
+  gsize length = 0;
+  g_autofree guchar *bytes = g_base64_decode(uri.c_str() + comma + 1, &length);
+  if (length == 0) {
+    *error = invalid_setting("Property 'image': the data: URI holds no base64 payload");
+    return std::nullopt;
+  }
+  return ImageInput{{}, mime, std::string(reinterpret_cast<char *>(bytes), length)};
+}
+
+}  // namespace
+
+std::optional<ImageInput> resolve_image(const std::string &image, Error *error) {
+  if (image.empty()) return ImageInput{};
+  if (has_prefix_ci(image, "http://") || has_prefix_ci(image, "https://"))
+    return ImageInput{image, {}, {}};
+  if (has_prefix_ci(image, "data:")) return decode_data_uri(image, error);
+  if (has_prefix_ci(image, "file:")) {
+    g_autofree gchar *path = g_filename_from_uri(image.c_str(), nullptr, nullptr);
+    if (!path) {
+      *error = invalid_setting("Property 'image': '" + image + "' is not a valid file:// URI");
+      return std::nullopt;
+    }
+    return read_image_file(path, error);
+  }
+  if (image.find("://") != std::string::npos) {
+    *error = invalid_setting("Property 'image': unsupported URI '" + image +
+                             "'. It takes an http(s) URL, a data: URI, a local path or a "
+                             "file:// URI.");
+    return std::nullopt;
+  }
+  return read_image_file(image, error);
+}
+
+std::optional<Error> check_one_of(const char *property, const std::string &value,
+                                  const std::vector<std::string> &allowed, const std::string &who) {
+  for (const auto &candidate : allowed)
+    if (candidate == value) return std::nullopt;
+  std::string list;
+  for (const auto &candidate : allowed) list += (list.empty() ? "" : ", ") + candidate;
+  return invalid_setting("Property '" + std::string(property) + "' is '" + value + "': " + who +
+                         " allows " + list + ".");
+}
+
+std::optional<Error> check_range(const char *property, int value, int min, int max,
+                                 const std::string &who) {
+  if (value >= min && value <= max) return std::nullopt;
+  return invalid_setting("Property '" + std::string(property) + "' is " + std::to_string(value) +
+                         ": " + who + " allows " + std::to_string(min) + " to " +
+                         std::to_string(max) + ".");
+}
+
+}  // namespace grokimagine

@@ -1,0 +1,50 @@
+// What the user asked for, independent of any provider, and the checks that
+// run on it before anything is sent.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "error.h"
+
+namespace grokimagine {
+
+// The input image, as the provider will receive it: either a URL the
+// provider fetches itself, or bytes we read from a local file or data: URI.
+struct ImageInput {
+  std::string url;  // http(s)://, or empty when `data` is used
+  std::string mime_type;
+  std::string data;  // raw bytes
+
+  bool empty() const { return url.empty() && data.empty(); }
+  std::string base64() const;
+  std::string data_uri() const;
+};
+
+struct VideoRequest {
+  std::string model;
+  std::string prompt;
+  std::string image;  // as given: http(s) URL, data: URI, local path or file:// URI
+  int duration = 6;
+  std::string resolution = "480p";
+  std::string aspect_ratio = "16:9";
+};
+
+// Largest local image we read and send inline.
+constexpr std::int64_t kMaxImageBytes = 20 * 1024 * 1024;
+
+// Turns the `image` property into an ImageInput, reading local files.
+// Errors name the property and say what is accepted.
+std::optional<ImageInput> resolve_image(const std::string &image, Error *error);
+
+// "Property 'resolution' is '4k': segmind allows 480p, 720p, 1080p." when
+// `value` is not in `allowed`.
+std::optional<Error> check_one_of(const char *property, const std::string &value,
+                                  const std::vector<std::string> &allowed, const std::string &who);
+std::optional<Error> check_range(const char *property, int value, int min, int max,
+                                 const std::string &who);
+Error invalid_setting(std::string message);
+
+}  // namespace grokimagine

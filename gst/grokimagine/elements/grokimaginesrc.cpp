@@ -1,0 +1,393 @@
+/**
+ * SECTION:element-grokimaginesrc
+ * @title: grokimaginesrc
+ *
+ * Generates a video clip with a Grok Imagine provider and outputs it as MP4
+ * bytes: submits the job, polls it, downloads the clip and streams it as it
+ * arrives. Seekable and sized, so qtdemux plays it whether or not the moov
+ * atom comes first.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 grokimaginesrc prompt="A dog running on a sunlit beach" duration=6 ! \
+ *     filesink location=dog.mp4
+ * ]|
+ */
+#include "grokimaginesrc.h"
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "core/clip-source.h"
+#include "element-errors.h"
+#include "job-properties.h"
+
+GST_DEBUG_CATEGORY_STATIC(grok_imagine_src_debug);
+#define GST_CAT_DEFAULT grok_imagine_src_debug
+
+using grokimagine::ClipSettings;
+using grokimagine::ClipSource;
+using grokimagine::Download;
+using grokimagine::JobStatus;
+
+namespace {
+
+constexpr guint kBlockSize = 64 * 1024;
+
+struct Private {
+  std::mutex lock;  // guards settings and cancellable
+  ClipSettings settings;
+  GCancellable *cancellable = g_cancellable_new();
+
+  // Streaming thread only.
+  ClipSource clip;
+  bool job_done = false;
+  // Published for get_size(), which other threads reach through queries.
+  std::atomic<Download *> download{nullptr};
+  bool posted_complete = false;
+  gint64 started_us = 0;
+
+  ~Private() { g_object_unref(cancellable); }
+};
+
+}  // namespace
+
+struct _GstGrokImagineSrc {
+  GstBaseSrc parent;
+  Private *priv;
+};
+
+G_DEFINE_TYPE(GstGrokImagineSrc, gst_grok_imagine_src, GST_TYPE_BASE_SRC);
+GST_ELEMENT_REGISTER_DEFINE(grokimaginesrc, "grokimaginesrc", GST_RANK_NONE,
+                            GST_TYPE_GROK_IMAGINE_SRC);
+
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/quicktime"));
+
+static void gst_grok_imagine_src_init(GstGrokImagineSrc *self) {
+  self->priv = new Private();
+  gst_base_src_set_blocksize(GST_BASE_SRC(self), kBlockSize);
+  gst_base_src_set_dynamic_size(GST_BASE_SRC(self), TRUE);
+}
+
+static void gst_grok_imagine_src_finalize(GObject *object) {
+  delete GST_GROK_IMAGINE_SRC(object)->priv;
+  G_OBJECT_CLASS(gst_grok_imagine_src_parent_class)->finalize(object);
+}
+
+static std::string string_or_empty(const GValue *value) {
+  const gchar *text = g_value_get_string(value);
+  return text ? text : "";
+}
+
+static void gst_grok_imagine_src_set_property(GObject *object, guint prop_id, const GValue *value,
+                                              GParamSpec *pspec) {
+  Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
+  std::lock_guard<std::mutex> lock(p.lock);
+  ClipSettings &s = p.settings;
+  bool defines_job = true;
+  switch (prop_id) {
+    case GROK_IMAGINE_PROP_PROVIDER:
+      s.provider = grokimagine::all_providers()[g_value_get_enum(value)]->name();
+      break;
+    case GROK_IMAGINE_PROP_MODEL:
+      s.request.model = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_API_URL:
+      s.api_url = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_API_KEY:
+      s.api_key = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_PROMPT:
+      s.request.prompt = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_IMAGE:
+      s.request.image = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_DURATION:
+      s.request.duration = g_value_get_int(value);
+      break;
+    case GROK_IMAGINE_PROP_RESOLUTION:
+      s.request.resolution = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_ASPECT_RATIO:
+      s.request.aspect_ratio = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_POLL_INTERVAL:
+      s.timing.poll_interval = std::chrono::milliseconds(g_value_get_uint(value));
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_TIMEOUT:
+      s.timing.timeout = std::chrono::seconds(g_value_get_uint(value));
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_REQUEST_ID:
+      s.request_id = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_LOCATION:
+      s.location = string_or_empty(value);
+      defines_job = false;
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      return;
+  }
+  // A new job description is a new job: forget the id of the previous one.
+  if (defines_job) s.request_id.clear();
+}
+
+static void gst_grok_imagine_src_get_property(GObject *object, guint prop_id, GValue *value,
+                                              GParamSpec *pspec) {
+  Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
+  std::lock_guard<std::mutex> lock(p.lock);
+  const ClipSettings &s = p.settings;
+  auto set_string = [value](const std::string &text) {
+    g_value_set_string(value, text.empty() ? nullptr : text.c_str());
+  };
+  switch (prop_id) {
+    case GROK_IMAGINE_PROP_PROVIDER: {
+      const auto &providers = grokimagine::all_providers();
+      for (size_t i = 0; i < providers.size(); i++)
+        if (s.provider == providers[i]->name()) g_value_set_enum(value, gint(i));
+      break;
+    }
+    case GROK_IMAGINE_PROP_MODEL:
+      set_string(s.request.model);
+      break;
+    case GROK_IMAGINE_PROP_API_URL:
+      set_string(s.api_url);
+      break;
+    case GROK_IMAGINE_PROP_PROMPT:
+      set_string(s.request.prompt);
+      break;
+    case GROK_IMAGINE_PROP_IMAGE:
+      set_string(s.request.image);
+      break;
+    case GROK_IMAGINE_PROP_DURATION:
+      g_value_set_int(value, s.request.duration);
+      break;
+    case GROK_IMAGINE_PROP_RESOLUTION:
+      set_string(s.request.resolution);
+      break;
+    case GROK_IMAGINE_PROP_ASPECT_RATIO:
+      set_string(s.request.aspect_ratio);
+      break;
+    case GROK_IMAGINE_PROP_POLL_INTERVAL:
+      g_value_set_uint(value, guint(s.timing.poll_interval.count()));
+      break;
+    case GROK_IMAGINE_PROP_TIMEOUT:
+      g_value_set_uint(value, guint(s.timing.timeout.count()));
+      break;
+    case GROK_IMAGINE_PROP_REQUEST_ID:
+      set_string(s.request_id);
+      break;
+    case GROK_IMAGINE_PROP_LOCATION:
+      set_string(s.location);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+}
+
+static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
+  GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
+  Private &p = *self->priv;
+  ClipSettings settings;
+  {
+    std::lock_guard<std::mutex> lock(p.lock);
+    settings = p.settings;
+  }
+  p.clip = ClipSource();
+  p.job_done = false;
+  p.posted_complete = false;
+  if (auto error = p.clip.prepare(settings)) {
+    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
+  Private &p = *GST_GROK_IMAGINE_SRC(base)->priv;
+  p.download = nullptr;
+  // Dropping the download cancels it; a partial `location` file goes with it.
+  p.clip = ClipSource();
+  return TRUE;
+}
+
+static gboolean gst_grok_imagine_src_unlock(GstBaseSrc *base) {
+  Private &p = *GST_GROK_IMAGINE_SRC(base)->priv;
+  std::lock_guard<std::mutex> lock(p.lock);
+  g_cancellable_cancel(p.cancellable);
+  return TRUE;
+}
+
+static gboolean gst_grok_imagine_src_unlock_stop(GstBaseSrc *base) {
+  Private &p = *GST_GROK_IMAGINE_SRC(base)->priv;
+  std::lock_guard<std::mutex> lock(p.lock);
+  g_object_unref(p.cancellable);
+  p.cancellable = g_cancellable_new();
+  return TRUE;
+}
+
+static gboolean gst_grok_imagine_src_is_seekable(GstBaseSrc *) {
+  return TRUE;
+}
+
+static gboolean gst_grok_imagine_src_get_size(GstBaseSrc *base, guint64 *size) {
+  Download *download = GST_GROK_IMAGINE_SRC(base)->priv->download;
+  if (!download) return FALSE;
+  auto known = download->size();
+  if (!known) return FALSE;
+  *size = *known;
+  return TRUE;
+}
+
+static double seconds_since(gint64 start_us) {
+  return double(g_get_monotonic_time() - start_us) / G_USEC_PER_SEC;
+}
+
+static void post_job_message(GstGrokImagineSrc *self, const std::string &request_id,
+                             const std::string &status, int progress) {
+  Private &p = *self->priv;
+  const auto &clip = p.clip;
+  GstStructure *s = gst_structure_new(
+      "grokimagine-job", "request-id", G_TYPE_STRING, request_id.c_str(), "provider", G_TYPE_STRING,
+      clip.provider().name(), "model", G_TYPE_STRING, clip.settings().request.model.c_str(),
+      "status", G_TYPE_STRING, status.c_str(), "elapsed", G_TYPE_DOUBLE,
+      seconds_since(p.started_us), "progress", G_TYPE_INT, progress, nullptr);
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+static void post_progress(GstGrokImagineSrc *self, GstProgressType type, const std::string &text) {
+  gst_element_post_message(
+      GST_ELEMENT(self),
+      gst_message_new_progress(GST_OBJECT(self), type, "grokimagine", text.c_str()));
+}
+
+// Runs the paid part: submit (or resume), poll, start the download.
+static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable) {
+  Private &p = *self->priv;
+  p.started_us = g_get_monotonic_time();
+  const std::string provider = p.clip.provider().name();
+  post_progress(self, GST_PROGRESS_TYPE_START,
+                p.clip.request_id().empty() ? "Submitting the job to " + provider
+                                            : "Resuming job " + p.clip.request_id());
+  grokimagine::JobEvents events;
+  events.submitted = [self, &p](const std::string &id) {
+    {
+      std::lock_guard<std::mutex> lock(p.lock);
+      p.settings.request_id = id;
+    }
+    GST_INFO_OBJECT(self, "job %s", id.c_str());
+    post_job_message(self, id, "SUBMITTED", -1);
+    post_progress(self, GST_PROGRESS_TYPE_CONTINUE, "Job " + id + " submitted, generating");
+  };
+  events.status_changed = [self, &p](const JobStatus &status) {
+    post_job_message(self, p.clip.request_id(), status.provider_status, status.progress);
+    std::string text = "Job " + p.clip.request_id() + ": " + status.provider_status;
+    if (status.progress >= 0) text += " (" + std::to_string(status.progress) + "%)";
+    post_progress(self, GST_PROGRESS_TYPE_CONTINUE, text);
+  };
+  if (auto error = p.clip.run(cancellable, events)) {
+    if (error->kind == grokimagine::ErrorKind::Cancelled) {
+      post_progress(self, GST_PROGRESS_TYPE_CANCELED, "Cancelled");
+      return GST_FLOW_FLUSHING;
+    }
+    post_progress(self, GST_PROGRESS_TYPE_ERROR, error->message);
+    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    return GST_FLOW_ERROR;
+  }
+  post_progress(self, GST_PROGRESS_TYPE_CONTINUE, "Downloading the clip");
+  p.job_done = true;
+  p.download = p.clip.download();
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offset, guint size,
+                                                 GstBuffer **out) {
+  GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
+  Private &p = *self->priv;
+  g_autoptr(GCancellable) cancellable = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(p.lock);
+    cancellable = G_CANCELLABLE(g_object_ref(p.cancellable));
+  }
+  if (!p.job_done) {
+    GstFlowReturn ret = run_job(self, cancellable);
+    if (ret != GST_FLOW_OK) return ret;
+  }
+  Download &download = *p.clip.download();
+  switch (download.wait_for(offset + size, cancellable)) {
+    case Download::Wait::Cancelled:
+      return GST_FLOW_FLUSHING;
+    case Download::Wait::Failed: {
+      auto error = with_request_id(download.error(), p.clip.request_id());
+      if (error.kind == grokimagine::ErrorKind::Cancelled) return GST_FLOW_FLUSHING;
+      post_progress(self, GST_PROGRESS_TYPE_ERROR, error.message);
+      grok_imagine_post_error(GST_ELEMENT(self), error);
+      return GST_FLOW_ERROR;
+    }
+    case Download::Wait::Ready:
+    case Download::Wait::End:
+      break;
+  }
+  const guint64 available = download.downloaded();
+  if (offset >= available) return GST_FLOW_EOS;
+  const guint length = guint(MIN(guint64(size), available - offset));
+  g_autoptr(GstBuffer) buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buffer, &map, GST_MAP_WRITE);
+  const gint64 got = download.read(offset, map.data, length);
+  gst_buffer_unmap(buffer, &map);
+  if (got != gint64(length)) {
+    GST_ELEMENT_ERROR(self, RESOURCE, READ, ("Could not read back the downloaded clip."),
+                      ("pread at %" G_GUINT64_FORMAT " returned %" G_GINT64_FORMAT, offset, got));
+    return GST_FLOW_ERROR;
+  }
+  GST_BUFFER_OFFSET(buffer) = offset;
+  GST_BUFFER_OFFSET_END(buffer) = offset + length;
+  auto total = download.size();
+  if (!p.posted_complete && total && download.downloaded() >= *total) {
+    p.posted_complete = true;
+    post_progress(self, GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
+  }
+  *out = static_cast<GstBuffer *>(g_steal_pointer(&buffer));
+  return GST_FLOW_OK;
+}
+
+static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS(klass);
+
+  gobject_class->finalize = gst_grok_imagine_src_finalize;
+  gobject_class->set_property = gst_grok_imagine_src_set_property;
+  gobject_class->get_property = gst_grok_imagine_src_get_property;
+  grok_imagine_install_job_properties(gobject_class);
+
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(
+      element_class, "Grok Imagine video source", "Source/Network",
+      "Generates a video clip from a prompt (and optionally an image) with a Grok Imagine "
+      "provider and outputs it as MP4. Example: grokimaginesrc prompt=\"A dog on a beach\" "
+      "duration=6 ! filesink location=dog.mp4",
+      "gst-grokimagine developers");
+
+  basesrc_class->start = gst_grok_imagine_src_start;
+  basesrc_class->stop = gst_grok_imagine_src_stop;
+  basesrc_class->unlock = gst_grok_imagine_src_unlock;
+  basesrc_class->unlock_stop = gst_grok_imagine_src_unlock_stop;
+  basesrc_class->is_seekable = gst_grok_imagine_src_is_seekable;
+  basesrc_class->get_size = gst_grok_imagine_src_get_size;
+  basesrc_class->create = gst_grok_imagine_src_create;
+
+  GST_DEBUG_CATEGORY_INIT(grok_imagine_src_debug, "grokimaginesrc", 0, "Grok Imagine video source");
+  gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_PROVIDER, GstPluginAPIFlags(0));
+}

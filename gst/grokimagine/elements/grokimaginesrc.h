@@ -1,0 +1,12 @@
+#pragma once
+
+#include <gst/base/gstbasesrc.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_GROK_IMAGINE_SRC (gst_grok_imagine_src_get_type())
+G_DECLARE_FINAL_TYPE(GstGrokImagineSrc, gst_grok_imagine_src, GST, GROK_IMAGINE_SRC, GstBaseSrc)
+
+GST_ELEMENT_REGISTER_DECLARE(grokimaginesrc);
+
+G_END_DECLS

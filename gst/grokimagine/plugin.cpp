@@ -1,0 +1,15 @@
+#include <gst/gst.h>
+
+#include "elements/grokimaginesrc.h"
+#include "elements/grokimaginevideosrc.h"
+
+static gboolean plugin_init(GstPlugin *plugin) {
+  gboolean registered = FALSE;
+  registered |= GST_ELEMENT_REGISTER(grokimaginesrc, plugin);
+  registered |= GST_ELEMENT_REGISTER(grokimaginevideosrc, plugin);
+  return registered;
+}
+
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, grokimagine,
+                  "Generated video from Grok Imagine providers", plugin_init, VERSION, "LGPL",
+                  GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
