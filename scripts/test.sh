@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+[ -d build ] || meson setup build -Dtests=enabled -Dexamples=enabled
+meson compile -C build
+meson test -C build --print-errorlogs "$@"

@@ -1,0 +1,229 @@
+#include "support.h"
+
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace test {
+
+GQuark RunResult::error_domain() const {
+  if (!error.message) return 0;
+  g_autoptr(GError) gerror = nullptr;
+  gst_message_parse_error(error.message, &gerror, nullptr);
+  return gerror->domain;
+}
+
+int RunResult::error_code() const {
+  if (!error.message) return -1;
+  g_autoptr(GError) gerror = nullptr;
+  gst_message_parse_error(error.message, &gerror, nullptr);
+  return gerror->code;
+}
+
+std::string RunResult::error_text() const {
+  if (!error.message) return {};
+  g_autoptr(GError) gerror = nullptr;
+  gst_message_parse_error(error.message, &gerror, nullptr);
+  return gerror->message;
+}
+
+std::string RunResult::error_detail(const char *field) const {
+  if (!error.message) return {};
+  const GstStructure *details = nullptr;
+  gst_message_parse_error_details(error.message, &details);
+  if (!details || !gst_structure_has_field(details, field)) return {};
+  if (gst_structure_get_field_type(details, field) == G_TYPE_STRING) {
+    const gchar *value = gst_structure_get_string(details, field);
+    return value ? value : "";
+  }
+  g_autofree gchar *text = gst_value_serialize(gst_structure_get_value(details, field));
+  return text ? text : "";
+}
+
+RunResult run_pipeline(GstElement *pipeline, int timeout_s) {
+  RunResult result;
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  const gint64 deadline = g_get_monotonic_time() + gint64(timeout_s) * G_USEC_PER_SEC;
+  while (!result.eos && !result.error.message) {
+    gint64 left = deadline - g_get_monotonic_time();
+    fail_unless(left > 0, "pipeline did not finish within %d s", timeout_s);
+    GstMessage *message = gst_bus_timed_pop(bus, GstClockTime(left) * GST_USECOND);
+    if (!message) continue;
+    OwnedMessage owned(message);
+    switch (GST_MESSAGE_TYPE(message)) {
+      case GST_MESSAGE_EOS:
+        result.eos = true;
+        break;
+      case GST_MESSAGE_ERROR:
+        result.error = std::move(owned);
+        break;
+      case GST_MESSAGE_PROGRESS: {
+        GstProgressType type;
+        gst_message_parse_progress(message, &type, nullptr, nullptr);
+        const char *names[] = {"start", "continue", "complete", "canceled", "error"};
+        result.progress_codes.push_back(names[type]);
+        break;
+      }
+      case GST_MESSAGE_ELEMENT: {
+        const GstStructure *s = gst_message_get_structure(message);
+        if (gst_structure_has_name(s, "grokimagine-job")) {
+          result.job_statuses.push_back(gst_structure_get_string(s, "status"));
+          result.job_request_ids.push_back(gst_structure_get_string(s, "request-id"));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  return result;
+}
+
+grokimagine::emulator::Options quick_options() {
+  grokimagine::emulator::Options options;
+  options.queued_ms = 50;
+  options.generation_ms = 300;
+  return options;
+}
+
+std::string make_png(int width, int height) {
+  g_autofree gchar *path = g_build_filename(g_get_tmp_dir(), "grokimagine-test-XXXXXX.png", nullptr);
+  int fd = g_mkstemp(path);
+  fail_unless(fd >= 0);
+  close(fd);
+  g_autofree gchar *description = g_strdup_printf(
+      "videotestsrc num-buffers=1 ! video/x-raw,width=%d,height=%d ! pngenc ! filesink location=%s",
+      width, height, path);
+  GstElement *pipeline = gst_parse_launch(description, nullptr);
+  fail_unless(pipeline != nullptr);
+  RunResult result = run_pipeline(pipeline, 30);
+  fail_unless(result.eos, "writing the PNG failed: %s", result.error_text().c_str());
+  gst_object_unref(pipeline);
+  return path;
+}
+
+std::string read_file(const std::string &path) {
+  g_autofree gchar *contents = nullptr;
+  gsize length = 0;
+  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return {};
+  return std::string(contents, length);
+}
+
+static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *stats = static_cast<StreamStats *>(data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  stats->buffers++;
+  if (GST_BUFFER_PTS_IS_VALID(buffer)) {
+    guint64 end = GST_BUFFER_PTS(buffer) +
+                  (GST_BUFFER_DURATION_IS_VALID(buffer) ? GST_BUFFER_DURATION(buffer) : 0);
+    stats->end_time = MAX(stats->end_time, end);
+  }
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+  if (caps) {
+    const GstStructure *s = gst_caps_get_structure(caps, 0);
+    gst_structure_get_int(s, "width", &stats->width);
+    gst_structure_get_int(s, "height", &stats->height);
+    if (gst_structure_get_int(s, "rate", &stats->rate)) {
+      int channels = 1;
+      gst_structure_get_int(s, "channels", &channels);
+      const gchar *format = gst_structure_get_string(s, "format");
+      int bytes_per_sample = format && g_str_has_prefix(format, "F32")   ? 4
+                             : format && g_str_has_prefix(format, "S16") ? 2
+                                                                          : 0;
+      fail_unless(bytes_per_sample > 0, "unexpected audio format %s", format);
+      stats->audio_samples += gst_buffer_get_size(buffer) / (bytes_per_sample * channels);
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+struct SinkTargets {
+  GstElement *pipeline;
+  StreamStats *video;
+  StreamStats *audio;
+};
+
+static void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
+  auto *targets = static_cast<SinkTargets *>(data);
+  g_autofree gchar *name = gst_pad_get_name(pad);
+  StreamStats *stats = g_str_has_prefix(name, "video_") ? targets->video : targets->audio;
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+  gst_bin_add(GST_BIN(targets->pipeline), sink);
+  gst_element_sync_state_with_parent(sink);
+  g_autoptr(GstPad) sink_pad = gst_element_get_static_pad(sink, "sink");
+  fail_unless_equals_int(gst_pad_link(pad, sink_pad), GST_PAD_LINK_OK);
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, stats, nullptr);
+}
+
+void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats *video,
+                           StreamStats *audio) {
+  auto *targets = new SinkTargets{pipeline, video, audio};
+  g_signal_connect_data(source, "pad-added", G_CALLBACK(on_pad_added), targets,
+                        [](gpointer data, GClosure *) { delete static_cast<SinkTargets *>(data); },
+                        GConnectFlags(0));
+}
+
+struct FileServer::Impl {
+  std::string path, content_type, body;
+  GMainContext *context = g_main_context_new();
+  GMainLoop *loop = g_main_loop_new(context, FALSE);
+  std::thread thread;
+  ~Impl() {
+    g_main_loop_unref(loop);
+    g_main_context_unref(context);
+  }
+};
+
+FileServer::FileServer(std::string path, std::string content_type, std::string body)
+    : impl_(new Impl{std::move(path), std::move(content_type), std::move(body)}) {
+  std::mutex mutex;
+  std::condition_variable cond;
+  bool ready = false;
+  impl_->thread = std::thread([&, impl = impl_] {
+    g_main_context_push_thread_default(impl->context);
+    SoupServer *server = soup_server_new(nullptr, nullptr);
+    soup_server_add_handler(
+        server, impl->path.c_str(),
+        [](SoupServer *, SoupServerMessage *msg, const char *, GHashTable *, gpointer data) {
+          auto *self = static_cast<Impl *>(data);
+          soup_server_message_set_status(msg, 200, nullptr);
+          soup_server_message_set_response(msg, self->content_type.c_str(), SOUP_MEMORY_COPY,
+                                           self->body.data(), self->body.size());
+        },
+        impl, nullptr);
+    fail_unless(soup_server_listen_local(server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, nullptr));
+    GSList *uris = soup_server_get_uris(server);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      url_ = "http://127.0.0.1:" + std::to_string(g_uri_get_port(static_cast<GUri *>(uris->data)));
+      ready = true;
+    }
+    g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+    cond.notify_one();
+    g_main_loop_run(impl->loop);
+    g_object_unref(server);
+    g_main_context_pop_thread_default(impl->context);
+  });
+  std::unique_lock<std::mutex> lock(mutex);
+  cond.wait(lock, [&] { return ready; });
+}
+
+FileServer::~FileServer() {
+  g_main_context_invoke(
+      impl_->context,
+      [](gpointer loop) -> gboolean {
+        g_main_loop_quit(static_cast<GMainLoop *>(loop));
+        return G_SOURCE_REMOVE;
+      },
+      impl_->loop);
+  impl_->thread.join();
+  delete impl_;
+}
+
+}  // namespace test

@@ -1,0 +1,80 @@
+// Helpers shared by the element suites: run a pipeline to EOS or error while
+// keeping what a user would look at on the bus.
+#pragma once
+
+#include <gst/check/gstcheck.h>
+
+#include <string>
+#include <vector>
+
+#include "emulator.h"
+
+namespace test {
+
+struct OwnedMessage {
+  GstMessage *message = nullptr;
+  explicit OwnedMessage(GstMessage *m = nullptr) : message(m) {}
+  OwnedMessage(OwnedMessage &&o) noexcept : message(o.message) { o.message = nullptr; }
+  OwnedMessage &operator=(OwnedMessage &&o) noexcept {
+    std::swap(message, o.message);
+    return *this;
+  }
+  ~OwnedMessage() {
+    if (message) gst_message_unref(message);
+  }
+};
+
+struct RunResult {
+  bool eos = false;
+  OwnedMessage error;
+  std::vector<std::string> job_statuses;  // `status` of each grokimagine-job message
+  std::vector<std::string> job_request_ids;
+  std::vector<std::string> progress_codes;  // "start", "continue", ... in order
+
+  // Error accessors (empty when no error).
+  GQuark error_domain() const;
+  int error_code() const;
+  std::string error_text() const;
+  std::string error_detail(const char *field) const;
+};
+
+// Sets `pipeline` to PLAYING and collects messages until EOS, an error or
+// `timeout_s`; leaves it in NULL. Fails the test on timeout.
+RunResult run_pipeline(GstElement *pipeline, int timeout_s = 60);
+
+// An emulator whose generation is quick, for the element suites.
+grokimagine::emulator::Options quick_options();
+
+// Writes a real PNG (videotestsrc ! pngenc) and returns its path.
+std::string make_png(int width, int height);
+
+std::string read_file(const std::string &path);
+
+// Frames and samples that left a decoded pad, via a buffer probe.
+struct StreamStats {
+  int buffers = 0;
+  guint64 end_time = 0;  // largest PTS + duration seen
+  guint64 audio_samples = 0;
+  int width = 0, height = 0;
+  int rate = 0;
+};
+
+// Links each pad of `source` (a grokimaginevideosrc) to a fakesink as it
+// appears, counting into `video` / `audio`.
+void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats *video,
+                           StreamStats *audio);
+
+// Serves one body at one path on loopback from its own thread.
+class FileServer {
+ public:
+  FileServer(std::string path, std::string content_type, std::string body);
+  ~FileServer();
+  std::string url() const { return url_; }  // "http://127.0.0.1:PORT"
+
+ private:
+  struct Impl;
+  Impl *impl_;
+  std::string url_;
+};
+
+}  // namespace test
