@@ -12,7 +12,9 @@
 
 using namespace grokimagine;
 
-static const Provider &segmind() { return *find_provider("segmind"); }
+static const Provider &segmind() {
+  return *find_provider("segmind");
+}
 
 static VideoRequest valid_request() {
   VideoRequest request;
@@ -92,7 +94,8 @@ GST_START_TEST(test_image_inputs) {
 
   // A real PNG signature is enough for content sniffing.
   const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0", 29);
-  g_autofree gchar *path = g_build_filename(g_get_tmp_dir(), "grokimagine-core-XXXXXX.png", nullptr);
+  g_autofree gchar *path =
+      g_build_filename(g_get_tmp_dir(), "grokimagine-core-XXXXXX.png", nullptr);
   int fd = g_mkstemp(path);
   fail_unless(write(fd, png.data(), png.size()) == ssize_t(png.size()));
   close(fd);

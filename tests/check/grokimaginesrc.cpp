@@ -140,9 +140,11 @@ static std::string temp_path(const char *name) {
 // find its two streams.
 static void assert_same_mp4(const std::string &path, const emu::Emulator &emulator) {
   const std::string written = test::read_file(path);
-  const std::string served = test::read_file(emulator.clip_path(emulator.submits().at(0).request_id));
+  const std::string served =
+      test::read_file(emulator.clip_path(emulator.submits().at(0).request_id));
   fail_unless(!served.empty());
-  fail_unless(written == served, "wrote %zu bytes, the clip has %zu", written.size(), served.size());
+  fail_unless(written == served, "wrote %zu bytes, the clip has %zu", written.size(),
+              served.size());
   g_autofree gchar *description = g_strdup_printf(
       "filesrc location=%s ! qtdemux name=d d.video_0 ! queue ! fakesink d.audio_0 ! queue ! "
       "fakesink",
@@ -363,13 +365,21 @@ static void stop_during(emu::Phase phase, bool playing) {
   gst_object_unref(pipeline);
 }
 
-GST_START_TEST(test_null_while_submitting) { stop_during(emu::Phase::Submit, false); }
+GST_START_TEST(test_null_while_submitting) {
+  stop_during(emu::Phase::Submit, false);
+}
 GST_END_TEST;
-GST_START_TEST(test_null_while_polling) { stop_during(emu::Phase::Status, false); }
+GST_START_TEST(test_null_while_polling) {
+  stop_during(emu::Phase::Status, false);
+}
 GST_END_TEST;
-GST_START_TEST(test_null_while_downloading) { stop_during(emu::Phase::Download, false); }
+GST_START_TEST(test_null_while_downloading) {
+  stop_during(emu::Phase::Download, false);
+}
 GST_END_TEST;
-GST_START_TEST(test_null_while_playing) { stop_during(emu::Phase::Download, true); }
+GST_START_TEST(test_null_while_playing) {
+  stop_during(emu::Phase::Download, true);
+}
 GST_END_TEST;
 
 static Suite *grokimaginesrc_suite() {

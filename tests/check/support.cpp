@@ -92,7 +92,8 @@ grokimagine::emulator::Options quick_options() {
 }
 
 std::string make_png(int width, int height) {
-  g_autofree gchar *path = g_build_filename(g_get_tmp_dir(), "grokimagine-test-XXXXXX.png", nullptr);
+  g_autofree gchar *path =
+      g_build_filename(g_get_tmp_dir(), "grokimagine-test-XXXXXX.png", nullptr);
   int fd = g_mkstemp(path);
   fail_unless(fd >= 0);
   close(fd);
@@ -134,7 +135,7 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
       const gchar *format = gst_structure_get_string(s, "format");
       int bytes_per_sample = format && g_str_has_prefix(format, "F32")   ? 4
                              : format && g_str_has_prefix(format, "S16") ? 2
-                                                                          : 0;
+                                                                         : 0;
       fail_unless(bytes_per_sample > 0, "unexpected audio format %s", format);
       stats->audio_samples += gst_buffer_get_size(buffer) / (bytes_per_sample * channels);
     }
@@ -164,9 +165,9 @@ static void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
 void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats *video,
                            StreamStats *audio) {
   auto *targets = new SinkTargets{pipeline, video, audio};
-  g_signal_connect_data(source, "pad-added", G_CALLBACK(on_pad_added), targets,
-                        [](gpointer data, GClosure *) { delete static_cast<SinkTargets *>(data); },
-                        GConnectFlags(0));
+  g_signal_connect_data(
+      source, "pad-added", G_CALLBACK(on_pad_added), targets,
+      [](gpointer data, GClosure *) { delete static_cast<SinkTargets *>(data); }, GConnectFlags(0));
 }
 
 struct FileServer::Impl {

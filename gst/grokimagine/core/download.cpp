@@ -243,6 +243,10 @@ Download::Download(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 Download::~Download() {
   g_cancellable_cancel(state_->cancellable.get());
+  // libsoup objects must die on the I/O thread: hand our reference over so
+  // that the last one is dropped there, by us or by a pending callback.
+  HttpClient::instance().invoke(
+      [state = std::move(state_)](SoupSession *) mutable { state.reset(); });
 }
 
 std::unique_ptr<Download> Download::start(const std::string &url, const std::string &keep_path,

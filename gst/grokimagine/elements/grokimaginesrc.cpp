@@ -249,6 +249,32 @@ static gboolean gst_grok_imagine_src_get_size(GstBaseSrc *base, guint64 *size) {
   return TRUE;
 }
 
+// Push mode only, like souphttpsrc: offering pull mode lets qtdemux switch
+// the pad's mode from inside our own streaming thread once decodebin3 plugs
+// it. qtdemux still seeks in push mode, which needs the size, answered as
+// soon as the download knows it.
+static gboolean gst_grok_imagine_src_query(GstBaseSrc *base, GstQuery *query) {
+  switch (GST_QUERY_TYPE(query)) {
+    case GST_QUERY_SCHEDULING:
+      gst_query_set_scheduling(query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);
+      gst_query_add_scheduling_mode(query, GST_PAD_MODE_PUSH);
+      return TRUE;
+    case GST_QUERY_DURATION: {
+      GstFormat format;
+      guint64 size;
+      gst_query_parse_duration(query, &format, nullptr);
+      if (format == GST_FORMAT_BYTES && gst_grok_imagine_src_get_size(base, &size)) {
+        gst_query_set_duration(query, GST_FORMAT_BYTES, gint64(size));
+        return TRUE;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return GST_BASE_SRC_CLASS(gst_grok_imagine_src_parent_class)->query(base, query);
+}
+
 static double seconds_since(gint64 start_us) {
   return double(g_get_monotonic_time() - start_us) / G_USEC_PER_SEC;
 }
@@ -386,6 +412,7 @@ static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
   basesrc_class->unlock_stop = gst_grok_imagine_src_unlock_stop;
   basesrc_class->is_seekable = gst_grok_imagine_src_is_seekable;
   basesrc_class->get_size = gst_grok_imagine_src_get_size;
+  basesrc_class->query = gst_grok_imagine_src_query;
   basesrc_class->create = gst_grok_imagine_src_create;
 
   GST_DEBUG_CATEGORY_INIT(grok_imagine_src_debug, "grokimaginesrc", 0, "Grok Imagine video source");
