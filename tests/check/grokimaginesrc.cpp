@@ -95,6 +95,42 @@ GST_START_TEST(test_moov_at_end_plays) {
   GstElement *source = make_element("grokimaginevideosrc", emulator);
   g_object_set(source, "duration", 2, nullptr);
   assert_clip(decode_with(source), 848, 480, 2);
+  const std::string clip = test::read_file(emulator.clip_path(emulator.submits().at(0).request_id));
+  fail_unless(clip.find("moov") > clip.find("mdat"), "the served clip is faststart");
+}
+GST_END_TEST;
+
+// `grokimaginesrc ! qtdemux` with the moov last: qtdemux must seek to it in
+// push mode, which needs a seekable source of known size.
+GST_START_TEST(test_qtdemux_directly_moov_at_end) {
+  emu::Options options = test::quick_options();
+  options.moov_at_end = true;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_parse_launch(
+      "grokimaginesrc name=g ! qtdemux name=d "
+      "d.video_0 ! queue ! h264parse ! fakesink name=v d.audio_0 ! queue ! fakesink",
+      nullptr);
+  GstElement *source = gst_bin_get_by_name(GST_BIN(pipeline), "g");
+  g_object_set(source, "api-url", emulator.api_url().c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               "duration", 2, nullptr);
+  gst_object_unref(source);
+  StreamStats video;
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "v");
+  GstPad *pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer data) {
+        static_cast<StreamStats *>(data)->buffers++;
+        return GST_PAD_PROBE_OK;
+      },
+      &video, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(video.buffers, 48);
 }
 GST_END_TEST;
 
@@ -390,6 +426,7 @@ static Suite *grokimaginesrc_suite() {
   tcase_add_test(tc, test_text_to_video_decoded);
   tcase_add_test(tc, test_vertical_720p_size);
   tcase_add_test(tc, test_moov_at_end_plays);
+  tcase_add_test(tc, test_qtdemux_directly_moov_at_end);
   tcase_add_test(tc, test_image_to_video_local_file);
   tcase_add_test(tc, test_image_to_video_url);
   tcase_add_test(tc, test_filesink_writes_the_clip);

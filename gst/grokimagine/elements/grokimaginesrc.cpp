@@ -251,26 +251,13 @@ static gboolean gst_grok_imagine_src_get_size(GstBaseSrc *base, guint64 *size) {
 
 // Push mode only, like souphttpsrc: offering pull mode lets qtdemux switch
 // the pad's mode from inside our own streaming thread once decodebin3 plugs
-// it. qtdemux still seeks in push mode, which needs the size, answered as
-// soon as the download knows it.
+// it. qtdemux still seeks in push mode: the source is seekable, and sized
+// (dynamic size) as soon as the download knows the length.
 static gboolean gst_grok_imagine_src_query(GstBaseSrc *base, GstQuery *query) {
-  switch (GST_QUERY_TYPE(query)) {
-    case GST_QUERY_SCHEDULING:
-      gst_query_set_scheduling(query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);
-      gst_query_add_scheduling_mode(query, GST_PAD_MODE_PUSH);
-      return TRUE;
-    case GST_QUERY_DURATION: {
-      GstFormat format;
-      guint64 size;
-      gst_query_parse_duration(query, &format, nullptr);
-      if (format == GST_FORMAT_BYTES && gst_grok_imagine_src_get_size(base, &size)) {
-        gst_query_set_duration(query, GST_FORMAT_BYTES, gint64(size));
-        return TRUE;
-      }
-      break;
-    }
-    default:
-      break;
+  if (GST_QUERY_TYPE(query) == GST_QUERY_SCHEDULING) {
+    gst_query_set_scheduling(query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);
+    gst_query_add_scheduling_mode(query, GST_PAD_MODE_PUSH);
+    return TRUE;
   }
   return GST_BASE_SRC_CLASS(gst_grok_imagine_src_parent_class)->query(base, query);
 }
