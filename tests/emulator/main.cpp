@@ -1,0 +1,93 @@
+// grokimagine-emulator: runs the provider emulator as a process, for manual
+// runs and scripts. Prints "api-url=http://127.0.0.1:PORT" on stdout once
+// listening, then serves until SIGINT or SIGTERM.
+#include "emulator.h"
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <gst/gst.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+namespace {
+
+gboolean quit_loop(gpointer loop) {
+  g_main_loop_quit(static_cast<GMainLoop *>(loop));
+  return G_SOURCE_CONTINUE;
+}
+
+bool in_range(gint value, gint min, gint max) {
+  return value >= min && value <= max;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  // Scripts parse stdout for the one api-url line: keep every log off it.
+  g_log_writer_default_set_use_stderr(TRUE);
+
+  grokimagine::emulator::Options defaults;
+  gint api_port = 0;
+  gint cdn_port = 0;
+  gint generation_ms = static_cast<gint>(defaults.generation_ms);
+  gint queued_ms = static_cast<gint>(defaults.queued_ms);
+  gboolean moov_at_end = FALSE;
+  g_autofree gchar *api_key = nullptr;
+  g_autofree gchar *fail_detail = nullptr;
+  const GOptionEntry entries[] = {
+      {"api-port", 0, 0, G_OPTION_ARG_INT, &api_port, "API port (0: any free port)", "N"},
+      {"cdn-port", 0, 0, G_OPTION_ARG_INT, &cdn_port, "CDN port (0: any free port)", "N"},
+      {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key, "Accepted x-api-key (emulator-key)", "K"},
+      {"generation-ms", 0, 0, G_OPTION_ARG_INT, &generation_ms,
+       "Time from submit to COMPLETED, at least", "N"},
+      {"queued-ms", 0, 0, G_OPTION_ARG_INT, &queued_ms, "Time a job stays QUEUED", "N"},
+      {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end,
+       "Serve clips with moov after mdat (no faststart)", nullptr},
+      {"fail-detail", 0, 0, G_OPTION_ARG_STRING, &fail_detail,
+       "Make every job FAILED (HTTP 422) with this detail", "TEXT"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+  g_autoptr(GOptionContext) option_context =
+      g_option_context_new("- emulate the Grok Imagine video API (Segmind v2) on loopback");
+  g_option_context_add_main_entries(option_context, entries, nullptr);
+  g_option_context_add_group(option_context, gst_init_get_option_group());
+  g_autoptr(GError) error = nullptr;
+  if (!g_option_context_parse(option_context, &argc, &argv, &error)) {
+    std::fprintf(stderr, "grokimagine-emulator: %s\n", error->message);
+    return 2;
+  }
+  if (!in_range(api_port, 0, 65535) || !in_range(cdn_port, 0, 65535) || generation_ms < 0 ||
+      queued_ms < 0) {
+    std::fprintf(stderr, "grokimagine-emulator: ports must be 0..65535 and times >= 0\n");
+    return 2;
+  }
+
+  grokimagine::emulator::Options options;
+  options.api_port = static_cast<unsigned>(api_port);
+  options.cdn_port = static_cast<unsigned>(cdn_port);
+  if (api_key != nullptr) options.api_key = api_key;
+  options.generation_ms = static_cast<unsigned>(generation_ms);
+  options.queued_ms = static_cast<unsigned>(queued_ms);
+  options.moov_at_end = moov_at_end;
+  if (fail_detail != nullptr) options.fail_detail = fail_detail;
+
+  try {
+    grokimagine::emulator::Emulator emulator(options);
+    g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
+    const guint sigint_watch = g_unix_signal_add(SIGINT, quit_loop, loop);
+    const guint sigterm_watch = g_unix_signal_add(SIGTERM, quit_loop, loop);
+    std::printf("api-url=%s\n", emulator.api_url().c_str());
+    std::fflush(stdout);
+    std::fprintf(stderr, "grokimagine-emulator: CDN at %s\n", emulator.cdn_url().c_str());
+    g_main_loop_run(loop);
+    g_source_remove(sigint_watch);
+    g_source_remove(sigterm_watch);
+  } catch (const std::exception &failure) {
+    std::fprintf(stderr, "grokimagine-emulator: %s\n", failure.what());
+    return 1;
+  }
+  return 0;
+}
