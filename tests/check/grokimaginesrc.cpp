@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 
+#include <mutex>
 #include <thread>
 
 #include "support.h"
@@ -418,6 +419,146 @@ GST_START_TEST(test_null_while_playing) {
 }
 GST_END_TEST;
 
+// gst-launch's delayed linking: `g. ! queue ! videoconvert` must get the
+// video pad and `g. ! queue ! audioconvert` the audio one.
+GST_START_TEST(test_gst_launch_delayed_linking) {
+  emu::Emulator emulator(test::quick_options());
+  g_autofree gchar *description = g_strdup_printf(
+      "grokimaginevideosrc api-url=%s api-key=%s prompt=\"%s\" duration=1 poll-interval=50 "
+      "name=g g. ! queue ! videoconvert ! fakesink name=v g. ! queue ! audioconvert ! "
+      "fakesink name=a",
+      emulator.api_url().c_str(), emulator.options().api_key.c_str(), kPrompt);
+  GstElement *pipeline = gst_parse_launch(description, nullptr);
+  fail_unless(pipeline != nullptr);
+  int counts[2] = {0, 0};
+  const char *sinks[] = {"v", "a"};
+  for (int i = 0; i < 2; i++) {
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), sinks[i]);
+    g_object_set(sink, "signal-handoffs", TRUE, nullptr);
+    g_signal_connect(sink, "handoff",
+                     G_CALLBACK(+[](GstElement *, GstBuffer *, GstPad *, int *n) { (*n)++; }),
+                     &counts[i]);
+    gst_object_unref(sink);
+  }
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(counts[0], 24);
+  fail_unless(counts[1] > 0, "no audio reached the audio branch");
+}
+GST_END_TEST;
+
+// The key must not appear in any log line at the highest debug level, in
+// any bus message, or in any request to the CDN.
+static std::string *captured_log;
+static std::mutex captured_log_lock;
+
+static void capture_log(GstDebugCategory *category, GstDebugLevel, const gchar *, const gchar *,
+                        gint, GObject *, GstDebugMessage *message, gpointer) {
+  const gchar *text = gst_debug_message_get(message);
+  std::lock_guard<std::mutex> lock(captured_log_lock);
+  if (text && captured_log)
+    captured_log->append(gst_debug_category_get_name(category))
+        .append(" ")
+        .append(text)
+        .append("\n");
+}
+
+GST_START_TEST(test_key_never_leaks) {
+  emu::Options options = test::quick_options();
+  options.api_key = "sk-secret-4f9a1c";
+  emu::Emulator emulator(options);
+  std::string log;
+  captured_log = &log;
+  gst_debug_remove_log_function(gst_debug_log_default);
+  gst_debug_add_log_function(capture_log, nullptr, nullptr);
+  gst_debug_set_default_threshold(GST_LEVEL_MEMDUMP);
+  GstElement *source = make_element("grokimaginevideosrc", emulator);
+  g_object_set(source, "duration", 1, nullptr);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  StreamStats video, audio;
+  gst_bin_add(GST_BIN(pipeline), source);
+  test::attach_counting_sinks(pipeline, source, &video, &audio);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  std::string messages;
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  for (bool done = false; !done;) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 60 * GST_SECOND);
+    fail_unless(message != nullptr);
+    done = GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS ||
+           GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR;
+    fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
+    if (const GstStructure *s = gst_message_get_structure(message)) {
+      g_autofree gchar *text = gst_structure_to_string(s);
+      messages += text;
+    }
+  }
+  g_autofree gchar *dot = gst_debug_bin_to_dot_data(GST_BIN(pipeline), GST_DEBUG_GRAPH_SHOW_ALL);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_debug_set_default_threshold(GST_LEVEL_NONE);
+  gst_debug_remove_log_function(capture_log);
+  gst_object_unref(pipeline);
+  {
+    std::lock_guard<std::mutex> lock(captured_log_lock);
+    captured_log = nullptr;
+  }
+  fail_unless(video.buffers == 24);
+  fail_unless(log.size() > 10000, "the debug log was not captured");
+  fail_unless(log.find("\ngrokimaginesrc ") != std::string::npos, "our category was not captured");
+  fail_if(log.find(options.api_key) != std::string::npos, "the key is in the debug log");
+  fail_if(messages.find(options.api_key) != std::string::npos, "the key is in a bus message");
+  fail_unless(std::string(dot).find("prompt") != std::string::npos);
+  fail_if(std::string(dot).find(options.api_key) != std::string::npos,
+          "the key is in the DOT dump");
+  fail_unless_equals_int(emulator.counters().cdn_requests_with_key, 0);
+  for (const auto &header : emulator.cdn_request_headers())
+    fail_if(header.find(options.api_key) != std::string::npos, "%s", header.c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_transient_poll_errors_are_retried) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Status, 503, {}, 0, -1, 2});
+  emulator.add_fault({emu::Phase::Result, 502, {}, 0, -1, 1});
+  GstElement *source = make_element("grokimaginevideosrc", emulator);
+  g_object_set(source, "duration", 1, nullptr);
+  assert_clip(decode_with(source), 848, 480, 1);
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless(emulator.counters().result_fetches >= 2);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_malformed_status_is_a_clear_error) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Status, 200, "{\"status\": \"QUEU", 0, -1, -1});
+  RunResult run = run_failing(make_element("grokimaginesrc", emulator));
+  const std::string id = emulator.submits().at(0).request_id;
+  assert_str_eq(run.error_detail("reason"), "protocol");
+  fail_unless(contains(run.error_text(), "malformed JSON"), "%s", run.error_text().c_str());
+  assert_str_eq(run.error_detail("request-id"), id);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_truncated_download_resumes) {
+  emu::Emulator emulator(test::quick_options());
+  emu::Fault cut;
+  cut.phase = emu::Phase::Download;
+  cut.truncate_at = 20000;
+  emulator.add_fault(cut);
+  const std::string path = temp_path("resumed.mp4");
+  GstElement *source = make_element("grokimaginevideosrc", emulator);
+  g_object_set(source, "duration", 2, "location", path.c_str(), nullptr);
+  Decoded d = decode_with(source);
+  assert_clip(d, 848, 480, 2);
+  assert_same_mp4(path, emulator);
+  fail_unless_equals_int(emulator.counters().downloads, 2);
+  bool ranged = false;
+  for (const auto &header : emulator.cdn_request_headers())
+    ranged |= header == "Range: bytes=20000-";
+  fail_unless(ranged, "the second request did not ask for the rest");
+}
+GST_END_TEST;
+
 static Suite *grokimaginesrc_suite() {
   Suite *s = suite_create("grokimaginesrc");
   TCase *tc = tcase_create("segmind");
@@ -438,6 +579,11 @@ static Suite *grokimaginesrc_suite() {
   tcase_add_test(tc, test_expired_request_while_polling);
   tcase_add_test(tc, test_failed_job_gives_detail);
   tcase_add_test(tc, test_overall_timeout);
+  tcase_add_test(tc, test_gst_launch_delayed_linking);
+  tcase_add_test(tc, test_key_never_leaks);
+  tcase_add_test(tc, test_transient_poll_errors_are_retried);
+  tcase_add_test(tc, test_malformed_status_is_a_clear_error);
+  tcase_add_test(tc, test_truncated_download_resumes);
   tcase_add_test(tc, test_null_while_submitting);
   tcase_add_test(tc, test_null_while_polling);
   tcase_add_test(tc, test_null_while_downloading);
