@@ -167,12 +167,6 @@ GST_START_TEST(test_image_to_video_url) {
 }
 GST_END_TEST;
 
-static std::string temp_path(const char *name) {
-  g_autofree gchar *dir = g_dir_make_tmp("grokimagine-test-XXXXXX", nullptr);
-  g_autofree gchar *path = g_build_filename(dir, name, nullptr);
-  return path;
-}
-
 // The bytes a pipeline wrote must be the provider's clip, and qtdemux must
 // find its two streams.
 static void assert_same_mp4(const std::string &path, const emu::Emulator &emulator) {
@@ -194,7 +188,8 @@ static void assert_same_mp4(const std::string &path, const emu::Emulator &emulat
 
 GST_START_TEST(test_filesink_writes_the_clip) {
   emu::Emulator emulator(test::quick_options());
-  const std::string path = temp_path("clip.mp4");
+  test::TempDir dir;
+  const std::string path = dir.path("clip.mp4");
   GstElement *pipeline = gst_pipeline_new(nullptr);
   GstElement *source = make_element("grokimaginesrc", emulator);
   GstElement *sink = gst_element_factory_make("filesink", nullptr);
@@ -211,12 +206,48 @@ GST_END_TEST;
 
 GST_START_TEST(test_location_keeps_the_clip) {
   emu::Emulator emulator(test::quick_options());
-  const std::string path = temp_path("kept.mp4");
+  test::TempDir dir;
+  const std::string path = dir.path("kept.mp4");
   GstElement *source = make_element("grokimaginevideosrc", emulator);
   g_object_set(source, "duration", 1, "location", path.c_str(), nullptr);
   Decoded d = decode_with(source);
   fail_unless(d.run.eos, "%s", d.run.error_text().c_str());
   assert_same_mp4(path, emulator);
+}
+GST_END_TEST;
+
+// Runs a grokimaginesrc ! fakesink job that must fail.
+static RunResult run_failing(GstElement *source) {
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_if(run.eos, "the job should have failed");
+  fail_unless(run.error.message != nullptr);
+  return run;
+}
+
+static bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
+GST_START_TEST(test_failed_download_leaves_no_file) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Download, 404, "gone", 0, -1, -1});
+  test::TempDir dir;
+  const std::string path = dir.path("never.mp4");
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "duration", 1, "location", path.c_str(), nullptr);
+  RunResult run = run_failing(source);
+  const std::string id = emulator.submits().at(0).request_id;
+  fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_NOT_FOUND);
+  fail_unless(contains(run.error_text(), "HTTP 404"), "%s", run.error_text().c_str());
+  assert_str_eq(run.error_detail("request-id"), id);
+  g_autoptr(GDir) listing = g_dir_open(path.substr(0, path.rfind('/')).c_str(), 0, nullptr);
+  const gchar *left = g_dir_read_name(listing);
+  fail_unless(left == nullptr, "left behind: %s", left);
 }
 GST_END_TEST;
 
@@ -237,23 +268,6 @@ GST_START_TEST(test_resume_does_not_submit) {
   assert_str_eq(d2.run.job_request_ids.front(), id);
 }
 GST_END_TEST;
-
-// Runs a grokimaginesrc ! fakesink job that must fail.
-static RunResult run_failing(GstElement *source) {
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
-  fail_unless(gst_element_link(source, sink));
-  RunResult run = test::run_pipeline(pipeline);
-  gst_object_unref(pipeline);
-  fail_if(run.eos, "the job should have failed");
-  fail_unless(run.error.message != nullptr);
-  return run;
-}
-
-static bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
 
 GST_START_TEST(test_bad_input_refused_before_sending) {
   emu::Emulator emulator(test::quick_options());
@@ -545,7 +559,8 @@ GST_START_TEST(test_truncated_download_resumes) {
   cut.phase = emu::Phase::Download;
   cut.truncate_at = 20000;
   emulator.add_fault(cut);
-  const std::string path = temp_path("resumed.mp4");
+  test::TempDir dir;
+  const std::string path = dir.path("resumed.mp4");
   GstElement *source = make_element("grokimaginevideosrc", emulator);
   g_object_set(source, "duration", 2, "location", path.c_str(), nullptr);
   Decoded d = decode_with(source);
@@ -572,6 +587,7 @@ static Suite *grokimaginesrc_suite() {
   tcase_add_test(tc, test_image_to_video_url);
   tcase_add_test(tc, test_filesink_writes_the_clip);
   tcase_add_test(tc, test_location_keeps_the_clip);
+  tcase_add_test(tc, test_failed_download_leaves_no_file);
   tcase_add_test(tc, test_resume_does_not_submit);
   tcase_add_test(tc, test_bad_input_refused_before_sending);
   tcase_add_test(tc, test_wrong_key_names_variable);

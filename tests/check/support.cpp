@@ -170,6 +170,25 @@ void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats
       [](gpointer data, GClosure *) { delete static_cast<SinkTargets *>(data); }, GConnectFlags(0));
 }
 
+TempDir::TempDir() {
+  g_autofree gchar *dir = g_dir_make_tmp("grokimagine-test-XXXXXX", nullptr);
+  fail_unless(dir != nullptr);
+  dir_ = dir;
+}
+
+TempDir::~TempDir() {
+  if (GDir *dir = g_dir_open(dir_.c_str(), 0, nullptr)) {
+    while (const gchar *name = g_dir_read_name(dir)) g_remove(path(name).c_str());
+    g_dir_close(dir);
+  }
+  g_rmdir(dir_.c_str());
+}
+
+std::string TempDir::path(const char *name) const {
+  g_autofree gchar *path = g_build_filename(dir_.c_str(), name, nullptr);
+  return path;
+}
+
 struct FileServer::Impl {
   std::string path, content_type, body;
   GMainContext *context = g_main_context_new();

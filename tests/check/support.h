@@ -64,6 +64,19 @@ struct StreamStats {
 void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats *video,
                            StreamStats *audio);
 
+// A temporary directory, removed with what it holds.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  std::string path(const char *name) const;
+
+ private:
+  std::string dir_;
+};
+
 // Serves one body at one path on loopback from its own thread.
 class FileServer {
  public:

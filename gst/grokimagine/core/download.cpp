@@ -230,6 +230,9 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   }
 
   void fail(ErrorKind kind, std::string why, unsigned status) {
+    // Before readers hear of the failure: `location` never holds a partial clip.
+    if (!temp_path.empty()) g_unlink(temp_path.c_str());
+    temp_path.clear();
     {
       std::lock_guard<std::mutex> lock(mutex);
       failed = true;
