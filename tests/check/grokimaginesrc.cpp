@@ -255,9 +255,18 @@ GST_START_TEST(test_resume_does_not_submit) {
   emu::Emulator emulator(test::quick_options());
   GstElement *first = make_element("grokimaginevideosrc", emulator);
   g_object_set(first, "duration", 1, nullptr);
+  std::string notified;
+  g_signal_connect(first, "notify::request-id",
+                   G_CALLBACK(+[](GObject *object, GParamSpec *, std::string *id) {
+                     g_autofree gchar *value = nullptr;
+                     g_object_get(object, "request-id", &value, nullptr);
+                     *id = value ? value : "";
+                   }),
+                   &notified);
   Decoded d1 = decode_with(first);
   fail_unless(d1.run.eos);
   const std::string id = emulator.submits().at(0).request_id;
+  assert_str_eq(notified, id);
 
   GstElement *resumed = make_element("grokimaginevideosrc", emulator);
   // A resumed job needs only its id: the prompt may be long forgotten.

@@ -298,6 +298,7 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
       std::lock_guard<std::mutex> lock(p.lock);
       p.settings.request_id = id;
     }
+    g_object_notify(G_OBJECT(self), "request-id");
     GST_INFO_OBJECT(self, "job %s", id.c_str());
     post_job_message(self, id, "SUBMITTED", -1);
     post_progress(self, GST_PROGRESS_TYPE_CONTINUE, "Job " + id + " submitted, generating");

@@ -62,6 +62,11 @@ static void gst_grok_imagine_video_src_init(GstGrokImagineVideoSrc *self) {
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
   self->source = GST_ELEMENT(g_object_new(GST_TYPE_GROK_IMAGINE_SRC, "name", "source", nullptr));
   gst_bin_add(GST_BIN(self), self->source);
+  g_signal_connect(self->source, "notify::request-id",
+                   G_CALLBACK(+[](GObject *, GParamSpec *, GObject *bin) {
+                     g_object_notify(bin, "request-id");
+                   }),
+                   self);
   self->decoder = gst_element_factory_make("decodebin3", "decoder");
   if (!self->decoder) return;
   gst_bin_add(GST_BIN(self), self->decoder);
