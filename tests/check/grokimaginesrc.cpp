@@ -334,18 +334,13 @@ GST_START_TEST(test_expired_request_while_polling) {
   emu::Options options = test::quick_options();
   options.generation_ms = 3000;
   emu::Emulator emulator(options);
-  GstElement *source = make_element("grokimaginesrc", emulator);
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
-  fail_unless(gst_element_link(source, sink));
+  // Expire the job as soon as it exists.
   std::thread expirer([&] {
     while (emulator.submits().empty() || emulator.submits()[0].request_id.empty()) g_usleep(10000);
     emulator.expire(emulator.submits()[0].request_id);
   });
-  RunResult run = test::run_pipeline(pipeline);
+  RunResult run = run_failing(make_element("grokimaginesrc", emulator));
   expirer.join();
-  gst_object_unref(pipeline);
   const std::string id = emulator.submits()[0].request_id;
   fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_NOT_FOUND);
   fail_unless(contains(run.error_text(), "expired"), "%s", run.error_text().c_str());
