@@ -78,10 +78,10 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
       return;
     }
     self->stream = GObjectPtr<GInputStream>::adopt(stream);
-    self->start_body(SOUP_SESSION(source));
+    self->start_body();
   }
 
-  void start_body(SoupSession *session) {
+  void start_body() {
     unsigned status = soup_message_get_status(message.get());
     SoupMessageHeaders *headers = soup_message_get_response_headers(message.get());
     if (status >= 500 || status == 429) {
@@ -117,7 +117,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
       goffset content_length = soup_message_headers_get_content_length(headers);
       if (content_length > 0) set_total(std::uint64_t(content_length));
     }
-    read_more(session);
+    read_more();
   }
 
   void set_total(std::uint64_t size) {
@@ -125,7 +125,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     total = size;
   }
 
-  void read_more(SoupSession *) {
+  void read_more() {
     g_input_stream_read_bytes_async(stream.get(), kChunkBytes, G_PRIORITY_DEFAULT,
                                     cancellable.get(), on_read, hold());
   }
@@ -150,7 +150,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     self->discard -= skip;
     if (!self->append(bytes + skip, size - skip)) return;
     self->attempts = 0;
-    self->read_more(nullptr);
+    self->read_more();
   }
 
   bool append(const guint8 *bytes, gsize size) {

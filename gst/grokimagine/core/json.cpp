@@ -90,10 +90,9 @@ std::string error_message(const std::string &body) {
     if (!message.empty()) return message;
   }
   constexpr size_t kExcerpt = 200;
-  std::string excerpt = body.substr(0, kExcerpt);
-  for (char &c : excerpt)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (!g_utf8_validate(excerpt.data(), gssize(excerpt.size()), nullptr)) return "(binary body)";
+  g_autofree gchar *excerpt = g_utf8_make_valid(body.substr(0, kExcerpt).c_str(), -1);
+  for (gchar *c = excerpt; *c; c++)
+    if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
   return excerpt;
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "core/clip-source.h"
+#include "core/gobject-ptr.h"
 #include "element-errors.h"
 #include "job-properties.h"
 
@@ -38,7 +39,8 @@ constexpr guint kBlockSize = 64 * 1024;
 struct Private {
   std::mutex lock;  // guards settings and cancellable
   ClipSettings settings;
-  GCancellable *cancellable = g_cancellable_new();
+  grokimagine::GObjectPtr<GCancellable> cancellable =
+      grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
 
   // Streaming thread only.
   ClipSource clip;
@@ -47,8 +49,6 @@ struct Private {
   std::atomic<Download *> download{nullptr};
   bool posted_complete = false;
   gint64 started_us = 0;
-
-  ~Private() { g_object_unref(cancellable); }
 };
 
 }  // namespace
@@ -224,15 +224,14 @@ static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
 static gboolean gst_grok_imagine_src_unlock(GstBaseSrc *base) {
   Private &p = *GST_GROK_IMAGINE_SRC(base)->priv;
   std::lock_guard<std::mutex> lock(p.lock);
-  g_cancellable_cancel(p.cancellable);
+  g_cancellable_cancel(p.cancellable.get());
   return TRUE;
 }
 
 static gboolean gst_grok_imagine_src_unlock_stop(GstBaseSrc *base) {
   Private &p = *GST_GROK_IMAGINE_SRC(base)->priv;
   std::lock_guard<std::mutex> lock(p.lock);
-  g_object_unref(p.cancellable);
-  p.cancellable = g_cancellable_new();
+  p.cancellable = grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
   return TRUE;
 }
 
@@ -331,7 +330,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   g_autoptr(GCancellable) cancellable = nullptr;
   {
     std::lock_guard<std::mutex> lock(p.lock);
-    cancellable = G_CANCELLABLE(g_object_ref(p.cancellable));
+    cancellable = G_CANCELLABLE(g_object_ref(p.cancellable.get()));
   }
   if (!p.job_done) {
     GstFlowReturn ret = run_job(self, cancellable);
