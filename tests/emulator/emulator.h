@@ -10,12 +10,15 @@
 
 namespace grokimagine::emulator {
 
+// Which provider's API the emulator speaks (one per instance).
+enum class Provider { Segmind, Xai, Aimlapi, Reapi };
+
 // Where a scripted fault strikes.
 enum class Phase {
-  Submit,    // POST /v2/{model}
-  Status,    // GET /v2/requests/{id}/status
-  Result,    // GET /v2/requests/{id}
-  Download,  // GET of the MP4 on the CDN port
+  Submit,    // the POST that creates a job (or, for sync APIs, does it)
+  Status,    // the GET that polls a job
+  Result,    // Segmind's GET /v2/requests/{id}
+  Download,  // GET of a video or image on the CDN port
 };
 
 struct Fault {
@@ -36,6 +39,7 @@ struct Fault {
 };
 
 struct Options {
+  Provider provider = Provider::Segmind;
   std::string api_key = "emulator-key";
   // Time a job spends QUEUED, then PROCESSING until generation_ms have
   // passed since the submit (and the clip is encoded), then COMPLETED.
@@ -44,8 +48,15 @@ struct Options {
   // Serve clips with the moov atom after mdat (mp4mux's default) instead of
   // faststart.
   bool moov_at_end = false;
-  // When non-empty, jobs end FAILED (HTTP 422) with this detail.
+  // When non-empty, jobs end failed with this detail, in the provider's own
+  // way (Segmind: FAILED as HTTP 422; xAI: status failed with error.message;
+  // AI/ML API: status error; reAPI: status failed with error {code, message}).
   std::string fail_detail;
+  // xAI only: jobs end `done` with video.respect_moderation false and an
+  // empty url (a moderation block).
+  bool moderate = false;
+  // xAI only: jobs end with status `expired`.
+  bool expire_jobs = false;
   // 0: pick free ports.
   unsigned api_port = 0;
   unsigned cdn_port = 0;
@@ -67,6 +78,9 @@ struct SubmitRecord {
   // Bytes of the input image the emulator obtained: decoded from base64 /
   // data: URI, or fetched from an http:// loopback URL. -1: no image field.
   std::int64_t image_bytes = -1;
+  // The same for each reference image, in order.
+  std::vector<std::int64_t> reference_image_bytes;
+  std::string path;  // the request path, e.g. "/v1/videos/generations"
 };
 
 // Output frame size for a resolution ("480p", "720p", "1080p") and aspect
@@ -78,6 +92,11 @@ struct FrameSize {
   int height;
 };
 FrameSize frame_size(const std::string &resolution, const std::string &aspect_ratio);
+
+// Generated image size: the long side is 1024 ("1k") or 2048 ("2k"), the
+// short side the long side divided by the ratio ("16:9", "9:19.5", ...),
+// rounded down to a multiple of 16. "1:1" 1k -> 1024x1024.
+FrameSize image_size(const std::string &resolution, const std::string &aspect_ratio);
 
 class Emulator {
  public:
