@@ -6,7 +6,7 @@
 
 #include <glib/gstdio.h>
 
-#include "core/clip-source.h"
+#include "core/generation.h"
 #include "core/json.h"
 #include "core/providers/provider.h"
 
@@ -16,8 +16,8 @@ static const Provider &segmind() {
   return *find_provider("segmind");
 }
 
-static VideoRequest valid_request() {
-  VideoRequest request;
+static Request valid_request() {
+  Request request;
   request.model = "grok-imagine-video";
   request.prompt = "A dog running on a sunlit beach";
   return request;
@@ -36,7 +36,7 @@ static bool contains(const std::string &text, const char *part) {
 
 GST_START_TEST(test_valid_request_passes) {
   fail_if(segmind().validate(valid_request()).has_value());
-  VideoRequest image_only = valid_request();
+  Request image_only = valid_request();
   image_only.prompt.clear();
   image_only.image = "https://example.com/cat.png";
   fail_if(segmind().validate(image_only).has_value(), "image-to-video needs no prompt");
@@ -44,7 +44,7 @@ GST_START_TEST(test_valid_request_passes) {
 GST_END_TEST;
 
 GST_START_TEST(test_missing_prompt_refused) {
-  VideoRequest request = valid_request();
+  Request request = valid_request();
   request.prompt.clear();
   auto error = segmind().validate(request);
   fail_unless(error.has_value());
@@ -55,7 +55,7 @@ GST_END_TEST;
 
 GST_START_TEST(test_duration_range_named) {
   for (int duration : {0, 16}) {
-    VideoRequest request = valid_request();
+    Request request = valid_request();
     request.duration = duration;
     auto error = segmind().validate(request);
     fail_unless(error.has_value(), "duration %d accepted", duration);
@@ -63,7 +63,7 @@ GST_START_TEST(test_duration_range_named) {
     fail_unless(contains(error->message, "1 to 15"), "%s", error->message.c_str());
   }
   for (int duration : {1, 15}) {
-    VideoRequest request = valid_request();
+    Request request = valid_request();
     request.duration = duration;
     fail_if(segmind().validate(request).has_value(), "duration %d refused", duration);
   }
@@ -71,7 +71,7 @@ GST_START_TEST(test_duration_range_named) {
 GST_END_TEST;
 
 GST_START_TEST(test_resolution_and_aspect_named) {
-  VideoRequest request = valid_request();
+  Request request = valid_request();
   request.resolution = "4k";
   auto error = segmind().validate(request);
   fail_unless(error.has_value());
@@ -89,7 +89,7 @@ GST_END_TEST;
 
 GST_START_TEST(test_image_inputs) {
   Error error;
-  auto url = resolve_image("https://cdn.example.com/cat.jpg", &error);
+  auto url = resolve_image("https://cdn.example.com/cat.jpg", "image", &error);
   fail_unless(url && url->url == "https://cdn.example.com/cat.jpg" && url->data.empty());
 
   // A real PNG signature is enough for content sniffing.
@@ -99,37 +99,38 @@ GST_START_TEST(test_image_inputs) {
   int fd = g_mkstemp(path);
   fail_unless(write(fd, png.data(), png.size()) == ssize_t(png.size()));
   close(fd);
-  auto local = resolve_image(path, &error);
+  auto local = resolve_image(path, "image", &error);
   fail_unless(local.has_value(), "%s", error.message.c_str());
   assert_str_eq(local->mime_type, "image/png");
   fail_unless(local->data == png);
   g_autofree gchar *uri = g_filename_to_uri(path, nullptr, nullptr);
-  auto from_uri = resolve_image(uri, &error);
+  auto from_uri = resolve_image(uri, "image", &error);
   fail_unless(from_uri && from_uri->data == png);
 
-  auto data = resolve_image(local->data_uri(), &error);
+  auto data = resolve_image(local->data_uri(), "image", &error);
   fail_unless(data && data->data == png && data->mime_type == "image/png");
   g_unlink(path);
 
-  auto missing = resolve_image("/nonexistent/cat.png", &error);
+  auto missing = resolve_image("/nonexistent/cat.png", "image", &error);
   fail_if(missing.has_value());
   fail_unless(error.kind == ErrorKind::InvalidSettings);
   fail_unless(contains(error.message, "'image'"), "%s", error.message.c_str());
   fail_unless(contains(error.message, "/nonexistent/cat.png"), "%s", error.message.c_str());
 
-  auto not_image = resolve_image("data:text/plain;base64,aGVsbG8=", &error);
+  auto not_image = resolve_image("data:text/plain;base64,aGVsbG8=", "image", &error);
   fail_if(not_image.has_value());
   fail_unless(contains(error.message, "image"), "%s", error.message.c_str());
 }
 GST_END_TEST;
 
 GST_START_TEST(test_submit_request_built) {
-  VideoRequest request = valid_request();
+  Request request = valid_request();
   request.duration = 8;
   request.resolution = "720p";
   request.aspect_ratio = "9:16";
   ImageInput image{{}, "image/png", std::string("\x89PNG", 4)};
-  HttpRequest http = segmind().submit_request(request, image, {"http://127.0.0.1:9", "k3y"});
+  HttpRequest http =
+      segmind().submit_request(request, Inputs{image, {}}, {"http://127.0.0.1:9", "k3y"});
   assert_str_eq(http.method, "POST");
   assert_str_eq(http.url, "http://127.0.0.1:9/v2/grok-imagine-video");
   bool has_key = false;
@@ -148,7 +149,8 @@ GST_END_TEST;
 GST_START_TEST(test_submit_response_parsed) {
   auto id = segmind().parse_submit(response(
       200, R"({"request_id":"abc-123","status":"QUEUED","status_url":"x","response_url":"y"})"));
-  assert_str_eq(std::get<std::string>(id), "abc-123");
+  assert_str_eq(std::get<Submitted>(id).request_id, "abc-123");
+  fail_if(std::get<Submitted>(id).finished.has_value());
 
   auto denied = segmind().parse_submit(response(401, R"({"error":"Invalid API key"})"));
   const Error &e401 = std::get<Error>(denied);
@@ -203,7 +205,7 @@ GST_START_TEST(test_result_output_forms) {
                            R"({"status":"COMPLETED","output":{"url":"https://cdn/v.mp4"}})"}) {
     auto parsed = segmind().parse_result(response(200, body));
     fail_unless(std::holds_alternative<JobStatus>(parsed), "%s", body);
-    assert_str_eq(std::get<JobStatus>(parsed).video_url, "https://cdn/v.mp4");
+    assert_str_eq(std::get<JobStatus>(parsed).outputs.at(0).url, "https://cdn/v.mp4");
   }
 }
 GST_END_TEST;
@@ -218,9 +220,10 @@ GST_END_TEST;
 
 GST_START_TEST(test_missing_key_names_variable) {
   g_unsetenv("SEGMIND_API_KEY");
-  ClipSettings settings;
+  JobSettings settings;
+  settings.provider = "segmind";
   settings.request = valid_request();
-  ClipSource source;
+  Generation source;
   auto error = source.prepare(settings);
   fail_unless(error.has_value());
   fail_unless(error->kind == ErrorKind::NotAuthorized);

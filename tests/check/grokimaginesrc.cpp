@@ -20,7 +20,8 @@ static const char *kPrompt = "A dog running on a sunlit beach";
 static GstElement *make_element(const char *factory, const emu::Emulator &emulator) {
   GstElement *element = gst_element_factory_make(factory, "g");
   fail_unless(element != nullptr, "%s not found", factory);
-  g_object_set(element, "provider", 0, "api-url", emulator.api_url().c_str(), "api-key",
+  gst_util_set_object_arg(G_OBJECT(element), "provider", "segmind");
+  g_object_set(element, "api-url", emulator.api_url().c_str(), "api-key",
                emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
                nullptr);
   return element;
@@ -108,7 +109,7 @@ GST_START_TEST(test_qtdemux_directly_moov_at_end) {
   options.moov_at_end = true;
   emu::Emulator emulator(options);
   GstElement *pipeline = gst_parse_launch(
-      "grokimaginesrc name=g ! qtdemux name=d "
+      "grokimaginesrc provider=segmind name=g ! qtdemux name=d "
       "d.video_0 ! queue ! h264parse ! fakesink name=v d.audio_0 ! queue ! fakesink",
       nullptr);
   GstElement *source = gst_bin_get_by_name(GST_BIN(pipeline), "g");
@@ -442,7 +443,8 @@ GST_END_TEST;
 GST_START_TEST(test_gst_launch_delayed_linking) {
   emu::Emulator emulator(test::quick_options());
   g_autofree gchar *description = g_strdup_printf(
-      "grokimaginevideosrc api-url=%s api-key=%s prompt=\"%s\" duration=1 poll-interval=50 "
+      "grokimaginevideosrc provider=segmind api-url=%s api-key=%s prompt=\"%s\" duration=1 "
+      "poll-interval=50 "
       "name=g g. ! queue ! videoconvert ! fakesink name=v g. ! queue ! audioconvert ! "
       "fakesink name=a",
       emulator.api_url().c_str(), emulator.options().api_key.c_str(), kPrompt);

@@ -12,6 +12,8 @@ enum class ErrorKind {
   InsufficientCredits,  // 406 on Segmind
   NotFound,             // unknown or expired request id, or an expired video URL
   JobFailed,            // the provider says the job failed (content blocks included)
+  Moderated,            // the provider finished the job but withheld the result
+  Expired,              // the provider let the job or its result expire
   Timeout,              // the overall deadline passed
   Network,              // transport failure, or 5xx/429 after the retries ran out
   Protocol,             // a response we cannot understand

@@ -23,6 +23,10 @@ Error cancelled() {
   return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
 }
 
+bool is_terminal(JobStatus::State state) {
+  return state != JobStatus::State::Pending && state != JobStatus::State::Running;
+}
+
 const char *phase_name(Phase phase) {
   switch (phase) {
     case Phase::Submit:
@@ -89,77 +93,88 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
   }
 }
 
-Parsed<std::string> Job::run(const VideoRequest &request, const ImageInput &image,
-                             const std::string &resume_id, GCancellable *cancellable,
-                             const JobEvents &events) {
+Error Job::not_completed(const JobStatus &status) const {
+  const std::string provider = provider_.name();
+  const std::string detail = status.detail.empty() ? "" : ": " + status.detail;
+  switch (status.state) {
+    case JobStatus::State::Moderated:
+      return Error{ErrorKind::Moderated,
+                   provider + " withheld the result: it was blocked by moderation" + detail,
+                   {},
+                   0};
+    case JobStatus::State::Expired:
+      return Error{ErrorKind::Expired, provider + " reports the job expired" + detail, {}, 0};
+    default:
+      return Error{
+          ErrorKind::JobFailed,
+          provider + " reports the job failed" + (detail.empty() ? ": no detail given" : detail),
+          {},
+          0};
+  }
+}
+
+Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &inputs,
+                                     const std::string &resume_id, GCancellable *cancellable,
+                                     const JobEvents &events) {
   deadline_ = Clock::now() + timing_.timeout;
   std::string request_id = resume_id;
   auto stamped = [&request_id](Error error) {
     return with_request_id(std::move(error), request_id);
   };
-  auto job_failed = [&](const JobStatus &status) {
-    return stamped(Error{ErrorKind::JobFailed,
-                         std::string(provider_.name()) + " reports the job failed: " +
-                             (status.detail.empty() ? "no detail given" : status.detail),
-                         {},
-                         0});
-  };
 
+  std::optional<JobStatus> last;
   if (request_id.empty()) {
     auto sent =
-        send(provider_.submit_request(request, image, endpoint_), Phase::Submit, cancellable);
+        send(provider_.submit_request(request, inputs, endpoint_), Phase::Submit, cancellable);
     if (auto *error = std::get_if<Error>(&sent)) return *error;
-    auto id = provider_.parse_submit(std::get<HttpResponse>(sent));
-    if (auto *error = std::get_if<Error>(&id)) return *error;
-    request_id = std::get<std::string>(id);
+    auto submitted = provider_.parse_submit(std::get<HttpResponse>(sent));
+    if (auto *error = std::get_if<Error>(&submitted)) return *error;
+    request_id = std::get<Submitted>(submitted).request_id;
+    last = std::get<Submitted>(submitted).finished;
   }
   if (events.submitted) events.submitted(request_id);
+  if (last && events.status_changed) events.status_changed(*last);
 
-  JobStatus last;
-  bool first = true;
-  while (true) {
+  while (!last || !is_terminal(last->state)) {
+    if (last) {
+      if (Clock::now() + timing_.poll_interval > deadline_)
+        return stamped(Error{ErrorKind::Timeout,
+                             "the job did not finish within the timeout of " +
+                                 std::to_string(timing_.timeout.count()) + " s (last status " +
+                                 last->provider_status + "); set request-id to resume it",
+                             {},
+                             0});
+      if (!sleep_cancellable(cancellable, timing_.poll_interval)) return cancelled();
+    }
     auto sent = send(provider_.status_request(request_id, endpoint_), Phase::Status, cancellable);
     if (auto *error = std::get_if<Error>(&sent)) return stamped(*error);
     auto parsed = provider_.parse_status(std::get<HttpResponse>(sent));
     if (auto *error = std::get_if<Error>(&parsed)) return stamped(*error);
-    JobStatus status = std::get<JobStatus>(parsed);
-    if (first || status.provider_status != last.provider_status ||
-        status.progress != last.progress) {
-      if (events.status_changed) events.status_changed(status);
-      first = false;
-    }
-    last = status;
-
-    if (status.state == JobStatus::State::Failed) return job_failed(status);
-    if (status.state == JobStatus::State::Completed) break;
-
-    if (Clock::now() + timing_.poll_interval > deadline_)
-      return stamped(Error{ErrorKind::Timeout,
-                           "the job did not finish within the timeout of " +
-                               std::to_string(timing_.timeout.count()) + " s (last status " +
-                               last.provider_status + "); set request-id to resume it",
-                           {},
-                           0});
-    if (!sleep_cancellable(cancellable, timing_.poll_interval)) return cancelled();
+    JobStatus &status = std::get<JobStatus>(parsed);
+    bool changed = !last || status.provider_status != last->provider_status ||
+                   status.progress != last->progress;
+    last = std::move(status);
+    if (changed && events.status_changed) events.status_changed(*last);
   }
+  if (last->state != JobStatus::State::Completed) return stamped(not_completed(*last));
 
-  if (last.video_url.empty()) {
+  if (last->outputs.empty()) {
     if (auto result = provider_.result_request(request_id, endpoint_)) {
       auto sent = send(*result, Phase::Result, cancellable);
       if (auto *error = std::get_if<Error>(&sent)) return stamped(*error);
       auto parsed = provider_.parse_result(std::get<HttpResponse>(sent));
       if (auto *error = std::get_if<Error>(&parsed)) return stamped(*error);
       last = std::get<JobStatus>(parsed);
-      if (last.state == JobStatus::State::Failed) return job_failed(last);
+      if (last->state != JobStatus::State::Completed) return stamped(not_completed(*last));
     }
   }
-  if (last.video_url.empty())
+  if (last->outputs.empty())
     return stamped(
         Error{ErrorKind::Protocol,
-              std::string(provider_.name()) + " reports the job complete but names no video URL",
+              std::string(provider_.name()) + " reports the job complete but names no result",
               {},
               0});
-  return last.video_url;
+  return last->outputs;
 }
 
 }  // namespace grokimagine

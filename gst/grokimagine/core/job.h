@@ -1,4 +1,4 @@
-// The life of one paid job: submit (or resume) -> poll -> the video URL.
+// The life of one paid job: submit (or resume) -> poll -> the media URLs.
 // Retries what is safe to retry, never submits twice, and stamps the
 // request id on every error once it exists.
 #pragma once
@@ -30,16 +30,17 @@ class Job {
   Job(const Provider &provider, Endpoint endpoint, JobTiming timing);
 
   // Submits `request` or, when `resume_id` is not empty, follows that job
-  // without submitting. Returns the video URL.
-  Parsed<std::string> run(const VideoRequest &request, const ImageInput &image,
-                          const std::string &resume_id, GCancellable *cancellable,
-                          const JobEvents &events);
+  // without submitting. Returns the generated files (at least one).
+  Parsed<std::vector<Output>> run(const Request &request, const Inputs &inputs,
+                                  const std::string &resume_id, GCancellable *cancellable,
+                                  const JobEvents &events);
 
  private:
   using Clock = std::chrono::steady_clock;
 
   Parsed<HttpResponse> send(const HttpRequest &request, Phase phase, GCancellable *cancellable);
   std::chrono::milliseconds backoff(int attempt, const HttpResponse &response) const;
+  Error not_completed(const JobStatus &status) const;
 
   const Provider &provider_;
   Endpoint endpoint_;

@@ -24,9 +24,11 @@ bool has_prefix_ci(const std::string &text, const char *prefix) {
   return g_ascii_strncasecmp(text.c_str(), prefix, strlen(prefix)) == 0;
 }
 
-std::optional<ImageInput> read_image_file(const std::string &path, Error *error) {
+std::optional<ImageInput> read_image_file(const std::string &path, const char *property,
+                                          Error *error) {
   auto fail = [&](const std::string &why) -> std::optional<ImageInput> {
-    *error = invalid_setting("Property 'image': cannot read '" + path + "': " + why +
+    *error = invalid_setting("Property '" + std::string(property) + "': cannot read '" + path +
+                             "': " + why +
                              ". It takes an http(s) URL, a data: URI, a local path or a "
                              "file:// URI of a readable image.");
     return std::nullopt;
@@ -52,25 +54,26 @@ std::optional<ImageInput> read_image_file(const std::string &path, Error *error)
   return ImageInput{{}, mime, std::string(contents, length)};
 }
 
-std::optional<ImageInput> decode_data_uri(const std::string &uri, Error *error) {
+std::optional<ImageInput> decode_data_uri(const std::string &uri, const char *property,
+                                          Error *error) {
+  const std::string named = "Property '" + std::string(property) + "': ";
   // data:[<mime>][;base64],<payload>
   auto comma = uri.find(',');
   std::string meta = uri.substr(5, comma == std::string::npos ? 0 : comma - 5);
   auto base64_marker = meta.find(";base64");
   if (comma == std::string::npos || base64_marker == std::string::npos) {
-    *error = invalid_setting("Property 'image': a data: URI must be data:image/...;base64,...");
+    *error = invalid_setting(named + "a data: URI must be data:image/...;base64,...");
     return std::nullopt;
   }
   std::string mime = meta.substr(0, base64_marker);
   if (!g_str_has_prefix(mime.c_str(), "image/")) {
-    *error =
-        invalid_setting("Property 'image': the data: URI is '" + mime + "', not an image/* type");
+    *error = invalid_setting(named + "the data: URI is '" + mime + "', not an image/* type");
     return std::nullopt;
   }
   gsize length = 0;
   g_autofree guchar *bytes = g_base64_decode(uri.c_str() + comma + 1, &length);
   if (length == 0) {
-    *error = invalid_setting("Property 'image': the data: URI holds no base64 payload");
+    *error = invalid_setting(named + "the data: URI holds no base64 payload");
     return std::nullopt;
   }
   return ImageInput{{}, mime, std::string(reinterpret_cast<char *>(bytes), length)};
@@ -78,26 +81,41 @@ std::optional<ImageInput> decode_data_uri(const std::string &uri, Error *error) 
 
 }  // namespace
 
-std::optional<ImageInput> resolve_image(const std::string &image, Error *error) {
+std::optional<ImageInput> resolve_image(const std::string &image, const char *property,
+                                        Error *error) {
+  const std::string named = "Property '" + std::string(property) + "': ";
   if (image.empty()) return ImageInput{};
   if (has_prefix_ci(image, "http://") || has_prefix_ci(image, "https://"))
     return ImageInput{image, {}, {}};
-  if (has_prefix_ci(image, "data:")) return decode_data_uri(image, error);
+  if (has_prefix_ci(image, "data:")) return decode_data_uri(image, property, error);
   if (has_prefix_ci(image, "file:")) {
     g_autofree gchar *path = g_filename_from_uri(image.c_str(), nullptr, nullptr);
     if (!path) {
-      *error = invalid_setting("Property 'image': '" + image + "' is not a valid file:// URI");
+      *error = invalid_setting(named + "'" + image + "' is not a valid file:// URI");
       return std::nullopt;
     }
-    return read_image_file(path, error);
+    return read_image_file(path, property, error);
   }
   if (image.find("://") != std::string::npos) {
-    *error = invalid_setting("Property 'image': unsupported URI '" + image +
+    *error = invalid_setting(named + "unsupported URI '" + image +
                              "'. It takes an http(s) URL, a data: URI, a local path or a "
                              "file:// URI.");
     return std::nullopt;
   }
-  return read_image_file(image, error);
+  return read_image_file(image, property, error);
+}
+
+std::optional<Inputs> resolve_inputs(const Request &request, Error *error) {
+  Inputs inputs;
+  auto image = resolve_image(request.image, "image", error);
+  if (!image) return std::nullopt;
+  inputs.image = std::move(*image);
+  for (const auto &reference : request.reference_images) {
+    auto resolved = resolve_image(reference, "reference-images", error);
+    if (!resolved) return std::nullopt;
+    inputs.references.push_back(std::move(*resolved));
+  }
+  return inputs;
 }
 
 std::optional<Error> check_one_of(const char *property, const std::string &value,

@@ -23,21 +23,39 @@ struct ImageInput {
   std::string data_uri() const;
 };
 
-struct VideoRequest {
+enum class MediaKind { Video, Image };
+
+struct Request {
+  MediaKind kind = MediaKind::Video;
   std::string model;
   std::string prompt;
-  std::string image;  // as given: http(s) URL, data: URI, local path or file:// URI
-  int duration = 6;
+  // Each as given: http(s) URL, data: URI, local path or file:// URI.
+  std::string image;
+  std::vector<std::string> reference_images;
   std::string resolution = "480p";
   std::string aspect_ratio = "16:9";
+  // Video only.
+  int duration = 6;
+  // Image only.
+  int count = 1;
+  std::string output_format = "png";
+  std::string mode = "standard";
+};
+
+// The request's images, read and ready to send.
+struct Inputs {
+  ImageInput image;
+  std::vector<ImageInput> references;
 };
 
 // Largest local image we read and send inline.
 constexpr std::int64_t kMaxImageBytes = 20 * 1024 * 1024;
 
-// Turns the `image` property into an ImageInput, reading local files.
-// Errors name the property and say what is accepted.
-std::optional<ImageInput> resolve_image(const std::string &image, Error *error);
+// Turns one image property value into an ImageInput, reading local files.
+// Errors name `property` and say what is accepted.
+std::optional<ImageInput> resolve_image(const std::string &image, const char *property,
+                                        Error *error);
+std::optional<Inputs> resolve_inputs(const Request &request, Error *error);
 
 // "Property 'resolution' is '4k': segmind allows 480p, 720p, 1080p." when
 // `value` is not in `allowed`.

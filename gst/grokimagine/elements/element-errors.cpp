@@ -16,6 +16,10 @@ const char *grok_imagine_error_reason(ErrorKind kind) {
       return "not-found";
     case ErrorKind::JobFailed:
       return "job-failed";
+    case ErrorKind::Moderated:
+      return "moderated";
+    case ErrorKind::Expired:
+      return "expired";
     case ErrorKind::Timeout:
       return "timeout";
     case ErrorKind::Network:
@@ -39,6 +43,7 @@ static GstResourceError resource_code(ErrorKind kind) {
     case ErrorKind::InsufficientCredits:
       return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
     case ErrorKind::NotFound:
+    case ErrorKind::Expired:
       return GST_RESOURCE_ERROR_NOT_FOUND;
     case ErrorKind::Io:
       return GST_RESOURCE_ERROR_OPEN_WRITE;
@@ -46,6 +51,7 @@ static GstResourceError resource_code(ErrorKind kind) {
     case ErrorKind::Protocol:
       return GST_RESOURCE_ERROR_READ;
     case ErrorKind::JobFailed:
+    case ErrorKind::Moderated:
     case ErrorKind::Timeout:
     case ErrorKind::Cancelled:
       return GST_RESOURCE_ERROR_FAILED;

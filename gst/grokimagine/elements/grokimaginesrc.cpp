@@ -27,9 +27,9 @@
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_src_debug);
 #define GST_CAT_DEFAULT grok_imagine_src_debug
 
-using grokimagine::ClipSettings;
 using grokimagine::ClipSource;
 using grokimagine::Download;
+using grokimagine::JobSettings;
 using grokimagine::JobStatus;
 
 namespace {
@@ -38,7 +38,7 @@ constexpr guint kBlockSize = 64 * 1024;
 
 struct Private {
   std::mutex lock;  // guards settings and cancellable
-  ClipSettings settings;
+  JobSettings settings = grok_imagine_default_settings(grokimagine::MediaKind::Video);
   grokimagine::GObjectPtr<GCancellable> cancellable =
       grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
 
@@ -76,129 +76,24 @@ static void gst_grok_imagine_src_finalize(GObject *object) {
   G_OBJECT_CLASS(gst_grok_imagine_src_parent_class)->finalize(object);
 }
 
-static std::string string_or_empty(const GValue *value) {
-  const gchar *text = g_value_get_string(value);
-  return text ? text : "";
-}
-
 static void gst_grok_imagine_src_set_property(GObject *object, guint prop_id, const GValue *value,
-                                              GParamSpec *pspec) {
+                                              GParamSpec *) {
   Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
   std::lock_guard<std::mutex> lock(p.lock);
-  ClipSettings &s = p.settings;
-  bool defines_job = true;
-  switch (prop_id) {
-    case GROK_IMAGINE_PROP_PROVIDER:
-      s.provider = grokimagine::all_providers()[g_value_get_enum(value)]->name();
-      break;
-    case GROK_IMAGINE_PROP_MODEL:
-      s.request.model = string_or_empty(value);
-      break;
-    case GROK_IMAGINE_PROP_API_URL:
-      s.api_url = string_or_empty(value);
-      defines_job = false;
-      break;
-    case GROK_IMAGINE_PROP_API_KEY:
-      s.api_key = string_or_empty(value);
-      defines_job = false;
-      break;
-    case GROK_IMAGINE_PROP_PROMPT:
-      s.request.prompt = string_or_empty(value);
-      break;
-    case GROK_IMAGINE_PROP_IMAGE:
-      s.request.image = string_or_empty(value);
-      break;
-    case GROK_IMAGINE_PROP_DURATION:
-      s.request.duration = g_value_get_int(value);
-      break;
-    case GROK_IMAGINE_PROP_RESOLUTION:
-      s.request.resolution = string_or_empty(value);
-      break;
-    case GROK_IMAGINE_PROP_ASPECT_RATIO:
-      s.request.aspect_ratio = string_or_empty(value);
-      break;
-    case GROK_IMAGINE_PROP_POLL_INTERVAL:
-      s.timing.poll_interval = std::chrono::milliseconds(g_value_get_uint(value));
-      defines_job = false;
-      break;
-    case GROK_IMAGINE_PROP_TIMEOUT:
-      s.timing.timeout = std::chrono::seconds(g_value_get_uint(value));
-      defines_job = false;
-      break;
-    case GROK_IMAGINE_PROP_REQUEST_ID:
-      s.request_id = string_or_empty(value);
-      defines_job = false;
-      break;
-    case GROK_IMAGINE_PROP_LOCATION:
-      s.location = string_or_empty(value);
-      defines_job = false;
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      return;
-  }
-  // A new job description is a new job: forget the id of the previous one.
-  if (defines_job) s.request_id.clear();
+  grok_imagine_set_job_property(p.settings, prop_id, value);
 }
 
 static void gst_grok_imagine_src_get_property(GObject *object, guint prop_id, GValue *value,
-                                              GParamSpec *pspec) {
+                                              GParamSpec *) {
   Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
   std::lock_guard<std::mutex> lock(p.lock);
-  const ClipSettings &s = p.settings;
-  auto set_string = [value](const std::string &text) {
-    g_value_set_string(value, text.empty() ? nullptr : text.c_str());
-  };
-  switch (prop_id) {
-    case GROK_IMAGINE_PROP_PROVIDER: {
-      const auto &providers = grokimagine::all_providers();
-      for (size_t i = 0; i < providers.size(); i++)
-        if (s.provider == providers[i]->name()) g_value_set_enum(value, gint(i));
-      break;
-    }
-    case GROK_IMAGINE_PROP_MODEL:
-      set_string(s.request.model);
-      break;
-    case GROK_IMAGINE_PROP_API_URL:
-      set_string(s.api_url);
-      break;
-    case GROK_IMAGINE_PROP_PROMPT:
-      set_string(s.request.prompt);
-      break;
-    case GROK_IMAGINE_PROP_IMAGE:
-      set_string(s.request.image);
-      break;
-    case GROK_IMAGINE_PROP_DURATION:
-      g_value_set_int(value, s.request.duration);
-      break;
-    case GROK_IMAGINE_PROP_RESOLUTION:
-      set_string(s.request.resolution);
-      break;
-    case GROK_IMAGINE_PROP_ASPECT_RATIO:
-      set_string(s.request.aspect_ratio);
-      break;
-    case GROK_IMAGINE_PROP_POLL_INTERVAL:
-      g_value_set_uint(value, guint(s.timing.poll_interval.count()));
-      break;
-    case GROK_IMAGINE_PROP_TIMEOUT:
-      g_value_set_uint(value, guint(s.timing.timeout.count()));
-      break;
-    case GROK_IMAGINE_PROP_REQUEST_ID:
-      set_string(s.request_id);
-      break;
-    case GROK_IMAGINE_PROP_LOCATION:
-      set_string(s.location);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-      break;
-  }
+  grok_imagine_get_job_property(p.settings, prop_id, value);
 }
 
 static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
   Private &p = *self->priv;
-  ClipSettings settings;
+  JobSettings settings;
   {
     std::lock_guard<std::mutex> lock(p.lock);
     settings = p.settings;
@@ -269,11 +164,12 @@ static void post_job_message(GstGrokImagineSrc *self, const std::string &request
                              const std::string &status, int progress) {
   Private &p = *self->priv;
   const auto &clip = p.clip;
-  GstStructure *s = gst_structure_new(
-      "grokimagine-job", "request-id", G_TYPE_STRING, request_id.c_str(), "provider", G_TYPE_STRING,
-      clip.provider().name(), "model", G_TYPE_STRING, clip.settings().request.model.c_str(),
-      "status", G_TYPE_STRING, status.c_str(), "elapsed", G_TYPE_DOUBLE,
-      seconds_since(p.started_us), "progress", G_TYPE_INT, progress, nullptr);
+  GstStructure *s =
+      gst_structure_new("grokimagine-job", "request-id", G_TYPE_STRING, request_id.c_str(),
+                        "provider", G_TYPE_STRING, clip.generation().provider().name(), "model",
+                        G_TYPE_STRING, clip.generation().settings().request.model.c_str(), "status",
+                        G_TYPE_STRING, status.c_str(), "elapsed", G_TYPE_DOUBLE,
+                        seconds_since(p.started_us), "progress", G_TYPE_INT, progress, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
 
@@ -287,10 +183,11 @@ static void post_progress(GstGrokImagineSrc *self, GstProgressType type, const s
 static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable) {
   Private &p = *self->priv;
   p.started_us = g_get_monotonic_time();
-  const std::string provider = p.clip.provider().name();
+  const std::string provider = p.clip.generation().provider().name();
   post_progress(self, GST_PROGRESS_TYPE_START,
-                p.clip.request_id().empty() ? "Submitting the job to " + provider
-                                            : "Resuming job " + p.clip.request_id());
+                p.clip.generation().request_id().empty()
+                    ? "Submitting the job to " + provider
+                    : "Resuming job " + p.clip.generation().request_id());
   grokimagine::JobEvents events;
   events.submitted = [self, &p](const std::string &id) {
     {
@@ -303,8 +200,9 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
     post_progress(self, GST_PROGRESS_TYPE_CONTINUE, "Job " + id + " submitted, generating");
   };
   events.status_changed = [self, &p](const JobStatus &status) {
-    post_job_message(self, p.clip.request_id(), status.provider_status, status.progress);
-    std::string text = "Job " + p.clip.request_id() + ": " + status.provider_status;
+    post_job_message(self, p.clip.generation().request_id(), status.provider_status,
+                     status.progress);
+    std::string text = "Job " + p.clip.generation().request_id() + ": " + status.provider_status;
     if (status.progress >= 0) text += " (" + std::to_string(status.progress) + "%)";
     post_progress(self, GST_PROGRESS_TYPE_CONTINUE, text);
   };
@@ -341,7 +239,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::Cancelled:
       return GST_FLOW_FLUSHING;
     case Download::Wait::Failed: {
-      auto error = with_request_id(download.error(), p.clip.request_id());
+      auto error = with_request_id(download.error(), p.clip.generation().request_id());
       if (error.kind == grokimagine::ErrorKind::Cancelled) return GST_FLOW_FLUSHING;
       post_progress(self, GST_PROGRESS_TYPE_ERROR, error.message);
       grok_imagine_post_error(GST_ELEMENT(self), error);
@@ -383,7 +281,7 @@ static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
   gobject_class->finalize = gst_grok_imagine_src_finalize;
   gobject_class->set_property = gst_grok_imagine_src_set_property;
   gobject_class->get_property = gst_grok_imagine_src_get_property;
-  grok_imagine_install_job_properties(gobject_class);
+  grok_imagine_install_job_properties(gobject_class, grokimagine::MediaKind::Video);
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
   gst_element_class_set_static_metadata(

@@ -103,7 +103,7 @@ static void gst_grok_imagine_video_src_class_init(GstGrokImagineVideoSrcClass *k
 
   gobject_class->set_property = gst_grok_imagine_video_src_set_property;
   gobject_class->get_property = gst_grok_imagine_video_src_get_property;
-  grok_imagine_install_job_properties(gobject_class);
+  grok_imagine_install_job_properties(gobject_class, grokimagine::MediaKind::Video);
   element_class->change_state = gst_grok_imagine_video_src_change_state;
 
   gst_element_class_add_static_pad_template(element_class, &video_template);

@@ -2,94 +2,286 @@
 
 #include <vector>
 
-#include "core/providers/provider.h"
+using grokimagine::JobSettings;
+using grokimagine::MediaKind;
 
 GType grok_imagine_provider_get_type(void) {
   static GType type = 0;
   if (g_once_init_enter(&type)) {
     // GEnumValue arrays must outlive the type: built once, never freed.
     const auto &providers = grokimagine::all_providers();
-    auto *values = new GEnumValue[providers.size() + 1]();
+    auto *values = new GEnumValue[providers.size() + 2]();
+    values[0] = {0, "Pick the provider whose API key is in the environment", "auto"};
     for (size_t i = 0; i < providers.size(); i++)
-      values[i] = {gint(i), providers[i]->name(), providers[i]->name()};
+      values[i + 1] = {gint(i + 1), providers[i]->name(), providers[i]->name()};
     g_once_init_leave(&type, g_enum_register_static("GrokImagineProvider", values));
   }
   return type;
 }
 
-void grok_imagine_install_job_properties(GObjectClass *klass) {
+JobSettings grok_imagine_default_settings(MediaKind kind) {
+  JobSettings settings;
+  settings.request.kind = kind;
+  if (kind == MediaKind::Image) {
+    settings.request.resolution = "1k";
+    settings.request.aspect_ratio = "1:1";
+  }
+  return settings;
+}
+
+void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
   constexpr GParamFlags rw =
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const JobSettings defaults = grok_imagine_default_settings(kind);
+  const bool video = kind == MediaKind::Video;
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_PROVIDER,
-      g_param_spec_enum("provider", "Provider", "Which Grok Imagine API to use",
+      g_param_spec_enum("provider", "Provider",
+                        "Which Grok Imagine API to use; auto picks the one whose key is in the "
+                        "environment (XAI_API_KEY, SEGMIND_API_KEY, AIMLAPI_KEY, REAPI_KEY)",
                         GROK_IMAGINE_TYPE_PROVIDER, 0, rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_MODEL,
-      g_param_spec_string("model", "Model",
-                          "Model name (empty: the provider's default, grok-imagine-video)", nullptr,
+      g_param_spec_string("model", "Model", "Model name (empty: the provider's default)", nullptr,
                           rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_API_URL,
       g_param_spec_string("api-url", "API URL",
-                          "Base URL of the provider's API (empty: the provider's own, "
-                          "e.g. https://api.segmind.com)",
+                          "Base URL of the provider's API (empty: the provider's own, e.g. "
+                          "https://api.x.ai/v1)",
                           nullptr, rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_API_KEY,
       g_param_spec_string(
           "api-key", "API key",
           "API key (write-only; empty: from the provider's environment "
-          "variable, e.g. SEGMIND_API_KEY). Sent only to the API host",
+          "variable). Sent only to the API host",
           nullptr,
           GParamFlags(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_PROMPT,
       g_param_spec_string("prompt", "Prompt",
-                          "What to generate: subject, motion, camera, style and sound "
-                          "(required for text-to-video)",
+                          video ? "What to generate: subject, motion, camera, style and sound "
+                                  "(required for text-to-video)"
+                                : "What to draw, or the edit to apply to 'image'",
                           nullptr, rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_IMAGE,
       g_param_spec_string("image", "Image",
-                          "First frame for image-to-video: an http(s) URL, a data: URI, a "
-                          "local path or a file:// URI (local files are sent inline)",
+                          video ? "First frame for image-to-video: an http(s) URL, a data: URI, a "
+                                  "local path or a file:// URI (local files are sent inline "
+                                  "where the provider allows)"
+                                : "Image to edit (segmind): an http(s) URL, a data: URI, a local "
+                                  "path or a file:// URI",
                           nullptr, rw));
   g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_DURATION,
-      g_param_spec_int("duration", "Duration", "Clip length in seconds (segmind: 1 to 15)", 1, 30,
-                       GROK_IMAGINE_DEFAULT_DURATION, rw));
-  g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_RESOLUTION,
-      g_param_spec_string("resolution", "Resolution", "Output resolution: 480p, 720p or 1080p",
-                          GROK_IMAGINE_DEFAULT_RESOLUTION, rw));
+      g_param_spec_string("resolution", "Resolution",
+                          video ? "Output resolution: 480p, 720p or 1080p (what each provider "
+                                  "allows varies)"
+                                : "Output resolution: 1k or 2k",
+                          defaults.request.resolution.c_str(), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_ASPECT_RATIO,
       g_param_spec_string("aspect-ratio", "Aspect ratio",
-                          "Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3 (ignored for "
-                          "image-to-video by some providers)",
-                          GROK_IMAGINE_DEFAULT_ASPECT_RATIO, rw));
+                          video ? "Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3 (reapi: "
+                                  "16:9, 9:16, 1:1, 3:2, 2:3)"
+                                : "Image shape: 1:1, 16:9, 9:16, 4:3, 3:4, 3:2, 2:3 (segmind "
+                                  "also 9:19.5, 19.5:9, 9:20, 20:9, 1:2, 2:1, auto)",
+                          defaults.request.aspect_ratio.c_str(), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_POLL_INTERVAL,
       g_param_spec_uint("poll-interval", "Poll interval",
                         "Milliseconds between two status requests", 10, 600000,
-                        GROK_IMAGINE_DEFAULT_POLL_INTERVAL_MS, rw));
+                        guint(defaults.timing.poll_interval.count()), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_TIMEOUT,
       g_param_spec_uint("timeout", "Timeout",
-                        "Overall deadline in seconds from submit to the video URL; the job "
-                        "can be resumed with request-id after it",
-                        1, 7 * 24 * 3600, GROK_IMAGINE_DEFAULT_TIMEOUT_S, rw));
+                        "Overall deadline in seconds from submit to the result; the job can be "
+                        "resumed with request-id after it",
+                        1, 7 * 24 * 3600, guint(defaults.timing.timeout.count()), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_REQUEST_ID,
       g_param_spec_string("request-id", "Request id",
                           "The provider's id of the job, readable once submitted; set it "
                           "before starting to resume that job without submitting a new one",
                           nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_LOCATION,
-      g_param_spec_string("location", "Location",
-                          "Also keep the downloaded MP4 at this path (written whole or not at "
-                          "all)",
-                          nullptr, rw));
+  if (video) {
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_DURATION,
+        g_param_spec_int("duration", "Duration",
+                         "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
+                         "30)",
+                         1, 30, defaults.request.duration, rw));
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_REFERENCE_IMAGES,
+        gst_param_spec_array(
+            "reference-images", "Reference images",
+            "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "
+            "e.g. \"<a.jpg,https://b/c.png>\"",
+            g_param_spec_string("image", "Image", "Image URI or path", nullptr, G_PARAM_READWRITE),
+            rw));
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_LOCATION,
+        g_param_spec_string("location", "Location",
+                            "Also keep the downloaded MP4 at this path (written whole or not at "
+                            "all)",
+                            nullptr, rw));
+  } else {
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_N,
+        g_param_spec_int("n", "Count", "How many images (segmind: 1 to 4; xai: 1 to 10)", 1, 10,
+                         defaults.request.count, rw));
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_OUTPUT_FORMAT,
+        g_param_spec_string("output-format", "Output format",
+                            "jpeg, png or webp (segmind; xai always sends jpeg)",
+                            defaults.request.output_format.c_str(), rw));
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_MODE,
+        g_param_spec_string("mode", "Mode", "standard or quality (segmind)",
+                            defaults.request.mode.c_str(), rw));
+  }
+}
+
+static std::string string_or_empty(const GValue *value) {
+  const gchar *text = g_value_get_string(value);
+  return text ? text : "";
+}
+
+void grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *value) {
+  bool defines_job = true;
+  switch (prop_id) {
+    case GROK_IMAGINE_PROP_PROVIDER: {
+      gint index = g_value_get_enum(value);
+      s.provider = index == 0 ? "auto" : grokimagine::all_providers()[index - 1]->name();
+      break;
+    }
+    case GROK_IMAGINE_PROP_MODEL:
+      s.request.model = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_API_URL:
+      s.api_url = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_API_KEY:
+      s.api_key = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_PROMPT:
+      s.request.prompt = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_IMAGE:
+      s.request.image = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_RESOLUTION:
+      s.request.resolution = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_ASPECT_RATIO:
+      s.request.aspect_ratio = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_POLL_INTERVAL:
+      s.timing.poll_interval = std::chrono::milliseconds(g_value_get_uint(value));
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_TIMEOUT:
+      s.timing.timeout = std::chrono::seconds(g_value_get_uint(value));
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_REQUEST_ID:
+      s.request_id = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_DURATION:
+      s.request.duration = g_value_get_int(value);
+      break;
+    case GROK_IMAGINE_PROP_REFERENCE_IMAGES:
+      s.request.reference_images.clear();
+      for (guint i = 0; i < gst_value_array_get_size(value); i++) {
+        const GValue *item = gst_value_array_get_value(value, i);
+        if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
+          s.request.reference_images.push_back(g_value_get_string(item));
+      }
+      break;
+    case GROK_IMAGINE_PROP_LOCATION:
+      s.location = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_N:
+      s.request.count = g_value_get_int(value);
+      break;
+    case GROK_IMAGINE_PROP_OUTPUT_FORMAT:
+      s.request.output_format = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_MODE:
+      s.request.mode = string_or_empty(value);
+      break;
+  }
+  // A new job description is a new job: forget the id of the previous one.
+  if (defines_job) s.request_id.clear();
+}
+
+void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *value) {
+  auto set_string = [value](const std::string &text) {
+    g_value_set_string(value, text.empty() ? nullptr : text.c_str());
+  };
+  switch (prop_id) {
+    case GROK_IMAGINE_PROP_PROVIDER: {
+      const auto &providers = grokimagine::all_providers();
+      g_value_set_enum(value, 0);
+      for (size_t i = 0; i < providers.size(); i++)
+        if (s.provider == providers[i]->name()) g_value_set_enum(value, gint(i + 1));
+      break;
+    }
+    case GROK_IMAGINE_PROP_MODEL:
+      set_string(s.request.model);
+      break;
+    case GROK_IMAGINE_PROP_API_URL:
+      set_string(s.api_url);
+      break;
+    case GROK_IMAGINE_PROP_PROMPT:
+      set_string(s.request.prompt);
+      break;
+    case GROK_IMAGINE_PROP_IMAGE:
+      set_string(s.request.image);
+      break;
+    case GROK_IMAGINE_PROP_RESOLUTION:
+      set_string(s.request.resolution);
+      break;
+    case GROK_IMAGINE_PROP_ASPECT_RATIO:
+      set_string(s.request.aspect_ratio);
+      break;
+    case GROK_IMAGINE_PROP_POLL_INTERVAL:
+      g_value_set_uint(value, guint(s.timing.poll_interval.count()));
+      break;
+    case GROK_IMAGINE_PROP_TIMEOUT:
+      g_value_set_uint(value, guint(s.timing.timeout.count()));
+      break;
+    case GROK_IMAGINE_PROP_REQUEST_ID:
+      set_string(s.request_id);
+      break;
+    case GROK_IMAGINE_PROP_DURATION:
+      g_value_set_int(value, s.request.duration);
+      break;
+    case GROK_IMAGINE_PROP_REFERENCE_IMAGES:
+      for (const auto &reference : s.request.reference_images) {
+        GValue item = G_VALUE_INIT;
+        g_value_init(&item, G_TYPE_STRING);
+        g_value_set_string(&item, reference.c_str());
+        gst_value_array_append_and_take_value(value, &item);
+      }
+      break;
+    case GROK_IMAGINE_PROP_LOCATION:
+      set_string(s.location);
+      break;
+    case GROK_IMAGINE_PROP_N:
+      g_value_set_int(value, s.request.count);
+      break;
+    case GROK_IMAGINE_PROP_OUTPUT_FORMAT:
+      set_string(s.request.output_format);
+      break;
+    case GROK_IMAGINE_PROP_MODE:
+      set_string(s.request.mode);
+      break;
+  }
 }

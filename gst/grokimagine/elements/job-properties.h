@@ -1,10 +1,11 @@
-// The job's properties, installed identically on grokimaginesrc and on the
-// bins that wrap it (which forward them to their grokimaginesrc by name).
+// The job's properties, installed identically on every element that runs a
+// job (and on the bins that wrap grokimaginesrc, which forward them by
+// name), with one implementation of their storage.
 #pragma once
 
 #include <gst/gst.h>
 
-G_BEGIN_DECLS
+#include "core/generation.h"
 
 enum GrokImagineJobProperty {
   GROK_IMAGINE_PROP_PROVIDER = 1,
@@ -13,26 +14,33 @@ enum GrokImagineJobProperty {
   GROK_IMAGINE_PROP_API_KEY,
   GROK_IMAGINE_PROP_PROMPT,
   GROK_IMAGINE_PROP_IMAGE,
-  GROK_IMAGINE_PROP_DURATION,
   GROK_IMAGINE_PROP_RESOLUTION,
   GROK_IMAGINE_PROP_ASPECT_RATIO,
   GROK_IMAGINE_PROP_POLL_INTERVAL,
   GROK_IMAGINE_PROP_TIMEOUT,
   GROK_IMAGINE_PROP_REQUEST_ID,
+  // Video only.
+  GROK_IMAGINE_PROP_DURATION,
+  GROK_IMAGINE_PROP_REFERENCE_IMAGES,
   GROK_IMAGINE_PROP_LOCATION,
-  GROK_IMAGINE_N_JOB_PROPERTIES
+  // Images only.
+  GROK_IMAGINE_PROP_N,
+  GROK_IMAGINE_PROP_OUTPUT_FORMAT,
+  GROK_IMAGINE_PROP_MODE,
 };
 
-#define GROK_IMAGINE_DEFAULT_DURATION 6
-#define GROK_IMAGINE_DEFAULT_RESOLUTION "480p"
-#define GROK_IMAGINE_DEFAULT_ASPECT_RATIO "16:9"
-#define GROK_IMAGINE_DEFAULT_POLL_INTERVAL_MS 2000
-#define GROK_IMAGINE_DEFAULT_TIMEOUT_S 900
-
-// The `provider` enum, one value per row of the provider table.
+// The `provider` enum: auto, then one value per row of the provider table.
 GType grok_imagine_provider_get_type(void);
 #define GROK_IMAGINE_TYPE_PROVIDER (grok_imagine_provider_get_type())
 
-void grok_imagine_install_job_properties(GObjectClass *klass);
+// Defaults of a new element's settings for `kind`.
+grokimagine::JobSettings grok_imagine_default_settings(grokimagine::MediaKind kind);
 
-G_END_DECLS
+void grok_imagine_install_job_properties(GObjectClass *klass, grokimagine::MediaKind kind);
+
+// Store and read a property of the job. Setting one that describes the job
+// (prompt, image, duration, ...) forgets the previous request id.
+void grok_imagine_set_job_property(grokimagine::JobSettings &settings, guint prop_id,
+                                   const GValue *value);
+void grok_imagine_get_job_property(const grokimagine::JobSettings &settings, guint prop_id,
+                                   GValue *value);

@@ -22,13 +22,27 @@ struct Endpoint {
   std::string api_key;
 };
 
+// One generated file: a URL to fetch (without the key), or its bytes.
+struct Output {
+  std::string url;
+  std::string mime_type;
+  std::string data;
+};
+
 struct JobStatus {
-  enum class State { Pending, Running, Completed, Failed };
+  enum class State { Pending, Running, Completed, Failed, Moderated, Expired };
   State state = State::Pending;
   std::string provider_status;  // the provider's own word ("QUEUED", ...)
   int progress = -1;            // 0..100 where the provider reports it
-  std::string video_url;        // when Completed, if the status names it
-  std::string detail;           // the provider's words when Failed
+  std::vector<Output> outputs;  // when Completed, if the status names them
+  std::string detail;           // the provider's words when it did not complete
+};
+
+// What a submit returned: the job's id and, from synchronous APIs, the
+// finished job itself.
+struct Submitted {
+  std::string request_id;
+  std::optional<JobStatus> finished;
 };
 
 template <typename T>
@@ -43,16 +57,16 @@ class Provider {
   virtual const char *name() const = 0;
   virtual const char *key_env() const = 0;
   virtual const char *default_api_url() const = 0;
-  virtual const char *default_model() const = 0;
+  // Empty when the provider does not make this kind of media.
+  virtual const char *default_model(MediaKind kind) const = 0;
 
   // Refuses, before anything is sent, what this provider cannot do; the
   // error names the property and what this provider allows.
-  virtual std::optional<Error> validate(const VideoRequest &request) const = 0;
+  virtual std::optional<Error> validate(const Request &request) const = 0;
 
-  virtual HttpRequest submit_request(const VideoRequest &request, const ImageInput &image,
+  virtual HttpRequest submit_request(const Request &request, const Inputs &inputs,
                                      const Endpoint &endpoint) const = 0;
-  // The provider's request id.
-  virtual Parsed<std::string> parse_submit(const HttpResponse &response) const = 0;
+  virtual Parsed<Submitted> parse_submit(const HttpResponse &response) const = 0;
 
   virtual HttpRequest status_request(const std::string &request_id,
                                      const Endpoint &endpoint) const = 0;
@@ -70,10 +84,17 @@ class Provider {
 
   // The error for an HTTP answer the provider has no special meaning for.
   Error http_error(const HttpResponse &response, Phase phase) const;
+  // Refuses a model this provider does not offer for the request's kind.
+  std::optional<Error> check_model(const Request &request,
+                                   const std::vector<std::string> &models) const;
 };
 
-// The table of providers, in the order of the `provider` enum.
+// The table of providers, in the order of the `provider` enum (after auto).
 const std::vector<const Provider *> &all_providers();
 const Provider *find_provider(const std::string &name);
+
+// The provider whose key is in the environment, for provider=auto; an
+// error listing the variables when none or several are set.
+Parsed<const Provider *> provider_from_environment();
 
 }  // namespace grokimagine

@@ -1,6 +1,6 @@
 // Segmind's asynchronous v2 API: POST /v2/{model} -> request_id;
 // GET /v2/requests/{id}/status until COMPLETED or FAILED (served as HTTP
-// 422 with the detail); GET /v2/requests/{id} names the video in `output`.
+// 422 with the detail); GET /v2/requests/{id} names the media in `output`.
 #include "../json.h"
 #include "provider.h"
 
@@ -8,29 +8,42 @@ namespace grokimagine {
 
 namespace {
 
-const std::vector<std::string> kModels = {"grok-imagine-video"};
+const std::vector<std::string> kVideoModels = {"grok-imagine-video"};
+const std::vector<std::string> kImageModels = {"grok-imagine-image"};
 const std::vector<std::string> kResolutions = {"480p", "720p", "1080p"};
 const std::vector<std::string> kAspectRatios = {"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"};
+const std::vector<std::string> kImageResolutions = {"1k", "2k"};
+const std::vector<std::string> kImageAspectRatios = {"1:1",  "3:4", "4:3",    "9:16",   "16:9",
+                                                     "2:3",  "3:2", "9:19.5", "19.5:9", "9:20",
+                                                     "20:9", "1:2", "2:1",    "auto"};
+const std::vector<std::string> kImageFormats = {"jpeg", "png", "webp"};
+const std::vector<std::string> kImageModes = {"standard", "quality"};
 
-// `output` has been seen as a URL string, a list of them, or an object.
-std::string output_url(JsonNode *root) {
-  JsonNode *output = json::node_at(root, "output");
-  if (!output) return {};
-  if (JSON_NODE_HOLDS_VALUE(output) && json_node_get_value_type(output) == G_TYPE_STRING)
-    return json_node_get_string(output);
-  if (JSON_NODE_HOLDS_ARRAY(output)) {
-    JsonArray *items = json_node_get_array(output);
-    if (json_array_get_length(items) == 0) return {};
-    JsonNode *first = json_array_get_element(items, 0);
-    if (JSON_NODE_HOLDS_VALUE(first) && json_node_get_value_type(first) == G_TYPE_STRING)
-      return json_node_get_string(first);
-    return {};
-  }
-  for (const char *member : {"url", "video_url", "video"}) {
-    std::string url = json::string_at(output, member);
+std::string url_in(JsonNode *node) {
+  if (!node) return {};
+  if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
+    return json_node_get_string(node);
+  for (const char *member : {"url", "video_url", "image_url"}) {
+    std::string url = json::string_at(node, member);
     if (!url.empty()) return url;
   }
   return {};
+}
+
+// `output` has been seen as a URL string, a list of them, or an object.
+std::vector<Output> outputs_in(JsonNode *root) {
+  std::vector<Output> outputs;
+  JsonNode *output = json::node_at(root, "output");
+  if (output && JSON_NODE_HOLDS_ARRAY(output)) {
+    JsonArray *items = json_node_get_array(output);
+    for (guint i = 0; i < json_array_get_length(items); i++) {
+      std::string url = url_in(json_array_get_element(items, i));
+      if (!url.empty()) outputs.push_back({url, {}, {}});
+    }
+  } else if (std::string url = url_in(output); !url.empty()) {
+    outputs.push_back({url, {}, {}});
+  }
+  return outputs;
 }
 
 class Segmind final : public Provider {
@@ -38,10 +51,17 @@ class Segmind final : public Provider {
   const char *name() const override { return "segmind"; }
   const char *key_env() const override { return "SEGMIND_API_KEY"; }
   const char *default_api_url() const override { return "https://api.segmind.com"; }
-  const char *default_model() const override { return "grok-imagine-video"; }
+  const char *default_model(MediaKind kind) const override {
+    return kind == MediaKind::Video ? "grok-imagine-video" : "grok-imagine-image";
+  }
 
-  std::optional<Error> validate(const VideoRequest &request) const override {
-    if (auto error = check_one_of("model", request.model, kModels, name())) return error;
+  std::optional<Error> validate(const Request &request) const override {
+    if (!request.reference_images.empty())
+      return invalid_setting(
+          "Property 'reference-images': segmind takes no reference images; "
+          "use 'image' for a first frame, or provider=xai or aimlapi.");
+    if (request.kind == MediaKind::Image) return validate_image(request);
+    if (auto error = check_model(request, kVideoModels)) return error;
     if (request.prompt.empty() && request.image.empty())
       return invalid_setting(
           "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' for "
@@ -52,7 +72,7 @@ class Segmind final : public Provider {
     return check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name());
   }
 
-  HttpRequest submit_request(const VideoRequest &request, const ImageInput &image,
+  HttpRequest submit_request(const Request &request, const Inputs &inputs,
                              const Endpoint &endpoint) const override {
     g_autoptr(JsonBuilder) body = json_builder_new();
     json_builder_begin_object(body);
@@ -60,24 +80,33 @@ class Segmind final : public Provider {
       json_builder_set_member_name(body, "prompt");
       json_builder_add_string_value(body, request.prompt.c_str());
     }
-    json_builder_set_member_name(body, "duration");
-    json_builder_add_int_value(body, request.duration);
+    if (request.kind == MediaKind::Video) {
+      json_builder_set_member_name(body, "duration");
+      json_builder_add_int_value(body, request.duration);
+    } else {
+      json_builder_set_member_name(body, "n");
+      json_builder_add_int_value(body, request.count);
+      json_builder_set_member_name(body, "output_format");
+      json_builder_add_string_value(body, request.output_format.c_str());
+      json_builder_set_member_name(body, "mode");
+      json_builder_add_string_value(body, request.mode.c_str());
+    }
     json_builder_set_member_name(body, "resolution");
     json_builder_add_string_value(body, request.resolution.c_str());
     json_builder_set_member_name(body, "aspect_ratio");
     json_builder_add_string_value(body, request.aspect_ratio.c_str());
-    if (!image.empty()) {
+    if (!inputs.image.empty()) {
       // Segmind takes a URL or plain base64.
       json_builder_set_member_name(body, "image");
-      json_builder_add_string_value(body,
-                                    image.url.empty() ? image.base64().c_str() : image.url.c_str());
+      json_builder_add_string_value(body, inputs.image.url.empty() ? inputs.image.base64().c_str()
+                                                                   : inputs.image.url.c_str());
     }
     json_builder_end_object(body);
     return {"POST", endpoint.api_url + "/v2/" + request.model, auth(endpoint),
             json::to_string(body)};
   }
 
-  Parsed<std::string> parse_submit(const HttpResponse &response) const override {
+  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201 && response.status != 202)
       return http_error(response, Phase::Submit);
     std::string why;
@@ -89,7 +118,7 @@ class Segmind final : public Provider {
                        (root ? std::string("no request_id member") : why) + ")",
                    {},
                    response.status};
-    return id;
+    return Submitted{id, std::nullopt};
   }
 
   HttpRequest status_request(const std::string &request_id,
@@ -111,6 +140,20 @@ class Segmind final : public Provider {
   }
 
  private:
+  std::optional<Error> validate_image(const Request &request) const {
+    if (auto error = check_model(request, kImageModels)) return error;
+    if (request.prompt.empty())
+      return invalid_setting("Property 'prompt' is empty: segmind needs a prompt for images.");
+    if (auto error = check_range("n", request.count, 1, 4, name())) return error;
+    if (auto error = check_one_of("resolution", request.resolution, kImageResolutions, name()))
+      return error;
+    if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, kImageAspectRatios, name()))
+      return error;
+    if (auto error = check_one_of("output-format", request.output_format, kImageFormats, name()))
+      return error;
+    return check_one_of("mode", request.mode, kImageModes, name());
+  }
+
   static Headers auth(const Endpoint &endpoint) {
     return {{"x-api-key", endpoint.api_key}, {"Accept", "application/json"}};
   }
@@ -143,7 +186,7 @@ class Segmind final : public Provider {
                    "segmind sent an unknown job status '" + status.provider_status + "'",
                    {},
                    response.status};
-    status.video_url = output_url(root.get());
+    status.outputs = outputs_in(root.get());
     return status;
   }
 };

@@ -1,0 +1,59 @@
+#include "generation.h"
+
+namespace grokimagine {
+
+std::optional<Error> Generation::prepare(const JobSettings &settings) {
+  settings_ = settings;
+  if (settings.provider == "auto") {
+    auto found = provider_from_environment();
+    if (auto *error = std::get_if<Error>(&found)) return *error;
+    provider_ = std::get<const Provider *>(found);
+  } else {
+    provider_ = find_provider(settings.provider);
+  }
+  if (!provider_)
+    return invalid_setting("Property 'provider': unknown provider '" + settings.provider + "'");
+  Request &request = settings_.request;
+  const char *default_model = provider_->default_model(request.kind);
+  if (request.model.empty() && default_model) request.model = default_model;
+  if (settings_.api_url.empty()) settings_.api_url = provider_->default_api_url();
+  while (!settings_.api_url.empty() && settings_.api_url.back() == '/')
+    settings_.api_url.pop_back();
+  if (!g_str_has_prefix(settings_.api_url.c_str(), "http://") &&
+      !g_str_has_prefix(settings_.api_url.c_str(), "https://"))
+    return invalid_setting("Property 'api-url' is '" + settings_.api_url +
+                           "': it must be an http:// or https:// URL");
+  if (settings_.api_key.empty()) {
+    const char *from_env = g_getenv(provider_->key_env());
+    if (from_env) settings_.api_key = from_env;
+  }
+  if (settings_.api_key.empty())
+    return Error{ErrorKind::NotAuthorized,
+                 std::string("No API key for ") + provider_->name() +
+                     ": set the api-key property or the " + provider_->key_env() +
+                     " environment variable.",
+                 {},
+                 0};
+  request_id_ = settings_.request_id;
+  // A resumed job was validated when it was submitted; its settings may
+  // not even be known any more.
+  if (!request_id_.empty()) return std::nullopt;
+  if (auto error = provider_->validate(request)) return error;
+  Error error;
+  auto inputs = resolve_inputs(request, &error);
+  if (!inputs) return error;
+  inputs_ = std::move(*inputs);
+  return std::nullopt;
+}
+
+Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
+  Job job(*provider_, Endpoint{settings_.api_url, settings_.api_key}, settings_.timing);
+  JobEvents tracked = events;
+  tracked.submitted = [this, &events](const std::string &id) {
+    request_id_ = id;
+    if (events.submitted) events.submitted(id);
+  };
+  return job.run(settings_.request, inputs_, request_id_, cancellable, tracked);
+}
+
+}  // namespace grokimagine

@@ -1,0 +1,44 @@
+// One generation, whatever the media: check the settings and resolve the
+// provider, key and inputs (nothing sent), then run the paid job.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "job.h"
+
+namespace grokimagine {
+
+struct JobSettings {
+  std::string provider = "auto";  // a provider's name, or auto: from the environment
+  Request request;
+  std::string api_url;     // empty: the provider's default
+  std::string api_key;     // empty: from the provider's environment variable
+  std::string request_id;  // resume this job instead of submitting
+  std::string location;    // keep the result here too (video)
+  JobTiming timing;
+};
+
+class Generation {
+ public:
+  std::optional<Error> prepare(const JobSettings &settings);
+
+  // Submits (or resumes) and waits for the job's outputs. Errors after the
+  // submit carry the request id.
+  Parsed<std::vector<Output>> run(GCancellable *cancellable, const JobEvents &events);
+
+  const Provider &provider() const { return *provider_; }
+  const JobSettings &settings() const { return settings_; }
+  const std::string &request_id() const { return request_id_; }
+
+ private:
+  const Provider *provider_ = nullptr;
+  JobSettings settings_;
+  Inputs inputs_;
+  std::string request_id_;
+};
+
+}  // namespace grokimagine

@@ -1,0 +1,159 @@
+// AI/ML API: POST /v2/video/generations -> {id, status};
+// GET /v2/video/generations?generation_id=ID until completed, which names
+// the video in video.url (or url).
+#include "../json.h"
+#include "provider.h"
+
+namespace grokimagine {
+
+namespace {
+
+const std::vector<std::string> kVideoModels = {"x-ai/grok-imagine-video"};
+const std::vector<std::string> kResolutions = {"480p", "720p"};
+const std::vector<std::string> kAspectRatios = {"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"};
+constexpr int kMaxReferences = 7;
+
+std::string image_url(const ImageInput &image) {
+  return image.url.empty() ? image.data_uri() : image.url;
+}
+
+class Aimlapi final : public Provider {
+ public:
+  const char *name() const override { return "aimlapi"; }
+  const char *key_env() const override { return "AIMLAPI_KEY"; }
+  const char *default_api_url() const override { return "https://api.aimlapi.com"; }
+  const char *default_model(MediaKind kind) const override {
+    return kind == MediaKind::Video ? "x-ai/grok-imagine-video" : nullptr;
+  }
+
+  std::optional<Error> validate(const Request &request) const override {
+    if (auto error = check_model(
+            request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
+      return error;
+    if (request.prompt.empty() && request.image.empty() && request.reference_images.empty())
+      return invalid_setting(
+          "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' or "
+          "'reference-images').");
+    if (auto error = check_range("duration", request.duration, 1, 15, name())) return error;
+    if (auto error = check_one_of("resolution", request.resolution, kResolutions, name()))
+      return error;
+    if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name()))
+      return error;
+    if (int(request.reference_images.size()) > kMaxReferences)
+      return invalid_setting("Property 'reference-images' has " +
+                             std::to_string(request.reference_images.size()) +
+                             " entries: aimlapi allows 1 to 7.");
+    if (!request.reference_images.empty() && !request.image.empty())
+      return invalid_setting(
+          "Properties 'image' and 'reference-images' are both set: aimlapi takes either an "
+          "image to animate or reference images.");
+    return std::nullopt;
+  }
+
+  HttpRequest submit_request(const Request &request, const Inputs &inputs,
+                             const Endpoint &endpoint) const override {
+    g_autoptr(JsonBuilder) body = json_builder_new();
+    json_builder_begin_object(body);
+    json_builder_set_member_name(body, "model");
+    json_builder_add_string_value(body, request.model.c_str());
+    if (!request.prompt.empty()) {
+      json_builder_set_member_name(body, "prompt");
+      json_builder_add_string_value(body, request.prompt.c_str());
+    }
+    json_builder_set_member_name(body, "duration");
+    json_builder_add_int_value(body, request.duration);
+    json_builder_set_member_name(body, "aspect_ratio");
+    json_builder_add_string_value(body, request.aspect_ratio.c_str());
+    json_builder_set_member_name(body, "resolution");
+    json_builder_add_string_value(body, request.resolution.c_str());
+    if (!inputs.image.empty()) {
+      json_builder_set_member_name(body, "image_url");
+      json_builder_add_string_value(body, image_url(inputs.image).c_str());
+    }
+    if (!inputs.references.empty()) {
+      json_builder_set_member_name(body, "reference_images");
+      json_builder_begin_array(body);
+      for (const auto &reference : inputs.references)
+        json_builder_add_string_value(body, image_url(reference).c_str());
+      json_builder_end_array(body);
+    }
+    json_builder_end_object(body);
+    return {"POST", endpoint.api_url + "/v2/video/generations", auth(endpoint),
+            json::to_string(body)};
+  }
+
+  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+    if (response.status != 200 && response.status != 201)
+      return http_error(response, Phase::Submit);
+    std::string why;
+    json::NodePtr root = json::parse_object(response.body, &why);
+    std::string id = root ? json::string_at(root.get(), "id") : "";
+    if (id.empty())
+      return Error{
+          ErrorKind::Protocol,
+          "aimlapi accepted the job but named no id (" + (root ? "no id member" : why) + ")",
+          {},
+          response.status};
+    return Submitted{id, std::nullopt};
+  }
+
+  HttpRequest status_request(const std::string &request_id,
+                             const Endpoint &endpoint) const override {
+    g_autofree gchar *escaped = g_uri_escape_string(request_id.c_str(), nullptr, TRUE);
+    return {"GET",
+            endpoint.api_url + "/v2/video/generations?generation_id=" + escaped,
+            auth(endpoint),
+            {}};
+  }
+
+  Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
+    if (response.status != 200) return http_error(response, Phase::Status);
+    std::string why;
+    json::NodePtr root = json::parse_object(response.body, &why);
+    if (!root)
+      return Error{ErrorKind::Protocol,
+                   "aimlapi sent an unreadable job status (" + why + ")",
+                   {},
+                   response.status};
+    JobStatus status;
+    const std::string word = json::string_at(root.get(), "status");
+    status.provider_status = word;
+    if (word == "queued" || word == "waiting") {
+      status.state = JobStatus::State::Pending;
+    } else if (word == "generating" || word == "active" || word == "processing") {
+      status.state = JobStatus::State::Running;
+    } else if (word == "completed") {
+      status.state = JobStatus::State::Completed;
+      for (const char *path : {"video.url", "url"}) {
+        std::string url = json::string_at(root.get(), path);
+        if (!url.empty()) {
+          status.outputs.push_back({url, "video/mp4", {}});
+          break;
+        }
+      }
+    } else if (word == "error" || word == "failed") {
+      status.state = JobStatus::State::Failed;
+      status.detail = json::error_message(root.get());
+    } else {
+      return Error{ErrorKind::Protocol,
+                   "aimlapi sent an unknown job status '" + word + "'",
+                   {},
+                   response.status};
+    }
+    return status;
+  }
+
+ private:
+  static Headers auth(const Endpoint &endpoint) {
+    return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
+  }
+};
+
+}  // namespace
+
+const Provider &aimlapi_provider() {
+  static const Aimlapi provider;
+  return provider;
+}
+
+}  // namespace grokimagine

@@ -1,0 +1,184 @@
+// reAPI: POST /api/v1/videos/generations -> {id, status};
+// GET /api/v1/tasks/{id} until completed (output.video_urls) or failed
+// (error {code, message}). Image inputs must be public http(s) URLs.
+#include "../json.h"
+#include "provider.h"
+
+namespace grokimagine {
+
+namespace {
+
+const std::vector<std::string> kVideoModels = {"grok-imagine-1.0-video"};
+const std::vector<std::string> kSizes = {"16:9", "9:16", "1:1", "3:2", "2:3"};
+const std::vector<std::string> kQualities = {"480p", "720p"};
+constexpr size_t kMaxPromptChars = 4000;
+constexpr size_t kMaxImages = 7;
+
+bool is_http_url(const std::string &value) {
+  return g_str_has_prefix(value.c_str(), "http://") || g_str_has_prefix(value.c_str(), "https://");
+}
+
+// reAPI's validation errors carry a numeric code worth showing: 20002
+// (prompt missing), 20003 (a bad field), 20007 (prompt too long).
+std::string coded_message(const std::string &body) {
+  json::NodePtr root = json::parse_object(body);
+  if (!root) return {};
+  auto code = json::number_at(root.get(), "error.code");
+  std::string message = json::string_at(root.get(), "error.message");
+  if (!code) return message;
+  return "code " + std::to_string(gint64(*code)) + ": " + message;
+}
+
+class Reapi final : public Provider {
+ public:
+  const char *name() const override { return "reapi"; }
+  const char *key_env() const override { return "REAPI_KEY"; }
+  const char *default_api_url() const override { return "https://reapi.ai"; }
+  const char *default_model(MediaKind kind) const override {
+    return kind == MediaKind::Video ? "grok-imagine-1.0-video" : nullptr;
+  }
+
+  std::optional<Error> validate(const Request &request) const override {
+    if (auto error = check_model(
+            request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
+      return error;
+    const bool text_to_video = request.image.empty() && request.reference_images.empty();
+    if (text_to_video && request.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
+      return invalid_setting(
+          "Property 'prompt' is empty: reapi needs a prompt for text-to-video (or set 'image' "
+          "or 'reference-images').");
+    if (g_utf8_strlen(request.prompt.c_str(), -1) > glong(kMaxPromptChars))
+      return invalid_setting("Property 'prompt' has " +
+                             std::to_string(g_utf8_strlen(request.prompt.c_str(), -1)) +
+                             " characters: reapi allows at most 4000.");
+    if (auto error = check_range("duration", request.duration, 6, 30, name())) return error;
+    if (auto error = check_one_of("resolution", request.resolution, kQualities, name()))
+      return error;
+    if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, kSizes, name()))
+      return error;
+    std::vector<std::pair<const char *, std::string>> images;
+    if (!request.image.empty()) images.emplace_back("image", request.image);
+    for (const auto &reference : request.reference_images)
+      images.emplace_back("reference-images", reference);
+    if (images.size() > kMaxImages)
+      return invalid_setting("Properties 'image' and 'reference-images' name " +
+                             std::to_string(images.size()) +
+                             " images: reapi allows at most 7 in all.");
+    for (const auto &[property, value] : images)
+      if (!is_http_url(value))
+        return invalid_setting("Property '" + std::string(property) + "' is '" + value +
+                               "': reapi needs a public http(s) URL (no local files or data: "
+                               "URIs); upload the image and pass its URL.");
+    return std::nullopt;
+  }
+
+  HttpRequest submit_request(const Request &request, const Inputs &inputs,
+                             const Endpoint &endpoint) const override {
+    g_autoptr(JsonBuilder) body = json_builder_new();
+    json_builder_begin_object(body);
+    json_builder_set_member_name(body, "model");
+    json_builder_add_string_value(body, request.model.c_str());
+    if (!request.prompt.empty()) {
+      json_builder_set_member_name(body, "prompt");
+      json_builder_add_string_value(body, request.prompt.c_str());
+    }
+    json_builder_set_member_name(body, "size");
+    json_builder_add_string_value(body, request.aspect_ratio.c_str());
+    json_builder_set_member_name(body, "duration");
+    json_builder_add_int_value(body, request.duration);
+    json_builder_set_member_name(body, "quality");
+    json_builder_add_string_value(body, request.resolution.c_str());
+    if (!inputs.image.empty() || !inputs.references.empty()) {
+      json_builder_set_member_name(body, "image_urls");
+      json_builder_begin_array(body);
+      if (!inputs.image.empty()) json_builder_add_string_value(body, inputs.image.url.c_str());
+      for (const auto &reference : inputs.references)
+        json_builder_add_string_value(body, reference.url.c_str());
+      json_builder_end_array(body);
+    }
+    json_builder_end_object(body);
+    return {"POST", endpoint.api_url + "/api/v1/videos/generations", auth(endpoint),
+            json::to_string(body)};
+  }
+
+  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+    if (response.status != 200 && response.status != 201)
+      return coded_error(response, Phase::Submit);
+    std::string why;
+    json::NodePtr root = json::parse_object(response.body, &why);
+    std::string id = root ? json::string_at(root.get(), "id") : "";
+    if (id.empty())
+      return Error{ErrorKind::Protocol,
+                   "reapi accepted the job but named no id (" + (root ? "no id member" : why) + ")",
+                   {},
+                   response.status};
+    return Submitted{id, std::nullopt};
+  }
+
+  HttpRequest status_request(const std::string &request_id,
+                             const Endpoint &endpoint) const override {
+    return {"GET", endpoint.api_url + "/api/v1/tasks/" + request_id, auth(endpoint), {}};
+  }
+
+  Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
+    if (response.status != 200) return coded_error(response, Phase::Status);
+    std::string why;
+    json::NodePtr root = json::parse_object(response.body, &why);
+    if (!root)
+      return Error{ErrorKind::Protocol,
+                   "reapi sent an unreadable task status (" + why + ")",
+                   {},
+                   response.status};
+    JobStatus status;
+    const std::string word = json::string_at(root.get(), "status");
+    status.provider_status = word;
+    if (word == "pending" || word == "queued") {
+      status.state = JobStatus::State::Pending;
+    } else if (word == "processing") {
+      status.state = JobStatus::State::Running;
+    } else if (word == "completed") {
+      status.state = JobStatus::State::Completed;
+      JsonNode *urls = json::node_at(root.get(), "output.video_urls");
+      if (urls && JSON_NODE_HOLDS_ARRAY(urls)) {
+        JsonArray *items = json_node_get_array(urls);
+        for (guint i = 0; i < json_array_get_length(items); i++) {
+          JsonNode *item = json_array_get_element(items, i);
+          if (JSON_NODE_HOLDS_VALUE(item) && json_node_get_value_type(item) == G_TYPE_STRING)
+            status.outputs.push_back({json_node_get_string(item), "video/mp4", {}});
+        }
+      }
+    } else if (word == "failed") {
+      status.state = JobStatus::State::Failed;
+      status.detail = coded_message(response.body);
+    } else {
+      return Error{ErrorKind::Protocol,
+                   "reapi sent an unknown task status '" + word + "'",
+                   {},
+                   response.status};
+    }
+    return status;
+  }
+
+ private:
+  static Headers auth(const Endpoint &endpoint) {
+    return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
+  }
+
+  Error coded_error(const HttpResponse &response, Phase phase) const {
+    Error error = http_error(response, phase);
+    std::string coded = coded_message(response.body);
+    if (!coded.empty() && error.kind == ErrorKind::BadRequest)
+      error.message = "reapi refused the request (HTTP " + std::to_string(response.status) + ", " +
+                      coded + ").";
+    return error;
+  }
+};
+
+}  // namespace
+
+const Provider &reapi_provider() {
+  static const Reapi provider;
+  return provider;
+}
+
+}  // namespace grokimagine

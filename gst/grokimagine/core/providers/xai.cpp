@@ -1,0 +1,220 @@
+// xAI's own API: POST /videos/generations -> request_id; GET /videos/{id}
+// answers 202 while pending (the body may be empty), then done, failed or
+// expired. A `done` whose video is withheld by moderation is not a clip.
+// Images are synchronous: POST /images/generations answers with the data.
+#include "../json.h"
+#include "provider.h"
+
+namespace grokimagine {
+
+namespace {
+
+const std::vector<std::string> kVideoModels = {"grok-imagine-video", "grok-imagine-video-1.5"};
+const std::vector<std::string> kImageModels = {"grok-imagine-image"};
+const std::vector<std::string> kAspectRatios = {"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"};
+const std::vector<std::string> kImageResolutions = {"1k", "2k"};
+constexpr int kMaxReferences = 7;
+
+std::string image_url(const ImageInput &image) {
+  return image.url.empty() ? image.data_uri() : image.url;
+}
+
+void add_url_object(JsonBuilder *body, const std::string &url) {
+  json_builder_begin_object(body);
+  json_builder_set_member_name(body, "url");
+  json_builder_add_string_value(body, url.c_str());
+  json_builder_end_object(body);
+}
+
+class Xai final : public Provider {
+ public:
+  const char *name() const override { return "xai"; }
+  const char *key_env() const override { return "XAI_API_KEY"; }
+  const char *default_api_url() const override { return "https://api.x.ai/v1"; }
+  const char *default_model(MediaKind kind) const override {
+    return kind == MediaKind::Video ? "grok-imagine-video" : "grok-imagine-image";
+  }
+
+  std::optional<Error> validate(const Request &request) const override {
+    if (request.kind == MediaKind::Image) {
+      if (auto error = check_model(request, kImageModels)) return error;
+      if (request.prompt.empty())
+        return invalid_setting("Property 'prompt' is empty: xai needs a prompt for images.");
+      if (!request.image.empty())
+        return invalid_setting("Property 'image': xai does not edit images here; unset it.");
+      if (auto error = check_range("n", request.count, 1, 10, name())) return error;
+      if (auto error = check_one_of("resolution", request.resolution, kImageResolutions, name()))
+        return error;
+      return check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name());
+    }
+    if (auto error = check_model(request, kVideoModels)) return error;
+    if (request.prompt.empty() && request.image.empty())
+      return invalid_setting(
+          "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' for "
+          "image-to-video).");
+    if (auto error = check_range("duration", request.duration, 1, 15, name())) return error;
+    const bool v15 = request.model == "grok-imagine-video-1.5";
+    const std::vector<std::string> resolutions =
+        v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
+            : std::vector<std::string>{"480p", "720p"};
+    if (auto error = check_one_of("resolution", request.resolution, resolutions,
+                                  std::string(name()) + " with " + request.model))
+      return error;
+    if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name()))
+      return error;
+    if (int(request.reference_images.size()) > kMaxReferences)
+      return invalid_setting("Property 'reference-images' has " +
+                             std::to_string(request.reference_images.size()) +
+                             " entries: xai allows at most 7.");
+    if (!request.reference_images.empty() && !request.image.empty())
+      return invalid_setting(
+          "Properties 'image' and 'reference-images' are both set: xai takes either a first "
+          "frame or reference images.");
+    return std::nullopt;
+  }
+
+  HttpRequest submit_request(const Request &request, const Inputs &inputs,
+                             const Endpoint &endpoint) const override {
+    g_autoptr(JsonBuilder) body = json_builder_new();
+    json_builder_begin_object(body);
+    json_builder_set_member_name(body, "model");
+    json_builder_add_string_value(body, request.model.c_str());
+    if (!request.prompt.empty()) {
+      json_builder_set_member_name(body, "prompt");
+      json_builder_add_string_value(body, request.prompt.c_str());
+    }
+    json_builder_set_member_name(body, "aspect_ratio");
+    json_builder_add_string_value(body, request.aspect_ratio.c_str());
+    json_builder_set_member_name(body, "resolution");
+    json_builder_add_string_value(body, request.resolution.c_str());
+    if (request.kind == MediaKind::Image) {
+      json_builder_set_member_name(body, "n");
+      json_builder_add_int_value(body, request.count);
+      json_builder_set_member_name(body, "response_format");
+      json_builder_add_string_value(body, "url");
+      json_builder_end_object(body);
+      return {"POST", endpoint.api_url + "/images/generations", auth(endpoint),
+              json::to_string(body)};
+    }
+    json_builder_set_member_name(body, "duration");
+    json_builder_add_int_value(body, request.duration);
+    if (!inputs.image.empty()) {
+      json_builder_set_member_name(body, "image");
+      add_url_object(body, image_url(inputs.image));
+    }
+    if (!inputs.references.empty()) {
+      json_builder_set_member_name(body, "reference_images");
+      json_builder_begin_array(body);
+      for (const auto &reference : inputs.references) add_url_object(body, image_url(reference));
+      json_builder_end_array(body);
+    }
+    json_builder_end_object(body);
+    return {"POST", endpoint.api_url + "/videos/generations", auth(endpoint),
+            json::to_string(body)};
+  }
+
+  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+    if (response.status != 200) return http_error(response, Phase::Submit);
+    std::string why;
+    json::NodePtr root = json::parse_object(response.body, &why);
+    if (!root)
+      return Error{
+          ErrorKind::Protocol, "xai sent an unreadable answer (" + why + ")", {}, response.status};
+    if (JsonNode *data = json::node_at(root.get(), "data")) return finished_images(data, response);
+    std::string id = json::string_at(root.get(), "request_id");
+    if (id.empty())
+      return Error{
+          ErrorKind::Protocol, "xai accepted the job but named no request_id", {}, response.status};
+    return Submitted{id, std::nullopt};
+  }
+
+  HttpRequest status_request(const std::string &request_id,
+                             const Endpoint &endpoint) const override {
+    return {"GET", endpoint.api_url + "/videos/" + request_id, auth(endpoint), {}};
+  }
+
+  Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
+    if (response.status != 200 && response.status != 202)
+      return http_error(response, Phase::Status);
+    JobStatus status;
+    status.state = JobStatus::State::Pending;
+    status.provider_status = "pending";
+    // 202 with an empty body is a plain "not yet".
+    if (response.status == 202 && response.body.find_first_not_of(" \r\n\t") == std::string::npos)
+      return status;
+    std::string why;
+    json::NodePtr root = json::parse_object(response.body, &why);
+    if (!root)
+      return Error{ErrorKind::Protocol,
+                   "xai sent an unreadable job status (" + why + ")",
+                   {},
+                   response.status};
+    if (auto progress = json::number_at(root.get(), "progress"))
+      status.progress = int(CLAMP(*progress, 0.0, 100.0));
+    std::string word = json::string_at(root.get(), "status");
+    if (!word.empty()) status.provider_status = word;
+    if (word == "done") {
+      std::string url = json::string_at(root.get(), "video.url");
+      JsonNode *moderation = json::node_at(root.get(), "video.respect_moderation");
+      bool withheld = moderation && JSON_NODE_HOLDS_VALUE(moderation) &&
+                      json_node_get_value_type(moderation) == G_TYPE_BOOLEAN &&
+                      !json_node_get_boolean(moderation);
+      if (withheld || url.empty()) {
+        status.state = JobStatus::State::Moderated;
+        status.detail = withheld ? "respect_moderation is false" : "no video URL was given";
+        return status;
+      }
+      status.state = JobStatus::State::Completed;
+      status.outputs.push_back({url, "video/mp4", {}});
+    } else if (word == "failed") {
+      status.state = JobStatus::State::Failed;
+      status.detail = json::error_message(root.get());
+    } else if (word == "expired") {
+      status.state = JobStatus::State::Expired;
+    } else if (word == "pending" || word.empty()) {
+      status.state = status.progress > 0 ? JobStatus::State::Running : JobStatus::State::Pending;
+    } else {
+      return Error{ErrorKind::Protocol,
+                   "xai sent an unknown job status '" + word + "'",
+                   {},
+                   response.status};
+    }
+    return status;
+  }
+
+ private:
+  static Headers auth(const Endpoint &endpoint) {
+    return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
+  }
+
+  Parsed<Submitted> finished_images(JsonNode *data, const HttpResponse &response) const {
+    JobStatus status;
+    status.state = JobStatus::State::Completed;
+    status.provider_status = "done";
+    if (JSON_NODE_HOLDS_ARRAY(data)) {
+      JsonArray *items = json_node_get_array(data);
+      for (guint i = 0; i < json_array_get_length(items); i++) {
+        JsonNode *item = json_array_get_element(items, i);
+        Output output{json::string_at(item, "url"), json::string_at(item, "mime_type"), {}};
+        std::string encoded = json::string_at(item, "b64_json");
+        if (!encoded.empty()) {
+          gsize length = 0;
+          g_autofree guchar *bytes = g_base64_decode(encoded.c_str(), &length);
+          output.data.assign(reinterpret_cast<char *>(bytes), length);
+        }
+        if (!output.url.empty() || !output.data.empty()) status.outputs.push_back(output);
+      }
+    }
+    // Synchronous: the job's id is the request's.
+    return Submitted{response.header("x-request-id"), status};
+  }
+};
+
+}  // namespace
+
+const Provider &xai_provider() {
+  static const Xai provider;
+  return provider;
+}
+
+}  // namespace grokimagine
