@@ -22,6 +22,7 @@
 #include "core/clip-source.h"
 #include "core/gobject-ptr.h"
 #include "element-errors.h"
+#include "job-messages.h"
 #include "job-properties.h"
 
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_src_debug);
@@ -48,7 +49,6 @@ struct Private {
   // Published for get_size(), which other threads reach through queries.
   std::atomic<Download *> download{nullptr};
   bool posted_complete = false;
-  gint64 started_us = 0;
 };
 
 }  // namespace
@@ -156,66 +156,21 @@ static gboolean gst_grok_imagine_src_query(GstBaseSrc *base, GstQuery *query) {
   return GST_BASE_SRC_CLASS(gst_grok_imagine_src_parent_class)->query(base, query);
 }
 
-static double seconds_since(gint64 start_us) {
-  return double(g_get_monotonic_time() - start_us) / G_USEC_PER_SEC;
-}
-
-static void post_job_message(GstGrokImagineSrc *self, const std::string &request_id,
-                             const std::string &status, int progress) {
-  Private &p = *self->priv;
-  const auto &clip = p.clip;
-  GstStructure *s =
-      gst_structure_new("grokimagine-job", "request-id", G_TYPE_STRING, request_id.c_str(),
-                        "provider", G_TYPE_STRING, clip.generation().provider().name(), "model",
-                        G_TYPE_STRING, clip.generation().settings().request.model.c_str(), "status",
-                        G_TYPE_STRING, status.c_str(), "elapsed", G_TYPE_DOUBLE,
-                        seconds_since(p.started_us), "progress", G_TYPE_INT, progress, nullptr);
-  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
-}
-
-static void post_progress(GstGrokImagineSrc *self, GstProgressType type, const std::string &text) {
-  gst_element_post_message(
-      GST_ELEMENT(self),
-      gst_message_new_progress(GST_OBJECT(self), type, "grokimagine", text.c_str()));
-}
-
 // Runs the paid part: submit (or resume), poll, start the download.
 static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable) {
   Private &p = *self->priv;
-  p.started_us = g_get_monotonic_time();
-  const std::string provider = p.clip.generation().provider().name();
-  post_progress(self, GST_PROGRESS_TYPE_START,
-                p.clip.generation().request_id().empty()
-                    ? "Submitting the job to " + provider
-                    : "Resuming job " + p.clip.generation().request_id());
-  grokimagine::JobEvents events;
-  events.submitted = [self, &p](const std::string &id) {
-    {
-      std::lock_guard<std::mutex> lock(p.lock);
-      p.settings.request_id = id;
-    }
-    g_object_notify(G_OBJECT(self), "request-id");
-    GST_INFO_OBJECT(self, "job %s", id.c_str());
-    post_job_message(self, id, "SUBMITTED", -1);
-    post_progress(self, GST_PROGRESS_TYPE_CONTINUE, "Job " + id + " submitted, generating");
-  };
-  events.status_changed = [self, &p](const JobStatus &status) {
-    post_job_message(self, p.clip.generation().request_id(), status.provider_status,
-                     status.progress);
-    std::string text = "Job " + p.clip.generation().request_id() + ": " + status.provider_status;
-    if (status.progress >= 0) text += " (" + std::to_string(status.progress) + "%)";
-    post_progress(self, GST_PROGRESS_TYPE_CONTINUE, text);
-  };
-  if (auto error = p.clip.run(cancellable, events)) {
-    if (error->kind == grokimagine::ErrorKind::Cancelled) {
-      post_progress(self, GST_PROGRESS_TYPE_CANCELED, "Cancelled");
-      return GST_FLOW_FLUSHING;
-    }
-    post_progress(self, GST_PROGRESS_TYPE_ERROR, error->message);
-    grok_imagine_post_error(GST_ELEMENT(self), *error);
-    return GST_FLOW_ERROR;
-  }
-  post_progress(self, GST_PROGRESS_TYPE_CONTINUE, "Downloading the clip");
+  GstFlowReturn ret = grok_imagine_run_job(
+      GST_ELEMENT(self), p.clip.generation(),
+      [self, &p](const std::string &id) {
+        GST_INFO_OBJECT(self, "job %s", id.c_str());
+        std::lock_guard<std::mutex> lock(p.lock);
+        p.settings.request_id = id;
+      },
+      [&p, cancellable](const grokimagine::JobEvents &events) {
+        return p.clip.run(cancellable, events);
+      });
+  if (ret != GST_FLOW_OK) return ret;
+  grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_CONTINUE, "Downloading the clip");
   p.job_done = true;
   p.download = p.clip.download();
   return GST_FLOW_OK;
@@ -241,7 +196,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::Failed: {
       auto error = with_request_id(download.error(), p.clip.generation().request_id());
       if (error.kind == grokimagine::ErrorKind::Cancelled) return GST_FLOW_FLUSHING;
-      post_progress(self, GST_PROGRESS_TYPE_ERROR, error.message);
+      grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_ERROR, error.message);
       grok_imagine_post_error(GST_ELEMENT(self), error);
       return GST_FLOW_ERROR;
     }
@@ -267,7 +222,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   auto total = download.size();
   if (!p.posted_complete && total && download.downloaded() >= *total) {
     p.posted_complete = true;
-    post_progress(self, GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
+    grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
   }
   *out = static_cast<GstBuffer *>(g_steal_pointer(&buffer));
   return GST_FLOW_OK;
