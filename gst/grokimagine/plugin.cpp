@@ -1,5 +1,6 @@
 #include <gst/gst.h>
 
+#include "elements/grokimagineimagesrc.h"
 #include "elements/grokimaginesrc.h"
 #include "elements/grokimaginevideosrc.h"
 
@@ -7,6 +8,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   gboolean registered = FALSE;
   registered |= GST_ELEMENT_REGISTER(grokimaginesrc, plugin);
   registered |= GST_ELEMENT_REGISTER(grokimaginevideosrc, plugin);
+  registered |= GST_ELEMENT_REGISTER(grokimagineimagesrc, plugin);
   return registered;
 }
 

@@ -115,6 +115,7 @@ struct Flight {
   GObjectPtr<GCancellable> cancellable;
   GObjectPtr<GInputStream> stream;
   HttpResponse response;
+  gsize max_body_bytes;
 
   void fail(const GError *error) {
     response.status = 0;
@@ -166,9 +167,9 @@ struct Flight {
       return;
     }
     flight->response.body.append(bytes, size);
-    if (flight->response.body.size() > HttpClient::kMaxBodyBytes) {
+    if (flight->response.body.size() > flight->max_body_bytes) {
       g_set_error(&error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                  "response body larger than %u bytes", unsigned(HttpClient::kMaxBodyBytes));
+                  "response body larger than %" G_GSIZE_FORMAT " bytes", flight->max_body_bytes);
       flight->response.body.clear();
       flight->fail(error);
       return;
@@ -193,9 +194,13 @@ HttpResponse HttpClient::send(const HttpRequest &request, GCancellable *cancella
       pending->finish(std::move(response));
       return;
     }
-    // API requests carry the key: never let libsoup replay them to another host.
-    soup_message_add_flags(message, SOUP_MESSAGE_NO_REDIRECT);
-    auto *flight = new Flight{pending, GObjectPtr<SoupMessage>::adopt(message), own_cancellable};
+    if (!request.follow_redirects) soup_message_add_flags(message, SOUP_MESSAGE_NO_REDIRECT);
+    auto *flight = new Flight{pending,
+                              GObjectPtr<SoupMessage>::adopt(message),
+                              own_cancellable,
+                              {},
+                              {},
+                              request.max_body_bytes};
     soup_session_send_async(session, message, G_PRIORITY_DEFAULT, own_cancellable.get(),
                             Flight::on_sent, flight);
   });

@@ -21,6 +21,10 @@ struct HttpRequest {
   std::string url;
   Headers headers;
   std::string body;  // sent as application/json when not empty
+  // API requests carry the key: they never follow redirects (a redirect
+  // could replay the key to another host). Media fetches carry no key.
+  bool follow_redirects = false;
+  gsize max_body_bytes = 1 << 20;  // API answers are small JSON
 };
 
 struct HttpResponse {
@@ -40,11 +44,9 @@ class HttpClient {
  public:
   static HttpClient &instance();
 
-  // Largest response body accepted by send(): API answers are small JSON.
-  static constexpr gsize kMaxBodyBytes = 1 << 20;
-
   // Blocks the calling thread (never the I/O thread) until the response is
-  // complete or `cancellable` fires.
+  // complete or `cancellable` fires. Bodies over request.max_body_bytes
+  // fail.
   HttpResponse send(const HttpRequest &request, GCancellable *cancellable);
 
   // Runs `task` on the I/O thread with the shared session.

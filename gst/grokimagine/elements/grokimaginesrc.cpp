@@ -30,7 +30,6 @@ GST_DEBUG_CATEGORY_STATIC(grok_imagine_src_debug);
 
 using grokimagine::ClipSource;
 using grokimagine::Download;
-using grokimagine::JobSettings;
 using grokimagine::JobStatus;
 
 namespace {
@@ -38,10 +37,7 @@ namespace {
 constexpr guint kBlockSize = 64 * 1024;
 
 struct Private {
-  std::mutex lock;  // guards settings and cancellable
-  JobSettings settings = grok_imagine_default_settings(grokimagine::MediaKind::Video);
-  grokimagine::GObjectPtr<GCancellable> cancellable =
-      grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+  GrokImagineJobState job{grokimagine::MediaKind::Video};
 
   // Streaming thread only.
   ClipSource clip;
@@ -79,29 +75,22 @@ static void gst_grok_imagine_src_finalize(GObject *object) {
 static void gst_grok_imagine_src_set_property(GObject *object, guint prop_id, const GValue *value,
                                               GParamSpec *) {
   Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
-  std::lock_guard<std::mutex> lock(p.lock);
-  grok_imagine_set_job_property(p.settings, prop_id, value);
+  p.job.set_property(prop_id, value);
 }
 
 static void gst_grok_imagine_src_get_property(GObject *object, guint prop_id, GValue *value,
                                               GParamSpec *) {
   Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
-  std::lock_guard<std::mutex> lock(p.lock);
-  grok_imagine_get_job_property(p.settings, prop_id, value);
+  p.job.get_property(prop_id, value);
 }
 
 static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
   Private &p = *self->priv;
-  JobSettings settings;
-  {
-    std::lock_guard<std::mutex> lock(p.lock);
-    settings = p.settings;
-  }
   p.clip = ClipSource();
   p.job_done = false;
   p.posted_complete = false;
-  if (auto error = p.clip.prepare(settings)) {
+  if (auto error = p.clip.prepare(p.job.settings())) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return FALSE;
   }
@@ -117,16 +106,12 @@ static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
 }
 
 static gboolean gst_grok_imagine_src_unlock(GstBaseSrc *base) {
-  Private &p = *GST_GROK_IMAGINE_SRC(base)->priv;
-  std::lock_guard<std::mutex> lock(p.lock);
-  g_cancellable_cancel(p.cancellable.get());
+  GST_GROK_IMAGINE_SRC(base)->priv->job.cancel();
   return TRUE;
 }
 
 static gboolean gst_grok_imagine_src_unlock_stop(GstBaseSrc *base) {
-  Private &p = *GST_GROK_IMAGINE_SRC(base)->priv;
-  std::lock_guard<std::mutex> lock(p.lock);
-  p.cancellable = grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+  GST_GROK_IMAGINE_SRC(base)->priv->job.renew_cancellable();
   return TRUE;
 }
 
@@ -163,8 +148,7 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
       GST_ELEMENT(self), p.clip.generation(),
       [self, &p](const std::string &id) {
         GST_INFO_OBJECT(self, "job %s", id.c_str());
-        std::lock_guard<std::mutex> lock(p.lock);
-        p.settings.request_id = id;
+        p.job.remember_request_id(id);
       },
       [&p, cancellable](const grokimagine::JobEvents &events) {
         return p.clip.run(cancellable, events);
@@ -180,11 +164,8 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
                                                  GstBuffer **out) {
   GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
   Private &p = *self->priv;
-  g_autoptr(GCancellable) cancellable = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(p.lock);
-    cancellable = G_CANCELLABLE(g_object_ref(p.cancellable.get()));
-  }
+  const auto held = p.job.cancellable();
+  GCancellable *cancellable = held.get();
   if (!p.job_done) {
     GstFlowReturn ret = run_job(self, cancellable);
     if (ret != GST_FLOW_OK) return ret;

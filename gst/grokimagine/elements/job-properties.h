@@ -5,7 +5,10 @@
 
 #include <gst/gst.h>
 
+#include <mutex>
+
 #include "core/generation.h"
+#include "core/gobject-ptr.h"
 
 enum GrokImagineJobProperty {
   GROK_IMAGINE_PROP_PROVIDER = 1,
@@ -44,3 +47,44 @@ void grok_imagine_set_job_property(grokimagine::JobSettings &settings, guint pro
                                    const GValue *value);
 void grok_imagine_get_job_property(const grokimagine::JobSettings &settings, guint prop_id,
                                    GValue *value);
+
+// What every job element keeps across threads: its settings (properties,
+// the request id once known) and the cancellable its unlock() fires.
+class GrokImagineJobState {
+ public:
+  explicit GrokImagineJobState(grokimagine::MediaKind kind)
+      : settings_(grok_imagine_default_settings(kind)) {}
+
+  void set_property(guint prop_id, const GValue *value) {
+    std::lock_guard<std::mutex> lock(lock_);
+    grok_imagine_set_job_property(settings_, prop_id, value);
+  }
+  void get_property(guint prop_id, GValue *value) {
+    std::lock_guard<std::mutex> lock(lock_);
+    grok_imagine_get_job_property(settings_, prop_id, value);
+  }
+  grokimagine::JobSettings settings() {
+    std::lock_guard<std::mutex> lock(lock_);
+    return settings_;
+  }
+  void remember_request_id(const std::string &id) {
+    std::lock_guard<std::mutex> lock(lock_);
+    settings_.request_id = id;
+  }
+
+  grokimagine::GObjectPtr<GCancellable> cancellable() {
+    std::lock_guard<std::mutex> lock(lock_);
+    return cancellable_;
+  }
+  void cancel() { g_cancellable_cancel(cancellable().get()); }
+  void renew_cancellable() {
+    std::lock_guard<std::mutex> lock(lock_);
+    cancellable_ = grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+  }
+
+ private:
+  std::mutex lock_;
+  grokimagine::JobSettings settings_;
+  grokimagine::GObjectPtr<GCancellable> cancellable_ =
+      grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+};
