@@ -235,6 +235,186 @@ GST_START_TEST(test_missing_key_names_variable) {
 }
 GST_END_TEST;
 
+static const Provider &provider(const char *name) {
+  return *find_provider(name);
+}
+
+GST_START_TEST(test_same_value_valid_for_one_provider_only) {
+  Request request = valid_request();
+  request.duration = 3;
+  request.model = "grok-imagine-video";
+  fail_if(provider("xai").validate(request).has_value());
+  request.model = "grok-imagine-1.0-video";
+  auto error = provider("reapi").validate(request);
+  fail_unless(error.has_value());
+  assert_str_eq(error->message, "Property 'duration' is 3: reapi allows 6 to 30.");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_resolution_depends_on_model) {
+  Request request = valid_request();
+  request.resolution = "1080p";
+  auto error = provider("xai").validate(request);
+  fail_unless(error.has_value());
+  fail_unless(contains(error->message, "480p, 720p"), "%s", error->message.c_str());
+  request.model = "grok-imagine-video-1.5";
+  fail_if(provider("xai").validate(request).has_value());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_reference_image_rules) {
+  Request request = valid_request();
+  request.reference_images.assign(8, "https://cdn.example.com/r.png");
+  for (const char *name : {"xai", "aimlapi"}) {
+    request.model = provider(name).default_model(MediaKind::Video);
+    auto error = provider(name).validate(request);
+    fail_unless(error.has_value(), "%s took 8 references", name);
+    fail_unless(contains(error->message, "'reference-images'"), "%s", error->message.c_str());
+  }
+  request.reference_images.resize(2);
+  request.image = "https://cdn.example.com/first.png";
+  request.model = "grok-imagine-video";
+  auto both = provider("xai").validate(request);
+  fail_unless(both.has_value() && contains(both->message, "both set"));
+  request.image.clear();
+  request.model = "grok-imagine-video";
+  auto segmind_refs = segmind().validate(request);
+  fail_unless(segmind_refs && contains(segmind_refs->message, "segmind takes no reference"));
+}
+GST_END_TEST;
+
+GST_START_TEST(test_reapi_needs_public_urls) {
+  Request request = valid_request();
+  request.model = "grok-imagine-1.0-video";
+  request.image = "/home/me/cat.png";
+  auto error = provider("reapi").validate(request);
+  fail_unless(error.has_value());
+  fail_unless(contains(error->message, "public http(s) URL"), "%s", error->message.c_str());
+  request.image = "https://cdn.example.com/cat.png";
+  fail_if(provider("reapi").validate(request).has_value());
+  request.prompt = std::string(4001, 'a');
+  auto long_prompt = provider("reapi").validate(request);
+  fail_unless(long_prompt && contains(long_prompt->message, "at most 4000"));
+}
+GST_END_TEST;
+
+GST_START_TEST(test_reapi_error_codes_surface) {
+  auto refused = provider("reapi").parse_submit(response(
+      400,
+      R"({"error":{"code":20003,"message":"grok-imagine: duration must be 6-30 seconds, got 3","request_id":"req_1"}})"));
+  const Error &error = std::get<Error>(refused);
+  fail_unless(error.kind == ErrorKind::BadRequest);
+  fail_unless(contains(error.message, "code 20003"), "%s", error.message.c_str());
+  fail_unless(contains(error.message, "duration must be 6-30"), "%s", error.message.c_str());
+
+  auto done = std::get<JobStatus>(provider("reapi").parse_status(response(
+      200,
+      R"({"id":"task_1","status":"completed","output":{"video_urls":["https://cdn/0.mp4"]},"error":null})")));
+  fail_unless(done.state == JobStatus::State::Completed);
+  assert_str_eq(done.outputs.at(0).url, "https://cdn/0.mp4");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_status_forms) {
+  using State = JobStatus::State;
+  const Provider &xai = provider("xai");
+  auto empty = std::get<JobStatus>(xai.parse_status(response(202, "")));
+  fail_unless(empty.state == State::Pending);
+  auto progressing =
+      std::get<JobStatus>(xai.parse_status(response(202, R"({"status":"pending","progress":40})")));
+  fail_unless(progressing.state == State::Running && progressing.progress == 40);
+  auto done = std::get<JobStatus>(xai.parse_status(response(
+      200,
+      R"({"status":"done","video":{"url":"https://cdn/v.mp4","duration":6,"respect_moderation":true}})")));
+  fail_unless(done.state == State::Completed);
+  assert_str_eq(done.outputs.at(0).url, "https://cdn/v.mp4");
+  auto blocked = std::get<JobStatus>(xai.parse_status(
+      response(200, R"({"status":"done","video":{"url":"","respect_moderation":false}})")));
+  fail_unless(blocked.state == State::Moderated);
+  auto failed = std::get<JobStatus>(xai.parse_status(
+      response(200, R"({"status":"failed","error":{"code":"x","message":"no GPUs"}})")));
+  fail_unless(failed.state == State::Failed);
+  assert_str_eq(failed.detail, "no GPUs");
+  auto expired = std::get<JobStatus>(xai.parse_status(response(200, R"({"status":"expired"})")));
+  fail_unless(expired.state == State::Expired);
+  auto unknown = xai.parse_status(response(404, R"({"code":"not_found","error":"no such id"})"));
+  fail_unless(std::get<Error>(unknown).kind == ErrorKind::NotFound);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_requests_built) {
+  Request request = valid_request();
+  Inputs inputs;
+  inputs.references.push_back(ImageInput{"https://cdn/r1.png", {}, {}});
+  inputs.references.push_back(ImageInput{{}, "image/png", std::string("\x89PNG", 4)});
+  HttpRequest http = provider("xai").submit_request(request, inputs, {"http://h/v1", "k"});
+  assert_str_eq(http.url, "http://h/v1/videos/generations");
+  json::NodePtr body = json::parse_object(http.body);
+  JsonNode *references = json::node_at(body.get(), "reference_images");
+  fail_unless(references && JSON_NODE_HOLDS_ARRAY(references));
+  JsonArray *items = json_node_get_array(references);
+  fail_unless_equals_int(json_array_get_length(items), 2);
+  assert_str_eq(json::string_at(json_array_get_element(items, 0), "url"), "https://cdn/r1.png");
+  assert_str_eq(json::string_at(json_array_get_element(items, 1), "url"),
+                inputs.references[1].data_uri());
+  bool bearer = false;
+  for (const auto &[name, value] : http.headers)
+    bearer |= name == "Authorization" && value == "Bearer k";
+  fail_unless(bearer);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_images_are_synchronous) {
+  HttpResponse answer = response(
+      200,
+      R"({"data":[{"url":"https://cdn/i0.jpeg","mime_type":"image/jpeg"},{"b64_json":"aGVsbG8=","mime_type":"image/jpeg"}]})");
+  answer.headers.emplace_back("x-request-id", "req-9");
+  auto submitted = std::get<Submitted>(provider("xai").parse_submit(answer));
+  assert_str_eq(submitted.request_id, "req-9");
+  fail_unless(submitted.finished.has_value());
+  fail_unless(submitted.finished->state == JobStatus::State::Completed);
+  fail_unless_equals_int(submitted.finished->outputs.size(), 2);
+  assert_str_eq(submitted.finished->outputs[0].url, "https://cdn/i0.jpeg");
+  assert_str_eq(submitted.finished->outputs[1].data, "hello");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_aimlapi_polls_by_generation_id) {
+  const Provider &aimlapi = provider("aimlapi");
+  HttpRequest poll = aimlapi.status_request("60ac7c34-3224", {"http://h", "k"});
+  assert_str_eq(poll.url, "http://h/v2/video/generations?generation_id=60ac7c34-3224");
+  auto done = std::get<JobStatus>(aimlapi.parse_status(
+      response(200, R"({"id":"x","status":"completed","video":{"url":"https://cdn/a.mp4"}})")));
+  assert_str_eq(done.outputs.at(0).url, "https://cdn/a.mp4");
+  auto bare = std::get<JobStatus>(aimlapi.parse_status(
+      response(200, R"({"id":"x","status":"completed","url":"https://cdn/b.mp4"})")));
+  assert_str_eq(bare.outputs.at(0).url, "https://cdn/b.mp4");
+  auto failed = std::get<JobStatus>(aimlapi.parse_status(
+      response(200, R"({"id":"x","status":"error","error":{"message":"blocked"}})")));
+  fail_unless(failed.state == JobStatus::State::Failed);
+  assert_str_eq(failed.detail, "blocked");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_auto_provider_from_environment) {
+  const char *variables[] = {"XAI_API_KEY", "SEGMIND_API_KEY", "AIMLAPI_KEY", "REAPI_KEY"};
+  for (const char *variable : variables) g_unsetenv(variable);
+  auto none = provider_from_environment();
+  fail_unless(std::holds_alternative<Error>(none));
+  for (const char *variable : variables)
+    fail_unless(contains(std::get<Error>(none).message, variable), "%s",
+                std::get<Error>(none).message.c_str());
+  g_setenv("REAPI_KEY", "r", TRUE);
+  assert_str_eq(std::get<const Provider *>(provider_from_environment())->name(), "reapi");
+  g_setenv("XAI_API_KEY", "x", TRUE);
+  auto several = provider_from_environment();
+  fail_unless(std::holds_alternative<Error>(several));
+  fail_unless(contains(std::get<Error>(several).message, "XAI_API_KEY, REAPI_KEY"), "%s",
+              std::get<Error>(several).message.c_str());
+  for (const char *variable : variables) g_unsetenv(variable);
+}
+GST_END_TEST;
+
 static Suite *core_suite() {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("segmind");
@@ -250,6 +430,18 @@ static Suite *core_suite() {
   tcase_add_test(tc, test_result_output_forms);
   tcase_add_test(tc, test_error_envelopes);
   tcase_add_test(tc, test_missing_key_names_variable);
+  TCase *providers = tcase_create("providers");
+  suite_add_tcase(s, providers);
+  tcase_add_test(providers, test_same_value_valid_for_one_provider_only);
+  tcase_add_test(providers, test_xai_resolution_depends_on_model);
+  tcase_add_test(providers, test_reference_image_rules);
+  tcase_add_test(providers, test_reapi_needs_public_urls);
+  tcase_add_test(providers, test_reapi_error_codes_surface);
+  tcase_add_test(providers, test_xai_status_forms);
+  tcase_add_test(providers, test_xai_requests_built);
+  tcase_add_test(providers, test_xai_images_are_synchronous);
+  tcase_add_test(providers, test_aimlapi_polls_by_generation_id);
+  tcase_add_test(providers, test_auto_provider_from_environment);
   return s;
 }
 
