@@ -73,6 +73,9 @@ RunResult run_pipeline(GstElement *pipeline, int timeout_s) {
         if (gst_structure_has_name(s, "grokimagine-job")) {
           result.job_statuses.push_back(gst_structure_get_string(s, "status"));
           result.job_request_ids.push_back(gst_structure_get_string(s, "request-id"));
+          int progress = -1;
+          gst_structure_get_int(s, "progress", &progress);
+          result.job_progress.push_back(progress);
         }
         break;
       }

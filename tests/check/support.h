@@ -29,6 +29,7 @@ struct RunResult {
   OwnedMessage error;
   std::vector<std::string> job_statuses;  // `status` of each grokimagine-job message
   std::vector<std::string> job_request_ids;
+  std::vector<int> job_progress;
   std::vector<std::string> progress_codes;  // "start", "continue", ... in order
 
   // Error accessors (empty when no error).

@@ -1,0 +1,398 @@
+// Every provider end to end against its emulator profile, and
+// grokimagineimagesrc: real HTTP, real media, real decoders.
+#include <gst/check/gstcheck.h>
+
+#include <gst/video/video.h>
+
+#include "assert-string.h"
+#include "support.h"
+
+namespace emu = grokimagine::emulator;
+using test::RunResult;
+using test::StreamStats;
+
+static const char *kPrompt = "A fox crossing a snowy field";
+
+static bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
+static emu::Options profile(emu::Provider provider) {
+  emu::Options options = test::quick_options();
+  options.provider = provider;
+  return options;
+}
+
+// The element pointed at `emulator` as provider `name` (xAI's base URL
+// carries its /v1, as https://api.x.ai/v1 does).
+static GstElement *make_element(const char *factory, const char *name,
+                                const emu::Emulator &emulator) {
+  GstElement *element = gst_element_factory_make(factory, nullptr);
+  fail_unless(element != nullptr, "%s not found", factory);
+  const std::string api_url = emulator.api_url() + (std::string(name) == "xai" ? "/v1" : "");
+  gst_util_set_object_arg(G_OBJECT(element), "provider", name);
+  g_object_set(element, "api-url", api_url.c_str(), "api-key", emulator.options().api_key.c_str(),
+               "prompt", kPrompt, "poll-interval", 50u, nullptr);
+  return element;
+}
+
+struct Decoded {
+  RunResult run;
+  StreamStats video, audio;
+};
+
+static Decoded decode_with(GstElement *source) {
+  Decoded decoded;
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  gst_bin_add(GST_BIN(pipeline), source);
+  test::attach_counting_sinks(pipeline, source, &decoded.video, &decoded.audio);
+  decoded.run = test::run_pipeline(pipeline, 90);
+  gst_object_unref(pipeline);
+  return decoded;
+}
+
+static void assert_clip(const Decoded &d, emu::FrameSize size, int seconds) {
+  fail_unless(d.run.eos, "no EOS: %s", d.run.error_text().c_str());
+  fail_unless_equals_int(d.video.width, size.width);
+  fail_unless_equals_int(d.video.height, size.height);
+  fail_unless(d.video.buffers >= seconds * 24 - 1 && d.video.buffers <= seconds * 24,
+              "%d video frames", d.video.buffers);
+  fail_unless(d.audio.audio_samples > 0, "no audio");
+}
+
+static RunResult run_failing(GstElement *source) {
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_if(run.eos, "the job should have failed");
+  return run;
+}
+
+GST_START_TEST(test_xai_text_to_video_with_progress) {
+  emu::Options options = profile(emu::Provider::Xai);
+  options.generation_ms = 1500;
+  emu::Emulator emulator(options);
+  GstElement *source = make_element("grokimaginevideosrc", "xai", emulator);
+  g_object_set(source, "duration", 2, "resolution", "720p", "aspect-ratio", "1:1", nullptr);
+  Decoded d = decode_with(source);
+  assert_clip(d, emu::frame_size("720p", "1:1"), 2);
+  auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 1);
+  assert_str_eq(submits[0].path, "/v1/videos/generations");
+  assert_str_eq(submits[0].model, "grok-imagine-video");
+  fail_unless_equals_int(emulator.counters().cdn_requests_with_key, 0);
+  assert_str_eq(d.run.job_statuses.back(), "done");
+  // xAI's progress reaches the bus between 0 and 100.
+  bool partial = false;
+  for (int progress : d.run.job_progress) partial |= progress > 0 && progress < 100;
+  fail_unless(partial, "no intermediate progress was posted");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_1080p_needs_v15) {
+  emu::Emulator emulator(profile(emu::Provider::Xai));
+  GstElement *refused = make_element("grokimaginesrc", "xai", emulator);
+  g_object_set(refused, "resolution", "1080p", nullptr);
+  RunResult run = run_failing(refused);
+  fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_SETTINGS);
+  fail_unless(contains(run.error_text(), "grok-imagine-video allows 480p, 720p"), "%s",
+              run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+
+  GstElement *source = make_element("grokimaginevideosrc", "xai", emulator);
+  g_object_set(source, "duration", 1, "resolution", "1080p", "model", "grok-imagine-video-1.5",
+               nullptr);
+  assert_clip(decode_with(source), emu::frame_size("1080p", "16:9"), 1);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_moderation_is_an_error) {
+  emu::Options options = profile(emu::Provider::Xai);
+  options.moderate = true;
+  emu::Emulator emulator(options);
+  RunResult run = run_failing(make_element("grokimaginesrc", "xai", emulator));
+  const std::string id = emulator.submits().at(0).request_id;
+  assert_str_eq(run.error_detail("reason"), "moderated");
+  fail_unless(contains(run.error_text(), "moderation"), "%s", run.error_text().c_str());
+  assert_str_eq(run.error_detail("request-id"), id);
+  fail_unless_equals_int(emulator.counters().downloads, 0);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_expired_and_failed) {
+  emu::Options options = profile(emu::Provider::Xai);
+  options.expire_jobs = true;
+  emu::Emulator expiring(options);
+  RunResult expired = run_failing(make_element("grokimaginesrc", "xai", expiring));
+  assert_str_eq(expired.error_detail("reason"), "expired");
+  fail_unless_equals_int(expired.error_code(), GST_RESOURCE_ERROR_NOT_FOUND);
+  assert_str_eq(expired.error_detail("request-id"), expiring.submits().at(0).request_id);
+
+  options = profile(emu::Provider::Xai);
+  options.fail_detail = "the prompt was rejected";
+  emu::Emulator failing(options);
+  RunResult failed = run_failing(make_element("grokimaginesrc", "xai", failing));
+  assert_str_eq(failed.error_detail("reason"), "job-failed");
+  fail_unless(contains(failed.error_text(), options.fail_detail), "%s",
+              failed.error_text().c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_image_to_video_and_references) {
+  emu::Emulator emulator(profile(emu::Provider::Xai));
+  const std::string png = test::make_png(40, 30);
+  const std::string bytes = test::read_file(png);
+  GstElement *source = make_element("grokimaginevideosrc", "xai", emulator);
+  g_object_set(source, "duration", 1, "image", png.c_str(), nullptr);
+  assert_clip(decode_with(source), emu::frame_size("480p", "16:9"), 1);
+  fail_unless_equals_int(emulator.submits().at(0).image_bytes, gint64(bytes.size()));
+
+  // gst-launch syntax for the list, mixing a URL and a local file.
+  test::FileServer server("/ref.png", "image/png", bytes);
+  const std::string description = "grokimaginesrc name=g reference-images=\"<" + server.url() +
+                                  "/ref.png," + png + ">\" ! fakesink";
+  GstElement *pipeline = gst_parse_launch(description.c_str(), nullptr);
+  fail_unless(pipeline != nullptr);
+  GstElement *g = gst_bin_get_by_name(GST_BIN(pipeline), "g");
+  gst_util_set_object_arg(G_OBJECT(g), "provider", "xai");
+  g_object_set(g, "api-url", (emulator.api_url() + "/v1").c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               "duration", 1, nullptr);
+  gst_object_unref(g);
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  auto references = emulator.submits().at(1).reference_image_bytes;
+  fail_unless_equals_int(references.size(), 2);
+  fail_unless_equals_int(references[0], gint64(bytes.size()));
+  fail_unless_equals_int(references[1], gint64(bytes.size()));
+  g_unlink(png.c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_aimlapi_text_and_references) {
+  emu::Emulator emulator(profile(emu::Provider::Aimlapi));
+  GstElement *source = make_element("grokimaginevideosrc", "aimlapi", emulator);
+  g_object_set(source, "duration", 2, "aspect-ratio", "9:16", nullptr);
+  assert_clip(decode_with(source), emu::frame_size("480p", "9:16"), 2);
+  assert_str_eq(emulator.submits().at(0).model, "x-ai/grok-imagine-video");
+
+  const std::string png = test::make_png(16, 16);
+  test::FileServer server("/r.png", "image/png", test::read_file(png));
+  GstElement *referenced = make_element("grokimaginevideosrc", "aimlapi", emulator);
+  GValue list = G_VALUE_INIT;
+  g_value_init(&list, GST_TYPE_ARRAY);
+  for (int i = 0; i < 3; i++) {
+    GValue item = G_VALUE_INIT;
+    g_value_init(&item, G_TYPE_STRING);
+    g_value_set_string(&item, (server.url() + "/r.png").c_str());
+    gst_value_array_append_and_take_value(&list, &item);
+  }
+  g_object_set_property(G_OBJECT(referenced), "reference-images", &list);
+  g_value_unset(&list);
+  g_object_set(referenced, "duration", 1, nullptr);
+  assert_clip(decode_with(referenced), emu::frame_size("480p", "16:9"), 1);
+  fail_unless_equals_int(emulator.submits().at(1).reference_image_bytes.size(), 3);
+  g_unlink(png.c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_aimlapi_failed_job) {
+  emu::Options options = profile(emu::Provider::Aimlapi);
+  options.fail_detail = "upstream generation error";
+  emu::Emulator emulator(options);
+  RunResult run = run_failing(make_element("grokimaginesrc", "aimlapi", emulator));
+  assert_str_eq(run.error_detail("reason"), "job-failed");
+  fail_unless(contains(run.error_text(), options.fail_detail), "%s", run.error_text().c_str());
+  assert_str_eq(run.error_detail("request-id"), emulator.submits().at(0).request_id);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_reapi_end_to_end) {
+  emu::Emulator emulator(profile(emu::Provider::Reapi));
+  GstElement *source = make_element("grokimaginevideosrc", "reapi", emulator);
+  g_object_set(source, "duration", 6, "resolution", "720p", "aspect-ratio", "3:2", nullptr);
+  assert_clip(decode_with(source), emu::frame_size("720p", "3:2"), 6);
+  auto submits = emulator.submits();
+  assert_str_eq(submits.at(0).path, "/api/v1/videos/generations");
+  fail_unless(contains(submits[0].body, "\"quality\":\"720p\""), "%s", submits[0].body.c_str());
+  fail_unless(contains(submits[0].body, "\"size\":\"3:2\""), "%s", submits[0].body.c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_reapi_refusals) {
+  emu::Emulator emulator(profile(emu::Provider::Reapi));
+  GstElement *short_clip = make_element("grokimaginesrc", "reapi", emulator);
+  g_object_set(short_clip, "duration", 3, nullptr);
+  RunResult too_short = run_failing(short_clip);
+  fail_unless(contains(too_short.error_text(), "reapi allows 6 to 30"), "%s",
+              too_short.error_text().c_str());
+
+  const std::string png = test::make_png(8, 8);
+  GstElement *local = make_element("grokimaginesrc", "reapi", emulator);
+  g_object_set(local, "duration", 6, "image", png.c_str(), nullptr);
+  RunResult local_image = run_failing(local);
+  fail_unless(contains(local_image.error_text(), "public http(s) URL"), "%s",
+              local_image.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+  g_unlink(png.c_str());
+
+  // What reAPI itself refuses comes back with its code.
+  emulator.add_fault({
+    emu::Phase::Submit, 400,
+        R"({"error":{"code":20007,"message":"grok-imagine: prompt exceeds 4000 characters (got 4100)",
+        "request_id" : "req_x"}
+})"});
+  GstElement *refused = make_element("grokimaginesrc", "reapi", emulator);
+g_object_set(refused, "duration", 6, nullptr);
+RunResult server_refused = run_failing(refused);
+assert_str_eq(server_refused.error_detail("reason"), "bad-request");
+fail_unless(contains(server_refused.error_text(), "code 20007"), "%s",
+            server_refused.error_text().c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_auto_provider_uses_the_key_in_the_environment) {
+  emu::Emulator emulator(profile(emu::Provider::Xai));
+  for (const char *variable : {"XAI_API_KEY", "SEGMIND_API_KEY", "AIMLAPI_KEY", "REAPI_KEY"})
+    g_unsetenv(variable);
+  GstElement *none = make_element("grokimaginesrc", "auto", emulator);
+  RunResult unset = run_failing(none);
+  fail_unless(contains(unset.error_text(), "XAI_API_KEY, SEGMIND_API_KEY, AIMLAPI_KEY, REAPI_KEY"),
+              "%s", unset.error_text().c_str());
+
+  g_setenv("XAI_API_KEY", emulator.options().api_key.c_str(), TRUE);
+  GstElement *source = gst_element_factory_make("grokimaginevideosrc", nullptr);
+  g_object_set(source, "api-url", (emulator.api_url() + "/v1").c_str(), "prompt", kPrompt,
+               "poll-interval", 50u, "duration", 1, nullptr);
+  assert_clip(decode_with(source), emu::frame_size("480p", "16:9"), 1);
+  fail_unless_equals_int(emulator.counters().submits_accepted, 1);
+  g_unsetenv("XAI_API_KEY");
+}
+GST_END_TEST;
+
+// grokimagineimagesrc: n images -> n encoded buffers with the right caps,
+// each decoding to the size the request gives.
+struct Images {
+  RunResult run;
+  std::vector<std::string> caps;
+  std::vector<std::pair<int, int>> sizes;
+};
+
+static Images collect_images(GstElement *source) {
+  Images images;
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  g_object_set(sink, "signal-handoffs", TRUE, nullptr);
+  g_signal_connect(
+      sink, "handoff", G_CALLBACK(+[](GstElement *, GstBuffer *buffer, GstPad *pad, Images *out) {
+        g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+        const gchar *mime = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+        out->caps.push_back(mime);
+        // Decode it for real to read its size.
+        g_autoptr(GstSample) sample = gst_sample_new(buffer, caps, nullptr, nullptr);
+        g_autoptr(GstCaps) to = gst_caps_from_string("video/x-raw,format=RGB");
+        g_autoptr(GError) error = nullptr;
+        g_autoptr(GstSample) decoded =
+            gst_video_convert_sample(sample, to, 10 * GST_SECOND, &error);
+        int width = 0, height = 0;
+        if (decoded) {
+          const GstStructure *s = gst_caps_get_structure(gst_sample_get_caps(decoded), 0);
+          gst_structure_get_int(s, "width", &width);
+          gst_structure_get_int(s, "height", &height);
+        }
+        out->sizes.emplace_back(width, height);
+      }),
+      &images);
+  images.run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  return images;
+}
+
+GST_START_TEST(test_segmind_images) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *source = make_element("grokimagineimagesrc", "segmind", emulator);
+  g_object_set(source, "n", 2, "resolution", "1k", "aspect-ratio", "16:9", "output-format", "webp",
+               nullptr);
+  Images images = collect_images(source);
+  fail_unless(images.run.eos, "%s", images.run.error_text().c_str());
+  fail_unless_equals_int(images.caps.size(), 2);
+  const emu::FrameSize size = emu::image_size("1k", "16:9");
+  for (size_t i = 0; i < images.caps.size(); i++) {
+    assert_str_eq(images.caps[i], "image/webp");
+    fail_unless_equals_int(images.sizes[i].first, size.width);
+    fail_unless_equals_int(images.sizes[i].second, size.height);
+  }
+  assert_str_eq(emulator.submits().at(0).path, "/v2/grok-imagine-image");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_images_to_files) {
+  emu::Emulator emulator(profile(emu::Provider::Xai));
+  test::TempDir dir;
+  const std::string pattern = dir.path("img-%d.jpeg");
+  GstElement *pipeline = gst_parse_launch(
+      ("grokimagineimagesrc name=g n=3 ! multifilesink location=" + pattern).c_str(), nullptr);
+  GstElement *g = gst_bin_get_by_name(GST_BIN(pipeline), "g");
+  gst_util_set_object_arg(G_OBJECT(g), "provider", "xai");
+  g_object_set(g, "api-url", (emulator.api_url() + "/v1").c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, nullptr);
+  gst_object_unref(g);
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  for (int i = 0; i < 3; i++) {
+    const std::string data =
+        test::read_file(dir.path(("img-" + std::to_string(i) + ".jpeg").c_str()));
+    fail_unless(data.size() > 1000 && data.compare(0, 2, "\xff\xd8") == 0, "image %d", i);
+  }
+  fail_unless(test::read_file(dir.path("img-3.jpeg")).empty(), "a fourth image");
+  assert_str_eq(emulator.submits().at(0).path, "/v1/images/generations");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_image_validation_per_provider) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *too_many = make_element("grokimagineimagesrc", "segmind", emulator);
+  g_object_set(too_many, "n", 5, nullptr);
+  RunResult run = run_failing(too_many);
+  fail_unless(contains(run.error_text(), "'n' is 5: segmind allows 1 to 4"), "%s",
+              run.error_text().c_str());
+  GstElement *no_images = make_element("grokimagineimagesrc", "reapi", emulator);
+  RunResult reapi = run_failing(no_images);
+  fail_unless(contains(reapi.error_text(), "reapi does not make images"), "%s",
+              reapi.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
+static Suite *providers_suite() {
+  Suite *s = suite_create("providers");
+  TCase *video = tcase_create("video");
+  tcase_set_timeout(video, 120);
+  suite_add_tcase(s, video);
+  tcase_add_test(video, test_xai_text_to_video_with_progress);
+  tcase_add_test(video, test_xai_1080p_needs_v15);
+  tcase_add_test(video, test_xai_moderation_is_an_error);
+  tcase_add_test(video, test_xai_expired_and_failed);
+  tcase_add_test(video, test_xai_image_to_video_and_references);
+  tcase_add_test(video, test_aimlapi_text_and_references);
+  tcase_add_test(video, test_aimlapi_failed_job);
+  tcase_add_test(video, test_reapi_end_to_end);
+  tcase_add_test(video, test_reapi_refusals);
+  tcase_add_test(video, test_auto_provider_uses_the_key_in_the_environment);
+  TCase *images = tcase_create("images");
+  tcase_set_timeout(images, 120);
+  suite_add_tcase(s, images);
+  tcase_add_test(images, test_segmind_images);
+  tcase_add_test(images, test_xai_images_to_files);
+  tcase_add_test(images, test_image_validation_per_provider);
+  return s;
+}
+
+GST_CHECK_MAIN(providers);
