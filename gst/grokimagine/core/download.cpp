@@ -17,10 +17,11 @@ namespace grokimagine {
 namespace {
 constexpr int kMaxAttempts = 6;
 constexpr gsize kChunkBytes = 64 * 1024;
+constexpr gsize kMaxErrorBodyBytes = 64 * 1024;
 }  // namespace
 
 struct Download::State : std::enable_shared_from_this<Download::State> {
-  std::string url;
+  HttpRequest http;
   std::string keep_path;
   std::string temp_path;  // only with keep_path
   int fd = -1;
@@ -33,9 +34,11 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   bool finished = false;
   bool failed = false;
   Error error;
+  std::string error_body;  // what came with an HTTP error status
 
   // I/O thread only.
   int attempts = 0;
+  bool reading_error_body = false;
   std::uint64_t discard = 0;  // bytes to skip when a server ignored our Range
   GObjectPtr<SoupMessage> message;
   GObjectPtr<GInputStream> stream;
@@ -52,15 +55,19 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     return *held;
   }
 
-  void request(SoupSession *session) {
-    message = GObjectPtr<SoupMessage>::adopt(soup_message_new("GET", url.c_str()));
+  // Only a GET can be repeated: a repeated POST is a second job.
+  bool repeatable() const { return http.method == "GET"; }
+
+  void request() {
+    message = GObjectPtr<SoupMessage>::adopt(HttpClient::new_message(http));
+    if (!http.follow_redirects) soup_message_add_flags(message.get(), SOUP_MESSAGE_NO_REDIRECT);
     std::uint64_t from = current();
     if (from > 0) {
       g_autofree gchar *range = g_strdup_printf("bytes=%" G_GUINT64_FORMAT "-", from);
       soup_message_headers_replace(soup_message_get_request_headers(message.get()), "Range", range);
     }
-    soup_session_send_async(session, message.get(), G_PRIORITY_DEFAULT, cancellable.get(), on_sent,
-                            hold());
+    soup_session_send_async(HttpClient::instance().patient_session(), message.get(),
+                            G_PRIORITY_DEFAULT, cancellable.get(), on_sent, hold());
   }
 
   std::uint64_t current() {
@@ -74,7 +81,8 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     GInputStream *stream = soup_session_send_finish(SOUP_SESSION(source), result, &error);
     if (!stream) {
       self->retry_or_fail(ErrorKind::Network, std::string("video download: ") + error->message, 0,
-                          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+                          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+                          never_reached_server(error));
       return;
     }
     self->stream = GObjectPtr<GInputStream>::adopt(stream);
@@ -84,9 +92,15 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   void start_body() {
     unsigned status = soup_message_get_status(message.get());
     SoupMessageHeaders *headers = soup_message_get_response_headers(message.get());
-    if (status >= 500 || status == 429) {
+    if ((status >= 500 || status == 429) && repeatable()) {
       retry_or_fail(ErrorKind::Network, "the video host answered HTTP " + std::to_string(status),
-                    status, false);
+                    status, false, false);
+      return;
+    }
+    if (status >= 300 && !repeatable()) {
+      // The caller maps the provider's answer; read what it said.
+      reading_error_body = true;
+      read_more();
       return;
     }
     if (status != 200 && status != 206) {
@@ -137,11 +151,21 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
         g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
     if (!chunk) {
       self->retry_or_fail(ErrorKind::Network, std::string("video download: ") + error->message, 0,
-                          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+                          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED), false);
       return;
     }
     gsize size = 0;
     const auto *bytes = static_cast<const guint8 *>(g_bytes_get_data(chunk, &size));
+    if (self->reading_error_body) {
+      self->error_body.append(reinterpret_cast<const char *>(bytes), size);
+      if (size > 0 && self->error_body.size() < kMaxErrorBodyBytes) {
+        self->read_more();
+        return;
+      }
+      unsigned status = soup_message_get_status(self->message.get());
+      self->fail(ErrorKind::Protocol, "HTTP " + std::to_string(status), status);
+      return;
+    }
     if (size == 0) {
       self->end_of_body();
       return;
@@ -185,7 +209,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
       retry_or_fail(ErrorKind::Network,
                     "the video body ended after " + std::to_string(have) + " of " +
                         std::to_string(*expected) + " bytes",
-                    0, false);
+                    0, false, false);
       return;
     }
     if (!keep_path.empty()) {
@@ -204,12 +228,13 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     changed.notify_all();
   }
 
-  void retry_or_fail(ErrorKind kind, const std::string &why, unsigned status, bool cancelled) {
+  void retry_or_fail(ErrorKind kind, const std::string &why, unsigned status, bool cancelled,
+                     bool not_sent) {
     if (cancelled) {
       fail(ErrorKind::Cancelled, "cancelled", 0);
       return;
     }
-    if (++attempts >= kMaxAttempts) {
+    if (++attempts >= kMaxAttempts || !(repeatable() || not_sent)) {
       fail(kind, why + " (gave up after " + std::to_string(attempts) + " attempts)", status);
       return;
     }
@@ -220,7 +245,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
         [](gpointer data) -> gboolean {
           auto self = take(data);
           if (!g_cancellable_is_cancelled(self->cancellable.get()))
-            HttpClient::instance().invoke([self](SoupSession *session) { self->request(session); });
+            HttpClient::instance().invoke([self](SoupSession *) { self->request(); });
           else
             self->fail(ErrorKind::Cancelled, "cancelled", 0);
           return G_SOURCE_REMOVE;
@@ -254,8 +279,16 @@ Download::~Download() {
 
 std::unique_ptr<Download> Download::start(const std::string &url, const std::string &keep_path,
                                           Error *error) {
+  HttpRequest get{"GET", url, {}, {}};
+  get.follow_redirects = true;
+  return start(get, keep_path, error);
+}
+
+std::unique_ptr<Download> Download::start(const HttpRequest &request, const std::string &keep_path,
+                                          Error *error) {
   auto state = std::make_shared<State>();
-  state->url = url;
+  state->http = request;
+  const std::string &url = request.url;
   if (!g_uri_is_valid(url.c_str(), G_URI_FLAGS_NONE, nullptr) ||
       !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://"))) {
     *error = Error{ErrorKind::Protocol, "the provider named an invalid video URL", {}, 0};
@@ -289,7 +322,7 @@ std::unique_ptr<Download> Download::start(const std::string &url, const std::str
     state->temp_path = temp;
     state->keep_path = keep_path;
   }
-  HttpClient::instance().invoke([state](SoupSession *session) { state->request(session); });
+  HttpClient::instance().invoke([state](SoupSession *) { state->request(); });
   return std::unique_ptr<Download>(new Download(state));
 }
 
@@ -323,6 +356,11 @@ std::uint64_t Download::downloaded() const {
 Error Download::error() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
   return state_->error;
+}
+
+std::string Download::error_body() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->error_body;
 }
 
 }  // namespace grokimagine

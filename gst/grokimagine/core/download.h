@@ -12,6 +12,7 @@
 #include <string>
 
 #include "error.h"
+#include "http.h"
 
 namespace grokimagine {
 
@@ -21,6 +22,11 @@ class Download {
   // `keep_path` the file is written beside it and renamed to it only once
   // complete; otherwise it is an anonymous temporary file.
   static std::unique_ptr<Download> start(const std::string &url, const std::string &keep_path,
+                                         Error *error);
+  // The same for the answer to any request, e.g. a synchronous API whose
+  // answer is the clip. Only a GET is ever repeated (resumed); an HTTP error
+  // status fails at once, keeping the body for the caller (error_body()).
+  static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
                                          Error *error);
   ~Download();  // cancels; a partial `keep_path` file is removed
   Download(const Download &) = delete;
@@ -37,6 +43,7 @@ class Download {
   std::optional<std::uint64_t> size() const;
   std::uint64_t downloaded() const;
   Error error() const;
+  std::string error_body() const;
 
   struct State;
 

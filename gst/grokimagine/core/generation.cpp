@@ -35,6 +35,9 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
                  {},
                  0};
   request_id_ = settings_.request_id;
+  if (!request_id_.empty() && answers_with_media())
+    return invalid_setting("Property 'request-id' is set, but " + request.model + " on " +
+                           provider_->name() + " is synchronous: there is no job to resume.");
   // A resumed job was validated when it was submitted; its settings may
   // not even be known any more.
   if (!request_id_.empty()) return std::nullopt;
@@ -47,7 +50,7 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
 }
 
 Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
-  Job job(*provider_, Endpoint{settings_.api_url, settings_.api_key}, settings_.timing);
+  Job job(*provider_, endpoint(), settings_.timing);
   JobEvents tracked = events;
   tracked.submitted = [this, &events](const std::string &id) {
     request_id_ = id;

@@ -30,11 +30,19 @@ class Generation {
   // submit carry the request id.
   Parsed<std::vector<Output>> run(GCancellable *cancellable, const JobEvents &events);
 
+  // The job is one synchronous request whose answer is the media.
+  bool answers_with_media() const { return provider_->answers_with_media(settings_.request); }
+  HttpRequest submit_request() const {
+    return provider_->submit_request(settings_.request, inputs_, endpoint());
+  }
+
   const Provider &provider() const { return *provider_; }
   const JobSettings &settings() const { return settings_; }
   const std::string &request_id() const { return request_id_; }
 
  private:
+  Endpoint endpoint() const { return Endpoint{settings_.api_url, settings_.api_key}; }
+
   const Provider *provider_ = nullptr;
   JobSettings settings_;
   Inputs inputs_;

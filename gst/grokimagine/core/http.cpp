@@ -31,6 +31,8 @@ HttpClient::HttpClient() {
     g_main_context_push_thread_default(context_);
     session_ = soup_session_new_with_options("user-agent", "gst-grokimagine/" VERSION, "timeout",
                                              30u, "idle-timeout", 60u, nullptr);
+    patient_session_ = soup_session_new_with_options("user-agent", "gst-grokimagine/" VERSION,
+                                                     "timeout", 0u, "idle-timeout", 60u, nullptr);
     {
       std::lock_guard<std::mutex> lock(mutex);
       started = true;
@@ -99,12 +101,16 @@ struct PendingSend {
   }
 };
 
+}  // namespace
+
 bool never_reached_server(const GError *error) {
   return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
          g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND) ||
          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE) ||
          g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE);
 }
+
+namespace {
 
 // One request in flight on the I/O thread: send, then read the body
 // asynchronously (a stalled server must not block the other transfers), with

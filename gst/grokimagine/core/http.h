@@ -54,12 +54,20 @@ class HttpClient {
 
   static SoupMessage *new_message(const HttpRequest &request);
 
+  // I/O thread only. A session with no idle timeout, for transfers that may
+  // legitimately wait long for bytes (a synchronous generation).
+  SoupSession *patient_session() const { return patient_session_; }
+
  private:
   HttpClient();
   void run();
 
   GMainContext *context_ = nullptr;
   SoupSession *session_ = nullptr;
+  SoupSession *patient_session_ = nullptr;
 };
+
+// Connection refused, unknown host, unreachable: the request never left.
+bool never_reached_server(const GError *error);
 
 }  // namespace grokimagine

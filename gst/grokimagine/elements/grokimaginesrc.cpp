@@ -175,7 +175,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::Cancelled:
       return GST_FLOW_FLUSHING;
     case Download::Wait::Failed: {
-      auto error = with_request_id(download.error(), p.clip.generation().request_id());
+      auto error = p.clip.download_error();
       if (error.kind == grokimagine::ErrorKind::Cancelled) return GST_FLOW_FLUSHING;
       grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_ERROR, error.message);
       grok_imagine_post_error(GST_ELEMENT(self), error);

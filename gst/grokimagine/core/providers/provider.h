@@ -68,6 +68,10 @@ class Provider {
                                      const Endpoint &endpoint) const = 0;
   virtual Parsed<Submitted> parse_submit(const HttpResponse &response) const = 0;
 
+  // Synchronous APIs whose answer to the submit is the media itself: the
+  // submit is then streamed as the download, and there is nothing to poll.
+  virtual bool answers_with_media(const Request & /*request*/) const { return false; }
+
   virtual HttpRequest status_request(const std::string &request_id,
                                      const Endpoint &endpoint) const = 0;
   virtual Parsed<JobStatus> parse_status(const HttpResponse &response) const = 0;

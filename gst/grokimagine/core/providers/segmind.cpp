@@ -1,6 +1,8 @@
 // Segmind's asynchronous v2 API: POST /v2/{model} -> request_id;
 // GET /v2/requests/{id}/status until COMPLETED or FAILED (served as HTTP
 // 422 with the detail); GET /v2/requests/{id} names the media in `output`.
+// grok-imagine-video-1.5-preview is synchronous: POST /v1/{model} answers,
+// once generated, with the MP4 itself.
 #include "../json.h"
 #include "provider.h"
 
@@ -8,7 +10,9 @@ namespace grokimagine {
 
 namespace {
 
-const std::vector<std::string> kVideoModels = {"grok-imagine-video"};
+constexpr const char *kPreviewModel = "grok-imagine-video-1.5-preview";
+const std::vector<std::string> kVideoModels = {"grok-imagine-video", kPreviewModel};
+const std::vector<std::string> kPreviewResolutions = {"480p", "720p"};
 const std::vector<std::string> kImageModels = {"grok-imagine-image"};
 const std::vector<std::string> kResolutions = {"480p", "720p", "1080p"};
 const std::vector<std::string> kAspectRatios = {"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"};
@@ -62,6 +66,7 @@ class Segmind final : public Provider {
           "use 'image' for a first frame, or provider=xai or aimlapi.");
     if (request.kind == MediaKind::Image) return validate_image(request);
     if (auto error = check_model(request, kVideoModels)) return error;
+    if (request.model == kPreviewModel) return validate_preview(request);
     if (request.prompt.empty() && request.image.empty())
       return invalid_setting(
           "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' for "
@@ -102,8 +107,12 @@ class Segmind final : public Provider {
                                                                    : inputs.image.url.c_str());
     }
     json_builder_end_object(body);
-    return {"POST", endpoint.api_url + "/v2/" + request.model, auth(endpoint),
-            json::to_string(body)};
+    const char *api = answers_with_media(request) ? "/v1/" : "/v2/";
+    return {"POST", endpoint.api_url + api + request.model, auth(endpoint), json::to_string(body)};
+  }
+
+  bool answers_with_media(const Request &request) const override {
+    return request.kind == MediaKind::Video && request.model == kPreviewModel;
   }
 
   Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
@@ -140,6 +149,19 @@ class Segmind final : public Provider {
   }
 
  private:
+  std::optional<Error> validate_preview(const Request &request) const {
+    const std::string who = std::string(name()) + " with " + kPreviewModel;
+    if (request.image.empty())
+      return invalid_setting("Property 'image' is empty: " + who +
+                             " animates an image, so it needs one.");
+    if (request.prompt.empty())
+      return invalid_setting("Property 'prompt' is empty: " + who + " needs a prompt.");
+    if (auto error = check_range("duration", request.duration, 1, 15, who)) return error;
+    if (auto error = check_one_of("resolution", request.resolution, kPreviewResolutions, who))
+      return error;
+    return check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, who);
+  }
+
   std::optional<Error> validate_image(const Request &request) const {
     if (auto error = check_model(request, kImageModels)) return error;
     if (request.prompt.empty())
