@@ -274,6 +274,46 @@ GST_START_TEST(test_auto_provider_uses_the_key_in_the_environment) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_segmind_preview_is_synchronous) {
+  emu::Emulator emulator(test::quick_options());
+  const std::string png = test::make_png(48, 27);
+  const std::string bytes = test::read_file(png);
+  GstElement *source = make_element("grokimaginevideosrc", "segmind", emulator);
+  g_object_set(source, "model", "grok-imagine-video-1.5-preview", "image", png.c_str(), "duration",
+               2, "resolution", "720p", nullptr);
+  assert_clip(decode_with(source), emu::frame_size("720p", "16:9"), 2);
+  auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 1);
+  assert_str_eq(submits[0].path, "/v1/grok-imagine-video-1.5-preview");
+  fail_unless_equals_int(submits[0].image_bytes, gint64(bytes.size()));
+  fail_unless_equals_int(emulator.counters().status_polls, 0);
+  g_unlink(png.c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_segmind_preview_refusals) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *no_image = make_element("grokimaginesrc", "segmind", emulator);
+  g_object_set(no_image, "model", "grok-imagine-video-1.5-preview", nullptr);
+  RunResult missing = run_failing(no_image);
+  fail_unless(contains(missing.error_text(), "'image' is empty"), "%s",
+              missing.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+
+  // An error answer to the synchronous call is the provider's, and the
+  // call is not repeated.
+  emulator.add_fault({emu::Phase::Submit, 406, R"({"error":"Not enough credits"})", 0, -1, -1});
+  GstElement *broke = make_element("grokimaginesrc", "segmind", emulator);
+  g_object_set(broke, "model", "grok-imagine-video-1.5-preview", "image",
+               "https://example.com/cat.png", nullptr);
+  RunResult credits = run_failing(broke);
+  assert_str_eq(credits.error_detail("reason"), "insufficient-credits");
+  fail_unless(contains(credits.error_text(), "Not enough credits"), "%s",
+              credits.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
+
 // grokimagineimagesrc: n images -> n encoded buffers with the right caps,
 // each decoding to the size the request gives.
 struct Images {
@@ -386,6 +426,8 @@ static Suite *providers_suite() {
   tcase_add_test(video, test_reapi_end_to_end);
   tcase_add_test(video, test_reapi_refusals);
   tcase_add_test(video, test_auto_provider_uses_the_key_in_the_environment);
+  tcase_add_test(video, test_segmind_preview_is_synchronous);
+  tcase_add_test(video, test_segmind_preview_refusals);
   TCase *images = tcase_create("images");
   tcase_set_timeout(images, 120);
   suite_add_tcase(s, images);
