@@ -2,7 +2,7 @@
 // grokimagineimagesrc: real HTTP, real media, real decoders.
 #include <gst/check/gstcheck.h>
 
-#include <gst/video/video.h>
+#include <glib/gstdio.h>
 
 #include "assert-string.h"
 #include "support.h"
@@ -241,17 +241,16 @@ GST_START_TEST(test_reapi_refusals) {
   g_unlink(png.c_str());
 
   // What reAPI itself refuses comes back with its code.
-  emulator.add_fault({
-    emu::Phase::Submit, 400,
-        R"({"error":{"code":20007,"message":"grok-imagine: prompt exceeds 4000 characters (got 4100)",
-        "request_id" : "req_x"}
-})"});
+  const std::string envelope =
+      "{\"error\":{\"code\":20007,\"message\":\"grok-imagine: prompt exceeds 4000 "
+      "characters (got 4100)\",\"request_id\":\"req_x\"}}";
+  emulator.add_fault({emu::Phase::Submit, 400, envelope});
   GstElement *refused = make_element("grokimaginesrc", "reapi", emulator);
-g_object_set(refused, "duration", 6, nullptr);
-RunResult server_refused = run_failing(refused);
-assert_str_eq(server_refused.error_detail("reason"), "bad-request");
-fail_unless(contains(server_refused.error_text(), "code 20007"), "%s",
-            server_refused.error_text().c_str());
+  g_object_set(refused, "duration", 6, nullptr);
+  RunResult server_refused = run_failing(refused);
+  assert_str_eq(server_refused.error_detail("reason"), "bad-request");
+  fail_unless(contains(server_refused.error_text(), "code 20007"), "%s",
+              server_refused.error_text().c_str());
 }
 GST_END_TEST;
 
@@ -319,8 +318,16 @@ GST_END_TEST;
 struct Images {
   RunResult run;
   std::vector<std::string> caps;
-  std::vector<std::pair<int, int>> sizes;
+  std::vector<std::string> bytes;
 };
+
+static void record_image(GstElement *, GstBuffer *buffer, GstPad *pad, Images *out) {
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+  out->caps.push_back(gst_structure_get_name(gst_caps_get_structure(caps, 0)));
+  std::string bytes(gst_buffer_get_size(buffer), '\0');
+  gst_buffer_extract(buffer, 0, bytes.data(), bytes.size());
+  out->bytes.push_back(std::move(bytes));
+}
 
 static Images collect_images(GstElement *source) {
   Images images;
@@ -329,26 +336,7 @@ static Images collect_images(GstElement *source) {
   gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
   fail_unless(gst_element_link(source, sink));
   g_object_set(sink, "signal-handoffs", TRUE, nullptr);
-  g_signal_connect(
-      sink, "handoff", G_CALLBACK(+[](GstElement *, GstBuffer *buffer, GstPad *pad, Images *out) {
-        g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
-        const gchar *mime = gst_structure_get_name(gst_caps_get_structure(caps, 0));
-        out->caps.push_back(mime);
-        // Decode it for real to read its size.
-        g_autoptr(GstSample) sample = gst_sample_new(buffer, caps, nullptr, nullptr);
-        g_autoptr(GstCaps) to = gst_caps_from_string("video/x-raw,format=RGB");
-        g_autoptr(GError) error = nullptr;
-        g_autoptr(GstSample) decoded =
-            gst_video_convert_sample(sample, to, 10 * GST_SECOND, &error);
-        int width = 0, height = 0;
-        if (decoded) {
-          const GstStructure *s = gst_caps_get_structure(gst_sample_get_caps(decoded), 0);
-          gst_structure_get_int(s, "width", &width);
-          gst_structure_get_int(s, "height", &height);
-        }
-        out->sizes.emplace_back(width, height);
-      }),
-      &images);
+  g_signal_connect(sink, "handoff", G_CALLBACK(record_image), &images);
   images.run = test::run_pipeline(pipeline);
   gst_object_unref(pipeline);
   return images;
@@ -357,18 +345,30 @@ static Images collect_images(GstElement *source) {
 GST_START_TEST(test_segmind_images) {
   emu::Emulator emulator(test::quick_options());
   GstElement *source = make_element("grokimagineimagesrc", "segmind", emulator);
-  g_object_set(source, "n", 2, "resolution", "1k", "aspect-ratio", "16:9", "output-format", "webp",
-               nullptr);
+  g_object_set(source, "n", 2, "resolution", "1k", "aspect-ratio", "16:9", nullptr);
   Images images = collect_images(source);
   fail_unless(images.run.eos, "%s", images.run.error_text().c_str());
   fail_unless_equals_int(images.caps.size(), 2);
   const emu::FrameSize size = emu::image_size("1k", "16:9");
   for (size_t i = 0; i < images.caps.size(); i++) {
-    assert_str_eq(images.caps[i], "image/webp");
-    fail_unless_equals_int(images.sizes[i].first, size.width);
-    fail_unless_equals_int(images.sizes[i].second, size.height);
+    assert_str_eq(images.caps[i], "image/png");
+    auto [width, height] = test::decoded_image_size(images.bytes[i]);
+    fail_unless_equals_int(width, size.width);
+    fail_unless_equals_int(height, size.height);
   }
-  assert_str_eq(emulator.submits().at(0).path, "/v2/grok-imagine-image");
+  fail_if(images.bytes[0] == images.bytes[1], "the two images are the same");
+  auto submits = emulator.submits();
+  assert_str_eq(submits.at(0).path, "/v2/grok-imagine-image");
+
+  GstElement *webp = make_element("grokimagineimagesrc", "segmind", emulator);
+  g_object_set(webp, "output-format", "webp", "mode", "quality", nullptr);
+  Images webps = collect_images(webp);
+  fail_unless(webps.run.eos, "%s", webps.run.error_text().c_str());
+  fail_unless_equals_int(webps.caps.size(), 1);
+  assert_str_eq(webps.caps[0], "image/webp");
+  fail_unless(webps.bytes[0].compare(0, 4, "RIFF") == 0 &&
+              webps.bytes[0].compare(8, 4, "WEBP") == 0);
+  fail_unless(contains(emulator.submits().at(1).body, "\"mode\":\"quality\""));
 }
 GST_END_TEST;
 
@@ -390,6 +390,9 @@ GST_START_TEST(test_xai_images_to_files) {
     const std::string data =
         test::read_file(dir.path(("img-" + std::to_string(i) + ".jpeg").c_str()));
     fail_unless(data.size() > 1000 && data.compare(0, 2, "\xff\xd8") == 0, "image %d", i);
+    auto [width, height] = test::decoded_image_size(data);
+    fail_unless_equals_int(width, emu::image_size("1k", "1:1").width);
+    fail_unless_equals_int(height, emu::image_size("1k", "1:1").height);
   }
   fail_unless(test::read_file(dir.path("img-3.jpeg")).empty(), "a fourth image");
   assert_str_eq(emulator.submits().at(0).path, "/v1/images/generations");

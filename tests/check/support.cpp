@@ -146,6 +146,24 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
   return GST_PAD_PROBE_OK;
 }
 
+std::pair<int, int> decoded_image_size(const std::string &bytes) {
+  TempDir dir;
+  const std::string path = dir.path("image");
+  fail_unless(g_file_set_contents(path.c_str(), bytes.data(), gssize(bytes.size()), nullptr));
+  g_autofree gchar *description = g_strdup_printf(
+      "filesrc location=%s ! decodebin ! videoconvert ! fakesink name=sink", path.c_str());
+  GstElement *pipeline = gst_parse_launch(description, nullptr);
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_autoptr(GstPad) pad = gst_element_get_static_pad(sink, "sink");
+  gst_object_unref(sink);
+  StreamStats stats;
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &stats, nullptr);
+  RunResult run = run_pipeline(pipeline, 30);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "decoding the image failed: %s", run.error_text().c_str());
+  return {stats.width, stats.height};
+}
+
 struct SinkTargets {
   GstElement *pipeline;
   StreamStats *video;

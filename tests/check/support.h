@@ -5,6 +5,7 @@
 #include <gst/check/gstcheck.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "emulator.h"
@@ -59,6 +60,9 @@ struct StreamStats {
   int width = 0, height = 0;
   int rate = 0;
 };
+
+// Decodes an encoded image (PNG, JPEG) with decodebin; its width and height.
+std::pair<int, int> decoded_image_size(const std::string &bytes);
 
 // Links each pad of `source` (a grokimaginevideosrc) to a fakesink as it
 // appears, counting into `video` / `audio`.
