@@ -66,8 +66,9 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
       g_autofree gchar *range = g_strdup_printf("bytes=%" G_GUINT64_FORMAT "-", from);
       soup_message_headers_replace(soup_message_get_request_headers(message.get()), "Range", range);
     }
-    soup_session_send_async(HttpClient::instance().patient_session(), message.get(),
-                            G_PRIORITY_DEFAULT, cancellable.get(), on_sent, hold());
+    HttpClient &client = HttpClient::instance();
+    soup_session_send_async(repeatable() ? client.session() : client.patient_session(),
+                            message.get(), G_PRIORITY_DEFAULT, cancellable.get(), on_sent, hold());
   }
 
   std::uint64_t current() {

@@ -54,8 +54,10 @@ class HttpClient {
 
   static SoupMessage *new_message(const HttpRequest &request);
 
-  // I/O thread only. A session with no idle timeout, for transfers that may
-  // legitimately wait long for bytes (a synchronous generation).
+  // I/O thread only: the shared session (30 s I/O timeout), and one with no
+  // I/O timeout for answers that legitimately take long to start (a
+  // synchronous generation).
+  SoupSession *session() const { return session_; }
   SoupSession *patient_session() const { return patient_session_; }
 
  private:
