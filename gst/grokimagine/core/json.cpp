@@ -104,4 +104,14 @@ std::string to_string(JsonBuilder *builder) {
   return text;
 }
 
+void add_member(JsonBuilder *builder, const char *name, const std::string &value) {
+  json_builder_set_member_name(builder, name);
+  json_builder_add_string_value(builder, value.c_str());
+}
+
+void add_member(JsonBuilder *builder, const char *name, gint64 value) {
+  json_builder_set_member_name(builder, name);
+  json_builder_add_int_value(builder, value);
+}
+
 }  // namespace grokimagine::json

@@ -35,4 +35,8 @@ std::string error_message(const std::string &body);
 
 std::string to_string(JsonBuilder *builder);
 
+// One member of the object being built.
+void add_member(JsonBuilder *builder, const char *name, const std::string &value);
+void add_member(JsonBuilder *builder, const char *name, gint64 value);
+
 }  // namespace grokimagine::json

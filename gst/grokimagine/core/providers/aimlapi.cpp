@@ -9,9 +9,7 @@ namespace grokimagine {
 namespace {
 
 const std::vector<std::string> kVideoModels = {"x-ai/grok-imagine-video"};
-const std::vector<std::string> kResolutions = {"480p", "720p"};
 const std::vector<std::string> kAspectRatios = {"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"};
-constexpr int kMaxReferences = 7;
 
 std::string image_url(const ImageInput &image) {
   return image.url.empty() ? image.data_uri() : image.url;
@@ -30,45 +28,22 @@ class Aimlapi final : public Provider {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
-    if (request.prompt.empty() && request.image.empty() && request.reference_images.empty())
-      return invalid_setting(
-          "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' or "
-          "'reference-images').");
-    if (auto error = check_range("duration", request.duration, 1, 15, name())) return error;
-    if (auto error = check_one_of("resolution", request.resolution, kResolutions, name()))
-      return error;
-    if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name()))
-      return error;
-    if (int(request.reference_images.size()) > kMaxReferences)
-      return invalid_setting("Property 'reference-images' has " +
-                             std::to_string(request.reference_images.size()) +
-                             " entries: aimlapi allows 1 to 7.");
-    if (!request.reference_images.empty() && !request.image.empty())
-      return invalid_setting(
-          "Properties 'image' and 'reference-images' are both set: aimlapi takes either an "
-          "image to animate or reference images.");
-    return std::nullopt;
+    return check_video(request, {1, 15, {"480p", "720p"}, kAspectRatios, 7, false});
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
                              const Endpoint &endpoint) const override {
     g_autoptr(JsonBuilder) body = json_builder_new();
     json_builder_begin_object(body);
-    json_builder_set_member_name(body, "model");
-    json_builder_add_string_value(body, request.model.c_str());
+    json::add_member(body, "model", request.model);
     if (!request.prompt.empty()) {
-      json_builder_set_member_name(body, "prompt");
-      json_builder_add_string_value(body, request.prompt.c_str());
+      json::add_member(body, "prompt", request.prompt);
     }
-    json_builder_set_member_name(body, "duration");
-    json_builder_add_int_value(body, request.duration);
-    json_builder_set_member_name(body, "aspect_ratio");
-    json_builder_add_string_value(body, request.aspect_ratio.c_str());
-    json_builder_set_member_name(body, "resolution");
-    json_builder_add_string_value(body, request.resolution.c_str());
+    json::add_member(body, "duration", request.duration);
+    json::add_member(body, "aspect_ratio", request.aspect_ratio);
+    json::add_member(body, "resolution", request.resolution);
     if (!inputs.image.empty()) {
-      json_builder_set_member_name(body, "image_url");
-      json_builder_add_string_value(body, image_url(inputs.image).c_str());
+      json::add_member(body, "image_url", image_url(inputs.image));
     }
     if (!inputs.references.empty()) {
       json_builder_set_member_name(body, "reference_images");

@@ -42,6 +42,37 @@ Parsed<const Provider *> provider_from_environment() {
       names + "): choose one with the provider property.");
 }
 
+std::optional<Error> Provider::check_video(const Request &request,
+                                           const VideoLimits &limits) const {
+  const bool has_images = !request.image.empty() || !request.reference_images.empty();
+  if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos && !has_images)
+    return invalid_setting(
+        "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' for "
+        "image-to-video).");
+  if (auto error = check_range("duration", request.duration, limits.min_duration,
+                               limits.max_duration, name()))
+    return error;
+  if (auto error = check_one_of("resolution", request.resolution, limits.resolutions,
+                                std::string(name()) + " with " + request.model))
+    return error;
+  if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, limits.aspect_ratios, name()))
+    return error;
+  const size_t references = request.reference_images.size();
+  if (references > 0 && limits.max_references == 0)
+    return invalid_setting("Property 'reference-images': " + std::string(name()) +
+                           " takes no reference images; use 'image' for a first frame, or "
+                           "provider=xai, aimlapi or reapi.");
+  if (references > limits.max_references)
+    return invalid_setting("Property 'reference-images' has " + std::to_string(references) +
+                           " entries: " + name() + " allows at most " +
+                           std::to_string(limits.max_references) + ".");
+  if (references > 0 && !request.image.empty() && !limits.image_with_references)
+    return invalid_setting(
+        "Properties 'image' and 'reference-images' are both set: " + std::string(name()) +
+        " takes either a first frame or reference images.");
+  return std::nullopt;
+}
+
 std::optional<Error> Provider::check_model(const Request &request,
                                            const std::vector<std::string> &models) const {
   const char *kind = request.kind == MediaKind::Video ? "video" : "images";

@@ -50,6 +50,17 @@ using Parsed = std::variant<T, Error>;
 
 enum class Phase { Submit, Status, Result };
 
+// What a provider's video models accept, checked by Provider::check_video.
+struct VideoLimits {
+  int min_duration;
+  int max_duration;
+  std::vector<std::string> resolutions;
+  std::vector<std::string> aspect_ratios;
+  size_t max_references;  // 0: no reference images
+  // Whether a first frame and reference images may be sent together.
+  bool image_with_references;
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -88,6 +99,9 @@ class Provider {
 
   // The error for an HTTP answer the provider has no special meaning for.
   Error http_error(const HttpResponse &response, Phase phase) const;
+  // The checks every video provider makes: a prompt or an image, then
+  // duration, resolution, aspect ratio and reference images within `limits`.
+  std::optional<Error> check_video(const Request &request, const VideoLimits &limits) const;
   // Refuses a model this provider does not offer for the request's kind.
   std::optional<Error> check_model(const Request &request,
                                    const std::vector<std::string> &models) const;

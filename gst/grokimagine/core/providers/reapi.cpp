@@ -42,20 +42,12 @@ class Reapi final : public Provider {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
-    const bool text_to_video = request.image.empty() && request.reference_images.empty();
-    if (text_to_video && request.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
-      return invalid_setting(
-          "Property 'prompt' is empty: reapi needs a prompt for text-to-video (or set 'image' "
-          "or 'reference-images').");
+    if (auto error = check_video(request, {6, 30, kQualities, kSizes, kMaxImages, true}))
+      return error;
     if (g_utf8_strlen(request.prompt.c_str(), -1) > glong(kMaxPromptChars))
       return invalid_setting("Property 'prompt' has " +
                              std::to_string(g_utf8_strlen(request.prompt.c_str(), -1)) +
                              " characters: reapi allows at most 4000.");
-    if (auto error = check_range("duration", request.duration, 6, 30, name())) return error;
-    if (auto error = check_one_of("resolution", request.resolution, kQualities, name()))
-      return error;
-    if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, kSizes, name()))
-      return error;
     std::vector<std::pair<const char *, std::string>> images;
     if (!request.image.empty()) images.emplace_back("image", request.image);
     for (const auto &reference : request.reference_images)
@@ -76,18 +68,13 @@ class Reapi final : public Provider {
                              const Endpoint &endpoint) const override {
     g_autoptr(JsonBuilder) body = json_builder_new();
     json_builder_begin_object(body);
-    json_builder_set_member_name(body, "model");
-    json_builder_add_string_value(body, request.model.c_str());
+    json::add_member(body, "model", request.model);
     if (!request.prompt.empty()) {
-      json_builder_set_member_name(body, "prompt");
-      json_builder_add_string_value(body, request.prompt.c_str());
+      json::add_member(body, "prompt", request.prompt);
     }
-    json_builder_set_member_name(body, "size");
-    json_builder_add_string_value(body, request.aspect_ratio.c_str());
-    json_builder_set_member_name(body, "duration");
-    json_builder_add_int_value(body, request.duration);
-    json_builder_set_member_name(body, "quality");
-    json_builder_add_string_value(body, request.resolution.c_str());
+    json::add_member(body, "size", request.aspect_ratio);
+    json::add_member(body, "duration", request.duration);
+    json::add_member(body, "quality", request.resolution);
     if (!inputs.image.empty() || !inputs.references.empty()) {
       json_builder_set_member_name(body, "image_urls");
       json_builder_begin_array(body);

@@ -67,14 +67,7 @@ class Segmind final : public Provider {
     if (request.kind == MediaKind::Image) return validate_image(request);
     if (auto error = check_model(request, kVideoModels)) return error;
     if (request.model == kPreviewModel) return validate_preview(request);
-    if (request.prompt.empty() && request.image.empty())
-      return invalid_setting(
-          "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' for "
-          "image-to-video).");
-    if (auto error = check_range("duration", request.duration, 1, 15, name())) return error;
-    if (auto error = check_one_of("resolution", request.resolution, kResolutions, name()))
-      return error;
-    return check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name());
+    return check_video(request, {1, 15, kResolutions, kAspectRatios, 0, false});
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
@@ -82,29 +75,21 @@ class Segmind final : public Provider {
     g_autoptr(JsonBuilder) body = json_builder_new();
     json_builder_begin_object(body);
     if (!request.prompt.empty()) {
-      json_builder_set_member_name(body, "prompt");
-      json_builder_add_string_value(body, request.prompt.c_str());
+      json::add_member(body, "prompt", request.prompt);
     }
     if (request.kind == MediaKind::Video) {
-      json_builder_set_member_name(body, "duration");
-      json_builder_add_int_value(body, request.duration);
+      json::add_member(body, "duration", request.duration);
     } else {
-      json_builder_set_member_name(body, "n");
-      json_builder_add_int_value(body, request.count);
-      json_builder_set_member_name(body, "output_format");
-      json_builder_add_string_value(body, request.output_format.c_str());
-      json_builder_set_member_name(body, "mode");
-      json_builder_add_string_value(body, request.mode.c_str());
+      json::add_member(body, "n", request.count);
+      json::add_member(body, "output_format", request.output_format);
+      json::add_member(body, "mode", request.mode);
     }
-    json_builder_set_member_name(body, "resolution");
-    json_builder_add_string_value(body, request.resolution.c_str());
-    json_builder_set_member_name(body, "aspect_ratio");
-    json_builder_add_string_value(body, request.aspect_ratio.c_str());
+    json::add_member(body, "resolution", request.resolution);
+    json::add_member(body, "aspect_ratio", request.aspect_ratio);
     if (!inputs.image.empty()) {
       // Segmind takes a URL or plain base64.
-      json_builder_set_member_name(body, "image");
-      json_builder_add_string_value(body, inputs.image.url.empty() ? inputs.image.base64().c_str()
-                                                                   : inputs.image.url.c_str());
+      json::add_member(body, "image",
+                       inputs.image.url.empty() ? inputs.image.base64().c_str() : inputs.image.url);
     }
     json_builder_end_object(body);
     const char *api = answers_with_media(request) ? "/v1/" : "/v2/";
@@ -156,10 +141,7 @@ class Segmind final : public Provider {
                              " animates an image, so it needs one.");
     if (request.prompt.empty())
       return invalid_setting("Property 'prompt' is empty: " + who + " needs a prompt.");
-    if (auto error = check_range("duration", request.duration, 1, 15, who)) return error;
-    if (auto error = check_one_of("resolution", request.resolution, kPreviewResolutions, who))
-      return error;
-    return check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, who);
+    return check_video(request, {1, 15, kPreviewResolutions, kAspectRatios, 0, false});
   }
 
   std::optional<Error> validate_image(const Request &request) const {

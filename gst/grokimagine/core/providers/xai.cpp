@@ -21,8 +21,7 @@ std::string image_url(const ImageInput &image) {
 
 void add_url_object(JsonBuilder *body, const std::string &url) {
   json_builder_begin_object(body);
-  json_builder_set_member_name(body, "url");
-  json_builder_add_string_value(body, url.c_str());
+  json::add_member(body, "url", url);
   json_builder_end_object(body);
 }
 
@@ -48,56 +47,35 @@ class Xai final : public Provider {
       return check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name());
     }
     if (auto error = check_model(request, kVideoModels)) return error;
-    if (request.prompt.empty() && request.image.empty())
-      return invalid_setting(
-          "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' for "
-          "image-to-video).");
-    if (auto error = check_range("duration", request.duration, 1, 15, name())) return error;
     const bool v15 = request.model == "grok-imagine-video-1.5";
-    const std::vector<std::string> resolutions =
-        v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
-            : std::vector<std::string>{"480p", "720p"};
-    if (auto error = check_one_of("resolution", request.resolution, resolutions,
-                                  std::string(name()) + " with " + request.model))
-      return error;
-    if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name()))
-      return error;
-    if (int(request.reference_images.size()) > kMaxReferences)
-      return invalid_setting("Property 'reference-images' has " +
-                             std::to_string(request.reference_images.size()) +
-                             " entries: xai allows at most 7.");
-    if (!request.reference_images.empty() && !request.image.empty())
-      return invalid_setting(
-          "Properties 'image' and 'reference-images' are both set: xai takes either a first "
-          "frame or reference images.");
-    return std::nullopt;
+    const VideoLimits limits{1,
+                             15,
+                             v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
+                                 : std::vector<std::string>{"480p", "720p"},
+                             kAspectRatios,
+                             kMaxReferences,
+                             false};
+    return check_video(request, limits);
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
                              const Endpoint &endpoint) const override {
     g_autoptr(JsonBuilder) body = json_builder_new();
     json_builder_begin_object(body);
-    json_builder_set_member_name(body, "model");
-    json_builder_add_string_value(body, request.model.c_str());
+    json::add_member(body, "model", request.model);
     if (!request.prompt.empty()) {
-      json_builder_set_member_name(body, "prompt");
-      json_builder_add_string_value(body, request.prompt.c_str());
+      json::add_member(body, "prompt", request.prompt);
     }
-    json_builder_set_member_name(body, "aspect_ratio");
-    json_builder_add_string_value(body, request.aspect_ratio.c_str());
-    json_builder_set_member_name(body, "resolution");
-    json_builder_add_string_value(body, request.resolution.c_str());
+    json::add_member(body, "aspect_ratio", request.aspect_ratio);
+    json::add_member(body, "resolution", request.resolution);
     if (request.kind == MediaKind::Image) {
-      json_builder_set_member_name(body, "n");
-      json_builder_add_int_value(body, request.count);
-      json_builder_set_member_name(body, "response_format");
-      json_builder_add_string_value(body, "url");
+      json::add_member(body, "n", request.count);
+      json::add_member(body, "response_format", "url");
       json_builder_end_object(body);
       return {"POST", endpoint.api_url + "/images/generations", auth(endpoint),
               json::to_string(body)};
     }
-    json_builder_set_member_name(body, "duration");
-    json_builder_add_int_value(body, request.duration);
+    json::add_member(body, "duration", request.duration);
     if (!inputs.image.empty()) {
       json_builder_set_member_name(body, "image");
       add_url_object(body, image_url(inputs.image));
