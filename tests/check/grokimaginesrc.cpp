@@ -217,23 +217,6 @@ GST_START_TEST(test_location_keeps_the_clip) {
 }
 GST_END_TEST;
 
-// Runs a grokimaginesrc ! fakesink job that must fail.
-static RunResult run_failing(GstElement *source) {
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
-  fail_unless(gst_element_link(source, sink));
-  RunResult run = test::run_pipeline(pipeline);
-  gst_object_unref(pipeline);
-  fail_if(run.eos, "the job should have failed");
-  fail_unless(run.error.message != nullptr);
-  return run;
-}
-
-static bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
-
 GST_START_TEST(test_failed_download_leaves_no_file) {
   emu::Emulator emulator(test::quick_options());
   emulator.add_fault({emu::Phase::Download, 404, "gone", 0, -1, -1});
@@ -241,10 +224,10 @@ GST_START_TEST(test_failed_download_leaves_no_file) {
   const std::string path = dir.path("never.mp4");
   GstElement *source = make_element("grokimaginesrc", emulator);
   g_object_set(source, "duration", 1, "location", path.c_str(), nullptr);
-  RunResult run = run_failing(source);
+  RunResult run = test::run_failing(source);
   const std::string id = emulator.submits().at(0).request_id;
   fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_NOT_FOUND);
-  fail_unless(contains(run.error_text(), "HTTP 404"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "HTTP 404"), "%s", run.error_text().c_str());
   assert_str_eq(run.error_detail("request-id"), id);
   g_autoptr(GDir) listing = g_dir_open(path.substr(0, path.rfind('/')).c_str(), 0, nullptr);
   const gchar *left = g_dir_read_name(listing);
@@ -294,17 +277,17 @@ GST_START_TEST(test_bad_input_refused_before_sending) {
   for (const Case &c : cases) {
     GstElement *source = make_element("grokimaginesrc", emulator);
     gst_util_set_object_arg(G_OBJECT(source), c.property, c.value);
-    RunResult run = run_failing(source);
+    RunResult run = test::run_failing(source);
     fail_unless(run.error_domain() == GST_RESOURCE_ERROR);
     fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_SETTINGS);
-    fail_unless(contains(run.error_text(), c.says), "%s", run.error_text().c_str());
+    fail_unless(test::contains(run.error_text(), c.says), "%s", run.error_text().c_str());
     assert_str_eq(run.error_detail("reason"), "invalid-settings");
   }
   GstElement *source = make_element("grokimaginesrc", emulator);
   g_object_set(source, "duration", 16, nullptr);
-  RunResult run = run_failing(source);
-  fail_unless(contains(run.error_text(), "'duration' is 16"), "%s", run.error_text().c_str());
-  fail_unless(contains(run.error_text(), "1 to 15"), "%s", run.error_text().c_str());
+  RunResult run = test::run_failing(source);
+  fail_unless(test::contains(run.error_text(), "'duration' is 16"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "1 to 15"), "%s", run.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
 }
 GST_END_TEST;
@@ -313,9 +296,9 @@ GST_START_TEST(test_wrong_key_names_variable) {
   emu::Emulator emulator(test::quick_options());
   GstElement *source = make_element("grokimaginesrc", emulator);
   g_object_set(source, "api-key", "not-the-key", nullptr);
-  RunResult run = run_failing(source);
+  RunResult run = test::run_failing(source);
   fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_NOT_AUTHORIZED);
-  fail_unless(contains(run.error_text(), "SEGMIND_API_KEY"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "SEGMIND_API_KEY"), "%s", run.error_text().c_str());
   assert_str_eq(run.error_detail("http-status-code"), "401");
   fail_unless_equals_int(emulator.counters().submits_accepted, 0);
 }
@@ -324,9 +307,10 @@ GST_END_TEST;
 GST_START_TEST(test_insufficient_credits) {
   emu::Emulator emulator(test::quick_options());
   emulator.add_fault({emu::Phase::Submit, 406, R"({"error":"Insufficient credits"})"});
-  RunResult run = run_failing(make_element("grokimaginesrc", emulator));
+  RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
   fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_NOT_AUTHORIZED);
-  fail_unless(contains(run.error_text(), "insufficient credits"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "insufficient credits"), "%s",
+              run.error_text().c_str());
   assert_str_eq(run.error_detail("reason"), "insufficient-credits");
 }
 GST_END_TEST;
@@ -340,12 +324,12 @@ GST_START_TEST(test_expired_request_while_polling) {
     while (emulator.submits().empty() || emulator.submits()[0].request_id.empty()) g_usleep(10000);
     emulator.expire(emulator.submits()[0].request_id);
   });
-  RunResult run = run_failing(make_element("grokimaginesrc", emulator));
+  RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
   expirer.join();
   const std::string id = emulator.submits()[0].request_id;
   fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_NOT_FOUND);
-  fail_unless(contains(run.error_text(), "expired"), "%s", run.error_text().c_str());
-  fail_unless(contains(run.error_text(), id), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "expired"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), id), "%s", run.error_text().c_str());
   assert_str_eq(run.error_detail("request-id"), id);
 }
 GST_END_TEST;
@@ -354,10 +338,11 @@ GST_START_TEST(test_failed_job_gives_detail) {
   emu::Options options = test::quick_options();
   options.fail_detail = "Content blocked: the prompt violates the usage policy";
   emu::Emulator emulator(options);
-  RunResult run = run_failing(make_element("grokimaginesrc", emulator));
+  RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
   const std::string id = emulator.submits().at(0).request_id;
   fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_FAILED);
-  fail_unless(contains(run.error_text(), options.fail_detail), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), options.fail_detail), "%s",
+              run.error_text().c_str());
   assert_str_eq(run.error_detail("request-id"), id);
   assert_str_eq(run.error_detail("reason"), "job-failed");
 }
@@ -369,10 +354,10 @@ GST_START_TEST(test_overall_timeout) {
   emu::Emulator emulator(options);
   GstElement *source = make_element("grokimaginesrc", emulator);
   g_object_set(source, "timeout", 1u, nullptr);
-  RunResult run = run_failing(source);
+  RunResult run = test::run_failing(source);
   const std::string id = emulator.submits().at(0).request_id;
   assert_str_eq(run.error_detail("reason"), "timeout");
-  fail_unless(contains(run.error_text(), "timeout of 1 s"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "timeout of 1 s"), "%s", run.error_text().c_str());
   assert_str_eq(run.error_detail("request-id"), id);
 }
 GST_END_TEST;
@@ -551,10 +536,10 @@ GST_END_TEST;
 GST_START_TEST(test_malformed_status_is_a_clear_error) {
   emu::Emulator emulator(test::quick_options());
   emulator.add_fault({emu::Phase::Status, 200, "{\"status\": \"QUEU", 0, -1, -1});
-  RunResult run = run_failing(make_element("grokimaginesrc", emulator));
+  RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
   const std::string id = emulator.submits().at(0).request_id;
   assert_str_eq(run.error_detail("reason"), "protocol");
-  fail_unless(contains(run.error_text(), "malformed JSON"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "malformed JSON"), "%s", run.error_text().c_str());
   assert_str_eq(run.error_detail("request-id"), id);
 }
 GST_END_TEST;

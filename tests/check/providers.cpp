@@ -13,10 +13,6 @@ using test::StreamStats;
 
 static const char *kPrompt = "A fox crossing a snowy field";
 
-static bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
-
 static emu::Options profile(emu::Provider provider) {
   emu::Options options = test::quick_options();
   options.provider = provider;
@@ -60,17 +56,6 @@ static void assert_clip(const Decoded &d, emu::FrameSize size, int seconds) {
   fail_unless(d.audio.audio_samples > 0, "no audio");
 }
 
-static RunResult run_failing(GstElement *source) {
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
-  fail_unless(gst_element_link(source, sink));
-  RunResult run = test::run_pipeline(pipeline);
-  gst_object_unref(pipeline);
-  fail_if(run.eos, "the job should have failed");
-  return run;
-}
-
 GST_START_TEST(test_xai_text_to_video_with_progress) {
   emu::Options options = profile(emu::Provider::Xai);
   options.generation_ms = 1500;
@@ -96,9 +81,9 @@ GST_START_TEST(test_xai_1080p_needs_v15) {
   emu::Emulator emulator(profile(emu::Provider::Xai));
   GstElement *refused = make_element("grokimaginesrc", "xai", emulator);
   g_object_set(refused, "resolution", "1080p", nullptr);
-  RunResult run = run_failing(refused);
+  RunResult run = test::run_failing(refused);
   fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_SETTINGS);
-  fail_unless(contains(run.error_text(), "grok-imagine-video allows 480p, 720p"), "%s",
+  fail_unless(test::contains(run.error_text(), "grok-imagine-video allows 480p, 720p"), "%s",
               run.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
 
@@ -113,10 +98,10 @@ GST_START_TEST(test_xai_moderation_is_an_error) {
   emu::Options options = profile(emu::Provider::Xai);
   options.moderate = true;
   emu::Emulator emulator(options);
-  RunResult run = run_failing(make_element("grokimaginesrc", "xai", emulator));
+  RunResult run = test::run_failing(make_element("grokimaginesrc", "xai", emulator));
   const std::string id = emulator.submits().at(0).request_id;
   assert_str_eq(run.error_detail("reason"), "moderated");
-  fail_unless(contains(run.error_text(), "moderation"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "moderation"), "%s", run.error_text().c_str());
   assert_str_eq(run.error_detail("request-id"), id);
   fail_unless_equals_int(emulator.counters().downloads, 0);
 }
@@ -126,7 +111,7 @@ GST_START_TEST(test_xai_expired_and_failed) {
   emu::Options options = profile(emu::Provider::Xai);
   options.expire_jobs = true;
   emu::Emulator expiring(options);
-  RunResult expired = run_failing(make_element("grokimaginesrc", "xai", expiring));
+  RunResult expired = test::run_failing(make_element("grokimaginesrc", "xai", expiring));
   assert_str_eq(expired.error_detail("reason"), "expired");
   fail_unless_equals_int(expired.error_code(), GST_RESOURCE_ERROR_NOT_FOUND);
   assert_str_eq(expired.error_detail("request-id"), expiring.submits().at(0).request_id);
@@ -134,9 +119,9 @@ GST_START_TEST(test_xai_expired_and_failed) {
   options = profile(emu::Provider::Xai);
   options.fail_detail = "the prompt was rejected";
   emu::Emulator failing(options);
-  RunResult failed = run_failing(make_element("grokimaginesrc", "xai", failing));
+  RunResult failed = test::run_failing(make_element("grokimaginesrc", "xai", failing));
   assert_str_eq(failed.error_detail("reason"), "job-failed");
-  fail_unless(contains(failed.error_text(), options.fail_detail), "%s",
+  fail_unless(test::contains(failed.error_text(), options.fail_detail), "%s",
               failed.error_text().c_str());
 }
 GST_END_TEST;
@@ -204,9 +189,10 @@ GST_START_TEST(test_aimlapi_failed_job) {
   emu::Options options = profile(emu::Provider::Aimlapi);
   options.fail_detail = "upstream generation error";
   emu::Emulator emulator(options);
-  RunResult run = run_failing(make_element("grokimaginesrc", "aimlapi", emulator));
+  RunResult run = test::run_failing(make_element("grokimaginesrc", "aimlapi", emulator));
   assert_str_eq(run.error_detail("reason"), "job-failed");
-  fail_unless(contains(run.error_text(), options.fail_detail), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), options.fail_detail), "%s",
+              run.error_text().c_str());
   assert_str_eq(run.error_detail("request-id"), emulator.submits().at(0).request_id);
 }
 GST_END_TEST;
@@ -218,8 +204,9 @@ GST_START_TEST(test_reapi_end_to_end) {
   assert_clip(decode_with(source), emu::frame_size("720p", "3:2"), 6);
   auto submits = emulator.submits();
   assert_str_eq(submits.at(0).path, "/api/v1/videos/generations");
-  fail_unless(contains(submits[0].body, "\"quality\":\"720p\""), "%s", submits[0].body.c_str());
-  fail_unless(contains(submits[0].body, "\"size\":\"3:2\""), "%s", submits[0].body.c_str());
+  fail_unless(test::contains(submits[0].body, "\"quality\":\"720p\""), "%s",
+              submits[0].body.c_str());
+  fail_unless(test::contains(submits[0].body, "\"size\":\"3:2\""), "%s", submits[0].body.c_str());
 }
 GST_END_TEST;
 
@@ -227,15 +214,15 @@ GST_START_TEST(test_reapi_refusals) {
   emu::Emulator emulator(profile(emu::Provider::Reapi));
   GstElement *short_clip = make_element("grokimaginesrc", "reapi", emulator);
   g_object_set(short_clip, "duration", 3, nullptr);
-  RunResult too_short = run_failing(short_clip);
-  fail_unless(contains(too_short.error_text(), "reapi allows 6 to 30"), "%s",
+  RunResult too_short = test::run_failing(short_clip);
+  fail_unless(test::contains(too_short.error_text(), "reapi allows 6 to 30"), "%s",
               too_short.error_text().c_str());
 
   const std::string png = test::make_png(8, 8);
   GstElement *local = make_element("grokimaginesrc", "reapi", emulator);
   g_object_set(local, "duration", 6, "image", png.c_str(), nullptr);
-  RunResult local_image = run_failing(local);
-  fail_unless(contains(local_image.error_text(), "public http(s) URL"), "%s",
+  RunResult local_image = test::run_failing(local);
+  fail_unless(test::contains(local_image.error_text(), "public http(s) URL"), "%s",
               local_image.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
   g_unlink(png.c_str());
@@ -247,9 +234,9 @@ GST_START_TEST(test_reapi_refusals) {
   emulator.add_fault({emu::Phase::Submit, 400, envelope});
   GstElement *refused = make_element("grokimaginesrc", "reapi", emulator);
   g_object_set(refused, "duration", 6, nullptr);
-  RunResult server_refused = run_failing(refused);
+  RunResult server_refused = test::run_failing(refused);
   assert_str_eq(server_refused.error_detail("reason"), "bad-request");
-  fail_unless(contains(server_refused.error_text(), "code 20007"), "%s",
+  fail_unless(test::contains(server_refused.error_text(), "code 20007"), "%s",
               server_refused.error_text().c_str());
 }
 GST_END_TEST;
@@ -259,9 +246,10 @@ GST_START_TEST(test_auto_provider_uses_the_key_in_the_environment) {
   for (const char *variable : {"XAI_API_KEY", "SEGMIND_API_KEY", "AIMLAPI_KEY", "REAPI_KEY"})
     g_unsetenv(variable);
   GstElement *none = make_element("grokimaginesrc", "auto", emulator);
-  RunResult unset = run_failing(none);
-  fail_unless(contains(unset.error_text(), "XAI_API_KEY, SEGMIND_API_KEY, AIMLAPI_KEY, REAPI_KEY"),
-              "%s", unset.error_text().c_str());
+  RunResult unset = test::run_failing(none);
+  fail_unless(
+      test::contains(unset.error_text(), "XAI_API_KEY, SEGMIND_API_KEY, AIMLAPI_KEY, REAPI_KEY"),
+      "%s", unset.error_text().c_str());
 
   g_setenv("XAI_API_KEY", emulator.options().api_key.c_str(), TRUE);
   GstElement *source = gst_element_factory_make("grokimaginevideosrc", nullptr);
@@ -294,8 +282,8 @@ GST_START_TEST(test_segmind_preview_refusals) {
   emu::Emulator emulator(test::quick_options());
   GstElement *no_image = make_element("grokimaginesrc", "segmind", emulator);
   g_object_set(no_image, "model", "grok-imagine-video-1.5-preview", nullptr);
-  RunResult missing = run_failing(no_image);
-  fail_unless(contains(missing.error_text(), "'image' is empty"), "%s",
+  RunResult missing = test::run_failing(no_image);
+  fail_unless(test::contains(missing.error_text(), "'image' is empty"), "%s",
               missing.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
 
@@ -305,9 +293,9 @@ GST_START_TEST(test_segmind_preview_refusals) {
   GstElement *broke = make_element("grokimaginesrc", "segmind", emulator);
   g_object_set(broke, "model", "grok-imagine-video-1.5-preview", "image",
                "https://example.com/cat.png", nullptr);
-  RunResult credits = run_failing(broke);
+  RunResult credits = test::run_failing(broke);
   assert_str_eq(credits.error_detail("reason"), "insufficient-credits");
-  fail_unless(contains(credits.error_text(), "Not enough credits"), "%s",
+  fail_unless(test::contains(credits.error_text(), "Not enough credits"), "%s",
               credits.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 1);
 }
@@ -368,7 +356,7 @@ GST_START_TEST(test_segmind_images) {
   assert_str_eq(webps.caps[0], "image/webp");
   fail_unless(webps.bytes[0].compare(0, 4, "RIFF") == 0 &&
               webps.bytes[0].compare(8, 4, "WEBP") == 0);
-  fail_unless(contains(emulator.submits().at(1).body, "\"mode\":\"quality\""));
+  fail_unless(test::contains(emulator.submits().at(1).body, "\"mode\":\"quality\""));
 }
 GST_END_TEST;
 
@@ -403,12 +391,12 @@ GST_START_TEST(test_image_validation_per_provider) {
   emu::Emulator emulator(test::quick_options());
   GstElement *too_many = make_element("grokimagineimagesrc", "segmind", emulator);
   g_object_set(too_many, "n", 5, nullptr);
-  RunResult run = run_failing(too_many);
-  fail_unless(contains(run.error_text(), "'n' is 5: segmind allows 1 to 4"), "%s",
+  RunResult run = test::run_failing(too_many);
+  fail_unless(test::contains(run.error_text(), "'n' is 5: segmind allows 1 to 4"), "%s",
               run.error_text().c_str());
   GstElement *no_images = make_element("grokimagineimagesrc", "reapi", emulator);
-  RunResult reapi = run_failing(no_images);
-  fail_unless(contains(reapi.error_text(), "reapi does not make images"), "%s",
+  RunResult reapi = test::run_failing(no_images);
+  fail_unless(test::contains(reapi.error_text(), "reapi does not make images"), "%s",
               reapi.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
 }

@@ -87,6 +87,22 @@ RunResult run_pipeline(GstElement *pipeline, int timeout_s) {
   return result;
 }
 
+RunResult run_failing(GstElement *source) {
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  RunResult run = run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_if(run.eos, "the job should have failed");
+  fail_unless(run.error.message != nullptr);
+  return run;
+}
+
+bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
 grokimagine::emulator::Options quick_options() {
   grokimagine::emulator::Options options;
   options.queued_ms = 50;

@@ -44,6 +44,12 @@ struct RunResult {
 // `timeout_s`; leaves it in NULL. Fails the test on timeout.
 RunResult run_pipeline(GstElement *pipeline, int timeout_s = 60);
 
+// Runs `source` ! fakesink for a job that must fail; fails the test if it
+// does not.
+RunResult run_failing(GstElement *source);
+
+bool contains(const std::string &text, const std::string &part);
+
 // An emulator whose generation is quick, for the element suites.
 grokimagine::emulator::Options quick_options();
 

@@ -53,7 +53,8 @@ std::string pipeline_description(const ClipSpec &spec, const char *aac_encoder) 
          aac_encoder + " ! aacparse ! mux.";
 }
 
-// Runs the pipeline to EOS. False on error or cancellation.
+}  // namespace
+
 bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::string *error) {
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
   if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
@@ -76,8 +77,6 @@ bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::s
   *error = "encoding cancelled";
   return false;
 }
-
-}  // namespace
 
 std::string clip_file_name(const ClipSpec &spec) {
   // The prompt is arbitrary text: hash the whole spec for a safe, unique name

@@ -2,6 +2,8 @@
 // the plugin's demuxing/decoding paths see what a provider would send.
 #pragma once
 
+#include <gst/gst.h>
+
 #include <atomic>
 #include <string>
 
@@ -25,5 +27,9 @@ std::string clip_file_name(const ClipSpec &spec);
 // becomes true.
 bool encode_clip(const ClipSpec &spec, const std::string &path, const std::atomic<bool> &cancelled,
                  std::string *error);
+
+// Plays `pipeline` to EOS, polling `cancelled` between bus waits. False with
+// `error` filled on an error or cancellation. Shared with the image encoder.
+bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::string *error);
 
 }  // namespace grokimagine::emulator

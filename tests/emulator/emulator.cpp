@@ -1,27 +1,18 @@
+// The provider-independent part of the emulator: the API and CDN servers on
+// their own thread, jobs and their media, faults, counters, input images.
+// Each provider's API lives in its profile (segmind.cpp, xai.cpp, ...).
 #include "emulator.h"
 
-#include "clip.h"
 #include "emulator-debug.h"
-#include "glib-ptr.h"
+#include "emulator-internal.h"
 
 #include <glib/gstdio.h>
-#include <gst/gst.h>
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <functional>
-#include <future>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <set>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 
 GST_DEBUG_CATEGORY(grokimagine_emulator_debug);
@@ -30,19 +21,11 @@ GST_DEBUG_CATEGORY(grokimagine_emulator_debug);
 namespace grokimagine::emulator {
 namespace {
 
-constexpr const char *kModelName = "grok-imagine-video";
-constexpr const char *kJsonContentType = "application/json";
-constexpr const char *kVideoContentType = "video/mp4";
-constexpr glong kMaxPromptChars = 4096;
-constexpr gint64 kMinDuration = 1;
-constexpr gint64 kMaxDuration = 15;
-constexpr int kDefaultDuration = 6;
-constexpr const char *kDefaultResolution = "480p";
-constexpr const char *kDefaultAspectRatio = "16:9";
-const char *const kResolutions[] = {"480p", "720p", "1080p"};
-const char *const kAspectRatios[] = {"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"};
 // Seconds a loopback image fetch may take before the submit is refused.
 constexpr guint kImageFetchTimeoutS = 30;
+// How often a synchronous answer checks whether its media is made, once the
+// generation time has passed.
+constexpr unsigned kFinishCheckMs = 20;
 
 void init_gstreamer_once() {
   static std::once_flag once;
@@ -53,149 +36,6 @@ void init_gstreamer_once() {
     GST_DEBUG_CATEGORY_INIT(grokimagine_emulator_debug, "grokimagine-emulator", 0,
                             "Grok Imagine provider emulator");
   });
-}
-
-bool starts_with(const std::string &text, const char *prefix) {
-  return text.compare(0, std::strlen(prefix), prefix) == 0;
-}
-
-bool ends_with(const std::string &text, const char *suffix) {
-  const std::size_t length = std::strlen(suffix);
-  return text.size() >= length && text.compare(text.size() - length, length, suffix) == 0;
-}
-
-std::string trimmed(const std::string &text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string::npos) return "";
-  const auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
-
-std::vector<std::string> path_segments(const char *path) {
-  std::vector<std::string> segments;
-  g_auto(GStrv) pieces = g_strsplit(path, "/", -1);
-  for (gchar **piece = pieces; *piece != nullptr; ++piece) {
-    if (**piece != '\0') segments.emplace_back(*piece);
-  }
-  return segments;
-}
-
-template <std::size_t N>
-bool is_one_of(const std::string &value, const char *const (&allowed)[N]) {
-  return std::any_of(std::begin(allowed), std::end(allowed),
-                     [&](const char *candidate) { return value == candidate; });
-}
-
-template <std::size_t N>
-std::string joined(const char *const (&items)[N]) {
-  std::string text;
-  for (const char *item : items) text += (text.empty() ? "" : ", ") + std::string(item);
-  return text;
-}
-
-// Builds the small JSON objects the API answers with.
-class JsonWriter {
- public:
-  JsonWriter() : builder_(json_builder_new()) { json_builder_begin_object(builder_.get()); }
-
-  JsonWriter &add(const char *name, const std::string &value) {
-    json_builder_set_member_name(builder_.get(), name);
-    json_builder_add_string_value(builder_.get(), value.c_str());
-    return *this;
-  }
-  JsonWriter &add(const char *name, gint64 value) {
-    json_builder_set_member_name(builder_.get(), name);
-    json_builder_add_int_value(builder_.get(), value);
-    return *this;
-  }
-  JsonWriter &begin_object(const char *name) {
-    json_builder_set_member_name(builder_.get(), name);
-    json_builder_begin_object(builder_.get());
-    return *this;
-  }
-  JsonWriter &end_object() {
-    json_builder_end_object(builder_.get());
-    return *this;
-  }
-  std::string finish() {
-    json_builder_end_object(builder_.get());
-    g_autoptr(JsonNode) root = json_builder_get_root(builder_.get());
-    g_autoptr(JsonGenerator) generator = json_generator_new();
-    json_generator_set_root(generator, root);
-    g_autofree gchar *text = json_generator_to_data(generator, nullptr);
-    return text;
-  }
-
- private:
-  GObjectPtr<JsonBuilder> builder_;
-};
-
-void respond(SoupServerMessage *msg, guint status, const std::string &body) {
-  soup_server_message_set_status(msg, status, nullptr);
-  soup_server_message_set_response(msg, kJsonContentType, SOUP_MEMORY_COPY, body.data(),
-                                   body.size());
-}
-
-void respond_error(SoupServerMessage *msg, guint status, const std::string &message) {
-  respond(msg, status, JsonWriter().add("error", message).finish());
-}
-
-void respond_fault(SoupServerMessage *msg, const Fault &fault) {
-  const std::string body =
-      fault.body.empty()
-          ? JsonWriter()
-                .add("error", soup_status_get_phrase(static_cast<guint>(fault.status)))
-                .finish()
-          : fault.body;
-  respond(msg, static_cast<guint>(fault.status), body);
-}
-
-// A request SoupServer must not answer yet (fault delay, image fetch,
-// connection theft). Destroying it lets SoupServer send whatever response was
-// set, so every path answers and none can leave a client hanging.
-class PausedMessage {
- public:
-  explicit PausedMessage(SoupServerMessage *msg) : msg_(ref_object(msg)) {
-    soup_server_message_pause(msg);
-    // Unpausing a message whose connection is gone is a critical warning
-    // (fatal under GstCheck), so keep track of it.
-    disconnected_handler_ =
-        g_signal_connect(msg, "disconnected", G_CALLBACK(+[](SoupServerMessage *, gpointer self) {
-                           static_cast<PausedMessage *>(self)->connected_ = false;
-                         }),
-                         this);
-  }
-  ~PausedMessage() {
-    g_signal_handler_disconnect(msg_.get(), disconnected_handler_);
-    if (connected_) soup_server_message_unpause(msg_.get());
-  }
-  PausedMessage(const PausedMessage &) = delete;
-  PausedMessage &operator=(const PausedMessage &) = delete;
-
-  SoupServerMessage *get() const { return msg_.get(); }
-  bool connected() const { return connected_; }
-
-  // Takes the socket away from SoupServer to write a response by hand. Null
-  // when the client has already gone.
-  GObjectPtr<GIOStream> steal_connection() {
-    GObjectPtr<GIOStream> stream(soup_server_message_steal_connection(msg_.get()));
-    connected_ = false;
-    return stream;
-  }
-
- private:
-  GObjectPtr<SoupServerMessage> msg_;
-  gulong disconnected_handler_ = 0;
-  bool connected_ = true;
-};
-using PausedPtr = std::unique_ptr<PausedMessage>;
-// What to do with a paused request once any fault delay has passed.
-using Step = std::function<void(PausedPtr)>;
-
-bool has_valid_key(SoupServerMessage *msg, const std::string &api_key) {
-  const char *key =
-      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-api-key");
-  return key != nullptr && api_key == key;
 }
 
 // A byte range of a Range request header, resolved against the file size.
@@ -265,20 +105,169 @@ gint64 base64_decoded_size(const std::string &text) {
   return static_cast<gint64>(decoded_length);
 }
 
-// A submit body that passed validation.
-struct SubmitParams {
-  enum class Image { None, Inline, LoopbackUrl, RemoteUrl };
-  std::string prompt;
-  int duration_s = kDefaultDuration;
-  std::string resolution = kDefaultResolution;
-  std::string aspect_ratio = kDefaultAspectRatio;
-  Image image = Image::None;
-  std::string image_url;           // LoopbackUrl / RemoteUrl
-  gint64 inline_image_bytes = -1;  // Inline
-};
+bool is_loopback_host(const char *host) {
+  return host != nullptr && (g_ascii_strcasecmp(host, "localhost") == 0 ||
+                             std::strcmp(host, "127.0.0.1") == 0 || std::strcmp(host, "::1") == 0);
+}
 
-// A member, treating JSON null like an absent member (the API's documented
-// default for image is null).
+// "16:9" -> 16, 9; "9:19.5" -> 9, 19.5. False unless both are positive.
+bool parse_ratio(const std::string &aspect_ratio, double *a, double *b) {
+  const auto colon = aspect_ratio.find(':');
+  if (colon == std::string::npos) return false;
+  const std::string first = aspect_ratio.substr(0, colon);
+  const std::string second = aspect_ratio.substr(colon + 1);
+  char *end = nullptr;
+  *a = g_ascii_strtod(first.c_str(), &end);
+  if (first.empty() || *end != '\0') return false;
+  *b = g_ascii_strtod(second.c_str(), &end);
+  if (second.empty() || *end != '\0') return false;
+  return *a > 0 && *b > 0 && std::isfinite(*a) && std::isfinite(*b);
+}
+
+}  // namespace
+
+// ---- Small text helpers ----
+
+bool starts_with(const std::string &text, const char *prefix) {
+  return text.compare(0, std::strlen(prefix), prefix) == 0;
+}
+
+bool ends_with(const std::string &text, const char *suffix) {
+  const std::size_t length = std::strlen(suffix);
+  return text.size() >= length && text.compare(text.size() - length, length, suffix) == 0;
+}
+
+std::string trimmed(const std::string &text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  const auto last = text.find_last_not_of(" \t");
+  return text.substr(first, last - first + 1);
+}
+
+std::vector<std::string> path_segments(const char *path) {
+  std::vector<std::string> segments;
+  g_auto(GStrv) pieces = g_strsplit(path, "/", -1);
+  for (gchar **piece = pieces; *piece != nullptr; ++piece) {
+    if (**piece != '\0') segments.emplace_back(*piece);
+  }
+  return segments;
+}
+
+bool is_one_of(const std::string &value, std::initializer_list<const char *> allowed) {
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const char *candidate) { return value == candidate; });
+}
+
+std::string joined(std::initializer_list<const char *> items, const char *separator) {
+  std::string text;
+  for (const char *item : items) text += (text.empty() ? "" : separator) + std::string(item);
+  return text;
+}
+
+std::string random_hex() {
+  g_autofree gchar *uuid = g_uuid_string_random();
+  std::string hex;
+  for (const char *c = uuid; *c != '\0'; ++c) {
+    if (*c != '-') hex += *c;
+  }
+  return hex;
+}
+
+// ---- JSON ----
+
+JsonWriter::JsonWriter() : builder_(json_builder_new()) {
+  json_builder_begin_object(builder_.get());
+}
+
+JsonWriter &JsonWriter::add(const char *name, const std::string &value) {
+  json_builder_set_member_name(builder_.get(), name);
+  json_builder_add_string_value(builder_.get(), value.c_str());
+  return *this;
+}
+
+JsonWriter &JsonWriter::add(const char *name, gint64 value) {
+  json_builder_set_member_name(builder_.get(), name);
+  json_builder_add_int_value(builder_.get(), value);
+  return *this;
+}
+
+JsonWriter &JsonWriter::add_double(const char *name, double value) {
+  json_builder_set_member_name(builder_.get(), name);
+  json_builder_add_double_value(builder_.get(), value);
+  return *this;
+}
+
+JsonWriter &JsonWriter::add_bool(const char *name, bool value) {
+  json_builder_set_member_name(builder_.get(), name);
+  json_builder_add_boolean_value(builder_.get(), value);
+  return *this;
+}
+
+JsonWriter &JsonWriter::add_null(const char *name) {
+  json_builder_set_member_name(builder_.get(), name);
+  json_builder_add_null_value(builder_.get());
+  return *this;
+}
+
+JsonWriter &JsonWriter::begin_object(const char *name) {
+  json_builder_set_member_name(builder_.get(), name);
+  json_builder_begin_object(builder_.get());
+  return *this;
+}
+
+JsonWriter &JsonWriter::end_object() {
+  json_builder_end_object(builder_.get());
+  return *this;
+}
+
+JsonWriter &JsonWriter::begin_array(const char *name) {
+  json_builder_set_member_name(builder_.get(), name);
+  json_builder_begin_array(builder_.get());
+  return *this;
+}
+
+JsonWriter &JsonWriter::end_array() {
+  json_builder_end_array(builder_.get());
+  return *this;
+}
+
+JsonWriter &JsonWriter::add_element(const std::string &value) {
+  json_builder_add_string_value(builder_.get(), value.c_str());
+  return *this;
+}
+
+JsonWriter &JsonWriter::begin_element_object() {
+  json_builder_begin_object(builder_.get());
+  return *this;
+}
+
+std::string JsonWriter::finish() {
+  json_builder_end_object(builder_.get());
+  g_autoptr(JsonNode) root = json_builder_get_root(builder_.get());
+  g_autoptr(JsonGenerator) generator = json_generator_new();
+  json_generator_set_root(generator, root);
+  g_autofree gchar *text = json_generator_to_data(generator, nullptr);
+  return text;
+}
+
+bool JsonBody::parse(const std::string &text, std::string *error) {
+  parser_.reset(json_parser_new());
+  object_ = nullptr;
+  g_autoptr(GError) parse_error = nullptr;
+  if (!json_parser_load_from_data(parser_.get(), text.data(), static_cast<gssize>(text.size()),
+                                  &parse_error)) {
+    *error = std::string("not valid JSON (") + parse_error->message + ")";
+    return false;
+  }
+  JsonNode *root = json_parser_get_root(parser_.get());
+  if (root == nullptr || !JSON_NODE_HOLDS_OBJECT(root)) {
+    *error = "must be a JSON object";
+    return false;
+  }
+  object_ = json_node_get_object(root);
+  return true;
+}
+
 JsonNode *member(JsonObject *object, const char *name) {
   JsonNode *node = json_object_get_member(object, name);
   return node != nullptr && !JSON_NODE_HOLDS_NULL(node) ? node : nullptr;
@@ -292,155 +281,141 @@ bool holds_integer(JsonNode *node) {
   return JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_INT64;
 }
 
-bool is_loopback_host(const char *host) {
-  return host != nullptr && (g_ascii_strcasecmp(host, "localhost") == 0 ||
-                             std::strcmp(host, "127.0.0.1") == 0 || std::strcmp(host, "::1") == 0);
+std::string json_type_name(JsonNode *node) {
+  if (node == nullptr || JSON_NODE_HOLDS_NULL(node)) return "null";
+  if (JSON_NODE_HOLDS_OBJECT(node)) return "object";
+  if (JSON_NODE_HOLDS_ARRAY(node)) return "array";
+  switch (json_node_get_value_type(node)) {
+    case G_TYPE_STRING:
+      return "string";
+    case G_TYPE_INT64:
+      return "integer";
+    case G_TYPE_DOUBLE:
+      return "number";
+    case G_TYPE_BOOLEAN:
+      return "boolean";
+    default:
+      return "value";
+  }
 }
 
-bool parse_image(const std::string &image, SubmitParams *params, std::string *error) {
-  const char *kAllowed =
-      "image: must be an http(s) URL, a data:image/<type>;base64,<data> URI or base64 text";
-  g_autofree gchar *lower = g_ascii_strdown(image.c_str(), -1);
+std::string model_in(const std::string &body) {
+  JsonBody json;
+  std::string ignored;
+  if (!json.parse(body, &ignored)) return "";
+  JsonNode *model = member(json.object(), "model");
+  return model != nullptr && holds_string(model) ? json_node_get_string(model) : "";
+}
+
+// ---- Responses ----
+
+void respond(SoupServerMessage *msg, guint status, const std::string &json_body) {
+  soup_server_message_set_status(msg, status, nullptr);
+  soup_server_message_set_response(msg, kJsonContentType, SOUP_MEMORY_COPY, json_body.data(),
+                                   json_body.size());
+}
+
+void respond_bytes(SoupServerMessage *msg, guint status, const char *content_type, GBytes *body) {
+  soup_server_message_set_status(msg, status, nullptr);
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Content-Type",
+                               content_type);
+  soup_message_body_append_bytes(soup_server_message_get_response_body(msg), body);
+}
+
+void respond_empty(SoupServerMessage *msg, guint status) {
+  soup_server_message_set_status(msg, status, nullptr);
+  soup_server_message_set_response(msg, nullptr, SOUP_MEMORY_STATIC, nullptr, 0);
+}
+
+std::string request_body(SoupServerMessage *msg) {
+  g_autoptr(GBytes) body_bytes =
+      soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize body_size = 0;
+  const auto *body_data = static_cast<const char *>(g_bytes_get_data(body_bytes, &body_size));
+  return std::string(body_data != nullptr ? body_data : "", body_size);
+}
+
+bool has_api_key_header(SoupServerMessage *msg, const std::string &api_key) {
+  const char *key =
+      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-api-key");
+  return key != nullptr && api_key == key;
+}
+
+bool has_bearer_key(SoupServerMessage *msg, const std::string &api_key) {
+  const char *value =
+      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+  if (value == nullptr) return false;
+  const std::string header = trimmed(value);
+  constexpr const char *kScheme = "Bearer ";
+  const std::size_t scheme_length = std::strlen(kScheme);
+  return header.size() > scheme_length &&
+         g_ascii_strncasecmp(header.c_str(), kScheme, scheme_length) == 0 &&
+         trimmed(header.substr(scheme_length)) == api_key;
+}
+
+// ---- PausedMessage ----
+
+PausedMessage::PausedMessage(SoupServerMessage *msg) : msg_(ref_object(msg)) {
+  soup_server_message_pause(msg);
+  // Unpausing a message whose connection is gone is a critical warning
+  // (fatal under GstCheck), so keep track of it.
+  disconnected_handler_ =
+      g_signal_connect(msg, "disconnected", G_CALLBACK(+[](SoupServerMessage *, gpointer self) {
+                         static_cast<PausedMessage *>(self)->connected_ = false;
+                       }),
+                       this);
+}
+
+PausedMessage::~PausedMessage() {
+  g_signal_handler_disconnect(msg_.get(), disconnected_handler_);
+  if (connected_) soup_server_message_unpause(msg_.get());
+}
+
+GObjectPtr<GIOStream> PausedMessage::steal_connection() {
+  GObjectPtr<GIOStream> stream(soup_server_message_steal_connection(msg_.get()));
+  connected_ = false;
+  return stream;
+}
+
+// ---- Input images ----
+
+ImageProblem classify_image(const std::string &text, const ImageRules &rules, ImageInput *input) {
+  g_autofree gchar *lower = g_ascii_strdown(text.c_str(), -1);
   if (g_str_has_prefix(lower, "http://") || g_str_has_prefix(lower, "https://")) {
-    g_autoptr(GUri) uri = g_uri_parse(image.c_str(), G_URI_FLAGS_NONE, nullptr);
+    g_autoptr(GUri) uri = g_uri_parse(text.c_str(), G_URI_FLAGS_NONE, nullptr);
     const char *host = uri ? g_uri_get_host(uri) : nullptr;
-    if (host == nullptr || *host == '\0') {
-      *error = std::string(kAllowed) + " (not a valid URL)";
-      return false;
-    }
+    if (host == nullptr || *host == '\0') return ImageProblem::BadUrl;
     const bool plain_http = g_ascii_strcasecmp(g_uri_get_scheme(uri), "http") == 0;
-    params->image = plain_http && is_loopback_host(host) ? SubmitParams::Image::LoopbackUrl
-                                                         : SubmitParams::Image::RemoteUrl;
-    params->image_url = image;
-    return true;
+    input->kind = plain_http && is_loopback_host(host) ? ImageInput::Kind::LoopbackUrl
+                                                       : ImageInput::Kind::RemoteUrl;
+    input->url = text;
+    return ImageProblem::None;
   }
-  std::string payload = image;
+  std::string payload = text;
   if (g_str_has_prefix(lower, "data:")) {
+    if (!rules.data_uri) return ImageProblem::BadDataUri;
     const std::string lowered = lower;
     const auto comma = lowered.find(',');
     const std::string media_type = comma == std::string::npos ? "" : lowered.substr(5, comma - 5);
     if (!starts_with(media_type, "image/") || !ends_with(media_type, ";base64")) {
-      *error = kAllowed;
-      return false;
+      return ImageProblem::BadDataUri;
     }
-    payload = image.substr(comma + 1);
+    payload = text.substr(comma + 1);
+  } else if (!rules.raw_base64) {
+    return ImageProblem::NotAllowed;
   }
   const gint64 decoded = base64_decoded_size(payload);
-  if (decoded <= 0) {
-    *error = std::string(kAllowed) + " (invalid base64)";
-    return false;
-  }
-  params->image = SubmitParams::Image::Inline;
-  params->inline_image_bytes = decoded;
-  return true;
+  if (decoded <= 0) return ImageProblem::BadBase64;
+  input->kind = ImageInput::Kind::Inline;
+  input->inline_bytes = decoded;
+  return ImageProblem::None;
 }
 
-// Validates a submit body the way the documented API does. False with a
-// message naming the field and what it accepts.
-bool parse_submit(const std::string &body, SubmitParams *params, std::string *error) {
-  g_autoptr(JsonParser) parser = json_parser_new();
-  g_autoptr(GError) parse_error = nullptr;
-  if (!json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()),
-                                  &parse_error)) {
-    *error = std::string("body: not valid JSON (") + parse_error->message + ")";
-    return false;
-  }
-  JsonNode *root = json_parser_get_root(parser);
-  if (root == nullptr || !JSON_NODE_HOLDS_OBJECT(root)) {
-    *error = "body: must be a JSON object";
-    return false;
-  }
-  JsonObject *object = json_node_get_object(root);
+// ---- Sizes ----
 
-  if (JsonNode *image = member(object, "image")) {
-    if (!holds_string(image)) {
-      *error = "image: must be a string (an http(s) URL, a data:image URI or base64 text)";
-      return false;
-    }
-    if (!parse_image(json_node_get_string(image), params, error)) return false;
-  }
-  if (JsonNode *prompt = member(object, "prompt")) {
-    if (!holds_string(prompt)) {
-      *error = "prompt: must be a string";
-      return false;
-    }
-    params->prompt = json_node_get_string(prompt);
-  }
-  if (trimmed(params->prompt).empty() && params->image == SubmitParams::Image::None) {
-    *error = "prompt: required (a non-empty string) unless image is given";
-    return false;
-  }
-  const glong prompt_chars = g_utf8_strlen(params->prompt.c_str(), -1);
-  if (prompt_chars > kMaxPromptChars) {
-    *error = "prompt: must be at most " + std::to_string(kMaxPromptChars) + " characters (got " +
-             std::to_string(prompt_chars) + ")";
-    return false;
-  }
-  if (JsonNode *duration = member(object, "duration")) {
-    const gint64 seconds = holds_integer(duration) ? json_node_get_int(duration) : 0;
-    if (seconds < kMinDuration || seconds > kMaxDuration) {
-      *error = "duration: must be an integer from " + std::to_string(kMinDuration) + " to " +
-               std::to_string(kMaxDuration);
-      return false;
-    }
-    params->duration_s = static_cast<int>(seconds);
-  }
-  if (JsonNode *resolution = member(object, "resolution")) {
-    if (!holds_string(resolution) || !is_one_of(json_node_get_string(resolution), kResolutions)) {
-      *error = "resolution: must be one of " + joined(kResolutions);
-      return false;
-    }
-    params->resolution = json_node_get_string(resolution);
-  }
-  if (JsonNode *aspect_ratio = member(object, "aspect_ratio")) {
-    if (!holds_string(aspect_ratio) ||
-        !is_one_of(json_node_get_string(aspect_ratio), kAspectRatios)) {
-      *error = "aspect_ratio: must be one of " + joined(kAspectRatios);
-      return false;
-    }
-    params->aspect_ratio = json_node_get_string(aspect_ratio);
-  }
-  return true;
+bool is_terminal(JobStatus status) {
+  return status != JobStatus::Queued && status != JobStatus::Processing;
 }
-
-struct Job {
-  gint64 submitted_us = 0;  // monotonic
-  int duration_s = 0;
-  // Path of the encoded clip once ready; "" if encoding failed. Not valid
-  // when no clip is made (options.fail_detail).
-  std::shared_future<std::string> clip;
-  bool expired = false;
-};
-
-enum class JobStatus { Queued, Processing, Completed, Failed };
-
-const char *status_name(JobStatus status) {
-  switch (status) {
-    case JobStatus::Queued:
-      return "QUEUED";
-    case JobStatus::Processing:
-      return "PROCESSING";
-    case JobStatus::Completed:
-      return "COMPLETED";
-    case JobStatus::Failed:
-      return "FAILED";
-  }
-  return "FAILED";
-}
-
-// A job as seen at one instant.
-struct JobView {
-  JobStatus status = JobStatus::Queued;
-  int duration_s = 0;
-  std::string error;      // Failed
-  std::string clip_path;  // Completed
-};
-
-bool clip_ready(const std::shared_future<std::string> &clip) {
-  return clip.valid() && clip.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-}
-
-}  // namespace
 
 FrameSize frame_size(const std::string &resolution, const std::string &aspect_ratio) {
   // "720p" -> 720; anything unparsable falls back to the API default, 480p.
@@ -460,76 +435,44 @@ FrameSize frame_size(const std::string &resolution, const std::string &aspect_ra
   return ratio_a > ratio_b ? FrameSize{long_px, short_px} : FrameSize{short_px, long_px};
 }
 
-struct Emulator::Impl {
-  explicit Impl(Options emulator_options);
-  ~Impl();
+FrameSize image_size(const std::string &resolution, const std::string &aspect_ratio) {
+  // "2k" -> 2048; anything else is 1k. "auto" (and anything unparsable) is
+  // square.
+  const int long_px = resolution == "2k" || resolution == "2K" ? 2048 : 1024;
+  double a = 1;
+  double b = 1;
+  if (!parse_ratio(aspect_ratio, &a, &b) || a == b) return {long_px, long_px};
+  // The epsilon keeps exact quotients (1024 * 9 / 16) from rounding down.
+  const int short_px =
+      static_cast<int>(std::floor(long_px * std::min(a, b) / std::max(a, b) + 1e-9)) / 16 * 16;
+  return a > b ? FrameSize{long_px, short_px} : FrameSize{short_px, long_px};
+}
 
-  // Server thread.
-  void serve();
-  bool start_servers(std::string *error);
-  void stop_servers();
-  void on_api_request(SoupServerMessage *msg, const char *path);
-  void on_cdn_request(SoupServerMessage *msg, const char *path);
-  void answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Step step);
-  void run_later(unsigned delay_ms, PausedPtr paused, Step step);
-  void handle_submit(SoupServerMessage *msg, const std::string &model);
-  void process_submit(PausedPtr paused, const std::string &model, const std::string &body,
-                      std::size_t record_index);
-  void fetch_image(PausedPtr paused, const SubmitParams &params, std::size_t record_index);
-  void accept_submit(SoupServerMessage *msg, const SubmitParams &params, std::size_t record_index,
-                     gint64 image_bytes);
-  void answer_job(SoupServerMessage *msg, const std::string &request_id, bool with_output);
-  void serve_clip(PausedPtr paused, const std::string &path, bool carries_key,
-                  std::int64_t truncate_at);
-  GBytes *mapped_clip(const std::string &path);
-  void write_truncated(PausedPtr paused, guint status, GBytes *body, std::int64_t truncate_at);
+// ---- Core: lifetime ----
 
-  // Any thread.
-  std::optional<Fault> take_fault(Phase phase);
-  std::optional<JobView> view_job(const std::string &request_id) const;
-  std::shared_future<std::string> clip_for(const ClipSpec &spec);
-  void remove_clip_dir();
-
-  const Options options;
-  std::string clip_dir;
-  // Set by the server thread before the constructor returns, then constant.
-  std::string api_url;
-  std::string cdn_url;
-
-  MainContextPtr context;
-  MainLoopPtr loop;
-  std::promise<void> ready;
-  std::thread server_thread;
-
-  // Only touched on the server thread.
-  GObjectPtr<SoupServer> api_server;
-  GObjectPtr<SoupServer> cdn_server;
-  GObjectPtr<SoupSession> image_session;
-  GObjectPtr<GCancellable> shutdown_cancellable;
-  std::set<GSource *> pending_timers;  // fault delays holding paused requests
-  int pending_async_ops = 0;           // image fetches and raw writes in flight
-  std::map<std::string, BytesPtr> mapped_clips;
-
-  // Shared with the caller's threads and the encoders.
-  mutable std::mutex mutex;
-  Counters counters;
-  std::vector<SubmitRecord> submit_records;
-  std::vector<std::string> cdn_headers;
-  std::vector<Fault> faults;
-  std::map<std::string, Job> jobs;
-  std::map<std::string, std::shared_future<std::string>> clips_by_path;
-  std::vector<std::thread> encoders;
-  std::atomic<bool> stopping{false};
-};
-
-Emulator::Impl::Impl(Options emulator_options) : options(std::move(emulator_options)) {
+Core::Core(Options emulator_options) : options(std::move(emulator_options)) {
   init_gstreamer_once();
+  switch (options.provider) {
+    case Provider::Segmind:
+      profile = make_segmind_profile(*this);
+      break;
+    case Provider::Xai:
+      profile = make_xai_profile(*this);
+      break;
+    case Provider::Aimlapi:
+      profile = make_aimlapi_profile(*this);
+      break;
+    case Provider::Reapi:
+      profile = make_reapi_profile(*this);
+      break;
+  }
+  if (!profile) throw std::invalid_argument("unknown emulator provider");
   g_autoptr(GError) error = nullptr;
   g_autofree gchar *dir = g_dir_make_tmp("grokimagine-emulator-XXXXXX", &error);
   if (dir == nullptr) {
-    throw std::runtime_error(std::string("cannot create the clip directory: ") + error->message);
+    throw std::runtime_error(std::string("cannot create the media directory: ") + error->message);
   }
-  clip_dir = dir;
+  media_dir = dir;
   context.reset(g_main_context_new());
   loop.reset(g_main_loop_new(context.get(), FALSE));
   shutdown_cancellable.reset(g_cancellable_new());
@@ -540,22 +483,23 @@ Emulator::Impl::Impl(Options emulator_options) : options(std::move(emulator_opti
     listening.get();
   } catch (...) {
     server_thread.join();
-    remove_clip_dir();
+    remove_media_dir();
     throw;
   }
-  GST_INFO("API at %s, CDN at %s, clips in %s", api_url.c_str(), cdn_url.c_str(), clip_dir.c_str());
+  GST_INFO("API at %s, CDN at %s, media in %s", api_url.c_str(), cdn_url.c_str(),
+           media_dir.c_str());
 }
 
-Emulator::Impl::~Impl() {
+Core::~Core() {
   stopping = true;  // encoders poll this and give up within ~100 ms
   g_main_loop_quit(loop.get());
   server_thread.join();
   // The server thread was the only one starting encoders, so the list is final.
   for (std::thread &encoder : encoders) encoder.join();
-  remove_clip_dir();
+  remove_media_dir();
 }
 
-void Emulator::Impl::serve() {
+void Core::serve() {
   g_main_context_push_thread_default(context.get());
   std::string error;
   if (!start_servers(&error)) {
@@ -570,7 +514,7 @@ void Emulator::Impl::serve() {
   g_source_set_callback(
       idle,
       [](gpointer self) -> gboolean {
-        static_cast<Impl *>(self)->ready.set_value();
+        static_cast<Core *>(self)->ready.set_value();
         return G_SOURCE_REMOVE;
       },
       this, nullptr);
@@ -602,19 +546,21 @@ bool listen_on_loopback(SoupServer *server, unsigned port, unsigned *bound_port,
 
 }  // namespace
 
-bool Emulator::Impl::start_servers(std::string *error) {
+bool Core::start_servers(std::string *error) {
   api_server.reset(soup_server_new("server-header", "grokimagine-emulator ", nullptr));
   cdn_server.reset(soup_server_new("server-header", "grokimagine-emulator-cdn ", nullptr));
   soup_server_add_handler(
       api_server.get(), nullptr,
-      [](SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *, gpointer self) {
-        static_cast<Impl *>(self)->on_api_request(msg, path);
+      [](SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer self) {
+        Core *core = static_cast<Core *>(self);
+        GST_DEBUG("API %s %s", soup_server_message_get_method(msg), path);
+        core->profile->handle(msg, soup_server_message_get_method(msg), path, query);
       },
       this, nullptr);
   soup_server_add_handler(
       cdn_server.get(), nullptr,
       [](SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *, gpointer self) {
-        static_cast<Impl *>(self)->on_cdn_request(msg, path);
+        static_cast<Core *>(self)->on_cdn_request(msg, path);
       },
       this, nullptr);
 
@@ -634,7 +580,7 @@ bool Emulator::Impl::start_servers(std::string *error) {
   return true;
 }
 
-void Emulator::Impl::stop_servers() {
+void Core::stop_servers() {
   g_cancellable_cancel(shutdown_cancellable.get());
   // Dropping the delayed requests resumes them; the disconnect below closes
   // their connections.
@@ -643,18 +589,23 @@ void Emulator::Impl::stop_servers() {
   // Cancelled fetches and writes complete promptly; their callbacks own
   // paused requests and must run before the servers go.
   while (pending_async_ops > 0) g_main_context_iteration(context.get(), TRUE);
+  // A fetch batch finishing above may have scheduled a synchronous answer.
+  const std::set<GSource *> late_timers = pending_timers;
+  for (GSource *timer : late_timers) g_source_destroy(timer);
   if (image_session) soup_session_abort(image_session.get());
   if (api_server) soup_server_disconnect(api_server.get());
   if (cdn_server) soup_server_disconnect(cdn_server.get());
   api_server.reset();
   cdn_server.reset();
   image_session.reset();
-  mapped_clips.clear();
+  mapped_files.clear();
   while (g_main_context_iteration(context.get(), FALSE)) {
   }
 }
 
-std::optional<Fault> Emulator::Impl::take_fault(Phase phase) {
+// ---- Core: faults and delays ----
+
+std::optional<Fault> Core::take_fault(Phase phase) {
   std::lock_guard<std::mutex> lock(mutex);
   for (Fault &fault : faults) {
     if (fault.phase != phase || fault.times == 0) continue;
@@ -665,11 +616,13 @@ std::optional<Fault> Emulator::Impl::take_fault(Phase phase) {
   return std::nullopt;
 }
 
-void Emulator::Impl::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Step step) {
+void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Step step) {
   auto paused = std::make_unique<PausedMessage>(msg);
-  Step faulted_step = [fault, step = std::move(step)](PausedPtr paused_msg) {
+  Step faulted_step = [this, fault, step = std::move(step)](PausedPtr paused_msg) {
     if (fault && fault->status != 0) {
-      respond_fault(paused_msg->get(), *fault);
+      const auto status = static_cast<guint>(fault->status);
+      respond(paused_msg->get(), status,
+              fault->body.empty() ? profile->fault_body(status) : fault->body);
       return;
     }
     step(std::move(paused_msg));
@@ -684,10 +637,9 @@ void Emulator::Impl::answer(SoupServerMessage *msg, const std::optional<Fault> &
   }
 }
 
-// Runs `step` after `delay_ms` on the server thread, without blocking it.
-void Emulator::Impl::run_later(unsigned delay_ms, PausedPtr paused, Step step) {
+void Core::run_later(unsigned delay_ms, PausedPtr paused, Step step) {
   struct Timer {
-    Impl *impl;
+    Core *core;
     GSource *source;
     PausedPtr paused;
     Step step;
@@ -706,255 +658,337 @@ void Emulator::Impl::run_later(unsigned delay_ms, PausedPtr paused, Step step) {
       timer,
       [](gpointer data) {
         std::unique_ptr<Timer> done(static_cast<Timer *>(data));
-        done->impl->pending_timers.erase(done->source);
+        done->core->pending_timers.erase(done->source);
       });
   pending_timers.insert(source);
   g_source_attach(source, context.get());
   g_source_unref(source);  // the context keeps it until it fires or is destroyed
 }
 
-void Emulator::Impl::on_api_request(SoupServerMessage *msg, const char *path) {
-  const std::string method = soup_server_message_get_method(msg);
-  const std::vector<std::string> segments = path_segments(path);
-  GST_DEBUG("API %s %s", method.c_str(), path);
-  if (segments.size() >= 2 && segments[0] == "v2") {
-    if (method == SOUP_METHOD_POST && segments.size() == 2) {
-      handle_submit(msg, segments[1]);
-      return;
-    }
-    if (method == SOUP_METHOD_GET && segments.size() == 4 && segments[1] == "requests" &&
-        segments[3] == "status") {
-      const std::string request_id = segments[2];
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        ++counters.status_polls;
-      }
-      answer(msg, take_fault(Phase::Status), [this, request_id](PausedPtr paused) {
-        answer_job(paused->get(), request_id, false);
-      });
-      return;
-    }
-    if (method == SOUP_METHOD_GET && segments.size() == 3 && segments[1] == "requests") {
-      const std::string request_id = segments[2];
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        ++counters.result_fetches;
-      }
-      answer(msg, take_fault(Phase::Result),
-             [this, request_id](PausedPtr paused) { answer_job(paused->get(), request_id, true); });
-      return;
-    }
-  }
-  respond_error(msg, SOUP_STATUS_NOT_FOUND, "Not found");
+// ---- Core: submits ----
+
+std::size_t Core::record_submit(const std::string &path, const std::string &model,
+                                const std::string &body) {
+  std::lock_guard<std::mutex> lock(mutex);
+  ++counters.submits_total;
+  SubmitRecord record;
+  record.model = model;
+  record.body = body;
+  record.path = path;
+  submit_records.push_back(std::move(record));
+  return submit_records.size() - 1;
 }
 
-void Emulator::Impl::handle_submit(SoupServerMessage *msg, const std::string &model) {
-  g_autoptr(GBytes) body_bytes =
-      soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize body_size = 0;
-  const auto *body_data = static_cast<const char *>(g_bytes_get_data(body_bytes, &body_size));
-  std::string body(body_data != nullptr ? body_data : "", body_size);
+void Core::count_status_poll() {
+  std::lock_guard<std::mutex> lock(mutex);
+  ++counters.status_polls;
+}
+
+void Core::count_result_fetch() {
+  std::lock_guard<std::mutex> lock(mutex);
+  ++counters.result_fetches;
+}
+
+// Input images of one submit, some being fetched. Shared by the fetches; the
+// last one to finish answers through `done` or `failed`.
+struct ImageBatch {
+  PausedPtr paused;
   std::size_t record_index = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++counters.submits_total;
-    submit_records.push_back(SubmitRecord{model, "", body, -1});
-    record_index = submit_records.size() - 1;
+  ImageInputs inputs;
+  ImageBytes bytes;
+  int remaining = 0;
+  std::string failed_field;  // first failure
+  std::string failure;
+  Core::ImagesDone done;
+  Core::ImagesFailed failed;
+
+  // Slot 0 is `image` (when given), then the references in order.
+  const ImageInput &input(std::size_t slot) const {
+    return inputs.image ? (slot == 0 ? *inputs.image : inputs.references[slot - 1])
+                        : inputs.references[slot];
   }
-  answer(msg, take_fault(Phase::Submit),
-         [this, model, body = std::move(body), record_index](PausedPtr paused) {
-           process_submit(std::move(paused), model, body, record_index);
-         });
+  gint64 &bytes_of(std::size_t slot) {
+    return inputs.image ? (slot == 0 ? bytes.image : bytes.references[slot - 1])
+                        : bytes.references[slot];
+  }
+  std::size_t slots() const { return (inputs.image ? 1 : 0) + inputs.references.size(); }
+};
+
+void Core::resolve_images(PausedPtr paused, std::size_t record_index, const ImageInputs &inputs,
+                          ImagesDone done, ImagesFailed failed) {
+  auto batch = std::make_shared<ImageBatch>();
+  batch->paused = std::move(paused);
+  batch->record_index = record_index;
+  batch->inputs = inputs;
+  batch->bytes.references.assign(inputs.references.size(), -1);
+  batch->done = std::move(done);
+  batch->failed = std::move(failed);
+  // One extra count until every fetch has started, so none can finish the
+  // batch early.
+  batch->remaining = 1;
+  for (std::size_t slot = 0; slot < batch->slots(); ++slot) {
+    const ImageInput &input = batch->input(slot);
+    switch (input.kind) {
+      case ImageInput::Kind::Inline:
+        batch->bytes_of(slot) = input.inline_bytes;
+        break;
+      case ImageInput::Kind::RemoteUrl:
+        // There is no network to fetch it from: accept it, having obtained
+        // nothing.
+        batch->bytes_of(slot) = 0;
+        break;
+      case ImageInput::Kind::LoopbackUrl:
+        ++batch->remaining;
+        fetch_image(batch, slot, input.url);
+        break;
+    }
+  }
+  if (--batch->remaining == 0) finish_images(batch);
 }
 
-void Emulator::Impl::process_submit(PausedPtr paused, const std::string &model,
-                                    const std::string &body, std::size_t record_index) {
-  SoupServerMessage *msg = paused->get();
-  if (!has_valid_key(msg, options.api_key)) {
-    respond_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
-    return;
-  }
-  if (model != kModelName) {
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "Model not found");
-    return;
-  }
-  SubmitParams params;
-  std::string error;
-  if (!parse_submit(body, &params, &error)) {
-    respond_error(msg, SOUP_STATUS_BAD_REQUEST, error);
-    return;
-  }
-  switch (params.image) {
-    case SubmitParams::Image::LoopbackUrl:
-      fetch_image(std::move(paused), params, record_index);
-      return;
-    case SubmitParams::Image::RemoteUrl:
-      // There is no network to fetch it from: accept it, having obtained nothing.
-      accept_submit(msg, params, record_index, 0);
-      return;
-    case SubmitParams::Image::Inline:
-      accept_submit(msg, params, record_index, params.inline_image_bytes);
-      return;
-    case SubmitParams::Image::None:
-      accept_submit(msg, params, record_index, -1);
-      return;
-  }
-}
-
-void Emulator::Impl::fetch_image(PausedPtr paused, const SubmitParams &params,
-                                 std::size_t record_index) {
-  struct ImageFetch {
-    Impl *impl;
-    PausedPtr paused;
-    SubmitParams params;
-    std::size_t record_index;
+void Core::fetch_image(const std::shared_ptr<ImageBatch> &batch, std::size_t slot,
+                       const std::string &url) {
+  struct Fetch {
+    Core *core;
+    std::shared_ptr<ImageBatch> batch;
+    std::size_t slot;
     GObjectPtr<SoupMessage> request;
   };
-  GObjectPtr<SoupMessage> request(soup_message_new(SOUP_METHOD_GET, params.image_url.c_str()));
+  GObjectPtr<SoupMessage> request(soup_message_new(SOUP_METHOD_GET, url.c_str()));
   if (!request) {
-    respond_error(paused->get(), SOUP_STATUS_BAD_REQUEST, "image: not a valid URL");
+    batch->bytes_of(slot) = 0;
+    if (batch->failed_field.empty()) {
+      batch->failed_field = batch->input(slot).field;
+      batch->failure = "not a valid URL";
+    }
+    --batch->remaining;
     return;
   }
   SoupMessage *request_ptr = request.get();
   // Owned by the callback, which always runs (cancellation included).
-  auto *fetch = new ImageFetch{this, std::move(paused), params, record_index, std::move(request)};
+  auto *fetch = new Fetch{this, batch, slot, std::move(request)};
   ++pending_async_ops;
   soup_session_send_and_read_async(
       image_session.get(), request_ptr, G_PRIORITY_DEFAULT, shutdown_cancellable.get(),
       [](GObject *session, GAsyncResult *result, gpointer data) {
-        std::unique_ptr<ImageFetch> done(static_cast<ImageFetch *>(data));
-        Impl *impl = done->impl;
-        --impl->pending_async_ops;
+        std::unique_ptr<Fetch> done(static_cast<Fetch *>(data));
+        Core *core = done->core;
+        ImageBatch &batch = *done->batch;
+        --core->pending_async_ops;
         g_autoptr(GError) error = nullptr;
         g_autoptr(GBytes) image =
             soup_session_send_and_read_finish(SOUP_SESSION(session), result, &error);
         const guint status = soup_message_get_status(done->request.get());
-        SoupServerMessage *msg = done->paused->get();
+        const ImageInput &input = batch.input(done->slot);
         if (image == nullptr || !SOUP_STATUS_IS_SUCCESSFUL(status)) {
           const std::string reason =
               error != nullptr ? error->message : "HTTP " + std::to_string(status);
-          GST_INFO("image fetch of %s failed: %s", done->params.image_url.c_str(), reason.c_str());
-          {
-            std::lock_guard<std::mutex> lock(impl->mutex);
-            impl->submit_records[done->record_index].image_bytes = 0;
+          GST_INFO("image fetch of %s failed: %s", input.url.c_str(), reason.c_str());
+          batch.bytes_of(done->slot) = 0;
+          if (batch.failed_field.empty()) {
+            batch.failed_field = input.field;
+            batch.failure = "could not fetch " + input.url + " (" + reason + ")";
           }
-          respond_error(msg, SOUP_STATUS_BAD_REQUEST,
-                        "image: could not fetch " + done->params.image_url + " (" + reason + ")");
-          return;
+        } else {
+          batch.bytes_of(done->slot) = static_cast<gint64>(g_bytes_get_size(image));
         }
-        impl->accept_submit(msg, done->params, done->record_index,
-                            static_cast<gint64>(g_bytes_get_size(image)));
+        if (--batch.remaining == 0) core->finish_images(done->batch);
       },
       fetch);
 }
 
-void Emulator::Impl::accept_submit(SoupServerMessage *msg, const SubmitParams &params,
-                                   std::size_t record_index, gint64 image_bytes) {
-  g_autofree gchar *uuid = g_uuid_string_random();
-  const std::string request_id = uuid;
+void Core::finish_images(const std::shared_ptr<ImageBatch> &batch) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    SubmitRecord &record = submit_records[batch->record_index];
+    record.image_bytes = batch->bytes.image;
+    record.reference_image_bytes = batch->bytes.references;
+  }
+  if (!batch->failed_field.empty()) {
+    batch->failed(std::move(batch->paused), batch->failed_field, batch->failure);
+  } else {
+    batch->done(std::move(batch->paused), batch->bytes);
+  }
+}
+
+// ---- Core: jobs ----
+
+Outcome Core::planned_outcome(bool has_moderation_and_expiry) const {
+  if (!options.fail_detail.empty()) return Outcome::Fail;
+  if (has_moderation_and_expiry && options.moderate) return Outcome::Moderate;
+  if (has_moderation_and_expiry && options.expire_jobs) return Outcome::Expire;
+  return Outcome::Complete;
+}
+
+void Core::create_job(std::size_t record_index, const JobSpec &spec) {
   Job job;
+  job.spec = spec;
   job.submitted_us = g_get_monotonic_time();
-  job.duration_s = params.duration_s;
-  // A job bound to fail never gets a clip; don't spend CPU on one.
-  if (options.fail_detail.empty()) {
-    const FrameSize size = frame_size(params.resolution, params.aspect_ratio);
-    job.clip = clip_for(
-        ClipSpec{size.width, size.height, params.duration_s, params.prompt, options.moov_at_end});
+  job.created_unix = g_get_real_time() / G_USEC_PER_SEC;
+  // A job that will not complete never gets media; don't spend CPU on it.
+  if (spec.outcome == Outcome::Complete) {
+    if (spec.kind == MediaKind::Video) {
+      const ClipSpec clip{spec.size.width, spec.size.height, spec.duration_s, spec.prompt,
+                          options.moov_at_end};
+      job.media.push_back(media_for(clip_file_name(clip),
+                                    [this, clip](const std::string &path, std::string *error) {
+                                      return encode_clip(clip, path, stopping, error);
+                                    }));
+    } else {
+      for (int index = 0; index < spec.count; ++index) {
+        const ImageSpec image{spec.size.width, spec.size.height, spec.format, spec.prompt,
+                              index,           spec.count};
+        job.media.push_back(media_for(image_file_name(image),
+                                      [this, image](const std::string &path, std::string *error) {
+                                        return encode_image(image, path, stopping, error);
+                                      }));
+      }
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mutex);
-    jobs.emplace(request_id, std::move(job));
+    jobs.emplace(spec.id, std::move(job));
     ++counters.submits_accepted;
-    submit_records[record_index].request_id = request_id;
-    submit_records[record_index].image_bytes = image_bytes;
+    submit_records[record_index].request_id = spec.id;
+    submit_records[record_index].model = spec.model;
   }
-  GST_INFO("accepted %s: %d s %s %s", request_id.c_str(), params.duration_s,
-           params.resolution.c_str(), params.aspect_ratio.c_str());
-  const std::string response_url = api_url + "/v2/requests/" + request_id;
-  respond(msg, SOUP_STATUS_OK,
-          JsonWriter()
-              .add("request_id", request_id)
-              .add("status", status_name(JobStatus::Queued))
-              .add("status_url", response_url + "/status")
-              .add("response_url", response_url)
-              .finish());
+  GST_INFO("accepted %s (%s): %dx%d, %s", spec.id.c_str(), spec.model.c_str(), spec.size.width,
+           spec.size.height,
+           spec.kind == MediaKind::Video ? (std::to_string(spec.duration_s) + " s").c_str()
+                                         : (std::to_string(spec.count) + " image(s)").c_str());
 }
 
-std::shared_future<std::string> Emulator::Impl::clip_for(const ClipSpec &spec) {
-  const std::string path = clip_dir + "/" + clip_file_name(spec);
+std::shared_future<std::string> Core::media_for(
+    const std::string &file_name,
+    std::function<bool(const std::string &path, std::string *error)> encode) {
+  const std::string path = media_dir + "/" + file_name;
   std::lock_guard<std::mutex> lock(mutex);
-  if (auto cached = clips_by_path.find(path); cached != clips_by_path.end()) return cached->second;
+  if (auto cached = media_by_path.find(path); cached != media_by_path.end()) return cached->second;
   std::promise<std::string> encoded;
-  std::shared_future<std::string> clip = encoded.get_future().share();
-  clips_by_path.emplace(path, clip);
+  std::shared_future<std::string> media = encoded.get_future().share();
+  media_by_path.emplace(path, media);
   // Encoding runs off the server thread so polls keep being answered.
-  encoders.emplace_back([this, spec, path, encoded = std::move(encoded)]() mutable {
+  encoders.emplace_back([path, encode = std::move(encode), encoded = std::move(encoded)]() mutable {
     std::string error;
-    if (encode_clip(spec, path, stopping, &error)) {
+    if (encode(path, &error)) {
       encoded.set_value(path);
     } else {
-      GST_WARNING("clip %s not made: %s", path.c_str(), error.c_str());
+      GST_WARNING("%s not made: %s", path.c_str(), error.c_str());
       encoded.set_value("");
     }
   });
-  return clip;
+  return media;
 }
 
-std::optional<JobView> Emulator::Impl::view_job(const std::string &request_id) const {
+namespace {
+
+bool media_ready(const std::shared_future<std::string> &media) {
+  return media.valid() && media.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+}  // namespace
+
+std::optional<JobView> Core::view_job(const std::string &id) const {
   std::lock_guard<std::mutex> lock(mutex);
-  const auto found = jobs.find(request_id);
+  const auto found = jobs.find(id);
   if (found == jobs.end() || found->second.expired) return std::nullopt;
   const Job &job = found->second;
   JobView view;
-  view.duration_s = job.duration_s;
-  const gint64 elapsed_ms = (g_get_monotonic_time() - job.submitted_us) / 1000;
-  if (elapsed_ms < static_cast<gint64>(options.queued_ms)) {
+  view.id = id;
+  view.model = job.spec.model;
+  view.kind = job.spec.kind;
+  view.size = job.spec.size;
+  view.duration_s = job.spec.duration_s;
+  view.count = job.spec.count;
+  view.format = job.spec.format;
+  view.created_unix = job.created_unix;
+  view.elapsed_ms = (g_get_monotonic_time() - job.submitted_us) / 1000;
+  if (view.elapsed_ms < static_cast<gint64>(options.queued_ms)) {
     view.status = JobStatus::Queued;
-  } else if (elapsed_ms < static_cast<gint64>(options.generation_ms)) {
-    view.status = JobStatus::Processing;
-  } else if (!options.fail_detail.empty()) {
-    view.status = JobStatus::Failed;
-    view.error = options.fail_detail;
-  } else if (!clip_ready(job.clip)) {
-    view.status = JobStatus::Processing;
-  } else if (job.clip.get().empty()) {
-    view.status = JobStatus::Failed;
-    view.error = "Video generation failed";
-  } else {
-    view.status = JobStatus::Completed;
-    view.clip_path = job.clip.get();
+    return view;
   }
+  if (view.elapsed_ms < static_cast<gint64>(options.generation_ms)) {
+    view.status = JobStatus::Processing;
+    return view;
+  }
+  switch (job.spec.outcome) {
+    case Outcome::Fail:
+      view.status = JobStatus::Failed;
+      view.error = options.fail_detail;
+      return view;
+    case Outcome::Moderate:
+      view.status = JobStatus::Moderated;
+      return view;
+    case Outcome::Expire:
+      view.status = JobStatus::Expired;
+      return view;
+    case Outcome::Complete:
+      break;
+  }
+  if (!std::all_of(job.media.begin(), job.media.end(), media_ready)) {
+    view.status = JobStatus::Processing;
+    return view;
+  }
+  for (const auto &media : job.media) {
+    if (media.get().empty()) {
+      view.status = JobStatus::Failed;
+      view.error =
+          job.spec.kind == MediaKind::Video ? "Video generation failed" : "Image generation failed";
+      view.media_paths.clear();
+      return view;
+    }
+    view.media_paths.push_back(media.get());
+  }
+  view.status = JobStatus::Completed;
   return view;
 }
 
-void Emulator::Impl::answer_job(SoupServerMessage *msg, const std::string &request_id,
-                                bool with_output) {
-  if (!has_valid_key(msg, options.api_key)) {
-    respond_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
-    return;
-  }
-  const std::optional<JobView> view = view_job(request_id);
-  if (!view) {
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "Request not found or expired");
-    return;
-  }
-  JsonWriter json;
-  json.add("request_id", request_id).add("status", status_name(view->status));
-  if (view->status == JobStatus::Failed) {
-    json.add("error", view->error);
-    respond(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, json.finish());
-    return;
-  }
-  if (with_output && view->status == JobStatus::Completed) {
-    json.add("output", cdn_url + "/videos/" + request_id + ".mp4")
-        .begin_object("metrics")
-        .add("duration_s", static_cast<gint64>(view->duration_s))
-        .end_object();
-  }
-  respond(msg, SOUP_STATUS_OK, json.finish());
+int Core::count_job_poll(const std::string &id) {
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto found = jobs.find(id);
+  return found == jobs.end() ? 0 : ++found->second.polls;
 }
 
-void Emulator::Impl::on_cdn_request(SoupServerMessage *msg, const char *path) {
+void Core::when_finished(PausedPtr paused, const std::string &id, JobStep step) {
+  const std::optional<JobView> view = view_job(id);
+  if (!view || is_terminal(view->status)) {
+    step(std::move(paused), view);
+    return;
+  }
+  const gint64 left_ms = static_cast<gint64>(options.generation_ms) - view->elapsed_ms;
+  const auto delay_ms = static_cast<unsigned>(std::max<gint64>(left_ms, kFinishCheckMs));
+  run_later(delay_ms, std::move(paused), [this, id, step = std::move(step)](PausedPtr later) {
+    when_finished(std::move(later), id, step);
+  });
+}
+
+std::string Core::media_url(const JobView &view, int index) const {
+  if (view.kind == MediaKind::Video) return cdn_url + "/videos/" + view.id + ".mp4";
+  return cdn_url + "/images/" + view.id + "-" + std::to_string(index) + "." +
+         image_extension(view.format);
+}
+
+// Maps files once and serves slices of the mapping, so no request copies a
+// whole file into memory.
+GBytes *Core::mapped_file(const std::string &path) {
+  if (auto mapped = mapped_files.find(path); mapped != mapped_files.end()) {
+    return mapped->second.get();
+  }
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GMappedFile) file = g_mapped_file_new(path.c_str(), FALSE, &error);
+  if (file == nullptr) {
+    GST_WARNING("cannot map %s: %s", path.c_str(), error->message);
+    return nullptr;
+  }
+  BytesPtr bytes(g_mapped_file_get_bytes(file));
+  GBytes *raw = bytes.get();
+  mapped_files.emplace(path, std::move(bytes));
+  return raw;
+}
+
+// ---- Core: the CDN ----
+
+void Core::on_cdn_request(SoupServerMessage *msg, const char *path) {
   SoupMessageHeaders *request_headers = soup_server_message_get_request_headers(msg);
   const bool carries_key =
       soup_message_headers_get_one(request_headers, "x-api-key") != nullptr ||
@@ -977,46 +1011,75 @@ void Emulator::Impl::on_cdn_request(SoupServerMessage *msg, const char *path) {
   const std::optional<Fault> fault = is_get ? take_fault(Phase::Download) : std::nullopt;
   const std::int64_t truncate_at = fault ? fault->truncate_at : -1;
   answer(msg, fault, [this, path = std::string(path), carries_key, truncate_at](PausedPtr paused) {
-    serve_clip(std::move(paused), path, carries_key, truncate_at);
+    serve_media(std::move(paused), path, carries_key, truncate_at);
   });
 }
 
-void Emulator::Impl::serve_clip(PausedPtr paused, const std::string &path, bool carries_key,
-                                std::int64_t truncate_at) {
+namespace {
+
+// The CDN's error body: not a provider API, so one plain shape.
+void respond_cdn_error(SoupServerMessage *msg, guint status, const std::string &message) {
+  respond(msg, status, JsonWriter().add("error", message).finish());
+}
+
+}  // namespace
+
+void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_key,
+                       std::int64_t truncate_at) {
   SoupServerMessage *msg = paused->get();
   if (carries_key) {
     // Real result URLs are pre-signed; a client sending its key to the CDN
     // leaks it to a third party.
-    respond_error(msg, SOUP_STATUS_FORBIDDEN, "Forbidden: do not send credentials to the CDN");
+    respond_cdn_error(msg, SOUP_STATUS_FORBIDDEN, "Forbidden: do not send credentials to the CDN");
     return;
   }
   const std::string method = soup_server_message_get_method(msg);
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
                                  "GET, HEAD");
-    respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Method not allowed");
+    respond_cdn_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Method not allowed");
     return;
   }
+  // /videos/<id>.mp4 or /images/<id>-<index>.<ext>
   const std::vector<std::string> segments = path_segments(path.c_str());
-  std::optional<JobView> view;
+  std::string file;
+  const char *content_type = nullptr;
   if (segments.size() == 2 && segments[0] == "videos" && ends_with(segments[1], ".mp4")) {
-    view = view_job(segments[1].substr(0, segments[1].size() - 4));
+    const std::optional<JobView> view = view_job(segments[1].substr(0, segments[1].size() - 4));
+    if (view && view->status == JobStatus::Completed && view->kind == MediaKind::Video) {
+      file = view->media_paths.at(0);
+      content_type = kVideoContentType;
+    }
+  } else if (segments.size() == 2 && segments[0] == "images") {
+    const std::string &name = segments[1];
+    const auto dot = name.rfind('.');
+    const auto dash = dot == std::string::npos ? std::string::npos : name.rfind('-', dot);
+    guint64 index = 0;
+    if (dash != std::string::npos && parse_decimal(name.substr(dash + 1, dot - dash - 1), &index)) {
+      const std::optional<JobView> view = view_job(name.substr(0, dash));
+      if (view && view->status == JobStatus::Completed && view->kind == MediaKind::Images &&
+          index < view->media_paths.size() &&
+          name.substr(dot + 1) == image_extension(view->format)) {
+        file = view->media_paths[index];
+        content_type = image_content_type(view->format);
+      }
+    }
   }
-  if (!view || view->status != JobStatus::Completed) {
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "Not found");
+  if (file.empty()) {
+    respond_cdn_error(msg, SOUP_STATUS_NOT_FOUND, "Not found");
     return;
   }
-  GBytes *clip = mapped_clip(view->clip_path);
-  if (clip == nullptr) {
-    respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Clip unreadable");
+  GBytes *media = mapped_file(file);
+  if (media == nullptr) {
+    respond_cdn_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Media unreadable");
     return;
   }
 
   SoupMessageHeaders *request_headers = soup_server_message_get_request_headers(msg);
   SoupMessageHeaders *response_headers = soup_server_message_get_response_headers(msg);
-  const guint64 size = g_bytes_get_size(clip);
+  const guint64 size = g_bytes_get_size(media);
   const ByteRange range = parse_range(soup_message_headers_get_one(request_headers, "Range"), size);
-  soup_message_headers_replace(response_headers, "Content-Type", kVideoContentType);
+  soup_message_headers_replace(response_headers, "Content-Type", content_type);
   soup_message_headers_replace(response_headers, "Accept-Ranges", "bytes");
   guint status = SOUP_STATUS_OK;
   switch (range.kind) {
@@ -1039,7 +1102,7 @@ void Emulator::Impl::serve_clip(PausedPtr paused, const std::string &path, bool 
       break;
   }
   const guint64 length = range.last - range.first + (size > 0 ? 1 : 0);
-  BytesPtr body(g_bytes_new_from_bytes(clip, range.first, length));
+  BytesPtr body(g_bytes_new_from_bytes(media, range.first, length));
   soup_message_headers_set_content_length(response_headers, static_cast<goffset>(length));
 
   if (truncate_at >= 0 && method == SOUP_METHOD_GET) {
@@ -1052,31 +1115,12 @@ void Emulator::Impl::serve_clip(PausedPtr paused, const std::string &path, bool 
   }
 }
 
-// Maps clips once and serves slices of the mapping, so no request copies a
-// whole file into memory.
-GBytes *Emulator::Impl::mapped_clip(const std::string &path) {
-  if (auto mapped = mapped_clips.find(path); mapped != mapped_clips.end()) {
-    return mapped->second.get();
-  }
-  g_autoptr(GError) error = nullptr;
-  g_autoptr(GMappedFile) file = g_mapped_file_new(path.c_str(), FALSE, &error);
-  if (file == nullptr) {
-    GST_WARNING("cannot map %s: %s", path.c_str(), error->message);
-    return nullptr;
-  }
-  BytesPtr bytes(g_mapped_file_get_bytes(file));
-  GBytes *raw = bytes.get();
-  mapped_clips.emplace(path, std::move(bytes));
-  return raw;
-}
-
 // Sends the response head announcing the whole body, then only
 // `truncate_at` bytes of it, then closes: a connection dropped mid-download.
 // SoupServer cannot do that, so the connection is taken from it.
-void Emulator::Impl::write_truncated(PausedPtr paused, guint status, GBytes *body,
-                                     std::int64_t truncate_at) {
+void Core::write_truncated(PausedPtr paused, guint status, GBytes *body, std::int64_t truncate_at) {
   struct RawWrite {
-    Impl *impl;
+    Core *core;
     GObjectPtr<GIOStream> connection;
     std::string bytes;
   };
@@ -1106,7 +1150,7 @@ void Emulator::Impl::write_truncated(PausedPtr paused, guint status, GBytes *bod
       write->bytes.size(), G_PRIORITY_DEFAULT, shutdown_cancellable.get(),
       [](GObject *stream, GAsyncResult *result, gpointer data) {
         std::unique_ptr<RawWrite> done(static_cast<RawWrite *>(data));
-        --done->impl->pending_async_ops;
+        --done->core->pending_async_ops;
         g_autoptr(GError) error = nullptr;
         if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr, &error)) {
           GST_INFO("truncated write ended early: %s", error->message);
@@ -1116,16 +1160,22 @@ void Emulator::Impl::write_truncated(PausedPtr paused, guint status, GBytes *bod
       write);
 }
 
-void Emulator::Impl::remove_clip_dir() {
-  if (clip_dir.empty()) return;
-  g_autoptr(GDir) dir = g_dir_open(clip_dir.c_str(), 0, nullptr);
+void Core::remove_media_dir() {
+  if (media_dir.empty()) return;
+  g_autoptr(GDir) dir = g_dir_open(media_dir.c_str(), 0, nullptr);
   if (dir != nullptr) {
     while (const char *name = g_dir_read_name(dir)) {
-      g_remove((clip_dir + "/" + name).c_str());
+      g_remove((media_dir + "/" + name).c_str());
     }
   }
-  g_rmdir(clip_dir.c_str());
+  g_rmdir(media_dir.c_str());
 }
+
+// ---- Emulator ----
+
+struct Emulator::Impl : Core {
+  using Core::Core;
+};
 
 Emulator::Emulator(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
@@ -1171,8 +1221,10 @@ std::vector<std::string> Emulator::cdn_request_headers() const {
 std::string Emulator::clip_path(const std::string &request_id) const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   const auto job = impl_->jobs.find(request_id);
-  if (job == impl_->jobs.end() || !clip_ready(job->second.clip)) return "";
-  return job->second.clip.get();
+  if (job == impl_->jobs.end() || job->second.media.empty() ||
+      !media_ready(job->second.media.front()))
+    return "";
+  return job->second.media.front().get();
 }
 
 }  // namespace grokimagine::emulator

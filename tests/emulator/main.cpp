@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -23,6 +24,24 @@ bool in_range(gint value, gint min, gint max) {
   return value >= min && value <= max;
 }
 
+bool parse_provider(const char *name, grokimagine::emulator::Provider *provider) {
+  using grokimagine::emulator::Provider;
+  const struct {
+    const char *name;
+    Provider provider;
+  } known[] = {{"segmind", Provider::Segmind},
+               {"xai", Provider::Xai},
+               {"aimlapi", Provider::Aimlapi},
+               {"reapi", Provider::Reapi}};
+  for (const auto &entry : known) {
+    if (std::strcmp(name, entry.name) == 0) {
+      *provider = entry.provider;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -35,23 +54,31 @@ int main(int argc, char **argv) {
   gint generation_ms = static_cast<gint>(defaults.generation_ms);
   gint queued_ms = static_cast<gint>(defaults.queued_ms);
   gboolean moov_at_end = FALSE;
+  gboolean moderate = FALSE;
+  gboolean expire_jobs = FALSE;
+  g_autofree gchar *provider = nullptr;
   g_autofree gchar *api_key = nullptr;
   g_autofree gchar *fail_detail = nullptr;
   const GOptionEntry entries[] = {
+      {"provider", 0, 0, G_OPTION_ARG_STRING, &provider,
+       "API to speak: segmind (default), xai, aimlapi or reapi", "NAME"},
       {"api-port", 0, 0, G_OPTION_ARG_INT, &api_port, "API port (0: any free port)", "N"},
       {"cdn-port", 0, 0, G_OPTION_ARG_INT, &cdn_port, "CDN port (0: any free port)", "N"},
-      {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key, "Accepted x-api-key (emulator-key)", "K"},
+      {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key, "Accepted API key (emulator-key)", "K"},
       {"generation-ms", 0, 0, G_OPTION_ARG_INT, &generation_ms,
        "Time from submit to COMPLETED, at least", "N"},
       {"queued-ms", 0, 0, G_OPTION_ARG_INT, &queued_ms, "Time a job stays QUEUED", "N"},
       {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end,
        "Serve clips with moov after mdat (no faststart)", nullptr},
       {"fail-detail", 0, 0, G_OPTION_ARG_STRING, &fail_detail,
-       "Make every job FAILED (HTTP 422) with this detail", "TEXT"},
+       "Make every job fail with this detail, the provider's way", "TEXT"},
+      {"moderate", 0, 0, G_OPTION_ARG_NONE, &moderate,
+       "xai: jobs end done but blocked by moderation (empty url)", nullptr},
+      {"expire-jobs", 0, 0, G_OPTION_ARG_NONE, &expire_jobs, "xai: jobs end expired", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
   g_autoptr(GOptionContext) option_context =
-      g_option_context_new("- emulate the Grok Imagine video API (Segmind v2) on loopback");
+      g_option_context_new("- emulate the Grok Imagine provider APIs on loopback");
   g_option_context_add_main_entries(option_context, entries, nullptr);
   g_option_context_add_group(option_context, gst_init_get_option_group());
   g_autoptr(GError) error = nullptr;
@@ -66,6 +93,10 @@ int main(int argc, char **argv) {
   }
 
   grokimagine::emulator::Options options;
+  if (provider != nullptr && !parse_provider(provider, &options.provider)) {
+    std::fprintf(stderr, "grokimagine-emulator: unknown provider %s\n", provider);
+    return 2;
+  }
   options.api_port = static_cast<unsigned>(api_port);
   options.cdn_port = static_cast<unsigned>(cdn_port);
   if (api_key != nullptr) options.api_key = api_key;
@@ -73,6 +104,8 @@ int main(int argc, char **argv) {
   options.queued_ms = static_cast<unsigned>(queued_ms);
   options.moov_at_end = moov_at_end;
   if (fail_detail != nullptr) options.fail_detail = fail_detail;
+  options.moderate = moderate;
+  options.expire_jobs = expire_jobs;
 
   try {
     grokimagine::emulator::Emulator emulator(options);

@@ -9,11 +9,16 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include <glib/gstdio.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -49,6 +54,12 @@ struct Response {
   std::string content_type;
   std::string content_range;
   goffset content_length = -1;
+  std::map<std::string, std::string> headers;  // names in lowercase
+
+  std::string header(const char *name) const {
+    const auto found = headers.find(name);
+    return found == headers.end() ? "" : found->second;
+  }
 };
 
 // Blocking HTTP client (libsoup's sync API works without a main loop).
@@ -93,6 +104,13 @@ class Http {
     if (soup_message_headers_get_encoding(response_headers) == SOUP_ENCODING_CONTENT_LENGTH) {
       response.content_length = soup_message_headers_get_content_length(response_headers);
     }
+    soup_message_headers_foreach(
+        response_headers,
+        [](const char *name, const char *value, gpointer headers) {
+          g_autofree gchar *lower = g_ascii_strdown(name, -1);
+          (*static_cast<std::map<std::string, std::string> *>(headers))[lower] = value;
+        },
+        &response.headers);
     return response;
   }
 
@@ -104,6 +122,19 @@ class Http {
 
   Response get_with_key(const std::string &url) {
     return request("GET", url, {{"x-api-key", kKey}});
+  }
+
+  // Authorization: Bearer (xAI, AI/ML API, reAPI); no header when key is null.
+  Response post_bearer(const std::string &url, const std::string &body, const char *key = kKey) {
+    Headers headers;
+    if (key != nullptr) headers.emplace_back("Authorization", std::string("Bearer ") + key);
+    return request("POST", url, headers, body);
+  }
+
+  Response get_bearer(const std::string &url, const char *key = kKey) {
+    Headers headers;
+    if (key != nullptr) headers.emplace_back("Authorization", std::string("Bearer ") + key);
+    return request("GET", url, headers);
   }
 
  private:
@@ -143,6 +174,101 @@ std::string read_file(const std::string &path) {
   if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return "";
   return std::string(contents, length);
 }
+
+// JSONPath access to a response body ("$.video.url", "$.data[1].b64_json").
+class Json {
+ public:
+  explicit Json(const std::string &text) : parser_(json_parser_new()) {
+    valid_ = json_parser_load_from_data(parser_.get(), text.data(),
+                                        static_cast<gssize>(text.size()), nullptr) &&
+             json_parser_get_root(parser_.get()) != nullptr;
+  }
+  bool valid() const { return valid_; }
+  bool has(const char *path) const {
+    return with_match(path, [](JsonNode *) { return true; });
+  }
+  bool is_null(const char *path) const {
+    return with_match(path, [](JsonNode *node) { return JSON_NODE_HOLDS_NULL(node) != FALSE; });
+  }
+  std::string str(const char *path) const {
+    std::string value;
+    with_match(path, [&](JsonNode *node) {
+      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+        return false;
+      value = json_node_get_string(node);
+      return true;
+    });
+    return value;
+  }
+  // -1 when absent or not an integer.
+  gint64 integer(const char *path) const {
+    gint64 value = -1;
+    with_match(path, [&](JsonNode *node) {
+      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
+        return false;
+      value = json_node_get_int(node);
+      return true;
+    });
+    return value;
+  }
+  // 1 true, 0 false, -1 absent or not a boolean.
+  int boolean(const char *path) const {
+    int value = -1;
+    with_match(path, [&](JsonNode *node) {
+      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
+        return false;
+      value = json_node_get_boolean(node) ? 1 : 0;
+      return true;
+    });
+    return value;
+  }
+  // Array length; -1 when absent or not an array.
+  int length(const char *path) const {
+    int value = -1;
+    with_match(path, [&](JsonNode *node) {
+      if (!JSON_NODE_HOLDS_ARRAY(node)) return false;
+      value = static_cast<int>(json_array_get_length(json_node_get_array(node)));
+      return true;
+    });
+    return value;
+  }
+
+ private:
+  template <typename F>
+  bool with_match(const char *path, F &&use) const {
+    if (!valid_) return false;
+    g_autoptr(JsonPath) compiled = json_path_new();
+    if (!json_path_compile(compiled, path, nullptr)) return false;
+    g_autoptr(JsonNode) matches = json_path_match(compiled, json_parser_get_root(parser_.get()));
+    JsonArray *array = json_node_get_array(matches);
+    return json_array_get_length(array) == 1 && use(json_array_get_element(array, 0));
+  }
+
+  GObjectPtr<JsonParser> parser_;
+  bool valid_ = false;
+};
+
+bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
+bool starts_with(const std::string &text, const std::string &prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool ends_with(const std::string &text, const std::string &suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string base64_decode(const std::string &text) {
+  gsize length = 0;
+  g_autofree guchar *data = g_base64_decode(text.c_str(), &length);
+  return std::string(reinterpret_cast<const char *>(data), length);
+}
+
+// A data: URI of 10 bytes ("0123456789").
+constexpr const char *kTenByteDataUri = "data:image/png;base64,MDEyMzQ1Njc4OQ==";
 
 struct PollOutcome {
   std::string final_status;
@@ -281,6 +407,96 @@ ClipInfo inspect_clip(const std::string &path) {
   info.video_duration = video.duration;
   info.audio_duration = audio.duration;
   return info;
+}
+
+// What GStreamer finds in an encoded image. (The queue makes typefind work
+// in push mode; pulled through by decodebin it would not type anything.)
+struct ImageInfo {
+  bool decoded = false;
+  std::string error;
+  std::string media_type;  // as typefind sees it: "image/png", ...
+  int width = 0;
+  int height = 0;
+};
+
+ImageInfo inspect_image(const std::string &bytes) {
+  ImageInfo info;
+  g_autofree gchar *path = nullptr;
+  const int fd = g_file_open_tmp("emulator-image-XXXXXX", &path, nullptr);
+  if (fd < 0) {
+    info.error = "no temporary file";
+    return info;
+  }
+  g_close(fd, nullptr);
+  if (!g_file_set_contents(path, bytes.data(), static_cast<gssize>(bytes.size()), nullptr)) {
+    g_remove(path);
+    info.error = "cannot write the temporary file";
+    return info;
+  }
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GstElement) pipeline = gst_parse_launch(
+      "filesrc name=source ! queue ! typefind name=type ! decodebin ! videoconvert"
+      " ! fakesink name=sink sync=false",
+      &error);
+  if (pipeline == nullptr) {
+    g_remove(path);
+    info.error = error->message;
+    return info;
+  }
+  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
+  {
+    g_autoptr(GstElement) source = gst_bin_get_by_name(GST_BIN(pipeline), "source");
+    g_autoptr(GstElement) type = gst_bin_get_by_name(GST_BIN(pipeline), "type");
+    g_object_set(source, "location", path, nullptr);
+    g_signal_connect(type, "have-type",
+                     G_CALLBACK(+[](GstElement *, guint, GstCaps *caps, std::string *media_type) {
+                       *media_type = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+                     }),
+                     &info.media_type);
+  }
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+      bus, 30 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  if (message == nullptr) {
+    info.error = "timed out";
+  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+    g_autoptr(GError) play_error = nullptr;
+    gst_message_parse_error(message, &play_error, nullptr);
+    info.error = play_error->message;
+  } else {
+    info.decoded = true;
+    g_autoptr(GstCaps) raw = sink_caps(pipeline, "sink");
+    if (raw != nullptr) {
+      const GstStructure *s = gst_caps_get_structure(raw, 0);
+      gst_structure_get_int(s, "width", &info.width);
+      gst_structure_get_int(s, "height", &info.height);
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  g_remove(path);
+  return info;
+}
+
+// Downloads an image from the CDN and checks its type, size and decoding.
+// Returns its bytes ("" on failure).
+std::string check_image_download(Http &http, const std::string &url, const char *content_type,
+                                 emu::FrameSize size) {
+  const Response image = http.request("GET", url);
+  if (!CHECK(image.status == 200 && image.content_type == content_type)) {
+    std::fprintf(stderr, "  GET %s: %u %s\n", url.c_str(), image.status,
+                 image.content_type.c_str());
+    return "";
+  }
+  CHECK(image.content_length == static_cast<goffset>(image.body.size()));
+  const ImageInfo info = inspect_image(image.body);
+  if (!CHECK(info.decoded && info.media_type == content_type && info.width == size.width &&
+             info.height == size.height)) {
+    std::fprintf(stderr, "  %s: %s %dx%d, want %s %dx%d (%s)\n", url.c_str(),
+                 info.media_type.c_str(), info.width, info.height, content_type, size.width,
+                 size.height, info.error.c_str());
+  }
+  return image.body;
 }
 
 // Top-level MP4 box types in file order, to tell faststart from moov-at-end.
@@ -654,6 +870,16 @@ void check_failing_emulator() {
   const Response result = http.get_with_key(json_string(submitted.body, "response_url"));
   CHECK(result.status == 422 && json_string(result.body, "status") == "FAILED");
   std::printf("fail_detail: %s\n", joined(outcome.statuses_seen).c_str());
+
+  // The image model fails the same way; the synchronous preview answers 422.
+  const Response images =
+      http.post_json(emulator.api_url() + "/v2/grok-imagine-image", R"({"prompt": "x"})");
+  const PollOutcome images_outcome = poll_until_done(http, json_string(images.body, "status_url"));
+  CHECK(images_outcome.final_http == 422 &&
+        json_string(images_outcome.final_body, "error") == options.fail_detail);
+  const Response preview = http.post_json(emulator.api_url() + "/v1/grok-imagine-video-1.5-preview",
+                                          R"({"prompt": "x", "image": "MDEyMzQ1Njc4OQ=="})");
+  CHECK(preview.status == 422 && json_string(preview.body, "error") == options.fail_detail);
 }
 
 void check_moov_placement(bool moov_at_end) {
@@ -675,11 +901,887 @@ void check_moov_placement(bool moov_at_end) {
   std::printf("moov_at_end=%d: boxes %s\n", moov_at_end, joined(boxes).c_str());
 }
 
+// ---- Provider profiles ----
+
+void check_image_sizes() {
+  struct Expected {
+    const char *resolution;
+    const char *aspect_ratio;
+    int width;
+    int height;
+  };
+  const Expected table[] = {
+      {"1k", "1:1", 1024, 1024},  {"2k", "1:1", 2048, 2048},   {"1k", "16:9", 1024, 576},
+      {"2k", "16:9", 2048, 1152}, {"1k", "9:16", 576, 1024},   {"1k", "4:3", 1024, 768},
+      {"1k", "3:2", 1024, 672},   {"1k", "9:19.5", 464, 1024}, {"2k", "19.5:9", 2048, 944},
+      {"1k", "20:9", 1024, 448},  {"1k", "1:2", 512, 1024},    {"1k", "auto", 1024, 1024},
+      {"2k", "auto", 2048, 2048},
+  };
+  for (const Expected &expected : table) {
+    const emu::FrameSize size = emu::image_size(expected.resolution, expected.aspect_ratio);
+    if (!CHECK(size.width == expected.width && size.height == expected.height)) {
+      std::fprintf(stderr, "  image_size(%s, %s) = %dx%d, want %dx%d\n", expected.resolution,
+                   expected.aspect_ratio, size.width, size.height, expected.width, expected.height);
+    }
+  }
+}
+
+const char *provider_name(emu::Provider provider) {
+  switch (provider) {
+    case emu::Provider::Segmind:
+      return "segmind";
+    case emu::Provider::Xai:
+      return "xai";
+    case emu::Provider::Aimlapi:
+      return "aimlapi";
+    case emu::Provider::Reapi:
+      return "reapi";
+  }
+  return "?";
+}
+
+// A profile answers 404 (in its own envelope) to the other providers'
+// paths, and counts no submit for them.
+void check_foreign_paths(Http &http, emu::Emulator &emulator,
+                         const std::function<bool(const Json &)> &is_not_found) {
+  struct Path {
+    emu::Provider owner;
+    const char *method;
+    const char *path;
+  };
+  const Path paths[] = {
+      {emu::Provider::Segmind, "POST", "/v2/grok-imagine-video"},
+      {emu::Provider::Segmind, "POST", "/v1/grok-imagine-video-1.5-preview"},
+      {emu::Provider::Segmind, "POST", "/v2/grok-imagine-image"},
+      {emu::Provider::Segmind, "GET", "/v2/requests/some-id/status"},
+      {emu::Provider::Segmind, "GET", "/v2/requests/some-id"},
+      {emu::Provider::Xai, "POST", "/v1/videos/generations"},
+      {emu::Provider::Xai, "POST", "/v1/images/generations"},
+      {emu::Provider::Xai, "GET", "/v1/videos/some-id"},
+      {emu::Provider::Aimlapi, "POST", "/v2/video/generations"},
+      {emu::Provider::Aimlapi, "GET", "/v2/video/generations?generation_id=some-id"},
+      {emu::Provider::Reapi, "POST", "/api/v1/videos/generations"},
+      {emu::Provider::Reapi, "GET", "/api/v1/tasks/some-id"},
+  };
+  const Headers both_keys = {{"x-api-key", kKey}, {"Authorization", std::string("Bearer ") + kKey}};
+  const emu::Counters before = emulator.counters();
+  int refused = 0;
+  for (const Path &path : paths) {
+    if (path.owner == emulator.options().provider) continue;
+    const Response response =
+        http.request(path.method, emulator.api_url() + path.path, both_keys,
+                     std::strcmp(path.method, "POST") == 0 ? R"({"prompt": "x"})" : "");
+    if (CHECK(response.status == 404 && is_not_found(Json(response.body)))) {
+      ++refused;
+    } else {
+      std::fprintf(stderr, "  %s %s on %s: %u %s\n", path.method, path.path,
+                   provider_name(emulator.options().provider), response.status,
+                   response.body.c_str());
+    }
+  }
+  const emu::Counters after = emulator.counters();
+  CHECK(after.submits_total == before.submits_total);
+  CHECK(after.status_polls == before.status_polls);
+  std::printf("%s: %d other providers' paths answered 404\n",
+              provider_name(emulator.options().provider), refused);
+}
+
+// A request answered while another one is held (sync generation, fault
+// delay): how long it took.
+gint64 time_of(const std::function<void()> &request) {
+  const gint64 started = g_get_monotonic_time();
+  request();
+  return (g_get_monotonic_time() - started) / 1000;
+}
+
+// -- Segmind additions --
+
+void check_segmind_preview() {
+  emu::Options options;
+  options.queued_ms = 50;
+  options.generation_ms = 400;
+  emu::Emulator emulator(options);
+  Http http;
+  const std::string url = emulator.api_url() + "/v1/grok-imagine-video-1.5-preview";
+  const std::string good = std::string(R"({"image": ")") + kTenByteDataUri +
+                           R"(", "prompt": "a preview cat", "duration": 1, "resolution": "480p",)"
+                           R"( "aspect_ratio": "1:1"})";
+
+  Response response = http.post_json(url, good, "wrong-key");
+  CHECK(response.status == 401 && json_string(response.body, "error") == "Invalid API key");
+  struct Bad {
+    const char *body;
+    const char *mentions;
+  };
+  const Bad bad[] = {
+      {R"({"prompt": "p"})", "image:"},
+      {R"({"image": "MDEyMzQ1Njc4OQ=="})", "prompt:"},
+      {R"({"image": "MDEyMzQ1Njc4OQ==", "prompt": "p", "resolution": "1080p"})", "resolution:"},
+      {R"({"image": "MDEyMzQ1Njc4OQ==", "prompt": "p", "duration": 16})", "duration:"},
+      {R"({"image": "MDEyMzQ1Njc4OQ==", "prompt": "p", "aspect_ratio": "21:9"})", "aspect_ratio:"},
+      {R"({"image": "not base64!", "prompt": "p"})", "image:"},
+  };
+  for (const Bad &refused : bad) {
+    response = http.post_json(url, refused.body);
+    if (!CHECK(response.status == 400 &&
+               starts_with(json_string(response.body, "error"), refused.mentions))) {
+      std::fprintf(stderr, "  %s answered %u %s\n", refused.body, response.status,
+                   response.body.c_str());
+    }
+  }
+  std::printf("segmind 1.5 preview 400: %s\n", http.post_json(url, bad[2].body).body.c_str());
+
+  // Synchronous: the answer is the MP4 itself, after generation_ms; no polls.
+  const int polls_before = emulator.counters().status_polls;
+  const emu::Counters before = emulator.counters();
+  gint64 elapsed_ms = time_of([&] { response = http.post_json(url, good); });
+  const emu::SubmitRecord record = emulator.submits().back();
+  CHECK(response.status == 200 && response.content_type == "video/mp4");
+  CHECK(response.content_length == static_cast<goffset>(response.body.size()));
+  CHECK(elapsed_ms >= options.generation_ms);
+  CHECK(record.path == "/v1/grok-imagine-video-1.5-preview" &&
+        record.model == "grok-imagine-video-1.5-preview" && record.image_bytes == 10 &&
+        !record.request_id.empty());
+  CHECK(response.body == read_file(emulator.clip_path(record.request_id)));
+  CHECK(emulator.counters().status_polls == polls_before);
+  CHECK(emulator.counters().submits_accepted == before.submits_accepted + 1);
+  std::printf("segmind 1.5 preview: 200 %s, %zu bytes after %" G_GINT64_FORMAT " ms\n",
+              response.content_type.c_str(), response.body.size(), elapsed_ms);
+  check_clip(emulator.clip_path(record.request_id), 480, 480, 1);
+
+  // A delay fault holds the answer longer; other requests go on meanwhile.
+  emulator.add_fault({emu::Phase::Submit, 0, "", 500, -1, 1});
+  std::atomic<gint64> delayed_ms{0};
+  std::atomic<guint> delayed_status{0};
+  std::thread delayed([&] {
+    Http own_connection;
+    delayed_ms = time_of([&] { delayed_status = own_connection.post_json(url, good).status; });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const gint64 meanwhile_ms = time_of([&] {
+    CHECK(http.get_with_key(emulator.api_url() + "/v2/requests/none/status").status == 404);
+  });
+  delayed.join();
+  CHECK(delayed_status == 200 && delayed_ms >= 500 + options.generation_ms);
+  CHECK(meanwhile_ms < kResponsiveMs);
+  std::printf("segmind 1.5 preview with delay_ms=500: %u after %" G_GINT64_FORMAT
+              " ms; a poll meanwhile took %" G_GINT64_FORMAT " ms\n",
+              delayed_status.load(), delayed_ms.load(), meanwhile_ms);
+
+  emulator.add_fault({emu::Phase::Submit, 406, R"({"error":"Insufficient credits"})", 0, -1, 1});
+  response = http.post_json(url, good);
+  CHECK(response.status == 406 && json_string(response.body, "error") == "Insufficient credits");
+
+  // Other models on v1 answer with their media too.
+  response =
+      http.post_json(emulator.api_url() + "/v1/grok-imagine-image",
+                     R"({"prompt": "sync image", "resolution": "1k", "aspect_ratio": "1:1"})");
+  const ImageInfo info = inspect_image(response.body);
+  CHECK(response.status == 200 && response.content_type == "image/png" && info.decoded &&
+        info.width == 1024 && info.height == 1024);
+  CHECK(http.post_json(emulator.api_url() + "/v1/no-such-model", good).status == 404);
+  // The preview model also runs as an async v2 job.
+  response = http.post_json(emulator.api_url() + "/v2/grok-imagine-video-1.5-preview", good);
+  CHECK(response.status == 200 && json_string(response.body, "status") == "QUEUED");
+}
+
+// Submits to Segmind's v2 image model and polls it to COMPLETED; returns the
+// output URLs.
+std::vector<std::string> run_segmind_images(Http &http, emu::Emulator &emulator,
+                                            const std::string &body, std::string *request_id) {
+  std::vector<std::string> urls;
+  const Response submitted = http.post_json(emulator.api_url() + "/v2/grok-imagine-image", body);
+  if (!CHECK(submitted.status == 200)) {
+    std::fprintf(stderr, "  submit answered %u %s\n", submitted.status, submitted.body.c_str());
+    return urls;
+  }
+  *request_id = json_string(submitted.body, "request_id");
+  const PollOutcome outcome = poll_until_done(http, json_string(submitted.body, "status_url"));
+  if (!CHECK(outcome.final_status == "COMPLETED")) return urls;
+  const Response result = http.get_with_key(json_string(submitted.body, "response_url"));
+  const Json json(result.body);
+  CHECK(result.status == 200 && json.has("$.metrics.inference_time"));
+  for (int index = 0; index < json.length("$.output"); ++index) {
+    urls.push_back(json.str(("$.output[" + std::to_string(index) + "]").c_str()));
+  }
+  return urls;
+}
+
+void check_segmind_images() {
+  emu::Options options;
+  options.queued_ms = 50;
+  options.generation_ms = 300;
+  emu::Emulator emulator(options);
+  Http http;
+  const std::string submit_url = emulator.api_url() + "/v2/grok-imagine-image";
+  struct Bad {
+    const char *body;
+    const char *mentions;
+  };
+  const Bad bad[] = {
+      {R"({"n": 2})", "prompt:"},
+      {R"({"prompt": "p", "n": 5})", "n:"},
+      {R"({"prompt": "p", "n": 0})", "n:"},
+      {R"({"prompt": "p", "output_format": "gif"})", "output_format:"},
+      {R"({"prompt": "p", "resolution": "4k"})", "resolution:"},
+      {R"({"prompt": "p", "aspect_ratio": "21:9"})", "aspect_ratio:"},
+      {R"({"prompt": "p", "mode": "fast"})", "mode:"},
+      {R"({"prompt": "p", "image": "not base64!"})", "image:"},
+  };
+  for (const Bad &refused : bad) {
+    const Response response = http.post_json(submit_url, refused.body);
+    if (!CHECK(response.status == 400 &&
+               starts_with(json_string(response.body, "error"), refused.mentions))) {
+      std::fprintf(stderr, "  %s answered %u %s\n", refused.body, response.status,
+                   response.body.c_str());
+    }
+  }
+  std::printf("segmind image 400: %s\n", http.post_json(submit_url, bad[5].body).body.c_str());
+  CHECK(emulator.counters().submits_accepted == 0);
+
+  // n images, each its own URL, type and content.
+  std::string request_id;
+  const std::vector<std::string> urls = run_segmind_images(
+      http, emulator,
+      R"({"prompt": "three leopards", "n": 3, "output_format": "webp", "resolution": "1k",)"
+      R"( "aspect_ratio": "9:19.5", "mode": "quality"})",
+      &request_id);
+  std::vector<std::string> images;
+  if (CHECK(urls.size() == 3)) {
+    for (std::size_t index = 0; index < urls.size(); ++index) {
+      CHECK(urls[index] ==
+            emulator.cdn_url() + "/images/" + request_id + "-" + std::to_string(index) + ".webp");
+      images.push_back(
+          check_image_download(http, urls[index], "image/webp", emu::image_size("1k", "9:19.5")));
+    }
+    CHECK(images[0] != images[1] && images[1] != images[2] && images[0] != images[2]);
+    std::printf("segmind images: 3 x image/webp %dx%d (%zu, %zu, %zu bytes, all different)\n",
+                emu::image_size("1k", "9:19.5").width, emu::image_size("1k", "9:19.5").height,
+                images[0].size(), images[1].size(), images[2].size());
+
+    // The CDN: the right extension and index only, no key, ranges.
+    const std::string base = emulator.cdn_url() + "/images/" + request_id;
+    CHECK(http.request("GET", base + "-0.png").status == 404);
+    CHECK(http.request("GET", base + "-3.webp").status == 404);
+    CHECK(http.request("GET", base + "-x.webp").status == 404);
+    CHECK(http.get_with_key(urls[0]).status == 403);
+    const Response range = http.request("GET", urls[1], {{"Range", "bytes=0-99"}});
+    CHECK(range.status == 206 && range.body == images[1].substr(0, 100));
+    emulator.add_fault({emu::Phase::Download, 0, "", 0, 50, 1});
+    const RawResponse cut = raw_get(emulator.cdn_url(), urls[2].substr(emulator.cdn_url().size()));
+    CHECK(cut.announced_length == static_cast<goffset>(images[2].size()) &&
+          cut.body == images[2].substr(0, 50) && cut.closed);
+  }
+
+  // Defaults: one 2k 16:9 PNG.
+  const std::vector<std::string> defaults =
+      run_segmind_images(http, emulator, R"({"prompt": "one leopard"})", &request_id);
+  if (CHECK(defaults.size() == 1 && ends_with(defaults[0], "-0.png"))) {
+    check_image_download(http, defaults[0], "image/png", emu::image_size("2k", "16:9"));
+  }
+
+  // Editing: an input image by loopback URL is fetched.
+  if (!urls.empty() && !images.empty()) {
+    const std::vector<std::string> edited = run_segmind_images(
+        http, emulator,
+        R"({"prompt": "edit it", "output_format": "jpeg", "resolution": "1k", "aspect_ratio":)"
+        R"( "auto", "image": ")" +
+            urls[0] + R"("})",
+        &request_id);
+    CHECK(emulator.submits().back().image_bytes == static_cast<gint64>(images[0].size()));
+    if (CHECK(edited.size() == 1)) {
+      check_image_download(http, edited[0], "image/jpeg", emu::image_size("1k", "auto"));
+    }
+  }
+  const emu::SubmitRecord record = emulator.submits().back();
+  CHECK(record.path == "/v2/grok-imagine-image" && record.model == "grok-imagine-image");
+  check_foreign_paths(http, emulator,
+                      [](const Json &json) { return json.str("$.error") == "Not found"; });
+}
+
+// -- xAI --
+
+struct XaiPoll {
+  int empty_pending = 0;  // 202 with an empty body
+  int json_pending = 0;   // 202 {"status": "pending", "progress": N}
+  std::vector<gint64> progress;
+  bool traced = true;  // every answer carried x-request-id
+  Response final;
+};
+
+XaiPoll poll_xai(Http &http, const std::string &url) {
+  XaiPoll poll;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    Response response = http.get_bearer(url);
+    poll.traced = poll.traced && !response.header("x-request-id").empty();
+    if (response.status != 202) {
+      poll.final = std::move(response);
+      break;
+    }
+    if (response.body.empty()) {
+      ++poll.empty_pending;
+    } else {
+      const Json json(response.body);
+      CHECK(json.str("$.status") == "pending");
+      ++poll.json_pending;
+      poll.progress.push_back(json.integer("$.progress"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return poll;
+}
+
+struct BadRequest {
+  std::string body;
+  guint status;
+  std::string code;  // the envelope's code (xAI: string; reAPI: number as text)
+  std::string mentions;
+};
+
+void check_xai() {
+  emu::Options options;
+  options.provider = emu::Provider::Xai;
+  options.queued_ms = 100;
+  options.generation_ms = 600;
+  emu::Emulator emulator(options);
+  Http http;
+  const std::string videos = emulator.api_url() + "/v1/videos/generations";
+  const std::string images = emulator.api_url() + "/v1/images/generations";
+  const std::string good =
+      R"({"model": "grok-imagine-video", "prompt": "an xai fox", "duration": 1,)"
+      R"( "aspect_ratio": "4:3"})";
+
+  Response response = http.post_bearer(videos, good, nullptr);
+  CHECK(response.status == 401 && Json(response.body).str("$.code") == "unauthenticated" &&
+        !Json(response.body).str("$.error").empty() && !response.header("x-request-id").empty());
+  CHECK(http.post_bearer(videos, good, "wrong-key").status == 401);
+  CHECK(http.post_json(videos, good).status == 401);  // x-api-key is not xAI's
+
+  const std::string model = R"("model": "grok-imagine-video", )";
+  const std::string ref = R"({"url": "https://example.com/r.png"})";
+  std::string eight_refs;
+  for (int i = 0; i < 8; ++i) eight_refs += (i ? ", " : "") + ref;
+  const BadRequest bad[] = {
+      {"{not json", 400, "invalid_argument", "body"},
+      {R"({"prompt": "x"})", 422, "invalid_argument", "`model`"},
+      {R"({"model": "grok-imagine-video"})", 422, "invalid_argument", "`prompt`"},
+      {R"({"model": "grok-imagine-video-9", "prompt": "x"})", 404, "not_found",
+       "grok-imagine-video-9"},
+      {"{" + model + R"("prompt": 42})", 400, "invalid_argument", "prompt"},
+      {"{" + model + R"("prompt": "x", "duration": 0})", 400, "invalid_argument", "duration"},
+      {"{" + model + R"("prompt": "x", "duration": 16})", 400, "invalid_argument", "duration"},
+      {"{" + model + R"("prompt": "x", "duration": "8"})", 400, "invalid_argument", "duration"},
+      {"{" + model + R"("prompt": "x", "aspect_ratio": "21:9"})", 400, "invalid_argument",
+       "aspect_ratio"},
+      {"{" + model + R"("prompt": "x", "resolution": "4k"})", 400, "invalid_argument",
+       "resolution"},
+      {"{" + model + R"("prompt": "x", "resolution": "1080p"})", 400, "invalid_argument", "1080p"},
+      {"{" + model + R"("image": "https://example.com/a.png"})", 400, "invalid_argument", "image"},
+      {"{" + model + R"("image": {"url": "ftp://example.com/a.png"}})", 400, "invalid_argument",
+       "image.url"},
+      {"{" + model + R"("image": {"url": "MDEyMzQ1Njc4OQ=="}})", 400, "invalid_argument",
+       "image.url"},
+      {"{" + model + R"("prompt": "x", "reference_images": [)" + eight_refs + "]}", 400,
+       "invalid_argument", "reference_images"},
+      {"{" + model + R"("prompt": "x", "image": )" + ref + R"(, "reference_images": [)" + ref +
+           "]}",
+       400, "invalid_argument", "reference_images"},
+      {"{" + model + R"("prompt": "x", "reference_images": ["https://example.com/r.png"]})", 400,
+       "invalid_argument", "reference_images[0]"},
+  };
+  for (const BadRequest &refused : bad) {
+    response = http.post_bearer(videos, refused.body);
+    const Json json(response.body);
+    if (!CHECK(response.status == refused.status && json.str("$.code") == refused.code &&
+               contains(json.str("$.error"), refused.mentions) &&
+               !response.header("x-request-id").empty())) {
+      std::fprintf(stderr, "  %s answered %u %s\n", refused.body.c_str(), response.status,
+                   response.body.c_str());
+    }
+  }
+  std::printf("xai 400: %s\nxai 422: %s\nxai 404: %s\n",
+              http.post_bearer(videos, bad[10].body).body.c_str(),
+              http.post_bearer(videos, bad[1].body).body.c_str(),
+              http.post_bearer(videos, bad[3].body).body.c_str());
+  CHECK(emulator.counters().submits_accepted == 0);
+
+  // Text to video. Pending polls alternate between an empty 202 and a
+  // progress body.
+  response = http.post_bearer(videos, good);
+  const std::string id = Json(response.body).str("$.request_id");
+  CHECK(response.status == 200 && !id.empty() && !response.header("x-request-id").empty());
+  emu::SubmitRecord record = emulator.submits().back();
+  CHECK(record.path == "/v1/videos/generations" && record.model == "grok-imagine-video" &&
+        record.request_id == id && record.image_bytes == -1 &&
+        record.reference_image_bytes.empty());
+  const std::string status_url = emulator.api_url() + "/v1/videos/" + id;
+  const XaiPoll poll = poll_xai(http, status_url);
+  CHECK(poll.empty_pending >= 1 && poll.json_pending >= 1 && poll.traced);
+  CHECK(std::is_sorted(poll.progress.begin(), poll.progress.end()));
+  CHECK(!poll.progress.empty() && poll.progress.front() >= 0 && poll.progress.back() <= 99 &&
+        poll.progress.back() > 0);
+  const Json done(poll.final.body);
+  const std::string video_url = done.str("$.video.url");
+  CHECK(poll.final.status == 200 && done.str("$.status") == "done" &&
+        done.integer("$.progress") == 100);
+  CHECK(video_url == emulator.cdn_url() + "/videos/" + id + ".mp4");
+  CHECK(done.integer("$.video.duration") == 1 && done.boolean("$.video.respect_moderation") == 1);
+  CHECK(done.integer("$.usage.cost_in_usd_ticks") > 0);
+  std::printf("xai job: %d empty + %d progress 202s (progress %" G_GINT64_FORMAT
+              " -> %" G_GINT64_FORMAT "), then %s\n",
+              poll.empty_pending, poll.json_pending,
+              poll.progress.empty() ? -1 : poll.progress.front(),
+              poll.progress.empty() ? -1 : poll.progress.back(), poll.final.body.c_str());
+  CHECK(http.request("GET", video_url, {{"Authorization", std::string("Bearer ") + kKey}}).status ==
+        403);
+  const Response clip = http.request("GET", video_url);
+  CHECK(clip.status == 200 && clip.content_type == "video/mp4" &&
+        clip.body == read_file(emulator.clip_path(id)));
+  check_clip(emulator.clip_path(id), 640, 480, 1);
+
+  // Faults in xAI's envelope; unknown and expired ids.
+  emulator.add_fault({emu::Phase::Status, 503, "", 0, -1, 1});
+  response = http.get_bearer(status_url);
+  CHECK(response.status == 503 && Json(response.body).str("$.code") == "unavailable" &&
+        !response.header("x-request-id").empty());
+  emulator.add_fault({emu::Phase::Download, 502, "", 0, -1, 1});
+  CHECK(http.request("GET", video_url).status == 502);
+  const emu::Counters before_limit = emulator.counters();
+  emulator.add_fault({emu::Phase::Submit, 429, "", 0, -1, 1});
+  response = http.post_bearer(videos, good);
+  CHECK(response.status == 429 && Json(response.body).str("$.code") == "resource_exhausted");
+  CHECK(emulator.counters().submits_total == before_limit.submits_total + 1 &&
+        emulator.counters().submits_accepted == before_limit.submits_accepted);
+  response = http.get_bearer(emulator.api_url() + "/v1/videos/no-such-id");
+  CHECK(response.status == 404 && Json(response.body).str("$.code") == "not_found");
+  CHECK(http.get_bearer(status_url, nullptr).status == 401);
+  emulator.expire(id);
+  CHECK(http.get_bearer(status_url).status == 404);
+  CHECK(http.request("GET", video_url).status == 404);
+
+  // 1080p is for grok-imagine-video-1.5.
+  response = http.post_bearer(
+      videos,
+      R"({"model": "grok-imagine-video-1.5", "prompt": "p", "resolution": "1080p", "duration": 1})");
+  CHECK(response.status == 200 && emulator.submits().back().model == "grok-imagine-video-1.5");
+
+  // Images: synchronous, held for generation_ms, JPEG on the CDN.
+  std::string first_image;
+  gint64 elapsed_ms = time_of([&] {
+    response =
+        http.post_bearer(images, R"({"prompt": "two xai cats", "n": 2, "aspect_ratio": "16:9"})");
+  });
+  const Json data(response.body);
+  const std::string images_id = emulator.submits().back().request_id;
+  CHECK(response.status == 200 && elapsed_ms >= options.generation_ms);
+  CHECK(emulator.submits().back().path == "/v1/images/generations" &&
+        emulator.submits().back().model == "grok-imagine-image");
+  if (CHECK(data.length("$.data") == 2)) {
+    std::vector<std::string> bodies;
+    for (int index = 0; index < 2; ++index) {
+      const std::string prefix = "$.data[" + std::to_string(index) + "]";
+      const std::string url = data.str((prefix + ".url").c_str());
+      CHECK(url ==
+            emulator.cdn_url() + "/images/" + images_id + "-" + std::to_string(index) + ".jpeg");
+      CHECK(data.str((prefix + ".mime_type").c_str()) == "image/jpeg");
+      bodies.push_back(
+          check_image_download(http, url, "image/jpeg", emu::image_size("1k", "16:9")));
+    }
+    CHECK(bodies[0] != bodies[1]);
+    first_image = data.str("$.data[0].url");
+    std::printf("xai images: 2 x image/jpeg %dx%d after %" G_GINT64_FORMAT
+                " ms (%zu and %zu bytes)\n",
+                emu::image_size("1k", "16:9").width, emu::image_size("1k", "16:9").height,
+                elapsed_ms, bodies[0].size(), bodies[1].size());
+  }
+  response = http.post_bearer(
+      images,
+      R"({"prompt": "one xai cat", "model": "grok-imagine-image", "response_format": "b64_json",)"
+      R"( "resolution": "2k", "aspect_ratio": "3:4"})");
+  const Json b64(response.body);
+  const ImageInfo inline_image = inspect_image(base64_decode(b64.str("$.data[0].b64_json")));
+  CHECK(response.status == 200 && b64.length("$.data") == 1 && !b64.has("$.data[0].url"));
+  CHECK(inline_image.decoded && inline_image.media_type == "image/jpeg" &&
+        inline_image.width == emu::image_size("2k", "3:4").width &&
+        inline_image.height == emu::image_size("2k", "3:4").height);
+  std::printf("xai b64_json: image/jpeg %dx%d\n", inline_image.width, inline_image.height);
+  const BadRequest bad_images[] = {
+      {R"({"n": 2})", 422, "invalid_argument", "`prompt`"},
+      {R"({"prompt": "p", "n": 11})", 400, "invalid_argument", "n"},
+      {R"({"prompt": "p", "n": 0})", 400, "invalid_argument", "n"},
+      {R"({"prompt": "p", "model": "grok-2-image"})", 404, "not_found", "grok-2-image"},
+      {R"({"prompt": "p", "response_format": "png"})", 400, "invalid_argument", "response_format"},
+      {R"({"prompt": "p", "resolution": "4k"})", 400, "invalid_argument", "resolution"},
+      {R"({"prompt": "p", "aspect_ratio": "auto"})", 400, "invalid_argument", "aspect_ratio"},
+  };
+  for (const BadRequest &refused : bad_images) {
+    response = http.post_bearer(images, refused.body);
+    const Json json(response.body);
+    if (!CHECK(response.status == refused.status && json.str("$.code") == refused.code &&
+               contains(json.str("$.error"), refused.mentions))) {
+      std::fprintf(stderr, "  %s answered %u %s\n", refused.body.c_str(), response.status,
+                   response.body.c_str());
+    }
+  }
+
+  // The server keeps answering while a synchronous image request is held.
+  std::atomic<guint> held_status{0};
+  std::thread held([&] {
+    Http own_connection;
+    held_status = own_connection.post_bearer(images, R"({"prompt": "held"})").status;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const gint64 meanwhile_ms = time_of(
+      [&] { CHECK(http.get_bearer(emulator.api_url() + "/v1/videos/none").status == 404); });
+  held.join();
+  CHECK(held_status == 200 && meanwhile_ms < kResponsiveMs);
+
+  // Input images: data: URIs are decoded, loopback URLs fetched.
+  response = http.post_bearer(
+      videos, "{" + model + R"("image": {"url": ")" + kTenByteDataUri + R"("}, "duration": 1})");
+  CHECK(response.status == 200 && emulator.submits().back().image_bytes == 10);
+  if (!first_image.empty()) {
+    const gint64 first_size = static_cast<gint64>(http.request("GET", first_image).body.size());
+    response = http.post_bearer(
+        videos, "{" + model + R"("prompt": "refs", "duration": 1, "reference_images": [{"url": ")" +
+                    kTenByteDataUri + R"("}, {"url": ")" + first_image + R"("}]})");
+    record = emulator.submits().back();
+    CHECK(response.status == 200 && record.image_bytes == -1 &&
+          record.reference_image_bytes == std::vector<std::int64_t>({10, first_size}));
+    std::printf("xai reference_images: %u, bytes {%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "}\n",
+                response.status, static_cast<gint64>(record.reference_image_bytes.at(0)),
+                static_cast<gint64>(record.reference_image_bytes.at(1)));
+  }
+  response =
+      http.post_bearer(videos, "{" + model + R"("prompt": "refs", "reference_images": [{"url": ")" +
+                                   emulator.cdn_url() + R"(/nothing.png"}]})");
+  record = emulator.submits().back();
+  CHECK(response.status == 400 &&
+        contains(Json(response.body).str("$.error"), "reference_images[0].url: could not fetch"));
+  CHECK(record.request_id.empty() && record.reference_image_bytes == std::vector<std::int64_t>{0});
+
+  check_foreign_paths(http, emulator,
+                      [](const Json &json) { return json.str("$.code") == "not_found"; });
+  const emu::Counters counters = emulator.counters();
+  std::printf("xai counters: submits %d/%d accepted, %d polls, %d downloads, %d keyed\n",
+              counters.submits_accepted, counters.submits_total, counters.status_polls,
+              counters.downloads, counters.cdn_requests_with_key);
+}
+
+// How xAI jobs end besides done: moderated, expired, failed.
+void check_xai_endings() {
+  enum class Ending { Moderated, Expired, Failed };
+  for (const Ending ending : {Ending::Moderated, Ending::Expired, Ending::Failed}) {
+    emu::Options options;
+    options.provider = emu::Provider::Xai;
+    options.queued_ms = 10;
+    options.generation_ms = 150;
+    options.moderate = ending == Ending::Moderated;
+    options.expire_jobs = ending == Ending::Expired;
+    if (ending == Ending::Failed) options.fail_detail = "the prompt was rejected";
+    emu::Emulator emulator(options);
+    Http http;
+    const Response submitted =
+        http.post_bearer(emulator.api_url() + "/v1/videos/generations",
+                         R"({"model": "grok-imagine-video", "prompt": "x", "duration": 1})");
+    const std::string id = Json(submitted.body).str("$.request_id");
+    const XaiPoll poll = poll_xai(http, emulator.api_url() + "/v1/videos/" + id);
+    const Json json(poll.final.body);
+    CHECK(submitted.status == 200 && poll.final.status == 200);
+    const Response images =
+        http.post_bearer(emulator.api_url() + "/v1/images/generations", R"({"prompt": "x"})");
+    const Json image_json(images.body);
+    switch (ending) {
+      case Ending::Moderated:
+        CHECK(json.str("$.status") == "done" && json.has("$.video.url") &&
+              json.str("$.video.url").empty() && json.boolean("$.video.respect_moderation") == 0);
+        CHECK(http.request("GET", emulator.cdn_url() + "/videos/" + id + ".mp4").status == 404);
+        CHECK(images.status == 200 && image_json.str("$.data[0].url").empty() &&
+              image_json.boolean("$.data[0].respect_moderation") == 0);
+        break;
+      case Ending::Expired:
+        CHECK(json.str("$.status") == "expired");
+        CHECK(images.status == 200 && !image_json.str("$.data[0].url").empty());
+        break;
+      case Ending::Failed:
+        CHECK(json.str("$.status") == "failed" && json.str("$.error.code") == "generation_failed" &&
+              json.str("$.error.message") == options.fail_detail);
+        CHECK(images.status == 400 && image_json.str("$.code") == "generation_failed" &&
+              image_json.str("$.error") == options.fail_detail);
+        break;
+    }
+    std::printf("xai ending: %s; images %u\n", poll.final.body.c_str(), images.status);
+  }
+}
+
+// -- AI/ML API --
+
+void check_aimlapi() {
+  emu::Options options;
+  options.provider = emu::Provider::Aimlapi;
+  options.queued_ms = 100;
+  options.generation_ms = 500;
+  emu::Emulator emulator(options);
+  Http http;
+  const std::string endpoint = emulator.api_url() + "/v2/video/generations";
+  const std::string model = R"("model": "x-ai/grok-imagine-video", )";
+  const std::string good = "{" + model +
+                           R"("prompt": "an aiml fox", "duration": 1, "resolution": "480p",)"
+                           R"( "aspect_ratio": "9:16"})";
+
+  Response response = http.post_bearer(endpoint, good, nullptr);
+  CHECK(response.status == 401 && Json(response.body).str("$.error.code") == "invalid_api_key" &&
+        !Json(response.body).str("$.error.message").empty());
+  CHECK(http.post_bearer(endpoint, good, "wrong-key").status == 401);
+
+  std::string eight_refs;
+  for (int i = 0; i < 8; ++i) eight_refs += std::string(i ? ", " : "") + "\"https://e.com/r.png\"";
+  const BadRequest bad[] = {
+      {"{not json", 400, "invalid_request", "body"},
+      {R"({"prompt": "x"})", 400, "invalid_request", "model"},
+      {R"({"model": "x-ai/grok-imagine-video-2", "prompt": "x"})", 400, "invalid_request", "model"},
+      {"{" + model + R"("duration": 2})", 400, "invalid_request", "prompt"},
+      {"{" + model + R"("prompt": "x", "duration": 16})", 400, "invalid_request", "duration"},
+      {"{" + model + R"("prompt": "x", "duration": "10"})", 400, "invalid_request", "duration"},
+      {"{" + model + R"("prompt": "x", "resolution": "1080p"})", 400, "invalid_request",
+       "resolution"},
+      {"{" + model + R"("prompt": "x", "aspect_ratio": "21:9"})", 400, "invalid_request",
+       "aspect_ratio"},
+      {"{" + model + R"("image_url": "ftp://e.com/a.png"})", 400, "invalid_request", "image_url"},
+      {"{" + model + R"("image_url": 5})", 400, "invalid_request", "image_url"},
+      {"{" + model + R"("prompt": "x", "reference_images": []})", 400, "invalid_request",
+       "reference_images"},
+      {"{" + model + R"("prompt": "x", "reference_images": [)" + eight_refs + "]}", 400,
+       "invalid_request", "reference_images"},
+      {"{" + model + R"("prompt": "x", "reference_images": ["x"]})", 400, "invalid_request",
+       "reference_images[0]"},
+      {"{" + model +
+           R"("prompt": "x", "image_url": "https://e.com/a.png", "reference_images": ["https://e.com/r.png"]})",
+       400, "invalid_request", "image_url"},
+  };
+  for (const BadRequest &refused : bad) {
+    response = http.post_bearer(endpoint, refused.body);
+    const Json json(response.body);
+    if (!CHECK(response.status == refused.status && json.str("$.error.code") == refused.code &&
+               contains(json.str("$.error.message"), refused.mentions))) {
+      std::fprintf(stderr, "  %s answered %u %s\n", refused.body.c_str(), response.status,
+                   response.body.c_str());
+    }
+  }
+  std::printf("aimlapi 400: %s\n", http.post_bearer(endpoint, bad[13].body).body.c_str());
+  CHECK(emulator.counters().submits_accepted == 0);
+
+  response = http.post_bearer(endpoint, good);
+  const std::string id = Json(response.body).str("$.id");
+  CHECK(response.status == 200 && !id.empty() && Json(response.body).str("$.status") == "queued");
+  const emu::SubmitRecord record = emulator.submits().back();
+  CHECK(record.path == "/v2/video/generations" && record.model == "x-ai/grok-imagine-video" &&
+        record.request_id == id);
+  const std::string status_url = endpoint + "?generation_id=" + id;
+  std::vector<std::string> statuses;
+  Response final;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    final = http.get_bearer(status_url);
+    const std::string status = Json(final.body).str("$.status");
+    if (statuses.empty() || statuses.back() != status) statuses.push_back(status);
+    if (final.status != 200 || status == "completed" || status == "error") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  const Json completed(final.body);
+  const std::string video_url = completed.str("$.video.url");
+  CHECK(statuses == std::vector<std::string>({"queued", "generating", "completed"}));
+  CHECK(completed.str("$.id") == id && video_url == emulator.cdn_url() + "/videos/" + id + ".mp4");
+  std::printf("aimlapi job: %s, then %s\n", joined(statuses).c_str(), final.body.c_str());
+  const Response clip = http.request("GET", video_url);
+  CHECK(clip.status == 200 && clip.body == read_file(emulator.clip_path(id)));
+  check_clip(emulator.clip_path(id), 480, 848, 1);
+
+  response = http.get_bearer(endpoint);
+  CHECK(response.status == 400 &&
+        contains(Json(response.body).str("$.error.message"), "generation_id"));
+  response = http.get_bearer(endpoint + "?generation_id=nope");
+  CHECK(response.status == 404 && Json(response.body).str("$.error.code") == "not_found");
+  CHECK(http.get_bearer(status_url, nullptr).status == 401);
+  emulator.add_fault({emu::Phase::Status, 502, "", 0, -1, 1});
+  response = http.get_bearer(status_url);
+  CHECK(response.status == 502 && Json(response.body).str("$.error.message") == "Bad Gateway");
+
+  // References by loopback URL, an image_url as data: URI.
+  const gint64 clip_size = static_cast<gint64>(clip.body.size());
+  response =
+      http.post_bearer(endpoint, "{" + model + R"("prompt": "refs", "reference_images": [")" +
+                                     video_url + R"(", ")" + video_url + R"("]})");
+  CHECK(response.status == 200 && emulator.submits().back().reference_image_bytes ==
+                                      std::vector<std::int64_t>({clip_size, clip_size}));
+  response =
+      http.post_bearer(endpoint, "{" + model + R"("image_url": ")" + kTenByteDataUri + R"("})");
+  CHECK(response.status == 200 && emulator.submits().back().image_bytes == 10);
+
+  check_foreign_paths(http, emulator, [](const Json &json) {
+    return json.str("$.error.code") == "not_found" && !json.str("$.error.message").empty();
+  });
+
+  emu::Options failing_options = options;
+  failing_options.queued_ms = 10;
+  failing_options.generation_ms = 100;
+  failing_options.fail_detail = "upstream generation error";
+  emu::Emulator failing(failing_options);
+  const Response submitted = http.post_bearer(failing.api_url() + "/v2/video/generations", good);
+  const std::string failing_url =
+      failing.api_url() + "/v2/video/generations?generation_id=" + Json(submitted.body).str("$.id");
+  Json ended("");
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    ended = Json(http.get_bearer(failing_url).body);
+    if (ended.str("$.status") == "error") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(ended.str("$.status") == "error" &&
+        ended.str("$.error.message") == failing_options.fail_detail);
+}
+
+// -- reAPI --
+
+void check_reapi() {
+  emu::Options options;
+  options.provider = emu::Provider::Reapi;
+  options.queued_ms = 100;
+  options.generation_ms = 500;
+  emu::Emulator emulator(options);
+  Http http;
+  const std::string endpoint = emulator.api_url() + "/api/v1/videos/generations";
+  const std::string model = R"("model": "grok-imagine-1.0-video", )";
+  const std::string good =
+      "{" + model + R"("prompt": "a reapi dog", "size": "1:1", "duration": 6, "quality": "480p"})";
+
+  Response response = http.post_bearer(endpoint, good, nullptr);
+  CHECK(response.status == 401 && Json(response.body).integer("$.error.code") == 10001 &&
+        starts_with(Json(response.body).str("$.error.request_id"), "req_"));
+
+  std::string eight_urls;
+  for (int i = 0; i < 8; ++i) eight_urls += std::string(i ? ", " : "") + "\"https://e.com/r.png\"";
+  const BadRequest bad[] = {
+      {"{not json", 400, "20003", "body"},
+      {R"({"prompt": "x"})", 400, "20003", "model"},
+      {R"({"model": "grok-imagine-1.0-video"})", 400, "20002",
+       "prompt is required when image_urls is empty"},
+      {"{" + model + R"("prompt": "   "})", 400, "20002", "prompt is required"},
+      {"{" + model + R"("prompt": ")" + std::string(4001, 'a') + R"("})", 400, "20007",
+       "prompt exceeds 4000 characters (got 4001)"},
+      {"{" + model + R"("prompt": "x", "duration": 5})", 400, "20003",
+       "duration must be 6-30 seconds, got 5"},
+      {"{" + model + R"("prompt": "x", "duration": 31})", 400, "20003", "duration"},
+      {"{" + model + R"("prompt": "x", "duration": "6"})", 400, "20003", "duration"},
+      {"{" + model + R"("prompt": "x", "size": "4:3"})", 400, "20003",
+       "invalid size \"4:3\" (allowed: 16:9 / 9:16 / 1:1 / 3:2 / 2:3)"},
+      {"{" + model + R"("prompt": "x", "quality": "1080p"})", 400, "20003",
+       "invalid quality \"1080p\" (allowed: 480p / 720p)"},
+      {"{" + model + R"("prompt": "x", "image_urls": [)" + eight_urls + "]}", 400, "20003",
+       "image_urls accepts at most 7 entries, got 8"},
+      {"{" + model + R"("prompt": "x", "image_urls": [")" + kTenByteDataUri + R"("]})", 400,
+       "20003", "image_urls entries must be public http(s) URLs"},
+      {"{" + model + R"("prompt": "x", "image_urls": "https://e.com/r.png"})", 400, "20003",
+       "image_urls"},
+  };
+  for (const BadRequest &refused : bad) {
+    response = http.post_bearer(endpoint, refused.body);
+    const Json json(response.body);
+    const std::string message = json.str("$.error.message");
+    if (!CHECK(response.status == refused.status &&
+               std::to_string(json.integer("$.error.code")) == refused.code &&
+               starts_with(message, "grok-imagine: ") && contains(message, refused.mentions) &&
+               starts_with(json.str("$.error.request_id"), "req_"))) {
+      std::fprintf(stderr, "  %.200s answered %u %s\n", refused.body.c_str(), response.status,
+                   response.body.c_str());
+    }
+  }
+  std::printf("reapi 400: %s\n", http.post_bearer(endpoint, bad[9].body).body.c_str());
+  CHECK(emulator.counters().submits_accepted == 0);
+
+  response = http.post_bearer(endpoint, good);
+  const Json accepted(response.body);
+  const std::string id = accepted.str("$.id");
+  CHECK(response.status == 200 && starts_with(id, "task_") && id.size() == 5 + 32 &&
+        accepted.str("$.model") == "grok-imagine-1.0-video" &&
+        accepted.str("$.status") == "processing" && accepted.integer("$.created_at") > 1700000000);
+  const emu::SubmitRecord record = emulator.submits().back();
+  CHECK(record.path == "/api/v1/videos/generations" && record.model == "grok-imagine-1.0-video" &&
+        record.request_id == id);
+  const std::string status_url = emulator.api_url() + "/api/v1/tasks/" + id;
+  std::vector<std::string> statuses;
+  Response final;
+  bool pending_nulls = true;  // output and error null while processing
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    final = http.get_bearer(status_url);
+    const Json json(final.body);
+    const std::string status = json.str("$.status");
+    if (statuses.empty() || statuses.back() != status) statuses.push_back(status);
+    if (final.status != 200 || status != "processing") break;
+    pending_nulls = pending_nulls && json.is_null("$.output") && json.is_null("$.error");
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  const Json completed(final.body);
+  const std::string video_url = completed.str("$.output.video_urls[0]");
+  CHECK(statuses == std::vector<std::string>({"processing", "completed"}) && pending_nulls);
+  CHECK(completed.str("$.id") == id && completed.is_null("$.error") &&
+        completed.integer("$.created_at") == accepted.integer("$.created_at") &&
+        completed.length("$.output.video_urls") == 1);
+  CHECK(video_url == emulator.cdn_url() + "/videos/" + id + ".mp4");
+  std::printf("reapi task: %s, then %s\n", joined(statuses).c_str(), final.body.c_str());
+  const Response clip = http.request("GET", video_url);
+  CHECK(clip.status == 200 && clip.body == read_file(emulator.clip_path(id)));
+  check_clip(emulator.clip_path(id), 480, 480, 6);
+
+  response = http.get_bearer(emulator.api_url() + "/api/v1/tasks/task_nope");
+  CHECK(response.status == 404 && Json(response.body).integer("$.error.code") == 10004);
+  CHECK(http.get_bearer(status_url, nullptr).status == 401);
+  emulator.add_fault({emu::Phase::Submit, 503, "", 0, -1, 1});
+  response = http.post_bearer(endpoint, good);
+  CHECK(response.status == 503 && Json(response.body).integer("$.error.code") == 10503);
+
+  // image_urls: loopback http URLs stand in for public ones and are fetched;
+  // the prompt is optional with them; quality in any case.
+  const gint64 clip_size = static_cast<gint64>(clip.body.size());
+  response = http.post_bearer(
+      endpoint, "{" + model + R"("quality": "720P", "image_urls": [")" + video_url + R"("]})");
+  CHECK(response.status == 200 && emulator.submits().back().image_bytes == -1 &&
+        emulator.submits().back().reference_image_bytes == std::vector<std::int64_t>({clip_size}));
+  response = http.post_bearer(
+      endpoint, "{" + model + R"("image_urls": [")" + emulator.cdn_url() + R"(/nothing.png"]})");
+  CHECK(response.status == 400 && Json(response.body).integer("$.error.code") == 20003 &&
+        contains(Json(response.body).str("$.error.message"), "image_urls[0]"));
+
+  check_foreign_paths(http, emulator,
+                      [](const Json &json) { return json.integer("$.error.code") == 10004; });
+
+  emu::Options failing_options = options;
+  failing_options.queued_ms = 10;
+  failing_options.generation_ms = 100;
+  failing_options.fail_detail = "upstream rejected the prompt";
+  emu::Emulator failing(failing_options);
+  const Response submitted =
+      http.post_bearer(failing.api_url() + "/api/v1/videos/generations", good);
+  const std::string failing_url =
+      failing.api_url() + "/api/v1/tasks/" + Json(submitted.body).str("$.id");
+  Json ended("");
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    ended = Json(http.get_bearer(failing_url).body);
+    if (ended.str("$.status") != "processing") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(ended.str("$.status") == "failed" && ended.is_null("$.output") &&
+        ended.str("$.error.code") == "generation_failed" &&
+        ended.str("$.error.message") == failing_options.fail_detail);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   check_frame_sizes();
+  check_image_sizes();
 
   emu::Options options;
   options.queued_ms = 300;
@@ -735,6 +1837,12 @@ int main(int argc, char **argv) {
   check_failing_emulator();
   check_moov_placement(false);
   check_moov_placement(true);
+  check_segmind_preview();
+  check_segmind_images();
+  check_xai();
+  check_xai_endings();
+  check_aimlapi();
+  check_reapi();
 
   std::printf("%s (%d failure%s)\n", failures == 0 ? "PASS" : "FAIL", failures,
               failures == 1 ? "" : "s");

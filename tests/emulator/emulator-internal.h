@@ -1,0 +1,351 @@
+// Internals of the emulator shared by its core (emulator.cpp: servers, jobs,
+// faults, media, the CDN) and its provider profiles (segmind.cpp, xai.cpp,
+// aimlapi.cpp, reapi.cpp), which speak each API on top of the core.
+#pragma once
+
+#include "clip.h"
+#include "emulator.h"
+#include "glib-ptr.h"
+#include "image.h"
+
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace grokimagine::emulator {
+
+constexpr const char *kJsonContentType = "application/json";
+constexpr const char *kVideoContentType = "video/mp4";
+
+// ---- Small text helpers ----
+
+bool starts_with(const std::string &text, const char *prefix);
+bool ends_with(const std::string &text, const char *suffix);
+std::string trimmed(const std::string &text);
+std::vector<std::string> path_segments(const char *path);
+bool is_one_of(const std::string &value, std::initializer_list<const char *> allowed);
+// "a, b, c"; with a separator of choice.
+std::string joined(std::initializer_list<const char *> items, const char *separator = ", ");
+// 32 lowercase hex digits, random.
+std::string random_hex();
+
+// ---- JSON ----
+
+// Builds the JSON objects the APIs answer with.
+class JsonWriter {
+ public:
+  JsonWriter();
+  JsonWriter &add(const char *name, const std::string &value);
+  JsonWriter &add(const char *name, gint64 value);
+  JsonWriter &add_double(const char *name, double value);
+  JsonWriter &add_bool(const char *name, bool value);
+  JsonWriter &add_null(const char *name);
+  JsonWriter &begin_object(const char *name);
+  JsonWriter &end_object();
+  JsonWriter &begin_array(const char *name);
+  JsonWriter &end_array();
+  // Elements of the array being built.
+  JsonWriter &add_element(const std::string &value);
+  JsonWriter &begin_element_object();
+  std::string finish();
+
+ private:
+  GObjectPtr<JsonBuilder> builder_;
+};
+
+// A request body parsed as a JSON object.
+class JsonBody {
+ public:
+  // False with `error` set ("not valid JSON (...)" / "must be a JSON object").
+  bool parse(const std::string &text, std::string *error);
+  JsonObject *object() const { return object_; }
+
+ private:
+  GObjectPtr<JsonParser> parser_;
+  JsonObject *object_ = nullptr;
+};
+
+// A member, treating JSON null like an absent member.
+JsonNode *member(JsonObject *object, const char *name);
+bool holds_string(JsonNode *node);
+bool holds_integer(JsonNode *node);
+// The type of a JSON value as an API error would name it: "string",
+// "integer", "number", "boolean", "object", "array", "null".
+std::string json_type_name(JsonNode *node);
+// The string `model` of a JSON object body ("" if none), for the submit
+// record of a request refused before validation.
+std::string model_in(const std::string &body);
+
+// ---- Responses ----
+
+void respond(SoupServerMessage *msg, guint status, const std::string &json_body);
+void respond_bytes(SoupServerMessage *msg, guint status, const char *content_type, GBytes *body);
+void respond_empty(SoupServerMessage *msg, guint status);
+std::string request_body(SoupServerMessage *msg);
+// x-api-key: KEY (Segmind).
+bool has_api_key_header(SoupServerMessage *msg, const std::string &api_key);
+// Authorization: Bearer KEY (xAI, AI/ML API, reAPI).
+bool has_bearer_key(SoupServerMessage *msg, const std::string &api_key);
+
+// A request SoupServer must not answer yet (fault delay, image fetch,
+// generation of a synchronous answer, connection theft). Destroying it lets
+// SoupServer send whatever response was set, so every path answers and none
+// can leave a client hanging.
+class PausedMessage {
+ public:
+  explicit PausedMessage(SoupServerMessage *msg);
+  ~PausedMessage();
+  PausedMessage(const PausedMessage &) = delete;
+  PausedMessage &operator=(const PausedMessage &) = delete;
+
+  SoupServerMessage *get() const { return msg_.get(); }
+  bool connected() const { return connected_; }
+  // Takes the socket away from SoupServer to write a response by hand. Null
+  // when the client has already gone.
+  GObjectPtr<GIOStream> steal_connection();
+
+ private:
+  GObjectPtr<SoupServerMessage> msg_;
+  gulong disconnected_handler_ = 0;
+  bool connected_ = true;
+};
+using PausedPtr = std::unique_ptr<PausedMessage>;
+// What to do with a paused request once any fault delay has passed.
+using Step = std::function<void(PausedPtr)>;
+
+// ---- Input images ----
+
+// One image a submit names.
+struct ImageInput {
+  enum class Kind { Inline, LoopbackUrl, RemoteUrl };
+  Kind kind = Kind::Inline;
+  std::string field;  // for messages: "image", "reference_images[2]", ...
+  std::string url;    // LoopbackUrl / RemoteUrl
+  gint64 inline_bytes = -1;
+};
+
+// Which spellings of an image a field accepts.
+struct ImageRules {
+  bool data_uri = true;    // data:image/<type>;base64,<data>
+  bool raw_base64 = true;  // bare base64 text
+};
+
+enum class ImageProblem {
+  None,
+  BadUrl,      // http(s) but no host
+  BadDataUri,  // data: but not image/...;base64 (or data: not allowed)
+  BadBase64,   // neither a URL nor decodable base64
+  NotAllowed,  // a spelling `rules` refuse (bare text where only URLs go)
+};
+
+// Classifies `text`; fills `input` (kind, url or inline size).
+ImageProblem classify_image(const std::string &text, const ImageRules &rules, ImageInput *input);
+
+struct ImageInputs {
+  std::optional<ImageInput> image;  // the first frame / image to edit
+  std::vector<ImageInput> references;
+};
+
+// What the emulator obtained for each input (-1: none given; 0: a remote URL
+// it could not reach).
+struct ImageBytes {
+  gint64 image = -1;
+  std::vector<gint64> references;
+};
+
+// ---- Jobs ----
+
+enum class MediaKind { Video, Images };
+
+// How a job ends, fixed when it is created.
+enum class Outcome { Complete, Fail, Moderate, Expire };
+
+struct JobSpec {
+  std::string id;
+  std::string model;
+  MediaKind kind = MediaKind::Video;
+  std::string prompt;
+  FrameSize size{0, 0};
+  int duration_s = 0;  // Video
+  int count = 1;       // Images
+  ImageFormat format = ImageFormat::Png;
+  Outcome outcome = Outcome::Complete;
+};
+
+enum class JobStatus { Queued, Processing, Completed, Failed, Moderated, Expired };
+
+bool is_terminal(JobStatus status);
+
+// A job as seen at one instant.
+struct JobView {
+  JobStatus status = JobStatus::Queued;
+  std::string id;
+  std::string model;
+  MediaKind kind = MediaKind::Video;
+  FrameSize size{0, 0};
+  int duration_s = 0;
+  int count = 1;
+  ImageFormat format = ImageFormat::Png;
+  std::string error;                     // Failed
+  std::vector<std::string> media_paths;  // Completed
+  gint64 elapsed_ms = 0;                 // since the submit
+  gint64 created_unix = 0;
+};
+
+struct Job {
+  JobSpec spec;
+  gint64 submitted_us = 0;  // monotonic
+  gint64 created_unix = 0;
+  // Paths of the encoded files once ready; "" if encoding failed. Empty
+  // when no media is made (an outcome other than Complete).
+  std::vector<std::shared_future<std::string>> media;
+  bool expired = false;  // Emulator::expire()
+  int polls = 0;
+};
+
+// ---- Profiles ----
+
+// One provider's API: routes, validation, envelopes. Runs on the server
+// thread.
+class Profile {
+ public:
+  virtual ~Profile() = default;
+  // Answers one API request (directly, or by pausing it through the core).
+  virtual void handle(SoupServerMessage *msg, const std::string &method, const char *path,
+                      GHashTable *query) = 0;
+  // Body of an injected fault's answer when Fault::body is empty: this
+  // provider's error envelope for `status`.
+  virtual std::string fault_body(guint status) const = 0;
+};
+
+class Core;
+struct ImageBatch;  // input images being fetched for one submit
+std::unique_ptr<Profile> make_segmind_profile(Core &core);
+std::unique_ptr<Profile> make_xai_profile(Core &core);
+std::unique_ptr<Profile> make_aimlapi_profile(Core &core);
+std::unique_ptr<Profile> make_reapi_profile(Core &core);
+
+// The provider-independent emulator: two servers on one thread with its own
+// GMainContext, jobs and their media, faults, counters, the CDN.
+class Core {
+ public:
+  explicit Core(Options emulator_options);
+  ~Core();
+  Core(const Core &) = delete;
+  Core &operator=(const Core &) = delete;
+
+  // ---- For profiles (server thread) ----
+
+  // Pauses `msg`, waits out any fault delay, answers a fault status with its
+  // body (or the profile's envelope), else runs `step`.
+  void answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Step step);
+  // Runs `step` after `delay_ms`, without blocking the server thread.
+  void run_later(unsigned delay_ms, PausedPtr paused, Step step);
+  std::optional<Fault> take_fault(Phase phase);
+
+  // Counts a submit and records it; returns the record's index.
+  std::size_t record_submit(const std::string &path, const std::string &model,
+                            const std::string &body);
+  void count_status_poll();
+  void count_result_fetch();
+
+  // Obtains the bytes of every input image (fetching loopback URLs
+  // asynchronously, all at once), records them on the submit, then calls
+  // `done`, or `failed` with the field and reason of the first fetch that
+  // failed.
+  using ImagesDone = std::function<void(PausedPtr, const ImageBytes &)>;
+  using ImagesFailed =
+      std::function<void(PausedPtr, const std::string &field, const std::string &reason)>;
+  void resolve_images(PausedPtr paused, std::size_t record_index, const ImageInputs &inputs,
+                      ImagesDone done, ImagesFailed failed);
+
+  // The outcome `options` ask for; moderation and expiry only where the
+  // provider has them (xAI).
+  Outcome planned_outcome(bool has_moderation_and_expiry) const;
+  // Creates a job (counted as accepted, noted on the submit record) and
+  // starts making its media.
+  void create_job(std::size_t record_index, const JobSpec &spec);
+  std::optional<JobView> view_job(const std::string &id) const;
+  // Counts a poll of `id` and returns how many it has had, this one included.
+  int count_job_poll(const std::string &id);
+  // Calls `step` once `id` is in a terminal state (generation_ms after its
+  // submit, media made), checking without blocking the server thread.
+  using JobStep = std::function<void(PausedPtr, const std::optional<JobView> &)>;
+  void when_finished(PausedPtr paused, const std::string &id, JobStep step);
+
+  // CDN URL of media `index` of a job: /videos/<id>.mp4 or
+  // /images/<id>-<index>.<ext>.
+  std::string media_url(const JobView &view, int index) const;
+  // A mapping of a media file (cached), or null.
+  GBytes *mapped_file(const std::string &path);
+
+  // ---- For Emulator ----
+
+  const Options options;
+  // Set by the server thread before the constructor returns, then constant.
+  std::string api_url;
+  std::string cdn_url;
+
+  mutable std::mutex mutex;
+  Counters counters;
+  std::vector<SubmitRecord> submit_records;
+  std::vector<std::string> cdn_headers;
+  std::vector<Fault> faults;
+  std::map<std::string, Job> jobs;
+
+ private:
+  void serve();
+  bool start_servers(std::string *error);
+  void stop_servers();
+  void on_cdn_request(SoupServerMessage *msg, const char *path);
+  void serve_media(PausedPtr paused, const std::string &path, bool carries_key,
+                   std::int64_t truncate_at);
+  void write_truncated(PausedPtr paused, guint status, GBytes *body, std::int64_t truncate_at);
+  std::shared_future<std::string> media_for(
+      const std::string &file_name,
+      std::function<bool(const std::string &path, std::string *error)> encode);
+  void fetch_image(const std::shared_ptr<ImageBatch> &batch, std::size_t slot,
+                   const std::string &url);
+  void finish_images(const std::shared_ptr<ImageBatch> &batch);
+  void remove_media_dir();
+
+  std::string media_dir;
+  std::unique_ptr<Profile> profile;
+
+  MainContextPtr context;
+  MainLoopPtr loop;
+  std::promise<void> ready;
+  std::thread server_thread;
+
+  // Only touched on the server thread.
+  GObjectPtr<SoupServer> api_server;
+  GObjectPtr<SoupServer> cdn_server;
+  GObjectPtr<SoupSession> image_session;
+  GObjectPtr<GCancellable> shutdown_cancellable;
+  std::set<GSource *> pending_timers;  // delays holding paused requests
+  int pending_async_ops = 0;           // image fetches and raw writes in flight
+  std::map<std::string, BytesPtr> mapped_files;
+
+  // Guarded by `mutex`, shared with the encoders.
+  std::map<std::string, std::shared_future<std::string>> media_by_path;
+  std::vector<std::thread> encoders;
+  std::atomic<bool> stopping{false};
+};
+
+}  // namespace grokimagine::emulator
