@@ -387,6 +387,31 @@ GST_START_TEST(test_xai_images_to_files) {
 }
 GST_END_TEST;
 
+// The pipeline the element's documentation promises.
+GST_START_TEST(test_image_into_imagefreeze) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_parse_launch(
+      "grokimagineimagesrc name=g provider=segmind ! pngdec ! imagefreeze num-buffers=5 ! "
+      "videoconvert ! fakesink name=sink signal-handoffs=true",
+      nullptr);
+  GstElement *g = gst_bin_get_by_name(GST_BIN(pipeline), "g");
+  g_object_set(g, "api-url", emulator.api_url().c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               nullptr);
+  gst_object_unref(g);
+  int frames = 0;
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_signal_connect(sink, "handoff",
+                   G_CALLBACK(+[](GstElement *, GstBuffer *, GstPad *, int *n) { (*n)++; }),
+                   &frames);
+  gst_object_unref(sink);
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(frames, 5);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_image_validation_per_provider) {
   emu::Emulator emulator(test::quick_options());
   GstElement *too_many = make_element("grokimagineimagesrc", "segmind", emulator);
@@ -424,6 +449,7 @@ static Suite *providers_suite() {
   suite_add_tcase(s, images);
   tcase_add_test(images, test_segmind_images);
   tcase_add_test(images, test_xai_images_to_files);
+  tcase_add_test(images, test_image_into_imagefreeze);
   tcase_add_test(images, test_image_validation_per_provider);
   return s;
 }

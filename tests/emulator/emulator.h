@@ -27,7 +27,7 @@ struct Fault {
   // normal status (useful with delay_ms or truncate_at alone).
   int status = 0;
   // Body sent with `status` (e.g. malformed JSON, a provider error envelope).
-  // Empty: a JSON error envelope {"error": "..."} fitting the status.
+  // Empty: the profile's own error envelope fitting the status.
   std::string body;
   // Wait this long before answering.
   unsigned delay_ms = 0;
@@ -67,7 +67,7 @@ struct Counters {
   int submits_accepted = 0;  // POSTs that created a job (the billed ones)
   int status_polls = 0;
   int result_fetches = 0;
-  int downloads = 0;              // GETs of an MP4 on the CDN
+  int downloads = 0;              // GETs of a video or image on the CDN
   int cdn_requests_with_key = 0;  // CDN requests that carried the API key (refused with 403)
 };
 
