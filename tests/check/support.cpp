@@ -43,7 +43,8 @@ std::string RunResult::error_detail(const char *field) const {
   return text ? text : "";
 }
 
-RunResult run_pipeline(GstElement *pipeline, int timeout_s) {
+RunResult run_pipeline(GstElement *pipeline, int timeout_s,
+                       const std::function<void(GstMessage *)> &observe) {
   RunResult result;
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
@@ -54,6 +55,7 @@ RunResult run_pipeline(GstElement *pipeline, int timeout_s) {
     GstMessage *message = gst_bus_timed_pop(bus, GstClockTime(left) * GST_USECOND);
     if (!message) continue;
     OwnedMessage owned(message);
+    if (observe) observe(message);
     switch (GST_MESSAGE_TYPE(message)) {
       case GST_MESSAGE_EOS:
         result.eos = true;

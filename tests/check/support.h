@@ -4,6 +4,7 @@
 
 #include <gst/check/gstcheck.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,7 +43,9 @@ struct RunResult {
 
 // Sets `pipeline` to PLAYING and collects messages until EOS, an error or
 // `timeout_s`; leaves it in NULL. Fails the test on timeout.
-RunResult run_pipeline(GstElement *pipeline, int timeout_s = 60);
+// `observe`, when given, sees every message first.
+RunResult run_pipeline(GstElement *pipeline, int timeout_s = 60,
+                       const std::function<void(GstMessage *)> &observe = {});
 
 // Runs `source` ! fakesink for a job that must fail; fails the test if it
 // does not.

@@ -117,7 +117,9 @@ bool encode_clip(const ClipSpec &spec, const std::string &path, const std::atomi
     g_autoptr(GstElement) overlay = gst_bin_get_by_name(GST_BIN(pipeline), "prompt_overlay");
     g_autoptr(GstElement) mux = gst_bin_get_by_name(GST_BIN(pipeline), "mux");
     g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-    g_object_set(overlay, "text", spec.prompt.c_str(), "font-desc", font.c_str(), nullptr);
+    // textoverlay reads Pango markup: a prompt's '&' or '<' must not be.
+    g_autofree gchar *escaped = g_markup_escape_text(spec.prompt.c_str(), -1);
+    g_object_set(overlay, "text", escaped, "font-desc", font.c_str(), nullptr);
     // faststart puts moov before mdat; mp4mux needs a scratch file for it,
     // kept next to the clip so the emulator's directory holds everything.
     g_object_set(mux, "faststart", spec.moov_at_end ? FALSE : TRUE, "faststart-file",

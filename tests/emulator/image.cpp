@@ -105,7 +105,9 @@ bool encode_image(const ImageSpec &spec, const std::string &path,
   {
     g_autoptr(GstElement) overlay = gst_bin_get_by_name(GST_BIN(pipeline), "prompt_overlay");
     g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-    g_object_set(overlay, "text", text.c_str(), "font-desc", font.c_str(), nullptr);
+    // textoverlay reads Pango markup: a prompt's '&' or '<' must not be.
+    g_autofree gchar *escaped = g_markup_escape_text(text.c_str(), -1);
+    g_object_set(overlay, "text", escaped, "font-desc", font.c_str(), nullptr);
     g_object_set(sink, "location", partial_path.c_str(), nullptr);
   }
 

@@ -9,4 +9,8 @@ G_DECLARE_FINAL_TYPE(GstGrokImagineSrc, gst_grok_imagine_src, GST, GROK_IMAGINE_
 
 GST_ELEMENT_REGISTER_DECLARE(grokimaginesrc);
 
+// The finished job as tags (title: the prompt; comment: provider, model and
+// request id; duration), for the bins that wrap the source.
+GstTagList *gst_grok_imagine_src_get_job_tags(GstGrokImagineSrc *src);
+
 G_END_DECLS

@@ -3,13 +3,19 @@
  * @title: grokimaginevideosrc
  *
  * grokimaginesrc ! decodebin3 in one element: generates a clip and exposes
- * its decoded video and audio as video_%u / audio_%u sometimes pads.
+ * its decoded video and audio as video_%u / audio_%u sometimes pads. With
+ * decode=false (grokimaginesrc ! qtdemux) the pads carry the provider's
+ * H.264 and AAC samples untouched, for remuxing without re-encoding. Each pad carries the job as tags:
+ * title (the prompt), comment (provider, model, request id), duration.
  *
  * ## Example launch line
  * |[
  * gst-launch-1.0 grokimaginevideosrc prompt="A dog running on a sunlit beach" name=g \
  *   g. ! queue ! videoconvert ! autovideosink \
  *   g. ! queue ! audioconvert ! autoaudiosink
+ * gst-launch-1.0 grokimaginevideosrc decode=false prompt="A dog on a beach" name=g \
+ *   g. ! queue ! h264parse ! mp4mux name=m ! filesink location=dog.mp4 \
+ *   g. ! queue ! aacparse ! m.
  * ]|
  */
 #include "grokimaginevideosrc.h"
@@ -20,42 +26,85 @@
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_video_src_debug);
 #define GST_CAT_DEFAULT grok_imagine_video_src_debug
 
+enum { PROP_DECODE = GROK_IMAGINE_PROP_MODE + 1 };
+
 struct _GstGrokImagineVideoSrc {
   GstBin parent;
   GstElement *source;
-  GstElement *decoder;  // null when decodebin3 is not installed
+  GstElement *decoder;  // decodebin3 or qtdemux; null when not installed
+  gboolean decode;
+  guint video_pads;
+  guint audio_pads;
 };
 
 G_DEFINE_TYPE(GstGrokImagineVideoSrc, gst_grok_imagine_video_src, GST_TYPE_BIN);
 GST_ELEMENT_REGISTER_DEFINE(grokimaginevideosrc, "grokimaginevideosrc", GST_RANK_NONE,
                             GST_TYPE_GROK_IMAGINE_VIDEO_SRC);
 
-static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
-    "video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS("video/x-raw(ANY)"));
-static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
-    "audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS("audio/x-raw(ANY)"));
+// Decoded (video/x-raw, audio/x-raw) or, with decode=false, H.264 / AAC.
+static GstStaticPadTemplate video_template =
+    GST_STATIC_PAD_TEMPLATE("video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE("audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
+
+static const char *kGhostKey = "grokimagine-ghost";
+
+// Tags follow caps: stored as a sticky event on the pad once caps pass, so
+// they reach muxers before the first buffer.
+static GstPadProbeReturn tag_after_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  auto *self = static_cast<GstGrokImagineVideoSrc *>(data);
+  GstTagList *tags = gst_grok_imagine_src_get_job_tags(GST_GROK_IMAGINE_SRC(self->source));
+  gst_tag_list_set_scope(tags, GST_TAG_SCOPE_GLOBAL);
+  g_autoptr(GstEvent) tag_event = gst_event_new_tag(tags);
+  gst_pad_store_sticky_event(pad, tag_event);
+  return GST_PAD_PROBE_REMOVE;
+}
 
 static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoSrc *self) {
-  g_autofree gchar *name = gst_pad_get_name(pad);
-  GstStaticPadTemplate *templ = g_str_has_prefix(name, "video_")   ? &video_template
-                                : g_str_has_prefix(name, "audio_") ? &audio_template
-                                                                   : nullptr;
-  if (!templ) {
-    GST_DEBUG_OBJECT(self, "not exposing decoder pad %s", name);
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+  const gchar *media = gst_caps_is_empty(caps) || gst_caps_is_any(caps)
+                           ? ""
+                           : gst_structure_get_name(gst_caps_get_structure(caps, 0));
+  const bool video = g_str_has_prefix(media, "video/");
+  if (!video && !g_str_has_prefix(media, "audio/")) {
+    GST_DEBUG_OBJECT(self, "not exposing a %s pad", media);
     return;
   }
-  g_autoptr(GstPadTemplate) pad_template = gst_static_pad_template_get(templ);
+  g_autofree gchar *name = g_strdup_printf(video ? "video_%u" : "audio_%u",
+                                           video ? self->video_pads++ : self->audio_pads++);
+  g_autoptr(GstPadTemplate) pad_template =
+      gst_static_pad_template_get(video ? &video_template : &audio_template);
   GstPad *ghost = gst_ghost_pad_new_from_template(name, pad, pad_template);
+  g_object_set_data(G_OBJECT(pad), kGhostKey, ghost);
+  gst_pad_add_probe(ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, tag_after_caps, self, nullptr);
   gst_pad_set_active(ghost, TRUE);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
 }
 
 static void on_decoder_pad_removed(GstElement *, GstPad *pad, GstGrokImagineVideoSrc *self) {
-  g_autofree gchar *name = gst_pad_get_name(pad);
-  g_autoptr(GstPad) ghost = gst_element_get_static_pad(GST_ELEMENT(self), name);
+  auto *ghost = static_cast<GstPad *>(g_object_steal_data(G_OBJECT(pad), kGhostKey));
   if (!ghost) return;
   gst_pad_set_active(ghost, FALSE);
   gst_element_remove_pad(GST_ELEMENT(self), ghost);
+}
+
+// decodebin3 for decoded pads; qtdemux for the samples as they are (parsebin
+// would let h264parse put SPS/PPS into the first keyframe).
+static void use_decoder(GstGrokImagineVideoSrc *self, gboolean decode) {
+  if (self->decoder) {
+    gst_element_set_state(self->decoder, GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(self), self->decoder);
+  }
+  self->decode = decode;
+  self->decoder = gst_element_factory_make(decode ? "decodebin3" : "qtdemux", "decoder");
+  if (!self->decoder) return;
+  gst_bin_add(GST_BIN(self), self->decoder);
+  gst_element_link(self->source, self->decoder);
+  g_signal_connect(self->decoder, "pad-added", G_CALLBACK(on_decoder_pad_added), self);
+  g_signal_connect(self->decoder, "pad-removed", G_CALLBACK(on_decoder_pad_removed), self);
 }
 
 static void gst_grok_imagine_video_src_init(GstGrokImagineVideoSrc *self) {
@@ -67,31 +116,41 @@ static void gst_grok_imagine_video_src_init(GstGrokImagineVideoSrc *self) {
                      g_object_notify(bin, "request-id");
                    }),
                    self);
-  self->decoder = gst_element_factory_make("decodebin3", "decoder");
-  if (!self->decoder) return;
-  gst_bin_add(GST_BIN(self), self->decoder);
-  gst_element_link(self->source, self->decoder);
-  g_signal_connect(self->decoder, "pad-added", G_CALLBACK(on_decoder_pad_added), self);
-  g_signal_connect(self->decoder, "pad-removed", G_CALLBACK(on_decoder_pad_removed), self);
+  use_decoder(self, TRUE);
 }
 
-static void gst_grok_imagine_video_src_set_property(GObject *object, guint, const GValue *value,
-                                                    GParamSpec *pspec) {
-  g_object_set_property(G_OBJECT(GST_GROK_IMAGINE_VIDEO_SRC(object)->source), pspec->name, value);
+static void gst_grok_imagine_video_src_set_property(GObject *object, guint prop_id,
+                                                    const GValue *value, GParamSpec *pspec) {
+  auto *self = GST_GROK_IMAGINE_VIDEO_SRC(object);
+  if (prop_id == PROP_DECODE) {
+    if (g_value_get_boolean(value) != self->decode) use_decoder(self, g_value_get_boolean(value));
+    return;
+  }
+  g_object_set_property(G_OBJECT(self->source), pspec->name, value);
 }
 
-static void gst_grok_imagine_video_src_get_property(GObject *object, guint, GValue *value,
+static void gst_grok_imagine_video_src_get_property(GObject *object, guint prop_id, GValue *value,
                                                     GParamSpec *pspec) {
-  g_object_get_property(G_OBJECT(GST_GROK_IMAGINE_VIDEO_SRC(object)->source), pspec->name, value);
+  auto *self = GST_GROK_IMAGINE_VIDEO_SRC(object);
+  if (prop_id == PROP_DECODE) {
+    g_value_set_boolean(value, self->decode);
+    return;
+  }
+  g_object_get_property(G_OBJECT(self->source), pspec->name, value);
 }
 
 static GstStateChangeReturn gst_grok_imagine_video_src_change_state(GstElement *element,
                                                                     GstStateChange transition) {
   auto *self = GST_GROK_IMAGINE_VIDEO_SRC(element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !self->decoder) {
-    GST_ELEMENT_ERROR(self, CORE, MISSING_PLUGIN, ("Missing element 'decodebin3'."),
-                      ("install gstreamer1.0-plugins-base"));
-    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    if (!self->decoder) {
+      GST_ELEMENT_ERROR(self, CORE, MISSING_PLUGIN,
+                        ("Missing element '%s'.", self->decode ? "decodebin3" : "qtdemux"),
+                        ("install gstreamer1.0-plugins-base"));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    self->video_pads = 0;
+    self->audio_pads = 0;
   }
   return GST_ELEMENT_CLASS(gst_grok_imagine_video_src_parent_class)
       ->change_state(element, transition);
@@ -104,6 +163,13 @@ static void gst_grok_imagine_video_src_class_init(GstGrokImagineVideoSrcClass *k
   gobject_class->set_property = gst_grok_imagine_video_src_set_property;
   gobject_class->get_property = gst_grok_imagine_video_src_get_property;
   grok_imagine_install_job_properties(gobject_class, grokimagine::MediaKind::Video);
+  g_object_class_install_property(
+      gobject_class, PROP_DECODE,
+      g_param_spec_boolean(
+          "decode", "Decode",
+          "Decode to raw video and audio; false gives the parsed H.264 and AAC "
+          "for remuxing without re-encoding",
+          TRUE, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   element_class->change_state = gst_grok_imagine_video_src_change_state;
 
   gst_element_class_add_static_pad_template(element_class, &video_template);

@@ -1,0 +1,16 @@
+// grokimagine://KIND?prop=value&... URIs: a job's properties as query
+// parameters, so that playbin, uridecodebin3 and gst-play can generate a
+// clip. The API key never goes into a URI: it comes from the environment
+// (or the api-key property).
+#pragma once
+
+#include <gst/gst.h>
+
+// A URI that recreates the job `element` describes (properties that differ
+// from their defaults; never the key).
+gchar *grok_imagine_job_uri(GObject *element, const char *kind);
+
+// Resets the element's job properties to their defaults (keeping api-key),
+// then applies the URI's parameters; an error names the first bad one.
+gboolean grok_imagine_apply_job_uri(GObject *element, const char *kind, const gchar *uri,
+                                    GError **error);
