@@ -12,6 +12,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   return registered;
 }
 
-GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, grokimagine,
-                  "Generated video from Grok Imagine providers", plugin_init, VERSION, "LGPL",
-                  GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
+GST_PLUGIN_DEFINE(
+    GST_VERSION_MAJOR, GST_VERSION_MINOR, grokimagine,
+    "Generate video clips and images with Grok Imagine (xAI, Segmind, AI/ML API, reAPI)",
+    plugin_init, VERSION, "LGPL", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

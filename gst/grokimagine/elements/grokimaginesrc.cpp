@@ -243,7 +243,8 @@ static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
       element_class, "Grok Imagine video source", "Source/Network",
       "Generates a video clip from a prompt (and optionally an image) with a Grok Imagine "
       "provider and outputs it as MP4. Example: grokimaginesrc prompt=\"A dog on a beach\" "
-      "duration=6 ! filesink location=dog.mp4",
+      "duration=6 ! filesink location=dog.mp4. Also plays grokimagine://video?prompt=...&"
+      "duration=6 URIs (job properties as parameters; the key comes from the environment)",
       "gst-grokimagine developers");
 
   basesrc_class->start = gst_grok_imagine_src_start;
@@ -256,7 +257,6 @@ static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
   basesrc_class->create = gst_grok_imagine_src_create;
 
   GST_DEBUG_CATEGORY_INIT(grok_imagine_src_debug, "grokimaginesrc", 0, "Grok Imagine video source");
-  gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_PROVIDER, GstPluginAPIFlags(0));
 }
 
 static void gst_grok_imagine_src_uri_handler_init(gpointer g_iface, gpointer) {

@@ -5,8 +5,8 @@
  * grokimaginesrc ! decodebin3 in one element: generates a clip and exposes
  * its decoded video and audio as video_%u / audio_%u sometimes pads. With
  * decode=false (grokimaginesrc ! qtdemux) the pads carry the provider's
- * H.264 and AAC samples untouched, for remuxing without re-encoding. Each pad carries the job as tags:
- * title (the prompt), comment (provider, model, request id), duration.
+ * H.264 and AAC samples untouched, for remuxing without re-encoding. Each pad carries the job as
+ * tags: title (the prompt), comment (provider, model, request id), duration.
  *
  * ## Example launch line
  * |[
@@ -19,6 +19,8 @@
  * ]|
  */
 #include "grokimaginevideosrc.h"
+
+#include <utility>
 
 #include "grokimaginesrc.h"
 #include "job-properties.h"
@@ -172,12 +174,18 @@ static void gst_grok_imagine_video_src_class_init(GstGrokImagineVideoSrcClass *k
           TRUE, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   element_class->change_state = gst_grok_imagine_video_src_change_state;
 
-  gst_element_class_add_static_pad_template(element_class, &video_template);
-  gst_element_class_add_static_pad_template(element_class, &audio_template);
+  for (auto [templ, caps] : {std::pair{&video_template, "video/x-raw(ANY); video/x-h264"},
+                             std::pair{&audio_template, "audio/x-raw(ANY); audio/mpeg"}}) {
+    GstPadTemplate *pad_template = gst_static_pad_template_get(templ);
+    g_autoptr(GstCaps) documented = gst_caps_from_string(caps);
+    gst_pad_template_set_documentation_caps(pad_template, documented);
+    gst_element_class_add_pad_template(element_class, pad_template);
+  }
   gst_element_class_set_static_metadata(
       element_class, "Grok Imagine decoded video source", "Source/Video/Audio/Network",
       "Generates a video clip from a prompt with a Grok Imagine provider and outputs its decoded "
-      "video and audio. Example: grokimaginevideosrc prompt=\"A dog on a beach\" name=g "
+      "video and audio (decode=false: its H.264 and AAC). Example: grokimaginevideosrc "
+      "prompt=\"A dog on a beach\" name=g "
       "g. ! queue ! videoconvert ! autovideosink g. ! queue ! audioconvert ! autoaudiosink",
       "gst-grokimagine developers");
 

@@ -11,9 +11,17 @@ GType grok_imagine_provider_get_type(void) {
     // GEnumValue arrays must outlive the type: built once, never freed.
     const auto &providers = grokimagine::all_providers();
     auto *values = new GEnumValue[providers.size() + 2]();
-    values[0] = {0, "Pick the provider whose API key is in the environment", "auto"};
-    for (size_t i = 0; i < providers.size(); i++)
-      values[i + 1] = {gint(i + 1), providers[i]->name(), providers[i]->name()};
+    values[0] = {0,
+                 "The provider whose API key is in the environment (an error when none or "
+                 "several are set)",
+                 "auto"};
+    for (size_t i = 0; i < providers.size(); i++) {
+      // Static strings for the type system: built once per provider, never freed.
+      gchar *description =
+          g_strdup_printf("%s (%s, key from %s)", providers[i]->name(),
+                          providers[i]->default_api_url(), providers[i]->key_env());
+      values[i + 1] = {gint(i + 1), description, providers[i]->name()};
+    }
     g_once_init_leave(&type, g_enum_register_static("GrokImagineProvider", values));
   }
   return type;
@@ -32,24 +40,29 @@ JobSettings grok_imagine_default_settings(MediaKind kind) {
 void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
   constexpr GParamFlags rw =
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_PROVIDER, GstPluginAPIFlags(0));
   const JobSettings defaults = grok_imagine_default_settings(kind);
   const bool video = kind == MediaKind::Video;
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_PROVIDER,
       g_param_spec_enum("provider", "Provider",
-                        "Which Grok Imagine API to use; auto picks the one whose key is in the "
-                        "environment (XAI_API_KEY, SEGMIND_API_KEY, AIMLAPI_KEY, REAPI_KEY)",
+                        video ? "Which Grok Imagine API to use; auto picks the one whose key is "
+                                "in the environment (XAI_API_KEY, SEGMIND_API_KEY, AIMLAPI_KEY, "
+                                "REAPI_KEY)"
+                              : "Which Grok Imagine API to use (images: xai or segmind); auto "
+                                "picks the one whose key is in the environment",
                         GROK_IMAGINE_TYPE_PROVIDER, 0, rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_MODEL,
-      g_param_spec_string("model", "Model", "Model name (empty: the provider's default)", nullptr,
-                          rw));
+      g_param_spec_string("model", "Model", "Model name (unset or empty: the provider's default)",
+                          nullptr, rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_API_URL,
-      g_param_spec_string("api-url", "API URL",
-                          "Base URL of the provider's API (empty: the provider's own, e.g. "
-                          "https://api.x.ai/v1)",
-                          nullptr, rw));
+      g_param_spec_string(
+          "api-url", "API URL",
+          "Base URL of the provider's API (unset or empty: the provider's own, e.g. "
+          "https://api.x.ai/v1)",
+          nullptr, rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_API_KEY,
       g_param_spec_string(
@@ -63,7 +76,7 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
       g_param_spec_string("prompt", "Prompt",
                           video ? "What to generate: subject, motion, camera, style and sound "
                                   "(required for text-to-video)"
-                                : "What to draw, or the edit to apply to 'image'",
+                                : "What to draw, or the edit to apply to 'image' (required)",
                           nullptr, rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_IMAGE,
@@ -130,16 +143,20 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
   } else {
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_N,
-        g_param_spec_int("n", "Count", "How many images (segmind: 1 to 4; xai: 1 to 10)", 1, 10,
+        g_param_spec_int("n", "Count",
+                         "How many images to generate (segmind: 1 to 4; xai: 1 to 10)", 1, 10,
                          defaults.request.count, rw));
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_OUTPUT_FORMAT,
         g_param_spec_string("output-format", "Output format",
-                            "jpeg, png or webp (segmind; xai always sends jpeg)",
+                            "Image format to request from segmind: jpeg, png or webp (xai always "
+                            "sends jpeg; the caps follow what arrives)",
                             defaults.request.output_format.c_str(), rw));
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_MODE,
-        g_param_spec_string("mode", "Mode", "standard or quality (segmind)",
+        g_param_spec_string("mode", "Mode",
+                            "Segmind generation mode: standard or quality; other providers "
+                            "ignore it",
                             defaults.request.mode.c_str(), rw));
   }
 }
