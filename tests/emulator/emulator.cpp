@@ -621,6 +621,10 @@ void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Ste
   Step faulted_step = [this, fault, step = std::move(step)](PausedPtr paused_msg) {
     if (fault && fault->status != 0) {
       const auto status = static_cast<guint>(fault->status);
+      if (!fault->retry_after.empty())
+        soup_message_headers_replace(
+            soup_server_message_get_response_headers(paused_msg->get()), "Retry-After",
+            fault->retry_after.c_str());
       respond(paused_msg->get(), status,
               fault->body.empty() ? profile->fault_body(status) : fault->body);
       return;
@@ -672,6 +676,7 @@ std::size_t Core::record_submit(const std::string &path, const std::string &mode
   std::lock_guard<std::mutex> lock(mutex);
   ++counters.submits_total;
   SubmitRecord record;
+  record.received_us = g_get_monotonic_time();
   record.model = model;
   record.body = body;
   record.path = path;

@@ -3,6 +3,8 @@
 // from a second port (the "CDN"), which refuses requests carrying the key.
 #pragma once
 
+#include <glib.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,6 +38,8 @@ struct Fault {
   std::int64_t truncate_at = -1;
   // How many matching requests it applies to; -1 means every one.
   int times = 1;
+  // With `status`: a Retry-After header (seconds), as rate limits send.
+  std::string retry_after;
 };
 
 struct Options {
@@ -81,6 +85,7 @@ struct SubmitRecord {
   // The same for each reference image, in order.
   std::vector<std::int64_t> reference_image_bytes;
   std::string path;  // the request path, e.g. "/v1/videos/generations"
+  gint64 received_us = 0;  // g_get_monotonic_time() when it arrived
 };
 
 // Output frame size for a resolution ("480p", "720p", "1080p") and aspect

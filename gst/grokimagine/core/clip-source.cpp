@@ -8,13 +8,14 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
     // The answer to the submit is the clip: the download is the job.
     if (events.status_changed)
       events.status_changed(JobStatus{JobStatus::State::Running, "PROCESSING", -1, {}, {}});
-    download_ =
-        Download::start(generation_.submit_request(), generation_.settings().location, &failure);
+    download_ = Download::start(generation_.submit_request(), generation_.settings().location,
+                                generation_.settings().max_size, &failure);
   } else {
     auto outputs = generation_.run(cancellable, events);
     if (auto *error = std::get_if<Error>(&outputs)) return *error;
     const std::string &url = std::get<std::vector<Output>>(outputs).front().url;
-    download_ = Download::start(url, generation_.settings().location, &failure);
+    download_ = Download::start(url, generation_.settings().location,
+                                generation_.settings().max_size, &failure);
   }
   if (!download_) return with_request_id(failure, generation_.request_id());
   return std::nullopt;

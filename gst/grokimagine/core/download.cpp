@@ -36,7 +36,10 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   Error error;
   std::string error_body;  // what came with an HTTP error status
 
+  std::uint64_t max_bytes = 0;  // 0: no limit
+
   // I/O thread only.
+  std::string head;  // the first bytes, to tell an MP4 from an error page
   int attempts = 0;
   bool reading_error_body = false;
   std::uint64_t discard = 0;  // bytes to skip when a server ignored our Range
@@ -123,6 +126,14 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     }
     std::uint64_t from = current();
     goffset start = 0, end = 0, length = 0;
+    goffset announced = soup_message_headers_get_content_length(headers);
+    if (max_bytes && status == 200 && announced > 0 && std::uint64_t(announced) > max_bytes) {
+      fail(ErrorKind::Protocol,
+           "the video is " + std::to_string(announced) + " bytes, more than max-size (" +
+               std::to_string(max_bytes) + ")",
+           status);
+      return;
+    }
     if (status == 206 && soup_message_headers_get_content_range(headers, &start, &end, &length)) {
       if (length > 0) set_total(std::uint64_t(length));
       discard = from > std::uint64_t(start) ? from - std::uint64_t(start) : 0;
@@ -178,8 +189,32 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     self->read_more();
   }
 
+  bool looks_like_mp4() const {
+    static const char *const kBoxes[] = {"ftyp", "moov", "mdat", "free", "skip",
+                                         "wide", "pnot", "uuid", "styp", "sidx"};
+    for (const char *box : kBoxes)
+      if (head.compare(4, 4, box) == 0) return true;
+    return false;
+  }
+
   bool append(const guint8 *bytes, gsize size) {
     std::uint64_t offset = current();
+    if (max_bytes && offset + size > max_bytes) {
+      fail(ErrorKind::Protocol,
+           "the video is larger than max-size (" + std::to_string(max_bytes) + " bytes)", 0);
+      return false;
+    }
+    if (head.size() < 8 && offset == head.size()) {
+      head.append(reinterpret_cast<const char *>(bytes), MIN(size, 8 - head.size()));
+      if (head.size() == 8 && !looks_like_mp4()) {
+        g_autofree gchar *shown = g_strescape(head.c_str(), nullptr);
+        fail(ErrorKind::Protocol,
+             std::string("the video URL sent something that is not an MP4 (it starts with \"") +
+                 shown + "\")",
+             0);
+        return false;
+      }
+    }
     while (size > 0) {
       ssize_t written = pwrite(fd, bytes, size, off_t(offset));
       if (written < 0) {
@@ -279,16 +314,17 @@ Download::~Download() {
 }
 
 std::unique_ptr<Download> Download::start(const std::string &url, const std::string &keep_path,
-                                          Error *error) {
+                                          std::uint64_t max_bytes, Error *error) {
   HttpRequest get{"GET", url, {}, {}};
   get.follow_redirects = true;
-  return start(get, keep_path, error);
+  return start(get, keep_path, max_bytes, error);
 }
 
 std::unique_ptr<Download> Download::start(const HttpRequest &request, const std::string &keep_path,
-                                          Error *error) {
+                                          std::uint64_t max_bytes, Error *error) {
   auto state = std::make_shared<State>();
   state->http = request;
+  state->max_bytes = max_bytes;
   const std::string &url = request.url;
   if (!g_uri_is_valid(url.c_str(), G_URI_FLAGS_NONE, nullptr) ||
       !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://"))) {

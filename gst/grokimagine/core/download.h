@@ -20,14 +20,15 @@ class Download {
  public:
   // Starts fetching `url` (never with the API key). With a non-empty
   // `keep_path` the file is written beside it and renamed to it only once
-  // complete; otherwise it is an anonymous temporary file.
+  // complete; otherwise it is an anonymous temporary file. A body that is
+  // not an MP4 (an error page), or larger than a non-zero `max_bytes`, fails.
   static std::unique_ptr<Download> start(const std::string &url, const std::string &keep_path,
-                                         Error *error);
+                                         std::uint64_t max_bytes, Error *error);
   // The same for the answer to any request, e.g. a synchronous API whose
   // answer is the clip. Only a GET is ever repeated (resumed); an HTTP error
   // status fails at once, keeping the body for the caller (error_body()).
   static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
-                                         Error *error);
+                                         std::uint64_t max_bytes, Error *error);
   ~Download();  // cancels; a partial `keep_path` file is removed
   Download(const Download &) = delete;
   Download &operator=(const Download &) = delete;

@@ -2,6 +2,25 @@
 
 namespace grokimagine {
 
+namespace {
+
+// The key must not cross a network in clear text: plain http is for
+// loopback (the emulator, a local proxy) unless the user says otherwise.
+std::optional<Error> check_transport(const JobSettings &settings) {
+  if (!g_str_has_prefix(settings.api_url.c_str(), "http://") || settings.allow_insecure_http)
+    return std::nullopt;
+  g_autoptr(GUri) uri = g_uri_parse(settings.api_url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  const std::string host = uri && g_uri_get_host(uri) ? g_uri_get_host(uri) : "";
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host.c_str());
+  if (host == "localhost" || (address && g_inet_address_get_is_loopback(address)))
+    return std::nullopt;
+  return invalid_setting("Property 'api-url' is '" + settings.api_url +
+                         "': plain http to a remote host would send the API key unencrypted. "
+                         "Use https, or set allow-insecure-http=true if you know why.");
+}
+
+}  // namespace
+
 std::optional<Error> Generation::prepare(const JobSettings &settings) {
   settings_ = settings;
   if (settings.provider == "auto") {
@@ -23,6 +42,7 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
       !g_str_has_prefix(settings_.api_url.c_str(), "https://"))
     return invalid_setting("Property 'api-url' is '" + settings_.api_url +
                            "': it must be an http:// or https:// URL");
+  if (auto error = check_transport(settings_)) return error;
   if (settings_.api_key.empty()) {
     const char *from_env = g_getenv(provider_->key_env());
     if (from_env) settings_.api_key = from_env;

@@ -19,6 +19,8 @@ struct JobSettings {
   std::string api_key;     // empty: from the provider's environment variable
   std::string request_id;  // resume this job instead of submitting
   std::string location;    // keep the result here too (video)
+  std::uint64_t max_size = std::uint64_t(1) << 30;  // largest video accepted; 0: no limit
+  bool allow_insecure_http = false;                 // send the key over plain http to a remote host
   JobTiming timing;
 };
 

@@ -118,17 +118,58 @@ namespace {
 struct Flight {
   std::shared_ptr<PendingSend> pending;
   GObjectPtr<SoupMessage> message;
-  GObjectPtr<GCancellable> cancellable;
+  gsize max_body_bytes;
+  guint timeout_ms;
+  // Our own cancellable, fired by the caller's or by the timeout.
+  GObjectPtr<GCancellable> cancellable = GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+  GObjectPtr<GCancellable> caller;
+  gulong caller_handler = 0;
+  GSource *timer = nullptr;
+  bool timed_out = false;
   GObjectPtr<GInputStream> stream;
   HttpResponse response;
-  gsize max_body_bytes;
+
+  void start(SoupSession *session) {
+    caller_handler = g_cancellable_connect(
+        caller.get(),
+        G_CALLBACK(+[](GCancellable *, gpointer own) { g_cancellable_cancel(G_CANCELLABLE(own)); }),
+        cancellable.get(), nullptr);
+    if (timeout_ms) {
+      // A stalled server must not hold a request for ever: the session's
+      // I/O timeout counts only silence, this counts the whole request.
+      timer = g_timeout_source_new(timeout_ms);
+      g_source_set_callback(
+          timer,
+          [](gpointer data) -> gboolean {
+            auto *flight = static_cast<Flight *>(data);
+            flight->timed_out = true;
+            g_cancellable_cancel(flight->cancellable.get());
+            return G_SOURCE_REMOVE;
+          },
+          this, nullptr);
+      g_source_attach(timer, g_main_context_get_thread_default());
+    }
+    soup_session_send_async(session, message.get(), G_PRIORITY_DEFAULT, cancellable.get(), on_sent,
+                            this);
+  }
+
+  void complete() {
+    if (timer) {
+      g_source_destroy(timer);
+      g_source_unref(timer);
+    }
+    g_cancellable_disconnect(caller.get(), caller_handler);
+    pending->finish(std::move(response));
+    delete this;
+  }
 
   void fail(const GError *error) {
     response.status = 0;
-    response.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    response.transport_error = error->message;
-    pending->finish(std::move(response));
-    delete this;
+    response.cancelled = !timed_out && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    response.transport_error =
+        timed_out ? "no complete answer within " + std::to_string(timeout_ms) + " ms"
+                  : error->message;
+    complete();
   }
 
   static void on_sent(GObject *source, GAsyncResult *result, gpointer data) {
@@ -168,8 +209,7 @@ struct Flight {
     gsize size = 0;
     const char *bytes = static_cast<const char *>(g_bytes_get_data(chunk, &size));
     if (size == 0) {
-      flight->pending->finish(std::move(flight->response));
-      delete flight;
+      flight->complete();
       return;
     }
     flight->response.body.append(bytes, size);
@@ -177,6 +217,7 @@ struct Flight {
       g_set_error(&error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                   "response body larger than %" G_GSIZE_FORMAT " bytes", flight->max_body_bytes);
       flight->response.body.clear();
+      flight->response.oversized = true;
       flight->fail(error);
       return;
     }
@@ -201,14 +242,10 @@ HttpResponse HttpClient::send(const HttpRequest &request, GCancellable *cancella
       return;
     }
     if (!request.follow_redirects) soup_message_add_flags(message, SOUP_MESSAGE_NO_REDIRECT);
-    auto *flight = new Flight{pending,
-                              GObjectPtr<SoupMessage>::adopt(message),
-                              own_cancellable,
-                              {},
-                              {},
-                              request.max_body_bytes};
-    soup_session_send_async(session, message, G_PRIORITY_DEFAULT, own_cancellable.get(),
-                            Flight::on_sent, flight);
+    auto *flight = new Flight{pending, GObjectPtr<SoupMessage>::adopt(message),
+                              request.max_body_bytes, request.timeout_ms};
+    flight->caller = own_cancellable;
+    flight->start(session);
   });
 
   // Wake up on cancellation even if libsoup is slow to report it.

@@ -25,6 +25,7 @@ struct HttpRequest {
   // could replay the key to another host). Media fetches carry no key.
   bool follow_redirects = false;
   gsize max_body_bytes = 1 << 20;  // API answers are small JSON
+  guint timeout_ms = 0;            // the whole request; 0: only the session's I/O timeout
 };
 
 struct HttpResponse {
@@ -35,6 +36,8 @@ struct HttpResponse {
   bool cancelled = false;
   // The request never reached the server, so it cannot have been acted on.
   bool not_sent = false;
+  // The body passed the request's max_body_bytes (and was dropped).
+  bool oversized = false;
 
   // Case-insensitive; empty when absent.
   std::string header(const char *name) const;

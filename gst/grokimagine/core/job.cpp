@@ -14,9 +14,12 @@ bool is_transient(const HttpResponse &response) {
 }
 
 // A submit may be repeated only where the provider cannot have accepted it:
-// a repeated accepted submit is a second bill.
+// a repeated accepted submit is a second bill. Connection refused, 429 and
+// 503 say "not taken"; a 500, a 502 or 504 from a gateway, a reset or a
+// timeout after sending may all hide an accepted job, so they end the run
+// with the error instead (nothing has a request id to resume yet).
 bool submit_is_repeatable(const HttpResponse &response) {
-  return response.not_sent || response.status == 429;
+  return response.not_sent || response.status == 429 || response.status == 503;
 }
 
 Error cancelled() {
@@ -52,42 +55,48 @@ std::chrono::milliseconds Job::backoff(int attempt, const HttpResponse &response
     gint64 seconds = g_ascii_strtoll(retry_after.c_str(), nullptr, 10);
     if (seconds > 0) return std::min(milliseconds(seconds * 1000), cap * 2);
   }
-  milliseconds base = std::min(milliseconds(500) * (1 << std::min(attempt, 6)), cap);
+  milliseconds base = std::min(timing_.retry_backoff * (1 << std::min(attempt, 6)), cap);
   // Full jitter keeps many jobs from retrying in lockstep.
   return milliseconds(g_random_int_range(int(base.count() / 2), int(base.count()) + 1));
 }
 
 Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable) {
+  HttpRequest timed = request;
+  // Never past the overall deadline, never past the per-request limit.
+  auto failure = [&](const HttpResponse &response) {
+    return response.status != 0 ? provider_.http_error(response, phase)
+                                : Error{ErrorKind::Network,
+                                        std::string("network error while ") + phase_name(phase) +
+                                            ": " + response.transport_error,
+                                        {},
+                                        0};
+  };
   for (int attempt = 0;; attempt++) {
-    HttpResponse response = HttpClient::instance().send(request, cancellable);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    timed.timeout_ms = guint(std::max<std::chrono::milliseconds::rep>(
+        1, std::min(left, std::chrono::milliseconds(timing_.request_timeout)).count()));
+    HttpResponse response = HttpClient::instance().send(timed, cancellable);
     if (response.cancelled || g_cancellable_is_cancelled(cancellable)) return cancelled();
-    bool retry = phase == Phase::Submit ? submit_is_repeatable(response) : is_transient(response);
+    bool retry = !response.oversized &&
+                 (phase == Phase::Submit ? submit_is_repeatable(response) : is_transient(response));
     if (!retry) {
-      if (response.status == 0)
-        return Error{ErrorKind::Network,
-                     std::string("network error while ") + phase_name(phase) + ": " +
-                         response.transport_error,
-                     {},
-                     0};
+      if (response.status == 0) return failure(response);
       return response;
     }
     auto wait = backoff(attempt, response);
-    bool out_of_attempts = attempt + 1 >= timing_.max_attempts;
-    bool out_of_time = Clock::now() + wait > deadline_;
-    if (out_of_attempts || out_of_time) {
-      if (response.status != 0) {
-        Error error = provider_.http_error(response, phase);
-        error.message += out_of_time
-                             ? " (no time left before the deadline to retry)"
-                             : " (gave up after " + std::to_string(attempt + 1) + " attempts)";
-        return error;
-      }
-      return Error{ErrorKind::Network,
-                   std::string("network error while ") + phase_name(phase) + ": " +
-                       response.transport_error + " (gave up after " + std::to_string(attempt + 1) +
-                       " attempts)",
-                   {},
-                   0};
+    if (Clock::now() + wait >= deadline_) {
+      Error error = failure(response);
+      error.kind = ErrorKind::Timeout;
+      error.message = "the timeout of " + std::to_string(timing_.timeout.count()) +
+                      " s ran out while retrying: " + error.message;
+      return error;
+    }
+    if (attempt + 1 >= timing_.max_attempts) {
+      Error error = failure(response);
+      error.kind = ErrorKind::Network;
+      error.message += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
+      return error;
     }
     if (!sleep_cancellable(cancellable, wait)) return cancelled();
   }

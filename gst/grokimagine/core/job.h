@@ -15,8 +15,10 @@ namespace grokimagine {
 
 struct JobTiming {
   std::chrono::milliseconds poll_interval{2000};
-  std::chrono::seconds timeout{900};  // overall deadline, from submit to video URL
-  int max_attempts = 6;               // per request, for transient failures
+  std::chrono::seconds timeout{900};             // overall deadline, from submit to video URL
+  int max_attempts = 6;                          // per request, for transient failures
+  std::chrono::milliseconds retry_backoff{500};  // before the first retry, then doubled
+  std::chrono::seconds request_timeout{30};      // one API request, answer included
 };
 
 struct JobEvents {

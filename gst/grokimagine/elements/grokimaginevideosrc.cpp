@@ -28,7 +28,7 @@
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_video_src_debug);
 #define GST_CAT_DEFAULT grok_imagine_video_src_debug
 
-enum { PROP_DECODE = GROK_IMAGINE_PROP_MODE + 1 };
+enum { PROP_DECODE = GROK_IMAGINE_N_JOB_PROPERTIES };
 
 struct _GstGrokImagineVideoSrc {
   GstBin parent;

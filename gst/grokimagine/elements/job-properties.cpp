@@ -119,7 +119,37 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
                           "The provider's id of the job, readable once submitted; set it "
                           "before starting to resume that job without submitting a new one",
                           nullptr, rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_REQUEST_TIMEOUT,
+      g_param_spec_uint("request-timeout", "Request timeout",
+                        "Seconds one API request may take, answer included, before it counts "
+                        "as failed (and is retried where that is safe)",
+                        1, 3600, guint(defaults.timing.request_timeout.count()), rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_RETRIES,
+      g_param_spec_uint("retries", "Retries",
+                        "How many times a request that failed for a passing reason (429, 5xx, "
+                        "network) is tried again within the timeout; a submit is repeated only "
+                        "where the provider cannot have accepted it",
+                        0, 20, guint(defaults.timing.max_attempts - 1), rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_RETRY_BACKOFF,
+      g_param_spec_uint("retry-backoff", "Retry backoff",
+                        "Milliseconds before the first retry; doubled each time (with jitter, "
+                        "capped at 30 s), unless the server says Retry-After",
+                        10, 60000, guint(defaults.timing.retry_backoff.count()), rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP,
+      g_param_spec_boolean("allow-insecure-http", "Allow insecure HTTP",
+                           "Send the API key over plain http to a host that is not loopback "
+                           "(it would travel unencrypted)",
+                           FALSE, rw));
   if (video) {
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_MAX_SIZE,
+        g_param_spec_uint64("max-size", "Maximum size",
+                            "Largest clip accepted from the network, in bytes (0: no limit)", 0,
+                            G_MAXUINT64, defaults.max_size, rw));
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_DURATION,
         g_param_spec_int("duration", "Duration",
@@ -209,6 +239,26 @@ void grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.request_id = string_or_empty(value);
       defines_job = false;
       break;
+    case GROK_IMAGINE_PROP_REQUEST_TIMEOUT:
+      s.timing.request_timeout = std::chrono::seconds(g_value_get_uint(value));
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_RETRIES:
+      s.timing.max_attempts = int(g_value_get_uint(value)) + 1;
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_RETRY_BACKOFF:
+      s.timing.retry_backoff = std::chrono::milliseconds(g_value_get_uint(value));
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP:
+      s.allow_insecure_http = g_value_get_boolean(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_MAX_SIZE:
+      s.max_size = g_value_get_uint64(value);
+      defines_job = false;
+      break;
     case GROK_IMAGINE_PROP_DURATION:
       s.request.duration = g_value_get_int(value);
       break;
@@ -276,6 +326,21 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
       break;
     case GROK_IMAGINE_PROP_REQUEST_ID:
       set_string(s.request_id);
+      break;
+    case GROK_IMAGINE_PROP_REQUEST_TIMEOUT:
+      g_value_set_uint(value, guint(s.timing.request_timeout.count()));
+      break;
+    case GROK_IMAGINE_PROP_RETRIES:
+      g_value_set_uint(value, guint(s.timing.max_attempts - 1));
+      break;
+    case GROK_IMAGINE_PROP_RETRY_BACKOFF:
+      g_value_set_uint(value, guint(s.timing.retry_backoff.count()));
+      break;
+    case GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP:
+      g_value_set_boolean(value, s.allow_insecure_http);
+      break;
+    case GROK_IMAGINE_PROP_MAX_SIZE:
+      g_value_set_uint64(value, s.max_size);
       break;
     case GROK_IMAGINE_PROP_DURATION:
       g_value_set_int(value, s.request.duration);
