@@ -1,0 +1,264 @@
+// Faults a paid job must survive, or report clearly, without a second
+// submit: rate limits, server errors, stalls, error pages where the clip
+// should be, oversized or hostile answers, a crashed pipeline.
+#include <gst/check/gstcheck.h>
+
+#include <glib/gstdio.h>
+#include <signal.h>
+
+#include "assert-string.h"
+#include "core/download.h"
+#include "support.h"
+
+namespace emu = grokimagine::emulator;
+using test::RunResult;
+
+static const char *kPrompt = "Waves against a lighthouse";
+
+static GstElement *make_element(const char *factory, const emu::Emulator &emulator) {
+  GstElement *element = gst_element_factory_make(factory, nullptr);
+  gst_util_set_object_arg(G_OBJECT(element), "provider", "segmind");
+  g_object_set(element, "api-url", emulator.api_url().c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               "duration", 1, "retry-backoff", 20u, nullptr);
+  return element;
+}
+
+// Decodes the job's clip; returns the video frames seen.
+static int decoded_frames(GstElement *source) {
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  gst_bin_add(GST_BIN(pipeline), source);
+  test::StreamStats video, audio;
+  test::attach_counting_sinks(pipeline, source, &video, &audio);
+  RunResult run = test::run_pipeline(pipeline, 90);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  return video.buffers;
+}
+
+GST_START_TEST(test_rate_limited_submit_waits_as_told) {
+  emu::Emulator emulator(test::quick_options());
+  emu::Fault limited{emu::Phase::Submit, 429, {}, 0, -1, 1};
+  limited.retry_after = "1";
+  emulator.add_fault(limited);
+  fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
+  auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 2);
+  fail_unless_equals_int(emulator.counters().submits_accepted, 1);
+  // Retry-After: 1, not the 20 ms backoff.
+  fail_unless(submits[1].received_us - submits[0].received_us >= G_USEC_PER_SEC,
+              "retried after %" G_GINT64_FORMAT " us",
+              submits[1].received_us - submits[0].received_us);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_rate_limited_poll_goes_on) {
+  emu::Emulator emulator(test::quick_options());
+  emu::Fault limited{emu::Phase::Status, 429, {}, 0, -1, 2};
+  limited.retry_after = "1";
+  emulator.add_fault(limited);
+  fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_server_errors_retried_in_each_phase) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Submit, 503, {}, 0, -1, 1});
+  emulator.add_fault({emu::Phase::Status, 500, {}, 0, -1, 1});
+  emulator.add_fault({emu::Phase::Status, 502, {}, 0, -1, 1});
+  emulator.add_fault({emu::Phase::Status, 504, {}, 0, -1, 1});
+  emulator.add_fault({emu::Phase::Result, 503, {}, 0, -1, 1});
+  emulator.add_fault({emu::Phase::Download, 503, {}, 0, -1, 1});
+  fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
+  fail_unless_equals_int(emulator.counters().submits_accepted, 1);
+  fail_unless(emulator.counters().downloads >= 2);
+}
+GST_END_TEST;
+
+// A 500 on submit may hide an accepted job: repeating it could bill twice.
+GST_START_TEST(test_ambiguous_submit_failure_not_repeated) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Submit, 500, {}, 0, -1, -1});
+  RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  assert_str_eq(run.error_detail("http-status-code"), "500");
+}
+GST_END_TEST;
+
+GST_START_TEST(test_retries_run_out_with_a_clear_error) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Status, 503, {}, 0, -1, -1});
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "retries", 2u, nullptr);
+  RunResult run = test::run_failing(source);
+  const std::string id = emulator.submits().at(0).request_id;
+  assert_str_eq(run.error_detail("reason"), "network");
+  fail_unless(test::contains(run.error_text(), "gave up after 3 attempts"), "%s",
+              run.error_text().c_str());
+  assert_str_eq(run.error_detail("request-id"), id);
+  fail_unless_equals_int(emulator.counters().status_polls, 3);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_stalled_poll_is_cut_and_retried) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Status, 0, {}, 20000, -1, 1});
+  GstElement *source = make_element("grokimaginevideosrc", emulator);
+  g_object_set(source, "request-timeout", 1u, nullptr);
+  const gint64 start = g_get_monotonic_time();
+  fail_unless_equals_int(decoded_frames(source), 24);
+  // Well before the stalled answer would have come.
+  fail_unless(g_get_monotonic_time() - start < 15 * G_USEC_PER_SEC);
+  fail_unless(emulator.counters().status_polls >= 2);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_overall_timeout_holds_while_stalled) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Status, 0, {}, 20000, -1, -1});
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "request-timeout", 1u, "timeout", 2u, nullptr);
+  RunResult run = test::run_failing(source);
+  assert_str_eq(run.error_detail("reason"), "timeout");
+  assert_str_eq(run.error_detail("request-id"), emulator.submits().at(0).request_id);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_error_page_instead_of_clip) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Download, 200,
+                      "<!DOCTYPE html><html><body>Access denied</body></html>", 0, -1, -1});
+  RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
+  assert_str_eq(run.error_detail("reason"), "protocol");
+  fail_unless(test::contains(run.error_text(), "instead of an MP4"), "%s",
+              run.error_text().c_str());
+  assert_str_eq(run.error_detail("request-id"), emulator.submits().at(0).request_id);
+}
+GST_END_TEST;
+
+// A CDN that labels its error page as binary: the bytes give it away.
+GST_START_TEST(test_error_page_with_a_binary_label) {
+  test::FileServer cdn("/clip.mp4", "application/octet-stream",
+                       "<!DOCTYPE html><html><body>Expired</body></html>");
+  grokimagine::Error error;
+  auto download = grokimagine::Download::start(cdn.url() + "/clip.mp4", "", 0, &error);
+  fail_unless(download != nullptr, "%s", error.message.c_str());
+  fail_unless(download->wait_for(1 << 20, nullptr) == grokimagine::Download::Wait::Failed);
+  const std::string message = download->error().message;
+  fail_unless(test::contains(message, "not an MP4"), "%s", message.c_str());
+  fail_unless(test::contains(message, "<!DOCTYP"), "%s", message.c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_hostile_json_answers) {
+  const std::string huge = "{\"status\":\"" + std::string(2 << 20, 'x') + "\"}";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string wrong_types = R"({"status":["QUEUED"],"request_id":7})";
+  struct {
+    std::string body;
+    const char *says;
+  } cases[] = {
+      {huge, "larger than"},
+      {"{\"status\": " + deep + "}", "nested too deeply"},
+      {wrong_types, "unknown job status"},
+  };
+  for (const auto &c : cases) {
+    emu::Emulator emulator(test::quick_options());
+    emulator.add_fault({emu::Phase::Status, 200, c.body, 0, -1, -1});
+    RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
+    fail_unless(test::contains(run.error_text(), c.says), "%s", run.error_text().c_str());
+    fail_unless_equals_int(emulator.counters().status_polls, 1);
+  }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_max_size) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "max-size", guint64(1000), nullptr);
+  RunResult run = test::run_failing(source);
+  fail_unless(test::contains(run.error_text(), "max-size"), "%s", run.error_text().c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_key_not_sent_over_plain_http) {
+  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  gst_util_set_object_arg(G_OBJECT(source), "provider", "xai");
+  g_object_set(source, "api-url", "http://api.example.invalid/v1", "api-key", "k", "prompt",
+               kPrompt, nullptr);
+  RunResult run = test::run_failing(source);
+  assert_str_eq(run.error_detail("reason"), "invalid-settings");
+  fail_unless(test::contains(run.error_text(), "allow-insecure-http"), "%s",
+              run.error_text().c_str());
+}
+GST_END_TEST;
+
+// A pipeline killed while polling loses nothing: a new one resumes the
+// paid job by its id, with no second submit.
+GST_START_TEST(test_resume_after_a_crash) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 4000;
+  emu::Emulator emulator(options);
+  const std::string api = "api-url=" + emulator.api_url();
+  const std::string key = "api-key=" + emulator.options().api_key;
+  const std::string prompt = std::string("prompt=") + kPrompt;
+  const gchar *argv[] = {"gst-launch-1.0", "-m",        "grokimaginesrc", "provider=segmind",
+                         api.c_str(),      key.c_str(), prompt.c_str(),   "poll-interval=50",
+                         "duration=1",     "!",         "fakesink",       nullptr};
+  GPid child = 0;
+  gint out = -1;
+  g_autoptr(GError) error = nullptr;
+  fail_unless(
+      g_spawn_async_with_pipes(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_SEARCH_PATH,
+                               nullptr, nullptr, &child, nullptr, &out, nullptr, &error),
+      "%s", error ? error->message : "");
+  // The request id is on the bus the moment it exists: gst-launch prints it.
+  std::string printed, id;
+  const gint64 give_up = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (id.empty() && g_get_monotonic_time() < give_up) {
+    char chunk[4096];
+    ssize_t n = read(out, chunk, sizeof chunk);
+    if (n <= 0) break;
+    printed.append(chunk, size_t(n));
+    auto at = printed.find("request-id=(string)");
+    if (at != std::string::npos) {
+      auto end = printed.find_first_of(",;", at);
+      if (end != std::string::npos) id = printed.substr(at + 19, end - at - 19);
+    }
+  }
+  kill(child, SIGKILL);
+  g_spawn_close_pid(child);
+  close(out);
+  fail_if(id.empty(), "no request id printed:\n%s", printed.c_str());
+  fail_unless_equals_int(emulator.counters().submits_accepted, 1);
+
+  GstElement *resumed = make_element("grokimaginevideosrc", emulator);
+  g_object_set(resumed, "request-id", id.c_str(), nullptr);
+  fail_unless_equals_int(decoded_frames(resumed), 24);
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
+
+static Suite *faults_suite() {
+  Suite *s = suite_create("faults");
+  TCase *tc = tcase_create("faults");
+  tcase_set_timeout(tc, 120);
+  suite_add_tcase(s, tc);
+  tcase_add_test(tc, test_rate_limited_submit_waits_as_told);
+  tcase_add_test(tc, test_rate_limited_poll_goes_on);
+  tcase_add_test(tc, test_server_errors_retried_in_each_phase);
+  tcase_add_test(tc, test_ambiguous_submit_failure_not_repeated);
+  tcase_add_test(tc, test_retries_run_out_with_a_clear_error);
+  tcase_add_test(tc, test_stalled_poll_is_cut_and_retried);
+  tcase_add_test(tc, test_overall_timeout_holds_while_stalled);
+  tcase_add_test(tc, test_error_page_instead_of_clip);
+  tcase_add_test(tc, test_error_page_with_a_binary_label);
+  tcase_add_test(tc, test_hostile_json_answers);
+  tcase_add_test(tc, test_max_size);
+  tcase_add_test(tc, test_key_not_sent_over_plain_http);
+  tcase_add_test(tc, test_resume_after_a_crash);
+  return s;
+}
+
+GST_CHECK_MAIN(faults);
