@@ -26,7 +26,9 @@ std::string coded_message(const std::string &body) {
   auto code = json::number_at(root.get(), "error.code");
   std::string message = json::string_at(root.get(), "error.message");
   if (!code) return message;
-  return "code " + std::to_string(gint64(*code)) + ": " + message;
+  // %g: the code is read from the network and may not fit an integer.
+  g_autofree gchar *shown = g_strdup_printf("%.15g", *code);
+  return std::string("code ") + shown + ": " + message;
 }
 
 class Reapi final : public Provider {

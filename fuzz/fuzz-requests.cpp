@@ -1,0 +1,54 @@
+// libFuzzer target: request validation and request building for every
+// provider, with arbitrary property values. Input: NUL-separated fields
+// (model, prompt, image, reference, resolution, aspect ratio, output format,
+// mode) after two bytes of numbers (duration, n). Images are only ever
+// data: URIs or URLs here, so nothing is read from disk.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/providers/provider.h"
+
+using namespace grokimagine;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 2) return 0;
+  std::vector<std::string> fields(8);
+  size_t field = 0;
+  for (size_t i = 2; i < size && field < fields.size(); i++) {
+    if (data[i] == 0)
+      field++;
+    else
+      fields[field].push_back(char(data[i]));
+  }
+  auto image_value = [](const std::string &value) {
+    return value.empty() || value.rfind("http", 0) == 0 ? value : "data:" + value;
+  };
+  for (MediaKind kind : {MediaKind::Video, MediaKind::Image}) {
+    Request request;
+    request.kind = kind;
+    request.model = fields[0];
+    request.prompt = fields[1];
+    request.image = image_value(fields[2]);
+    if (!fields[3].empty()) request.reference_images.assign(data[1] % 9, image_value(fields[3]));
+    request.duration = int(int8_t(data[0]));
+    request.count = int(int8_t(data[1]));
+    request.resolution = fields[4];
+    request.aspect_ratio = fields[5];
+    request.output_format = fields[6];
+    request.mode = fields[7];
+    for (const Provider *provider : all_providers()) {
+      if (const char *model = provider->default_model(kind); model && request.model.empty())
+        request.model = model;
+      if (provider->validate(request)) continue;
+      Error error;
+      auto inputs = resolve_inputs(request, &error);
+      if (!inputs) continue;
+      HttpRequest http = provider->submit_request(request, *inputs, {"https://api.example", "k"});
+      if (http.url.empty() || http.method.empty()) __builtin_trap();
+      (void)provider->answers_with_media(request);
+    }
+  }
+  return 0;
+}
