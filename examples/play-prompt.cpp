@@ -2,17 +2,28 @@
 // pads as they appear and printing the job's progress from the bus.
 //
 //   SEGMIND_API_KEY=... play-prompt "A dog running on a sunlit beach" [api-url]
+//
+// VIDEO_SINK and AUDIO_SINK replace autovideosink and autoaudiosink (e.g.
+// fakevideosink and fakeaudiosink without a display).
 #include <gst/gst.h>
 
 #include <cstdio>
+#include <string>
+
+static std::string branch_description(const char *convert, const char *variable,
+                                      const char *fallback) {
+  const char *sink = g_getenv(variable);
+  return std::string("queue ! ") + convert + " ! " + (sink && *sink ? sink : fallback);
+}
 
 static void link_new_pad(GstElement *, GstPad *pad, GstElement *pipeline) {
   g_autofree gchar *name = gst_pad_get_name(pad);
   const bool video = g_str_has_prefix(name, "video_");
   g_autoptr(GError) error = nullptr;
-  GstElement *branch = gst_parse_bin_from_description(
-      video ? "queue ! videoconvert ! autovideosink" : "queue ! audioconvert ! autoaudiosink", TRUE,
-      &error);
+  const std::string description =
+      video ? branch_description("videoconvert", "VIDEO_SINK", "autovideosink")
+            : branch_description("audioconvert", "AUDIO_SINK", "autoaudiosink");
+  GstElement *branch = gst_parse_bin_from_description(description.c_str(), TRUE, &error);
   if (!branch) {
     g_printerr("%s\n", error->message);
     return;

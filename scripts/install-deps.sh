@@ -9,6 +9,8 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   glib-networking ca-certificates fonts-dejavu-core
+  python3-gi gir1.2-gstreamer-1.0
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -200,20 +200,22 @@ GST_START_TEST(test_resume_after_a_crash) {
   emu::Options options = test::quick_options();
   options.generation_ms = 4000;
   emu::Emulator emulator(options);
-  const std::string api = "api-url=" + emulator.api_url();
-  const std::string key = "api-key=" + emulator.options().api_key;
-  const std::string prompt = std::string("prompt=") + kPrompt;
-  const gchar *argv[] = {"gst-launch-1.0", "-m",        "grokimaginesrc", "provider=segmind",
-                         api.c_str(),      key.c_str(), prompt.c_str(),   "poll-interval=50",
-                         "duration=1",     "!",         "fakesink",       nullptr};
+  // The killed pipeline runs in a child process: this same binary, which
+  // prints each request id the bus carries (see main()).
+  const std::string description = "grokimaginesrc provider=segmind api-url=" + emulator.api_url() +
+                                  " api-key=" + emulator.options().api_key +
+                                  " prompt=crash poll-interval=50 duration=1 ! "
+                                  "fakesink";
+  g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
+  const gchar *argv[] = {self, nullptr};
+  g_auto(GStrv) env = g_get_environ();
+  env = g_environ_setenv(env, "GROKIMAGINE_CHILD_PIPELINE", description.c_str(), TRUE);
   GPid child = 0;
   gint out = -1;
   g_autoptr(GError) error = nullptr;
-  fail_unless(
-      g_spawn_async_with_pipes(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_SEARCH_PATH,
-                               nullptr, nullptr, &child, nullptr, &out, nullptr, &error),
-      "%s", error ? error->message : "");
-  // The request id is on the bus the moment it exists: gst-launch prints it.
+  fail_unless(g_spawn_async_with_pipes(nullptr, const_cast<gchar **>(argv), env, G_SPAWN_DEFAULT,
+                                       nullptr, nullptr, &child, nullptr, &out, nullptr, &error),
+              "%s", error ? error->message : "");
   std::string printed, id;
   const gint64 give_up = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
   while (id.empty() && g_get_monotonic_time() < give_up) {
@@ -221,11 +223,9 @@ GST_START_TEST(test_resume_after_a_crash) {
     ssize_t n = read(out, chunk, sizeof chunk);
     if (n <= 0) break;
     printed.append(chunk, size_t(n));
-    auto at = printed.find("request-id=(string)");
-    if (at != std::string::npos) {
-      auto end = printed.find_first_of(",;", at);
-      if (end != std::string::npos) id = printed.substr(at + 19, end - at - 19);
-    }
+    auto at = printed.find("request-id=");
+    auto end = at == std::string::npos ? at : printed.find('\n', at);
+    if (end != std::string::npos) id = printed.substr(at + 11, end - at - 11);
   }
   kill(child, SIGKILL);
   g_spawn_close_pid(child);
@@ -261,4 +261,31 @@ static Suite *faults_suite() {
   return s;
 }
 
-GST_CHECK_MAIN(faults);
+// The child of test_resume_after_a_crash: runs a pipeline and prints every
+// request id as soon as it is on the bus, until it is killed.
+static int run_child_pipeline(const char *description) {
+  gst_init(nullptr, nullptr);
+  GstElement *pipeline = gst_parse_launch(description, nullptr);
+  if (!pipeline) return 2;
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  while (true) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, GST_CLOCK_TIME_NONE);
+    const GstStructure *s = gst_message_get_structure(message);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name(s, "grokimagine-job")) {
+      g_print("request-id=%s\n", gst_structure_get_string(s, "request-id"));
+      fflush(stdout);
+    }
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS ||
+        GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR)
+      return 1;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (const char *description = g_getenv("GROKIMAGINE_CHILD_PIPELINE"))
+    return run_child_pipeline(description);
+  gst_check_init(&argc, &argv);
+  return gst_check_run_suite(faults_suite(), "faults", __FILE__);
+}

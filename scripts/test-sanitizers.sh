@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test suites again, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer: any memory error, undefined behaviour or leak
+# through our code fails them (tests/lsan.supp lists the libraries' own
+# start-up allocations).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dtests=enabled -Dexamples=disabled
+meson compile -C build-asan
+export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# The examples run uninstrumented programs (gst-launch, python) that cannot
+# load a sanitized plugin.
+meson test -C build-asan --print-errorlogs core providers grokimaginesrc native faults emulator
