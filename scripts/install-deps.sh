@@ -8,7 +8,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libsoup-3.0-dev libjson-glib-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  glib-networking ca-certificates fonts-dejavu-core
+  gstreamer1.0-x glib-networking ca-certificates fonts-dejavu-core
   python3-gi gir1.2-gstreamer-1.0
   clang libclang-rt-14-dev
 )

@@ -9,6 +9,16 @@ scripts/install-deps.sh
 [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
   -Dtests=enabled -Dexamples=disabled
 meson compile -C build-asan
+# Only the plugin packages the project installs: others on the machine
+# (Python's plugin loader, Qt, OpenCV...) bring their own leaks.
+plugins=$(mktemp -d)
+trap 'rm -rf "$plugins"' EXIT
+for package in libgstreamer1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+               gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+               gstreamer1.0-x; do
+  dpkg -L "$package" | grep -E '/gstreamer-1\.0/[^/]+\.so$' | xargs -r ln -sf -t "$plugins"
+done
+export GST_PLUGIN_SYSTEM_PATH_1_0="$plugins"
 export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

@@ -37,15 +37,17 @@ const char *find_aac_encoder() {
 std::string pipeline_description(const ClipSpec &spec, const char *aac_encoder) {
   const int video_frames = spec.duration_s * kFramesPerSecond;
   const int audio_buffers = spec.duration_s * kAudioBuffersPerSecond;
-  return "videotestsrc pattern=ball num-buffers=" + std::to_string(video_frames) +
+  return std::string("videotestsrc pattern=") + (spec.bulky ? "snow" : "ball") +
+         " num-buffers=" + std::to_string(video_frames) +
          " ! video/x-raw,format=I420,width=" + std::to_string(spec.width) +
          ",height=" + std::to_string(spec.height) +
          ",framerate=" + std::to_string(kFramesPerSecond) +
          "/1,pixel-aspect-ratio=1/1"
          " ! textoverlay name=prompt_overlay halignment=center valignment=center"
          " shaded-background=true"
-         " ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=" +
-         std::to_string(kKeyframeInterval) +
+         " ! videoconvert ! x264enc speed-preset=ultrafast " +
+         (spec.bulky ? "bitrate=60000 " : "") +
+         "key-int-max=" + std::to_string(kKeyframeInterval) +
          " ! h264parse ! mp4mux name=mux ! filesink name=sink"
          " audiotestsrc wave=sine freq=440 samplesperbuffer=" +
          std::to_string(kSamplesPerBuffer) + " num-buffers=" + std::to_string(audio_buffers) +
@@ -83,7 +85,8 @@ std::string clip_file_name(const ClipSpec &spec) {
   // and keep the readable parts in front for whoever browses the directory.
   const std::string key = std::to_string(spec.width) + "x" + std::to_string(spec.height) + "/" +
                           std::to_string(spec.duration_s) + "/" +
-                          (spec.moov_at_end ? "moov-at-end" : "faststart") + "/" + spec.prompt;
+                          (spec.moov_at_end ? "moov-at-end" : "faststart") + "/" +
+                          (spec.bulky ? "bulky" : "light") + "/" + spec.prompt;
   g_autofree gchar *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key.c_str(), -1);
   return std::to_string(spec.width) + "x" + std::to_string(spec.height) + "-" +
          std::to_string(spec.duration_s) + "s-" + std::string(digest, 16) + ".mp4";

@@ -15,6 +15,7 @@ struct ClipSpec {
   int duration_s = 0;
   std::string prompt;  // drawn on the frames
   bool moov_at_end = false;
+  bool bulky = false;  // noise at a high bitrate instead of a ball on black
 };
 
 // A file name (no directory) that is the same for equal specs, so encoded

@@ -622,9 +622,8 @@ void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Ste
     if (fault && fault->status != 0) {
       const auto status = static_cast<guint>(fault->status);
       if (!fault->retry_after.empty())
-        soup_message_headers_replace(
-            soup_server_message_get_response_headers(paused_msg->get()), "Retry-After",
-            fault->retry_after.c_str());
+        soup_message_headers_replace(soup_server_message_get_response_headers(paused_msg->get()),
+                                     "Retry-After", fault->retry_after.c_str());
       respond(paused_msg->get(), status,
               fault->body.empty() ? profile->fault_body(status) : fault->body);
       return;
@@ -833,8 +832,8 @@ void Core::create_job(std::size_t record_index, const JobSpec &spec) {
   // A job that will not complete never gets media; don't spend CPU on it.
   if (spec.outcome == Outcome::Complete) {
     if (spec.kind == MediaKind::Video) {
-      const ClipSpec clip{spec.size.width, spec.size.height, spec.duration_s, spec.prompt,
-                          options.moov_at_end};
+      const ClipSpec clip{spec.size.width, spec.size.height,    spec.duration_s,
+                          spec.prompt,     options.moov_at_end, options.bulky};
       job.media.push_back(media_for(clip_file_name(clip),
                                     [this, clip](const std::string &path, std::string *error) {
                                       return encode_clip(clip, path, stopping, error);
@@ -1083,9 +1082,13 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
   SoupMessageHeaders *request_headers = soup_server_message_get_request_headers(msg);
   SoupMessageHeaders *response_headers = soup_server_message_get_response_headers(msg);
   const guint64 size = g_bytes_get_size(media);
-  const ByteRange range = parse_range(soup_message_headers_get_one(request_headers, "Range"), size);
+  const ByteRange range =
+      options.ignore_range
+          ? ByteRange{ByteRange::Kind::Whole, 0, size > 0 ? size - 1 : 0}
+          : parse_range(soup_message_headers_get_one(request_headers, "Range"), size);
   soup_message_headers_replace(response_headers, "Content-Type", content_type);
-  soup_message_headers_replace(response_headers, "Accept-Ranges", "bytes");
+  if (!options.ignore_range)
+    soup_message_headers_replace(response_headers, "Accept-Ranges", "bytes");
   guint status = SOUP_STATUS_OK;
   switch (range.kind) {
     case ByteRange::Kind::Unsatisfiable:

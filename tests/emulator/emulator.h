@@ -52,6 +52,11 @@ struct Options {
   // Serve clips with the moov atom after mdat (mp4mux's default) instead of
   // faststart.
   bool moov_at_end = false;
+  // Encode noise at 60 Mbit/s: clips of tens of MB (a 2 s 480p clip is over
+  // 10 MB, past what qtdemux buffers in push mode without seeking).
+  bool bulky = false;
+  // The CDN ignores Range requests and always sends the whole file (200).
+  bool ignore_range = false;
   // When non-empty, jobs end failed with this detail, in the provider's own
   // way (Segmind: FAILED as HTTP 422; xAI: status failed with error.message;
   // AI/ML API: status error; reAPI: status failed with error {code, message}).
@@ -84,7 +89,7 @@ struct SubmitRecord {
   std::int64_t image_bytes = -1;
   // The same for each reference image, in order.
   std::vector<std::int64_t> reference_image_bytes;
-  std::string path;  // the request path, e.g. "/v1/videos/generations"
+  std::string path;        // the request path, e.g. "/v1/videos/generations"
   gint64 received_us = 0;  // g_get_monotonic_time() when it arrived
 };
 

@@ -136,13 +136,33 @@ static gboolean gst_grok_imagine_src_get_size(GstBaseSrc *base, guint64 *size) {
 
 // Push mode only, like souphttpsrc: offering pull mode lets qtdemux switch
 // the pad's mode from inside our own streaming thread once decodebin3 plugs
-// it. qtdemux still seeks in push mode: the source is seekable, and sized
-// (dynamic size) as soon as the download knows the length.
+// it. qtdemux then seeks in push mode to a moov at the end, but only if
+// upstream answers SEEKING and DURATION in bytes with the size, which
+// GstBaseSrc cannot while the size was unknown at start: answer them here
+// as soon as the download knows it.
 static gboolean gst_grok_imagine_src_query(GstBaseSrc *base, GstQuery *query) {
-  if (GST_QUERY_TYPE(query) == GST_QUERY_SCHEDULING) {
-    gst_query_set_scheduling(query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);
-    gst_query_add_scheduling_mode(query, GST_PAD_MODE_PUSH);
-    return TRUE;
+  guint64 size = 0;
+  switch (GST_QUERY_TYPE(query)) {
+    case GST_QUERY_SCHEDULING:
+      gst_query_set_scheduling(query, GST_SCHEDULING_FLAG_SEEKABLE, 1, -1, 0);
+      gst_query_add_scheduling_mode(query, GST_PAD_MODE_PUSH);
+      return TRUE;
+    case GST_QUERY_SEEKING: {
+      GstFormat format;
+      gst_query_parse_seeking(query, &format, nullptr, nullptr, nullptr);
+      if (format != GST_FORMAT_BYTES || !gst_grok_imagine_src_get_size(base, &size)) break;
+      gst_query_set_seeking(query, GST_FORMAT_BYTES, TRUE, 0, gint64(size));
+      return TRUE;
+    }
+    case GST_QUERY_DURATION: {
+      GstFormat format;
+      gst_query_parse_duration(query, &format, nullptr);
+      if (format != GST_FORMAT_BYTES || !gst_grok_imagine_src_get_size(base, &size)) break;
+      gst_query_set_duration(query, GST_FORMAT_BYTES, gint64(size));
+      return TRUE;
+    }
+    default:
+      break;
   }
   return GST_BASE_SRC_CLASS(gst_grok_imagine_src_parent_class)->query(base, query);
 }
