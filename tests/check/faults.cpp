@@ -76,6 +76,27 @@ GST_START_TEST(test_server_errors_retried_in_each_phase) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_connection_resets) {
+  emu::Emulator emulator(test::quick_options());
+  for (emu::Phase phase : {emu::Phase::Status, emu::Phase::Result, emu::Phase::Download}) {
+    emu::Fault reset{phase};
+    reset.reset = true;
+    emulator.add_fault(reset);
+  }
+  fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
+  fail_unless_equals_int(emulator.counters().submits_accepted, 1);
+
+  // On submit a reset may come after the provider took the job: no repeat.
+  emu::Emulator second(test::quick_options());
+  emu::Fault reset{emu::Phase::Submit};
+  reset.reset = true;
+  second.add_fault(reset);
+  RunResult run = test::run_failing(make_element("grokimaginesrc", second));
+  assert_str_eq(run.error_detail("reason"), "network");
+  fail_unless_equals_int(second.counters().submits_total, 1);
+}
+GST_END_TEST;
+
 // A 500 on submit may hide an accepted job: repeating it could bill twice.
 GST_START_TEST(test_ambiguous_submit_failure_not_repeated) {
   emu::Emulator emulator(test::quick_options());
@@ -309,6 +330,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_rate_limited_submit_waits_as_told);
   tcase_add_test(tc, test_rate_limited_poll_goes_on);
   tcase_add_test(tc, test_server_errors_retried_in_each_phase);
+  tcase_add_test(tc, test_connection_resets);
   tcase_add_test(tc, test_ambiguous_submit_failure_not_repeated);
   tcase_add_test(tc, test_retries_run_out_with_a_clear_error);
   tcase_add_test(tc, test_stalled_poll_is_cut_and_retried);

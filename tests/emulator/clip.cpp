@@ -46,8 +46,7 @@ std::string pipeline_description(const ClipSpec &spec, const char *aac_encoder) 
          " ! textoverlay name=prompt_overlay halignment=center valignment=center"
          " shaded-background=true"
          " ! videoconvert ! x264enc speed-preset=ultrafast " +
-         (spec.bulky ? "bitrate=60000 " : "") +
-         "key-int-max=" + std::to_string(kKeyframeInterval) +
+         (spec.bulky ? "bitrate=60000 " : "") + "key-int-max=" + std::to_string(kKeyframeInterval) +
          " ! h264parse ! mp4mux name=mux ! filesink name=sink"
          " audiotestsrc wave=sine freq=440 samplesperbuffer=" +
          std::to_string(kSamplesPerBuffer) + " num-buffers=" + std::to_string(audio_buffers) +

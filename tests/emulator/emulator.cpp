@@ -619,6 +619,11 @@ std::optional<Fault> Core::take_fault(Phase phase) {
 void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Step step) {
   auto paused = std::make_unique<PausedMessage>(msg);
   Step faulted_step = [this, fault, step = std::move(step)](PausedPtr paused_msg) {
+    if (fault && fault->reset) {
+      if (GObjectPtr<GIOStream> connection = paused_msg->steal_connection())
+        g_io_stream_close(connection.get(), nullptr, nullptr);
+      return;
+    }
     if (fault && fault->status != 0) {
       const auto status = static_cast<guint>(fault->status);
       if (!fault->retry_after.empty())
@@ -632,7 +637,8 @@ void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Ste
   };
   // Truncation steals the connection, which must not happen inside
   // SoupServer's own call into the handler: go through the loop for it too.
-  const bool leave_handler_first = fault && (fault->delay_ms > 0 || fault->truncate_at >= 0);
+  const bool leave_handler_first =
+      fault && (fault->delay_ms > 0 || fault->truncate_at >= 0 || fault->reset);
   if (leave_handler_first) {
     run_later(fault->delay_ms, std::move(paused), std::move(faulted_step));
   } else {
