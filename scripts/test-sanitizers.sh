@@ -19,6 +19,8 @@ for package in libgstreamer1.0-0 gstreamer1.0-plugins-base gstreamer1.0-plugins-
   dpkg -L "$package" | grep -E '/gstreamer-1\.0/[^/]+\.so$' | xargs -r ln -sf -t "$plugins"
 done
 export GST_PLUGIN_SYSTEM_PATH_1_0="$plugins"
+# Scan in-process: the scanner helper cannot load a sanitizer-built plugin.
+export GST_REGISTRY_FORK=no
 export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

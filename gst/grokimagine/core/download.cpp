@@ -89,6 +89,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
                           never_reached_server(error));
       return;
     }
+    keep_message_with_stream(stream, self->message.get());
     self->stream = GObjectPtr<GInputStream>::adopt(stream);
     self->start_body();
   }

@@ -103,6 +103,11 @@ struct PendingSend {
 
 }  // namespace
 
+void keep_message_with_stream(GInputStream *stream, SoupMessage *message) {
+  g_object_set_data_full(G_OBJECT(stream), "grokimagine-message", g_object_ref(message),
+                         g_object_unref);
+}
+
 bool never_reached_server(const GError *error) {
   return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
          g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND) ||
@@ -181,6 +186,7 @@ struct Flight {
       flight->fail(error);
       return;
     }
+    keep_message_with_stream(stream, flight->message.get());
     flight->stream = GObjectPtr<GInputStream>::adopt(stream);
     flight->response.status = soup_message_get_status(flight->message.get());
     soup_message_headers_foreach(

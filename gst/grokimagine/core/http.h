@@ -72,6 +72,11 @@ class HttpClient {
   SoupSession *patient_session_ = nullptr;
 };
 
+// Ties `message` to the body `stream` libsoup gave for it: a pending read's
+// GTask can outlive our own references, and closing a body stream after its
+// message is gone crashes libsoup.
+void keep_message_with_stream(GInputStream *stream, SoupMessage *message);
+
 // Connection refused, unknown host, unreachable: the request never left.
 bool never_reached_server(const GError *error);
 
