@@ -97,6 +97,20 @@ GST_START_TEST(test_connection_resets) {
 }
 GST_END_TEST;
 
+// An API redirect to another host is not followed: the key stays home.
+GST_START_TEST(test_api_redirect_not_followed) {
+  emu::Emulator emulator(test::quick_options());
+  test::FileServer elsewhere("/v2/grok-imagine-video", "application/json", "{}");
+  emu::Fault moved{emu::Phase::Submit, 307};
+  moved.location = elsewhere.url() + "/v2/grok-imagine-video";
+  emulator.add_fault(moved);
+  RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
+  fail_unless(test::contains(run.error_text(), "307"), "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless_equals_int(elsewhere.requests(), 0);
+}
+GST_END_TEST;
+
 // A 500 on submit may hide an accepted job: repeating it could bill twice.
 GST_START_TEST(test_ambiguous_submit_failure_not_repeated) {
   emu::Emulator emulator(test::quick_options());
@@ -331,6 +345,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_rate_limited_poll_goes_on);
   tcase_add_test(tc, test_server_errors_retried_in_each_phase);
   tcase_add_test(tc, test_connection_resets);
+  tcase_add_test(tc, test_api_redirect_not_followed);
   tcase_add_test(tc, test_ambiguous_submit_failure_not_repeated);
   tcase_add_test(tc, test_retries_run_out_with_a_clear_error);
   tcase_add_test(tc, test_stalled_poll_is_cut_and_retried);

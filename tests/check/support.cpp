@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -230,6 +231,7 @@ std::string TempDir::path(const char *name) const {
 
 struct FileServer::Impl {
   std::string path, content_type, body;
+  std::atomic<int> requests{0};
   GMainContext *context = g_main_context_new();
   GMainLoop *loop = g_main_loop_new(context, FALSE);
   std::thread thread;
@@ -251,6 +253,7 @@ FileServer::FileServer(std::string path, std::string content_type, std::string b
         server, impl->path.c_str(),
         [](SoupServer *, SoupServerMessage *msg, const char *, GHashTable *, gpointer data) {
           auto *self = static_cast<Impl *>(data);
+          self->requests++;
           soup_server_message_set_status(msg, 200, nullptr);
           soup_server_message_set_response(msg, self->content_type.c_str(), SOUP_MEMORY_COPY,
                                            self->body.data(), self->body.size());
@@ -271,6 +274,10 @@ FileServer::FileServer(std::string path, std::string content_type, std::string b
   });
   std::unique_lock<std::mutex> lock(mutex);
   cond.wait(lock, [&] { return ready; });
+}
+
+int FileServer::requests() const {
+  return impl_->requests;
 }
 
 FileServer::~FileServer() {

@@ -97,6 +97,7 @@ class FileServer {
   FileServer(std::string path, std::string content_type, std::string body);
   ~FileServer();
   std::string url() const { return url_; }  // "http://127.0.0.1:PORT"
+  int requests() const;                     // how many it answered
 
  private:
   struct Impl;

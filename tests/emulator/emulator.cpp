@@ -626,6 +626,9 @@ void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Ste
     }
     if (fault && fault->status != 0) {
       const auto status = static_cast<guint>(fault->status);
+      if (!fault->location.empty())
+        soup_message_headers_replace(soup_server_message_get_response_headers(paused_msg->get()),
+                                     "Location", fault->location.c_str());
       if (!fault->retry_after.empty())
         soup_message_headers_replace(soup_server_message_get_response_headers(paused_msg->get()),
                                      "Retry-After", fault->retry_after.c_str());

@@ -40,6 +40,8 @@ struct Fault {
   int times = 1;
   // With `status`: a Retry-After header (seconds), as rate limits send.
   std::string retry_after;
+  // With `status`: a Location header (a redirect).
+  std::string location;
   // Close the connection without answering (a reset), in any phase.
   bool reset = false;
 };
