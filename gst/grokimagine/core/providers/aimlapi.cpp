@@ -53,23 +53,14 @@ class Aimlapi final : public Provider {
       json_builder_end_array(body);
     }
     json_builder_end_object(body);
-    return {"POST", endpoint.api_url + "/v2/video/generations", auth(endpoint),
+    return {"POST", endpoint.api_url + "/v2/video/generations", bearer_headers(endpoint),
             json::to_string(body)};
   }
 
   Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201)
       return http_error(response, Phase::Submit);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    std::string id = root ? json::string_at(root.get(), "id") : "";
-    if (id.empty())
-      return Error{
-          ErrorKind::Protocol,
-          "aimlapi accepted the job but named no id (" + (root ? "no id member" : why) + ")",
-          {},
-          response.status};
-    return Submitted{id, std::nullopt};
+    return submitted_id(response, "id");
   }
 
   HttpRequest status_request(const std::string &request_id,
@@ -77,7 +68,7 @@ class Aimlapi final : public Provider {
     g_autofree gchar *escaped = g_uri_escape_string(request_id.c_str(), nullptr, TRUE);
     return {"GET",
             endpoint.api_url + "/v2/video/generations?generation_id=" + escaped,
-            auth(endpoint),
+            bearer_headers(endpoint),
             {}};
   }
 
@@ -110,17 +101,9 @@ class Aimlapi final : public Provider {
       status.state = JobStatus::State::Failed;
       status.detail = json::error_message(root.get());
     } else {
-      return Error{ErrorKind::Protocol,
-                   "aimlapi sent an unknown job status '" + word + "'",
-                   {},
-                   response.status};
+      return unknown_status(word, response.status);
     }
     return status;
-  }
-
- private:
-  static Headers auth(const Endpoint &endpoint) {
-    return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
   }
 };
 

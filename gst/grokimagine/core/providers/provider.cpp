@@ -42,6 +42,30 @@ Parsed<const Provider *> provider_from_environment() {
       names + "): choose one with the provider property.");
 }
 
+Headers Provider::bearer_headers(const Endpoint &endpoint) {
+  return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
+}
+
+Error Provider::unknown_status(const std::string &word, unsigned http_status) const {
+  return Error{ErrorKind::Protocol,
+               std::string(name()) + " sent an unknown job status '" + word + "'",
+               {},
+               http_status};
+}
+
+Parsed<Submitted> Provider::submitted_id(const HttpResponse &response, const char *member) const {
+  std::string why;
+  json::NodePtr root = json::parse_object(response.body, &why);
+  std::string id = root ? json::string_at(root.get(), member) : "";
+  if (id.empty())
+    return Error{ErrorKind::Protocol,
+                 std::string(name()) + " accepted the job but its answer names no " + member +
+                     " (" + (root ? std::string("no such member") : why) + ")",
+                 {},
+                 response.status};
+  return Submitted{id, std::nullopt};
+}
+
 std::optional<Error> Provider::check_video(const Request &request,
                                            const VideoLimits &limits) const {
   const bool has_images = !request.image.empty() || !request.reference_images.empty();

@@ -102,6 +102,11 @@ class Provider {
   // The checks every video provider makes: a prompt or an image, then
   // duration, resolution, aspect ratio and reference images within `limits`.
   std::optional<Error> check_video(const Request &request, const VideoLimits &limits) const;
+  // Shared pieces of the providers' request builders and parsers.
+  static Headers bearer_headers(const Endpoint &endpoint);
+  Error unknown_status(const std::string &word, unsigned http_status) const;
+  // A submit answer naming the job's id in `member`.
+  Parsed<Submitted> submitted_id(const HttpResponse &response, const char *member) const;
   // Refuses a model this provider does not offer for the request's kind.
   std::optional<Error> check_model(const Request &request,
                                    const std::vector<std::string> &models) const;

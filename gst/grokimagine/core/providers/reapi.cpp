@@ -86,27 +86,19 @@ class Reapi final : public Provider {
       json_builder_end_array(body);
     }
     json_builder_end_object(body);
-    return {"POST", endpoint.api_url + "/api/v1/videos/generations", auth(endpoint),
+    return {"POST", endpoint.api_url + "/api/v1/videos/generations", bearer_headers(endpoint),
             json::to_string(body)};
   }
 
   Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201)
       return coded_error(response, Phase::Submit);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    std::string id = root ? json::string_at(root.get(), "id") : "";
-    if (id.empty())
-      return Error{ErrorKind::Protocol,
-                   "reapi accepted the job but named no id (" + (root ? "no id member" : why) + ")",
-                   {},
-                   response.status};
-    return Submitted{id, std::nullopt};
+    return submitted_id(response, "id");
   }
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET", endpoint.api_url + "/api/v1/tasks/" + request_id, auth(endpoint), {}};
+    return {"GET", endpoint.api_url + "/api/v1/tasks/" + request_id, bearer_headers(endpoint), {}};
   }
 
   Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
@@ -140,19 +132,12 @@ class Reapi final : public Provider {
       status.state = JobStatus::State::Failed;
       status.detail = coded_message(response.body);
     } else {
-      return Error{ErrorKind::Protocol,
-                   "reapi sent an unknown task status '" + word + "'",
-                   {},
-                   response.status};
+      return unknown_status(word, response.status);
     }
     return status;
   }
 
  private:
-  static Headers auth(const Endpoint &endpoint) {
-    return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
-  }
-
   Error coded_error(const HttpResponse &response, Phase phase) const {
     Error error = http_error(response, phase);
     std::string coded = coded_message(response.body);

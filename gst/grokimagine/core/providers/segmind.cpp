@@ -103,16 +103,7 @@ class Segmind final : public Provider {
   Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201 && response.status != 202)
       return http_error(response, Phase::Submit);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    std::string id = root ? json::string_at(root.get(), "request_id") : "";
-    if (id.empty())
-      return Error{ErrorKind::Protocol,
-                   "segmind accepted the job but its answer names no request_id (" +
-                       (root ? std::string("no request_id member") : why) + ")",
-                   {},
-                   response.status};
-    return Submitted{id, std::nullopt};
+    return submitted_id(response, "request_id");
   }
 
   HttpRequest status_request(const std::string &request_id,
@@ -186,10 +177,7 @@ class Segmind final : public Provider {
     else if (status.provider_status == "PROCESSING" || status.provider_status == "IN_PROGRESS")
       status.state = JobStatus::State::Running;
     else
-      return Error{ErrorKind::Protocol,
-                   "segmind sent an unknown job status '" + status.provider_status + "'",
-                   {},
-                   response.status};
+      return unknown_status(status.provider_status, response.status);
     status.outputs = outputs_in(root.get());
     return status;
   }

@@ -72,7 +72,7 @@ class Xai final : public Provider {
       json::add_member(body, "n", request.count);
       json::add_member(body, "response_format", "url");
       json_builder_end_object(body);
-      return {"POST", endpoint.api_url + "/images/generations", auth(endpoint),
+      return {"POST", endpoint.api_url + "/images/generations", bearer_headers(endpoint),
               json::to_string(body)};
     }
     json::add_member(body, "duration", request.duration);
@@ -87,7 +87,7 @@ class Xai final : public Provider {
       json_builder_end_array(body);
     }
     json_builder_end_object(body);
-    return {"POST", endpoint.api_url + "/videos/generations", auth(endpoint),
+    return {"POST", endpoint.api_url + "/videos/generations", bearer_headers(endpoint),
             json::to_string(body)};
   }
 
@@ -108,7 +108,7 @@ class Xai final : public Provider {
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET", endpoint.api_url + "/videos/" + request_id, auth(endpoint), {}};
+    return {"GET", endpoint.api_url + "/videos/" + request_id, bearer_headers(endpoint), {}};
   }
 
   Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
@@ -152,19 +152,12 @@ class Xai final : public Provider {
     } else if (word == "pending" || word.empty()) {
       status.state = status.progress > 0 ? JobStatus::State::Running : JobStatus::State::Pending;
     } else {
-      return Error{ErrorKind::Protocol,
-                   "xai sent an unknown job status '" + word + "'",
-                   {},
-                   response.status};
+      return unknown_status(word, response.status);
     }
     return status;
   }
 
  private:
-  static Headers auth(const Endpoint &endpoint) {
-    return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
-  }
-
   Parsed<Submitted> finished_images(JsonNode *data, const HttpResponse &response) const {
     JobStatus status;
     status.state = JobStatus::State::Completed;
