@@ -8,6 +8,7 @@
 
 #include "core/generation.h"
 #include "core/json.h"
+#include "core/pacing.h"
 #include "core/providers/provider.h"
 
 using namespace grokimagine;
@@ -415,6 +416,79 @@ GST_START_TEST(test_auto_provider_from_environment) {
 }
 GST_END_TEST;
 
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+static JobStatus running(int progress) {
+  JobStatus status;
+  status.state = JobStatus::State::Running;
+  status.progress = progress;
+  return status;
+}
+
+GST_START_TEST(test_poll_schedule_follows_xai_progress) {
+  const Provider &xai = *find_provider("xai");
+  const auto start = PollSchedule::Clock::now();
+  PollSchedule schedule(xai, milliseconds(0), start);
+  // No progress yet: the first polls come a second apart.
+  fail_unless_equals_int(schedule.next_delay(start).count(), 1000);
+  // 10 % in 12 s after the first reading at 1 %: 108 s remain, far from done,
+  // so the next poll waits the longest step (15 s), not one second.
+  schedule.observe(running(1), start + seconds(2));
+  schedule.observe(running(11), start + seconds(14));
+  fail_unless_equals_int(schedule.next_delay(start + seconds(14)).count(), 15000);
+  // Near the end it tightens: at 95 % with ~6.7 s left, half of that.
+  schedule.observe(running(95), start + milliseconds(114800));
+  const auto near_end = schedule.next_delay(start + milliseconds(114800)).count();
+  fail_unless(near_end >= 3000 && near_end <= 3500, "%d ms near the end", int(near_end));
+  // Past the estimate: every second until done.
+  fail_unless_equals_int(schedule.next_delay(start + seconds(130)).count(), 1000);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_poll_schedule_defaults_and_overrides) {
+  const auto start = PollSchedule::Clock::now();
+  // Providers without progress: 1 s, growing with the wait, at most 5 s.
+  PollSchedule segmind_schedule(segmind(), milliseconds(0), start);
+  segmind_schedule.observe(running(-1), start);
+  fail_unless_equals_int(segmind_schedule.next_delay(start).count(), 1000);
+  fail_unless_equals_int(segmind_schedule.next_delay(start + seconds(20)).count(), 3000);
+  fail_unless_equals_int(segmind_schedule.next_delay(start + seconds(600)).count(), 5000);
+  // reAPI's advice: 5 s for five minutes, then toward a minute.
+  PollSchedule reapi_schedule(*find_provider("reapi"), milliseconds(0), start);
+  fail_unless_equals_int(reapi_schedule.next_delay(start + seconds(10)).count(), 5000);
+  fail_unless_equals_int(reapi_schedule.next_delay(start + seconds(299)).count(), 5000);
+  fail_unless_equals_int(reapi_schedule.next_delay(start + seconds(400)).count(), 25000);
+  fail_unless_equals_int(reapi_schedule.next_delay(start + seconds(3600)).count(), 60000);
+  // A poll-interval set by the user wins over any schedule.
+  PollSchedule fixed(*find_provider("xai"), milliseconds(250), start);
+  fixed.observe(running(50), start + seconds(5));
+  fail_unless_equals_int(fixed.next_delay(start + seconds(6)).count(), 250);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_request_budget_spaces_one_key) {
+  const Provider &xai = *find_provider("xai");
+  auto &budget = RequestBudget::instance();
+  const std::string key_a = RequestBudget::bucket(xai, Endpoint{"http://127.0.0.1:1", "key-a"});
+  const std::string key_b = RequestBudget::bucket(xai, Endpoint{"http://127.0.0.1:1", "key-b"});
+  fail_if(key_a == key_b);
+  fail_if(contains(key_a, "key-a"), "the bucket name holds the key: %s", key_a.c_str());
+  // Three jobs of one key at 1 request/s get slots about a second apart;
+  // another key is not held up by them.
+  fail_unless(budget.reserve(key_a, 1.0).count() <= 10);
+  const auto second = budget.reserve(key_a, 1.0).count();
+  const auto third = budget.reserve(key_a, 1.0).count();
+  fail_unless(second >= 1000 && second <= 1100, "second slot after %d ms", int(second));
+  fail_unless(third >= 2000 && third <= 2200, "third slot after %d ms", int(third));
+  fail_unless(budget.reserve(key_b, 1.0).count() <= 10);
+  // A 429 for key b holds every job of key b off until its Retry-After.
+  budget.hold_off(key_b, RequestBudget::Clock::now() + seconds(30));
+  const auto held = budget.reserve(key_b, 0).count();
+  fail_unless(held >= 29000 && held <= 30000, "held off for %d ms", int(held));
+}
+GST_END_TEST;
+
 static Suite *core_suite() {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("segmind");
@@ -442,6 +516,11 @@ static Suite *core_suite() {
   tcase_add_test(providers, test_xai_images_are_synchronous);
   tcase_add_test(providers, test_aimlapi_polls_by_generation_id);
   tcase_add_test(providers, test_auto_provider_from_environment);
+  TCase *pacing = tcase_create("pacing");
+  suite_add_tcase(s, pacing);
+  tcase_add_test(pacing, test_poll_schedule_follows_xai_progress);
+  tcase_add_test(pacing, test_poll_schedule_defaults_and_overrides);
+  tcase_add_test(pacing, test_request_budget_spaces_one_key);
   return s;
 }
 

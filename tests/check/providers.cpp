@@ -57,8 +57,10 @@ static void assert_clip(const Decoded &d, emu::FrameSize size, int seconds) {
 }
 
 GST_START_TEST(test_xai_text_to_video_with_progress) {
+  // Long enough for a few polls at xAI's 1 request/s: the emulator answers
+  // every other poll with an empty 202, as xAI may.
   emu::Options options = profile(emu::Provider::Xai);
-  options.generation_ms = 1500;
+  options.generation_ms = 3500;
   emu::Emulator emulator(options);
   GstElement *source = make_element("grokimaginevideosrc", "xai", emulator);
   g_object_set(source, "duration", 2, "resolution", "720p", "aspect-ratio", "1:1", nullptr);

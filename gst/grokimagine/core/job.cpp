@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cancellable.h"
+#include "pacing.h"
 
 namespace grokimagine {
 
@@ -45,7 +46,10 @@ const char *phase_name(Phase phase) {
 }  // namespace
 
 Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing)
-    : provider_(provider), endpoint_(std::move(endpoint)), timing_(timing) {}
+    : provider_(provider),
+      endpoint_(std::move(endpoint)),
+      timing_(timing),
+      budget_(RequestBudget::bucket(provider, endpoint_)) {}
 
 std::chrono::milliseconds Job::backoff(int attempt, const HttpResponse &response) const {
   using std::chrono::milliseconds;
@@ -72,6 +76,8 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
                                         0};
   };
   for (int attempt = 0;; attempt++) {
+    if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(), cancellable))
+      return cancelled();
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
     timed.timeout_ms = guint(std::max<std::chrono::milliseconds::rep>(
@@ -85,6 +91,8 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
       return response;
     }
     auto wait = backoff(attempt, response);
+    // The limit is the key's: every job of it waits, not only this one.
+    if (response.status == 429) RequestBudget::instance().hold_off(budget_, Clock::now() + wait);
     if (Clock::now() + wait >= deadline_) {
       Error error = failure(response);
       error.kind = ErrorKind::Timeout;
@@ -131,6 +139,7 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
     return with_request_id(std::move(error), request_id);
   };
 
+  PollSchedule schedule(provider_, timing_.poll_interval, Clock::now());
   std::optional<JobStatus> last;
   if (request_id.empty()) {
     auto sent =
@@ -146,20 +155,22 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
 
   while (!last || !is_terminal(last->state)) {
     if (last) {
-      if (Clock::now() + timing_.poll_interval > deadline_)
+      const auto delay = schedule.next_delay(Clock::now());
+      if (Clock::now() + delay > deadline_)
         return stamped(Error{ErrorKind::Timeout,
                              "the job did not finish within the timeout of " +
                                  std::to_string(timing_.timeout.count()) + " s (last status " +
                                  last->provider_status + "); set request-id to resume it",
                              {},
                              0});
-      if (!sleep_cancellable(cancellable, timing_.poll_interval)) return cancelled();
+      if (!sleep_cancellable(cancellable, delay)) return cancelled();
     }
     auto sent = send(provider_.status_request(request_id, endpoint_), Phase::Status, cancellable);
     if (auto *error = std::get_if<Error>(&sent)) return stamped(*error);
     auto parsed = provider_.parse_status(std::get<HttpResponse>(sent));
     if (auto *error = std::get_if<Error>(&parsed)) return stamped(*error);
     JobStatus &status = std::get<JobStatus>(parsed);
+    schedule.observe(status, Clock::now());
     bool changed = !last || status.provider_status != last->provider_status ||
                    status.progress != last->progress;
     last = std::move(status);

@@ -14,7 +14,8 @@
 namespace grokimagine {
 
 struct JobTiming {
-  std::chrono::milliseconds poll_interval{2000};
+  // Fixed time between status requests; 0 follows the provider's schedule.
+  std::chrono::milliseconds poll_interval{0};
   std::chrono::seconds timeout{900};             // overall deadline, from submit to video URL
   int max_attempts = 6;                          // per request, for transient failures
   std::chrono::milliseconds retry_backoff{500};  // before the first retry, then doubled
@@ -48,6 +49,7 @@ class Job {
   Endpoint endpoint_;
   JobTiming timing_;
   Clock::time_point deadline_;
+  std::string budget_;  // this key's share of the process-wide request budget
 };
 
 }  // namespace grokimagine

@@ -1,5 +1,7 @@
 #include "provider.h"
 
+#include <algorithm>
+
 #include "../json.h"
 
 namespace grokimagine {
@@ -110,6 +112,13 @@ const Provider *find_provider(const std::string &name) {
   for (const Provider *provider : all_providers())
     if (name == provider->name()) return provider;
   return nullptr;
+}
+
+std::chrono::milliseconds Provider::poll_delay(const PollState &state) const {
+  using std::chrono::milliseconds;
+  if (state.remaining)
+    return std::clamp(*state.remaining / 2, milliseconds(1000), milliseconds(15000));
+  return std::min(milliseconds(1000) + state.elapsed / 10, milliseconds(5000));
 }
 
 Error Provider::http_error(const HttpResponse &response, Phase phase) const {

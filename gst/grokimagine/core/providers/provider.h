@@ -6,6 +6,7 @@
 // one row in the table in provider.cpp.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <variant>
@@ -49,6 +50,13 @@ template <typename T>
 using Parsed = std::variant<T, Error>;
 
 enum class Phase { Submit, Status, Result };
+
+// What a poll schedule knows when it picks the next delay.
+struct PollState {
+  std::chrono::milliseconds elapsed;  // since this run began following the job
+  // Until the job should be done, estimated from the progress it reported.
+  std::optional<std::chrono::milliseconds> remaining;
+};
 
 // What a provider's video models accept, checked by Provider::check_video.
 struct VideoLimits {
@@ -96,6 +104,14 @@ class Provider {
   virtual Parsed<JobStatus> parse_result(const HttpResponse &response) const {
     return parse_status(response);
   }
+
+  // The wait before the next status request. The default halves the
+  // estimated remaining time (1..15 s) when progress is known, and otherwise
+  // starts at 1 s, growing by a tenth of the time waited so far up to 5 s.
+  virtual std::chrono::milliseconds poll_delay(const PollState &state) const;
+  // The published rate limit per key (requests/s), shared by all jobs of a
+  // key; 0 when the provider publishes none (a 429 still holds them all off).
+  virtual double requests_per_second() const { return 0; }
 
   // The error for an HTTP answer the provider has no special meaning for.
   Error http_error(const HttpResponse &response, Phase phase) const;

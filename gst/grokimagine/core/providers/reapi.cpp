@@ -1,6 +1,8 @@
 // reAPI: POST /api/v1/videos/generations -> {id, status};
 // GET /api/v1/tasks/{id} until completed (output.video_urls) or failed
 // (error {code, message}). Image inputs must be public http(s) URLs.
+#include <algorithm>
+
 #include "../json.h"
 #include "provider.h"
 
@@ -38,6 +40,13 @@ class Reapi final : public Provider {
   const char *default_api_url() const override { return "https://reapi.ai"; }
   const char *default_model(MediaKind kind) const override {
     return kind == MediaKind::Video ? "grok-imagine-1.0-video" : nullptr;
+  }
+  // reAPI's advice: every 5 s for 5 minutes, then back off toward a minute.
+  std::chrono::milliseconds poll_delay(const PollState &state) const override {
+    using std::chrono::milliseconds;
+    const milliseconds steady{5000}, steady_for{300000}, ceiling{60000};
+    if (state.elapsed < steady_for) return steady;
+    return std::min(ceiling, steady + (state.elapsed - steady_for) / 5);
   }
 
   std::optional<Error> validate(const Request &request) const override {

@@ -33,6 +33,8 @@ class Xai final : public Provider {
   const char *default_model(MediaKind kind) const override {
     return kind == MediaKind::Video ? "grok-imagine-video" : "grok-imagine-image";
   }
+  // "About 1 request/s for video models, 429 beyond."
+  double requests_per_second() const override { return 1.0; }
 
   std::optional<Error> validate(const Request &request) const override {
     if (request.kind == MediaKind::Image) {

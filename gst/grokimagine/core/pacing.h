@@ -1,0 +1,75 @@
+// How often one job asks about its status, and how fast all jobs of one API
+// key may ask anything at all. A provider's rate limit is per key, not per
+// job: a hundred elements polling with one key must share it, or they trip
+// it together (xAI allows about one request per second).
+#pragma once
+
+#include <gio/gio.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "providers/provider.h"
+
+namespace grokimagine {
+
+// The process-wide request budget: every API request of every job waits for
+// its key's next free slot. Media downloads (the CDN) are not budgeted.
+class RequestBudget {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  static RequestBudget &instance();
+
+  // The budget one provider, API host and key share. The key is hashed: the
+  // table never holds the secret itself.
+  static std::string bucket(const Provider &provider, const Endpoint &endpoint);
+
+  // Reserves the bucket's next slot, `requests_per_second` apart (0: no
+  // spacing), and waits for it. False when cancelled first.
+  bool wait_turn(const std::string &bucket, double requests_per_second, GCancellable *cancellable);
+  // The provider answered 429 with Retry-After: no job of this bucket sends
+  // before `until`.
+  void hold_off(const std::string &bucket, Clock::time_point until);
+
+  // The wait a request of `bucket` reserved now would have (for tests).
+  std::chrono::milliseconds reserve(const std::string &bucket, double requests_per_second);
+
+ private:
+  RequestBudget() = default;
+
+  std::mutex mutex_;
+  std::map<std::string, Clock::time_point> next_free_;
+};
+
+// When to poll next. Providers that report progress (xAI) are polled by how
+// far from done the job looks: half the estimated remaining time, so polls
+// thin out while far and tighten near the end. Others follow the provider's
+// own schedule (Provider::poll_delay).
+class PollSchedule {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `fixed`: the user's poll-interval; 0 follows the provider.
+  PollSchedule(const Provider &provider, std::chrono::milliseconds fixed, Clock::time_point start);
+
+  void observe(const JobStatus &status, Clock::time_point now);
+  std::chrono::milliseconds next_delay(Clock::time_point now) const;
+
+ private:
+  struct Sample {
+    Clock::time_point when;
+    int progress;
+  };
+
+  const Provider &provider_;
+  std::chrono::milliseconds fixed_;
+  Clock::time_point start_;
+  std::optional<Sample> first_progress_;
+  std::optional<Sample> last_progress_;
+};
+
+}  // namespace grokimagine
