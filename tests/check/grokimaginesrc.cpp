@@ -205,6 +205,28 @@ GST_START_TEST(test_filesink_writes_the_clip) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_many_sources_in_one_process) {
+  // Every element shares one HTTP session: a finished download must hand
+  // its connection back, or the third download from one CDN never starts.
+  emu::Emulator emulator(test::quick_options());
+  const int count = 6;
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  for (int i = 0; i < count; i++) {
+    GstElement *source = make_element("grokimaginesrc", emulator);
+    GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+    gst_object_set_name(GST_OBJECT(source), ("g" + std::to_string(i)).c_str());
+    g_object_set(source, "duration", 1, nullptr);
+    gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+    fail_unless(gst_element_link(source, sink));
+  }
+  RunResult run = test::run_pipeline(pipeline, 30);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  gst_object_unref(pipeline);
+  fail_unless_equals_int(emulator.counters().submits_accepted, count);
+  fail_unless_equals_int(emulator.counters().downloads, count);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_location_keeps_the_clip) {
   emu::Emulator emulator(test::quick_options());
   test::TempDir dir;
@@ -577,6 +599,7 @@ static Suite *grokimaginesrc_suite() {
   tcase_add_test(tc, test_image_to_video_local_file);
   tcase_add_test(tc, test_image_to_video_url);
   tcase_add_test(tc, test_filesink_writes_the_clip);
+  tcase_add_test(tc, test_many_sources_in_one_process);
   tcase_add_test(tc, test_location_keeps_the_clip);
   tcase_add_test(tc, test_failed_download_leaves_no_file);
   tcase_add_test(tc, test_resume_does_not_submit);

@@ -234,6 +234,14 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     return true;
   }
 
+  // Closing the body is what hands the connection back to libsoup's pool;
+  // reading it to the end is not enough.
+  void release_body() {
+    if (stream) g_input_stream_close(stream.get(), nullptr, nullptr);
+    stream = {};
+    message = {};
+  }
+
   void end_of_body() {
     std::optional<std::uint64_t> expected;
     std::uint64_t have;
@@ -257,6 +265,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
       }
       temp_path.clear();
     }
+    release_body();
     {
       std::lock_guard<std::mutex> lock(mutex);
       total = have;
@@ -295,6 +304,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     // Before readers hear of the failure: `location` never holds a partial clip.
     if (!temp_path.empty()) g_unlink(temp_path.c_str());
     temp_path.clear();
+    release_body();
     {
       std::lock_guard<std::mutex> lock(mutex);
       failed = true;

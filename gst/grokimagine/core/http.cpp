@@ -10,6 +10,14 @@
 
 namespace grokimagine {
 
+namespace {
+
+// Enough for a hundred jobs downloading at once from one CDN.
+constexpr int kMaxConnections = 256;
+constexpr int kMaxConnectionsPerHost = 128;
+
+}  // namespace
+
 std::string HttpResponse::header(const char *name) const {
   for (const auto &[key, value] : headers)
     if (g_ascii_strcasecmp(key.c_str(), name) == 0) return value;
@@ -29,10 +37,15 @@ HttpClient::HttpClient() {
   bool started = false;
   std::thread([this, &mutex, &ready, &started] {
     g_main_context_push_thread_default(context_);
+    // One session serves every element of the process: libsoup's default of
+    // two connections per host would queue the third concurrent download
+    // from a CDN behind the first two.
     session_ = soup_session_new_with_options("user-agent", "gst-grokimagine/" VERSION, "timeout",
-                                             30u, "idle-timeout", 60u, nullptr);
-    patient_session_ = soup_session_new_with_options("user-agent", "gst-grokimagine/" VERSION,
-                                                     "timeout", 0u, "idle-timeout", 60u, nullptr);
+                                             30u, "idle-timeout", 60u, "max-conns", kMaxConnections,
+                                             "max-conns-per-host", kMaxConnectionsPerHost, nullptr);
+    patient_session_ = soup_session_new_with_options(
+        "user-agent", "gst-grokimagine/" VERSION, "timeout", 0u, "idle-timeout", 60u, "max-conns",
+        kMaxConnections, "max-conns-per-host", kMaxConnectionsPerHost, nullptr);
     {
       std::lock_guard<std::mutex> lock(mutex);
       started = true;
