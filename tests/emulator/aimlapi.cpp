@@ -69,18 +69,6 @@ bool parse_uri(JsonNode *node, const std::string &field, ImageInput *input, std:
   return true;
 }
 
-bool parse_choice(JsonObject *object, const char *name, std::initializer_list<const char *> allowed,
-                  std::string *value, std::string *error) {
-  if (JsonNode *node = member(object, name)) {
-    if (!holds_string(node) || !is_one_of(json_node_get_string(node), allowed)) {
-      *error = std::string(name) + ": must be one of " + joined(allowed);
-      return false;
-    }
-    *value = json_node_get_string(node);
-  }
-  return true;
-}
-
 struct Request {
   ImageInputs inputs;
   JobSpec spec;
@@ -122,13 +110,7 @@ bool parse_request(JsonObject *object, Request *request, std::string *error) {
     return false;
   }
   std::string prompt;
-  if (JsonNode *node = member(object, "prompt")) {
-    if (!holds_string(node)) {
-      *error = "prompt: must be a string";
-      return false;
-    }
-    prompt = json_node_get_string(node);
-  }
+  if (!parse_string_member(object, "prompt", &prompt, error)) return false;
   if (trimmed(prompt).empty() && !request->inputs.image && request->inputs.references.empty()) {
     *error =
         "prompt: required for text-to-video (when neither image_url nor reference_images "
@@ -136,26 +118,14 @@ bool parse_request(JsonObject *object, Request *request, std::string *error) {
     return false;
   }
   int duration_s = kDefaultDuration;
-  if (JsonNode *node = member(object, "duration")) {
-    const gint64 seconds = holds_integer(node) ? json_node_get_int(node) : 0;
-    if (seconds < kMinDuration || seconds > kMaxDuration) {
-      *error = "duration: must be an integer from " + std::to_string(kMinDuration) + " to " +
-               std::to_string(kMaxDuration);
-      return false;
-    }
-    duration_s = static_cast<int>(seconds);
-  }
   std::string aspect_ratio = "16:9";
   std::string resolution = "720p";
-  if (!parse_choice(object, "aspect_ratio", kAspectRatios, &aspect_ratio, error) ||
-      !parse_choice(object, "resolution", kResolutions, &resolution, error)) {
+  if (!parse_integer_member(object, "duration", kMinDuration, kMaxDuration, &duration_s, error) ||
+      !parse_choice_member(object, "aspect_ratio", kAspectRatios, &aspect_ratio, error) ||
+      !parse_choice_member(object, "resolution", kResolutions, &resolution, error)) {
     return false;
   }
-  request->spec.model = kModel;
-  request->spec.kind = MediaKind::Video;
-  request->spec.prompt = prompt;
-  request->spec.duration_s = duration_s;
-  request->spec.size = frame_size(resolution, aspect_ratio);
+  request->spec = video_spec(kModel, prompt, duration_s, frame_size(resolution, aspect_ratio));
   return true;
 }
 
@@ -169,7 +139,11 @@ class AimlapiProfile : public Profile {
     const bool endpoint = segments.size() == 3 && segments[0] == "v2" && segments[1] == "video" &&
                           segments[2] == "generations";
     if (endpoint && method == SOUP_METHOD_POST) {
-      handle_submit(msg, path);
+      core_.receive_submit(
+          msg, path, std::nullopt,
+          [this](PausedPtr paused, const std::string &body, std::size_t record_index) {
+            process_submit(std::move(paused), body, record_index);
+          });
       return;
     }
     if (endpoint && method == SOUP_METHOD_GET) {
@@ -177,9 +151,8 @@ class AimlapiProfile : public Profile {
                            ? static_cast<const char *>(g_hash_table_lookup(query, "generation_id"))
                            : nullptr;
       const std::string generation_id = id != nullptr ? id : "";
-      core_.count_status_poll();
-      core_.answer(msg, core_.take_fault(Phase::Status), [this, generation_id](PausedPtr paused) {
-        answer_poll(paused->get(), generation_id);
+      core_.receive_poll(msg, Phase::Status, [this, generation_id](SoupServerMessage *polled) {
+        answer_poll(polled, generation_id);
       });
       return;
     }
@@ -189,28 +162,21 @@ class AimlapiProfile : public Profile {
   std::string fault_body(guint status) const override {
     return JsonWriter()
         .begin_object("error")
-        .add("message", soup_status_get_phrase(status))
+        .add("message", status_phrase(status))
         .add("code", "http_" + std::to_string(status))
         .end_object()
         .finish();
   }
 
- private:
-  void handle_submit(SoupServerMessage *msg, const std::string &path) {
-    std::string body = request_body(msg);
-    const std::size_t record_index = core_.record_submit(path, model_in(body), body);
-    core_.answer(msg, core_.take_fault(Phase::Submit),
-                 [this, body = std::move(body), record_index](PausedPtr paused) {
-                   process_submit(std::move(paused), body, record_index);
-                 });
+  std::optional<std::string> credential(SoupServerMessage *msg) const override {
+    return bearer_key(msg);
   }
 
+  void refuse_credential(SoupServerMessage *msg) const override { unauthorized(msg); }
+
+ private:
   void process_submit(PausedPtr paused, const std::string &body, std::size_t record_index) {
     SoupServerMessage *msg = paused->get();
-    if (!has_bearer_key(msg, core_.options.api_key)) {
-      unauthorized(msg);
-      return;
-    }
     JsonBody json;
     std::string error;
     if (!json.parse(body, &error)) {
@@ -222,18 +188,15 @@ class AimlapiProfile : public Profile {
       bad_request(msg, error);
       return;
     }
-    g_autofree gchar *uuid = g_uuid_string_random();
-    request.spec.id = uuid;
+    request.spec.id = random_uuid();
     request.spec.outcome = core_.planned_outcome(false);
-    core_.resolve_images(
-        std::move(paused), record_index, request.inputs,
-        [this, spec = request.spec, record_index](PausedPtr resolved, const ImageBytes &) {
-          core_.create_job(record_index, spec);
-          respond(resolved->get(), SOUP_STATUS_OK,
-                  JsonWriter()
-                      .add("id", spec.id)
-                      .add("status", status_name(JobStatus::Queued))
-                      .finish());
+    core_.accept_job(
+        std::move(paused), record_index, request.inputs, request.spec,
+        [](const JobSpec &spec) {
+          return JsonWriter()
+              .add("id", spec.id)
+              .add("status", status_name(JobStatus::Queued))
+              .finish();
         },
         [](PausedPtr refused, const std::string &field, const std::string &reason) {
           bad_request(refused->get(), field + ": " + reason);
@@ -241,10 +204,6 @@ class AimlapiProfile : public Profile {
   }
 
   void answer_poll(SoupServerMessage *msg, const std::string &generation_id) {
-    if (!has_bearer_key(msg, core_.options.api_key)) {
-      unauthorized(msg);
-      return;
-    }
     if (generation_id.empty()) {
       bad_request(msg, "generation_id: required query parameter");
       return;

@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #define GST_CAT_DEFAULT grokimagine_emulator_debug
@@ -21,6 +22,16 @@ constexpr int kAudioRate = 48000;
 constexpr int kSamplesPerBuffer = 480;
 constexpr int kAudioBuffersPerSecond = kAudioRate / kSamplesPerBuffer;
 constexpr GstClockTime kBusPollInterval = 100 * GST_MSECOND;
+// Options::bulky: tens of MB even for short clips.
+constexpr std::int64_t kBulkyKbps = 60000;
+// What the AAC track adds per second (both encoders default to 128 kbit/s),
+// taken off a target size before it is spread over the video.
+constexpr std::int64_t kAudioBytesPerSecond = 16000;
+// x264enc's largest bitrate (2 Gbit/s): beyond what noise reaches anyway.
+constexpr std::int64_t kMaxKbps = 2048000;
+// Measured: what x264 spends beyond its bitrate at the start of a clip, in
+// tenths of a second of that bitrate.
+constexpr std::int64_t kStartupTenths = 3;
 
 // avenc_aac is the usual encoder; voaacenc is the fallback when the libav
 // plugin is not installed.
@@ -32,12 +43,36 @@ const char *find_aac_encoder() {
   return nullptr;
 }
 
+// The x264enc properties that set the clip's size. Noise defeats prediction,
+// so x264 spends what it is given: its bitrate, spread over the duration,
+// lands within a few percent of the target, up to the point where every
+// residual is kept whole. Letting the quantizer fall to 0 (x264enc's qp-min
+// is 10) is what lets that point reach about 40 bytes per pixel-second.
+std::string rate_control(const ClipSpec &spec) {
+  if (spec.target_bytes > 0) {
+    const std::int64_t seconds = std::max(1, spec.duration_s);
+    const std::int64_t video_bytes = spec.target_bytes - kAudioBytesPerSecond * seconds;
+    // x264's VBV buffer starts nearly full and gets spent up front: about
+    // kStartupTenths of a second's worth on top of any clip, +35% on a 1 s
+    // one if not allowed for.
+    const std::int64_t kbps = std::clamp<std::int64_t>(
+        video_bytes * 8 / 100 / (10 * seconds + kStartupTenths), 1, kMaxKbps);
+    return "bitrate=" + std::to_string(kbps) + " qp-min=0 ";
+  }
+  if (spec.bulky) return "bitrate=" + std::to_string(kBulkyKbps) + " ";
+  return "";
+}
+
+bool is_noise(const ClipSpec &spec) {
+  return spec.bulky || spec.target_bytes > 0;
+}
+
 // Only numbers and fixed element names go into the description; the prompt
 // (free text with quotes) is set as a property afterwards.
 std::string pipeline_description(const ClipSpec &spec, const char *aac_encoder) {
   const int video_frames = spec.duration_s * kFramesPerSecond;
   const int audio_buffers = spec.duration_s * kAudioBuffersPerSecond;
-  return std::string("videotestsrc pattern=") + (spec.bulky ? "snow" : "ball") +
+  return std::string("videotestsrc pattern=") + (is_noise(spec) ? "snow" : "ball") +
          " num-buffers=" + std::to_string(video_frames) +
          " ! video/x-raw,format=I420,width=" + std::to_string(spec.width) +
          ",height=" + std::to_string(spec.height) +
@@ -46,7 +81,7 @@ std::string pipeline_description(const ClipSpec &spec, const char *aac_encoder) 
          " ! textoverlay name=prompt_overlay halignment=center valignment=center"
          " shaded-background=true"
          " ! videoconvert ! x264enc speed-preset=ultrafast " +
-         (spec.bulky ? "bitrate=60000 " : "") + "key-int-max=" + std::to_string(kKeyframeInterval) +
+         rate_control(spec) + "key-int-max=" + std::to_string(kKeyframeInterval) +
          " ! h264parse ! mp4mux name=mux ! filesink name=sink"
          " audiotestsrc wave=sine freq=440 samplesperbuffer=" +
          std::to_string(kSamplesPerBuffer) + " num-buffers=" + std::to_string(audio_buffers) +
@@ -79,13 +114,55 @@ bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::s
   return false;
 }
 
+GstElement *build_pipeline(const std::string &description, std::string *error) {
+  g_autoptr(GError) parse_error = nullptr;
+  GstElement *pipeline = gst_parse_launch(description.c_str(), &parse_error);
+  // A description with a bad property still yields a pipeline, plus an error.
+  if (pipeline == nullptr || parse_error != nullptr) {
+    if (pipeline != nullptr) gst_object_unref(pipeline);
+    *error = std::string("could not build the encoding pipeline: ") +
+             (parse_error ? parse_error->message : "unknown error");
+    return nullptr;
+  }
+  // gst_parse_launch hands out a floating reference: sink it so the caller
+  // owns a plain one.
+  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
+  return pipeline;
+}
+
+void set_overlay_text(GstElement *pipeline, const std::string &text, int height) {
+  const std::string font = "Sans Bold " + std::to_string(std::max(12, height / 24));
+  g_autoptr(GstElement) overlay = gst_bin_get_by_name(GST_BIN(pipeline), "prompt_overlay");
+  // textoverlay reads Pango markup: a prompt's '&' or '<' must not be.
+  g_autofree gchar *escaped = g_markup_escape_text(text.c_str(), -1);
+  g_object_set(overlay, "text", escaped, "font-desc", font.c_str(), nullptr);
+}
+
+bool encode_into_place(GstElement *pipeline, const std::string &partial_path,
+                       const std::string &path, const std::atomic<bool> &cancelled,
+                       std::string *error) {
+  const bool encoded = run_to_eos(pipeline, cancelled, error);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  if (!encoded) {
+    g_remove(partial_path.c_str());
+    return false;
+  }
+  if (g_rename(partial_path.c_str(), path.c_str()) != 0) {
+    *error = "could not move " + partial_path + " into place";
+    g_remove(partial_path.c_str());
+    return false;
+  }
+  return true;
+}
+
 std::string clip_file_name(const ClipSpec &spec) {
   // The prompt is arbitrary text: hash the whole spec for a safe, unique name
   // and keep the readable parts in front for whoever browses the directory.
   const std::string key = std::to_string(spec.width) + "x" + std::to_string(spec.height) + "/" +
                           std::to_string(spec.duration_s) + "/" +
                           (spec.moov_at_end ? "moov-at-end" : "faststart") + "/" +
-                          (spec.bulky ? "bulky" : "light") + "/" + spec.prompt;
+                          (spec.bulky ? "bulky" : "light") + "/" +
+                          std::to_string(spec.target_bytes) + "/" + spec.prompt;
   g_autofree gchar *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key.c_str(), -1);
   return std::to_string(spec.width) + "x" + std::to_string(spec.height) + "-" +
          std::to_string(spec.duration_s) + "s-" + std::string(digest, 16) + ".mp4";
@@ -98,30 +175,15 @@ bool encode_clip(const ClipSpec &spec, const std::string &path, const std::atomi
     *error = "no AAC encoder (avenc_aac or voaacenc) installed";
     return false;
   }
-  const std::string description = pipeline_description(spec, aac_encoder);
-  g_autoptr(GError) parse_error = nullptr;
-  g_autoptr(GstElement) pipeline = gst_parse_launch(description.c_str(), &parse_error);
-  // A description with a bad property still yields a pipeline, plus an error.
-  if (pipeline == nullptr || parse_error != nullptr) {
-    *error = std::string("could not build the encoding pipeline: ") +
-             (parse_error ? parse_error->message : "unknown error");
-    return false;
-  }
-  // gst_parse_launch hands out a floating reference: sink it so the
-  // g_autoptr owns a plain one.
-  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
+  g_autoptr(GstElement) pipeline = build_pipeline(pipeline_description(spec, aac_encoder), error);
+  if (pipeline == nullptr) return false;
 
   const std::string partial_path = path + ".partial";
   const std::string faststart_scratch_path = path + ".moov";
-  const int font_points = std::max(12, spec.height / 24);
-  const std::string font = "Sans Bold " + std::to_string(font_points);
+  set_overlay_text(pipeline, spec.prompt, spec.height);
   {
-    g_autoptr(GstElement) overlay = gst_bin_get_by_name(GST_BIN(pipeline), "prompt_overlay");
     g_autoptr(GstElement) mux = gst_bin_get_by_name(GST_BIN(pipeline), "mux");
     g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-    // textoverlay reads Pango markup: a prompt's '&' or '<' must not be.
-    g_autofree gchar *escaped = g_markup_escape_text(spec.prompt.c_str(), -1);
-    g_object_set(overlay, "text", escaped, "font-desc", font.c_str(), nullptr);
     // faststart puts moov before mdat; mp4mux needs a scratch file for it,
     // kept next to the clip so the emulator's directory holds everything.
     g_object_set(mux, "faststart", spec.moov_at_end ? FALSE : TRUE, "faststart-file",
@@ -130,20 +192,21 @@ bool encode_clip(const ClipSpec &spec, const std::string &path, const std::atomi
   }
 
   const gint64 started_us = g_get_monotonic_time();
-  const bool encoded = run_to_eos(pipeline, cancelled, error);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
+  const bool encoded = encode_into_place(pipeline, partial_path, path, cancelled, error);
   g_remove(faststart_scratch_path.c_str());
-  if (!encoded) {
-    g_remove(partial_path.c_str());
-    return false;
+  if (!encoded) return false;
+  GStatBuf info;
+  const gint64 size = g_stat(path.c_str(), &info) == 0 ? static_cast<gint64>(info.st_size) : -1;
+  GST_INFO("encoded %s (%dx%d, %d s, %" G_GINT64_FORMAT " bytes) in %" G_GINT64_FORMAT " ms",
+           path.c_str(), spec.width, spec.height, spec.duration_s, size,
+           (g_get_monotonic_time() - started_us) / 1000);
+  // Past what noise can reach, or below what the audio takes: say so, as the
+  // client will see a size it did not ask for.
+  if (spec.target_bytes > 0 &&
+      (size < spec.target_bytes * 3 / 4 || size > spec.target_bytes * 5 / 4)) {
+    GST_WARNING("%s is %" G_GINT64_FORMAT " bytes, asked for %" G_GINT64_FORMAT, path.c_str(), size,
+                static_cast<gint64>(spec.target_bytes));
   }
-  if (g_rename(partial_path.c_str(), path.c_str()) != 0) {
-    *error = "could not move the encoded clip into place";
-    g_remove(partial_path.c_str());
-    return false;
-  }
-  GST_INFO("encoded %s (%dx%d, %d s) in %" G_GINT64_FORMAT " ms", path.c_str(), spec.width,
-           spec.height, spec.duration_s, (g_get_monotonic_time() - started_us) / 1000);
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 
 namespace grokimagine::emulator {
@@ -16,6 +17,9 @@ struct ClipSpec {
   std::string prompt;  // drawn on the frames
   bool moov_at_end = false;
   bool bulky = false;  // noise at a high bitrate instead of a ball on black
+  // When > 0: noise at the bitrate that makes the file about this size
+  // (Options::clip_bytes documents the reachable range).
+  std::int64_t target_bytes = 0;
 };
 
 // A file name (no directory) that is the same for equal specs, so encoded
@@ -29,8 +33,25 @@ std::string clip_file_name(const ClipSpec &spec);
 bool encode_clip(const ClipSpec &spec, const std::string &path, const std::atomic<bool> &cancelled,
                  std::string *error);
 
+// ---- Shared with the image encoder ----
+
 // Plays `pipeline` to EOS, polling `cancelled` between bus waits. False with
-// `error` filled on an error or cancellation. Shared with the image encoder.
+// `error` filled on an error or cancellation.
 bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::string *error);
+
+// A pipeline from a gst-launch description, as a plain (not floating)
+// reference; null with `error` filled.
+GstElement *build_pipeline(const std::string &description, std::string *error);
+
+// Draws `text` with the "prompt_overlay" textoverlay of `pipeline`, in a font
+// sized for frames `height` pixels tall.
+void set_overlay_text(GstElement *pipeline, const std::string &text, int height);
+
+// Runs `pipeline`, whose sink writes `partial_path`, to EOS and stops it,
+// then renames the file to `path`, so `path` only ever holds a complete
+// file. False with `error` filled (and no file left) otherwise.
+bool encode_into_place(GstElement *pipeline, const std::string &partial_path,
+                       const std::string &path, const std::atomic<bool> &cancelled,
+                       std::string *error);
 
 }  // namespace grokimagine::emulator

@@ -32,6 +32,8 @@ namespace grokimagine::emulator {
 
 constexpr const char *kJsonContentType = "application/json";
 constexpr const char *kVideoContentType = "video/mp4";
+// Too Many Requests, which libsoup has no SOUP_STATUS_ name (nor phrase) for.
+constexpr guint kStatusTooManyRequests = 429;
 
 // ---- Small text helpers ----
 
@@ -44,6 +46,8 @@ bool is_one_of(const std::string &value, std::initializer_list<const char *> all
 std::string joined(std::initializer_list<const char *> items, const char *separator = ", ");
 // 32 lowercase hex digits, random.
 std::string random_hex();
+// A random UUID, "xxxxxxxx-xxxx-4xxx-...".
+std::string random_uuid();
 
 // ---- JSON ----
 
@@ -92,16 +96,29 @@ std::string json_type_name(JsonNode *node);
 // record of a request refused before validation.
 std::string model_in(const std::string &body);
 
+// Optional members, for the APIs whose errors are one line of text
+// (Segmind, AI/ML API): an absent or null member leaves `value` as it is;
+// a bad one gives false and `error` ("n: must be an integer from 1 to 4").
+bool parse_string_member(JsonObject *object, const char *name, std::string *value,
+                         std::string *error);
+bool parse_choice_member(JsonObject *object, const char *name,
+                         std::initializer_list<const char *> allowed, std::string *value,
+                         std::string *error);
+bool parse_integer_member(JsonObject *object, const char *name, gint64 min, gint64 max, int *value,
+                          std::string *error);
+
 // ---- Responses ----
 
+// The reason phrase of `status`, 429 included.
+const char *status_phrase(guint status);
 void respond(SoupServerMessage *msg, guint status, const std::string &json_body);
 void respond_bytes(SoupServerMessage *msg, guint status, const char *content_type, GBytes *body);
 void respond_empty(SoupServerMessage *msg, guint status);
 std::string request_body(SoupServerMessage *msg);
-// x-api-key: KEY (Segmind).
-bool has_api_key_header(SoupServerMessage *msg, const std::string &api_key);
-// Authorization: Bearer KEY (xAI, AI/ML API, reAPI).
-bool has_bearer_key(SoupServerMessage *msg, const std::string &api_key);
+// The key of x-api-key: KEY (Segmind), if the header is there.
+std::optional<std::string> api_key_header(SoupServerMessage *msg);
+// The key of Authorization: Bearer KEY (xAI, AI/ML API, reAPI), if any.
+std::optional<std::string> bearer_key(SoupServerMessage *msg);
 
 // A request SoupServer must not answer yet (fault delay, image fetch,
 // generation of a synchronous answer, connection theft). Destroying it lets
@@ -188,6 +205,10 @@ struct JobSpec {
   Outcome outcome = Outcome::Complete;
 };
 
+// The spec of a video job, before it has an id and an outcome.
+JobSpec video_spec(const std::string &model, const std::string &prompt, int duration_s,
+                   FrameSize size);
+
 enum class JobStatus { Queued, Processing, Completed, Failed, Moderated, Expired };
 
 bool is_terminal(JobStatus status);
@@ -208,13 +229,19 @@ struct JobView {
   gint64 created_unix = 0;
 };
 
+// One encoded file, once made.
+struct MediaFile {
+  std::string path;    // "" if encoding failed
+  gint64 made_us = 0;  // monotonic: when it was ready (or failed)
+};
+
 struct Job {
   JobSpec spec;
   gint64 submitted_us = 0;  // monotonic
   gint64 created_unix = 0;
-  // Paths of the encoded files once ready; "" if encoding failed. Empty
-  // when no media is made (an outcome other than Complete).
-  std::vector<std::shared_future<std::string>> media;
+  // The encoded files, once ready. Empty when no media is made (an outcome
+  // other than Complete).
+  std::vector<std::shared_future<MediaFile>> media;
   bool expired = false;  // Emulator::expire()
   int polls = 0;
 };
@@ -232,6 +259,10 @@ class Profile {
   // Body of an injected fault's answer when Fault::body is empty: this
   // provider's error envelope for `status`.
   virtual std::string fault_body(guint status) const = 0;
+  // The key a request carries, in this provider's header, if any.
+  virtual std::optional<std::string> credential(SoupServerMessage *msg) const = 0;
+  // Answers a request without the right key, the provider's way (401).
+  virtual void refuse_credential(SoupServerMessage *msg) const = 0;
 };
 
 class Core;
@@ -259,11 +290,19 @@ class Core {
   void run_later(unsigned delay_ms, PausedPtr paused, Step step);
   std::optional<Fault> take_fault(Phase phase);
 
-  // Counts a submit and records it; returns the record's index.
-  std::size_t record_submit(const std::string &path, const std::string &model,
-                            const std::string &body);
-  void count_status_poll();
-  void count_result_fetch();
+  // Takes a submit: counts and records it (under `model`, or the body's
+  // "model" member when not given), answers any Submit fault, checks the key
+  // and the rate limit, then runs `step` with the body and the record's
+  // index.
+  using SubmitStep =
+      std::function<void(PausedPtr, const std::string &body, std::size_t record_index)>;
+  void receive_submit(SoupServerMessage *msg, const std::string &path,
+                      const std::optional<std::string> &model, SubmitStep step);
+  // Takes a status poll (Phase::Status) or a result fetch (Phase::Result):
+  // counts it, answers any fault, checks the key and the rate limit, then
+  // runs `step` to answer it.
+  using AnswerStep = std::function<void(SoupServerMessage *)>;
+  void receive_poll(SoupServerMessage *msg, Phase phase, AnswerStep step);
 
   // Obtains the bytes of every input image (fetching loopback URLs
   // asynchronously, all at once), records them on the submit, then calls
@@ -274,6 +313,12 @@ class Core {
       std::function<void(PausedPtr, const std::string &field, const std::string &reason)>;
   void resolve_images(PausedPtr paused, std::size_t record_index, const ImageInputs &inputs,
                       ImagesDone done, ImagesFailed failed);
+  // Obtains the input images as resolve_images() does, then creates the job
+  // and answers 200 with the JSON `accepted` makes of it (the job exists by
+  // then); `failed` answers a failed fetch instead.
+  using AcceptedBody = std::function<std::string(const JobSpec &)>;
+  void accept_job(PausedPtr paused, std::size_t record_index, const ImageInputs &inputs,
+                  const JobSpec &spec, AcceptedBody accepted, ImagesFailed failed);
 
   // The outcome `options` ask for; moderation and expiry only where the
   // provider has them (xAI).
@@ -309,15 +354,29 @@ class Core {
   std::vector<Fault> faults;
   std::map<std::string, Job> jobs;
 
+  // Every job's times, in submission order.
+  std::vector<JobTimes> job_times() const;
+
  private:
   void serve();
   bool start_servers(std::string *error);
   void stop_servers();
+  void on_api_request(SoupServerMessage *msg, const char *path, GHashTable *query);
+  // Counts a submit and records it; returns the record's index.
+  std::size_t record_submit(const std::string &path, const std::string &model,
+                            const std::string &body);
+  // Checks the request's key (answering the profile's 401 when it is wrong),
+  // then takes a rate-limit token for it (answering 429 when there is
+  // none). True when the request may go on; false once it is answered.
+  bool admit(SoupServerMessage *msg);
+  void answer_stats(SoupServerMessage *msg);
+  // Takes a token from `key`'s bucket; without one, sets `retry_after_s`.
+  bool take_token(const std::string &key, unsigned *retry_after_s);
   void on_cdn_request(SoupServerMessage *msg, const char *path);
   void serve_media(PausedPtr paused, const std::string &path, bool carries_key,
                    std::int64_t truncate_at);
   void write_truncated(PausedPtr paused, guint status, GBytes *body, std::int64_t truncate_at);
-  std::shared_future<std::string> media_for(
+  std::shared_future<MediaFile> media_for(
       const std::string &file_name,
       std::function<bool(const std::string &path, std::string *error)> encode);
   void fetch_image(const std::shared_ptr<ImageBatch> &batch, std::size_t slot,
@@ -341,9 +400,15 @@ class Core {
   std::set<GSource *> pending_timers;  // delays holding paused requests
   int pending_async_ops = 0;           // image fetches and raw writes in flight
   std::map<std::string, BytesPtr> mapped_files;
+  // Options::rate_limit_per_s: tokens left per key, as of `refilled_us`.
+  struct TokenBucket {
+    double tokens = 0;
+    gint64 refilled_us = 0;
+  };
+  std::map<std::string, TokenBucket> token_buckets;
 
   // Guarded by `mutex`, shared with the encoders.
-  std::map<std::string, std::shared_future<std::string>> media_by_path;
+  std::map<std::string, std::shared_future<MediaFile>> media_by_path;
   std::vector<std::thread> encoders;
   std::atomic<bool> stopping{false};
 };

@@ -124,6 +124,10 @@ bool parse_ratio(const std::string &aspect_ratio, double *a, double *b) {
   return *a > 0 && *b > 0 && std::isfinite(*a) && std::isfinite(*b);
 }
 
+bool media_ready(const std::shared_future<MediaFile> &media) {
+  return media.valid() && media.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
 }  // namespace
 
 // ---- Small text helpers ----
@@ -171,6 +175,11 @@ std::string random_hex() {
     if (*c != '-') hex += *c;
   }
   return hex;
+}
+
+std::string random_uuid() {
+  g_autofree gchar *uuid = g_uuid_string_random();
+  return uuid;
 }
 
 // ---- JSON ----
@@ -307,7 +316,51 @@ std::string model_in(const std::string &body) {
   return model != nullptr && holds_string(model) ? json_node_get_string(model) : "";
 }
 
+bool parse_string_member(JsonObject *object, const char *name, std::string *value,
+                         std::string *error) {
+  if (JsonNode *node = member(object, name)) {
+    if (!holds_string(node)) {
+      *error = std::string(name) + ": must be a string";
+      return false;
+    }
+    *value = json_node_get_string(node);
+  }
+  return true;
+}
+
+bool parse_choice_member(JsonObject *object, const char *name,
+                         std::initializer_list<const char *> allowed, std::string *value,
+                         std::string *error) {
+  if (JsonNode *node = member(object, name)) {
+    if (!holds_string(node) || !is_one_of(json_node_get_string(node), allowed)) {
+      *error = std::string(name) + ": must be one of " + joined(allowed);
+      return false;
+    }
+    *value = json_node_get_string(node);
+  }
+  return true;
+}
+
+bool parse_integer_member(JsonObject *object, const char *name, gint64 min, gint64 max, int *value,
+                          std::string *error) {
+  if (JsonNode *node = member(object, name)) {
+    const bool integer = holds_integer(node);
+    const gint64 number = integer ? json_node_get_int(node) : 0;
+    if (!integer || number < min || number > max) {
+      *error = std::string(name) + ": must be an integer from " + std::to_string(min) + " to " +
+               std::to_string(max);
+      return false;
+    }
+    *value = static_cast<int>(number);
+  }
+  return true;
+}
+
 // ---- Responses ----
+
+const char *status_phrase(guint status) {
+  return status == kStatusTooManyRequests ? "Too Many Requests" : soup_status_get_phrase(status);
+}
 
 void respond(SoupServerMessage *msg, guint status, const std::string &json_body) {
   soup_server_message_set_status(msg, status, nullptr);
@@ -335,22 +388,24 @@ std::string request_body(SoupServerMessage *msg) {
   return std::string(body_data != nullptr ? body_data : "", body_size);
 }
 
-bool has_api_key_header(SoupServerMessage *msg, const std::string &api_key) {
+std::optional<std::string> api_key_header(SoupServerMessage *msg) {
   const char *key =
       soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "x-api-key");
-  return key != nullptr && api_key == key;
+  if (key == nullptr) return std::nullopt;
+  return std::string(key);
 }
 
-bool has_bearer_key(SoupServerMessage *msg, const std::string &api_key) {
+std::optional<std::string> bearer_key(SoupServerMessage *msg) {
   const char *value =
       soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
-  if (value == nullptr) return false;
+  if (value == nullptr) return std::nullopt;
   const std::string header = trimmed(value);
   constexpr const char *kScheme = "Bearer ";
   const std::size_t scheme_length = std::strlen(kScheme);
-  return header.size() > scheme_length &&
-         g_ascii_strncasecmp(header.c_str(), kScheme, scheme_length) == 0 &&
-         trimmed(header.substr(scheme_length)) == api_key;
+  if (header.size() <= scheme_length ||
+      g_ascii_strncasecmp(header.c_str(), kScheme, scheme_length) != 0)
+    return std::nullopt;
+  return trimmed(header.substr(scheme_length));
 }
 
 // ---- PausedMessage ----
@@ -552,9 +607,7 @@ bool Core::start_servers(std::string *error) {
   soup_server_add_handler(
       api_server.get(), nullptr,
       [](SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer self) {
-        Core *core = static_cast<Core *>(self);
-        GST_DEBUG("API %s %s", soup_server_message_get_method(msg), path);
-        core->profile->handle(msg, soup_server_message_get_method(msg), path, query);
+        static_cast<Core *>(self)->on_api_request(msg, path, query);
       },
       this, nullptr);
   soup_server_add_handler(
@@ -601,6 +654,92 @@ void Core::stop_servers() {
   mapped_files.clear();
   while (g_main_context_iteration(context.get(), FALSE)) {
   }
+}
+
+// ---- Core: API requests ----
+
+namespace {
+
+constexpr const char *kStatsPath = "/emulator/stats";
+
+}  // namespace
+
+void Core::on_api_request(SoupServerMessage *msg, const char *path, GHashTable *query) {
+  const char *method = soup_server_message_get_method(msg);
+  GST_DEBUG("API %s %s", method, path);
+  // The test hook comes before the profile, so it counts nowhere.
+  if (std::strcmp(path, kStatsPath) == 0) {
+    answer_stats(msg);
+    return;
+  }
+  profile->handle(msg, method, path, query);
+}
+
+void Core::answer_stats(SoupServerMessage *msg) {
+  const std::string method = soup_server_message_get_method(msg);
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
+                                 "GET, HEAD");
+    respond(msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+            JsonWriter().add("error", "Method not allowed").finish());
+    return;
+  }
+  const Counters now = [this] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return counters;
+  }();
+  JsonWriter json;
+  json.add("submits_total", static_cast<gint64>(now.submits_total))
+      .add("submits_accepted", static_cast<gint64>(now.submits_accepted))
+      .add("status_polls", static_cast<gint64>(now.status_polls))
+      .add("result_fetches", static_cast<gint64>(now.result_fetches))
+      .add("downloads", static_cast<gint64>(now.downloads))
+      .add("cdn_requests_with_key", static_cast<gint64>(now.cdn_requests_with_key))
+      .add("rate_limited", static_cast<gint64>(now.rate_limited))
+      .begin_array("jobs");
+  for (const JobTimes &times : job_times()) {
+    json.begin_element_object()
+        .add("request_id", times.request_id)
+        .add("submitted_us", times.submitted_us)
+        .add("completed_us", times.completed_us)
+        .end_object();
+  }
+  respond(msg, SOUP_STATUS_OK, json.end_array().finish());
+}
+
+bool Core::admit(SoupServerMessage *msg) {
+  const std::optional<std::string> key = profile->credential(msg);
+  if (!key || *key != options.api_key) {
+    profile->refuse_credential(msg);
+    return false;
+  }
+  if (options.rate_limit_per_s == 0) return true;
+  unsigned retry_after_s = 0;
+  if (take_token(*key, &retry_after_s)) return true;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++counters.rate_limited;
+  }
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After",
+                               std::to_string(retry_after_s).c_str());
+  respond(msg, kStatusTooManyRequests, profile->fault_body(kStatusTooManyRequests));
+  return false;
+}
+
+bool Core::take_token(const std::string &key, unsigned *retry_after_s) {
+  const double rate = options.rate_limit_per_s;
+  const gint64 now_us = g_get_monotonic_time();
+  // A key seen for the first time starts with a full bucket.
+  TokenBucket &bucket = token_buckets.try_emplace(key, TokenBucket{rate, now_us}).first->second;
+  bucket.tokens = std::min(rate, bucket.tokens + (now_us - bucket.refilled_us) * rate / 1e6);
+  bucket.refilled_us = now_us;
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1;
+    return true;
+  }
+  const double wait_s = (1 - bucket.tokens) / rate;
+  *retry_after_s = std::max(1u, static_cast<unsigned>(std::ceil(wait_s)));
+  return false;
 }
 
 // ---- Core: faults and delays ----
@@ -692,14 +831,24 @@ std::size_t Core::record_submit(const std::string &path, const std::string &mode
   return submit_records.size() - 1;
 }
 
-void Core::count_status_poll() {
-  std::lock_guard<std::mutex> lock(mutex);
-  ++counters.status_polls;
+void Core::receive_submit(SoupServerMessage *msg, const std::string &path,
+                          const std::optional<std::string> &model, SubmitStep step) {
+  std::string body = request_body(msg);
+  const std::size_t record_index = record_submit(path, model ? *model : model_in(body), body);
+  answer(msg, take_fault(Phase::Submit),
+         [this, body = std::move(body), record_index, step = std::move(step)](PausedPtr paused) {
+           if (admit(paused->get())) step(std::move(paused), body, record_index);
+         });
 }
 
-void Core::count_result_fetch() {
-  std::lock_guard<std::mutex> lock(mutex);
-  ++counters.result_fetches;
+void Core::receive_poll(SoupServerMessage *msg, Phase phase, AnswerStep step) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++(phase == Phase::Result ? counters.result_fetches : counters.status_polls);
+  }
+  answer(msg, take_fault(phase), [this, step = std::move(step)](PausedPtr paused) {
+    if (admit(paused->get())) step(paused->get());
+  });
 }
 
 // Input images of one submit, some being fetched. Shared by the fetches; the
@@ -824,7 +973,30 @@ void Core::finish_images(const std::shared_ptr<ImageBatch> &batch) {
   }
 }
 
+void Core::accept_job(PausedPtr paused, std::size_t record_index, const ImageInputs &inputs,
+                      const JobSpec &spec, AcceptedBody accepted, ImagesFailed failed) {
+  resolve_images(
+      std::move(paused), record_index, inputs,
+      [this, record_index, spec, accepted = std::move(accepted)](PausedPtr resolved,
+                                                                 const ImageBytes &) {
+        create_job(record_index, spec);
+        respond(resolved->get(), SOUP_STATUS_OK, accepted(spec));
+      },
+      std::move(failed));
+}
+
 // ---- Core: jobs ----
+
+JobSpec video_spec(const std::string &model, const std::string &prompt, int duration_s,
+                   FrameSize size) {
+  JobSpec spec;
+  spec.model = model;
+  spec.kind = MediaKind::Video;
+  spec.prompt = prompt;
+  spec.duration_s = duration_s;
+  spec.size = size;
+  return spec;
+}
 
 Outcome Core::planned_outcome(bool has_moderation_and_expiry) const {
   if (!options.fail_detail.empty()) return Outcome::Fail;
@@ -841,8 +1013,8 @@ void Core::create_job(std::size_t record_index, const JobSpec &spec) {
   // A job that will not complete never gets media; don't spend CPU on it.
   if (spec.outcome == Outcome::Complete) {
     if (spec.kind == MediaKind::Video) {
-      const ClipSpec clip{spec.size.width, spec.size.height,    spec.duration_s,
-                          spec.prompt,     options.moov_at_end, options.bulky};
+      const ClipSpec clip{spec.size.width,     spec.size.height, spec.duration_s,   spec.prompt,
+                          options.moov_at_end, options.bulky,    options.clip_bytes};
       job.media.push_back(media_for(clip_file_name(clip),
                                     [this, clip](const std::string &path, std::string *error) {
                                       return encode_clip(clip, path, stopping, error);
@@ -871,35 +1043,26 @@ void Core::create_job(std::size_t record_index, const JobSpec &spec) {
                                          : (std::to_string(spec.count) + " image(s)").c_str());
 }
 
-std::shared_future<std::string> Core::media_for(
+std::shared_future<MediaFile> Core::media_for(
     const std::string &file_name,
     std::function<bool(const std::string &path, std::string *error)> encode) {
   const std::string path = media_dir + "/" + file_name;
   std::lock_guard<std::mutex> lock(mutex);
+  // Equal specs give equal names: a clip asked for again (a benchmark's
+  // hundredth identical job) is encoded once.
   if (auto cached = media_by_path.find(path); cached != media_by_path.end()) return cached->second;
-  std::promise<std::string> encoded;
-  std::shared_future<std::string> media = encoded.get_future().share();
+  std::promise<MediaFile> encoded;
+  std::shared_future<MediaFile> media = encoded.get_future().share();
   media_by_path.emplace(path, media);
   // Encoding runs off the server thread so polls keep being answered.
   encoders.emplace_back([path, encode = std::move(encode), encoded = std::move(encoded)]() mutable {
     std::string error;
-    if (encode(path, &error)) {
-      encoded.set_value(path);
-    } else {
-      GST_WARNING("%s not made: %s", path.c_str(), error.c_str());
-      encoded.set_value("");
-    }
+    const bool made = encode(path, &error);
+    if (!made) GST_WARNING("%s not made: %s", path.c_str(), error.c_str());
+    encoded.set_value(MediaFile{made ? path : "", g_get_monotonic_time()});
   });
   return media;
 }
-
-namespace {
-
-bool media_ready(const std::shared_future<std::string> &media) {
-  return media.valid() && media.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-}
-
-}  // namespace
 
 std::optional<JobView> Core::view_job(const std::string &id) const {
   std::lock_guard<std::mutex> lock(mutex);
@@ -943,14 +1106,14 @@ std::optional<JobView> Core::view_job(const std::string &id) const {
     return view;
   }
   for (const auto &media : job.media) {
-    if (media.get().empty()) {
+    if (media.get().path.empty()) {
       view.status = JobStatus::Failed;
       view.error =
           job.spec.kind == MediaKind::Video ? "Video generation failed" : "Image generation failed";
       view.media_paths.clear();
       return view;
     }
-    view.media_paths.push_back(media.get());
+    view.media_paths.push_back(media.get().path);
   }
   view.status = JobStatus::Completed;
   return view;
@@ -979,6 +1142,28 @@ std::string Core::media_url(const JobView &view, int index) const {
   if (view.kind == MediaKind::Video) return cdn_url + "/videos/" + view.id + ".mp4";
   return cdn_url + "/images/" + view.id + "-" + std::to_string(index) + "." +
          image_extension(view.format);
+}
+
+std::vector<JobTimes> Core::job_times() const {
+  std::vector<JobTimes> times;
+  std::lock_guard<std::mutex> lock(mutex);
+  const gint64 now_us = g_get_monotonic_time();
+  for (const auto &[id, job] : jobs) {
+    JobTimes entry{id, job.submitted_us, 0};
+    // The same rule as view_job(): terminal once generation_ms has passed
+    // and, for a job that completes, its media is made.
+    gint64 finished_us = job.submitted_us + static_cast<gint64>(options.generation_ms) * 1000;
+    bool made = true;
+    for (const auto &media : job.media) {
+      made = made && media_ready(media);
+      if (made) finished_us = std::max(finished_us, media.get().made_us);
+    }
+    if (made && finished_us <= now_us) entry.completed_us = finished_us;
+    times.push_back(std::move(entry));
+  }
+  std::sort(times.begin(), times.end(),
+            [](const JobTimes &a, const JobTimes &b) { return a.submitted_us < b.submitted_us; });
+  return times;
 }
 
 // Maps files once and serves slices of the mapping, so no request copies a
@@ -1241,7 +1426,11 @@ std::string Emulator::clip_path(const std::string &request_id) const {
   if (job == impl_->jobs.end() || job->second.media.empty() ||
       !media_ready(job->second.media.front()))
     return "";
-  return job->second.media.front().get();
+  return job->second.media.front().get().path;
+}
+
+std::vector<JobTimes> Emulator::job_times() const {
+  return impl_->job_times();
 }
 
 }  // namespace grokimagine::emulator

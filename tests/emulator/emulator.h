@@ -1,6 +1,17 @@
 // A loopback stand-in for the Grok Imagine providers: a SoupServer that
 // speaks each provider's API as documented and serves real H.264/AAC MP4s
 // from a second port (the "CDN"), which refuses requests carrying the key.
+//
+// Test hook: besides the provider's routes, the API port answers
+// GET /emulator/stats (no key needed) with the counters and job times as
+// JSON, for a client in another process (a benchmark driving the
+// grokimagine-emulator program):
+//   {"submits_total", "submits_accepted", "status_polls", "result_fetches",
+//    "downloads", "cdn_requests_with_key", "rate_limited",
+//    "jobs": [{"request_id", "submitted_us", "completed_us"}, ...]}
+// (the numbers are Counters and job_times()). No real provider has this
+// route. It counts in no counter, takes no rate-limit token and is subject
+// to no fault.
 #pragma once
 
 #include <glib.h>
@@ -59,6 +70,18 @@ struct Options {
   // Encode noise at 60 Mbit/s: clips of tens of MB (a 2 s 480p clip is over
   // 10 MB, past what qtdemux buffers in push mode without seeking).
   bool bulky = false;
+  // When > 0: encode each clip as noise at the bitrate that makes the file
+  // about this many bytes (within +-25%; measured within 5% for 15 s
+  // clips), at the duration the job asked for (overrides `bulky`). Noise
+  // cannot be packed denser than about 40 bytes per pixel per second of clip
+  // (near-lossless H.264), which caps what a clip can reach: about 16 MB per
+  // second at 480p (848x480), 36 MB/s at 720p (1280x720), 82 MB/s at 1080p
+  // (1920x1080), i.e. ~1.2 GB for a 15 s 1080p clip; a larger target comes
+  // out at that cap. Below ~70 kB per second the AAC track (16 kB/s) leaves
+  // too little for the video and the file falls short. Encoding a 15 s
+  // 1080p clip takes 7-11 s on two cores, from 10 MB to 500 MB; equal clips
+  // (same size, duration, prompt, options) are encoded once and shared.
+  std::int64_t clip_bytes = 0;
   // The CDN ignores Range requests and always sends the whole file (200).
   bool ignore_range = false;
   // When non-empty, jobs end failed with this detail, in the provider's own
@@ -70,6 +93,14 @@ struct Options {
   bool moderate = false;
   // xAI only: jobs end with status `expired`.
   bool expire_jobs = false;
+  // When > 0: requests per second each API key may make on the API port
+  // (never the CDN), as a token bucket per key value holding up to this many
+  // tokens, refilled at this many per second. Every authenticated request
+  // (submit, status poll, result fetch, image request) takes a token; one
+  // finding none is answered 429 with Retry-After (whole seconds until the
+  // next token, at least 1) and the profile's error envelope, and takes
+  // none. The key is checked first: a wrong key still gets its 401.
+  unsigned rate_limit_per_s = 0;
   // 0: pick free ports.
   unsigned api_port = 0;
   unsigned cdn_port = 0;
@@ -82,6 +113,22 @@ struct Counters {
   int result_fetches = 0;
   int downloads = 0;              // GETs of a video or image on the CDN
   int cdn_requests_with_key = 0;  // CDN requests that carried the API key (refused with 403)
+  // API requests answered 429 by Options::rate_limit_per_s (they count in
+  // the counters above as well: a limited submit in submits_total only).
+  int rate_limited = 0;
+};
+
+// When a job was submitted and when it finished, as g_get_monotonic_time()
+// values: CLOCK_MONOTONIC, so a process on the same machine can compare
+// them with its own clock.
+struct JobTimes {
+  std::string request_id;
+  gint64 submitted_us = 0;
+  // When the job's status would first read terminal: for a job that
+  // completes, the moment both generation_ms had passed and its media was
+  // encoded; for one that ends otherwise (fail_detail, moderate,
+  // expire_jobs), when generation_ms had passed. 0 while not finished.
+  gint64 completed_us = 0;
 };
 
 struct SubmitRecord {
@@ -135,6 +182,8 @@ class Emulator {
   // Path of the MP4 served for a completed request id (empty if unknown or
   // not yet encoded), for byte-for-byte comparisons.
   std::string clip_path(const std::string &request_id) const;
+  // Every accepted job, in submission order.
+  std::vector<JobTimes> job_times() const;
 
  private:
   struct Impl;

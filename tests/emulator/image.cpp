@@ -3,7 +3,6 @@
 #include "clip.h"
 #include "emulator-debug.h"
 
-#include <glib/gstdio.h>
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -89,40 +88,18 @@ std::string image_file_name(const ImageSpec &spec) {
 
 bool encode_image(const ImageSpec &spec, const std::string &path,
                   const std::atomic<bool> &cancelled, std::string *error) {
-  const std::string description = pipeline_description(spec);
-  g_autoptr(GError) parse_error = nullptr;
-  g_autoptr(GstElement) pipeline = gst_parse_launch(description.c_str(), &parse_error);
-  if (pipeline == nullptr || parse_error != nullptr) {
-    *error = std::string("could not build the image pipeline: ") +
-             (parse_error ? parse_error->message : "unknown error");
-    return false;
-  }
-  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
+  g_autoptr(GstElement) pipeline = build_pipeline(pipeline_description(spec), error);
+  if (pipeline == nullptr) return false;
 
   const std::string partial_path = path + ".partial";
-  const std::string text = overlay_text(spec);
-  const std::string font = "Sans Bold " + std::to_string(std::max(12, spec.height / 24));
+  set_overlay_text(pipeline, overlay_text(spec), spec.height);
   {
-    g_autoptr(GstElement) overlay = gst_bin_get_by_name(GST_BIN(pipeline), "prompt_overlay");
     g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
-    // textoverlay reads Pango markup: a prompt's '&' or '<' must not be.
-    g_autofree gchar *escaped = g_markup_escape_text(text.c_str(), -1);
-    g_object_set(overlay, "text", escaped, "font-desc", font.c_str(), nullptr);
     g_object_set(sink, "location", partial_path.c_str(), nullptr);
   }
 
   const gint64 started_us = g_get_monotonic_time();
-  const bool encoded = run_to_eos(pipeline, cancelled, error);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  if (!encoded) {
-    g_remove(partial_path.c_str());
-    return false;
-  }
-  if (g_rename(partial_path.c_str(), path.c_str()) != 0) {
-    *error = "could not move the encoded image into place";
-    g_remove(partial_path.c_str());
-    return false;
-  }
+  if (!encode_into_place(pipeline, partial_path, path, cancelled, error)) return false;
   GST_INFO("encoded %s (%dx%d) in %" G_GINT64_FORMAT " ms", path.c_str(), spec.width, spec.height,
            (g_get_monotonic_time() - started_us) / 1000);
   return true;

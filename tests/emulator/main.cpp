@@ -1,6 +1,7 @@
 // grokimagine-emulator: runs the provider emulator as a process, for manual
-// runs and scripts. Prints "api-url=http://127.0.0.1:PORT" on stdout once
-// listening, then serves until SIGINT or SIGTERM.
+// runs, scripts and benchmarks. Prints "api-url=http://127.0.0.1:PORT" on
+// stdout once listening, then serves until SIGINT or SIGTERM. GET
+// <api-url>/emulator/stats answers its counters and job times (emulator.h).
 #include "emulator.h"
 
 #include <glib-unix.h>
@@ -54,6 +55,9 @@ int main(int argc, char **argv) {
   gint generation_ms = static_cast<gint>(defaults.generation_ms);
   gint queued_ms = static_cast<gint>(defaults.queued_ms);
   gboolean moov_at_end = FALSE;
+  gboolean bulky = FALSE;
+  gint rate_limit = 0;
+  gint64 clip_bytes = 0;
   gboolean moderate = FALSE;
   gboolean expire_jobs = FALSE;
   g_autofree gchar *provider = nullptr;
@@ -70,6 +74,16 @@ int main(int argc, char **argv) {
       {"queued-ms", 0, 0, G_OPTION_ARG_INT, &queued_ms, "Time a job stays QUEUED", "N"},
       {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end,
        "Serve clips with moov after mdat (no faststart)", nullptr},
+      {"bulky", 0, 0, G_OPTION_ARG_NONE, &bulky, "Encode clips as noise at 60 Mbit/s (tens of MB)",
+       nullptr},
+      {"clip-bytes", 0, 0, G_OPTION_ARG_INT64, &clip_bytes,
+       "Encode each clip as noise of about N bytes (+-25%) at the asked duration; at most "
+       "~82 MB per second of 1080p, ~36 MB/s of 720p, ~16 MB/s of 480p (0: normal clips)",
+       "N"},
+      {"rate-limit", 0, 0, G_OPTION_ARG_INT, &rate_limit,
+       "Allow each API key N requests per second on the API port (a token bucket of N); "
+       "more are answered 429 with Retry-After (0: no limit)",
+       "N"},
       {"fail-detail", 0, 0, G_OPTION_ARG_STRING, &fail_detail,
        "Make every job fail with this detail, the provider's way", "TEXT"},
       {"moderate", 0, 0, G_OPTION_ARG_NONE, &moderate,
@@ -80,6 +94,10 @@ int main(int argc, char **argv) {
   g_autoptr(GOptionContext) option_context =
       g_option_context_new("- emulate the Grok Imagine provider APIs on loopback");
   g_option_context_add_main_entries(option_context, entries, nullptr);
+  g_option_context_set_description(
+      option_context,
+      "Test hook: GET <api-url>/emulator/stats (no key needed) answers the counters and each "
+      "job's submitted_us/completed_us (g_get_monotonic_time(), CLOCK_MONOTONIC) as JSON.");
   g_option_context_add_group(option_context, gst_init_get_option_group());
   g_autoptr(GError) error = nullptr;
   if (!g_option_context_parse(option_context, &argc, &argv, &error)) {
@@ -89,6 +107,10 @@ int main(int argc, char **argv) {
   if (!in_range(api_port, 0, 65535) || !in_range(cdn_port, 0, 65535) || generation_ms < 0 ||
       queued_ms < 0) {
     std::fprintf(stderr, "grokimagine-emulator: ports must be 0..65535 and times >= 0\n");
+    return 2;
+  }
+  if (rate_limit < 0 || clip_bytes < 0) {
+    std::fprintf(stderr, "grokimagine-emulator: --rate-limit and --clip-bytes must be >= 0\n");
     return 2;
   }
 
@@ -103,6 +125,9 @@ int main(int argc, char **argv) {
   options.generation_ms = static_cast<unsigned>(generation_ms);
   options.queued_ms = static_cast<unsigned>(queued_ms);
   options.moov_at_end = moov_at_end;
+  options.bulky = bulky;
+  options.clip_bytes = clip_bytes;
+  options.rate_limit_per_s = static_cast<unsigned>(rate_limit);
   if (fail_detail != nullptr) options.fail_detail = fail_detail;
   options.moderate = moderate;
   options.expire_jobs = expire_jobs;

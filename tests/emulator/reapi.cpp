@@ -156,13 +156,9 @@ bool parse_request(JsonObject *object, Request *request, Refusal *refusal) {
     }
     quality = lower;
   }
-  request->spec.model = kModel;
-  request->spec.kind = MediaKind::Video;
-  request->spec.prompt = prompt;
-  request->spec.duration_s = duration_s;
   // With image_urls the real service takes the ratio from the first image;
   // the emulator keeps `size`.
-  request->spec.size = frame_size(quality, size);
+  request->spec = video_spec(kModel, prompt, duration_s, frame_size(quality, size));
   return true;
 }
 
@@ -191,39 +187,36 @@ class ReapiProfile : public Profile {
     const bool api_v1 = segments.size() == 4 && segments[0] == "api" && segments[1] == "v1";
     if (method == SOUP_METHOD_POST && api_v1 && segments[2] == "videos" &&
         segments[3] == "generations") {
-      handle_submit(msg, path);
+      core_.receive_submit(
+          msg, path, std::nullopt,
+          [this](PausedPtr paused, const std::string &body, std::size_t record_index) {
+            process_submit(std::move(paused), body, record_index);
+          });
       return;
     }
     if (method == SOUP_METHOD_GET && api_v1 && segments[2] == "tasks") {
       const std::string task_id = segments[3];
-      core_.count_status_poll();
-      core_.answer(msg, core_.take_fault(Phase::Status),
-                   [this, task_id](PausedPtr paused) { answer_poll(paused->get(), task_id); });
+      core_.receive_poll(msg, Phase::Status, [this, task_id](SoupServerMessage *polled) {
+        answer_poll(polled, task_id);
+      });
       return;
     }
     respond_error(msg, SOUP_STATUS_NOT_FOUND, kCodeNotFound, "no route for " + method + " " + path);
   }
 
   std::string fault_body(guint status) const override {
-    return envelope(kCodeHttp + status, soup_status_get_phrase(status));
+    return envelope(kCodeHttp + status, status_phrase(status));
   }
+
+  std::optional<std::string> credential(SoupServerMessage *msg) const override {
+    return bearer_key(msg);
+  }
+
+  void refuse_credential(SoupServerMessage *msg) const override { unauthorized(msg); }
 
  private:
-  void handle_submit(SoupServerMessage *msg, const std::string &path) {
-    std::string body = request_body(msg);
-    const std::size_t record_index = core_.record_submit(path, model_in(body), body);
-    core_.answer(msg, core_.take_fault(Phase::Submit),
-                 [this, body = std::move(body), record_index](PausedPtr paused) {
-                   process_submit(std::move(paused), body, record_index);
-                 });
-  }
-
   void process_submit(PausedPtr paused, const std::string &body, std::size_t record_index) {
     SoupServerMessage *msg = paused->get();
-    if (!has_bearer_key(msg, core_.options.api_key)) {
-      unauthorized(msg);
-      return;
-    }
     JsonBody json;
     std::string error;
     if (!json.parse(body, &error)) {
@@ -238,18 +231,16 @@ class ReapiProfile : public Profile {
     }
     request.spec.id = "task_" + random_hex();
     request.spec.outcome = core_.planned_outcome(false);
-    core_.resolve_images(
-        std::move(paused), record_index, request.inputs,
-        [this, spec = request.spec, record_index](PausedPtr resolved, const ImageBytes &) {
-          core_.create_job(record_index, spec);
+    core_.accept_job(
+        std::move(paused), record_index, request.inputs, request.spec,
+        [this](const JobSpec &spec) {
           const std::optional<JobView> view = core_.view_job(spec.id);
-          respond(resolved->get(), SOUP_STATUS_OK,
-                  JsonWriter()
-                      .add("id", spec.id)
-                      .add("model", spec.model)
-                      .add("status", status_name(JobStatus::Processing))
-                      .add("created_at", view ? view->created_unix : 0)
-                      .finish());
+          return JsonWriter()
+              .add("id", spec.id)
+              .add("model", spec.model)
+              .add("status", status_name(JobStatus::Processing))
+              .add("created_at", view ? view->created_unix : 0)
+              .finish();
         },
         [](PausedPtr refused, const std::string &field, const std::string &reason) {
           respond_error(refused->get(), SOUP_STATUS_BAD_REQUEST, kCodeInvalid,
@@ -258,10 +249,6 @@ class ReapiProfile : public Profile {
   }
 
   void answer_poll(SoupServerMessage *msg, const std::string &task_id) {
-    if (!has_bearer_key(msg, core_.options.api_key)) {
-      unauthorized(msg);
-      return;
-    }
     const std::optional<JobView> view = core_.view_job(task_id);
     if (!view) {
       respond_error(msg, SOUP_STATUS_NOT_FOUND, kCodeNotFound, "task " + task_id + " not found");

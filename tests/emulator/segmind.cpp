@@ -85,43 +85,6 @@ bool parse_image(JsonObject *object, std::optional<ImageInput> *image, std::stri
   return false;
 }
 
-bool parse_prompt(JsonObject *object, std::string *prompt, std::string *error) {
-  if (JsonNode *node = member(object, "prompt")) {
-    if (!holds_string(node)) {
-      *error = "prompt: must be a string";
-      return false;
-    }
-    *prompt = json_node_get_string(node);
-  }
-  return true;
-}
-
-bool parse_choice(JsonObject *object, const char *name, std::initializer_list<const char *> allowed,
-                  std::string *value, std::string *error) {
-  if (JsonNode *node = member(object, name)) {
-    if (!holds_string(node) || !is_one_of(json_node_get_string(node), allowed)) {
-      *error = std::string(name) + ": must be one of " + joined(allowed);
-      return false;
-    }
-    *value = json_node_get_string(node);
-  }
-  return true;
-}
-
-bool parse_integer(JsonObject *object, const char *name, gint64 min, gint64 max, int *value,
-                   std::string *error) {
-  if (JsonNode *node = member(object, name)) {
-    const gint64 number = holds_integer(node) ? json_node_get_int(node) : min - 1;
-    if (number < min || number > max) {
-      *error = std::string(name) + ": must be an integer from " + std::to_string(min) + " to " +
-               std::to_string(max);
-      return false;
-    }
-    *value = static_cast<int>(number);
-  }
-  return true;
-}
-
 // What a submit asks for, once validated.
 struct Request {
   std::optional<ImageInput> image;
@@ -141,7 +104,7 @@ bool parse_video(const std::string &model, JsonObject *object, Request *request,
     *error = "image: required (an http(s) URL, a data:image URI or base64 text)";
     return false;
   }
-  if (!parse_prompt(object, &prompt, error)) return false;
+  if (!parse_string_member(object, "prompt", &prompt, error)) return false;
   if (trimmed(prompt).empty() && (preview || !request->image)) {
     *error = preview ? "prompt: required (a non-empty string)"
                      : "prompt: required (a non-empty string) unless image is given";
@@ -153,16 +116,13 @@ bool parse_video(const std::string &model, JsonObject *object, Request *request,
              std::to_string(prompt_chars) + ")";
     return false;
   }
-  if (!parse_integer(object, "duration", kMinDuration, kMaxDuration, &duration_s, error) ||
-      !parse_choice(object, "resolution", preview ? kPreviewResolutions : kVideoResolutions,
-                    &resolution, error) ||
-      !parse_choice(object, "aspect_ratio", kVideoAspectRatios, &aspect_ratio, error)) {
+  if (!parse_integer_member(object, "duration", kMinDuration, kMaxDuration, &duration_s, error) ||
+      !parse_choice_member(object, "resolution", preview ? kPreviewResolutions : kVideoResolutions,
+                           &resolution, error) ||
+      !parse_choice_member(object, "aspect_ratio", kVideoAspectRatios, &aspect_ratio, error)) {
     return false;
   }
-  request->spec.kind = MediaKind::Video;
-  request->spec.prompt = prompt;
-  request->spec.duration_s = duration_s;
-  request->spec.size = frame_size(resolution, aspect_ratio);
+  request->spec = video_spec(model, prompt, duration_s, frame_size(resolution, aspect_ratio));
   return true;
 }
 
@@ -174,17 +134,17 @@ bool parse_images(JsonObject *object, Request *request, std::string *error) {
   std::string format = "png";
   std::string resolution = "2k";
   std::string aspect_ratio = "16:9";
-  if (!parse_prompt(object, &prompt, error)) return false;
+  if (!parse_string_member(object, "prompt", &prompt, error)) return false;
   if (trimmed(prompt).empty()) {
     *error = "prompt: required (a non-empty string)";
     return false;
   }
   if (!parse_image(object, &request->image, error) ||
-      !parse_choice(object, "mode", kImageModes, &mode, error) ||
-      !parse_integer(object, "n", 1, kMaxImages, &count, error) ||
-      !parse_choice(object, "output_format", kImageFormats, &format, error) ||
-      !parse_choice(object, "resolution", kImageResolutions, &resolution, error) ||
-      !parse_choice(object, "aspect_ratio", kImageAspectRatios, &aspect_ratio, error)) {
+      !parse_choice_member(object, "mode", kImageModes, &mode, error) ||
+      !parse_integer_member(object, "n", 1, kMaxImages, &count, error) ||
+      !parse_choice_member(object, "output_format", kImageFormats, &format, error) ||
+      !parse_choice_member(object, "resolution", kImageResolutions, &resolution, error) ||
+      !parse_choice_member(object, "aspect_ratio", kImageAspectRatios, &aspect_ratio, error)) {
     return false;
   }
   request->spec.kind = MediaKind::Images;
@@ -206,24 +166,28 @@ class SegmindProfile : public Profile {
     const std::vector<std::string> segments = path_segments(path);
     if (method == SOUP_METHOD_POST && segments.size() == 2 &&
         (segments[0] == "v2" || segments[0] == "v1")) {
-      handle_submit(msg, path, segments[1], segments[0] == "v1");
+      const std::string model = segments[1];
+      const bool sync = segments[0] == "v1";
+      core_.receive_submit(
+          msg, path, model,
+          [this, model, sync](PausedPtr paused, const std::string &body, std::size_t record_index) {
+            process_submit(std::move(paused), model, body, record_index, sync);
+          });
       return;
     }
     if (method == SOUP_METHOD_GET && segments.size() == 4 && segments[0] == "v2" &&
         segments[1] == "requests" && segments[3] == "status") {
       const std::string request_id = segments[2];
-      core_.count_status_poll();
-      core_.answer(msg, core_.take_fault(Phase::Status), [this, request_id](PausedPtr paused) {
-        answer_job(paused->get(), request_id, false);
+      core_.receive_poll(msg, Phase::Status, [this, request_id](SoupServerMessage *polled) {
+        answer_job(polled, request_id, false);
       });
       return;
     }
     if (method == SOUP_METHOD_GET && segments.size() == 3 && segments[0] == "v2" &&
         segments[1] == "requests") {
       const std::string request_id = segments[2];
-      core_.count_result_fetch();
-      core_.answer(msg, core_.take_fault(Phase::Result), [this, request_id](PausedPtr paused) {
-        answer_job(paused->get(), request_id, true);
+      core_.receive_poll(msg, Phase::Result, [this, request_id](SoupServerMessage *fetched) {
+        answer_job(fetched, request_id, true);
       });
       return;
     }
@@ -231,27 +195,21 @@ class SegmindProfile : public Profile {
   }
 
   std::string fault_body(guint status) const override {
-    return JsonWriter().add("error", soup_status_get_phrase(status)).finish();
+    return JsonWriter().add("error", status_phrase(status)).finish();
+  }
+
+  std::optional<std::string> credential(SoupServerMessage *msg) const override {
+    return api_key_header(msg);
+  }
+
+  void refuse_credential(SoupServerMessage *msg) const override {
+    respond_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
   }
 
  private:
-  void handle_submit(SoupServerMessage *msg, const std::string &path, const std::string &model,
-                     bool sync) {
-    std::string body = request_body(msg);
-    const std::size_t record_index = core_.record_submit(path, model, body);
-    core_.answer(msg, core_.take_fault(Phase::Submit),
-                 [this, model, body = std::move(body), record_index, sync](PausedPtr paused) {
-                   process_submit(std::move(paused), model, body, record_index, sync);
-                 });
-  }
-
   void process_submit(PausedPtr paused, const std::string &model, const std::string &body,
                       std::size_t record_index, bool sync) {
     SoupServerMessage *msg = paused->get();
-    if (!has_api_key_header(msg, core_.options.api_key)) {
-      respond_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
-      return;
-    }
     if (!is_one_of(model, {kVideoModel, kPreviewModel, kImageModel})) {
       respond_error(msg, SOUP_STATUS_NOT_FOUND, "Model not found");
       return;
@@ -269,8 +227,7 @@ class SegmindProfile : public Profile {
       respond_error(msg, SOUP_STATUS_BAD_REQUEST, error);
       return;
     }
-    g_autofree gchar *uuid = g_uuid_string_random();
-    request.spec.id = uuid;
+    request.spec.id = random_uuid();
     request.spec.model = model;
     request.spec.outcome = core_.planned_outcome(false);
     ImageInputs inputs;
@@ -327,10 +284,6 @@ class SegmindProfile : public Profile {
   }
 
   void answer_job(SoupServerMessage *msg, const std::string &request_id, bool with_output) {
-    if (!has_api_key_header(msg, core_.options.api_key)) {
-      respond_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
-      return;
-    }
     const std::optional<JobView> view = core_.view_job(request_id);
     if (!view) {
       respond_error(msg, SOUP_STATUS_NOT_FOUND, "Request not found or expired");

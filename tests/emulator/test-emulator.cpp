@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -141,33 +142,6 @@ class Http {
   GObjectPtr<SoupSession> session_;
 };
 
-// A string or integer member of a JSON object body ("" / -1 if absent).
-std::string json_string(const std::string &text, const char *name) {
-  g_autoptr(JsonParser) parser = json_parser_new();
-  if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), nullptr))
-    return "";
-  JsonNode *root = json_parser_get_root(parser);
-  if (root == nullptr || !JSON_NODE_HOLDS_OBJECT(root)) return "";
-  JsonObject *object = json_node_get_object(root);
-  JsonNode *node = json_object_get_member(object, name);
-  if (node == nullptr || !JSON_NODE_HOLDS_VALUE(node) ||
-      json_node_get_value_type(node) != G_TYPE_STRING)
-    return "";
-  return json_node_get_string(node);
-}
-
-gint64 json_metrics_duration(const std::string &text) {
-  g_autoptr(JsonParser) parser = json_parser_new();
-  if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), nullptr))
-    return -1;
-  g_autoptr(JsonPath) path = json_path_new();
-  if (!json_path_compile(path, "$.metrics.duration_s", nullptr)) return -1;
-  g_autoptr(JsonNode) matches = json_path_match(path, json_parser_get_root(parser));
-  JsonArray *array = json_node_get_array(matches);
-  if (json_array_get_length(array) != 1) return -1;
-  return json_array_get_int_element(array, 0);
-}
-
 std::string read_file(const std::string &path) {
   g_autofree gchar *contents = nullptr;
   gsize length = 0;
@@ -190,37 +164,18 @@ class Json {
   bool is_null(const char *path) const {
     return with_match(path, [](JsonNode *node) { return JSON_NODE_HOLDS_NULL(node) != FALSE; });
   }
+  // "" when absent or not a string.
   std::string str(const char *path) const {
-    std::string value;
-    with_match(path, [&](JsonNode *node) {
-      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
-        return false;
-      value = json_node_get_string(node);
-      return true;
-    });
-    return value;
+    return scalar<std::string>(path, G_TYPE_STRING, "", json_node_get_string);
   }
   // -1 when absent or not an integer.
   gint64 integer(const char *path) const {
-    gint64 value = -1;
-    with_match(path, [&](JsonNode *node) {
-      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
-        return false;
-      value = json_node_get_int(node);
-      return true;
-    });
-    return value;
+    return scalar<gint64>(path, G_TYPE_INT64, -1, json_node_get_int);
   }
   // 1 true, 0 false, -1 absent or not a boolean.
   int boolean(const char *path) const {
-    int value = -1;
-    with_match(path, [&](JsonNode *node) {
-      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
-        return false;
-      value = json_node_get_boolean(node) ? 1 : 0;
-      return true;
-    });
-    return value;
+    return scalar<int>(path, G_TYPE_BOOLEAN, -1,
+                       [](JsonNode *node) { return json_node_get_boolean(node) ? 1 : 0; });
   }
   // Array length; -1 when absent or not an array.
   int length(const char *path) const {
@@ -234,6 +189,19 @@ class Json {
   }
 
  private:
+  // The value at `path` read by `get` when it is a JSON value of `type`;
+  // else `fallback`.
+  template <typename T, typename Get>
+  T scalar(const char *path, GType type, T fallback, Get &&get) const {
+    T value = std::move(fallback);
+    with_match(path, [&](JsonNode *node) {
+      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != type) return false;
+      value = get(node);
+      return true;
+    });
+    return value;
+  }
+
   template <typename F>
   bool with_match(const char *path, F &&use) const {
     if (!valid_) return false;
@@ -247,6 +215,11 @@ class Json {
   GObjectPtr<JsonParser> parser_;
   bool valid_ = false;
 };
+
+// A string member of a JSON object body ("" if absent).
+std::string json_string(const std::string &text, const char *name) {
+  return Json(text).str(("$." + std::string(name)).c_str());
+}
 
 bool contains(const std::string &text, const std::string &part) {
   return text.find(part) != std::string::npos;
@@ -348,21 +321,45 @@ GstCaps *sink_caps(GstElement *pipeline, const char *element_name) {
   return gst_pad_get_current_caps(pad);
 }
 
+// A pipeline from a gst-launch description (a plain reference), or null
+// with `error` filled.
+GstElement *parse_pipeline(const char *description, std::string *error) {
+  g_autoptr(GError) parse_error = nullptr;
+  GstElement *pipeline = gst_parse_launch(description, &parse_error);
+  if (pipeline == nullptr) {
+    *error = parse_error->message;
+    return nullptr;
+  }
+  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
+  return pipeline;
+}
+
+// Plays `pipeline` to EOS, waiting at most `timeout`: "" when it got there,
+// else what went wrong. The caller reads the negotiated caps, then stops it.
+std::string play_to_eos(GstElement *pipeline, GstClockTime timeout) {
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+      bus, timeout, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  if (message == nullptr) return "timed out";
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+    g_autoptr(GError) play_error = nullptr;
+    gst_message_parse_error(message, &play_error, nullptr);
+    return play_error->message;
+  }
+  return "";
+}
+
 ClipInfo inspect_clip(const std::string &path) {
   ClipInfo info;
-  g_autoptr(GError) error = nullptr;
-  g_autoptr(GstElement) pipeline = gst_parse_launch(
+  g_autoptr(GstElement) pipeline = parse_pipeline(
       "filesrc name=source ! qtdemux name=demux"
       " demux.video_0 ! queue ! h264parse name=video_parse ! avdec_h264"
       " ! fakesink name=video_sink sync=false"
       " demux.audio_0 ! queue ! aacparse name=audio_parse ! avdec_aac"
       " ! fakesink name=audio_sink sync=false",
-      &error);
-  if (pipeline == nullptr) {
-    info.error = error->message;
-    return info;
-  }
-  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
+      &info.error);
+  if (pipeline == nullptr) return info;
   {
     g_autoptr(GstElement) source = gst_bin_get_by_name(GST_BIN(pipeline), "source");
     g_object_set(source, "location", path.c_str(), nullptr);
@@ -372,17 +369,8 @@ ClipInfo inspect_clip(const std::string &path) {
   tally_sink(pipeline, "video_sink", &video);
   tally_sink(pipeline, "audio_sink", &audio);
 
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
-      bus, 60 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  if (message == nullptr) {
-    info.error = "timed out";
-  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
-    g_autoptr(GError) play_error = nullptr;
-    gst_message_parse_error(message, &play_error, nullptr);
-    info.error = play_error->message;
-  } else {
+  info.error = play_to_eos(pipeline, 60 * GST_SECOND);
+  if (info.error.empty()) {
     info.played = true;
     g_autoptr(GstCaps) video_caps = sink_caps(pipeline, "video_parse");
     g_autoptr(GstCaps) audio_caps = sink_caps(pipeline, "audio_parse");
@@ -433,17 +421,14 @@ ImageInfo inspect_image(const std::string &bytes) {
     info.error = "cannot write the temporary file";
     return info;
   }
-  g_autoptr(GError) error = nullptr;
-  g_autoptr(GstElement) pipeline = gst_parse_launch(
+  g_autoptr(GstElement) pipeline = parse_pipeline(
       "filesrc name=source ! queue ! typefind name=type ! decodebin ! videoconvert"
       " ! fakesink name=sink sync=false",
-      &error);
+      &info.error);
   if (pipeline == nullptr) {
     g_remove(path);
-    info.error = error->message;
     return info;
   }
-  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
   {
     g_autoptr(GstElement) source = gst_bin_get_by_name(GST_BIN(pipeline), "source");
     g_autoptr(GstElement) type = gst_bin_get_by_name(GST_BIN(pipeline), "type");
@@ -454,17 +439,8 @@ ImageInfo inspect_image(const std::string &bytes) {
                      }),
                      &info.media_type);
   }
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
-      bus, 30 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  if (message == nullptr) {
-    info.error = "timed out";
-  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
-    g_autoptr(GError) play_error = nullptr;
-    gst_message_parse_error(message, &play_error, nullptr);
-    info.error = play_error->message;
-  } else {
+  info.error = play_to_eos(pipeline, 30 * GST_SECOND);
+  if (info.error.empty()) {
     info.decoded = true;
     g_autoptr(GstCaps) raw = sink_caps(pipeline, "sink");
     if (raw != nullptr) {
@@ -575,24 +551,52 @@ RawResponse raw_get(const std::string &base_url, const std::string &path,
   return response;
 }
 
+// Options for a test's emulator: the API it speaks and how long its jobs
+// take.
+emu::Options timed(emu::Provider provider, unsigned queued_ms, unsigned generation_ms) {
+  emu::Options options;
+  options.provider = provider;
+  options.queued_ms = queued_ms;
+  options.generation_ms = generation_ms;
+  return options;
+}
+
 // Submits, waits for COMPLETED, fetches the result; returns the request id
 // ("" on failure) and fills `output_url`.
+// A Segmind v2 job: the submit's answer and how its polls went.
+struct SegmindJob {
+  Response submitted;
+  PollOutcome poll;
+};
+
+// Submits `body` to Segmind's v2 `model` and polls the job until it ends.
+// Nothing (the answer reported) when the submit is refused.
+std::optional<SegmindJob> run_segmind_job(Http &http, emu::Emulator &emulator, const char *model,
+                                          const std::string &body) {
+  SegmindJob job;
+  job.submitted = http.post_json(emulator.api_url() + "/v2/" + model, body);
+  if (!CHECK(job.submitted.status == 200)) {
+    std::fprintf(stderr, "  submit answered %u %s\n", job.submitted.status,
+                 job.submitted.body.c_str());
+    return std::nullopt;
+  }
+  job.poll = poll_until_done(http, json_string(job.submitted.body, "status_url"));
+  return job;
+}
+
 std::string run_job(Http &http, emu::Emulator &emulator, const std::string &body,
                     std::string *output_url, PollOutcome *poll = nullptr) {
-  const Response submitted = http.post_json(emulator.api_url() + "/v2/grok-imagine-video", body);
-  if (!CHECK(submitted.status == 200)) {
-    std::fprintf(stderr, "  submit answered %u %s\n", submitted.status, submitted.body.c_str());
-    return "";
-  }
+  const std::optional<SegmindJob> job = run_segmind_job(http, emulator, "grok-imagine-video", body);
+  if (!job) return "";
+  const Response &submitted = job->submitted;
   const std::string request_id = json_string(submitted.body, "request_id");
   CHECK(!request_id.empty());
   CHECK(json_string(submitted.body, "status") == "QUEUED");
   const std::string response_url = emulator.api_url() + "/v2/requests/" + request_id;
   CHECK(json_string(submitted.body, "status_url") == response_url + "/status");
   CHECK(json_string(submitted.body, "response_url") == response_url);
-  const PollOutcome outcome = poll_until_done(http, json_string(submitted.body, "status_url"));
-  if (poll != nullptr) *poll = outcome;
-  if (!CHECK(outcome.final_status == "COMPLETED")) return "";
+  if (poll != nullptr) *poll = job->poll;
+  if (!CHECK(job->poll.final_status == "COMPLETED")) return "";
   const Response result = http.get_with_key(response_url);
   CHECK(result.status == 200);
   CHECK(json_string(result.body, "status") == "COMPLETED");
@@ -601,26 +605,41 @@ std::string run_job(Http &http, emu::Emulator &emulator, const std::string &body
   return request_id;
 }
 
-void check_frame_sizes() {
-  struct Expected {
-    const char *resolution;
-    const char *aspect_ratio;
-    int width;
-    int height;
-  };
-  const Expected table[] = {
-      {"480p", "16:9", 848, 480}, {"480p", "9:16", 480, 848},  {"480p", "1:1", 480, 480},
-      {"480p", "4:3", 640, 480},  {"480p", "3:2", 720, 480},   {"720p", "16:9", 1280, 720},
-      {"720p", "1:1", 720, 720},  {"720p", "9:16", 720, 1280}, {"1080p", "16:9", 1920, 1080},
-      {"480p", "3:4", 480, 640},  {"480p", "2:3", 480, 720},
-  };
-  for (const Expected &expected : table) {
-    const emu::FrameSize size = emu::frame_size(expected.resolution, expected.aspect_ratio);
+// What a size function should give for a resolution and an aspect ratio.
+struct ExpectedSize {
+  const char *resolution;
+  const char *aspect_ratio;
+  int width;
+  int height;
+};
+
+void check_sizes(const char *name,
+                 emu::FrameSize (*size_of)(const std::string &, const std::string &),
+                 std::initializer_list<ExpectedSize> table) {
+  for (const ExpectedSize &expected : table) {
+    const emu::FrameSize size = size_of(expected.resolution, expected.aspect_ratio);
     if (!CHECK(size.width == expected.width && size.height == expected.height)) {
-      std::fprintf(stderr, "  frame_size(%s, %s) = %dx%d, want %dx%d\n", expected.resolution,
+      std::fprintf(stderr, "  %s(%s, %s) = %dx%d, want %dx%d\n", name, expected.resolution,
                    expected.aspect_ratio, size.width, size.height, expected.width, expected.height);
     }
   }
+}
+
+void check_frame_sizes() {
+  check_sizes("frame_size", emu::frame_size,
+              {
+                  {"480p", "16:9", 848, 480},
+                  {"480p", "9:16", 480, 848},
+                  {"480p", "1:1", 480, 480},
+                  {"480p", "4:3", 640, 480},
+                  {"480p", "3:2", 720, 480},
+                  {"720p", "16:9", 1280, 720},
+                  {"720p", "1:1", 720, 720},
+                  {"720p", "9:16", 720, 1280},
+                  {"1080p", "16:9", 1920, 1080},
+                  {"480p", "3:4", 480, 640},
+                  {"480p", "2:3", 480, 720},
+              });
 }
 
 void check_submit_validation(Http &http, emu::Emulator &emulator) {
@@ -855,9 +874,7 @@ void check_images(Http &http, emu::Emulator &emulator, const std::string &image_
 }
 
 void check_failing_emulator() {
-  emu::Options options;
-  options.queued_ms = 20;
-  options.generation_ms = 150;
+  emu::Options options = timed(emu::Provider::Segmind, 20, 150);
   options.fail_detail = "Content blocked by moderation";
   emu::Emulator emulator(options);
   Http http;
@@ -883,9 +900,7 @@ void check_failing_emulator() {
 }
 
 void check_moov_placement(bool moov_at_end) {
-  emu::Options options;
-  options.queued_ms = 10;
-  options.generation_ms = 50;
+  emu::Options options = timed(emu::Provider::Segmind, 10, 50);
   options.moov_at_end = moov_at_end;
   emu::Emulator emulator(options);
   Http http;
@@ -901,29 +916,162 @@ void check_moov_placement(bool moov_at_end) {
   std::printf("moov_at_end=%d: boxes %s\n", moov_at_end, joined(boxes).c_str());
 }
 
+// ---- Benchmark support: rate limit, clip size, stats ----
+
+void check_rate_limit() {
+  emu::Options options = timed(emu::Provider::Segmind, 10, 50);
+  options.rate_limit_per_s = 1;
+  emu::Emulator emulator(options);
+  Http http;
+  const std::string status_url = emulator.api_url() + "/v2/requests/no-such-id/status";
+  const std::string submit_url = emulator.api_url() + "/v2/grok-imagine-video";
+  const std::string good = R"({"prompt": "limited", "duration": 1})";
+
+  // The bucket holds one token: the first request takes it (and is answered
+  // as usual), the next finds none.
+  const Response first = http.get_with_key(status_url);
+  const Response second = http.get_with_key(status_url);
+  CHECK(first.status == 404);
+  CHECK(second.status == 429 && second.header("retry-after") == "1" &&
+        json_string(second.body, "error") == "Too Many Requests");
+  std::printf("rate limit 1/s: %u, then %u Retry-After %s %s\n", first.status, second.status,
+              second.header("retry-after").c_str(), second.body.c_str());
+  // The key is checked first; the stats hook takes no token and counts
+  // nothing.
+  CHECK(http.get_with_key(status_url).status == 429);
+  CHECK(http.request("GET", status_url, {{"x-api-key", "wrong-key"}}).status == 401);
+  CHECK(http.post_json(submit_url, good, "wrong-key").status == 401);
+  CHECK(http.request("GET", emulator.api_url() + "/emulator/stats").status == 200);
+  const emu::Counters before = emulator.counters();
+  const Response limited = http.post_json(submit_url, good);
+  const emu::Counters after = emulator.counters();
+  CHECK(limited.status == 429 && limited.header("retry-after") == "1");
+  CHECK(after.submits_total == before.submits_total + 1 &&
+        after.submits_accepted == before.submits_accepted);
+  // Polls count whatever their answer: three limited or not, one refused.
+  CHECK(after.rate_limited == 3 && after.status_polls == 4);
+
+  // A second later the bucket has a token again.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const Response later = http.post_json(submit_url, good);
+  CHECK(later.status == 200 && emulator.counters().submits_accepted == 1);
+  CHECK(emulator.counters().rate_limited == 3);
+
+  // Bearer keys too, in the provider's envelope; the bucket holds
+  // rate_limit_per_s tokens.
+  emu::Options xai_options;
+  xai_options.provider = emu::Provider::Xai;
+  xai_options.rate_limit_per_s = 2;
+  emu::Emulator xai(xai_options);
+  const std::string poll_url = xai.api_url() + "/v1/videos/no-such-id";
+  CHECK(http.get_bearer(poll_url).status == 404);
+  CHECK(http.get_bearer(poll_url).status == 404);
+  const Response xai_limited = http.get_bearer(poll_url);
+  CHECK(xai_limited.status == 429 && xai_limited.header("retry-after") == "1" &&
+        Json(xai_limited.body).str("$.code") == "resource_exhausted" &&
+        !xai_limited.header("x-request-id").empty());
+  CHECK(http.get_bearer(poll_url, "wrong-key").status == 401);
+  CHECK(xai.counters().rate_limited == 1);
+}
+
+// The stats hook's counters and job times, against the in-process ones.
+void check_stats_match(Http &http, emu::Emulator &emulator) {
+  const emu::Counters counters = emulator.counters();
+  const std::vector<emu::JobTimes> times = emulator.job_times();
+  const Response response = http.request("GET", emulator.api_url() + "/emulator/stats");
+  const Json stats(response.body);
+  CHECK(response.status == 200 && response.content_type == "application/json");
+  CHECK(stats.integer("$.submits_total") == counters.submits_total &&
+        stats.integer("$.submits_accepted") == counters.submits_accepted &&
+        stats.integer("$.status_polls") == counters.status_polls &&
+        stats.integer("$.result_fetches") == counters.result_fetches &&
+        stats.integer("$.downloads") == counters.downloads &&
+        stats.integer("$.rate_limited") == counters.rate_limited);
+  if (!CHECK(stats.length("$.jobs") == static_cast<int>(times.size()))) return;
+  for (std::size_t index = 0; index < times.size(); ++index) {
+    const std::string job = "$.jobs[" + std::to_string(index) + "]";
+    CHECK(stats.str((job + ".request_id").c_str()) == times[index].request_id &&
+          stats.integer((job + ".submitted_us").c_str()) == times[index].submitted_us &&
+          stats.integer((job + ".completed_us").c_str()) == times[index].completed_us);
+  }
+  // Asking counts nowhere.
+  const emu::Counters afterwards = emulator.counters();
+  CHECK(afterwards.submits_total == counters.submits_total &&
+        afterwards.status_polls == counters.status_polls &&
+        afterwards.result_fetches == counters.result_fetches &&
+        afterwards.downloads == counters.downloads);
+  std::printf("stats: %s\n", response.body.c_str());
+}
+
+void check_clip_bytes_and_stats() {
+  emu::Options options = timed(emu::Provider::Segmind, 10, 800);
+  options.clip_bytes = 20000000;
+  emu::Emulator emulator(options);
+  Http http;
+  const std::string body = R"({"prompt": "twenty megabytes", "duration": 2, "resolution": "720p"})";
+  std::string output_url;
+  const gint64 encode_started = g_get_monotonic_time();
+  const std::string first = run_job(http, emulator, body, &output_url);
+  const gint64 took_ms = (g_get_monotonic_time() - encode_started) / 1000;
+  const std::string path = emulator.clip_path(first);
+  GStatBuf info;
+  const gint64 size = g_stat(path.c_str(), &info) == 0 ? static_cast<gint64>(info.st_size) : -1;
+  if (!CHECK(size >= 15000000 && size <= 25000000)) {
+    std::fprintf(stderr, "  clip_bytes=20000000 made %" G_GINT64_FORMAT " bytes\n", size);
+  }
+  std::printf("clip_bytes=20000000: 720p 2 s clip of %" G_GINT64_FORMAT
+              " bytes, job took %" G_GINT64_FORMAT " ms\n",
+              size, took_ms);
+  if (!first.empty()) check_clip(path, 1280, 720, 2);
+  CHECK(http.request("HEAD", output_url).content_length == size);
+
+  // The same clip again: the file is reused, so the job completes right at
+  // generation_ms.
+  const std::string second = run_job(http, emulator, body, &output_url);
+  CHECK(!second.empty() && emulator.clip_path(second) == path);
+
+  // A job just submitted has not completed.
+  const Response submitted = http.post_json(emulator.api_url() + "/v2/grok-imagine-video", body);
+  const std::string third = json_string(submitted.body, "request_id");
+  const std::vector<emu::JobTimes> pending = emulator.job_times();
+  CHECK(pending.size() == 3 && pending.back().request_id == third &&
+        pending.back().completed_us == 0);
+  poll_until_done(http, json_string(submitted.body, "status_url"));
+
+  const std::vector<emu::JobTimes> times = emulator.job_times();
+  const gint64 generation_us = options.generation_ms * G_GINT64_CONSTANT(1000);
+  if (CHECK(times.size() == 3)) {
+    CHECK(times[0].request_id == first && times[1].request_id == second &&
+          times[2].request_id == third);
+    for (const emu::JobTimes &job : times) {
+      CHECK(job.submitted_us > 0 && job.completed_us >= job.submitted_us + generation_us);
+      CHECK(job.completed_us <= g_get_monotonic_time());
+    }
+    CHECK(times[1].completed_us == times[1].submitted_us + generation_us);
+  }
+  check_stats_match(http, emulator);
+  CHECK(http.request("POST", emulator.api_url() + "/emulator/stats").status == 405);
+}
+
 // ---- Provider profiles ----
 
 void check_image_sizes() {
-  struct Expected {
-    const char *resolution;
-    const char *aspect_ratio;
-    int width;
-    int height;
-  };
-  const Expected table[] = {
-      {"1k", "1:1", 1024, 1024},  {"2k", "1:1", 2048, 2048},   {"1k", "16:9", 1024, 576},
-      {"2k", "16:9", 2048, 1152}, {"1k", "9:16", 576, 1024},   {"1k", "4:3", 1024, 768},
-      {"1k", "3:2", 1024, 672},   {"1k", "9:19.5", 464, 1024}, {"2k", "19.5:9", 2048, 944},
-      {"1k", "20:9", 1024, 448},  {"1k", "1:2", 512, 1024},    {"1k", "auto", 1024, 1024},
-      {"2k", "auto", 2048, 2048},
-  };
-  for (const Expected &expected : table) {
-    const emu::FrameSize size = emu::image_size(expected.resolution, expected.aspect_ratio);
-    if (!CHECK(size.width == expected.width && size.height == expected.height)) {
-      std::fprintf(stderr, "  image_size(%s, %s) = %dx%d, want %dx%d\n", expected.resolution,
-                   expected.aspect_ratio, size.width, size.height, expected.width, expected.height);
-    }
-  }
+  check_sizes("image_size", emu::image_size,
+              {
+                  {"1k", "1:1", 1024, 1024},
+                  {"2k", "1:1", 2048, 2048},
+                  {"1k", "16:9", 1024, 576},
+                  {"2k", "16:9", 2048, 1152},
+                  {"1k", "9:16", 576, 1024},
+                  {"1k", "4:3", 1024, 768},
+                  {"1k", "3:2", 1024, 672},
+                  {"1k", "9:19.5", 464, 1024},
+                  {"2k", "19.5:9", 2048, 944},
+                  {"1k", "20:9", 1024, 448},
+                  {"1k", "1:2", 512, 1024},
+                  {"1k", "auto", 1024, 1024},
+                  {"2k", "auto", 2048, 2048},
+              });
 }
 
 const char *provider_name(emu::Provider provider) {
@@ -994,12 +1142,34 @@ gint64 time_of(const std::function<void()> &request) {
   return (g_get_monotonic_time() - started) / 1000;
 }
 
+// Posts each body of a table of refused requests with `post`; `refused_as`
+// judges each answer. Prints the bodies answered otherwise.
+template <typename Table, typename Post, typename Judge>
+void check_refusals(const Table &table, Post &&post, Judge &&refused_as) {
+  for (const auto &refused : table) {
+    const std::string body = refused.body;
+    const Response response = post(body);
+    if (!CHECK(refused_as(refused, response, Json(response.body)))) {
+      std::fprintf(stderr, "  %.200s answered %u %s\n", body.c_str(), response.status,
+                   response.body.c_str());
+    }
+  }
+}
+
+// A Segmind refusal: 400, the error text starting with the field's name.
+struct SegmindBad {
+  const char *body;
+  const char *mentions;
+};
+
+bool segmind_refused_as(const SegmindBad &refused, const Response &response, const Json &json) {
+  return response.status == 400 && starts_with(json.str("$.error"), refused.mentions);
+}
+
 // -- Segmind additions --
 
 void check_segmind_preview() {
-  emu::Options options;
-  options.queued_ms = 50;
-  options.generation_ms = 400;
+  const emu::Options options = timed(emu::Provider::Segmind, 50, 400);
   emu::Emulator emulator(options);
   Http http;
   const std::string url = emulator.api_url() + "/v1/grok-imagine-video-1.5-preview";
@@ -1009,11 +1179,7 @@ void check_segmind_preview() {
 
   Response response = http.post_json(url, good, "wrong-key");
   CHECK(response.status == 401 && json_string(response.body, "error") == "Invalid API key");
-  struct Bad {
-    const char *body;
-    const char *mentions;
-  };
-  const Bad bad[] = {
+  const SegmindBad bad[] = {
       {R"({"prompt": "p"})", "image:"},
       {R"({"image": "MDEyMzQ1Njc4OQ=="})", "prompt:"},
       {R"({"image": "MDEyMzQ1Njc4OQ==", "prompt": "p", "resolution": "1080p"})", "resolution:"},
@@ -1021,14 +1187,8 @@ void check_segmind_preview() {
       {R"({"image": "MDEyMzQ1Njc4OQ==", "prompt": "p", "aspect_ratio": "21:9"})", "aspect_ratio:"},
       {R"({"image": "not base64!", "prompt": "p"})", "image:"},
   };
-  for (const Bad &refused : bad) {
-    response = http.post_json(url, refused.body);
-    if (!CHECK(response.status == 400 &&
-               starts_with(json_string(response.body, "error"), refused.mentions))) {
-      std::fprintf(stderr, "  %s answered %u %s\n", refused.body, response.status,
-                   response.body.c_str());
-    }
-  }
+  check_refusals(
+      bad, [&](const std::string &body) { return http.post_json(url, body); }, segmind_refused_as);
   std::printf("segmind 1.5 preview 400: %s\n", http.post_json(url, bad[2].body).body.c_str());
 
   // Synchronous: the answer is the MP4 itself, after generation_ms; no polls.
@@ -1090,15 +1250,11 @@ void check_segmind_preview() {
 std::vector<std::string> run_segmind_images(Http &http, emu::Emulator &emulator,
                                             const std::string &body, std::string *request_id) {
   std::vector<std::string> urls;
-  const Response submitted = http.post_json(emulator.api_url() + "/v2/grok-imagine-image", body);
-  if (!CHECK(submitted.status == 200)) {
-    std::fprintf(stderr, "  submit answered %u %s\n", submitted.status, submitted.body.c_str());
-    return urls;
-  }
-  *request_id = json_string(submitted.body, "request_id");
-  const PollOutcome outcome = poll_until_done(http, json_string(submitted.body, "status_url"));
-  if (!CHECK(outcome.final_status == "COMPLETED")) return urls;
-  const Response result = http.get_with_key(json_string(submitted.body, "response_url"));
+  const std::optional<SegmindJob> job = run_segmind_job(http, emulator, "grok-imagine-image", body);
+  if (!job) return urls;
+  *request_id = json_string(job->submitted.body, "request_id");
+  if (!CHECK(job->poll.final_status == "COMPLETED")) return urls;
+  const Response result = http.get_with_key(json_string(job->submitted.body, "response_url"));
   const Json json(result.body);
   CHECK(result.status == 200 && json.has("$.metrics.inference_time"));
   for (int index = 0; index < json.length("$.output"); ++index) {
@@ -1108,17 +1264,11 @@ std::vector<std::string> run_segmind_images(Http &http, emu::Emulator &emulator,
 }
 
 void check_segmind_images() {
-  emu::Options options;
-  options.queued_ms = 50;
-  options.generation_ms = 300;
+  const emu::Options options = timed(emu::Provider::Segmind, 50, 300);
   emu::Emulator emulator(options);
   Http http;
   const std::string submit_url = emulator.api_url() + "/v2/grok-imagine-image";
-  struct Bad {
-    const char *body;
-    const char *mentions;
-  };
-  const Bad bad[] = {
+  const SegmindBad bad[] = {
       {R"({"n": 2})", "prompt:"},
       {R"({"prompt": "p", "n": 5})", "n:"},
       {R"({"prompt": "p", "n": 0})", "n:"},
@@ -1128,14 +1278,9 @@ void check_segmind_images() {
       {R"({"prompt": "p", "mode": "fast"})", "mode:"},
       {R"({"prompt": "p", "image": "not base64!"})", "image:"},
   };
-  for (const Bad &refused : bad) {
-    const Response response = http.post_json(submit_url, refused.body);
-    if (!CHECK(response.status == 400 &&
-               starts_with(json_string(response.body, "error"), refused.mentions))) {
-      std::fprintf(stderr, "  %s answered %u %s\n", refused.body, response.status,
-                   response.body.c_str());
-    }
-  }
+  check_refusals(
+      bad, [&](const std::string &body) { return http.post_json(submit_url, body); },
+      segmind_refused_as);
   std::printf("segmind image 400: %s\n", http.post_json(submit_url, bad[5].body).body.c_str());
   CHECK(emulator.counters().submits_accepted == 0);
 
@@ -1239,11 +1384,14 @@ struct BadRequest {
   std::string mentions;
 };
 
+// xAI's envelope: {"code": "...", "error": "message"}.
+bool xai_refused_as(const BadRequest &refused, const Response &response, const Json &json) {
+  return response.status == refused.status && json.str("$.code") == refused.code &&
+         contains(json.str("$.error"), refused.mentions);
+}
+
 void check_xai() {
-  emu::Options options;
-  options.provider = emu::Provider::Xai;
-  options.queued_ms = 100;
-  options.generation_ms = 600;
+  const emu::Options options = timed(emu::Provider::Xai, 100, 600);
   emu::Emulator emulator(options);
   Http http;
   const std::string videos = emulator.api_url() + "/v1/videos/generations";
@@ -1290,16 +1438,11 @@ void check_xai() {
       {"{" + model + R"("prompt": "x", "reference_images": ["https://example.com/r.png"]})", 400,
        "invalid_argument", "reference_images[0]"},
   };
-  for (const BadRequest &refused : bad) {
-    response = http.post_bearer(videos, refused.body);
-    const Json json(response.body);
-    if (!CHECK(response.status == refused.status && json.str("$.code") == refused.code &&
-               contains(json.str("$.error"), refused.mentions) &&
-               !response.header("x-request-id").empty())) {
-      std::fprintf(stderr, "  %s answered %u %s\n", refused.body.c_str(), response.status,
-                   response.body.c_str());
-    }
-  }
+  check_refusals(
+      bad, [&](const std::string &body) { return http.post_bearer(videos, body); },
+      [](const BadRequest &refused, const Response &response, const Json &json) {
+        return xai_refused_as(refused, response, json) && !response.header("x-request-id").empty();
+      });
   std::printf("xai 400: %s\nxai 422: %s\nxai 404: %s\n",
               http.post_bearer(videos, bad[10].body).body.c_str(),
               http.post_bearer(videos, bad[1].body).body.c_str(),
@@ -1415,15 +1558,9 @@ void check_xai() {
       {R"({"prompt": "p", "resolution": "4k"})", 400, "invalid_argument", "resolution"},
       {R"({"prompt": "p", "aspect_ratio": "auto"})", 400, "invalid_argument", "aspect_ratio"},
   };
-  for (const BadRequest &refused : bad_images) {
-    response = http.post_bearer(images, refused.body);
-    const Json json(response.body);
-    if (!CHECK(response.status == refused.status && json.str("$.code") == refused.code &&
-               contains(json.str("$.error"), refused.mentions))) {
-      std::fprintf(stderr, "  %s answered %u %s\n", refused.body.c_str(), response.status,
-                   response.body.c_str());
-    }
-  }
+  check_refusals(
+      bad_images, [&](const std::string &body) { return http.post_bearer(images, body); },
+      xai_refused_as);
 
   // The server keeps answering while a synchronous image request is held.
   std::atomic<guint> held_status{0};
@@ -1473,10 +1610,7 @@ void check_xai() {
 void check_xai_endings() {
   enum class Ending { Moderated, Expired, Failed };
   for (const Ending ending : {Ending::Moderated, Ending::Expired, Ending::Failed}) {
-    emu::Options options;
-    options.provider = emu::Provider::Xai;
-    options.queued_ms = 10;
-    options.generation_ms = 150;
+    emu::Options options = timed(emu::Provider::Xai, 10, 150);
     options.moderate = ending == Ending::Moderated;
     options.expire_jobs = ending == Ending::Expired;
     if (ending == Ending::Failed) options.fail_detail = "the prompt was rejected";
@@ -1517,11 +1651,40 @@ void check_xai_endings() {
 
 // -- AI/ML API --
 
+// A status poll with Authorization: Bearer, repeated while `pending(status)`
+// (the "$.status" of a 200 answer), for up to 60 s.
+struct BearerPoll {
+  Response final;
+  std::vector<std::string> statuses;  // each distinct status, in order
+};
+
+BearerPoll poll_bearer(Http &http, const std::string &url,
+                       const std::function<bool(const std::string &status)> &pending,
+                       const std::function<void(const Json &)> &on_pending = nullptr) {
+  BearerPoll poll;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    poll.final = http.get_bearer(url);
+    const Json json(poll.final.body);
+    const std::string status = json.str("$.status");
+    if (poll.statuses.empty() || poll.statuses.back() != status) poll.statuses.push_back(status);
+    if (poll.final.status != 200 || !pending(status)) break;
+    if (on_pending) on_pending(json);
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return poll;
+}
+
+bool aimlapi_pending(const std::string &status) {
+  return status != "completed" && status != "error";
+}
+
+bool reapi_pending(const std::string &status) {
+  return status == "processing";
+}
+
 void check_aimlapi() {
-  emu::Options options;
-  options.provider = emu::Provider::Aimlapi;
-  options.queued_ms = 100;
-  options.generation_ms = 500;
+  const emu::Options options = timed(emu::Provider::Aimlapi, 100, 500);
   emu::Emulator emulator(options);
   Http http;
   const std::string endpoint = emulator.api_url() + "/v2/video/generations";
@@ -1560,15 +1723,12 @@ void check_aimlapi() {
            R"("prompt": "x", "image_url": "https://e.com/a.png", "reference_images": ["https://e.com/r.png"]})",
        400, "invalid_request", "image_url"},
   };
-  for (const BadRequest &refused : bad) {
-    response = http.post_bearer(endpoint, refused.body);
-    const Json json(response.body);
-    if (!CHECK(response.status == refused.status && json.str("$.error.code") == refused.code &&
-               contains(json.str("$.error.message"), refused.mentions))) {
-      std::fprintf(stderr, "  %s answered %u %s\n", refused.body.c_str(), response.status,
-                   response.body.c_str());
-    }
-  }
+  check_refusals(
+      bad, [&](const std::string &body) { return http.post_bearer(endpoint, body); },
+      [](const BadRequest &refused, const Response &response, const Json &json) {
+        return response.status == refused.status && json.str("$.error.code") == refused.code &&
+               contains(json.str("$.error.message"), refused.mentions);
+      });
   std::printf("aimlapi 400: %s\n", http.post_bearer(endpoint, bad[13].body).body.c_str());
   CHECK(emulator.counters().submits_accepted == 0);
 
@@ -1579,21 +1739,12 @@ void check_aimlapi() {
   CHECK(record.path == "/v2/video/generations" && record.model == "x-ai/grok-imagine-video" &&
         record.request_id == id);
   const std::string status_url = endpoint + "?generation_id=" + id;
-  std::vector<std::string> statuses;
-  Response final;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    final = http.get_bearer(status_url);
-    const std::string status = Json(final.body).str("$.status");
-    if (statuses.empty() || statuses.back() != status) statuses.push_back(status);
-    if (final.status != 200 || status == "completed" || status == "error") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  const Json completed(final.body);
+  const BearerPoll poll = poll_bearer(http, status_url, aimlapi_pending);
+  const Json completed(poll.final.body);
   const std::string video_url = completed.str("$.video.url");
-  CHECK(statuses == std::vector<std::string>({"queued", "generating", "completed"}));
+  CHECK(poll.statuses == std::vector<std::string>({"queued", "generating", "completed"}));
   CHECK(completed.str("$.id") == id && video_url == emulator.cdn_url() + "/videos/" + id + ".mp4");
-  std::printf("aimlapi job: %s, then %s\n", joined(statuses).c_str(), final.body.c_str());
+  std::printf("aimlapi job: %s, then %s\n", joined(poll.statuses).c_str(), poll.final.body.c_str());
   const Response clip = http.request("GET", video_url);
   CHECK(clip.status == 200 && clip.body == read_file(emulator.clip_path(id)));
   check_clip(emulator.clip_path(id), 480, 848, 1);
@@ -1623,20 +1774,13 @@ void check_aimlapi() {
     return json.str("$.error.code") == "not_found" && !json.str("$.error.message").empty();
   });
 
-  emu::Options failing_options = options;
-  failing_options.queued_ms = 10;
-  failing_options.generation_ms = 100;
+  emu::Options failing_options = timed(options.provider, 10, 100);
   failing_options.fail_detail = "upstream generation error";
   emu::Emulator failing(failing_options);
   const Response submitted = http.post_bearer(failing.api_url() + "/v2/video/generations", good);
   const std::string failing_url =
       failing.api_url() + "/v2/video/generations?generation_id=" + Json(submitted.body).str("$.id");
-  Json ended("");
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    ended = Json(http.get_bearer(failing_url).body);
-    if (ended.str("$.status") == "error") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const Json ended(poll_bearer(http, failing_url, aimlapi_pending).final.body);
   CHECK(ended.str("$.status") == "error" &&
         ended.str("$.error.message") == failing_options.fail_detail);
 }
@@ -1644,10 +1788,7 @@ void check_aimlapi() {
 // -- reAPI --
 
 void check_reapi() {
-  emu::Options options;
-  options.provider = emu::Provider::Reapi;
-  options.queued_ms = 100;
-  options.generation_ms = 500;
+  const emu::Options options = timed(emu::Provider::Reapi, 100, 500);
   emu::Emulator emulator(options);
   Http http;
   const std::string endpoint = emulator.api_url() + "/api/v1/videos/generations";
@@ -1684,18 +1825,15 @@ void check_reapi() {
       {"{" + model + R"("prompt": "x", "image_urls": "https://e.com/r.png"})", 400, "20003",
        "image_urls"},
   };
-  for (const BadRequest &refused : bad) {
-    response = http.post_bearer(endpoint, refused.body);
-    const Json json(response.body);
-    const std::string message = json.str("$.error.message");
-    if (!CHECK(response.status == refused.status &&
+  check_refusals(
+      bad, [&](const std::string &body) { return http.post_bearer(endpoint, body); },
+      [](const BadRequest &refused, const Response &response, const Json &json) {
+        const std::string message = json.str("$.error.message");
+        return response.status == refused.status &&
                std::to_string(json.integer("$.error.code")) == refused.code &&
                starts_with(message, "grok-imagine: ") && contains(message, refused.mentions) &&
-               starts_with(json.str("$.error.request_id"), "req_"))) {
-      std::fprintf(stderr, "  %.200s answered %u %s\n", refused.body.c_str(), response.status,
-                   response.body.c_str());
-    }
-  }
+               starts_with(json.str("$.error.request_id"), "req_");
+      });
   std::printf("reapi 400: %s\n", http.post_bearer(endpoint, bad[9].body).body.c_str());
   CHECK(emulator.counters().submits_accepted == 0);
 
@@ -1709,27 +1847,18 @@ void check_reapi() {
   CHECK(record.path == "/api/v1/videos/generations" && record.model == "grok-imagine-1.0-video" &&
         record.request_id == id);
   const std::string status_url = emulator.api_url() + "/api/v1/tasks/" + id;
-  std::vector<std::string> statuses;
-  Response final;
   bool pending_nulls = true;  // output and error null while processing
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    final = http.get_bearer(status_url);
-    const Json json(final.body);
-    const std::string status = json.str("$.status");
-    if (statuses.empty() || statuses.back() != status) statuses.push_back(status);
-    if (final.status != 200 || status != "processing") break;
+  const BearerPoll poll = poll_bearer(http, status_url, reapi_pending, [&](const Json &json) {
     pending_nulls = pending_nulls && json.is_null("$.output") && json.is_null("$.error");
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  const Json completed(final.body);
+  });
+  const Json completed(poll.final.body);
   const std::string video_url = completed.str("$.output.video_urls[0]");
-  CHECK(statuses == std::vector<std::string>({"processing", "completed"}) && pending_nulls);
+  CHECK(poll.statuses == std::vector<std::string>({"processing", "completed"}) && pending_nulls);
   CHECK(completed.str("$.id") == id && completed.is_null("$.error") &&
         completed.integer("$.created_at") == accepted.integer("$.created_at") &&
         completed.length("$.output.video_urls") == 1);
   CHECK(video_url == emulator.cdn_url() + "/videos/" + id + ".mp4");
-  std::printf("reapi task: %s, then %s\n", joined(statuses).c_str(), final.body.c_str());
+  std::printf("reapi task: %s, then %s\n", joined(poll.statuses).c_str(), poll.final.body.c_str());
   const Response clip = http.request("GET", video_url);
   CHECK(clip.status == 200 && clip.body == read_file(emulator.clip_path(id)));
   check_clip(emulator.clip_path(id), 480, 480, 6);
@@ -1756,21 +1885,14 @@ void check_reapi() {
   check_foreign_paths(http, emulator,
                       [](const Json &json) { return json.integer("$.error.code") == 10004; });
 
-  emu::Options failing_options = options;
-  failing_options.queued_ms = 10;
-  failing_options.generation_ms = 100;
+  emu::Options failing_options = timed(options.provider, 10, 100);
   failing_options.fail_detail = "upstream rejected the prompt";
   emu::Emulator failing(failing_options);
   const Response submitted =
       http.post_bearer(failing.api_url() + "/api/v1/videos/generations", good);
   const std::string failing_url =
       failing.api_url() + "/api/v1/tasks/" + Json(submitted.body).str("$.id");
-  Json ended("");
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    ended = Json(http.get_bearer(failing_url).body);
-    if (ended.str("$.status") != "processing") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const Json ended(poll_bearer(http, failing_url, reapi_pending).final.body);
   CHECK(ended.str("$.status") == "failed" && ended.is_null("$.output") &&
         ended.str("$.error.code") == "generation_failed" &&
         ended.str("$.error.message") == failing_options.fail_detail);
@@ -1783,9 +1905,7 @@ int main(int argc, char **argv) {
   check_frame_sizes();
   check_image_sizes();
 
-  emu::Options options;
-  options.queued_ms = 300;
-  options.generation_ms = 900;
+  const emu::Options options = timed(emu::Provider::Segmind, 300, 900);
   {
     emu::Emulator emulator(options);
     Http http;
@@ -1806,7 +1926,7 @@ int main(int argc, char **argv) {
           poll.statuses_seen[1] == "PROCESSING");
     CHECK(poll.slowest_poll_ms < kResponsiveMs);
     const Response result = http.get_with_key(emulator.api_url() + "/v2/requests/" + request_id);
-    CHECK(json_metrics_duration(result.body) == 2);
+    CHECK(Json(result.body).integer("$.metrics.duration_s") == 2);
 
     if (!request_id.empty()) {
       check_clip(emulator.clip_path(request_id), 480, 848, 2);
@@ -1837,6 +1957,8 @@ int main(int argc, char **argv) {
   check_failing_emulator();
   check_moov_placement(false);
   check_moov_placement(true);
+  check_rate_limit();
+  check_clip_bytes_and_stats();
   check_segmind_preview();
   check_segmind_images();
   check_xai();

@@ -203,11 +203,7 @@ bool parse_video(JsonObject *object, VideoRequest *request, Refusal *refusal) {
                             model_name + " takes 480p, 720p");
     return false;
   }
-  request->spec.model = model_name;
-  request->spec.kind = MediaKind::Video;
-  request->spec.prompt = prompt;
-  request->spec.duration_s = duration_s;
-  request->spec.size = frame_size(resolution, aspect_ratio);
+  request->spec = video_spec(model_name, prompt, duration_s, frame_size(resolution, aspect_ratio));
   return true;
 }
 
@@ -255,6 +251,25 @@ bool parse_images(JsonObject *object, ImagesRequest *request, Refusal *refusal) 
   return true;
 }
 
+// A submit's body: a JSON object that `parse` accepts into `request`. Else
+// refuses the request and returns false.
+template <typename Request>
+bool parse_body(SoupServerMessage *msg, const std::string &body,
+                bool (*parse)(JsonObject *, Request *, Refusal *), Request *request) {
+  JsonBody json;
+  std::string error;
+  if (!json.parse(body, &error)) {
+    refuse(msg, bad_argument("body: " + error));
+    return false;
+  }
+  Refusal refusal;
+  if (!parse(json.object(), request, &refusal)) {
+    refuse(msg, refusal);
+    return false;
+  }
+  return true;
+}
+
 class XaiProfile : public Profile {
  public:
   explicit XaiProfile(Core &core) : core_(core) {}
@@ -266,21 +281,24 @@ class XaiProfile : public Profile {
                                  trace_id);
     const std::vector<std::string> segments = path_segments(path);
     const bool v1 = segments.size() == 3 && segments[0] == "v1";
-    if (method == SOUP_METHOD_POST && v1 && segments[1] == "videos" &&
-        segments[2] == "generations") {
-      handle_submit(msg, path, false);
-      return;
-    }
-    if (method == SOUP_METHOD_POST && v1 && segments[1] == "images" &&
-        segments[2] == "generations") {
-      handle_submit(msg, path, true);
+    if (method == SOUP_METHOD_POST && v1 && segments[2] == "generations" &&
+        (segments[1] == "videos" || segments[1] == "images")) {
+      const bool images = segments[1] == "images";
+      core_.receive_submit(
+          msg, path, std::nullopt,
+          [this, images](PausedPtr paused, const std::string &body, std::size_t record_index) {
+            if (images) {
+              submit_images(std::move(paused), body, record_index);
+            } else {
+              submit_video(std::move(paused), body, record_index);
+            }
+          });
       return;
     }
     if (method == SOUP_METHOD_GET && v1 && segments[1] == "videos") {
       const std::string request_id = segments[2];
-      core_.count_status_poll();
-      core_.answer(msg, core_.take_fault(Phase::Status), [this, request_id](PausedPtr paused) {
-        answer_poll(paused->get(), request_id);
+      core_.receive_poll(msg, Phase::Status, [this, request_id](SoupServerMessage *polled) {
+        answer_poll(polled, request_id);
       });
       return;
     }
@@ -303,7 +321,7 @@ class XaiProfile : public Profile {
       case SOUP_STATUS_NOT_FOUND:
         code = "not_found";
         break;
-      case 429:  // Too Many Requests (no SOUP_STATUS_ name)
+      case kStatusTooManyRequests:
         code = "resource_exhausted";
         break;
       case SOUP_STATUS_INTERNAL_SERVER_ERROR:
@@ -319,72 +337,36 @@ class XaiProfile : public Profile {
       default:
         break;
     }
-    return envelope(code, soup_status_get_phrase(status));
+    return envelope(code, status_phrase(status));
+  }
+
+  std::optional<std::string> credential(SoupServerMessage *msg) const override {
+    return bearer_key(msg);
+  }
+
+  void refuse_credential(SoupServerMessage *msg) const override {
+    refuse(msg, {SOUP_STATUS_UNAUTHORIZED, "unauthenticated",
+                 "Incorrect or missing API key: send Authorization: Bearer <key>"});
   }
 
  private:
-  void handle_submit(SoupServerMessage *msg, const std::string &path, bool images) {
-    std::string body = request_body(msg);
-    const std::size_t record_index = core_.record_submit(path, model_in(body), body);
-    core_.answer(msg, core_.take_fault(Phase::Submit),
-                 [this, body = std::move(body), record_index, images](PausedPtr paused) {
-                   if (!has_bearer_key(paused->get(), core_.options.api_key)) {
-                     refuse(paused->get(),
-                            {SOUP_STATUS_UNAUTHORIZED, "unauthenticated",
-                             "Incorrect or missing API key: send Authorization: Bearer <key>"});
-                     return;
-                   }
-                   if (images) {
-                     submit_images(std::move(paused), body, record_index);
-                   } else {
-                     submit_video(std::move(paused), body, record_index);
-                   }
-                 });
-  }
-
   void submit_video(PausedPtr paused, const std::string &body, std::size_t record_index) {
-    JsonBody json;
-    std::string error;
-    if (!json.parse(body, &error)) {
-      refuse(paused->get(), bad_argument("body: " + error));
-      return;
-    }
     VideoRequest request;
-    Refusal refusal;
-    if (!parse_video(json.object(), &request, &refusal)) {
-      refuse(paused->get(), refusal);
-      return;
-    }
-    g_autofree gchar *uuid = g_uuid_string_random();
-    request.spec.id = uuid;
+    if (!parse_body(paused->get(), body, parse_video, &request)) return;
+    request.spec.id = random_uuid();
     request.spec.outcome = core_.planned_outcome(true);
-    core_.resolve_images(
-        std::move(paused), record_index, request.inputs,
-        [this, spec = request.spec, record_index](PausedPtr resolved, const ImageBytes &) {
-          core_.create_job(record_index, spec);
-          respond(resolved->get(), SOUP_STATUS_OK,
-                  JsonWriter().add("request_id", spec.id).finish());
-        },
+    core_.accept_job(
+        std::move(paused), record_index, request.inputs, request.spec,
+        [](const JobSpec &spec) { return JsonWriter().add("request_id", spec.id).finish(); },
         [](PausedPtr refused, const std::string &field, const std::string &reason) {
           refuse(refused->get(), bad_argument(field + ": " + reason));
         });
   }
 
   void submit_images(PausedPtr paused, const std::string &body, std::size_t record_index) {
-    JsonBody json;
-    std::string error;
-    if (!json.parse(body, &error)) {
-      refuse(paused->get(), bad_argument("body: " + error));
-      return;
-    }
     ImagesRequest request;
-    Refusal refusal;
-    if (!parse_images(json.object(), &request, &refusal)) {
-      refuse(paused->get(), refusal);
-      return;
-    }
-    g_autofree gchar *uuid = g_uuid_string_random();
-    request.spec.id = uuid;
+    if (!parse_body(paused->get(), body, parse_images, &request)) return;
+    request.spec.id = random_uuid();
     // A synchronous answer has nothing left to expire.
     const Outcome outcome = core_.planned_outcome(true);
     request.spec.outcome = outcome == Outcome::Expire ? Outcome::Complete : outcome;
@@ -436,11 +418,6 @@ class XaiProfile : public Profile {
   }
 
   void answer_poll(SoupServerMessage *msg, const std::string &request_id) {
-    if (!has_bearer_key(msg, core_.options.api_key)) {
-      refuse(msg, {SOUP_STATUS_UNAUTHORIZED, "unauthenticated",
-                   "Incorrect or missing API key: send Authorization: Bearer <key>"});
-      return;
-    }
     const std::optional<JobView> view = core_.view_job(request_id);
     if (!view || view->kind != MediaKind::Video) {
       refuse(msg, {SOUP_STATUS_NOT_FOUND, "not_found",
