@@ -7,6 +7,7 @@
 #include "emulator-internal.h"
 
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -1043,6 +1044,37 @@ void Core::create_job(std::size_t record_index, const JobSpec &spec) {
                                          : (std::to_string(spec.count) + " image(s)").c_str());
 }
 
+namespace {
+
+bool copy_file(const std::string &from, const std::string &to) {
+  g_autoptr(GFile) source = g_file_new_for_path(from.c_str());
+  g_autoptr(GFile) destination = g_file_new_for_path(to.c_str());
+  return g_file_copy(source, destination, G_FILE_COPY_OVERWRITE, nullptr, nullptr, nullptr,
+                     nullptr);
+}
+
+// With GROKIMAGINE_EMULATOR_CLIPS naming a directory, encoded media outlive
+// the emulator and are shared between processes: the suites' valgrind run
+// reuses what their plain run encoded (x264 under valgrind takes minutes).
+bool make_media(const std::string &path, const std::string &file_name,
+                const std::function<bool(const std::string &, std::string *)> &encode,
+                std::string *error) {
+  const char *shared = g_getenv("GROKIMAGINE_EMULATOR_CLIPS");
+  if (shared == nullptr || *shared == '\0') return encode(path, error);
+  const std::string kept = std::string(shared) + "/" + file_name;
+  if (g_file_test(kept.c_str(), G_FILE_TEST_IS_REGULAR) && copy_file(kept, path)) return true;
+  if (!encode(path, error)) return false;
+  // Published under a temporary name, then renamed: another process never
+  // reads a half-copied clip.
+  g_mkdir_with_parents(shared, 0755);
+  const std::string partial =
+      kept + ".partial-" + std::to_string(getpid()) + "-" + std::to_string(g_get_monotonic_time());
+  if (copy_file(path, partial)) g_rename(partial.c_str(), kept.c_str());
+  return true;
+}
+
+}  // namespace
+
 std::shared_future<MediaFile> Core::media_for(
     const std::string &file_name,
     std::function<bool(const std::string &path, std::string *error)> encode) {
@@ -1055,12 +1087,13 @@ std::shared_future<MediaFile> Core::media_for(
   std::shared_future<MediaFile> media = encoded.get_future().share();
   media_by_path.emplace(path, media);
   // Encoding runs off the server thread so polls keep being answered.
-  encoders.emplace_back([path, encode = std::move(encode), encoded = std::move(encoded)]() mutable {
-    std::string error;
-    const bool made = encode(path, &error);
-    if (!made) GST_WARNING("%s not made: %s", path.c_str(), error.c_str());
-    encoded.set_value(MediaFile{made ? path : "", g_get_monotonic_time()});
-  });
+  encoders.emplace_back(
+      [path, file_name, encode = std::move(encode), encoded = std::move(encoded)]() mutable {
+        std::string error;
+        const bool made = make_media(path, file_name, encode, &error);
+        if (!made) GST_WARNING("%s not made: %s", path.c_str(), error.c_str());
+        encoded.set_value(MediaFile{made ? path : "", g_get_monotonic_time()});
+      });
   return media;
 }
 
