@@ -1,5 +1,7 @@
 #include "http.h"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -36,6 +38,9 @@ HttpClient::HttpClient() {
   std::condition_variable ready;
   bool started = false;
   std::thread([this, &mutex, &ready, &started] {
+    // Named, or it inherits the name of the streaming thread that happened
+    // to start it and hides among them in top and gdb.
+    pthread_setname_np(pthread_self(), "grokimagine-io");
     g_main_context_push_thread_default(context_);
     // One session serves every element of the process: libsoup's default of
     // two connections per host would queue the third concurrent download

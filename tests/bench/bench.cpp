@@ -1,0 +1,730 @@
+// grokimagine-bench: the figures of docs/benchmarks.md, each measured side by
+// side with what a pipeline would use without the plugin, in the same run,
+// against emulator processes (so their threads and CPU are not ours).
+// Prints a markdown table; see scripts/bench.sh.
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr const char *kKey = "bench-key";
+
+struct Config {
+  int runs = 5;
+  bool quick = false;  // small sizes and few jobs: checks the bench itself runs
+};
+
+[[noreturn]] void fail(const std::string &what) {
+  throw std::runtime_error(what);
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+double now_ms() {
+  return double(g_get_monotonic_time()) / 1000.0;
+}
+
+std::string format(const char *pattern, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, pattern, value);
+  return text;
+}
+
+// --- the emulator, as a child process -------------------------------------
+
+struct EmulatorSpec {
+  std::string provider = "segmind";
+  unsigned generation_ms = 0;
+  std::int64_t clip_bytes = 0;
+  unsigned rate_limit = 0;
+  bool moov_at_end = false;
+};
+
+class EmulatorProcess {
+ public:
+  explicit EmulatorProcess(const EmulatorSpec &spec) {
+    std::vector<std::string> args = {EMULATOR_PROGRAM,
+                                     "--provider",
+                                     spec.provider,
+                                     "--api-key",
+                                     kKey,
+                                     "--queued-ms",
+                                     "0",
+                                     "--generation-ms",
+                                     std::to_string(spec.generation_ms)};
+    if (spec.clip_bytes > 0)
+      args.insert(args.end(), {"--clip-bytes", std::to_string(spec.clip_bytes)});
+    if (spec.rate_limit > 0)
+      args.insert(args.end(), {"--rate-limit", std::to_string(spec.rate_limit)});
+    if (spec.moov_at_end) args.emplace_back("--moov-at-end");
+    std::vector<char *> argv;
+    for (auto &arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    gint out_fd = -1;
+    g_autoptr(GError) error = nullptr;
+    // The emulator ends with the bench, however the bench ends.
+    auto die_with_parent = [](gpointer) { prctl(PR_SET_PDEATHSIG, SIGTERM); };
+    if (!g_spawn_async_with_pipes(nullptr, argv.data(), nullptr, G_SPAWN_DO_NOT_REAP_CHILD,
+                                  die_with_parent, nullptr, &pid_, nullptr, &out_fd, nullptr,
+                                  &error))
+      fail(std::string("cannot start the emulator: ") + error->message);
+    FILE *out = fdopen(out_fd, "r");
+    char line[512];
+    while (std::fgets(line, sizeof line, out) != nullptr) {
+      std::string text(line);
+      if (text.rfind("api-url=", 0) == 0) {
+        api_url_ = text.substr(8, text.find_last_not_of("\r\n") - 7);
+        break;
+      }
+    }
+    std::fclose(out);
+    if (api_url_.empty()) fail("the emulator did not start");
+  }
+  ~EmulatorProcess() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    g_spawn_close_pid(pid_);
+  }
+  EmulatorProcess(const EmulatorProcess &) = delete;
+  EmulatorProcess &operator=(const EmulatorProcess &) = delete;
+
+  const std::string &api_url() const { return api_url_; }
+
+ private:
+  GPid pid_ = 0;
+  std::string api_url_;
+};
+
+// --- plain HTTP, for what the bench asks the emulator itself ---------------
+
+JsonNode *get_json(const std::string &url, const char *key_header = nullptr) {
+  static SoupSession *session = soup_session_new();
+  g_autoptr(SoupMessage) message = soup_message_new("GET", url.c_str());
+  if (key_header != nullptr)
+    soup_message_headers_replace(soup_message_get_request_headers(message), key_header, kKey);
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GBytes) body = soup_session_send_and_read(session, message, nullptr, &error);
+  if (body == nullptr) fail("GET " + url + ": " + error->message);
+  gsize size = 0;
+  const char *data = static_cast<const char *>(g_bytes_get_data(body, &size));
+  JsonNode *node = json_from_string(std::string(data, size).c_str(), &error);
+  if (node == nullptr) fail("GET " + url + ": not JSON");
+  return node;
+}
+
+struct EmulatorStats {
+  gint64 status_polls = 0;
+  gint64 submits_accepted = 0;
+  gint64 rate_limited = 0;
+  std::map<std::string, gint64> completed_us;  // by request id
+};
+
+EmulatorStats stats(const EmulatorProcess &emulator) {
+  g_autoptr(JsonNode) node = get_json(emulator.api_url() + "/emulator/stats");
+  JsonObject *object = json_node_get_object(node);
+  EmulatorStats result;
+  result.status_polls = json_object_get_int_member(object, "status_polls");
+  result.submits_accepted = json_object_get_int_member(object, "submits_accepted");
+  result.rate_limited = json_object_get_int_member(object, "rate_limited");
+  JsonArray *jobs = json_object_get_array_member(object, "jobs");
+  for (guint i = 0; i < json_array_get_length(jobs); i++) {
+    JsonObject *job = json_array_get_object_element(jobs, i);
+    result.completed_us[json_object_get_string_member(job, "request_id")] =
+        json_object_get_int_member(job, "completed_us");
+  }
+  return result;
+}
+
+// The CDN URL of a finished Segmind job, as uridecodebin3 would be given it.
+std::string clip_url(const EmulatorProcess &emulator, const std::string &request_id) {
+  g_autoptr(JsonNode) node =
+      get_json(emulator.api_url() + "/v2/requests/" + request_id, "x-api-key");
+  return json_object_get_string_member(json_node_get_object(node), "output");
+}
+
+// --- pipelines ---------------------------------------------------------------
+
+struct PipelineDeleter {
+  void operator()(GstElement *pipeline) const {
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+  }
+};
+using Pipeline = std::unique_ptr<GstElement, PipelineDeleter>;
+
+Pipeline parse(const std::string &description) {
+  g_autoptr(GError) error = nullptr;
+  GstElement *pipeline = gst_parse_launch(description.c_str(), &error);
+  if (pipeline == nullptr) fail("cannot build " + description + ": " + error->message);
+  // One element alone comes back bare, without a pipeline (nor a bus).
+  if (!GST_IS_PIPELINE(pipeline)) {
+    GstElement *bin = gst_pipeline_new(nullptr);
+    gst_bin_add(GST_BIN(bin), pipeline);
+    pipeline = bin;
+  }
+  return Pipeline(pipeline);
+}
+
+// xAI's base URL carries its /v1, as https://api.x.ai/v1 does.
+std::string source_properties(const EmulatorProcess &emulator, const std::string &provider) {
+  return "provider=" + provider + " api-url=" + emulator.api_url() +
+         (provider == "xai" ? "/v1" : "") + " api-key=" + kKey;
+}
+
+// Runs a pipeline until EOS; fails on an error message.
+void run_to_eos(GstElement *pipeline) {
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+      bus, 600 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  if (message == nullptr || GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+    g_autoptr(GError) error = nullptr;
+    if (message != nullptr) gst_message_parse_error(message, &error, nullptr);
+    fail(std::string("pipeline failed: ") + (error ? error->message : "no EOS in 10 minutes"));
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+}
+
+// A finished job of the given clip, made through the element itself; later
+// runs resume it by request id (the result is ready: no generation time).
+std::string make_job(const EmulatorProcess &emulator, const std::string &resolution, int duration) {
+  Pipeline pipeline = parse("grokimaginesrc name=src " + source_properties(emulator, "segmind") +
+                            " prompt=bench resolution=" + resolution +
+                            " duration=" + std::to_string(duration) + " ! fakesink");
+  run_to_eos(pipeline.get());
+  GstElement *source = gst_bin_get_by_name(GST_BIN(pipeline.get()), "src");
+  g_autofree gchar *request_id = nullptr;
+  g_object_get(source, "request-id", &request_id, nullptr);
+  gst_object_unref(source);
+  return request_id;
+}
+
+// Every decoded pad to a fakesink; the first video buffer is timed.
+struct DecodeRun {
+  std::atomic<gint64> first_video_us{0};
+};
+
+GstPadProbeReturn on_video_buffer(GstPad *, GstPadProbeInfo *, gpointer data) {
+  auto *run = static_cast<DecodeRun *>(data);
+  gint64 expected = 0;
+  run->first_video_us.compare_exchange_strong(expected, g_get_monotonic_time());
+  return GST_PAD_PROBE_REMOVE;
+}
+
+void on_pad_added(GstElement *element, GstPad *pad, gpointer data) {
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  GstElement *pipeline = GST_ELEMENT(gst_element_get_parent(element));
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+  gst_bin_add(GST_BIN(pipeline), sink);
+  gst_element_sync_state_with_parent(sink);
+  g_autoptr(GstPad) sink_pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_link(pad, sink_pad);
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+  const bool video =
+      caps ? g_str_has_prefix(gst_structure_get_name(gst_caps_get_structure(caps, 0)), "video/")
+           : g_str_has_prefix(GST_PAD_NAME(pad), "video");
+  if (video) gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_video_buffer, data, nullptr);
+  gst_object_unref(pipeline);
+}
+
+enum class Until { FirstFrame, Eos };
+
+// Milliseconds from PLAYING to the first decoded video frame or to EOS, for
+// a pipeline whose element `dynamic` adds decoded pads.
+double time_decode(const std::string &description, Until until) {
+  Pipeline pipeline = parse(description);
+  GstElement *dynamic = gst_bin_get_by_name(GST_BIN(pipeline.get()), "dec");
+  DecodeRun run;
+  g_signal_connect(dynamic, "pad-added", G_CALLBACK(on_pad_added), &run);
+  gst_object_unref(dynamic);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline.get());
+  const gint64 start = g_get_monotonic_time();
+  gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
+  for (;;) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+        bus, 2 * GST_MSECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    if (message && GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+      g_autoptr(GError) error = nullptr;
+      gst_message_parse_error(message, &error, nullptr);
+      fail(description + ": " + error->message);
+    }
+    if (until == Until::FirstFrame && run.first_video_us != 0)
+      return double(run.first_video_us - start) / 1000.0;
+    if (message) return double(g_get_monotonic_time() - start) / 1000.0;
+  }
+}
+
+double time_download(const std::string &url, const std::string &path) {
+  Pipeline pipeline = parse("souphttpsrc location=" + url + " ! filesink location=" + path);
+  const double start = now_ms();
+  run_to_eos(pipeline.get());
+  return now_ms() - start;
+}
+
+// --- the table ---------------------------------------------------------------
+
+struct Row {
+  std::string figure, ours, compared, ratio, target;
+};
+
+std::vector<Row> table;
+
+void add_row(const std::string &figure, const std::string &ours, const std::string &compared,
+             const std::string &ratio, const std::string &target) {
+  table.push_back({figure, ours, compared, ratio, target});
+  std::fprintf(stderr, "bench: %s: %s | %s | %s\n", figure.c_str(), ours.c_str(), compared.c_str(),
+               ratio.c_str());
+}
+
+std::string ratio_text(double ours, double theirs) {
+  return format("%.2fx", ours / theirs);
+}
+
+// Downloaded clips, removed at exit.
+class Scratch {
+ public:
+  Scratch() {
+    g_autofree gchar *made = g_dir_make_tmp("grokimagine-bench-XXXXXX", nullptr);
+    dir_ = made;
+  }
+  ~Scratch() {
+    for (const char *name : {"big.mp4", "full.mp4", "rss.mp4"}) g_remove(path(name).c_str());
+    g_rmdir(dir_.c_str());
+  }
+  std::string path(const char *name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+};
+
+std::string temp_path(const char *name) {
+  static Scratch scratch;
+  return scratch.path(name);
+}
+
+// Result ready -> first decoded video frame, ours (resuming the finished
+// job) against uridecodebin3 on the same URL, alternated run by run after
+// one unmeasured run of each (plugin loading, the decoder's first open).
+void first_frame(const Config &config) {
+  EmulatorProcess emulator({});
+  const std::string id = make_job(emulator, "480p", 6);
+  const std::string url = clip_url(emulator, id);
+  std::vector<double> ours, theirs;
+  for (int i = -1; i < config.runs; i++) {
+    if (i == 0) ours.clear(), theirs.clear();
+    ours.push_back(time_decode("grokimaginevideosrc name=dec " +
+                                   source_properties(emulator, "segmind") + " request-id=" + id,
+                               Until::FirstFrame));
+    theirs.push_back(time_decode("uridecodebin3 name=dec uri=" + url, Until::FirstFrame));
+  }
+  add_row("result ready -> first video frame (6 s 480p clip)", format("%.1f ms", median(ours)),
+          "uridecodebin3: " + format("%.1f ms", median(theirs)),
+          ratio_text(median(ours), median(theirs)), "<= 1.1x");
+}
+
+// The same for a big clip, against downloading it whole and then decoding
+// from the file.
+void first_frame_big(const Config &config) {
+  EmulatorSpec spec;
+  spec.clip_bytes = config.quick ? 5000000 : 50000000;
+  EmulatorProcess emulator(spec);
+  const std::string id = make_job(emulator, "480p", 15);
+  const std::string url = clip_url(emulator, id);
+  const std::string path = temp_path("big.mp4");
+  std::vector<double> ours, theirs;
+  for (int i = 0; i < config.runs; i++) {
+    ours.push_back(time_decode("grokimaginevideosrc name=dec " +
+                                   source_properties(emulator, "segmind") + " request-id=" + id,
+                               Until::FirstFrame));
+    const double download = time_download(url, path);
+    theirs.push_back(download + time_decode("filesrc location=" + path + " ! decodebin3 name=dec",
+                                            Until::FirstFrame));
+  }
+  GStatBuf info;
+  g_stat(path.c_str(), &info);
+  add_row("same, " + format("%.0f MB", double(info.st_size) / 1e6) + " clip",
+          format("%.1f ms", median(ours)),
+          "download, then filesrc ! decodebin3: " + format("%.1f ms", median(theirs)),
+          format("%.1fx faster", median(theirs) / median(ours)), ">= 3x faster");
+}
+
+// A full decode as fast as the decoder goes (sync=false).
+void full_decode(const Config &config) {
+  EmulatorProcess emulator({});
+  const std::string id = make_job(emulator, config.quick ? "480p" : "1080p", config.quick ? 3 : 15);
+  const std::string path = temp_path("full.mp4");
+  time_download(clip_url(emulator, id), path);
+  std::vector<double> ours, theirs;
+  for (int i = 0; i < config.runs; i++) {
+    ours.push_back(time_decode("grokimaginevideosrc name=dec " +
+                                   source_properties(emulator, "segmind") + " request-id=" + id,
+                               Until::Eos));
+    theirs.push_back(
+        time_decode("filesrc location=" + path + " ! decodebin3 name=dec", Until::Eos));
+  }
+  add_row(config.quick ? "full decode, 3 s 480p clip" : "full decode, 15 s 1080p clip (sync=false)",
+          format("%.0f ms", median(ours)),
+          "filesrc ! decodebin3: " + format("%.0f ms", median(theirs)),
+          ratio_text(median(ours), median(theirs)), "<= 1.05x");
+}
+
+// Peak RSS of a gst-launch-1.0 child process, in MB.
+double peak_rss_mb(const std::vector<std::string> &pipeline) {
+  std::vector<std::string> args = {"gst-launch-1.0", "-q"};
+  args.insert(args.end(), pipeline.begin(), pipeline.end());
+  std::vector<char *> argv;
+  for (auto &arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("gst-launch-1.0 failed");
+  return double(usage.ru_maxrss) / 1024.0;
+}
+
+void peak_rss(const Config &config) {
+  const std::vector<std::int64_t> sizes =
+      config.quick ? std::vector<std::int64_t>{5000000}
+                   : std::vector<std::int64_t>{10000000, 100000000, 500000000};
+  // What gst-launch-1.0 itself takes (registry, plugins): the floor.
+  const double floor = peak_rss_mb({"fakesrc", "num-buffers=1", "!", "fakesink"});
+  for (std::int64_t size : sizes) {
+    EmulatorSpec spec;
+    spec.clip_bytes = size;
+    EmulatorProcess emulator(spec);
+    const std::string id = make_job(emulator, "1080p", 15);
+    const std::string url = clip_url(emulator, id);
+    const std::string out = "location=" + temp_path("rss.mp4");
+    std::vector<double> ours, theirs;
+    for (int i = 0; i < std::min(config.runs, 3); i++) {
+      ours.push_back(
+          peak_rss_mb({"grokimaginesrc", "provider=segmind", "api-url=" + emulator.api_url(),
+                       std::string("api-key=") + kKey, "request-id=" + id, "!", "filesink", out}));
+      theirs.push_back(peak_rss_mb({"souphttpsrc", "location=" + url, "!", "filesink", out}));
+    }
+    add_row(
+        "peak RSS, grokimaginesrc ! filesink, " + format("%.0f MB", double(size) / 1e6) + " clip",
+        format("%.1f MB", median(ours)),
+        "souphttpsrc ! filesink: " + format("%.1f MB", median(theirs)) +
+            " (gst-launch-1.0 moving nothing: " + format("%.1f MB", floor) + ")",
+        ratio_text(median(ours), median(theirs)), "<= 1.2x, flat in clip size");
+  }
+}
+
+// --- many jobs in one process ---------------------------------------------------
+
+// The names of this process's threads, each as often as it occurs.
+std::map<std::string, int> thread_names() {
+  std::map<std::string, int> names;
+  g_autoptr(GDir) dir = g_dir_open("/proc/self/task", 0, nullptr);
+  while (const char *task = dir ? g_dir_read_name(dir) : nullptr) {
+    g_autofree gchar *name = nullptr;
+    const std::string comm = std::string("/proc/self/task/") + task + "/comm";
+    if (g_file_get_contents(comm.c_str(), &name, nullptr, nullptr)) names[g_strchomp(name)]++;
+  }
+  return names;
+}
+
+int thread_count(const std::map<std::string, int> &names) {
+  int count = 0;
+  for (const auto &[name, n] : names) count += n;
+  return count;
+}
+
+// "name x n, ..." of the threads in `now` that `before` did not have.
+std::string added_threads(const std::map<std::string, int> &before,
+                          const std::map<std::string, int> &now, const std::string &skip_prefix) {
+  std::string text;
+  for (const auto &[name, n] : now) {
+    auto had = before.find(name);
+    const int added = n - (had == before.end() ? 0 : had->second);
+    if (added <= 0 || g_str_has_prefix(name.c_str(), skip_prefix.c_str())) continue;
+    text += (text.empty() ? "" : ", ") + name + (added > 1 ? " x" + std::to_string(added) : "");
+  }
+  return text;
+}
+
+double cpu_seconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+struct JobWatch {
+  std::mutex mutex;
+  std::string request_id;
+  gint64 done_us = 0;  // when the element saw the provider say done
+  bool eos = false;
+  std::string error;
+};
+
+GstBusSyncReply watch_job(GstBus *, GstMessage *message, gpointer data) {
+  auto *watch = static_cast<JobWatch *>(data);
+  std::lock_guard<std::mutex> lock(watch->mutex);
+  switch (GST_MESSAGE_TYPE(message)) {
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure *s = gst_message_get_structure(message);
+      if (!gst_structure_has_name(s, "grokimagine-job")) break;
+      const char *status = gst_structure_get_string(s, "status");
+      watch->request_id = gst_structure_get_string(s, "request-id");
+      if (watch->done_us == 0 &&
+          (g_strcmp0(status, "done") == 0 || g_strcmp0(status, "COMPLETED") == 0))
+        watch->done_us = g_get_monotonic_time();
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      watch->eos = true;
+      break;
+    case GST_MESSAGE_ERROR: {
+      g_autoptr(GError) error = nullptr;
+      gst_message_parse_error(message, &error, nullptr);
+      watch->error = error->message;
+      break;
+    }
+    default:
+      break;
+  }
+  return GST_BUS_DROP;
+}
+
+struct ManyJobs {
+  int completed = 0;
+  int failed = 0;
+  std::string first_error;
+  int added_threads = 0;    // peak threads beyond the baseline and one per source
+  std::string added_names;  // which they were, at the peak
+  double polling_cpu_percent = 0;
+  std::vector<double> lags_ms;  // element saw done - emulator completed
+};
+
+// `count` pipelines `grokimaginesrc ! fakesink` submitting at once.
+ManyJobs run_many(const EmulatorProcess &emulator, const std::string &provider, int count,
+                  const std::string &extra, std::chrono::seconds polling_window_start,
+                  std::chrono::seconds polling_window) {
+  const auto baseline = thread_names();
+  std::vector<Pipeline> pipelines;
+  std::vector<std::unique_ptr<JobWatch>> watches;
+  for (int i = 0; i < count; i++) {
+    pipelines.push_back(parse("grokimaginesrc " + source_properties(emulator, provider) +
+                              " prompt=job" + std::to_string(i) + " duration=1 " + extra +
+                              " ! fakesink sync=false"));
+    watches.push_back(std::make_unique<JobWatch>());
+    g_autoptr(GstBus) bus = gst_element_get_bus(pipelines.back().get());
+    gst_bus_set_sync_handler(bus, watch_job, watches.back().get(), nullptr);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (auto &pipeline : pipelines) gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
+  ManyJobs result;
+  double cpu_at_window = -1;
+  bool window_done = false;
+  for (;;) {
+    int finished = 0;
+    for (auto &watch : watches) {
+      std::lock_guard<std::mutex> lock(watch->mutex);
+      if (watch->eos || !watch->error.empty()) finished++;
+    }
+    const auto names = thread_names();
+    const int added = thread_count(names) - thread_count(baseline) - count;
+    if (added > result.added_threads) {
+      result.added_threads = added;
+      // Streaming threads are named after their element.
+      result.added_names = added_threads(baseline, names, "grokimaginesrc");
+    }
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    if (cpu_at_window < 0 && elapsed >= polling_window_start) cpu_at_window = cpu_seconds();
+    if (!window_done && elapsed >= polling_window_start + polling_window) {
+      result.polling_cpu_percent =
+          (cpu_seconds() - cpu_at_window) * 100.0 / double(polling_window.count());
+      window_done = true;
+    }
+    if (finished == count) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const EmulatorStats seen = stats(emulator);
+  for (auto &watch : watches) {
+    if (watch->eos) {
+      result.completed++;
+      auto completed = seen.completed_us.find(watch->request_id);
+      if (completed != seen.completed_us.end() && watch->done_us > 0)
+        result.lags_ms.push_back(double(watch->done_us - completed->second) / 1000.0);
+    } else {
+      result.failed++;
+      if (result.first_error.empty()) result.first_error = watch->error;
+    }
+  }
+  pipelines.clear();
+  return result;
+}
+
+void many_jobs(const Config &config) {
+  const int count = config.quick ? 10 : 100;
+  EmulatorSpec spec;
+  spec.generation_ms = config.quick ? 5000 : 30000;
+  EmulatorProcess emulator(spec);
+  const ManyJobs run =
+      run_many(emulator, "segmind", count, "", std::chrono::seconds(config.quick ? 2 : 10),
+               std::chrono::seconds(config.quick ? 2 : 10));
+  add_row(std::to_string(count) + " concurrent jobs in one process (segmind, " +
+              format("%.0f s", spec.generation_ms / 1000.0) + " generation)",
+          std::to_string(run.completed) + " of " + std::to_string(count) + " complete" +
+              (run.failed ? " (" + run.first_error + ")" : ""),
+          std::to_string(run.added_threads) + " threads beyond the " + std::to_string(count) +
+              " streaming threads (" + run.added_names + "); CPU while polling " +
+              format("%.1f %% of a core", run.polling_cpu_percent),
+          "", "all complete; <= 4 threads");
+}
+
+void rate_limited_jobs(const Config &config) {
+  const int count = config.quick ? 5 : 100;
+  EmulatorSpec spec;
+  spec.provider = "xai";
+  spec.rate_limit = 1;
+  spec.generation_ms = config.quick ? 5000 : 120000;
+  EmulatorProcess emulator(spec);
+  const ManyJobs run =
+      run_many(emulator, "xai", count, "", std::chrono::seconds(1), std::chrono::seconds(1));
+  const EmulatorStats seen = stats(emulator);
+  const double lag = median(run.lags_ms);
+  const double worst =
+      run.lags_ms.empty() ? 0 : *std::max_element(run.lags_ms.begin(), run.lags_ms.end());
+  add_row(std::to_string(count) + " concurrent xai jobs, emulator limited to 1 request/s per key",
+          std::to_string(run.completed) + " of " + std::to_string(count) + " complete" +
+              (run.failed ? " (" + run.first_error + ")" : "") + ", " +
+              std::to_string(seen.rate_limited) + " responses 429",
+          "completion seen " + format("%.1f s", lag / 1000) + " (median), " +
+              format("%.1f s", worst / 1000) + " (worst) after the emulator finished; " +
+              format("%.1f", double(seen.status_polls) / count) + " polls per job",
+          "", "0 x 429; within one poll period");
+}
+
+// One long job polled by our schedule and by a fixed 1 s poll, each against
+// its own emulator, side by side.
+void requests_per_job(const Config &config) {
+  const unsigned generation_ms = config.quick ? 6000 : 120000;
+  const int pairs = config.quick ? 1 : 3;
+  EmulatorSpec spec;
+  spec.provider = "xai";
+  spec.rate_limit = 1;
+  spec.generation_ms = generation_ms;
+  std::vector<std::unique_ptr<EmulatorProcess>> ours_emulators, fixed_emulators;
+  std::vector<std::thread> threads;
+  std::vector<ManyJobs> ours(pairs), fixed(pairs);
+  for (int i = 0; i < pairs; i++) {
+    ours_emulators.push_back(std::make_unique<EmulatorProcess>(spec));
+    fixed_emulators.push_back(std::make_unique<EmulatorProcess>(spec));
+  }
+  for (int i = 0; i < pairs; i++) {
+    threads.emplace_back([&, i] {
+      ours[i] = run_many(*ours_emulators[i], "xai", 1, "", std::chrono::seconds(0),
+                         std::chrono::seconds(0));
+    });
+    threads.emplace_back([&, i] {
+      fixed[i] = run_many(*fixed_emulators[i], "xai", 1, "poll-interval=1000",
+                          std::chrono::seconds(0), std::chrono::seconds(0));
+    });
+  }
+  for (auto &thread : threads) thread.join();
+  std::vector<double> ours_polls, fixed_polls, ours_lag, fixed_lag;
+  for (int i = 0; i < pairs; i++) {
+    ours_polls.push_back(double(stats(*ours_emulators[i]).status_polls));
+    fixed_polls.push_back(double(stats(*fixed_emulators[i]).status_polls));
+    ours_lag.insert(ours_lag.end(), ours[i].lags_ms.begin(), ours[i].lags_ms.end());
+    fixed_lag.insert(fixed_lag.end(), fixed[i].lags_ms.begin(), fixed[i].lags_ms.end());
+  }
+  add_row("status requests per " + format("%.0f s", generation_ms / 1000.0) + " xai job",
+          format("%.0f requests", median(ours_polls)) + ", completion seen after " +
+              format("%.2f s", median(ours_lag) / 1000),
+          "fixed 1 s poll: " + format("%.0f requests", median(fixed_polls)) + ", seen after " +
+              format("%.2f s", median(fixed_lag) / 1000),
+          format("%.2fx the requests", median(ours_polls) / median(fixed_polls)),
+          "fewer requests, equal or better lag");
+}
+
+void print_table() {
+  std::printf("| figure | grokimagine | compared with | ratio | target |\n");
+  std::printf("| --- | --- | --- | --- | --- |\n");
+  for (const Row &row : table)
+    std::printf("| %s | %s | %s | %s | %s |\n", row.figure.c_str(), row.ours.c_str(),
+                row.compared.c_str(), row.ratio.c_str(), row.target.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Config config;
+  gint runs = config.runs;
+  gboolean quick = FALSE;
+  g_autofree gchar *only = nullptr;
+  const GOptionEntry entries[] = {
+      {"runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (the median is shown)", "N"},
+      {"quick", 0, 0, G_OPTION_ARG_NONE, &quick, "Small clips and few jobs: checks the bench runs",
+       nullptr},
+      {"only", 0, 0, G_OPTION_ARG_STRING, &only,
+       "One figure: first-frame, first-frame-big, full-decode, rss, many-jobs, rate-limited, "
+       "requests-per-job",
+       "NAME"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new("- benchmark the Grok Imagine elements");
+  g_option_context_add_main_entries(context, entries, nullptr);
+  g_option_context_add_group(context, gst_init_get_option_group());
+  g_autoptr(GError) error = nullptr;
+  if (!g_option_context_parse(context, &argc, &argv, &error)) {
+    std::fprintf(stderr, "grokimagine-bench: %s\n", error->message);
+    return 2;
+  }
+  config.runs = std::max(1, runs);
+  config.quick = quick;
+  const std::vector<std::pair<const char *, std::function<void(const Config &)>>> figures = {
+      {"first-frame", first_frame},
+      {"first-frame-big", first_frame_big},
+      {"full-decode", full_decode},
+      {"rss", peak_rss},
+      {"many-jobs", many_jobs},
+      {"rate-limited", rate_limited_jobs},
+      {"requests-per-job", requests_per_job},
+  };
+  try {
+    for (const auto &[name, measure] : figures)
+      if (only == nullptr || g_strcmp0(only, name) == 0) measure(config);
+  } catch (const std::exception &failure) {
+    print_table();
+    std::fprintf(stderr, "grokimagine-bench: %s\n", failure.what());
+    return 1;
+  }
+  print_table();
+  return 0;
+}
