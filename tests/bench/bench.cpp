@@ -511,7 +511,9 @@ GstBusSyncReply watch_job(GstBus *, GstMessage *message, gpointer data) {
     case GST_MESSAGE_ERROR: {
       g_autoptr(GError) error = nullptr;
       gst_message_parse_error(message, &error, nullptr);
-      watch->error = error->message;
+      // The element's own error comes first; basesrc's "Internal data
+      // stream error" follows it.
+      if (watch->error.empty()) watch->error = error->message;
       break;
     }
     default:
