@@ -11,7 +11,8 @@
 #   GROKIMAGINE_DURATION       seconds (default 6)
 #   GROKIMAGINE_RESOLUTION     480p (default), 720p or 1080p
 #   GROKIMAGINE_ASPECT_RATIO   16:9 (default), 9:16, 1:1, ...
-#   GROKIMAGINE_POLL_INTERVAL  ms between status requests (default: the element's, 2000)
+#   GROKIMAGINE_POLL_INTERVAL  ms between status requests (default: the element's, 0:
+#                              the provider's own schedule)
 #   GST_LAUNCH                 the gst-launch program (default gst-launch-1.0)
 #
 # The API key is never passed here: the element reads the provider's own

@@ -36,7 +36,8 @@ def parse_args():
     parser.add_argument("--resolution", default=env("GROKIMAGINE_RESOLUTION", "480p"))
     parser.add_argument("--aspect-ratio", default=env("GROKIMAGINE_ASPECT_RATIO", "16:9"))
     parser.add_argument("--poll-interval", type=int,
-                        default=int(env("GROKIMAGINE_POLL_INTERVAL", "2000")), help="ms")
+                        default=int(env("GROKIMAGINE_POLL_INTERVAL", "0")),
+                        help="ms (0: the provider's schedule)")
     parser.add_argument("--request-id", help="resume this job instead of submitting one")
     return parser.parse_args()
 
