@@ -45,12 +45,10 @@ HttpClient::HttpClient() {
     // One session serves every element of the process: libsoup's default of
     // two connections per host would queue the third concurrent download
     // from a CDN behind the first two.
-    session_ = soup_session_new_with_options("user-agent", "gst-grokimagine/" VERSION, "timeout",
-                                             30u, "idle-timeout", 60u, "max-conns", kMaxConnections,
-                                             "max-conns-per-host", kMaxConnectionsPerHost, nullptr);
-    patient_session_ = soup_session_new_with_options(
-        "user-agent", "gst-grokimagine/" VERSION, "timeout", 0u, "idle-timeout", 60u, "max-conns",
-        kMaxConnections, "max-conns-per-host", kMaxConnectionsPerHost, nullptr);
+    for (auto [session, io_timeout] : {std::pair(&session_, 30u), std::pair(&patient_session_, 0u)})
+      *session = soup_session_new_with_options(
+          "user-agent", "gst-grokimagine/" VERSION, "timeout", io_timeout, "idle-timeout", 60u,
+          "max-conns", kMaxConnections, "max-conns-per-host", kMaxConnectionsPerHost, nullptr);
     {
       std::lock_guard<std::mutex> lock(mutex);
       started = true;

@@ -33,11 +33,10 @@ milliseconds RequestBudget::reserve(const std::string &bucket, double requests_p
   std::lock_guard<std::mutex> lock(mutex_);
   auto &next_free = next_free_[bucket];
   const auto slot = std::max(now, next_free);
+  // Without a published rate only a hold-off (a 429) spaces requests.
   if (requests_per_second > 0)
     next_free = slot + duration_cast<Clock::duration>(
                            std::chrono::duration<double>(kRateMargin / requests_per_second));
-  else
-    next_free = std::max(next_free, now);
   return duration_cast<milliseconds>(slot - now);
 }
 
