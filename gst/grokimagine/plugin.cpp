@@ -1,10 +1,12 @@
 #include <gst/gst.h>
 
+#include "core/log.h"
 #include "elements/grokimagineimagesrc.h"
 #include "elements/grokimaginesrc.h"
 #include "elements/grokimaginevideosrc.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
+  grokimagine::init_logging();
   gboolean registered = FALSE;
   registered |= GST_ELEMENT_REGISTER(grokimaginesrc, plugin);
   registered |= GST_ELEMENT_REGISTER(grokimaginevideosrc, plugin);

@@ -1,5 +1,7 @@
 #include "generation.h"
 
+#include "log.h"
+
 namespace grokimagine {
 
 namespace {
@@ -22,6 +24,7 @@ std::optional<Error> check_transport(const JobSettings &settings) {
 }  // namespace
 
 std::optional<Error> Generation::prepare(const JobSettings &settings) {
+  init_logging();
   settings_ = settings;
   if (settings.provider == "auto") {
     auto found = provider_from_environment();

@@ -22,6 +22,7 @@ struct JobSettings {
   std::uint64_t max_size = std::uint64_t(1) << 30;  // largest video accepted; 0: no limit
   bool allow_insecure_http = false;                 // send the key over plain http to a remote host
   JobTiming timing;
+  std::string log_id;  // the element's name, naming its lines in the debug log
 };
 
 class Generation {

@@ -9,6 +9,7 @@
 
 #include "cancellable.h"
 #include "gobject-ptr.h"
+#include "log.h"
 
 namespace grokimagine {
 
@@ -28,6 +29,7 @@ std::string HttpResponse::header(const char *name) const {
 
 HttpClient &HttpClient::instance() {
   // Never destroyed: the I/O thread serves every element until the process ends.
+  init_logging();
   static HttpClient *client = new HttpClient();
   return *client;
 }

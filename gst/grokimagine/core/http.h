@@ -26,6 +26,7 @@ struct HttpRequest {
   bool follow_redirects = false;
   gsize max_body_bytes = 1 << 20;  // API answers are small JSON
   guint timeout_ms = 0;            // the whole request; 0: only the session's I/O timeout
+  std::string log_id;              // who asks (the element's name), for the debug log
 };
 
 struct HttpResponse {
