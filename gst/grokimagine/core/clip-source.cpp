@@ -1,6 +1,54 @@
 #include "clip-source.h"
 
+#include <glib/gstdio.h>
+#include <unistd.h>
+
 namespace grokimagine {
+
+namespace {
+
+// Whether a file can be created in `dir`: what the download will do once the
+// job is paid, tried before. The probe is removed at once.
+std::string cannot_create_in(const std::string &dir) {
+  if (!g_file_test(dir.c_str(), G_FILE_TEST_IS_DIR)) return "'" + dir + "' is not a directory";
+  g_autofree gchar *probe = g_build_filename(dir.c_str(), ".grokimagine-probe-XXXXXX", nullptr);
+  int fd = g_mkstemp(probe);
+  if (fd < 0) return "cannot create a file in '" + dir + "': " + g_strerror(errno);
+  close(fd);
+  g_unlink(probe);
+  return {};
+}
+
+// `location` is checked before anything is paid: a missing or read-only
+// directory, a directory as the target or a trailing slash are all knowable
+// now, and the download would only find them after the job was billed.
+std::optional<Error> check_destination(const std::string &location) {
+  if (location.empty()) {
+    const gchar *tmp = g_get_tmp_dir();
+    std::string problem = cannot_create_in(tmp);
+    if (problem.empty()) return std::nullopt;
+    return Error{ErrorKind::Io,
+                 "The clip is downloaded to a temporary file in " + std::string(tmp) +
+                     " ($TMPDIR), but " + problem +
+                     ". Set TMPDIR to a writable directory, or set 'location'.",
+                 {},
+                 0};
+  }
+  const std::string named = "Property 'location' is '" + location + "': ";
+  if (location.back() == G_DIR_SEPARATOR || g_file_test(location.c_str(), G_FILE_TEST_IS_DIR))
+    return invalid_setting(named + "it names a directory; give a file path.");
+  g_autofree gchar *dir = g_path_get_dirname(location.c_str());
+  std::string problem = cannot_create_in(dir);
+  if (!problem.empty()) return invalid_setting(named + problem + ".");
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Error> ClipSource::prepare(const JobSettings &settings) {
+  if (auto error = generation_.prepare(settings)) return error;
+  return check_destination(settings.location);
+}
 
 std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents &events) {
   Error failure;

@@ -11,15 +11,15 @@ namespace grokimagine {
 
 class ClipSource {
  public:
-  // Checks the settings and reads local inputs; nothing is sent.
-  std::optional<Error> prepare(const JobSettings &settings) {
-    return generation_.prepare(settings);
-  }
+  // Checks the settings, reads local inputs and makes sure the clip can be
+  // written where it will go (`location`, or $TMPDIR); nothing is sent.
+  std::optional<Error> prepare(const JobSettings &settings);
 
   // Runs the job until the video URL is known, then starts the download.
   std::optional<Error> run(GCancellable *cancellable, const JobEvents &events);
 
   const Generation &generation() const { return generation_; }
+  Generation &generation() { return generation_; }
   Download *download() const { return download_.get(); }
   // Why the download failed, in the provider's terms where the download was
   // the job itself, with the request id.

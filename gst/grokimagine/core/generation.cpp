@@ -6,6 +6,53 @@ namespace grokimagine {
 
 namespace {
 
+// The API's base URL: where the key goes, and what every request path is
+// appended to, so nothing but scheme, host, port and path.
+std::optional<Error> check_api_url(const std::string &api_url) {
+  const std::string named = "Property 'api-url' is '" + api_url + "': ";
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GUri) uri = g_uri_parse(api_url.c_str(), G_URI_FLAGS_NONE, &error);
+  if (!uri) return invalid_setting(named + "not a valid URL (" + error->message + ").");
+  const std::string scheme = g_uri_get_scheme(uri);
+  if (scheme != "http" && scheme != "https")
+    return invalid_setting(named + "it must be an http:// or https:// URL.");
+  if (!g_uri_get_host(uri) || !*g_uri_get_host(uri))
+    return invalid_setting(named + "it names no host.");
+  if (g_uri_get_userinfo(uri) || g_uri_get_query(uri) || g_uri_get_fragment(uri))
+    return invalid_setting(named +
+                           "a base URL takes no user name, query or fragment (scheme, host, "
+                           "port and path only).");
+  return std::nullopt;
+}
+
+// Values GObject ranges cannot refuse without silently keeping the old one
+// (they are as wide as their type): refused here, before anything is sent.
+std::optional<Error> check_timing(const JobTiming &timing) {
+  const std::string who = "the plugin";
+  if (auto error = check_range("timeout", int(std::min<long long>(timing.timeout.count(), G_MAXINT)),
+                               1, 7 * 24 * 3600, who))
+    return error;
+  if (auto error = check_range("request-timeout",
+                               int(std::min<long long>(timing.request_timeout.count(), G_MAXINT)),
+                               1, 3600, who))
+    return error;
+  if (auto error = check_range("retries", std::min(timing.max_attempts - 1, G_MAXINT - 1), 0, 20,
+                               who))
+    return error;
+  if (auto error = check_range("retry-backoff",
+                               int(std::min<long long>(timing.retry_backoff.count(), G_MAXINT)),
+                               10, 60000, who))
+    return error;
+  // A floor on polling: every status request counts against the key's rate
+  // limit, and below a quarter second no provider's job moves.
+  const auto poll = std::min<long long>(timing.poll_interval.count(), G_MAXINT);
+  if (poll != 0 && (poll < kMinPollIntervalMs || poll > 600000))
+    return invalid_setting("Property 'poll-interval' is " + std::to_string(poll) +
+                           ": it takes 0 (the provider's schedule) or " +
+                           std::to_string(kMinPollIntervalMs) + " to 600000 ms.");
+  return std::nullopt;
+}
+
 // The key must not cross a network in clear text: plain http is for
 // loopback (the emulator, a local proxy) unless the user says otherwise.
 std::optional<Error> check_transport(const JobSettings &settings) {
@@ -26,6 +73,7 @@ std::optional<Error> check_transport(const JobSettings &settings) {
 std::optional<Error> Generation::prepare(const JobSettings &settings) {
   init_logging();
   settings_ = settings;
+  if (auto error = check_timing(settings.timing)) return error;
   if (settings.provider == "auto") {
     auto found = provider_from_environment();
     if (auto *error = std::get_if<Error>(&found)) return *error;
@@ -41,10 +89,7 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   if (settings_.api_url.empty()) settings_.api_url = provider_->default_api_url();
   while (!settings_.api_url.empty() && settings_.api_url.back() == '/')
     settings_.api_url.pop_back();
-  if (!g_str_has_prefix(settings_.api_url.c_str(), "http://") &&
-      !g_str_has_prefix(settings_.api_url.c_str(), "https://"))
-    return invalid_setting("Property 'api-url' is '" + settings_.api_url +
-                           "': it must be an http:// or https:// URL");
+  if (auto error = check_api_url(settings_.api_url)) return error;
   if (auto error = check_transport(settings_)) return error;
   if (settings_.api_key.empty()) {
     const char *from_env = g_getenv(provider_->key_env());
@@ -58,28 +103,50 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
                  {},
                  0};
   request_id_ = settings_.request_id;
+  if (!request_id_.empty())
+    if (std::string problem = request_id_problem(request_id_); !problem.empty())
+      return invalid_setting("Property 'request-id': " + problem + ".");
   if (!request_id_.empty() && answers_with_media())
     return invalid_setting("Property 'request-id' is set, but " + request.model + " on " +
                            provider_->name() + " is synchronous: there is no job to resume.");
   // A resumed job was validated when it was submitted; its settings may
   // not even be known any more.
-  if (!request_id_.empty()) return std::nullopt;
+  if (!request_id_.empty()) {
+    GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
+                    "prepared to resume job %s on %s (%s)", request_id_.c_str(), provider_->name(),
+                    settings_.api_url.c_str());
+    return std::nullopt;
+  }
   if (auto error = provider_->validate(request)) return error;
   Error error;
   auto inputs = resolve_inputs(request, &error);
   if (!inputs) return error;
   inputs_ = std::move(*inputs);
+  GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
+                  "prepared a job for %s (%s), model %s; nothing sent yet", provider_->name(),
+                  settings_.api_url.c_str(), request.model.c_str());
   return std::nullopt;
 }
 
 Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
-  Job job(*provider_, endpoint(), settings_.timing);
+  Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
+  return job.run(settings_.request, inputs_, request_id_, submit_in_flight_, cancellable,
+                 remembering_id(events));
+}
+
+std::optional<Error> Generation::settle_submit(GCancellable *cancellable, const JobEvents &events) {
+  Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
+  return job.settle_submit(settings_.request, submit_in_flight_, cancellable,
+                           remembering_id(events));
+}
+
+JobEvents Generation::remembering_id(const JobEvents &events) {
   JobEvents tracked = events;
-  tracked.submitted = [this, &events](const std::string &id) {
+  tracked.submitted = [this, submitted = events.submitted](const std::string &id) {
     request_id_ = id;
-    if (events.submitted) events.submitted(id);
+    if (submitted) submitted(id);
   };
-  return job.run(settings_.request, inputs_, request_id_, cancellable, tracked);
+  return tracked;
 }
 
 }  // namespace grokimagine

@@ -12,6 +12,10 @@
 
 namespace grokimagine {
 
+// The shortest poll-interval accepted (ms), apart from 0 (the provider's
+// schedule).
+constexpr long long kMinPollIntervalMs = 250;
+
 struct JobSettings {
   std::string provider = "auto";  // a provider's name, or auto: from the environment
   Request request;
@@ -30,8 +34,17 @@ class Generation {
   std::optional<Error> prepare(const JobSettings &settings);
 
   // Submits (or resumes) and waits for the job's outputs. Errors after the
-  // submit carry the request id.
+  // submit carry the request id. Run again after a cancel, it goes on
+  // where it stopped: a submit that was out is followed, never repeated.
   Parsed<std::vector<Output>> run(GCancellable *cancellable, const JobEvents &events);
+
+  // A submit has left and its answer has not been read: stopping now could
+  // lose a job the provider accepted.
+  bool submit_in_flight() const { return submit_in_flight_ != nullptr; }
+  // Reads the answer to the submit in flight, waiting for it until
+  // `cancellable` fires (or the request's own timeout), and reports its id
+  // through events.submitted. Sends nothing.
+  std::optional<Error> settle_submit(GCancellable *cancellable, const JobEvents &events);
 
   // The job is one synchronous request whose answer is the media.
   bool answers_with_media() const { return provider_->answers_with_media(settings_.request); }
@@ -45,11 +58,14 @@ class Generation {
 
  private:
   Endpoint endpoint() const { return Endpoint{settings_.api_url, settings_.api_key}; }
+  // `events`, also keeping the request id once it is known.
+  JobEvents remembering_id(const JobEvents &events);
 
   const Provider *provider_ = nullptr;
   JobSettings settings_;
   Inputs inputs_;
   std::string request_id_;
+  SubmitInFlight submit_in_flight_;
 };
 
 }  // namespace grokimagine

@@ -101,25 +101,29 @@ SoupMessage *HttpClient::new_message(const HttpRequest &request) {
   return message;
 }
 
-namespace {
+bool HttpAnswer::wait(GCancellable *cancellable, HttpResponse *response) {
+  // Wake up on cancellation even if libsoup is slow to report it.
+  CancelWakeup wakeup(cancellable, mutex_, done_cond_);
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_cond_.wait(lock, [&] { return done_ || g_cancellable_is_cancelled(cancellable); });
+  if (!done_) return false;
+  *response = response_;
+  return true;
+}
 
-struct PendingSend {
-  std::mutex mutex;
-  std::condition_variable done_cond;
-  bool done = false;
-  HttpResponse response;
+bool HttpAnswer::ready() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return done_;
+}
 
-  void finish(HttpResponse result) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      response = std::move(result);
-      done = true;
-    }
-    done_cond.notify_all();
+void HttpAnswer::finish(HttpResponse response) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    response_ = std::move(response);
+    done_ = true;
   }
-};
-
-}  // namespace
+  done_cond_.notify_all();
+}
 
 void keep_message_with_stream(GInputStream *stream, SoupMessage *message) {
   g_object_set_data_full(G_OBJECT(stream), "grokimagine-message", g_object_ref(message),
@@ -139,7 +143,7 @@ namespace {
 // asynchronously (a stalled server must not block the other transfers), with
 // a cap on its size.
 struct Flight {
-  std::shared_ptr<PendingSend> pending;
+  std::shared_ptr<HttpAnswer> pending;
   GObjectPtr<SoupMessage> message;
   gsize max_body_bytes;
   guint timeout_ms;
@@ -251,12 +255,11 @@ struct Flight {
 
 }  // namespace
 
-HttpResponse HttpClient::send(const HttpRequest &request, GCancellable *cancellable) {
-  auto pending = std::make_shared<PendingSend>();
-  auto own_cancellable = cancellable ? GObjectPtr<GCancellable>::ref(cancellable)
-                                     : GObjectPtr<GCancellable>::adopt(g_cancellable_new());
-
-  invoke([request, pending, own_cancellable](SoupSession *session) {
+std::shared_ptr<HttpAnswer> HttpClient::start(const HttpRequest &request, GCancellable *abort) {
+  auto pending = std::make_shared<HttpAnswer>();
+  auto own_abort = abort ? GObjectPtr<GCancellable>::ref(abort)
+                         : GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+  invoke([request, pending, own_abort](SoupSession *session) {
     SoupMessage *message = new_message(request);
     if (!message) {
       HttpResponse response;
@@ -268,19 +271,15 @@ HttpResponse HttpClient::send(const HttpRequest &request, GCancellable *cancella
     if (!request.follow_redirects) soup_message_add_flags(message, SOUP_MESSAGE_NO_REDIRECT);
     auto *flight = new Flight{pending, GObjectPtr<SoupMessage>::adopt(message),
                               request.max_body_bytes, request.timeout_ms};
-    flight->caller = own_cancellable;
+    flight->caller = own_abort;
     flight->start(session);
   });
+  return pending;
+}
 
-  // Wake up on cancellation even if libsoup is slow to report it.
+HttpResponse HttpClient::send(const HttpRequest &request, GCancellable *cancellable) {
   HttpResponse response;
-  CancelWakeup wakeup(own_cancellable.get(), pending->mutex, pending->done_cond);
-  std::unique_lock<std::mutex> lock(pending->mutex);
-  pending->done_cond.wait(
-      lock, [&] { return pending->done || g_cancellable_is_cancelled(own_cancellable.get()); });
-  if (pending->done) {
-    response = std::move(pending->response);
-  } else {
+  if (!start(request, cancellable)->wait(cancellable, &response)) {
     response.cancelled = true;
     response.transport_error = "cancelled";
   }

@@ -7,7 +7,10 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,14 +47,37 @@ struct HttpResponse {
   std::string header(const char *name) const;
 };
 
+// The answer to a request started with HttpClient::start. Whoever holds it
+// can wait for it, stop waiting and wait again later: the request goes on
+// regardless, so a paid submit that has left is followed to its answer.
+class HttpAnswer {
+ public:
+  // Blocks until the answer is complete (true, `*response` filled) or
+  // `cancellable` fires (false; the request itself is not cancelled).
+  bool wait(GCancellable *cancellable, HttpResponse *response);
+  bool ready() const;
+
+  // I/O thread: the request is over.
+  void finish(HttpResponse response);
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable done_cond_;
+  bool done_ = false;
+  HttpResponse response_;
+};
+
 class HttpClient {
  public:
   static HttpClient &instance();
 
   // Blocks the calling thread (never the I/O thread) until the response is
-  // complete or `cancellable` fires. Bodies over request.max_body_bytes
-  // fail.
+  // complete or `cancellable` fires, which also aborts the request. Bodies
+  // over request.max_body_bytes fail.
   HttpResponse send(const HttpRequest &request, GCancellable *cancellable);
+  // Starts `request` and returns at once. Only `abort` (may be null) and
+  // the request's own timeout_ms stop it.
+  std::shared_ptr<HttpAnswer> start(const HttpRequest &request, GCancellable *abort);
 
   // Runs `task` on the I/O thread with the shared session.
   void invoke(std::function<void(SoupSession *)> task);

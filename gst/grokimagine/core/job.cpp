@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cancellable.h"
+#include "log.h"
 #include "pacing.h"
 
 namespace grokimagine {
@@ -45,11 +46,12 @@ const char *phase_name(Phase phase) {
 
 }  // namespace
 
-Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing)
+Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::string log_id)
     : provider_(provider),
       endpoint_(std::move(endpoint)),
       timing_(timing),
-      budget_(RequestBudget::bucket(provider, endpoint_)) {}
+      budget_(RequestBudget::bucket(provider, endpoint_)),
+      log_id_(std::move(log_id)) {}
 
 std::chrono::milliseconds Job::backoff(int attempt, const HttpResponse &response) const {
   using std::chrono::milliseconds;
@@ -64,26 +66,53 @@ std::chrono::milliseconds Job::backoff(int attempt, const HttpResponse &response
   return milliseconds(g_random_int_range(int(base.count() / 2), int(base.count()) + 1));
 }
 
-Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable) {
+Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
+                               SubmitInFlight *in_flight) {
   HttpRequest timed = request;
+  timed.log_id = log_id_;
   // Never past the overall deadline, never past the per-request limit.
   auto failure = [&](const HttpResponse &response) {
-    return response.status != 0 ? provider_.http_error(response, phase)
-                                : Error{ErrorKind::Network,
-                                        std::string("network error while ") + phase_name(phase) +
-                                            ": " + response.transport_error,
-                                        {},
-                                        0};
+    if (response.status != 0) return provider_.http_error(response, phase);
+    Error error{ErrorKind::Network,
+                std::string("network error while ") + phase_name(phase) + ": " +
+                    response.transport_error,
+                {},
+                0};
+    // An answer that cannot be read is still an answer: the job may exist.
+    if (phase == Phase::Submit && !response.not_sent)
+      error.message += ". The submit reached " + std::string(provider_.name()) +
+                       ", which may have accepted (and billed) the job; its request id was not "
+                       "received, so check your provider's dashboard before submitting again";
+    return error;
   };
   for (int attempt = 0;; attempt++) {
-    if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(), cancellable))
+    std::shared_ptr<HttpAnswer> answer = in_flight ? *in_flight : nullptr;
+    if (!answer) {
+      if (settle_only_) return cancelled();
+      if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(),
+                                               cancellable))
+        return cancelled();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+      timed.timeout_ms = guint(std::max<std::chrono::milliseconds::rep>(
+          1, std::min(left, std::chrono::milliseconds(timing_.request_timeout)).count()));
+      GST_CAT_DEBUG_ID(grokimagine_core_debug, log_id_.c_str(), "%s, attempt %d",
+                       phase_name(phase), attempt + 1);
+      // A submit once sent is followed to its answer: cancelling it could
+      // lose a job the provider has already accepted.
+      answer = HttpClient::instance().start(timed, in_flight ? nullptr : cancellable);
+      if (in_flight) *in_flight = answer;
+    }
+    HttpResponse response;
+    if (!answer->wait(cancellable, &response)) {
+      if (in_flight)
+        GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(),
+                        "stopped waiting while %s; the request goes on and its answer is kept",
+                        phase_name(phase));
       return cancelled();
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
-    timed.timeout_ms = guint(std::max<std::chrono::milliseconds::rep>(
-        1, std::min(left, std::chrono::milliseconds(timing_.request_timeout)).count()));
-    HttpResponse response = HttpClient::instance().send(timed, cancellable);
-    if (response.cancelled || g_cancellable_is_cancelled(cancellable)) return cancelled();
+    }
+    if (in_flight) in_flight->reset();
+    if (response.cancelled) return cancelled();
     bool retry = !response.oversized &&
                  (phase == Phase::Submit ? submit_is_repeatable(response) : is_transient(response));
     if (!retry) {
@@ -91,6 +120,11 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
       return response;
     }
     auto wait = backoff(attempt, response);
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(),
+                    "%s failed (%s), retrying in %lld ms", phase_name(phase),
+                    response.status ? ("HTTP " + std::to_string(response.status)).c_str()
+                                    : response.transport_error.c_str(),
+                    static_cast<long long>(wait.count()));
     // The limit is the key's: every job of it waits, not only this one.
     if (response.status == 429) RequestBudget::instance().hold_off(budget_, Clock::now() + wait);
     if (Clock::now() + wait >= deadline_) {
@@ -106,8 +140,34 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
       error.message += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
       return error;
     }
-    if (!sleep_cancellable(cancellable, wait)) return cancelled();
+    if (settle_only_ || !sleep_cancellable(cancellable, wait)) return cancelled();
   }
+}
+
+Parsed<Submitted> Job::submit(const Request &request, const Inputs &inputs,
+                              SubmitInFlight &in_flight, GCancellable *cancellable) {
+  auto sent = send(in_flight ? HttpRequest{} : provider_.submit_request(request, inputs, endpoint_),
+                   Phase::Submit, cancellable, &in_flight);
+  if (auto *error = std::get_if<Error>(&sent)) return *error;
+  const HttpResponse &response = std::get<HttpResponse>(sent);
+  GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "%s answered the submit: HTTP %u",
+                  provider_.name(), response.status);
+  return provider_.parse_submit(response);
+}
+
+std::optional<Error> Job::settle_submit(const Request &request, SubmitInFlight &in_flight,
+                                        GCancellable *cancellable, const JobEvents &events) {
+  if (!in_flight) return std::nullopt;
+  deadline_ = Clock::now() + timing_.timeout;
+  settle_only_ = true;
+  auto submitted = submit(request, Inputs{}, in_flight, cancellable);
+  if (auto *error = std::get_if<Error>(&submitted))
+    return error->kind == ErrorKind::Cancelled ? std::nullopt : std::optional<Error>(*error);
+  const std::string &id = std::get<Submitted>(submitted).request_id;
+  GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "job %s was submitted before the stop",
+                  id.c_str());
+  if (events.submitted) events.submitted(id);
+  return std::nullopt;
 }
 
 Error Job::not_completed(const JobStatus &status) const {
@@ -131,8 +191,8 @@ Error Job::not_completed(const JobStatus &status) const {
 }
 
 Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &inputs,
-                                     const std::string &resume_id, GCancellable *cancellable,
-                                     const JobEvents &events) {
+                                     const std::string &resume_id, SubmitInFlight &in_flight,
+                                     GCancellable *cancellable, const JobEvents &events) {
   deadline_ = Clock::now() + timing_.timeout;
   std::string request_id = resume_id;
   auto stamped = [&request_id](Error error) {
@@ -142,13 +202,19 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
   PollSchedule schedule(provider_, timing_.poll_interval, Clock::now());
   std::optional<JobStatus> last;
   if (request_id.empty()) {
-    auto sent =
-        send(provider_.submit_request(request, inputs, endpoint_), Phase::Submit, cancellable);
-    if (auto *error = std::get_if<Error>(&sent)) return *error;
-    auto submitted = provider_.parse_submit(std::get<HttpResponse>(sent));
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "%s %s job to %s, model %s",
+                    in_flight ? "following the answer to the" : "submitting a",
+                    request.kind == MediaKind::Video ? "video" : "image", provider_.name(),
+                    request.model.c_str());
+    auto submitted = submit(request, inputs, in_flight, cancellable);
     if (auto *error = std::get_if<Error>(&submitted)) return *error;
     request_id = std::get<Submitted>(submitted).request_id;
     last = std::get<Submitted>(submitted).finished;
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "job submitted: request id %s",
+                    request_id.c_str());
+  } else {
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "resuming job %s on %s",
+                    request_id.c_str(), provider_.name());
   }
   if (events.submitted) events.submitted(request_id);
   if (last && events.status_changed) events.status_changed(*last);
@@ -163,6 +229,9 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
                                  last->provider_status + "); set request-id to resume it",
                              {},
                              0});
+      GST_CAT_DEBUG_ID(grokimagine_core_debug, log_id_.c_str(),
+                       "job %s: next status request in %lld ms", request_id.c_str(),
+                       static_cast<long long>(delay.count()));
       if (!sleep_cancellable(cancellable, delay)) return cancelled();
     }
     auto sent = send(provider_.status_request(request_id, endpoint_), Phase::Status, cancellable);
@@ -174,11 +243,17 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
     bool changed = !last || status.provider_status != last->provider_status ||
                    status.progress != last->progress;
     last = std::move(status);
-    if (changed && events.status_changed) events.status_changed(*last);
+    if (changed) {
+      GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "job %s: status %s, progress %d",
+                      request_id.c_str(), last->provider_status.c_str(), last->progress);
+      if (events.status_changed) events.status_changed(*last);
+    }
   }
   if (last->state != JobStatus::State::Completed) return stamped(not_completed(*last));
 
   if (last->outputs.empty()) {
+    GST_CAT_DEBUG_ID(grokimagine_core_debug, log_id_.c_str(), "job %s: fetching its result",
+                     request_id.c_str());
     if (auto result = provider_.result_request(request_id, endpoint_)) {
       auto sent = send(*result, Phase::Result, cancellable);
       if (auto *error = std::get_if<Error>(&sent)) return stamped(*error);
@@ -194,6 +269,8 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
               std::string(provider_.name()) + " reports the job complete but names no result",
               {},
               0});
+  GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "job %s done: %zu file(s)",
+                  request_id.c_str(), last->outputs.size());
   return last->outputs;
 }
 

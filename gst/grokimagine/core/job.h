@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "providers/provider.h"
@@ -28,20 +30,38 @@ struct JobEvents {
   std::function<void(const JobStatus &status)> status_changed;
 };
 
+// A submit that has left, and may therefore have been accepted (billed): its
+// answer is followed even when the caller stops waiting (a flushing seek, a
+// stop), and it is never sent again in the same run. Null when none is out.
+using SubmitInFlight = std::shared_ptr<HttpAnswer>;
+
 class Job {
  public:
-  Job(const Provider &provider, Endpoint endpoint, JobTiming timing);
+  Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::string log_id);
 
   // Submits `request` or, when `resume_id` is not empty, follows that job
-  // without submitting. Returns the generated files (at least one).
+  // without submitting; with `in_flight` set, waits for that submit's
+  // answer instead of sending another. A cancelled wait leaves `in_flight`
+  // holding the submit still out. Returns the generated files (at least one).
   Parsed<std::vector<Output>> run(const Request &request, const Inputs &inputs,
-                                  const std::string &resume_id, GCancellable *cancellable,
-                                  const JobEvents &events);
+                                  const std::string &resume_id, SubmitInFlight &in_flight,
+                                  GCancellable *cancellable, const JobEvents &events);
+
+  // Only learns the id of the submit in `in_flight` (waiting until
+  // `cancellable` fires or the request's own timeout), never sending
+  // anything: what a stop does so that a billed job is not lost.
+  std::optional<Error> settle_submit(const Request &request, SubmitInFlight &in_flight,
+                                     GCancellable *cancellable, const JobEvents &events);
 
  private:
   using Clock = std::chrono::steady_clock;
 
-  Parsed<HttpResponse> send(const HttpRequest &request, Phase phase, GCancellable *cancellable);
+  // With `in_flight` (submits): the request is not aborted by `cancellable`,
+  // only the wait for it is, and it is left in `in_flight` to be followed.
+  Parsed<HttpResponse> send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
+                            SubmitInFlight *in_flight = nullptr);
+  Parsed<Submitted> submit(const Request &request, const Inputs &inputs, SubmitInFlight &in_flight,
+                           GCancellable *cancellable);
   std::chrono::milliseconds backoff(int attempt, const HttpResponse &response) const;
   Error not_completed(const JobStatus &status) const;
 
@@ -50,6 +70,8 @@ class Job {
   JobTiming timing_;
   Clock::time_point deadline_;
   std::string budget_;  // this key's share of the process-wide request budget
+  std::string log_id_;
+  bool settle_only_ = false;  // send nothing new: only follow the submit in flight
 };
 
 }  // namespace grokimagine

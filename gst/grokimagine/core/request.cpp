@@ -8,6 +8,14 @@ Error invalid_setting(std::string message) {
   return Error{ErrorKind::InvalidSettings, std::move(message), {}, 0};
 }
 
+std::string request_id_problem(const std::string &id) {
+  if (id.empty()) return "it is empty";
+  if (id.size() > 256) return "it is longer than 256 characters";
+  for (unsigned char c : id)
+    if (c < 0x20 || c == 0x7f) return "it contains control characters";
+  return {};
+}
+
 std::string ImageInput::base64() const {
   g_autofree gchar *encoded =
       g_base64_encode(reinterpret_cast<const guchar *>(data.data()), data.size());
@@ -22,6 +30,15 @@ namespace {
 
 bool has_prefix_ci(const std::string &text, const char *prefix) {
   return g_ascii_strncasecmp(text.c_str(), prefix, strlen(prefix)) == 0;
+}
+
+// What the bytes are, whatever the file is called or a data: URI claims: a
+// text file named x.png must not be paid for and refused by the provider.
+std::string sniff_image_type(const std::string &bytes) {
+  g_autofree gchar *content_type = g_content_type_guess(
+      nullptr, reinterpret_cast<const guchar *>(bytes.data()), bytes.size(), nullptr);
+  g_autofree gchar *mime = g_content_type_get_mime_type(content_type);
+  return mime && g_str_has_prefix(mime, "image/") ? mime : "";
 }
 
 std::optional<ImageInput> read_image_file(const std::string &path, const char *property,
@@ -47,11 +64,10 @@ std::optional<ImageInput> read_image_file(const std::string &path, const char *p
   if (!g_file_load_contents(file, nullptr, &contents, &length, nullptr, &gerror))
     return fail(gerror->message);
   if (length == 0) return fail("the file is empty");
-  g_autofree gchar *content_type = g_content_type_guess(
-      path.c_str(), reinterpret_cast<const guchar *>(contents), length, nullptr);
-  g_autofree gchar *mime = g_content_type_get_mime_type(content_type);
-  if (!mime || !g_str_has_prefix(mime, "image/")) return fail("not an image");
-  return ImageInput{{}, mime, std::string(contents, length)};
+  std::string bytes(contents, length);
+  std::string mime = sniff_image_type(bytes);
+  if (mime.empty()) return fail("its content is not an image (whatever its name says)");
+  return ImageInput{{}, mime, std::move(bytes)};
 }
 
 std::optional<ImageInput> decode_data_uri(const std::string &uri, const char *property,
@@ -76,7 +92,12 @@ std::optional<ImageInput> decode_data_uri(const std::string &uri, const char *pr
     *error = invalid_setting(named + "the data: URI holds no base64 payload");
     return std::nullopt;
   }
-  return ImageInput{{}, mime, std::string(reinterpret_cast<char *>(bytes), length)};
+  std::string data(reinterpret_cast<char *>(bytes), length);
+  if (sniff_image_type(data).empty()) {
+    *error = invalid_setting(named + "the data: URI says " + mime + " but holds no image");
+    return std::nullopt;
+  }
+  return ImageInput{{}, mime, std::move(data)};
 }
 
 }  // namespace
@@ -89,9 +110,16 @@ std::optional<ImageInput> resolve_image(const std::string &image, const char *pr
     return ImageInput{image, {}, {}};
   if (has_prefix_ci(image, "data:")) return decode_data_uri(image, property, error);
   if (has_prefix_ci(image, "file:")) {
-    g_autofree gchar *path = g_filename_from_uri(image.c_str(), nullptr, nullptr);
+    g_autofree gchar *host = nullptr;
+    g_autofree gchar *path = g_filename_from_uri(image.c_str(), &host, nullptr);
     if (!path) {
       *error = invalid_setting(named + "'" + image + "' is not a valid file:// URI");
+      return std::nullopt;
+    }
+    // file://otherhost/... names a file on another machine, not ours.
+    if (host && *host && g_ascii_strcasecmp(host, "localhost") != 0) {
+      *error = invalid_setting(named + "'" + image + "' names a file on host '" + host +
+                               "': only local files (file:///path) are read");
       return std::nullopt;
     }
     return read_image_file(path, property, error);

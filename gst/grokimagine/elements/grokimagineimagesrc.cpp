@@ -59,8 +59,9 @@ static void gst_grok_imagine_image_src_finalize(GObject *object) {
 }
 
 static void gst_grok_imagine_image_src_set_property(GObject *object, guint prop_id,
-                                                    const GValue *value, GParamSpec *) {
-  GST_GROK_IMAGINE_IMAGE_SRC(object)->priv->job.set_property(prop_id, value);
+                                                    const GValue *value, GParamSpec *pspec) {
+  GST_GROK_IMAGINE_IMAGE_SRC(object)->priv->job.set_property(GST_ELEMENT(object), prop_id, value,
+                                                             pspec);
 }
 
 static void gst_grok_imagine_image_src_get_property(GObject *object, guint prop_id, GValue *value,

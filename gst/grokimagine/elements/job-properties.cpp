@@ -105,17 +105,17 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_POLL_INTERVAL,
       g_param_spec_uint("poll-interval", "Poll interval",
-                        "Milliseconds between two status requests; 0 follows the provider: "
+                        "Milliseconds between two status requests (250 to 600000); 0 follows the provider: "
                         "by reported progress (xai), every 5 s then backing off (reapi), or "
                         "from 1 s growing to 5 s. All jobs of one key share the provider's "
                         "rate limit (xai: 1 request/s)",
-                        0, 600000, guint(defaults.timing.poll_interval.count()), rw));
+                        0, G_MAXUINT, guint(defaults.timing.poll_interval.count()), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_TIMEOUT,
       g_param_spec_uint("timeout", "Timeout",
                         "Overall deadline in seconds from submit to the result; the job can be "
-                        "resumed with request-id after it",
-                        1, 7 * 24 * 3600, guint(defaults.timing.timeout.count()), rw));
+                        "resumed with request-id after it (1 to 604800)",
+                        0, G_MAXUINT, guint(defaults.timing.timeout.count()), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_REQUEST_ID,
       g_param_spec_string("request-id", "Request id",
@@ -126,21 +126,22 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
       klass, GROK_IMAGINE_PROP_REQUEST_TIMEOUT,
       g_param_spec_uint("request-timeout", "Request timeout",
                         "Seconds one API request may take, answer included, before it counts "
-                        "as failed (and is retried where that is safe)",
-                        1, 3600, guint(defaults.timing.request_timeout.count()), rw));
+                        "as failed (and is retried where that is safe); a download making no "
+                        "progress for this long is cut (1 to 3600)",
+                        0, G_MAXUINT, guint(defaults.timing.request_timeout.count()), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_RETRIES,
       g_param_spec_uint("retries", "Retries",
                         "How many times a request that failed for a passing reason (429, 5xx, "
                         "network) is tried again within the timeout; a submit is repeated only "
-                        "where the provider cannot have accepted it",
-                        0, 20, guint(defaults.timing.max_attempts - 1), rw));
+                        "where the provider cannot have accepted it (0 to 20)",
+                        0, G_MAXUINT, guint(defaults.timing.max_attempts - 1), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_RETRY_BACKOFF,
       g_param_spec_uint("retry-backoff", "Retry backoff",
                         "Milliseconds before the first retry; doubled each time (with jitter, "
-                        "capped at 30 s), unless the server says Retry-After",
-                        10, 60000, guint(defaults.timing.retry_backoff.count()), rw));
+                        "capped at 30 s), unless the server says Retry-After (10 to 60000)",
+                        0, G_MAXUINT, guint(defaults.timing.retry_backoff.count()), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP,
       g_param_spec_boolean("allow-insecure-http", "Allow insecure HTTP",
@@ -157,8 +158,8 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
         klass, GROK_IMAGINE_PROP_DURATION,
         g_param_spec_int("duration", "Duration",
                          "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
-                         "30)",
-                         1, 30, defaults.request.duration, rw));
+                         "30; the provider refuses others before anything is sent)",
+                         G_MININT, G_MAXINT, defaults.request.duration, rw));
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_REFERENCE_IMAGES,
         gst_param_spec_array(
@@ -177,8 +178,8 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_N,
         g_param_spec_int("n", "Count",
-                         "How many images to generate (segmind: 1 to 4; xai: 1 to 10)", 1, 10,
-                         defaults.request.count, rw));
+                         "How many images to generate (segmind: 1 to 4; xai: 1 to 10)", G_MININT,
+                         G_MAXINT, defaults.request.count, rw));
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_OUTPUT_FORMAT,
         g_param_spec_string("output-format", "Output format",
@@ -199,7 +200,7 @@ static std::string string_or_empty(const GValue *value) {
   return text ? text : "";
 }
 
-void grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *value) {
+bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *value) {
   bool defines_job = true;
   switch (prop_id) {
     case GROK_IMAGINE_PROP_PROVIDER: {
@@ -287,8 +288,7 @@ void grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.request.mode = string_or_empty(value);
       break;
   }
-  // A new job description is a new job: forget the id of the previous one.
-  if (defines_job) s.request_id.clear();
+  return defines_job;
 }
 
 void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *value) {
@@ -368,5 +368,30 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
     case GROK_IMAGINE_PROP_MODE:
       set_string(s.request.mode);
       break;
+  }
+}
+
+void GrokImagineJobState::set_property(GstElement *element, guint prop_id, const GValue *value,
+                                       GParamSpec *pspec) {
+  GST_OBJECT_LOCK(element);
+  const GstState state = GST_STATE(element);
+  GST_OBJECT_UNLOCK(element);
+  if (state > GST_STATE_READY) {
+    GST_ELEMENT_WARNING(element, CORE, STATE_CHANGE,
+                        ("Property '%s' cannot change while the job runs; set it in the NULL or "
+                         "READY state. The change was ignored.",
+                         pspec->name),
+                        ("state %s", gst_element_state_get_name(state)));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(lock_);
+  const bool defines_job = grok_imagine_set_job_property(settings_, prop_id, value);
+  if (prop_id == GROK_IMAGINE_PROP_REQUEST_ID) {
+    request_id_learned_ = false;
+  } else if (defines_job && request_id_learned_) {
+    // A new job description is a new job: forget the id of the one this
+    // element ran. An id the user set wins whatever the order of properties.
+    settings_.request_id.clear();
+    request_id_learned_ = false;
   }
 }

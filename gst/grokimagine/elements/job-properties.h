@@ -47,9 +47,9 @@ grokimagine::JobSettings grok_imagine_default_settings(grokimagine::MediaKind ki
 
 void grok_imagine_install_job_properties(GObjectClass *klass, grokimagine::MediaKind kind);
 
-// Store and read a property of the job. Setting one that describes the job
-// (prompt, image, duration, ...) forgets the previous request id.
-void grok_imagine_set_job_property(grokimagine::JobSettings &settings, guint prop_id,
+// Store and read a property of the job. True when the property describes
+// the job (prompt, image, duration, ...), as opposed to how it is run.
+bool grok_imagine_set_job_property(grokimagine::JobSettings &settings, guint prop_id,
                                    const GValue *value);
 void grok_imagine_get_job_property(const grokimagine::JobSettings &settings, guint prop_id,
                                    GValue *value);
@@ -61,10 +61,10 @@ class GrokImagineJobState {
   explicit GrokImagineJobState(grokimagine::MediaKind kind)
       : settings_(grok_imagine_default_settings(kind)) {}
 
-  void set_property(guint prop_id, const GValue *value) {
-    std::lock_guard<std::mutex> lock(lock_);
-    grok_imagine_set_job_property(settings_, prop_id, value);
-  }
+  // Job properties change only in NULL or READY (GST_PARAM_MUTABLE_READY):
+  // a running job would not follow them, and its messages and tags would
+  // report a prompt that is not the job's. Refused with a warning.
+  void set_property(GstElement *element, guint prop_id, const GValue *value, GParamSpec *pspec);
   void get_property(guint prop_id, GValue *value) {
     std::lock_guard<std::mutex> lock(lock_);
     grok_imagine_get_job_property(settings_, prop_id, value);
@@ -73,9 +73,12 @@ class GrokImagineJobState {
     std::lock_guard<std::mutex> lock(lock_);
     return settings_;
   }
+  // The id of the job this element submitted (or resumed). Unlike one the
+  // user set, a new job description forgets it.
   void remember_request_id(const std::string &id) {
     std::lock_guard<std::mutex> lock(lock_);
     settings_.request_id = id;
+    request_id_learned_ = true;
   }
 
   grokimagine::GObjectPtr<GCancellable> cancellable() {
@@ -91,6 +94,7 @@ class GrokImagineJobState {
  private:
   std::mutex lock_;
   grokimagine::JobSettings settings_;
+  bool request_id_learned_ = false;
   grokimagine::GObjectPtr<GCancellable> cancellable_ =
       grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
 };

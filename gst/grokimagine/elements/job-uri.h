@@ -10,7 +10,9 @@
 // from their defaults; never the key).
 gchar *grok_imagine_job_uri(GObject *element, const char *kind);
 
-// Resets the element's job properties to their defaults (keeping api-key),
-// then applies the URI's parameters; an error names the first bad one.
+// Resets the job properties a URI may set (the description of the job) to
+// their defaults, then applies the URI's parameters. Parameters that would
+// steer the key, the disk or the limits are refused; an error names the
+// first bad one, and nothing changes then.
 gboolean grok_imagine_apply_job_uri(GObject *element, const char *kind, const gchar *uri,
                                     GError **error);

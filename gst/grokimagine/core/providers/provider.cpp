@@ -55,6 +55,11 @@ Error Provider::unknown_status(const std::string &word, unsigned http_status) co
                http_status};
 }
 
+std::string Provider::path_segment(const std::string &id) {
+  g_autofree gchar *escaped = g_uri_escape_string(id.c_str(), nullptr, FALSE);
+  return escaped;
+}
+
 Parsed<Submitted> Provider::submitted_id(const HttpResponse &response, const char *member) const {
   std::string why;
   json::NodePtr root = json::parse_object(response.body, &why);
@@ -63,6 +68,12 @@ Parsed<Submitted> Provider::submitted_id(const HttpResponse &response, const cha
     return Error{ErrorKind::Protocol,
                  std::string(name()) + " accepted the job but its answer names no " + member +
                      " (" + (root ? std::string("no such member") : why) + ")",
+                 {},
+                 response.status};
+  if (std::string problem = request_id_problem(id); !problem.empty())
+    return Error{ErrorKind::Protocol,
+                 std::string(name()) + " accepted the job but its " + member +
+                     " cannot be used: " + problem,
                  {},
                  response.status};
   return Submitted{id, std::nullopt};

@@ -121,6 +121,9 @@ class Provider {
   // Shared pieces of the providers' request builders and parsers.
   static Headers bearer_headers(const Endpoint &endpoint);
   Error unknown_status(const std::string &word, unsigned http_status) const;
+  // `id` as one URL path segment: an id is the provider's word, and
+  // "../x?y=1" must not reach another path.
+  static std::string path_segment(const std::string &id);
   // A submit answer naming the job's id in `member`.
   Parsed<Submitted> submitted_id(const HttpResponse &response, const char *member) const;
   // Refuses a model this provider does not offer for the request's kind.

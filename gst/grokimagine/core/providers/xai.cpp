@@ -101,16 +101,12 @@ class Xai final : public Provider {
       return Error{
           ErrorKind::Protocol, "xai sent an unreadable answer (" + why + ")", {}, response.status};
     if (JsonNode *data = json::node_at(root.get(), "data")) return finished_images(data, response);
-    std::string id = json::string_at(root.get(), "request_id");
-    if (id.empty())
-      return Error{
-          ErrorKind::Protocol, "xai accepted the job but named no request_id", {}, response.status};
-    return Submitted{id, std::nullopt};
+    return submitted_id(response, "request_id");
   }
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET", endpoint.api_url + "/videos/" + request_id, bearer_headers(endpoint), {}};
+    return {"GET", endpoint.api_url + "/videos/" + path_segment(request_id), bearer_headers(endpoint), {}};
   }
 
   Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
@@ -131,6 +127,13 @@ class Xai final : public Provider {
                    response.status};
     if (auto progress = json::number_at(root.get(), "progress"))
       status.progress = int(CLAMP(*progress, 0.0, 100.0));
+    // A status that is there but not a word (7, null) is not "pending": it
+    // is an answer we cannot read, as for every other provider.
+    JsonNode *status_node = json::node_at(root.get(), "status");
+    if (status_node && !(JSON_NODE_HOLDS_VALUE(status_node) &&
+                         json_node_get_value_type(status_node) == G_TYPE_STRING))
+      return Error{ErrorKind::Protocol, "xai sent a job status that is not a word", {},
+                   response.status};
     std::string word = json::string_at(root.get(), "status");
     if (!word.empty()) status.provider_status = word;
     if (word == "done") {
