@@ -19,7 +19,7 @@ static GstElement *make_element(const char *factory, const emu::Emulator &emulat
   GstElement *element = gst_element_factory_make(factory, nullptr);
   gst_util_set_object_arg(G_OBJECT(element), "provider", "segmind");
   g_object_set(element, "api-url", emulator.api_url().c_str(), "api-key",
-               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
                "duration", 1, "retry-backoff", 20u, nullptr);
   return element;
 }
@@ -259,7 +259,7 @@ GST_START_TEST(test_resume_after_a_crash) {
   // prints each request id the bus carries (see main()).
   const std::string description = "grokimaginesrc provider=segmind api-url=" + emulator.api_url() +
                                   " api-key=" + emulator.options().api_key +
-                                  " prompt=crash poll-interval=50 duration=1 ! "
+                                  " prompt=crash poll-interval=100 duration=1 ! "
                                   "fakesink";
   g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
   const gchar *argv[] = {self, nullptr};

@@ -22,7 +22,7 @@ static GstElement *make_element(const char *factory, const emu::Emulator &emulat
   fail_unless(element != nullptr, "%s not found", factory);
   gst_util_set_object_arg(G_OBJECT(element), "provider", "segmind");
   g_object_set(element, "api-url", emulator.api_url().c_str(), "api-key",
-               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
                nullptr);
   return element;
 }
@@ -114,7 +114,7 @@ GST_START_TEST(test_qtdemux_directly_moov_at_end) {
       nullptr);
   GstElement *source = gst_bin_get_by_name(GST_BIN(pipeline), "g");
   g_object_set(source, "api-url", emulator.api_url().c_str(), "api-key",
-               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
                "duration", 2, nullptr);
   gst_object_unref(source);
   StreamStats video;
@@ -451,7 +451,7 @@ GST_START_TEST(test_gst_launch_delayed_linking) {
   emu::Emulator emulator(test::quick_options());
   g_autofree gchar *description = g_strdup_printf(
       "grokimaginevideosrc provider=segmind api-url=%s api-key=%s prompt=\"%s\" duration=1 "
-      "poll-interval=50 "
+      "poll-interval=100 "
       "name=g g. ! queue ! videoconvert ! fakesink name=v g. ! queue ! audioconvert ! "
       "fakesink name=a",
       emulator.api_url().c_str(), emulator.options().api_key.c_str(), kPrompt);

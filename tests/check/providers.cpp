@@ -28,7 +28,7 @@ static GstElement *make_element(const char *factory, const char *name,
   const std::string api_url = emulator.api_url() + (std::string(name) == "xai" ? "/v1" : "");
   gst_util_set_object_arg(G_OBJECT(element), "provider", name);
   g_object_set(element, "api-url", api_url.c_str(), "api-key", emulator.options().api_key.c_str(),
-               "prompt", kPrompt, "poll-interval", 50u, nullptr);
+               "prompt", kPrompt, "poll-interval", 100u, nullptr);
   return element;
 }
 
@@ -146,7 +146,7 @@ GST_START_TEST(test_xai_image_to_video_and_references) {
   GstElement *g = gst_bin_get_by_name(GST_BIN(pipeline), "g");
   gst_util_set_object_arg(G_OBJECT(g), "provider", "xai");
   g_object_set(g, "api-url", (emulator.api_url() + "/v1").c_str(), "api-key",
-               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
                "duration", 1, nullptr);
   gst_object_unref(g);
   RunResult run = test::run_pipeline(pipeline);
@@ -256,7 +256,7 @@ GST_START_TEST(test_auto_provider_uses_the_key_in_the_environment) {
   g_setenv("XAI_API_KEY", emulator.options().api_key.c_str(), TRUE);
   GstElement *source = gst_element_factory_make("grokimaginevideosrc", nullptr);
   g_object_set(source, "api-url", (emulator.api_url() + "/v1").c_str(), "prompt", kPrompt,
-               "poll-interval", 50u, "duration", 1, nullptr);
+               "poll-interval", 100u, "duration", 1, nullptr);
   assert_clip(decode_with(source), emu::frame_size("480p", "16:9"), 1);
   fail_unless_equals_int(emulator.counters().submits_accepted, 1);
   g_unsetenv("XAI_API_KEY");
@@ -398,7 +398,7 @@ GST_START_TEST(test_image_into_imagefreeze) {
       nullptr);
   GstElement *g = gst_bin_get_by_name(GST_BIN(pipeline), "g");
   g_object_set(g, "api-url", emulator.api_url().c_str(), "api-key",
-               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 50u,
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
                nullptr);
   gst_object_unref(g);
   int frames = 0;

@@ -29,19 +29,20 @@ std::optional<Error> check_api_url(const std::string &api_url) {
 // (they are as wide as their type): refused here, before anything is sent.
 std::optional<Error> check_timing(const JobTiming &timing) {
   const std::string who = "the plugin";
-  if (auto error = check_range("timeout", int(std::min<long long>(timing.timeout.count(), G_MAXINT)),
-                               1, 7 * 24 * 3600, who))
+  if (auto error =
+          check_range("timeout", int(std::min<long long>(timing.timeout.count(), G_MAXINT)), 1,
+                      7 * 24 * 3600, who))
     return error;
   if (auto error = check_range("request-timeout",
                                int(std::min<long long>(timing.request_timeout.count(), G_MAXINT)),
                                1, 3600, who))
     return error;
-  if (auto error = check_range("retries", std::min(timing.max_attempts - 1, G_MAXINT - 1), 0, 20,
-                               who))
+  if (auto error =
+          check_range("retries", std::min(timing.max_attempts - 1, G_MAXINT - 1), 0, 20, who))
     return error;
   if (auto error = check_range("retry-backoff",
-                               int(std::min<long long>(timing.retry_backoff.count(), G_MAXINT)),
-                               10, 60000, who))
+                               int(std::min<long long>(timing.retry_backoff.count(), G_MAXINT)), 10,
+                               60000, who))
     return error;
   // A floor on polling: every status request counts against the key's rate
   // limit, and below a quarter second no provider's job moves.

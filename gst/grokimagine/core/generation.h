@@ -14,7 +14,7 @@ namespace grokimagine {
 
 // The shortest poll-interval accepted (ms), apart from 0 (the provider's
 // schedule).
-constexpr long long kMinPollIntervalMs = 250;
+constexpr long long kMinPollIntervalMs = 100;
 
 struct JobSettings {
   std::string provider = "auto";  // a provider's name, or auto: from the environment

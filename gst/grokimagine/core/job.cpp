@@ -73,11 +73,11 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
   // Never past the overall deadline, never past the per-request limit.
   auto failure = [&](const HttpResponse &response) {
     if (response.status != 0) return provider_.http_error(response, phase);
-    Error error{ErrorKind::Network,
-                std::string("network error while ") + phase_name(phase) + ": " +
-                    response.transport_error,
-                {},
-                0};
+    Error error{
+        ErrorKind::Network,
+        std::string("network error while ") + phase_name(phase) + ": " + response.transport_error,
+        {},
+        0};
     // An answer that cannot be read is still an answer: the job may exist.
     if (phase == Phase::Submit && !response.not_sent)
       error.message += ". The submit reached " + std::string(provider_.name()) +
@@ -96,8 +96,8 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
       timed.timeout_ms = guint(std::max<std::chrono::milliseconds::rep>(
           1, std::min(left, std::chrono::milliseconds(timing_.request_timeout)).count()));
-      GST_CAT_DEBUG_ID(grokimagine_core_debug, log_id_.c_str(), "%s, attempt %d",
-                       phase_name(phase), attempt + 1);
+      GST_CAT_DEBUG_ID(grokimagine_core_debug, log_id_.c_str(), "%s, attempt %d", phase_name(phase),
+                       attempt + 1);
       // A submit once sent is followed to its answer: cancelling it could
       // lose a job the provider has already accepted.
       answer = HttpClient::instance().start(timed, in_flight ? nullptr : cancellable);
@@ -120,8 +120,8 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
       return response;
     }
     auto wait = backoff(attempt, response);
-    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(),
-                    "%s failed (%s), retrying in %lld ms", phase_name(phase),
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "%s failed (%s), retrying in %lld ms",
+                    phase_name(phase),
                     response.status ? ("HTTP " + std::to_string(response.status)).c_str()
                                     : response.transport_error.c_str(),
                     static_cast<long long>(wait.count()));

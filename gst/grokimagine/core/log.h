@@ -27,7 +27,8 @@ GST_DEBUG_CATEGORY_EXTERN(grokimagine_download_debug);
 // with a category: the core logs by log id (the element's name), since the
 // element itself may be gone when a transfer on the I/O thread ends.
 #ifndef GST_CAT_INFO_ID
-#define GST_CAT_WARNING_ID(cat, id, ...) GST_CAT_LEVEL_LOG_ID(cat, GST_LEVEL_WARNING, id, __VA_ARGS__)
+#define GST_CAT_WARNING_ID(cat, id, ...) \
+  GST_CAT_LEVEL_LOG_ID(cat, GST_LEVEL_WARNING, id, __VA_ARGS__)
 #define GST_CAT_INFO_ID(cat, id, ...) GST_CAT_LEVEL_LOG_ID(cat, GST_LEVEL_INFO, id, __VA_ARGS__)
 #define GST_CAT_DEBUG_ID(cat, id, ...) GST_CAT_LEVEL_LOG_ID(cat, GST_LEVEL_DEBUG, id, __VA_ARGS__)
 #define GST_CAT_LOG_ID(cat, id, ...) GST_CAT_LEVEL_LOG_ID(cat, GST_LEVEL_LOG, id, __VA_ARGS__)

@@ -104,12 +104,13 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
                           defaults.request.aspect_ratio.c_str(), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_POLL_INTERVAL,
-      g_param_spec_uint("poll-interval", "Poll interval",
-                        "Milliseconds between two status requests (250 to 600000); 0 follows the provider: "
-                        "by reported progress (xai), every 5 s then backing off (reapi), or "
-                        "from 1 s growing to 5 s. All jobs of one key share the provider's "
-                        "rate limit (xai: 1 request/s)",
-                        0, G_MAXUINT, guint(defaults.timing.poll_interval.count()), rw));
+      g_param_spec_uint(
+          "poll-interval", "Poll interval",
+          "Milliseconds between two status requests (100 to 600000); 0 follows the provider: "
+          "by reported progress (xai), every 5 s then backing off (reapi), or "
+          "from 1 s growing to 5 s. All jobs of one key share the provider's "
+          "rate limit (xai: 1 request/s)",
+          0, G_MAXUINT, guint(defaults.timing.poll_interval.count()), rw));
   g_object_class_install_property(
       klass, GROK_IMAGINE_PROP_TIMEOUT,
       g_param_spec_uint("timeout", "Timeout",

@@ -12,9 +12,9 @@ constexpr const char *kScheme = "grokimagine";
 // what to generate, never where the key goes (api-url, allow-insecure-http),
 // what is written or read on this machine (location, local images) or which
 // safety limits apply (max-size, timeouts, retries, polling).
-constexpr const char *kUriParameters[] = {"prompt",     "duration",       "resolution",
-                                          "aspect-ratio", "model",        "provider",
-                                          "image",      "reference-images", "request-id"};
+constexpr const char *kUriParameters[] = {"prompt",    "duration", "resolution", "aspect-ratio",
+                                          "model",     "provider", "image",      "reference-images",
+                                          "request-id"};
 
 bool allowed_in_uri(const char *name) {
   for (const char *allowed : kUriParameters)
@@ -134,10 +134,10 @@ gboolean grok_imagine_apply_job_uri(GObject *element, const char *kind, const gc
       GParamSpec *pspec = g_object_class_find_property(klass, static_cast<gchar *>(name));
       GValue value = G_VALUE_INIT;
       g_value_init(&value, pspec->value_type);
-      gboolean ok = G_VALUE_HOLDS_STRING(&value)
-                        ? (g_value_set_string(&value, static_cast<gchar *>(text)), TRUE)
-                        : gst_value_deserialize_with_pspec(&value, static_cast<gchar *>(text),
-                                                           pspec);
+      gboolean ok =
+          G_VALUE_HOLDS_STRING(&value)
+              ? (g_value_set_string(&value, static_cast<gchar *>(text)), TRUE)
+              : gst_value_deserialize_with_pspec(&value, static_cast<gchar *>(text), pspec);
       if (ok) ok = !g_param_value_validate(pspec, &value);
       values.emplace_back(pspec, value);
       if (!ok) {

@@ -71,11 +71,11 @@ Parsed<Submitted> Provider::submitted_id(const HttpResponse &response, const cha
                  {},
                  response.status};
   if (std::string problem = request_id_problem(id); !problem.empty())
-    return Error{ErrorKind::Protocol,
-                 std::string(name()) + " accepted the job but its " + member +
-                     " cannot be used: " + problem,
-                 {},
-                 response.status};
+    return Error{
+        ErrorKind::Protocol,
+        std::string(name()) + " accepted the job but its " + member + " cannot be used: " + problem,
+        {},
+        response.status};
   return Submitted{id, std::nullopt};
 }
 

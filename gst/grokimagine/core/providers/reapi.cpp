@@ -107,7 +107,10 @@ class Reapi final : public Provider {
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET", endpoint.api_url + "/api/v1/tasks/" + path_segment(request_id), bearer_headers(endpoint), {}};
+    return {"GET",
+            endpoint.api_url + "/api/v1/tasks/" + path_segment(request_id),
+            bearer_headers(endpoint),
+            {}};
   }
 
   Parsed<JobStatus> parse_status(const HttpResponse &response) const override {

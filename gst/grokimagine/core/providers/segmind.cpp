@@ -108,7 +108,10 @@ class Segmind final : public Provider {
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET", endpoint.api_url + "/v2/requests/" + path_segment(request_id) + "/status", auth(endpoint), {}};
+    return {"GET",
+            endpoint.api_url + "/v2/requests/" + path_segment(request_id) + "/status",
+            auth(endpoint),
+            {}};
   }
 
   Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
@@ -117,7 +120,8 @@ class Segmind final : public Provider {
 
   std::optional<HttpRequest> result_request(const std::string &request_id,
                                             const Endpoint &endpoint) const override {
-    return HttpRequest{"GET", endpoint.api_url + "/v2/requests/" + path_segment(request_id), auth(endpoint), {}};
+    return HttpRequest{
+        "GET", endpoint.api_url + "/v2/requests/" + path_segment(request_id), auth(endpoint), {}};
   }
 
   Parsed<JobStatus> parse_result(const HttpResponse &response) const override {

@@ -106,7 +106,10 @@ class Xai final : public Provider {
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET", endpoint.api_url + "/videos/" + path_segment(request_id), bearer_headers(endpoint), {}};
+    return {"GET",
+            endpoint.api_url + "/videos/" + path_segment(request_id),
+            bearer_headers(endpoint),
+            {}};
   }
 
   Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
@@ -132,8 +135,8 @@ class Xai final : public Provider {
     JsonNode *status_node = json::node_at(root.get(), "status");
     if (status_node && !(JSON_NODE_HOLDS_VALUE(status_node) &&
                          json_node_get_value_type(status_node) == G_TYPE_STRING))
-      return Error{ErrorKind::Protocol, "xai sent a job status that is not a word", {},
-                   response.status};
+      return Error{
+          ErrorKind::Protocol, "xai sent a job status that is not a word", {}, response.status};
     std::string word = json::string_at(root.get(), "status");
     if (!word.empty()) status.provider_status = word;
     if (word == "done") {
