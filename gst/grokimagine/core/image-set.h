@@ -21,6 +21,7 @@ class ImageSet {
   std::optional<Error> run(GCancellable *cancellable, const JobEvents &events);
 
   const Generation &generation() const { return generation_; }
+  Generation &generation() { return generation_; }
   const std::vector<Output> &images() const { return images_; }
 
  private:

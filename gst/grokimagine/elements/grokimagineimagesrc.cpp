@@ -75,7 +75,10 @@ static gboolean gst_grok_imagine_image_src_start(GstBaseSrc *base) {
   p.images = grokimagine::ImageSet();
   p.job_done = false;
   p.next = 0;
-  if (auto error = p.images.prepare(p.job.settings())) {
+  p.job.set_eos_requested(false);
+  grokimagine::JobSettings settings = p.job.settings();
+  settings.log_id = GST_OBJECT_NAME(self);
+  if (auto error = p.images.prepare(settings)) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return FALSE;
   }
@@ -83,7 +86,9 @@ static gboolean gst_grok_imagine_image_src_start(GstBaseSrc *base) {
 }
 
 static gboolean gst_grok_imagine_image_src_stop(GstBaseSrc *base) {
-  GST_GROK_IMAGINE_IMAGE_SRC(base)->priv->images = grokimagine::ImageSet();
+  Private &p = *GST_GROK_IMAGINE_IMAGE_SRC(base)->priv;
+  grok_imagine_settle_on_stop(GST_ELEMENT(base), p.images.generation(), p.job);
+  p.images = grokimagine::ImageSet();
   return TRUE;
 }
 
@@ -101,6 +106,8 @@ static GstFlowReturn gst_grok_imagine_image_src_create(GstPushSrc *push, GstBuff
   auto *self = GST_GROK_IMAGINE_IMAGE_SRC(push);
   Private &p = *self->priv;
   if (!p.job_done) {
+    if (!grok_imagine_check_linked(GST_BASE_SRC(self), p.images.generation()))
+      return GST_FLOW_NOT_LINKED;
     const auto cancellable = p.job.cancellable();
     GstFlowReturn ret = grok_imagine_run_job(
         GST_ELEMENT(self), p.images.generation(),
@@ -111,6 +118,8 @@ static GstFlowReturn gst_grok_imagine_image_src_create(GstPushSrc *push, GstBuff
         [&p, &cancellable](const grokimagine::JobEvents &events) {
           return p.images.run(cancellable.get(), events);
         });
+    if (ret == GST_FLOW_FLUSHING)
+      grok_imagine_settle_on_eos(GST_ELEMENT(self), p.images.generation(), p.job);
     if (ret != GST_FLOW_OK) return ret;
     p.job_done = true;
     grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE,
@@ -129,6 +138,12 @@ static GstFlowReturn gst_grok_imagine_image_src_create(GstPushSrc *push, GstBuff
   p.next++;
   *out = buffer;
   return GST_FLOW_OK;
+}
+
+static gboolean gst_grok_imagine_image_src_send_event(GstElement *element, GstEvent *event) {
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
+    GST_GROK_IMAGINE_IMAGE_SRC(element)->priv->job.set_eos_requested(true);
+  return GST_ELEMENT_CLASS(gst_grok_imagine_image_src_parent_class)->send_event(element, event);
 }
 
 static void gst_grok_imagine_image_src_class_init(GstGrokImagineImageSrcClass *klass) {
@@ -150,6 +165,7 @@ static void gst_grok_imagine_image_src_class_init(GstGrokImagineImageSrcClass *k
       "multifilesink location=img-%d.png",
       "gst-grokimagine developers");
 
+  element_class->send_event = gst_grok_imagine_image_src_send_event;
   basesrc_class->start = gst_grok_imagine_image_src_start;
   basesrc_class->stop = gst_grok_imagine_image_src_stop;
   basesrc_class->unlock = gst_grok_imagine_image_src_unlock;

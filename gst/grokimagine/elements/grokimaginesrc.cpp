@@ -46,9 +46,6 @@ struct Private {
   // Published for get_size(), which other threads reach through queries.
   std::atomic<Download *> download{nullptr};
   bool posted_complete = false;
-  // gst-launch -e and applications ending a stream send EOS: a submit then
-  // in flight is followed to its answer so that its id is not lost.
-  std::atomic<bool> eos_requested{false};
 };
 
 }  // namespace
@@ -99,7 +96,7 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   p.clip = ClipSource();
   p.job_done = false;
   p.posted_complete = false;
-  p.eos_requested = false;
+  p.job.set_eos_requested(false);
   grokimagine::JobSettings settings = p.job.settings();
   settings.log_id = GST_OBJECT_NAME(self);
   GST_DEBUG_OBJECT(self, "checking the settings (nothing is sent yet)");
@@ -110,29 +107,10 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   return TRUE;
 }
 
-// The events that tell the bus about a job's id, shared by the run and by a
-// stop that learns it.
-static grokimagine::JobEvents id_events(GstGrokImagineSrc *self);
-
 static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
   GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
   Private &p = *self->priv;
-  grokimagine::Generation &generation = p.clip.generation();
-  if (generation.submit_in_flight()) {
-    // Stopping must not wait for the provider; read its answer if it came.
-    g_autoptr(GCancellable) now = g_cancellable_new();
-    g_cancellable_cancel(now);
-    generation.settle_submit(now, id_events(self));
-  }
-  if (generation.submit_in_flight()) {
-    GST_ELEMENT_WARNING(
-        self, RESOURCE, FAILED,
-        ("Stopped while the submit to %s was in flight: the provider may have accepted (and "
-         "billed) the job, but its request id has not arrived, so this element cannot resume it. "
-         "Check the provider's dashboard before submitting again.",
-         generation.provider().name()),
-        ("submit sent, no answer yet"));
-  }
+  grok_imagine_settle_on_stop(GST_ELEMENT(self), p.clip.generation(), p.job);
   p.download = nullptr;
   // Dropping the download cancels it; a partial `location` file goes with it.
   p.clip = ClipSource();
@@ -203,37 +181,10 @@ static void post_buffering(GstGrokImagineSrc *self, gint percent) {
   gst_element_post_message(GST_ELEMENT(self), message);
 }
 
-static grokimagine::JobEvents id_events(GstGrokImagineSrc *self) {
-  grokimagine::JobEvents events;
-  events.submitted = [self](const std::string &id) {
-    self->priv->job.remember_request_id(id);
-    g_object_notify(G_OBJECT(self), "request-id");
-    GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
-                        ("Stopped after job %s was submitted: resume it with request-id=%s instead "
-                         "of submitting again.",
-                         id.c_str(), id.c_str()),
-                        ("request-id=%s", id.c_str()));
-  };
-  return events;
-}
-
-// A job is paid for as soon as its submit leaves: an unlinked pad (no sink,
-// or a gst-launch line that lost its prompt to the shell) must be found
-// before, not after.
-static bool check_linked(GstGrokImagineSrc *self) {
-  if (gst_pad_is_linked(GST_BASE_SRC_PAD(self))) return true;
-  GST_ELEMENT_ERROR(self, CORE, PAD,
-                    ("%s's source pad is not linked: nothing was submitted (and nothing paid).",
-                     GST_OBJECT_NAME(self)),
-                    ("link the pad before the pipeline starts"));
-  return false;
-}
-
 // Runs the paid part: submit (or resume), poll, start the download.
 static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable) {
   Private &p = *self->priv;
-  grokimagine::Generation &generation = p.clip.generation();
-  if (generation.request_id().empty() && !generation.submit_in_flight() && !check_linked(self))
+  if (!grok_imagine_check_linked(GST_BASE_SRC(self), p.clip.generation()))
     return GST_FLOW_NOT_LINKED;
   GstFlowReturn ret = grok_imagine_run_job(
       GST_ELEMENT(self), p.clip.generation(),
@@ -244,12 +195,8 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
       [&p, cancellable](const grokimagine::JobEvents &events) {
         return p.clip.run(cancellable, events);
       });
-  if (ret == GST_FLOW_FLUSHING && p.eos_requested && generation.submit_in_flight()) {
-    // Ending the stream (gst-launch -e, Ctrl-C) while the submit is out:
-    // wait for its answer, bounded by request-timeout, and say its id.
-    GST_INFO_OBJECT(self, "EOS while the submit is in flight: waiting for its answer");
-    generation.settle_submit(nullptr, id_events(self));
-  }
+  if (ret == GST_FLOW_FLUSHING)
+    grok_imagine_settle_on_eos(GST_ELEMENT(self), p.clip.generation(), p.job);
   if (ret != GST_FLOW_OK) return ret;
   grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_CONTINUE, "Downloading the clip");
   p.job_done = true;
@@ -313,7 +260,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
 
 static gboolean gst_grok_imagine_src_send_event(GstElement *element, GstEvent *event) {
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
-    GST_GROK_IMAGINE_SRC(element)->priv->eos_requested = true;
+    GST_GROK_IMAGINE_SRC(element)->priv->job.set_eos_requested(true);
   return GST_ELEMENT_CLASS(gst_grok_imagine_src_parent_class)->send_event(element, event);
 }
 

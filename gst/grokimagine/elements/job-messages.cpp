@@ -54,3 +54,53 @@ GstFlowReturn grok_imagine_run_job(
   }
   return GST_FLOW_OK;
 }
+
+bool grok_imagine_check_linked(GstBaseSrc *source, const grokimagine::Generation &generation) {
+  if (!generation.request_id().empty() || generation.submit_in_flight() ||
+      gst_pad_is_linked(GST_BASE_SRC_PAD(source)))
+    return true;
+  GST_ELEMENT_ERROR(source, CORE, PAD,
+                    ("%s's source pad is not linked: nothing was submitted (and nothing paid).",
+                     GST_OBJECT_NAME(source)),
+                    ("link the pad before the pipeline starts"));
+  return false;
+}
+
+// The events of a run that only learns the id of a submit already sent.
+static grokimagine::JobEvents settling_events(GstElement *element, GrokImagineJobState &job) {
+  grokimagine::JobEvents events;
+  events.submitted = [element, &job](const std::string &id) {
+    job.remember_request_id(id);
+    g_object_notify(G_OBJECT(element), "request-id");
+    GST_ELEMENT_WARNING(element, RESOURCE, FAILED,
+                        ("Stopped after job %s was submitted: resume it with request-id=%s instead "
+                         "of submitting again.",
+                         id.c_str(), id.c_str()),
+                        ("request-id=%s", id.c_str()));
+  };
+  return events;
+}
+
+void grok_imagine_settle_on_eos(GstElement *element, grokimagine::Generation &generation,
+                                GrokImagineJobState &job) {
+  if (!job.eos_requested() || !generation.submit_in_flight()) return;
+  GST_INFO_OBJECT(element, "EOS while the submit is in flight: waiting for its answer");
+  generation.settle_submit(nullptr, settling_events(element, job));
+}
+
+void grok_imagine_settle_on_stop(GstElement *element, grokimagine::Generation &generation,
+                                 GrokImagineJobState &job) {
+  if (!generation.submit_in_flight()) return;
+  // Stopping must not wait for the provider; read its answer if it came.
+  g_autoptr(GCancellable) now = g_cancellable_new();
+  g_cancellable_cancel(now);
+  generation.settle_submit(now, settling_events(element, job));
+  if (!generation.submit_in_flight()) return;
+  GST_ELEMENT_WARNING(
+      element, RESOURCE, FAILED,
+      ("Stopped while the submit to %s was in flight: the provider may have accepted (and "
+       "billed) the job, but its request id has not arrived, so this element cannot resume it. "
+       "Check the provider's dashboard before submitting again.",
+       generation.provider().name()),
+      ("submit sent, no answer yet"));
+}

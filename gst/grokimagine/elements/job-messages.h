@@ -3,6 +3,7 @@
 // notified as soon as it exists, and errors through GST_ELEMENT_ERROR.
 #pragma once
 
+#include <gst/base/gstbasesrc.h>
 #include <gst/gst.h>
 
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "core/generation.h"
+#include "job-properties.h"
 
 void grok_imagine_post_progress(GstElement *element, GstProgressType type, const std::string &text);
 
@@ -21,3 +23,18 @@ GstFlowReturn grok_imagine_run_job(
     GstElement *element, const grokimagine::Generation &generation,
     const std::function<void(const std::string &)> &remember_request_id,
     const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run);
+
+// A job is paid for as soon as its submit leaves: a source whose pad is
+// unlinked (no sink, or a gst-launch line whose prompt the shell swallowed)
+// is stopped before, with an error saying nothing was submitted. False then.
+bool grok_imagine_check_linked(GstBaseSrc *source, const grokimagine::Generation &generation);
+
+// After a run was cancelled: when the stream is ending (EOS) and a submit is
+// out, waits for its answer (bounded by request-timeout) and posts its id.
+void grok_imagine_settle_on_eos(GstElement *element, grokimagine::Generation &generation,
+                                GrokImagineJobState &job);
+
+// In stop(): reads the answer to a submit in flight if it has come (never
+// waits), and otherwise warns that the job may have been accepted.
+void grok_imagine_settle_on_stop(GstElement *element, grokimagine::Generation &generation,
+                                 GrokImagineJobState &job);

@@ -5,6 +5,7 @@
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "core/generation.h"
@@ -81,6 +82,11 @@ class GrokImagineJobState {
     request_id_learned_ = true;
   }
 
+  // EOS sent to the element (gst-launch -e, an application ending the
+  // stream): a submit then in flight is followed to its answer.
+  void set_eos_requested(bool requested) { eos_requested_ = requested; }
+  bool eos_requested() const { return eos_requested_; }
+
   grokimagine::GObjectPtr<GCancellable> cancellable() {
     std::lock_guard<std::mutex> lock(lock_);
     return cancellable_;
@@ -95,6 +101,7 @@ class GrokImagineJobState {
   std::mutex lock_;
   grokimagine::JobSettings settings_;
   bool request_id_learned_ = false;
+  std::atomic<bool> eos_requested_{false};
   grokimagine::GObjectPtr<GCancellable> cancellable_ =
       grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
 };
