@@ -69,6 +69,15 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
   return std::nullopt;
 }
 
+void ClipSource::delivered() {
+  Download *download = download_.get();
+  generation_.record().delivered(
+      [download](std::uint64_t offset, void *dest, std::size_t size) {
+        return download->read(offset, dest, size);
+      },
+      generation_.settings().cache_size);
+}
+
 Error ClipSource::download_error() const {
   Error error = download_->error();
   if (generation_.answers_with_media() && error.http_status >= 300) {

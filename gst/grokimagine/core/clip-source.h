@@ -21,6 +21,9 @@ class ClipSource {
   const Generation &generation() const { return generation_; }
   Generation &generation() { return generation_; }
   Download *download() const { return download_.get(); }
+  // The whole clip is here: the journal records the job delivered (and,
+  // with reuse=always, keeps the clip).
+  void delivered();
   // Why the download failed, in the provider's terms where the download was
   // the job itself, with the request id.
   Error download_error() const;

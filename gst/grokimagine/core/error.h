@@ -27,6 +27,9 @@ struct Error {
   // The provider's request id once a job exists: the handle to resume it.
   std::string request_id;
   unsigned http_status = 0;
+  // The submit reached the provider, which may have accepted (and billed)
+  // the job without our learning its id.
+  bool maybe_billed = false;
 };
 
 // After a submit, every error names the job so that the user can resume it.

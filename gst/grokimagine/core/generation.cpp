@@ -123,16 +123,77 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   auto inputs = resolve_inputs(request, &error);
   if (!inputs) return error;
   inputs_ = std::move(*inputs);
+  const std::string prices_path =
+      !settings_.prices.empty()
+          ? settings_.prices
+          : (g_getenv("GROKIMAGINE_PRICES") ? g_getenv("GROKIMAGINE_PRICES") : "");
+  auto prices = PriceTable::load(prices_path, &error);
+  if (!prices) return error;
+  estimate_ = prices->estimate(provider_->name(), request);
+  if (settings_.budget_usd < 0)
+    return invalid_setting("Property 'budget' is negative: it takes US dollars, 0 for none.");
+  if (settings_.budget_usd > 0 && !estimate_)
+    return invalid_setting(
+        "Property 'budget' is set, but no price is known for " + std::string(provider_->name()) +
+        " " + request.model + " at " + request.resolution +
+        ": add a line 'provider model resolution usd-per-second' to a price file (the prices "
+        "property or GROKIMAGINE_PRICES).");
+  JournalEntry described;
+  described.fingerprint = job_fingerprint(provider_->name(), settings_.api_key, submit_request());
+  described.provider = provider_->name();
+  described.api_url = settings_.api_url;
+  described.model = request.model;
+  described.kind = request.kind == MediaKind::Video ? "video" : "image";
+  described.prompt = request.prompt;
+  described.duration = request.kind == MediaKind::Video ? request.duration : 0;
+  described.resolution = request.resolution;
+  described.aspect_ratio = request.aspect_ratio;
+  described.image = request.image;
+  record_.prepare(settings_.journal ? *settings_.journal : Journal::default_dir(), settings_.reuse,
+                  std::move(described), provider_->retention());
   GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
                   "prepared a job for %s (%s), model %s; nothing sent yet", provider_->name(),
                   settings_.api_url.c_str(), request.model.c_str());
   return std::nullopt;
 }
 
+std::optional<double> Generation::cost(std::string *source) const {
+  if (source) *source = reported_cost_ ? "provider" : "estimate";
+  return reported_cost_ ? reported_cost_ : estimate_;
+}
+
+std::optional<Error> Generation::before_submit(GCancellable *cancellable, const JobEvents &events) {
+  if (claimed_ || !request_id_.empty() || submit_in_flight_) return std::nullopt;
+  // Long enough for another pipeline's submit (its request timeout) to answer.
+  const guint wait_ms = guint(settings_.timing.request_timeout.count()) * 1000 + 5000;
+  auto claim = record_.claim(wait_ms, cancellable);
+  if (auto *error = std::get_if<Error>(&claim)) return *error;
+  claimed_ = true;
+  const std::string &resume = std::get<std::string>(claim);
+  if (!resume.empty()) {
+    GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
+                    "the journal has this job: following %s instead of submitting", resume.c_str());
+    request_id_ = resume;
+    if (events.resumed) events.resumed(resume);
+    return std::nullopt;
+  }
+  if (settings_.budget_usd > 0 && estimate_ && spent_usd_ + *estimate_ > settings_.budget_usd) {
+    record_.finished(invalid_setting("over budget"), false);
+    return invalid_setting("Property 'budget' is " + format_usd(settings_.budget_usd) +
+                           ": this element has spent " + format_usd(spent_usd_) +
+                           " and this job would cost " + format_usd(*estimate_) +
+                           ". Nothing was sent.");
+  }
+  return std::nullopt;
+}
+
 Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
+  if (auto error = before_submit(cancellable, events)) return *error;
   Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
-  return job.run(settings_.request, inputs_, request_id_, submit_in_flight_, cancellable,
-                 remembering_id(events));
+  auto result = job.run(settings_.request, inputs_, request_id_, submit_in_flight_, cancellable,
+                        remembering_id(events));
+  record_.finished(result, submit_in_flight());
+  return result;
 }
 
 std::optional<Error> Generation::settle_submit(GCancellable *cancellable, const JobEvents &events) {
@@ -145,7 +206,15 @@ JobEvents Generation::remembering_id(const JobEvents &events) {
   JobEvents tracked = events;
   tracked.submitted = [this, submitted = events.submitted](const std::string &id) {
     request_id_ = id;
+    record_.submitted(id);
     if (submitted) submitted(id);
+  };
+  tracked.status_changed = [this, changed = events.status_changed](const JobStatus &status) {
+    if (status.cost_usd) {
+      reported_cost_ = status.cost_usd;
+      record_.set_cost(*status.cost_usd, "provider");
+    }
+    if (changed) changed(status);
   };
   return tracked;
 }

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "job-record.h"
 #include "job.h"
+#include "prices.h"
 
 namespace grokimagine {
 
@@ -27,6 +29,14 @@ struct JobSettings {
   bool allow_insecure_http = false;                 // send the key over plain http to a remote host
   JobTiming timing;
   std::string log_id;  // the element's name, naming its lines in the debug log
+  // The job journal's directory: unset for the default (Journal::default_dir),
+  // empty for none.
+  std::optional<std::string> journal;
+  Reuse reuse = Reuse::Unfinished;
+  std::uint64_t cache_size = std::uint64_t(1)
+                             << 30;  // bytes of delivered clips kept (reuse=always)
+  double budget_usd = 0;             // 0: none
+  std::string prices;                // a price file (empty: GROKIMAGINE_PRICES, or none)
 };
 
 class Generation {
@@ -52,20 +62,38 @@ class Generation {
     return provider_->submit_request(settings_.request, inputs_, endpoint());
   }
 
+  // What the job costs: the provider's figure once reported, else the
+  // estimate from the price table; nullopt when neither is known. `source`
+  // is "provider" or "estimate".
+  std::optional<double> cost(std::string *source = nullptr) const;
+  // What the element has spent before this job, against `budget`.
+  void set_spent_usd(double spent) { spent_usd_ = spent; }
+  // The journal's record of this job (delivery, the cached clip).
+  JobRecord &record() { return record_; }
+
   const Provider &provider() const { return *provider_; }
   const JobSettings &settings() const { return settings_; }
   const std::string &request_id() const { return request_id_; }
 
  private:
   Endpoint endpoint() const { return Endpoint{settings_.api_url, settings_.api_key}; }
-  // `events`, also keeping the request id once it is known.
+  // `events`, also keeping the request id, the cost and the journal up to
+  // date.
   JobEvents remembering_id(const JobEvents &events);
+  // Before a submit: the journal's word (follow a job already paid for,
+  // or refuse an ambiguous one) and the budget.
+  std::optional<Error> before_submit(GCancellable *cancellable, const JobEvents &events);
 
   const Provider *provider_ = nullptr;
   JobSettings settings_;
   Inputs inputs_;
   std::string request_id_;
   SubmitInFlight submit_in_flight_;
+  JobRecord record_;
+  std::optional<double> estimate_;
+  std::optional<double> reported_cost_;
+  double spent_usd_ = 0;
+  bool claimed_ = false;  // the journal was asked before this job's submit
 };
 
 }  // namespace grokimagine

@@ -79,7 +79,8 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
         {},
         0};
     // An answer that cannot be read is still an answer: the job may exist.
-    if (phase == Phase::Submit && !response.not_sent)
+    error.maybe_billed = phase == Phase::Submit && !response.not_sent;
+    if (error.maybe_billed)
       error.message += ". The submit reached " + std::string(provider_.name()) +
                        ", which may have accepted (and billed) the job; its request id was not "
                        "received, so check your provider's dashboard before submitting again";
@@ -152,7 +153,15 @@ Parsed<Submitted> Job::submit(const Request &request, const Inputs &inputs,
   const HttpResponse &response = std::get<HttpResponse>(sent);
   GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "%s answered the submit: HTTP %u",
                   provider_.name(), response.status);
-  return provider_.parse_submit(response);
+  auto parsed = provider_.parse_submit(response);
+  if (auto *error = std::get_if<Error>(&parsed); error && response.status >= 500) {
+    // A server error after the submit arrived may hide an accepted job.
+    error->maybe_billed = true;
+    error->message += " The submit reached " + std::string(provider_.name()) +
+                      ", which may have accepted (and billed) the job; check your provider's "
+                      "dashboard before submitting again.";
+  }
+  return parsed;
 }
 
 std::optional<Error> Job::settle_submit(const Request &request, SubmitInFlight &in_flight,

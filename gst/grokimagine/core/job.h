@@ -28,6 +28,9 @@ struct JobEvents {
   std::function<void(const std::string &request_id)> submitted;
   // Called whenever the provider's status word or progress changes.
   std::function<void(const JobStatus &status)> status_changed;
+  // The journal had this description submitted and not delivered: the run
+  // follows that job (called before `submitted`) instead of paying again.
+  std::function<void(const std::string &request_id)> resumed;
 };
 
 // A submit that has left, and may therefore have been accepted (billed): its

@@ -109,19 +109,16 @@ static GstFlowReturn gst_grok_imagine_image_src_create(GstPushSrc *push, GstBuff
     if (!grok_imagine_check_linked(GST_BASE_SRC(self), p.images.generation()))
       return GST_FLOW_NOT_LINKED;
     const auto cancellable = p.job.cancellable();
-    GstFlowReturn ret = grok_imagine_run_job(
-        GST_ELEMENT(self), p.images.generation(),
-        [self, &p](const std::string &id) {
-          GST_INFO_OBJECT(self, "job %s", id.c_str());
-          p.job.remember_request_id(id);
-        },
-        [&p, &cancellable](const grokimagine::JobEvents &events) {
-          return p.images.run(cancellable.get(), events);
-        });
+    GstFlowReturn ret =
+        grok_imagine_run_job(GST_ELEMENT(self), p.images.generation(), p.job,
+                             [&p, &cancellable](const grokimagine::JobEvents &events) {
+                               return p.images.run(cancellable.get(), events);
+                             });
     if (ret == GST_FLOW_FLUSHING)
       grok_imagine_settle_on_eos(GST_ELEMENT(self), p.images.generation(), p.job);
     if (ret != GST_FLOW_OK) return ret;
     p.job_done = true;
+    p.images.generation().record().delivered({}, 0);
     grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE,
                                std::to_string(p.images.images().size()) + " image(s) received");
   }

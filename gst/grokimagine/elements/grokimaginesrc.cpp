@@ -186,15 +186,10 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
   Private &p = *self->priv;
   if (!grok_imagine_check_linked(GST_BASE_SRC(self), p.clip.generation()))
     return GST_FLOW_NOT_LINKED;
-  GstFlowReturn ret = grok_imagine_run_job(
-      GST_ELEMENT(self), p.clip.generation(),
-      [self, &p](const std::string &id) {
-        GST_INFO_OBJECT(self, "job %s", id.c_str());
-        p.job.remember_request_id(id);
-      },
-      [&p, cancellable](const grokimagine::JobEvents &events) {
-        return p.clip.run(cancellable, events);
-      });
+  GstFlowReturn ret = grok_imagine_run_job(GST_ELEMENT(self), p.clip.generation(), p.job,
+                                           [&p, cancellable](const grokimagine::JobEvents &events) {
+                                             return p.clip.run(cancellable, events);
+                                           });
   if (ret == GST_FLOW_FLUSHING)
     grok_imagine_settle_on_eos(GST_ELEMENT(self), p.clip.generation(), p.job);
   if (ret != GST_FLOW_OK) return ret;
@@ -236,6 +231,14 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   }
   if (stalled) post_buffering(self, 100);
   const guint64 available = download.downloaded();
+  // The size as known now: a clip smaller than one block is whole before
+  // its first read, when it was not known yet.
+  const auto known_total = download.size();
+  if (!p.posted_complete && known_total && available >= *known_total) {
+    p.posted_complete = true;
+    p.clip.delivered();
+    grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
+  }
   if (offset >= available) return GST_FLOW_EOS;
   const guint length = guint(MIN(guint64(size), available - offset));
   g_autoptr(GstBuffer) buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
@@ -250,10 +253,6 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   }
   GST_BUFFER_OFFSET(buffer) = offset;
   GST_BUFFER_OFFSET_END(buffer) = offset + length;
-  if (!p.posted_complete && total && download.downloaded() >= *total) {
-    p.posted_complete = true;
-    grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
-  }
   *out = static_cast<GstBuffer *>(g_steal_pointer(&buffer));
   return GST_FLOW_OK;
 }

@@ -16,12 +16,15 @@ static void post_job_message(GstElement *element, const grokimagine::Generation 
       G_TYPE_STRING, generation.provider().name(), "model", G_TYPE_STRING,
       generation.settings().request.model.c_str(), "status", G_TYPE_STRING, status.c_str(),
       "elapsed", G_TYPE_DOUBLE, elapsed, "progress", G_TYPE_INT, progress, nullptr);
+  std::string source;
+  if (auto cost = generation.cost(&source))
+    gst_structure_set(s, "cost-usd", G_TYPE_DOUBLE, *cost, "cost-source", G_TYPE_STRING,
+                      source.c_str(), nullptr);
   gst_element_post_message(element, gst_message_new_element(GST_OBJECT(element), s));
 }
 
 GstFlowReturn grok_imagine_run_job(
-    GstElement *element, const grokimagine::Generation &generation,
-    const std::function<void(const std::string &)> &remember_request_id,
+    GstElement *element, grokimagine::Generation &generation, GrokImagineJobState &job,
     const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run) {
   const gint64 started_us = g_get_monotonic_time();
   grok_imagine_post_progress(
@@ -29,9 +32,25 @@ GstFlowReturn grok_imagine_run_job(
       generation.request_id().empty()
           ? std::string("Submitting the job to ") + generation.provider().name()
           : "Resuming job " + generation.request_id());
+  // Only a job this run submitted is spent by this element: not one it
+  // resumes (request-id, the journal, a run cut short before).
+  bool resuming = !generation.request_id().empty();
+  bool paid_here = false;
+  generation.set_spent_usd(job.spent_usd());
   grokimagine::JobEvents events;
+  events.resumed = [&](const std::string &id) {
+    resuming = true;
+    GST_INFO_OBJECT(element, "the journal has this job: following %s", id.c_str());
+    post_job_message(element, generation, started_us, "RESUMED", -1);
+    grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE,
+                               "Resuming job " + id +
+                                   " from the journal (submitted earlier, never delivered): "
+                                   "nothing is paid again");
+  };
   events.submitted = [&](const std::string &id) {
-    remember_request_id(id);
+    GST_INFO_OBJECT(element, "job %s", id.c_str());
+    paid_here = !resuming;
+    job.remember_request_id(id);
     g_object_notify(G_OBJECT(element), "request-id");
     post_job_message(element, generation, started_us, "SUBMITTED", -1);
     grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE,
@@ -43,7 +62,10 @@ GstFlowReturn grok_imagine_run_job(
     if (status.progress >= 0) text += " (" + std::to_string(status.progress) + "%)";
     grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE, text);
   };
-  if (auto error = run(events)) {
+  auto error = run(events);
+  if (paid_here)
+    if (auto cost = generation.cost()) job.add_spent_usd(*cost);
+  if (error) {
     if (error->kind == grokimagine::ErrorKind::Cancelled) {
       grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CANCELED, "Cancelled");
       return GST_FLOW_FLUSHING;

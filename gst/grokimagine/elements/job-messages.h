@@ -16,12 +16,12 @@
 void grok_imagine_post_progress(GstElement *element, GstProgressType type, const std::string &text);
 
 // Runs `run` (which runs `generation`'s job with the events it is given)
-// and tells the bus about it; `remember_request_id` stores the id in the
-// element's settings. GST_FLOW_OK, GST_FLOW_FLUSHING when cancelled, or
-// GST_FLOW_ERROR once the error is posted.
+// and tells the bus about it; the request id is kept in `job` (the
+// element's settings) and what the job cost added to its spent-usd.
+// GST_FLOW_OK, GST_FLOW_FLUSHING when cancelled, or GST_FLOW_ERROR once the
+// error is posted.
 GstFlowReturn grok_imagine_run_job(
-    GstElement *element, const grokimagine::Generation &generation,
-    const std::function<void(const std::string &)> &remember_request_id,
+    GstElement *element, grokimagine::Generation &generation, GrokImagineJobState &job,
     const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run);
 
 // A job is paid for as soon as its submit leaves: a source whose pad is

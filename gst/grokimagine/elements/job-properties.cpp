@@ -27,6 +27,24 @@ GType grok_imagine_provider_get_type(void) {
   return type;
 }
 
+GType grok_imagine_reuse_get_type(void) {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {int(grokimagine::Reuse::Unfinished),
+         "Follow a job of the same description that was submitted but never delivered",
+         "unfinished"},
+        {int(grokimagine::Reuse::Always),
+         "Also replay a delivered clip of the same description from the cache, with no network",
+         "always"},
+        {int(grokimagine::Reuse::Never), "Always a new take (still recorded in the journal)",
+         "never"},
+        {0, nullptr, nullptr}};
+    g_once_init_leave(&type, g_enum_register_static("GrokImagineReuse", values));
+  }
+  return type;
+}
+
 JobSettings grok_imagine_default_settings(MediaKind kind) {
   JobSettings settings;
   settings.request.kind = kind;
@@ -41,6 +59,7 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
   constexpr GParamFlags rw =
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_PROVIDER, GstPluginAPIFlags(0));
+  gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_REUSE, GstPluginAPIFlags(0));
   const JobSettings defaults = grok_imagine_default_settings(kind);
   const bool video = kind == MediaKind::Video;
   g_object_class_install_property(
@@ -149,7 +168,47 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
                            "Send the API key over plain http to a host that is not loopback "
                            "(it would travel unencrypted)",
                            FALSE, rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_JOURNAL,
+      g_param_spec_string(
+          "journal", "Journal",
+          "Directory of the job journal, which makes running the same job twice cost one job "
+          "(unset: GROKIMAGINE_JOURNAL, else $XDG_STATE_HOME/grokimagine; empty: no journal)",
+          nullptr, rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_REUSE,
+      g_param_spec_enum("reuse", "Reuse",
+                        "What a journal entry of the same description is good for: follow an "
+                        "unfinished job, also replay a delivered clip (always), or nothing "
+                        "(never)",
+                        GROK_IMAGINE_TYPE_REUSE, int(defaults.reuse), rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_BUDGET,
+      g_param_spec_double("budget", "Budget",
+                          "US dollars this element may spend (0: no limit); a job whose "
+                          "estimated cost would pass it is refused before it is submitted",
+                          -G_MAXDOUBLE, G_MAXDOUBLE, defaults.budget_usd, rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_PRICES,
+      g_param_spec_string("prices", "Prices",
+                          "A price file: lines of 'provider model resolution usd-per-second "
+                          "[usd-per-input-image]' (unset: GROKIMAGINE_PRICES; xai's published "
+                          "prices are built in)",
+                          nullptr, rw));
+  g_object_class_install_property(
+      klass, GROK_IMAGINE_PROP_SPENT_USD,
+      g_param_spec_double("spent-usd", "Spent (USD)",
+                          "What this element's jobs have cost so far: the provider's figure "
+                          "where it reports one, else the price table's estimate",
+                          0, G_MAXDOUBLE, 0,
+                          GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   if (video) {
+    g_object_class_install_property(
+        klass, GROK_IMAGINE_PROP_CACHE_SIZE,
+        g_param_spec_uint64("cache-size", "Cache size",
+                            "Bytes of delivered clips kept beside the journal for reuse=always "
+                            "(least recently used evicted)",
+                            0, G_MAXUINT64, defaults.cache_size, rw));
     g_object_class_install_property(
         klass, GROK_IMAGINE_PROP_MAX_SIZE,
         g_param_spec_uint64("max-size", "Maximum size",
@@ -264,6 +323,27 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.max_size = g_value_get_uint64(value);
       defines_job = false;
       break;
+    case GROK_IMAGINE_PROP_JOURNAL:
+      s.journal = g_value_get_string(value) ? std::optional<std::string>(g_value_get_string(value))
+                                            : std::nullopt;
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_REUSE:
+      s.reuse = grokimagine::Reuse(g_value_get_enum(value));
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_BUDGET:
+      s.budget_usd = g_value_get_double(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_PRICES:
+      s.prices = string_or_empty(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_CACHE_SIZE:
+      s.cache_size = g_value_get_uint64(value);
+      defines_job = false;
+      break;
     case GROK_IMAGINE_PROP_DURATION:
       s.request.duration = g_value_get_int(value);
       break;
@@ -345,6 +425,21 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
       break;
     case GROK_IMAGINE_PROP_MAX_SIZE:
       g_value_set_uint64(value, s.max_size);
+      break;
+    case GROK_IMAGINE_PROP_JOURNAL:
+      g_value_set_string(value, s.journal ? s.journal->c_str() : nullptr);
+      break;
+    case GROK_IMAGINE_PROP_REUSE:
+      g_value_set_enum(value, int(s.reuse));
+      break;
+    case GROK_IMAGINE_PROP_BUDGET:
+      g_value_set_double(value, s.budget_usd);
+      break;
+    case GROK_IMAGINE_PROP_PRICES:
+      set_string(s.prices);
+      break;
+    case GROK_IMAGINE_PROP_CACHE_SIZE:
+      g_value_set_uint64(value, s.cache_size);
       break;
     case GROK_IMAGINE_PROP_DURATION:
       g_value_set_int(value, s.request.duration);

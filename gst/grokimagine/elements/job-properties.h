@@ -27,7 +27,13 @@ enum GrokImagineJobProperty {
   GROK_IMAGINE_PROP_RETRIES,
   GROK_IMAGINE_PROP_RETRY_BACKOFF,
   GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP,
+  GROK_IMAGINE_PROP_JOURNAL,
+  GROK_IMAGINE_PROP_REUSE,
+  GROK_IMAGINE_PROP_BUDGET,
+  GROK_IMAGINE_PROP_PRICES,
+  GROK_IMAGINE_PROP_SPENT_USD,
   // Video only.
+  GROK_IMAGINE_PROP_CACHE_SIZE,
   GROK_IMAGINE_PROP_DURATION,
   GROK_IMAGINE_PROP_REFERENCE_IMAGES,
   GROK_IMAGINE_PROP_LOCATION,
@@ -42,6 +48,9 @@ enum GrokImagineJobProperty {
 // The `provider` enum: auto, then one value per row of the provider table.
 GType grok_imagine_provider_get_type(void);
 #define GROK_IMAGINE_TYPE_PROVIDER (grok_imagine_provider_get_type())
+// The `reuse` enum: unfinished, always, never.
+GType grok_imagine_reuse_get_type(void);
+#define GROK_IMAGINE_TYPE_REUSE (grok_imagine_reuse_get_type())
 
 // Defaults of a new element's settings for `kind`.
 grokimagine::JobSettings grok_imagine_default_settings(grokimagine::MediaKind kind);
@@ -68,7 +77,19 @@ class GrokImagineJobState {
   void set_property(GstElement *element, guint prop_id, const GValue *value, GParamSpec *pspec);
   void get_property(guint prop_id, GValue *value) {
     std::lock_guard<std::mutex> lock(lock_);
-    grok_imagine_get_job_property(settings_, prop_id, value);
+    if (prop_id == GROK_IMAGINE_PROP_SPENT_USD)
+      g_value_set_double(value, spent_usd_);
+    else
+      grok_imagine_get_job_property(settings_, prop_id, value);
+  }
+  // What this element's jobs have cost (US dollars), against `budget`.
+  double spent_usd() {
+    std::lock_guard<std::mutex> lock(lock_);
+    return spent_usd_;
+  }
+  void add_spent_usd(double usd) {
+    std::lock_guard<std::mutex> lock(lock_);
+    spent_usd_ += usd;
   }
   grokimagine::JobSettings settings() {
     std::lock_guard<std::mutex> lock(lock_);
@@ -101,6 +122,7 @@ class GrokImagineJobState {
   std::mutex lock_;
   grokimagine::JobSettings settings_;
   bool request_id_learned_ = false;
+  double spent_usd_ = 0;
   std::atomic<bool> eos_requested_{false};
   grokimagine::GObjectPtr<GCancellable> cancellable_ =
       grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());

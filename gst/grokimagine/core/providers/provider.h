@@ -37,6 +37,7 @@ struct JobStatus {
   int progress = -1;            // 0..100 where the provider reports it
   std::vector<Output> outputs;  // when Completed, if the status names them
   std::string detail;           // the provider's words when it did not complete
+  std::optional<double> cost_usd;  // what the provider says the job cost
 };
 
 // What a submit returned: the job's id and, from synchronous APIs, the
@@ -112,6 +113,10 @@ class Provider {
   // The published rate limit per key (requests/s), shared by all jobs of a
   // key; 0 when the provider publishes none (a 429 still holds them all off).
   virtual double requests_per_second() const { return 0; }
+  // How long the provider keeps a job and its result: a journal entry
+  // older than this cannot be resumed. Where a provider does not say, an
+  // hour (Segmind's).
+  virtual std::chrono::seconds retention() const { return std::chrono::hours(1); }
 
   // The error for an HTTP answer the provider has no special meaning for.
   Error http_error(const HttpResponse &response, Phase phase) const;

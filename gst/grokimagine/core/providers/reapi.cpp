@@ -37,6 +37,8 @@ class Reapi final : public Provider {
  public:
   const char *name() const override { return "reapi"; }
   const char *key_env() const override { return "REAPI_KEY"; }
+  // Result URLs live 7 days.
+  std::chrono::seconds retention() const override { return std::chrono::hours(24 * 7); }
   const char *default_api_url() const override { return "https://reapi.ai"; }
   const char *default_model(MediaKind kind) const override {
     return kind == MediaKind::Video ? "grok-imagine-1.0-video" : nullptr;

@@ -35,6 +35,8 @@ class Xai final : public Provider {
   }
   // "About 1 request/s for video models, 429 beyond."
   double requests_per_second() const override { return 1.0; }
+  // Video URLs live 24 hours.
+  std::chrono::seconds retention() const override { return std::chrono::hours(24); }
 
   std::optional<Error> validate(const Request &request) const override {
     if (request.kind == MediaKind::Image) {
@@ -139,6 +141,9 @@ class Xai final : public Provider {
           ErrorKind::Protocol, "xai sent a job status that is not a word", {}, response.status};
     std::string word = json::string_at(root.get(), "status");
     if (!word.empty()) status.provider_status = word;
+    // 1e10 ticks are one US dollar.
+    if (auto ticks = json::number_at(root.get(), "usage.cost_in_usd_ticks"))
+      if (*ticks >= 0) status.cost_usd = *ticks / 1e10;
     if (word == "done") {
       std::string url = json::string_at(root.get(), "video.url");
       JsonNode *moderation = json::node_at(root.get(), "video.respect_moderation");

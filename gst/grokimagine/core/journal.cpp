@@ -1,0 +1,317 @@
+#include "journal.h"
+
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cancellable.h"
+#include "json.h"
+#include "log.h"
+
+namespace grokimagine {
+
+namespace {
+
+constexpr const char *kEntrySuffix = ".json";
+
+struct StateName {
+  JournalEntry::State state;
+  const char *name;
+};
+constexpr StateName kStateNames[] = {
+    {JournalEntry::State::Submitting, "submitting"},
+    {JournalEntry::State::Submitted, "submitted"},
+    {JournalEntry::State::Delivered, "delivered"},
+    {JournalEntry::State::Failed, "failed"},
+};
+
+std::optional<JournalEntry::State> state_from_name(const std::string &name) {
+  for (const auto &known : kStateNames)
+    if (name == known.name) return known.state;
+  return std::nullopt;
+}
+
+// A fingerprint names files: hex only, so nothing else reaches a path.
+bool is_fingerprint(const std::string &text) {
+  return !text.empty() && text.size() <= 128 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return g_ascii_isxdigit(c); });
+}
+
+std::string serialize(const JournalEntry &entry) {
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+  json_builder_begin_object(builder);
+  json::add_member(builder, "version", gint64(1));
+  json::add_member(builder, "state", journal_state_name(entry.state));
+  json::add_member(builder, "fingerprint", entry.fingerprint);
+  json::add_member(builder, "created", entry.created);
+  json::add_member(builder, "updated", entry.updated);
+  json::add_member(builder, "provider", entry.provider);
+  json::add_member(builder, "api_url", entry.api_url);
+  json::add_member(builder, "model", entry.model);
+  json::add_member(builder, "kind", entry.kind);
+  json::add_member(builder, "prompt", entry.prompt);
+  json::add_member(builder, "duration", gint64(entry.duration));
+  json::add_member(builder, "resolution", entry.resolution);
+  json::add_member(builder, "aspect_ratio", entry.aspect_ratio);
+  json::add_member(builder, "image", entry.image);
+  json::add_member(builder, "request_id", entry.request_id);
+  json::add_member(builder, "media_url", entry.media_url);
+  json::add_member(builder, "media_expires", entry.media_expires);
+  json_builder_set_member_name(builder, "cost_usd");
+  json_builder_add_double_value(builder, entry.cost_usd);
+  json::add_member(builder, "cost_source", entry.cost_source);
+  json::add_member(builder, "detail", entry.detail);
+  json_builder_end_object(builder);
+  return json::to_string(builder);
+}
+
+std::optional<JournalEntry> parse(const std::string &text) {
+  json::NodePtr root = json::parse_object(text);
+  if (!root) return std::nullopt;
+  JsonNode *node = root.get();
+  auto state = state_from_name(json::string_at(node, "state"));
+  if (!state) return std::nullopt;
+  auto integer = [node](const char *name) {
+    return gint64(json::number_at(node, name).value_or(0));
+  };
+  JournalEntry entry;
+  entry.state = *state;
+  entry.fingerprint = json::string_at(node, "fingerprint");
+  entry.created = integer("created");
+  entry.updated = integer("updated");
+  entry.provider = json::string_at(node, "provider");
+  entry.api_url = json::string_at(node, "api_url");
+  entry.model = json::string_at(node, "model");
+  entry.kind = json::string_at(node, "kind");
+  entry.prompt = json::string_at(node, "prompt");
+  entry.duration = int(integer("duration"));
+  entry.resolution = json::string_at(node, "resolution");
+  entry.aspect_ratio = json::string_at(node, "aspect_ratio");
+  entry.image = json::string_at(node, "image");
+  entry.request_id = json::string_at(node, "request_id");
+  entry.media_url = json::string_at(node, "media_url");
+  entry.media_expires = integer("media_expires");
+  entry.cost_usd = json::number_at(node, "cost_usd").value_or(-1);
+  entry.cost_source = json::string_at(node, "cost_source");
+  entry.detail = json::string_at(node, "detail");
+  if (!is_fingerprint(entry.fingerprint)) return std::nullopt;
+  return entry;
+}
+
+std::optional<std::string> read_small_file(const std::string &path) {
+  g_autofree gchar *contents = nullptr;
+  gsize length = 0;
+  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return std::nullopt;
+  return std::string(contents, length);
+}
+
+}  // namespace
+
+const char *journal_state_name(JournalEntry::State state) {
+  for (const auto &known : kStateNames)
+    if (known.state == state) return known.name;
+  return "unknown";
+}
+
+std::string sha256_hex(const std::string &text) {
+  g_autofree gchar *hex = g_compute_checksum_for_data(
+      G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(text.data()), text.size());
+  return hex;
+}
+
+std::string Journal::default_dir() {
+  if (const gchar *chosen = g_getenv("GROKIMAGINE_JOURNAL")) return chosen;
+  g_autofree gchar *dir = g_build_filename(g_get_user_state_dir(), "grokimagine", nullptr);
+  return dir;
+}
+
+Journal::Journal(std::string dir) : dir_(std::move(dir)) {
+  init_logging();
+}
+
+Journal::Lock &Journal::Lock::operator=(Lock &&other) noexcept {
+  std::swap(fd_, other.fd_);
+  return *this;
+}
+
+Journal::Lock::~Lock() {
+  // Closing the descriptor releases the flock.
+  if (fd_ >= 0) close(fd_);
+}
+
+std::optional<Error> Journal::ensure_dir() const {
+  if (g_mkdir_with_parents(dir_.c_str(), 0700) != 0)
+    return Error{ErrorKind::Io,
+                 "cannot create the job journal '" + dir_ + "': " + g_strerror(errno) +
+                     " (set the journal property or GROKIMAGINE_JOURNAL to another directory, "
+                     "or to an empty value to turn the journal off)",
+                 {},
+                 0};
+  return std::nullopt;
+}
+
+std::string Journal::entry_path(const std::string &fingerprint) const {
+  return dir_ + G_DIR_SEPARATOR_S + fingerprint + kEntrySuffix;
+}
+
+std::string Journal::cache_path(const std::string &fingerprint) const {
+  g_autofree gchar *path =
+      g_build_filename(dir_.c_str(), "clips", (fingerprint + ".mp4").c_str(), nullptr);
+  return path;
+}
+
+std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint wait_ms,
+                                           GCancellable *cancellable, Error *error) const {
+  if (auto failure = ensure_dir()) {
+    *error = *failure;
+    return std::nullopt;
+  }
+  const std::string path = dir_ + G_DIR_SEPARATOR_S + fingerprint + ".lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = Error{ErrorKind::Io,
+                   "cannot open the job journal's lock '" + path + "': " + g_strerror(errno),
+                   {},
+                   0};
+    return std::nullopt;
+  }
+  Lock lock(fd);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  // Polled rather than blocking, so that a stop interrupts the wait.
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      *error = Error{ErrorKind::Timeout,
+                     "another pipeline is submitting the same job (journal entry " + fingerprint +
+                         ") and has not finished within " + std::to_string(wait_ms / 1000) + " s",
+                     {},
+                     0};
+      return std::nullopt;
+    }
+    if (!sleep_cancellable(cancellable, std::chrono::milliseconds(50))) {
+      *error = Error{ErrorKind::Cancelled, "cancelled", {}, 0};
+      return std::nullopt;
+    }
+  }
+  return lock;
+}
+
+std::optional<JournalEntry> Journal::read(const std::string &fingerprint) const {
+  if (!is_fingerprint(fingerprint)) return std::nullopt;
+  auto text = read_small_file(entry_path(fingerprint));
+  return text ? parse(*text) : std::nullopt;
+}
+
+std::optional<Error> Journal::write(JournalEntry entry) const {
+  if (auto failure = ensure_dir()) return failure;
+  entry.updated = g_get_real_time() / G_USEC_PER_SEC;
+  const std::string text = serialize(entry);
+  const std::string path = entry_path(entry.fingerprint);
+  std::string temp = path + ".XXXXXX";
+  auto fail = [&](const char *what) {
+    return Error{ErrorKind::Io,
+                 std::string("cannot ") + what + " the job journal entry '" + path +
+                     "': " + g_strerror(errno),
+                 {},
+                 0};
+  };
+  int fd = g_mkstemp_full(temp.data(), O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return fail("create");
+  bool written = true;
+  for (size_t done = 0; written && done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    written = n > 0;
+    if (written) done += size_t(n);
+  }
+  // Durable before it replaces the old entry: a crash leaves one or the other.
+  written = written && fsync(fd) == 0;
+  close(fd);
+  if (!written || g_rename(temp.c_str(), path.c_str()) != 0) {
+    Error error = fail("write");
+    g_unlink(temp.c_str());
+    return error;
+  }
+  GST_CAT_DEBUG(grokimagine_core_debug, "journal %s: %s", entry.fingerprint.c_str(),
+                journal_state_name(entry.state));
+  return std::nullopt;
+}
+
+void Journal::remove(const std::string &fingerprint) const {
+  if (!is_fingerprint(fingerprint)) return;
+  g_unlink(entry_path(fingerprint).c_str());
+}
+
+std::vector<JournalEntry> Journal::list() const {
+  std::vector<JournalEntry> entries;
+  g_autoptr(GDir) dir = g_dir_open(dir_.c_str(), 0, nullptr);
+  if (!dir) return entries;
+  while (const gchar *name = g_dir_read_name(dir)) {
+    if (!g_str_has_suffix(name, kEntrySuffix)) continue;
+    std::string fingerprint(name, strlen(name) - strlen(kEntrySuffix));
+    if (auto entry = read(fingerprint)) entries.push_back(std::move(*entry));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const JournalEntry &a, const JournalEntry &b) { return a.created > b.created; });
+  return entries;
+}
+
+void Journal::store_clip(
+    const std::string &fingerprint,
+    const std::function<std::int64_t(std::uint64_t, void *, std::size_t)> &read,
+    std::uint64_t cache_bytes) const {
+  const std::string path = cache_path(fingerprint);
+  g_autofree gchar *clips = g_path_get_dirname(path.c_str());
+  if (g_mkdir_with_parents(clips, 0700) != 0) return;
+  std::string temp = path + ".XXXXXX";
+  int out = g_mkstemp_full(temp.data(), O_WRONLY | O_CLOEXEC, 0600);
+  if (out < 0) return;
+  char buffer[64 * 1024];
+  bool ok = true;
+  for (std::uint64_t offset = 0; ok;) {
+    std::int64_t n = read(offset, buffer, sizeof buffer);
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    ok = ::write(out, buffer, size_t(n)) == n;
+    offset += std::uint64_t(n);
+  }
+  ok = ok && fsync(out) == 0;
+  close(out);
+  if (!ok || g_rename(temp.c_str(), path.c_str()) != 0) {
+    g_unlink(temp.c_str());
+    return;
+  }
+  // Least recently used first: replaying a clip touches it.
+  struct Clip {
+    std::string path;
+    std::uint64_t size;
+    gint64 used;
+  };
+  std::vector<Clip> kept;
+  std::uint64_t total = 0;
+  g_autoptr(GDir) dir = g_dir_open(clips, 0, nullptr);
+  while (const gchar *name = dir ? g_dir_read_name(dir) : nullptr) {
+    if (!g_str_has_suffix(name, ".mp4")) continue;
+    g_autofree gchar *clip = g_build_filename(clips, name, nullptr);
+    GStatBuf info;
+    if (g_stat(clip, &info) != 0) continue;
+    kept.push_back({clip, std::uint64_t(info.st_size), gint64(info.st_mtime)});
+    total += std::uint64_t(info.st_size);
+  }
+  std::sort(kept.begin(), kept.end(), [](const Clip &a, const Clip &b) { return a.used < b.used; });
+  for (const Clip &clip : kept) {
+    if (total <= cache_bytes) break;
+    GST_CAT_DEBUG(grokimagine_core_debug,
+                  "clip cache over %" G_GUINT64_FORMAT " bytes: evicting %s", cache_bytes,
+                  clip.path.c_str());
+    g_unlink(clip.path.c_str());
+    total -= clip.size;
+  }
+}
+
+}  // namespace grokimagine

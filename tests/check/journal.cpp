@@ -1,0 +1,364 @@
+// Never paying twice: the job journal across a killed pipeline, two
+// processes at once, reuse=never, an ambiguous submit, torn writes; what a
+// job costs on the bus, spent-usd and the budget; grokimagine-jobs.
+#include <gst/check/gstcheck.h>
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "assert-string.h"
+#include "core/journal.h"
+#include "support.h"
+
+namespace emu = grokimagine::emulator;
+using test::RunResult;
+
+static const char *kPrompt = "A paper boat on a rainy street";
+
+static GstElement *make_source(const emu::Emulator &emulator, const std::string &journal,
+                               const char *provider = "segmind") {
+  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  gst_util_set_object_arg(G_OBJECT(source), "provider", provider);
+  // xAI's base URL ends in /v1.
+  const std::string api_url = emulator.api_url() + (g_str_equal(provider, "xai") ? "/v1" : "");
+  g_object_set(source, "api-url", api_url.c_str(), "api-key", emulator.options().api_key.c_str(),
+               "prompt", kPrompt, "poll-interval", 100u, "duration", 1, "journal", journal.c_str(),
+               nullptr);
+  return source;
+}
+
+static RunResult run_with_sink(GstElement *source) {
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  return run;
+}
+
+// The gst-launch line a user would type, against `emulator`.
+static std::vector<std::string> launch_argv(const emu::Emulator &emulator, const std::string &out) {
+  return {"gst-launch-1.0",
+          "-m",
+          "grokimaginesrc",
+          "provider=segmind",
+          "api-url=" + emulator.api_url(),
+          std::string("prompt=") + kPrompt,
+          "duration=1",
+          "poll-interval=100",
+          "!",
+          "filesink",
+          "location=" + out};
+}
+
+struct Child {
+  GPid pid = 0;
+  int out_fd = -1;
+};
+
+static Child spawn(const std::vector<std::string> &args, const std::string &journal,
+                   const emu::Emulator &emulator) {
+  std::vector<char *> argv;
+  for (const auto &arg : args) argv.push_back(const_cast<char *>(arg.c_str()));
+  argv.push_back(nullptr);
+  g_auto(GStrv) env = g_get_environ();
+  env = g_environ_setenv(env, "GROKIMAGINE_JOURNAL", journal.c_str(), TRUE);
+  env = g_environ_setenv(env, "SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
+  Child child;
+  g_autoptr(GError) error = nullptr;
+  fail_unless(g_spawn_async_with_pipes(nullptr, argv.data(), env,
+                                       GSpawnFlags(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD),
+                                       nullptr, nullptr, &child.pid, nullptr, &child.out_fd,
+                                       nullptr, &error),
+              "%s", error ? error->message : "");
+  return child;
+}
+
+// Waits for `child` (at most 60 s); its exit status and what it printed.
+static std::pair<int, std::string> finish(Child child) {
+  std::string printed;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(child.out_fd, buffer, sizeof buffer)) > 0) printed.append(buffer, size_t(n));
+  close(child.out_fd);
+  int status = 0;
+  fail_unless(waitpid(child.pid, &status, 0) == child.pid);
+  g_spawn_close_pid(child.pid);
+  return {status, printed};
+}
+
+static void wait_for(const std::function<bool()> &done, const char *what) {
+  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (!done()) {
+    fail_unless(g_get_monotonic_time() < deadline, "%s never happened", what);
+    g_usleep(20000);
+  }
+}
+
+GST_START_TEST(test_rerun_after_kill_pays_once) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 3000;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  const std::string out = dir.path("clip.mp4");
+  Child first = spawn(launch_argv(emulator, out), journal, emulator);
+  wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  kill(first.pid, SIGKILL);
+  auto [killed_status, killed_printed] = finish(first);
+  fail_unless(WIFSIGNALED(killed_status));
+
+  // The same command again: it follows the job, nothing is paid again.
+  auto [status, printed] = finish(spawn(launch_argv(emulator, out), journal, emulator));
+  fail_unless(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", printed.c_str());
+  fail_unless(test::contains(printed, "RESUMED"), "%s", printed.c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  const std::string id = emulator.submits().at(0).request_id;
+  fail_unless(test::read_file(out) == test::read_file(emulator.clip_path(id)));
+  auto entries = grokimagine::Journal(journal).list();
+  fail_unless_equals_int(entries.size(), 1);
+  fail_unless(entries[0].state == grokimagine::JournalEntry::State::Delivered);
+  assert_equals_string(entries[0].request_id.c_str(), id.c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_two_processes_submit_once) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault(emu::Fault{emu::Phase::Submit, 0, {}, 1000, -1, 1});
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  Child a = spawn(launch_argv(emulator, dir.path("a.mp4")), journal, emulator);
+  Child b = spawn(launch_argv(emulator, dir.path("b.mp4")), journal, emulator);
+  auto [status_a, printed_a] = finish(a);
+  auto [status_b, printed_b] = finish(b);
+  fail_unless(WIFEXITED(status_a) && WEXITSTATUS(status_a) == 0, "%s", printed_a.c_str());
+  fail_unless(WIFEXITED(status_b) && WEXITSTATUS(status_b) == 0, "%s", printed_b.c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless(test::read_file(dir.path("a.mp4")) == test::read_file(dir.path("b.mp4")));
+  // One of them followed the other's job and said so.
+  fail_unless(test::contains(printed_a + printed_b, "RESUMED"));
+}
+GST_END_TEST;
+
+GST_START_TEST(test_reuse_never_and_delivered_jobs_pay_again) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  fail_unless(run_with_sink(make_source(emulator, journal)).eos);
+  // Delivered: the default (unfinished) takes a new one.
+  fail_unless(run_with_sink(make_source(emulator, journal)).eos);
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  // reuse=never: a new take whatever the journal holds.
+  GstElement *never = make_source(emulator, journal);
+  gst_util_set_object_arg(G_OBJECT(never), "reuse", "never");
+  fail_unless(run_with_sink(never).eos);
+  fail_unless_equals_int(emulator.counters().submits_total, 3);
+  fail_unless_equals_int(grokimagine::Journal(journal).list().size(), 1);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_ambiguous_submit_is_not_repeated) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault(emu::Fault{emu::Phase::Submit, 500, {}, 0, -1, 1});
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  RunResult first = test::run_failing(make_source(emulator, journal));
+  fail_unless(test::contains(first.error_text(), "may have accepted (and billed)"), "%s",
+              first.error_text().c_str());
+  // The same description again: refused, with what to do, and nothing sent.
+  RunResult again = test::run_failing(make_source(emulator, journal));
+  fail_unless(test::contains(again.error_text(), "no answer was recorded"), "%s",
+              again.error_text().c_str());
+  fail_unless(test::contains(again.error_text(), "reuse=never"), "%s", again.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  GstElement *anyway = make_source(emulator, journal);
+  gst_util_set_object_arg(G_OBJECT(anyway), "reuse", "never");
+  fail_unless(run_with_sink(anyway).eos);
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  // A refusal the provider cannot have acted on leaves nothing to refuse.
+  emulator.add_fault(emu::Fault{emu::Phase::Submit, 400, {}, 0, -1, 1});
+  GstElement *other = make_source(emulator, journal);
+  g_object_set(other, "prompt", "Refused at once", nullptr);
+  test::run_failing(other);
+  other = make_source(emulator, journal);
+  g_object_set(other, "prompt", "Refused at once", nullptr);
+  fail_unless(run_with_sink(other).eos);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_journal_writes_are_atomic) {
+  test::TempDir dir;
+  const std::string journal_dir = dir.path("journal");
+  grokimagine::Journal journal(journal_dir);
+  grokimagine::JournalEntry entry;
+  entry.fingerprint = grokimagine::sha256_hex("torn");
+  for (int round = 0; round < 20; round++) {
+    pid_t child = fork();
+    if (child == 0) {
+      // Rewrites the entry as fast as it can, with prompts of varying length.
+      for (int i = 0;; i++) {
+        entry.prompt = std::string(size_t(1 + (i * 7919) % 50000), char('a' + i % 26));
+        journal.write(entry);
+      }
+    }
+    g_usleep(gulong(g_random_int_range(5000, 60000)));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    // The previous state or the new one, never a torn file.
+    auto read = journal.read(entry.fingerprint);
+    fail_unless(read.has_value(), "round %d: the entry does not parse", round);
+    fail_unless(read->prompt.find_first_not_of(read->prompt[0]) == std::string::npos);
+  }
+  struct stat info;
+  fail_unless(stat(journal_dir.c_str(), &info) == 0);
+  fail_unless_equals_int(info.st_mode & 0777, 0700);
+  const std::string path = journal_dir + "/" + entry.fingerprint + ".json";
+  fail_unless(stat(path.c_str(), &info) == 0);
+  fail_unless_equals_int(info.st_mode & 0777, 0600);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_budget_refuses_before_submitting) {
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  emu::Emulator emulator(options);
+  GstElement *source = make_source(emulator, "", "xai");
+  // grok-imagine-video at 480p: $0.05 a second, so 6 s is $0.30.
+  g_object_set(source, "duration", 6, "budget", 0.25, nullptr);
+  RunResult run = test::run_failing(source);
+  fail_unless(test::contains(run.error_text(),
+                             "Property 'budget' is $0.25: this element has spent "
+                             "$0.00 and this job would cost $0.30"),
+              "%s", run.error_text().c_str());
+  fail_unless(run.error_detail("reason") == "invalid-settings");
+
+  emu::Emulator segmind(test::quick_options());
+  source = make_source(segmind, "");
+  g_object_set(source, "budget", 5.0, nullptr);
+  run = test::run_failing(source);
+  fail_unless(test::contains(run.error_text(), "no price is known for segmind"), "%s",
+              run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total + segmind.counters().submits_total, 0);
+}
+GST_END_TEST;
+
+// The last cost-usd / cost-source seen on grokimagine-job messages.
+static std::pair<double, std::string> observed_cost(GstElement *source, double *spent) {
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  double cost = -1;
+  std::string cost_source;
+  RunResult run = test::run_pipeline(pipeline, 60, [&](GstMessage *message) {
+    const GstStructure *s = gst_message_get_structure(message);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name(s, "grokimagine-job") &&
+        gst_structure_get_double(s, "cost-usd", &cost))
+      cost_source = gst_structure_get_string(s, "cost-source");
+  });
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  g_object_get(source, "spent-usd", spent, nullptr);
+  gst_object_unref(pipeline);
+  return {cost, cost_source};
+}
+
+GST_START_TEST(test_cost_on_the_bus_and_spent) {
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  emu::Emulator xai(options);
+  double spent = 0;
+  // The emulator reports 5e8 ticks per second: $0.05 for the 1 s clip.
+  auto [cost, source] = observed_cost(make_source(xai, "", "xai"), &spent);
+  fail_unless(G_APPROX_VALUE(cost, 0.05, 1e-9), "%f", cost);
+  assert_equals_string(source.c_str(), "provider");
+  fail_unless(G_APPROX_VALUE(spent, 0.05, 1e-9), "%f", spent);
+
+  // No price from Segmind: a price file makes it an estimate.
+  emu::Emulator segmind(test::quick_options());
+  test::TempDir dir;
+  const std::string prices = dir.path("prices.txt");
+  fail_unless(g_file_set_contents(
+      prices.c_str(),
+      "# provider model resolution usd-per-second\nsegmind grok-imagine-video * 0.07\n", -1,
+      nullptr));
+  GstElement *element = make_source(segmind, "");
+  g_object_set(element, "prices", prices.c_str(), nullptr);
+  auto [estimate, estimate_source] = observed_cost(element, &spent);
+  fail_unless(G_APPROX_VALUE(estimate, 0.07, 1e-9), "%f", estimate);
+  assert_equals_string(estimate_source.c_str(), "estimate");
+
+  fail_unless(
+      g_file_set_contents(prices.c_str(), "segmind grok-imagine-video 480p lots\n", -1, nullptr));
+  element = make_source(segmind, "");
+  g_object_set(element, "prices", prices.c_str(), nullptr);
+  RunResult run = test::run_failing(element);
+  fail_unless(test::contains(run.error_text(), "line 1 is not 'provider model resolution"), "%s",
+              run.error_text().c_str());
+}
+GST_END_TEST;
+
+GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
+  emu::Options options = test::quick_options();
+  options.api_key = "sk-journal-never-holds-this";
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  fail_unless(run_with_sink(make_source(emulator, journal)).eos);
+  const std::string id = emulator.submits().at(0).request_id;
+
+  const char *tool = g_getenv("GROKIMAGINE_JOBS");
+  fail_unless(tool != nullptr);
+  auto run_tool = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {tool, "--journal", journal});
+    std::vector<char *> argv;
+    for (auto &arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    g_autofree gchar *out = nullptr;
+    int status = 0;
+    fail_unless(g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out,
+                             nullptr, &status, nullptr));
+    fail_unless(g_spawn_check_wait_status(status, nullptr));
+    return std::string(out);
+  };
+  const std::string listing = run_tool({});
+  for (const std::string &expected : {id, std::string("delivered"), std::string("segmind"),
+                                      std::string("grok-imagine-video"), std::string(kPrompt)})
+    fail_unless(test::contains(listing, expected), "no %s in:\n%s", expected.c_str(),
+                listing.c_str());
+  const std::string line = run_tool({"resume", id});
+  fail_unless(g_str_has_prefix(line.c_str(), "gst-launch-1.0 grokimaginesrc provider=segmind"),
+              "%s", line.c_str());
+  fail_unless(test::contains(line, "reuse=always"), "%s", line.c_str());
+
+  // Nothing in the journal holds the key.
+  g_autoptr(GDir) files = g_dir_open(journal.c_str(), 0, nullptr);
+  while (const gchar *name = g_dir_read_name(files)) {
+    g_autofree gchar *path = g_build_filename(journal.c_str(), name, nullptr);
+    if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
+      fail_if(test::contains(test::read_file(path), options.api_key), "the key is in %s", name);
+  }
+}
+GST_END_TEST;
+
+static Suite *journal_suite() {
+  Suite *suite = suite_create("journal");
+  TCase *tc = tcase_create("journal");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_rerun_after_kill_pays_once);
+  tcase_add_test(tc, test_two_processes_submit_once);
+  tcase_add_test(tc, test_reuse_never_and_delivered_jobs_pay_again);
+  tcase_add_test(tc, test_ambiguous_submit_is_not_repeated);
+  tcase_add_test(tc, test_journal_writes_are_atomic);
+  tcase_add_test(tc, test_budget_refuses_before_submitting);
+  tcase_add_test(tc, test_cost_on_the_bus_and_spent);
+  tcase_add_test(tc, test_jobs_tool_lists_and_resumes_without_the_key);
+  suite_add_tcase(suite, tc);
+  return suite;
+}
+
+GST_CHECK_MAIN(journal);
