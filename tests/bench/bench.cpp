@@ -704,6 +704,9 @@ void print_table() {
 }  // namespace
 
 int main(int argc, char **argv) {
+  // Every figure measures real jobs: no journal following one job from
+  // another run (the bench repeats the same descriptions).
+  g_setenv("GROKIMAGINE_JOURNAL", "", TRUE);
   Config config;
   gint runs = config.runs;
   gboolean quick = FALSE;
