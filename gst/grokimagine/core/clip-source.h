@@ -20,14 +20,16 @@ class ClipSource {
   std::optional<Error> run(GCancellable *cancellable, const JobEvents &events);
 
   const Generation &generation() const { return generation_; }
-  Download *download() const { return download_.get(); }
+  // Shared: the element's queries (other threads) may still hold it while
+  // a stop drops ours.
+  std::shared_ptr<Download> download() const { return download_; }
   // Why the download failed, in the provider's terms where the download was
   // the job itself, with the request id.
   Error download_error() const;
 
  private:
   Generation generation_;
-  std::unique_ptr<Download> download_;
+  std::shared_ptr<Download> download_;
 };
 
 }  // namespace grokimagine

@@ -10,6 +10,7 @@
 #include "cancellable.h"
 #include "gobject-ptr.h"
 #include "log.h"
+#include "retry.h"
 
 namespace grokimagine {
 
@@ -251,7 +252,39 @@ struct Flight {
 
 }  // namespace
 
+std::string describe_request(const HttpRequest &request) {
+  std::string text = request.method + " " + loggable_url(request.url);
+  if (!request.log_phase.empty() || request.log_attempt > 1) {
+    text += " (";
+    if (!request.log_phase.empty()) text += request.log_phase;
+    if (request.log_attempt > 1)
+      text += (request.log_phase.empty() ? "" : ", ") + std::string("attempt ") +
+              std::to_string(request.log_attempt);
+    text += ")";
+  }
+  return text;
+}
+
 HttpResponse HttpClient::send(const HttpRequest &request, GCancellable *cancellable) {
+  const std::string described = describe_request(request);
+  const gint64 started_us = g_get_monotonic_time();
+  GST_CAT_DEBUG_ID(grokimagine_http_debug, log_id(request.log_id), "%s: sending",
+                   described.c_str());
+  HttpResponse response = send_unlogged(request, cancellable);
+  const gint64 took_ms = (g_get_monotonic_time() - started_us) / 1000;
+  if (response.status)
+    GST_CAT_INFO_ID(grokimagine_http_debug, log_id(request.log_id),
+                    "%s: HTTP %u, %zu bytes, in %" G_GINT64_FORMAT " ms", described.c_str(),
+                    response.status, response.body.size(), took_ms);
+  else
+    GST_CAT_INFO_ID(grokimagine_http_debug, log_id(request.log_id),
+                    "%s: %s%s after %" G_GINT64_FORMAT " ms", described.c_str(),
+                    response.transport_error.c_str(), response.not_sent ? " (never sent)" : "",
+                    took_ms);
+  return response;
+}
+
+HttpResponse HttpClient::send_unlogged(const HttpRequest &request, GCancellable *cancellable) {
   auto pending = std::make_shared<PendingSend>();
   auto own_cancellable = cancellable ? GObjectPtr<GCancellable>::ref(cancellable)
                                      : GObjectPtr<GCancellable>::adopt(g_cancellable_new());

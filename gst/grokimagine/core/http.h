@@ -27,7 +27,13 @@ struct HttpRequest {
   gsize max_body_bytes = 1 << 20;  // API answers are small JSON
   guint timeout_ms = 0;            // the whole request; 0: only the session's I/O timeout
   std::string log_id;              // who asks (the element's name), for the debug log
+  std::string log_phase;           // what for ("polling the job status"), for the debug log
+  int log_attempt = 1;             // which attempt of the same request, for the debug log
 };
+
+// "GET https://host/path (polling the job status, attempt 2)" for the debug
+// log: never the query, the headers or the body, where keys travel.
+std::string describe_request(const HttpRequest &request);
 
 struct HttpResponse {
   unsigned status = 0;  // 0: no HTTP response (see transport_error)
@@ -67,6 +73,7 @@ class HttpClient {
  private:
   HttpClient();
   void run();
+  HttpResponse send_unlogged(const HttpRequest &request, GCancellable *cancellable);
 
   GMainContext *context_ = nullptr;
   SoupSession *session_ = nullptr;

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "cancellable.h"
+#include "log.h"
 #include "pacing.h"
+#include "retry.h"
 
 namespace grokimagine {
 
@@ -52,21 +54,13 @@ Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing)
       budget_(RequestBudget::bucket(provider, endpoint_)) {}
 
 std::chrono::milliseconds Job::backoff(int attempt, const HttpResponse &response) const {
-  using std::chrono::milliseconds;
-  const milliseconds cap{30000};
-  std::string retry_after = response.header("Retry-After");
-  if (!retry_after.empty()) {
-    gint64 seconds = g_ascii_strtoll(retry_after.c_str(), nullptr, 10);
-    if (seconds > 0) return std::min(milliseconds(seconds * 1000), cap * 2);
-  }
-  milliseconds base = std::min(timing_.retry_backoff * (1 << std::min(attempt, 6)), cap);
-  // Full jitter keeps many jobs from retrying in lockstep.
-  return milliseconds(g_random_int_range(int(base.count() / 2), int(base.count()) + 1));
+  return RetryPolicy(timing_, deadline_).backoff(attempt + 1, response.header("Retry-After"));
 }
 
 Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable) {
+  const RetryPolicy policy(timing_, deadline_);
   HttpRequest timed = request;
-  // Never past the overall deadline, never past the per-request limit.
+  timed.log_phase = phase_name(phase);
   auto failure = [&](const HttpResponse &response) {
     return response.status != 0 ? provider_.http_error(response, phase)
                                 : Error{ErrorKind::Network,
@@ -75,13 +69,12 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
                                         {},
                                         0};
   };
-  for (int attempt = 0;; attempt++) {
+  for (int attempt = 1;; attempt++) {
     if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(), cancellable))
       return cancelled();
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
-    timed.timeout_ms = guint(std::max<std::chrono::milliseconds::rep>(
-        1, std::min(left, std::chrono::milliseconds(timing_.request_timeout)).count()));
+    // Never past the overall deadline, never past the per-request limit.
+    timed.timeout_ms = guint(policy.request_timeout().count());
+    timed.log_attempt = attempt;
     HttpResponse response = HttpClient::instance().send(timed, cancellable);
     if (response.cancelled || g_cancellable_is_cancelled(cancellable)) return cancelled();
     bool retry = !response.oversized &&
@@ -90,23 +83,39 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
       if (response.status == 0) return failure(response);
       return response;
     }
-    auto wait = backoff(attempt, response);
+    const auto decision = policy.after_failure(attempt, response.header("Retry-After"));
     // The limit is the key's: every job of it waits, not only this one.
-    if (response.status == 429) RequestBudget::instance().hold_off(budget_, Clock::now() + wait);
-    if (Clock::now() + wait >= deadline_) {
-      Error error = failure(response);
-      error.kind = ErrorKind::Timeout;
-      error.message = "the timeout of " + std::to_string(timing_.timeout.count()) +
-                      " s ran out while retrying: " + error.message;
-      return error;
+    if (response.status == 429)
+      RequestBudget::instance().hold_off(budget_, Clock::now() + decision.wait);
+    const std::string why = response.status ? "HTTP " + std::to_string(response.status)
+                                            : response.transport_error;
+    switch (decision.verdict) {
+      case RetryPolicy::Verdict::OutOfTime: {
+        GST_CAT_INFO_ID(grokimagine_core_debug, log_id(request.log_id),
+                        "%s: attempt %d failed (%s); no time left to retry", phase_name(phase),
+                        attempt, why.c_str());
+        Error error = failure(response);
+        error.kind = ErrorKind::Timeout;
+        error.message = decision.reason + ": " + error.message;
+        return error;
+      }
+      case RetryPolicy::Verdict::OutOfAttempts: {
+        GST_CAT_INFO_ID(grokimagine_core_debug, log_id(request.log_id),
+                        "%s: attempt %d failed (%s); no attempts left", phase_name(phase), attempt,
+                        why.c_str());
+        Error error = failure(response);
+        error.kind = ErrorKind::Network;
+        error.message += " " + decision.reason;
+        return error;
+      }
+      case RetryPolicy::Verdict::Retry:
+        break;
     }
-    if (attempt + 1 >= timing_.max_attempts) {
-      Error error = failure(response);
-      error.kind = ErrorKind::Network;
-      error.message += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
-      return error;
-    }
-    if (!sleep_cancellable(cancellable, wait)) return cancelled();
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id(request.log_id),
+                    "%s: attempt %d failed (%s); retrying in %" G_GINT64_FORMAT " ms%s",
+                    phase_name(phase), attempt, why.c_str(), gint64(decision.wait.count()),
+                    response.header("Retry-After").empty() ? "" : " (as Retry-After asks)");
+    if (!sleep_cancellable(cancellable, decision.wait)) return cancelled();
   }
 }
 
