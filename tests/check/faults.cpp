@@ -5,6 +5,14 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <utime.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "assert-string.h"
 #include "core/download.h"
@@ -177,7 +185,9 @@ GST_START_TEST(test_error_page_with_a_binary_label) {
   test::FileServer cdn("/clip.mp4", "application/octet-stream",
                        "<!DOCTYPE html><html><body>Expired</body></html>");
   grokimagine::Error error;
-  auto download = grokimagine::Download::start(cdn.url() + "/clip.mp4", "", 0, &error);
+  auto download =
+      grokimagine::Download::start(grokimagine::Download::media_get(cdn.url() + "/clip.mp4"), "", 0,
+                                   grokimagine::RetryPolicy(grokimagine::JobTiming{}), &error);
   fail_unless(download != nullptr, "%s", error.message.c_str());
   fail_unless(download->wait_for(1 << 20, nullptr) == grokimagine::Download::Wait::Failed);
   const std::string message = download->error().message;
@@ -336,6 +346,392 @@ GST_START_TEST(test_random_state_changes) {
 }
 GST_END_TEST;
 
+// ---- The one retry policy, the stall rule, buffering, files, logs ----
+
+// `source` ! fakesink to EOS or error; `observe` sees every message first.
+static RunResult run_with_fakesink(GstElement *source,
+                                   const std::function<void(GstMessage *)> &observe = {}) {
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  RunResult run = test::run_pipeline(pipeline, 60, observe);
+  gst_object_unref(pipeline);
+  return run;
+}
+
+// The CDN ignores Range and cuts every body at the same byte: each resume
+// resends what is on disk already, which is no progress. It used to retry
+// for ever (88 GETs in 45 s); now `retries` bounds it, at retry-backoff.
+GST_START_TEST(test_cdn_ignoring_range_and_cutting_gives_up) {
+  emu::Options options = test::quick_options();
+  options.ignore_range = true;
+  emu::Emulator emulator(options);
+  emu::Fault cut{emu::Phase::Download};
+  cut.truncate_at = 20000;
+  cut.times = -1;
+  emulator.add_fault(cut);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "retries", 2u, "retry-backoff", 400u, nullptr);
+  const gint64 start = g_get_monotonic_time();
+  RunResult run = run_with_fakesink(source);
+  fail_if(run.eos, "the download should have failed");
+  assert_str_eq(run.error_detail("reason"), "network");
+  fail_unless(test::contains(run.error_text(), "ended after 20000 of"), "%s",
+              run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "gave up after 3 attempts"), "%s",
+              run.error_text().c_str());
+  // The first attempt brought 20000 bytes; the two retries brought none.
+  fail_unless_equals_int(emulator.counters().downloads, 3);
+  // Two waits of at least half of 400 and 800 ms (the jitter's floor).
+  fail_unless(g_get_monotonic_time() - start >= 600 * 1000, "retry-backoff was not honoured");
+}
+GST_END_TEST;
+
+// The body is shorter than its Content-Length, and a Range resume from the
+// cut gets nothing (119 GETs a minute before): a clear error after `retries`.
+GST_START_TEST(test_body_shorter_than_its_length_gives_up) {
+  emu::Emulator emulator(test::quick_options());
+  emu::Fault cut{emu::Phase::Download};
+  cut.cut_file_at = 20000;
+  cut.times = -1;
+  emulator.add_fault(cut);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "retries", 2u, nullptr);
+  RunResult run = test::run_failing(source);
+  assert_str_eq(run.error_detail("reason"), "network");
+  fail_unless(test::contains(run.error_text(), "gave up after 3 attempts"), "%s",
+              run.error_text().c_str());
+  assert_str_eq(run.error_detail("request-id"), emulator.submits().at(0).request_id);
+  fail_unless_equals_int(emulator.counters().downloads, 3);
+  int ranged = 0;
+  for (const auto &header : emulator.cdn_request_headers())
+    ranged += header == "Range: bytes=20000-";
+  fail_unless_equals_int(ranged, 2);
+}
+GST_END_TEST;
+
+// Stall rule: a CDN trickling a few bytes a second is cut after
+// request-timeout, each cut a failed attempt; the pipeline is told (an
+// error after `retries`) instead of sitting at "buffering 0%" for hours, and
+// the buffering it saw ends at 100 before the error.
+GST_START_TEST(test_trickling_download_is_cut) {
+  emu::Emulator emulator(test::quick_options());
+  emu::Fault trickle{emu::Phase::Download};
+  trickle.truncate_at = 100;
+  trickle.trickle_ms = 200;
+  trickle.times = -1;
+  emulator.add_fault(trickle);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "retries", 1u, "request-timeout", 1u, nullptr);
+  std::vector<int> buffering;
+  RunResult run = run_with_fakesink(source, [&](GstMessage *message) {
+    if (GST_MESSAGE_TYPE(message) != GST_MESSAGE_BUFFERING) return;
+    gint percent = 0;
+    gst_message_parse_buffering(message, &percent);
+    buffering.push_back(percent);
+  });
+  fail_if(run.eos, "the trickle should have failed the download");
+  assert_str_eq(run.error_detail("reason"), "network");
+  fail_unless(test::contains(run.error_text(), "stalled"), "%s", run.error_text().c_str());
+  fail_unless(test::contains(run.error_text(), "gave up after 2 attempts"), "%s",
+              run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().downloads, 2);
+  fail_unless(!buffering.empty() && buffering.front() < 100, "no buffering while waiting");
+  fail_unless_equals_int(buffering.back(), 100);
+}
+GST_END_TEST;
+
+// The synchronous preview's POST is the job: bound by `timeout` like any
+// job (it used to wait as long as the provider took), and never repeated.
+GST_START_TEST(test_synchronous_preview_obeys_timeout) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Submit, 0, {}, 30000, -1, -1});
+  const std::string png = test::make_png(48, 27);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "model", "grok-imagine-video-1.5-preview", "image", png.c_str(), "timeout",
+               2u, nullptr);
+  RunResult run = test::run_failing(source);
+  g_unlink(png.c_str());
+  assert_str_eq(run.error_detail("reason"), "timeout");
+  fail_unless(test::contains(run.error_text(), "timeout of 2 s"), "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
+
+// gst-launch -e and Ctrl-C while the source waits for bytes: gst-launch
+// holds the pipeline in PAUSED from BUFFERING < 100 until 100, so the EOS
+// it sends only reaches the bus if the cancelled wait says 100.
+GST_START_TEST(test_eos_while_buffering_ends_buffering) {
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Download, 0, {}, 30000, -1, 1});
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  bool sent_eos = false, buffering_done = false, eos = false;
+  const gint64 give_up = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  while (!eos && g_get_monotonic_time() < give_up) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
+    if (!message) continue;
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) fail("unexpected error");
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) eos = true;
+    if (GST_MESSAGE_TYPE(message) != GST_MESSAGE_BUFFERING) continue;
+    gint percent = 0;
+    gst_message_parse_buffering(message, &percent);
+    // What gst-launch does with buffering, and with -e on Ctrl-C.
+    if (percent < 100 && !sent_eos) {
+      gst_element_set_state(pipeline, GST_STATE_PAUSED);
+      sent_eos = true;
+      gst_element_send_event(pipeline, gst_event_new_eos());
+    } else if (percent == 100 && sent_eos) {
+      buffering_done = true;
+      gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless(sent_eos, "the source never reported buffering");
+  fail_unless(buffering_done, "no BUFFERING 100 after the wait was cancelled");
+  fail_unless(eos, "the EOS never came");
+}
+GST_END_TEST;
+
+// Runs `description` in a child process (this binary), waits until the
+// emulator has seen its download, then kills it with `sig`.
+static void kill_child_while_downloading(const std::string &description, int sig,
+                                         const emu::Emulator &emulator) {
+  g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
+  const gchar *argv[] = {self, nullptr};
+  g_auto(GStrv) env = g_get_environ();
+  env = g_environ_setenv(env, "GROKIMAGINE_CHILD_PIPELINE", description.c_str(), TRUE);
+  GPid child = 0;
+  g_autoptr(GError) error = nullptr;
+  fail_unless(g_spawn_async(nullptr, const_cast<gchar **>(argv), env,
+                            GSpawnFlags(G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL),
+                            nullptr, nullptr, &child, &error),
+              "%s", error ? error->message : "");
+  const gint64 give_up = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (emulator.counters().downloads == 0 && g_get_monotonic_time() < give_up) g_usleep(20000);
+  // Let the first bytes reach the file.
+  g_usleep(500000);
+  const bool downloading = emulator.counters().downloads > 0;
+  kill(child, sig);
+  int status = 0;
+  waitpid(child, &status, 0);
+  g_spawn_close_pid(child);
+  fail_unless(downloading, "the child never started the download");
+  fail_unless(WIFSIGNALED(status) && WTERMSIG(status) == sig, "the child was not killed");
+}
+
+static std::vector<std::string> list_dir(const std::string &dir) {
+  std::vector<std::string> names;
+  g_autoptr(GDir) listing = g_dir_open(dir.c_str(), 0, nullptr);
+  while (const char *name = listing ? g_dir_read_name(listing) : nullptr) names.push_back(name);
+  return names;
+}
+
+// A pipeline killed mid-download (SIGKILL, or SIGTERM, which gst-launch does
+// not catch) leaves nothing beside `location`: the partial clip has no name.
+GST_START_TEST(test_killed_download_leaves_no_part_file) {
+  for (int sig : {SIGKILL, SIGTERM}) {
+    emu::Emulator emulator(test::quick_options());
+    emu::Fault trickle{emu::Phase::Download};
+    trickle.truncate_at = 30000;
+    trickle.trickle_ms = 100;
+    trickle.times = -1;
+    emulator.add_fault(trickle);
+    test::TempDir dir;
+    const std::string location = dir.path("clip.mp4");
+    const std::string description =
+        "grokimaginesrc provider=segmind api-url=" + emulator.api_url() +
+        " api-key=" + emulator.options().api_key +
+        " prompt=killed poll-interval=100 duration=1 location=\"" + location + "\" ! fakesink";
+    kill_child_while_downloading(description, sig, emulator);
+    g_autofree gchar *parent = g_path_get_dirname(location.c_str());
+    const auto left = list_dir(parent);
+    fail_unless(left.empty(), "signal %d left %s", sig, left.empty() ? "" : left[0].c_str());
+  }
+}
+GST_END_TEST;
+
+// Files written to `location` get 0666 & ~umask, as filesink's do.
+GST_START_TEST(test_location_mode_follows_umask) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string location = dir.path("clip.mp4");
+  const mode_t saved = umask(022);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "location", location.c_str(), nullptr);
+  RunResult run = run_with_fakesink(source);
+  umask(saved);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  GStatBuf info;
+  fail_unless(g_stat(location.c_str(), &info) == 0);
+  fail_unless_equals_int(info.st_mode & 0777, 0644);
+}
+GST_END_TEST;
+
+// A `.part` file a killed process left (where the filesystem has no
+// O_TMPFILE) is removed by the next download to that location; one that is
+// locked (alive) or fresh is not.
+GST_START_TEST(test_stale_part_files_are_removed) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string location = dir.path("clip.mp4");
+  g_autofree gchar *parent = g_path_get_dirname(location.c_str());
+  const std::string stale = std::string(parent) + "/.clip.mp4.A1b2C3.part";
+  const std::string fresh = std::string(parent) + "/.clip.mp4.D4e5F6.part";
+  fail_unless(g_file_set_contents(stale.c_str(), "partial", -1, nullptr));
+  fail_unless(g_file_set_contents(fresh.c_str(), "partial", -1, nullptr));
+  struct utimbuf old_times = {time(nullptr) - 3600, time(nullptr) - 3600};
+  fail_unless(utime(stale.c_str(), &old_times) == 0);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "location", location.c_str(), nullptr);
+  RunResult run = run_with_fakesink(source);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_if(g_file_test(stale.c_str(), G_FILE_TEST_EXISTS), "the stale part file is still there");
+  fail_unless(g_file_test(fresh.c_str(), G_FILE_TEST_EXISTS), "a fresh part file was removed");
+  fail_unless(g_file_test(location.c_str(), G_FILE_TEST_EXISTS));
+  g_unlink(fresh.c_str());
+}
+GST_END_TEST;
+
+// Byte-duration queries from another thread while the pipeline goes to NULL
+// and back: the download they read must stay alive (a use after free under
+// ASan before, when the element published a raw pointer).
+GST_START_TEST(test_queries_race_state_changes) {
+  emu::Emulator emulator(test::quick_options());
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0};
+  for (int cycle = 0; cycle < 30; cycle++) {
+    GstElement *pipeline = gst_pipeline_new(nullptr);
+    GstElement *source = make_element("grokimaginesrc", emulator);
+    GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+    g_object_set(sink, "sync", TRUE, nullptr);  // keep the clip playing for a while
+    gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+    fail_unless(gst_element_link(source, sink));
+    done = false;
+    std::vector<std::thread> askers;
+    for (int i = 0; i < 2; i++)
+      askers.emplace_back([&, source] {
+        while (!done) {
+          gint64 bytes = 0;
+          if (gst_element_query_duration(source, GST_FORMAT_BYTES, &bytes) && bytes > 0) answered++;
+        }
+      });
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    const gint64 give_up = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    gint64 bytes = 0;
+    // GstBaseSrc answers -1 until the download knows the size.
+    while (!(gst_element_query_duration(source, GST_FORMAT_BYTES, &bytes) && bytes > 0) &&
+           g_get_monotonic_time() < give_up)
+      g_usleep(1000);
+    fail_unless(bytes > 0, "the size never became known");
+    g_usleep(g_random_int_range(0, 2000));
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    done = true;
+    for (auto &asker : askers) asker.join();
+    gst_object_unref(pipeline);
+  }
+  fail_unless(answered > 0, "no query was ever answered");
+}
+GST_END_TEST;
+
+// grokimagineimagesrc's fetches follow the same policy: a 503 is retried,
+// a 404 is an answer.
+GST_START_TEST(test_image_fetch_retries) {
+  auto make_images = [](const emu::Emulator &emulator) {
+    GstElement *element = gst_element_factory_make("grokimagineimagesrc", nullptr);
+    gst_util_set_object_arg(G_OBJECT(element), "provider", "segmind");
+    g_object_set(element, "api-url", emulator.api_url().c_str(), "api-key",
+                 emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
+                 "retry-backoff", 20u, nullptr);
+    return element;
+  };
+  emu::Emulator emulator(test::quick_options());
+  emulator.add_fault({emu::Phase::Download, 503, {}, 0, -1, 1});
+  RunResult run = run_with_fakesink(make_images(emulator));
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().downloads, 2);
+
+  emu::Emulator gone(test::quick_options());
+  gone.add_fault({emu::Phase::Download, 404, {}, 0, -1, -1});
+  RunResult missing = test::run_failing(make_images(gone));
+  assert_str_eq(missing.error_detail("reason"), "not-found");
+  fail_unless_equals_int(gone.counters().downloads, 1);
+}
+GST_END_TEST;
+
+namespace {
+struct LogLines {
+  std::mutex mutex;
+  std::vector<std::string> lines;  // "category: message"
+};
+}  // namespace
+
+static void collect_log_line(GstDebugCategory *category, GstDebugLevel, const gchar *,
+                             const gchar *, gint, GObject *, GstDebugMessage *message,
+                             gpointer data) {
+  const char *name = gst_debug_category_get_name(category);
+  if (!g_str_has_prefix(name, "grokimagine")) return;
+  auto *log = static_cast<LogLines *>(data);
+  const char *id = gst_debug_message_get_id(message);
+  std::string line = std::string(name) + ": " + (id ? std::string("<") + id + "> " : "") +
+                     gst_debug_message_get(message);
+  std::lock_guard<std::mutex> lock(log->mutex);
+  log->lines.push_back(std::move(line));
+}
+
+// At GST_DEBUG=grokimagine*:6 a user sees each request, each retry and why,
+// each Range resume, and never the key.
+GST_START_TEST(test_download_is_logged_without_the_key) {
+  emu::Options options = test::quick_options();
+  options.api_key = "k3y-that-must-not-be-logged";
+  emu::Emulator emulator(options);
+  emu::Fault cut{emu::Phase::Download};
+  cut.truncate_at = 20000;
+  emulator.add_fault(cut);
+  LogLines log;
+  gst_debug_set_active(TRUE);
+  gst_debug_set_threshold_from_string("grokimagine*:6", FALSE);
+  gst_debug_add_log_function(collect_log_line, &log, nullptr);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  RunResult run = run_with_fakesink(source);
+  gst_debug_remove_log_function(collect_log_line);
+  gst_debug_set_threshold_from_string("grokimagine*:0", FALSE);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  const std::string id = emulator.submits().at(0).request_id;
+  auto has = [&](const std::vector<std::string> &parts) {
+    for (const auto &line : log.lines) {
+      bool all = true;
+      for (const auto &part : parts) all = all && test::contains(line, part);
+      if (all) return true;
+    }
+    return false;
+  };
+  std::string all;  // the download's lines, for the failure messages
+  for (const auto &line : log.lines) {
+    fail_if(test::contains(line, options.api_key), "the key is in: %s", line.c_str());
+    if (g_str_has_prefix(line.c_str(), "grokimaginedownload")) all += line.substr(0, 200) + "\n";
+  }
+  fail_unless(!log.lines.empty(), "nothing was logged");
+  fail_unless(has({"grokimaginehttp", "POST " + emulator.api_url() + "/v2/", "HTTP 200"}),
+              "no submit line:\n%s", all.c_str());
+  fail_unless(has({"grokimaginehttp", "GET " + emulator.api_url(), id, "HTTP 200", " ms"}),
+              "no status request line:\n%s", all.c_str());
+  fail_unless(has({"grokimaginedownload", "GET http://127.0.0.1", ".mp4 (attempt 1)"}),
+              "no download line:\n%s", all.c_str());
+  fail_unless(has({"grokimaginedownload", "attempt 1 failed", "retry in"}), "no retry line:\n%s",
+              all.c_str());
+  fail_unless(has({"grokimaginedownload", "resuming at byte 20000: HTTP 206"}),
+              "no Range resume line:\n%s", all.c_str());
+}
+GST_END_TEST;
+
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -357,6 +753,17 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_max_size);
   tcase_add_test(tc, test_key_not_sent_over_plain_http);
   tcase_add_test(tc, test_resume_after_a_crash);
+  tcase_add_test(tc, test_cdn_ignoring_range_and_cutting_gives_up);
+  tcase_add_test(tc, test_body_shorter_than_its_length_gives_up);
+  tcase_add_test(tc, test_trickling_download_is_cut);
+  tcase_add_test(tc, test_synchronous_preview_obeys_timeout);
+  tcase_add_test(tc, test_eos_while_buffering_ends_buffering);
+  tcase_add_test(tc, test_killed_download_leaves_no_part_file);
+  tcase_add_test(tc, test_location_mode_follows_umask);
+  tcase_add_test(tc, test_stale_part_files_are_removed);
+  tcase_add_test(tc, test_queries_race_state_changes);
+  tcase_add_test(tc, test_image_fetch_retries);
+  tcase_add_test(tc, test_download_is_logged_without_the_key);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);

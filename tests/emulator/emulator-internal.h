@@ -374,8 +374,11 @@ class Core {
   bool take_token(const std::string &key, unsigned *retry_after_s);
   void on_cdn_request(SoupServerMessage *msg, const char *path);
   void serve_media(PausedPtr paused, const std::string &path, bool carries_key,
-                   std::int64_t truncate_at);
-  void write_truncated(PausedPtr paused, guint status, GBytes *body, std::int64_t truncate_at);
+                   const std::optional<Fault> &fault);
+  // Writes the head and `first` bytes of `body` on the raw connection, then
+  // either closes it (trickle_ms 0) or sends the rest a byte at a time.
+  void write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t first,
+                 unsigned trickle_ms);
   std::shared_future<MediaFile> media_for(
       const std::string &file_name,
       std::function<bool(const std::string &path, std::string *error)> encode);

@@ -1062,7 +1062,11 @@ bool make_media(const std::string &path, const std::string &file_name,
   const char *shared = g_getenv("GROKIMAGINE_EMULATOR_CLIPS");
   if (shared == nullptr || *shared == '\0') return encode(path, error);
   const std::string kept = std::string(shared) + "/" + file_name;
-  if (g_file_test(kept.c_str(), G_FILE_TEST_IS_REGULAR) && copy_file(kept, path)) return true;
+  if (g_file_test(kept.c_str(), G_FILE_TEST_IS_REGULAR) && copy_file(kept, path)) {
+    // Said as "encoded" is: the examples' runner finds each job's clip by it.
+    GST_INFO("reused %s (a copy of %s)", path.c_str(), kept.c_str());
+    return true;
+  }
   if (!encode(path, error)) return false;
   // Published under a temporary name, then renamed: another process never
   // reads a half-copied clip.
@@ -1240,9 +1244,8 @@ void Core::on_cdn_request(SoupServerMessage *msg, const char *path) {
   }
   // Download faults script GETs: a HEAD probe must not use them up.
   const std::optional<Fault> fault = is_get ? take_fault(Phase::Download) : std::nullopt;
-  const std::int64_t truncate_at = fault ? fault->truncate_at : -1;
-  answer(msg, fault, [this, path = std::string(path), carries_key, truncate_at](PausedPtr paused) {
-    serve_media(std::move(paused), path, carries_key, truncate_at);
+  answer(msg, fault, [this, path = std::string(path), carries_key, fault](PausedPtr paused) {
+    serve_media(std::move(paused), path, carries_key, fault);
   });
 }
 
@@ -1256,7 +1259,7 @@ void respond_cdn_error(SoupServerMessage *msg, guint status, const std::string &
 }  // namespace
 
 void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_key,
-                       std::int64_t truncate_at) {
+                       const std::optional<Fault> &fault) {
   SoupServerMessage *msg = paused->get();
   if (carries_key) {
     // Real result URLs are pre-signed; a client sending its key to the CDN
@@ -1340,8 +1343,13 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
   BytesPtr body(g_bytes_new_from_bytes(media, range.first, length));
   soup_message_headers_set_content_length(response_headers, static_cast<goffset>(length));
 
-  if (truncate_at >= 0 && method == SOUP_METHOD_GET) {
-    write_truncated(std::move(paused), status, body.get(), truncate_at);
+  std::int64_t first = fault ? fault->truncate_at : -1;
+  if (fault && fault->cut_file_at >= 0)
+    first = std::clamp<std::int64_t>(fault->cut_file_at - static_cast<std::int64_t>(range.first),
+                                     0, static_cast<std::int64_t>(length));
+  const unsigned trickle_ms = fault ? fault->trickle_ms : 0;
+  if ((first >= 0 || trickle_ms > 0) && method == SOUP_METHOD_GET) {
+    write_raw(std::move(paused), status, body.get(), std::max<std::int64_t>(first, 0), trickle_ms);
     return;
   }
   soup_server_message_set_status(msg, status, nullptr);
@@ -1350,14 +1358,60 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
   }
 }
 
-// Sends the response head announcing the whole body, then only
-// `truncate_at` bytes of it, then closes: a connection dropped mid-download.
-// SoupServer cannot do that, so the connection is taken from it.
-void Core::write_truncated(PausedPtr paused, guint status, GBytes *body, std::int64_t truncate_at) {
+// Sends the response head announcing the whole body, then only `first`
+// bytes of it, then closes (a connection dropped mid-download) or sends the
+// rest a byte every `trickle_ms` (a CDN that trickles). SoupServer cannot do
+// either, so the connection is taken from it.
+void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t first,
+                     unsigned trickle_ms) {
   struct RawWrite {
     Core *core;
     GObjectPtr<GIOStream> connection;
-    std::string bytes;
+    std::string pending;  // being written
+    BytesPtr rest;        // the body after `first`, for the trickle
+    gsize trickled = 0;
+    unsigned trickle_ms;
+
+    void write() {
+      g_output_stream_write_all_async(
+          g_io_stream_get_output_stream(connection.get()), pending.data(), pending.size(),
+          G_PRIORITY_DEFAULT, core->shutdown_cancellable.get(), on_written, this);
+    }
+    static void on_written(GObject *stream, GAsyncResult *result, gpointer data) {
+      auto *self = static_cast<RawWrite *>(data);
+      g_autoptr(GError) error = nullptr;
+      const bool ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr,
+                                                       &error);
+      if (!ok) GST_INFO("raw write ended early: %s", error->message);
+      gsize rest_size = self->rest ? g_bytes_get_size(self->rest.get()) : 0;
+      if (!ok || self->trickle_ms == 0 || self->trickled >= rest_size) {
+        self->finish();
+        return;
+      }
+      // One byte per interval; the shutdown is seen at the next one.
+      g_autoptr(GSource) timer = g_timeout_source_new(self->trickle_ms);
+      g_source_set_callback(
+          timer,
+          [](gpointer data) -> gboolean {
+            auto *self = static_cast<RawWrite *>(data);
+            if (g_cancellable_is_cancelled(self->core->shutdown_cancellable.get())) {
+              self->finish();
+              return G_SOURCE_REMOVE;
+            }
+            const auto *bytes = static_cast<const char *>(g_bytes_get_data(self->rest.get(), nullptr));
+            self->pending.assign(bytes + self->trickled, 1);
+            self->trickled++;
+            self->write();
+            return G_SOURCE_REMOVE;
+          },
+          self, nullptr);
+      g_source_attach(timer, self->core->context.get());
+    }
+    void finish() {
+      --core->pending_async_ops;
+      g_io_stream_close(connection.get(), nullptr, nullptr);
+      delete this;
+    }
   };
   std::string head =
       "HTTP/1.1 " + std::to_string(status) + " " + soup_status_get_phrase(status) + "\r\n";
@@ -1371,28 +1425,18 @@ void Core::write_truncated(PausedPtr paused, guint status, GBytes *body, std::in
   head += "Connection: close\r\n\r\n";
   gsize body_size = 0;
   const auto *body_data = static_cast<const char *>(g_bytes_get_data(body, &body_size));
-  const gsize sent = std::min<guint64>(static_cast<guint64>(truncate_at), body_size);
+  const gsize sent = std::min<guint64>(static_cast<guint64>(first), body_size);
 
   GObjectPtr<GIOStream> connection = paused->steal_connection();
   if (!connection) return;  // the client already left
-  GST_INFO("truncating a download after %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes", sent,
-           body_size);
-  // Owned by the callback, which always runs (cancellation included).
-  auto *write = new RawWrite{this, std::move(connection), head + std::string(body_data, sent)};
+  GST_INFO("sending %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes at once, then %s", sent,
+           body_size, trickle_ms ? "trickling" : "closing");
+  // Owns itself until finish(), which always runs (cancellation included).
+  auto *write = new RawWrite{this, std::move(connection), head + std::string(body_data, sent),
+                             BytesPtr(g_bytes_new_from_bytes(body, sent, body_size - sent)), 0,
+                             trickle_ms};
   ++pending_async_ops;
-  g_output_stream_write_all_async(
-      g_io_stream_get_output_stream(write->connection.get()), write->bytes.data(),
-      write->bytes.size(), G_PRIORITY_DEFAULT, shutdown_cancellable.get(),
-      [](GObject *stream, GAsyncResult *result, gpointer data) {
-        std::unique_ptr<RawWrite> done(static_cast<RawWrite *>(data));
-        --done->core->pending_async_ops;
-        g_autoptr(GError) error = nullptr;
-        if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr, &error)) {
-          GST_INFO("truncated write ended early: %s", error->message);
-        }
-        g_io_stream_close(done->connection.get(), nullptr, nullptr);
-      },
-      write);
+  write->write();
 }
 
 void Core::remove_media_dir() {

@@ -55,6 +55,16 @@ struct Fault {
   std::string location;
   // Close the connection without answering (a reset), in any phase.
   bool reset = false;
+  // Download only: the file is cut at this offset of the file (not of the
+  // body): the head still announces the whole clip (Content-Length, or
+  // Content-Range for a Range request), bytes from this offset on are never
+  // sent, then the connection closes. A resume from the cut gets no bytes:
+  // a body forever shorter than its Content-Length.
+  std::int64_t cut_file_at = -1;
+  // Download only: after the head and the first `truncate_at` bytes (none
+  // when -1), send the rest of the body one byte every this many ms (a CDN
+  // that trickles). Emulator shutdown waits up to one interval for it.
+  unsigned trickle_ms = 0;
 };
 
 struct Options {

@@ -62,7 +62,8 @@ start_emulator() {
 # What the emulator saw, from its log.
 accepted_ids() { sed -n 's/.* accepted \([^ ]*\) (.*/\1/p' "$out/${1:-emulator}.log"; }
 submits() { accepted_ids | wc -l; }
-last_clip() { sed -n 's/.* encoded \(.*\.mp4\) (.*/\1/p' "$out/emulator.log" | tail -n 1; }
+# The newest clip the emulator made or took from its shared clips.
+last_clip() { sed -n 's/.* \(encoded\|reused\) \(.*\.mp4\) (.*/\2/p' "$out/emulator.log" | tail -n 1; }
 
 # run NAME COMMAND...: runs with a time limit, output in $out/NAME.log,
 # shown on failure.

@@ -20,7 +20,9 @@ class ClipSource {
 
   const Generation &generation() const { return generation_; }
   Generation &generation() { return generation_; }
-  Download *download() const { return download_.get(); }
+  // Shared: the element's queries (other threads) may still hold it while
+  // a stop drops ours.
+  std::shared_ptr<Download> download() const { return download_; }
   // The whole clip is here: the journal records the job delivered (and,
   // with reuse=always, keeps the clip).
   void delivered();
@@ -30,7 +32,7 @@ class ClipSource {
 
  private:
   Generation generation_;
-  std::unique_ptr<Download> download_;
+  std::shared_ptr<Download> download_;
 };
 
 }  // namespace grokimagine

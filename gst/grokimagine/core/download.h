@@ -13,22 +13,38 @@
 
 #include "error.h"
 #include "http.h"
+#include "retry.h"
 
 namespace grokimagine {
 
 class Download {
  public:
-  // Starts fetching `url` (never with the API key). With a non-empty
-  // `keep_path` the file is written beside it and renamed to it only once
-  // complete; otherwise it is an anonymous temporary file. A body that is
-  // not an MP4 (an error page), or larger than a non-zero `max_bytes`, fails.
-  static std::unique_ptr<Download> start(const std::string &url, const std::string &keep_path,
-                                         std::uint64_t max_bytes, Error *error);
-  // The same for the answer to any request, e.g. a synchronous API whose
-  // answer is the clip. Only a GET is ever repeated (resumed); an HTTP error
-  // status fails at once, keeping the body for the caller (error_body()).
+  // A GET of a media URL: follows redirects (CDNs do), never carries the key.
+  static HttpRequest media_get(const std::string &url, const std::string &log_id = {});
+
+  // Starts fetching the answer to `request`: a media_get(), or a synchronous
+  // API call whose answer is the clip. With a non-empty `keep_path` the file
+  // is written beside it (anonymous where the filesystem allows, so that a
+  // killed process leaves nothing) and appears there only once complete, with
+  // mode 0666 & ~umask; otherwise it is an anonymous temporary file. A body
+  // that is not an MP4 (an error page), or larger than a non-zero
+  // `max_bytes`, fails.
+  //
+  // `policy` bounds it. Only a GET is ever repeated, resumed with Range; a
+  // POST is sent once (it is a paid submit) and an HTTP error status to it
+  // fails at once, keeping the body for the caller (error_body()). A GET is
+  // retried on 429/5xx, transport errors, cut bodies and stalls, until
+  // policy.max_attempts() attempts in a row brought no progress: no new
+  // bytes beyond what was already on disk (bytes a server resends because it
+  // ignored Range are not progress, nor are those of a stalled attempt).
+  // Stall rule: an attempt that receives fewer than 1 KiB/s over a window of
+  // request-timeout seconds is cut (for a GET the window starts when it is
+  // sent, for a POST when its answer starts: the generation before it is
+  // bounded by the policy's deadline only). A download with a deadline
+  // (the synchronous API's: the job's `timeout`) fails at it.
   static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
-                                         std::uint64_t max_bytes, Error *error);
+                                         std::uint64_t max_bytes, const RetryPolicy &policy,
+                                         Error *error);
   ~Download();  // cancels; a partial `keep_path` file is removed
   Download(const Download &) = delete;
   Download &operator=(const Download &) = delete;

@@ -10,6 +10,7 @@
 #include "cancellable.h"
 #include "gobject-ptr.h"
 #include "log.h"
+#include "retry.h"
 
 namespace grokimagine {
 
@@ -117,6 +118,16 @@ bool HttpAnswer::ready() const {
 }
 
 void HttpAnswer::finish(HttpResponse response) {
+  const gint64 took_ms = (g_get_monotonic_time() - started_us_) / 1000;
+  if (response.status)
+    GST_CAT_INFO_ID(grokimagine_http_debug, log_id(log_id_),
+                    "%s: HTTP %u, %zu bytes, in %" G_GINT64_FORMAT " ms", described_.c_str(),
+                    response.status, response.body.size(), took_ms);
+  else
+    GST_CAT_INFO_ID(grokimagine_http_debug, log_id(log_id_),
+                    "%s: %s%s after %" G_GINT64_FORMAT " ms", described_.c_str(),
+                    response.transport_error.c_str(), response.not_sent ? " (never sent)" : "",
+                    took_ms);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     response_ = std::move(response);
@@ -255,8 +266,23 @@ struct Flight {
 
 }  // namespace
 
+std::string describe_request(const HttpRequest &request) {
+  std::string text = request.method + " " + loggable_url(request.url);
+  if (!request.log_phase.empty() || request.log_attempt > 1) {
+    text += " (";
+    if (!request.log_phase.empty()) text += request.log_phase;
+    if (request.log_attempt > 1)
+      text += (request.log_phase.empty() ? "" : ", ") + std::string("attempt ") +
+              std::to_string(request.log_attempt);
+    text += ")";
+  }
+  return text;
+}
+
 std::shared_ptr<HttpAnswer> HttpClient::start(const HttpRequest &request, GCancellable *abort) {
-  auto pending = std::make_shared<HttpAnswer>();
+  auto pending = std::make_shared<HttpAnswer>(describe_request(request), request.log_id);
+  GST_CAT_DEBUG_ID(grokimagine_http_debug, log_id(request.log_id), "%s: sending",
+                   describe_request(request).c_str());
   auto own_abort = abort ? GObjectPtr<GCancellable>::ref(abort)
                          : GObjectPtr<GCancellable>::adopt(g_cancellable_new());
   invoke([request, pending, own_abort](SoupSession *session) {

@@ -30,7 +30,13 @@ struct HttpRequest {
   gsize max_body_bytes = 1 << 20;  // API answers are small JSON
   guint timeout_ms = 0;            // the whole request; 0: only the session's I/O timeout
   std::string log_id;              // who asks (the element's name), for the debug log
+  std::string log_phase;           // what for ("polling the job status"), for the debug log
+  int log_attempt = 1;             // which attempt of the same request, for the debug log
 };
+
+// "GET https://host/path (polling the job status, attempt 2)" for the debug
+// log: never the query, the headers or the body, where keys travel.
+std::string describe_request(const HttpRequest &request);
 
 struct HttpResponse {
   unsigned status = 0;  // 0: no HTTP response (see transport_error)
@@ -52,6 +58,13 @@ struct HttpResponse {
 // regardless, so a paid submit that has left is followed to its answer.
 class HttpAnswer {
  public:
+  // `described` (describe_request) and `log_id` name the request in the
+  // debug log when it ends.
+  HttpAnswer(std::string described, std::string log_id)
+      : described_(std::move(described)),
+        log_id_(std::move(log_id)),
+        started_us_(g_get_monotonic_time()) {}
+
   // Blocks until the answer is complete (true, `*response` filled) or
   // `cancellable` fires (false; the request itself is not cancelled).
   bool wait(GCancellable *cancellable, HttpResponse *response);
@@ -65,6 +78,9 @@ class HttpAnswer {
   std::condition_variable done_cond_;
   bool done_ = false;
   HttpResponse response_;
+  const std::string described_;
+  const std::string log_id_;
+  const gint64 started_us_;
 };
 
 class HttpClient {

@@ -2,6 +2,11 @@
 
 #include <gio/gio.h>
 
+#include "cancellable.h"
+#include "download.h"
+#include "log.h"
+#include "retry.h"
+
 namespace grokimagine {
 
 namespace {
@@ -35,22 +40,47 @@ std::optional<Error> ImageSet::run(GCancellable *cancellable, const JobEvents &e
   return std::nullopt;
 }
 
+// The same retry policy as every other request: a 5xx, a 429 or a transport
+// error is tried again (an image URL is a plain GET: repeating it costs
+// nothing), a 404 is an answer.
 std::optional<Error> ImageSet::fetch(Output &image, GCancellable *cancellable) const {
-  HttpRequest request{"GET", image.url, {}, {}};
-  request.follow_redirects = true;
+  const JobSettings &settings = generation_.settings();
+  const RetryPolicy policy(settings.timing);
+  HttpRequest request = Download::media_get(image.url, settings.log_id);
   request.max_body_bytes = kMaxImageDownloadBytes;
-  HttpResponse response = HttpClient::instance().send(request, cancellable);
-  if (response.cancelled) return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
-  if (response.status == 0)
-    return Error{ErrorKind::Network, "image download: " + response.transport_error, {}, 0};
-  if (response.status != 200)
-    return Error{response.status == 404 || response.status == 410 ? ErrorKind::NotFound
-                                                                  : ErrorKind::Protocol,
-                 "the image URL answered HTTP " + std::to_string(response.status),
-                 {},
-                 response.status};
-  image.data = std::move(response.body);
-  return std::nullopt;
+  request.log_phase = "fetching an image";
+  for (int attempt = 1;; attempt++) {
+    request.log_attempt = attempt;
+    HttpResponse response = HttpClient::instance().send(request, cancellable);
+    if (response.cancelled || g_cancellable_is_cancelled(cancellable))
+      return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
+    if (response.status == 200) {
+      image.data = std::move(response.body);
+      return std::nullopt;
+    }
+    const bool transient = !response.oversized && (response.status == 0 || response.status == 429 ||
+                                                   response.status >= 500);
+    Error error =
+        response.status == 0
+            ? Error{ErrorKind::Network, "image download: " + response.transport_error, {}, 0}
+            : Error{response.status == 404 || response.status == 410 ? ErrorKind::NotFound
+                    : transient                                      ? ErrorKind::Network
+                                                                     : ErrorKind::Protocol,
+                    "the image URL answered HTTP " + std::to_string(response.status),
+                    {},
+                    response.status};
+    if (!transient) return error;
+    const auto decision = policy.after_failure(attempt, response.header("Retry-After"));
+    if (decision.verdict != RetryPolicy::Verdict::Retry) {
+      error.message += " " + decision.reason;
+      return error;
+    }
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id(settings.log_id),
+                    "image fetch attempt %d failed (%s); retrying in %" G_GINT64_FORMAT " ms",
+                    attempt, error.message.c_str(), gint64(decision.wait.count()));
+    if (!sleep_cancellable(cancellable, decision.wait))
+      return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
+  }
 }
 
 }  // namespace grokimagine

@@ -5,6 +5,7 @@
 #include "cancellable.h"
 #include "log.h"
 #include "pacing.h"
+#include "retry.h"
 
 namespace grokimagine {
 
@@ -53,24 +54,12 @@ Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::str
       budget_(RequestBudget::bucket(provider, endpoint_)),
       log_id_(std::move(log_id)) {}
 
-std::chrono::milliseconds Job::backoff(int attempt, const HttpResponse &response) const {
-  using std::chrono::milliseconds;
-  const milliseconds cap{30000};
-  std::string retry_after = response.header("Retry-After");
-  if (!retry_after.empty()) {
-    gint64 seconds = g_ascii_strtoll(retry_after.c_str(), nullptr, 10);
-    if (seconds > 0) return std::min(milliseconds(seconds * 1000), cap * 2);
-  }
-  milliseconds base = std::min(timing_.retry_backoff * (1 << std::min(attempt, 6)), cap);
-  // Full jitter keeps many jobs from retrying in lockstep.
-  return milliseconds(g_random_int_range(int(base.count() / 2), int(base.count()) + 1));
-}
-
 Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
                                SubmitInFlight *in_flight) {
+  const RetryPolicy policy(timing_, deadline_);
   HttpRequest timed = request;
   timed.log_id = log_id_;
-  // Never past the overall deadline, never past the per-request limit.
+  timed.log_phase = phase_name(phase);
   auto failure = [&](const HttpResponse &response) {
     if (response.status != 0) return provider_.http_error(response, phase);
     Error error{
@@ -86,19 +75,16 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
                        "received, so check your provider's dashboard before submitting again";
     return error;
   };
-  for (int attempt = 0;; attempt++) {
+  for (int attempt = 1;; attempt++) {
     std::shared_ptr<HttpAnswer> answer = in_flight ? *in_flight : nullptr;
     if (!answer) {
       if (settle_only_) return cancelled();
       if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(),
                                                cancellable))
         return cancelled();
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
-      timed.timeout_ms = guint(std::max<std::chrono::milliseconds::rep>(
-          1, std::min(left, std::chrono::milliseconds(timing_.request_timeout)).count()));
-      GST_CAT_DEBUG_ID(grokimagine_core_debug, log_id_.c_str(), "%s, attempt %d", phase_name(phase),
-                       attempt + 1);
+      // Never past the overall deadline, never past the per-request limit.
+      timed.timeout_ms = guint(policy.request_timeout().count());
+      timed.log_attempt = attempt;
       // A submit once sent is followed to its answer: cancelling it could
       // lose a job the provider has already accepted.
       answer = HttpClient::instance().start(timed, in_flight ? nullptr : cancellable);
@@ -107,7 +93,7 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
     HttpResponse response;
     if (!answer->wait(cancellable, &response)) {
       if (in_flight)
-        GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(),
+        GST_CAT_INFO_ID(grokimagine_core_debug, log_id(log_id_),
                         "stopped waiting while %s; the request goes on and its answer is kept",
                         phase_name(phase));
       return cancelled();
@@ -120,28 +106,39 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
       if (response.status == 0) return failure(response);
       return response;
     }
-    auto wait = backoff(attempt, response);
-    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "%s failed (%s), retrying in %lld ms",
-                    phase_name(phase),
-                    response.status ? ("HTTP " + std::to_string(response.status)).c_str()
-                                    : response.transport_error.c_str(),
-                    static_cast<long long>(wait.count()));
+    const auto decision = policy.after_failure(attempt, response.header("Retry-After"));
     // The limit is the key's: every job of it waits, not only this one.
-    if (response.status == 429) RequestBudget::instance().hold_off(budget_, Clock::now() + wait);
-    if (Clock::now() + wait >= deadline_) {
-      Error error = failure(response);
-      error.kind = ErrorKind::Timeout;
-      error.message = "the timeout of " + std::to_string(timing_.timeout.count()) +
-                      " s ran out while retrying: " + error.message;
-      return error;
+    if (response.status == 429)
+      RequestBudget::instance().hold_off(budget_, Clock::now() + decision.wait);
+    const std::string why =
+        response.status ? "HTTP " + std::to_string(response.status) : response.transport_error;
+    switch (decision.verdict) {
+      case RetryPolicy::Verdict::OutOfTime: {
+        GST_CAT_INFO_ID(grokimagine_core_debug, log_id(log_id_),
+                        "%s: attempt %d failed (%s); no time left to retry", phase_name(phase),
+                        attempt, why.c_str());
+        Error error = failure(response);
+        error.kind = ErrorKind::Timeout;
+        error.message = decision.reason + ": " + error.message;
+        return error;
+      }
+      case RetryPolicy::Verdict::OutOfAttempts: {
+        GST_CAT_INFO_ID(grokimagine_core_debug, log_id(log_id_),
+                        "%s: attempt %d failed (%s); no attempts left", phase_name(phase), attempt,
+                        why.c_str());
+        Error error = failure(response);
+        error.kind = ErrorKind::Network;
+        error.message += " " + decision.reason;
+        return error;
+      }
+      case RetryPolicy::Verdict::Retry:
+        break;
     }
-    if (attempt + 1 >= timing_.max_attempts) {
-      Error error = failure(response);
-      error.kind = ErrorKind::Network;
-      error.message += " (gave up after " + std::to_string(attempt + 1) + " attempts)";
-      return error;
-    }
-    if (settle_only_ || !sleep_cancellable(cancellable, wait)) return cancelled();
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id(log_id_),
+                    "%s: attempt %d failed (%s); retrying in %" G_GINT64_FORMAT " ms%s",
+                    phase_name(phase), attempt, why.c_str(), gint64(decision.wait.count()),
+                    response.header("Retry-After").empty() ? "" : " (as Retry-After asks)");
+    if (settle_only_ || !sleep_cancellable(cancellable, decision.wait)) return cancelled();
   }
 }
 

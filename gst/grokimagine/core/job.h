@@ -65,7 +65,6 @@ class Job {
                             SubmitInFlight *in_flight = nullptr);
   Parsed<Submitted> submit(const Request &request, const Inputs &inputs, SubmitInFlight &in_flight,
                            GCancellable *cancellable);
-  std::chrono::milliseconds backoff(int attempt, const HttpResponse &response) const;
   Error not_completed(const JobStatus &status) const;
 
   const Provider &provider_;

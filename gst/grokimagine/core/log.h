@@ -14,6 +14,11 @@ namespace grokimagine {
 // download or request of a process, so the core logs without a plugin too.
 void init_logging();
 
+// The id for the _ID macros: none rather than an empty "<>" in the log.
+inline const char *log_id(const std::string &id) {
+  return id.empty() ? nullptr : id.c_str();
+}
+
 }  // namespace grokimagine
 
 // grokimagine: jobs (submit, poll schedule, status changes, retries)
@@ -23,9 +28,8 @@ GST_DEBUG_CATEGORY_EXTERN(grokimagine_http_debug);
 // grokimaginedownload: the media download (ranges, resumes, progress)
 GST_DEBUG_CATEGORY_EXTERN(grokimagine_download_debug);
 
-// GStreamer 1.22 has GST_CAT_LEVEL_LOG_ID but not the per-level shorthands
-// with a category: the core logs by log id (the element's name), since the
-// element itself may be gone when a transfer on the I/O thread ends.
+// GStreamer 1.22 has GST_CAT_LEVEL_LOG_ID but not the per-level _ID
+// shorthands (1.24 does).
 #ifndef GST_CAT_INFO_ID
 #define GST_CAT_WARNING_ID(cat, id, ...) \
   GST_CAT_LEVEL_LOG_ID(cat, GST_LEVEL_WARNING, id, __VA_ARGS__)

@@ -15,7 +15,7 @@
  */
 #include "grokimaginesrc.h"
 
-#include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -43,8 +43,10 @@ struct Private {
   // Streaming thread only.
   ClipSource clip;
   bool job_done = false;
-  // Published for get_size(), which other threads reach through queries.
-  std::atomic<Download *> download{nullptr};
+  // Published for get_size(), which other threads reach through queries:
+  // shared, so that a query holding it keeps it alive through a stop.
+  std::mutex download_lock;
+  std::shared_ptr<Download> download;
   bool posted_complete = false;
 };
 
@@ -107,11 +109,21 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   return TRUE;
 }
 
+static void publish_download(Private &p, std::shared_ptr<Download> download) {
+  std::lock_guard<std::mutex> lock(p.download_lock);
+  p.download = std::move(download);
+}
+
+static std::shared_ptr<Download> published_download(Private &p) {
+  std::lock_guard<std::mutex> lock(p.download_lock);
+  return p.download;
+}
+
 static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
   GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
   Private &p = *self->priv;
   grok_imagine_settle_on_stop(GST_ELEMENT(self), p.clip.generation(), p.job);
-  p.download = nullptr;
+  publish_download(p, nullptr);
   // Dropping the download cancels it; a partial `location` file goes with it.
   p.clip = ClipSource();
   return TRUE;
@@ -132,7 +144,7 @@ static gboolean gst_grok_imagine_src_is_seekable(GstBaseSrc *) {
 }
 
 static gboolean gst_grok_imagine_src_get_size(GstBaseSrc *base, guint64 *size) {
-  Download *download = GST_GROK_IMAGINE_SRC(base)->priv->download;
+  const auto download = published_download(*GST_GROK_IMAGINE_SRC(base)->priv);
   if (!download) return FALSE;
   auto known = download->size();
   if (!known) return FALSE;
@@ -195,7 +207,7 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
   if (ret != GST_FLOW_OK) return ret;
   grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_CONTINUE, "Downloading the clip");
   p.job_done = true;
-  p.download = p.clip.download();
+  publish_download(p, p.clip.download());
   return GST_FLOW_OK;
 }
 
@@ -209,13 +221,19 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     GstFlowReturn ret = run_job(self, cancellable);
     if (ret != GST_FLOW_OK) return ret;
   }
-  Download &download = *p.clip.download();
+  const std::shared_ptr<Download> held_download = p.clip.download();
+  Download &download = *held_download;
   // Waiting for bytes is buffering, as a network source reports it.
   const auto total = download.size();
   const guint64 needed = total ? MIN(offset + size, *total) : offset + size;
   const bool stalled = download.downloaded() < needed;
   if (stalled) post_buffering(self, gint(download.downloaded() * 100 / needed));
-  switch (download.wait_for(offset + size, cancellable)) {
+  const auto waited = download.wait_for(offset + size, cancellable);
+  // Whatever ends the wait ends the buffering: an application (gst-launch)
+  // holds the pipeline in PAUSED until 100, so a wait cancelled by an EOS
+  // or failed must say so too, or a Ctrl-C with -e never gets its EOS.
+  if (stalled) post_buffering(self, 100);
+  switch (waited) {
     case Download::Wait::Cancelled:
       return GST_FLOW_FLUSHING;
     case Download::Wait::Failed: {
@@ -229,7 +247,6 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::End:
       break;
   }
-  if (stalled) post_buffering(self, 100);
   const guint64 available = download.downloaded();
   // The size as known now: a clip smaller than one block is whole before
   // its first read, when it was not known yet.
