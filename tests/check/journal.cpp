@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "assert-string.h"
 #include "core/journal.h"
 #include "support.h"
@@ -158,6 +160,45 @@ GST_START_TEST(test_reuse_never_and_delivered_jobs_pay_again) {
   fail_unless(run_with_sink(never).eos);
   fail_unless_equals_int(emulator.counters().submits_total, 3);
   fail_unless_equals_int(grokimagine::Journal(journal).list().size(), 1);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_reuse_always_replays_without_network) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  GstElement *first = make_source(emulator, journal);
+  gst_util_set_object_arg(G_OBJECT(first), "reuse", "always");
+  g_object_set(first, "location", dir.path("first.mp4").c_str(), nullptr);
+  fail_unless(run_with_sink(first).eos);
+  const emu::Counters before = emulator.counters();
+
+  GstElement *again = make_source(emulator, journal);
+  gst_util_set_object_arg(G_OBJECT(again), "reuse", "always");
+  g_object_set(again, "location", dir.path("again.mp4").c_str(), nullptr);
+  RunResult run = run_with_sink(again);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  const emu::Counters after = emulator.counters();
+  // No request at all: not to the API, not to the CDN.
+  fail_unless_equals_int(after.submits_total, before.submits_total);
+  fail_unless_equals_int(after.status_polls, before.status_polls);
+  fail_unless_equals_int(after.result_fetches, before.result_fetches);
+  fail_unless_equals_int(after.downloads, before.downloads);
+  fail_unless(std::find(run.job_statuses.begin(), run.job_statuses.end(), "CACHED") !=
+              run.job_statuses.end());
+  const std::string id = emulator.submits().at(0).request_id;
+  fail_unless(test::read_file(dir.path("again.mp4")) == test::read_file(emulator.clip_path(id)));
+
+  // A cache too small for the clip keeps nothing: the next run pays.
+  GstElement *tiny = make_source(emulator, journal);
+  gst_util_set_object_arg(G_OBJECT(tiny), "reuse", "always");
+  g_object_set(tiny, "prompt", "Kept nowhere", "cache-size", G_GUINT64_CONSTANT(1000), nullptr);
+  fail_unless(run_with_sink(tiny).eos);
+  tiny = make_source(emulator, journal);
+  gst_util_set_object_arg(G_OBJECT(tiny), "reuse", "always");
+  g_object_set(tiny, "prompt", "Kept nowhere", "cache-size", G_GUINT64_CONSTANT(1000), nullptr);
+  fail_unless(run_with_sink(tiny).eos);
+  fail_unless_equals_int(emulator.counters().submits_total, 3);
 }
 GST_END_TEST;
 
@@ -352,6 +393,7 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_rerun_after_kill_pays_once);
   tcase_add_test(tc, test_two_processes_submit_once);
   tcase_add_test(tc, test_reuse_never_and_delivered_jobs_pay_again);
+  tcase_add_test(tc, test_reuse_always_replays_without_network);
   tcase_add_test(tc, test_ambiguous_submit_is_not_repeated);
   tcase_add_test(tc, test_journal_writes_are_atomic);
   tcase_add_test(tc, test_budget_refuses_before_submitting);

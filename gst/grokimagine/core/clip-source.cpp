@@ -50,10 +50,36 @@ std::optional<Error> ClipSource::prepare(const JobSettings &settings) {
   return check_destination(settings.location);
 }
 
+// `location` gets a replayed clip as it would a downloaded one: whole or not
+// at all, with the usual permissions.
+static std::optional<Error> copy_to_location(const std::string &from, const std::string &location) {
+  const std::string temp = location + ".grokimagine-copy";
+  g_autoptr(GFile) source = g_file_new_for_path(from.c_str());
+  g_autoptr(GFile) target = g_file_new_for_path(temp.c_str());
+  g_autoptr(GError) error = nullptr;
+  if (!g_file_copy(source, target,
+                   GFileCopyFlags(G_FILE_COPY_OVERWRITE | G_FILE_COPY_TARGET_DEFAULT_PERMS),
+                   nullptr, nullptr, nullptr, &error) ||
+      g_rename(temp.c_str(), location.c_str()) != 0) {
+    g_unlink(temp.c_str());
+    return Error{ErrorKind::Io,
+                 "cannot copy the cached clip to location '" + location +
+                     "': " + (error ? error->message : g_strerror(errno)),
+                 {},
+                 0};
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents &events) {
   Error failure;
   const JobSettings &settings = generation_.settings();
-  if (generation_.answers_with_media()) {
+  if (std::string cached = generation_.replay_from_cache(); !cached.empty()) {
+    if (events.replayed) events.replayed(generation_.request_id());
+    download_ = Download::open_file(cached, &failure);
+    if (download_ && !settings.location.empty())
+      if (auto error = copy_to_location(cached, settings.location)) return *error;
+  } else if (generation_.answers_with_media()) {
     // The answer to the submit is the clip: the download is the job.
     if (events.status_changed)
       events.status_changed(JobStatus{JobStatus::State::Running, "PROCESSING", -1, {}, {}});

@@ -633,6 +633,21 @@ Download::~Download() {
       [state = std::move(state_)](SoupSession *) mutable { state.reset(); });
 }
 
+std::unique_ptr<Download> Download::open_file(const std::string &path, Error *error) {
+  auto state = std::make_shared<State>(RetryPolicy(JobTiming{}));
+  state->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat info;
+  if (state->fd < 0 || fstat(state->fd, &info) != 0) {
+    *error = Error{
+        ErrorKind::Io, "cannot open the cached clip '" + path + "': " + g_strerror(errno), {}, 0};
+    return nullptr;
+  }
+  state->downloaded = std::uint64_t(info.st_size);
+  state->total = state->downloaded;
+  state->finished = true;
+  return std::unique_ptr<Download>(new Download(state));
+}
+
 HttpRequest Download::media_get(const std::string &url, const std::string &log_id) {
   HttpRequest get{"GET", url, {}, {}};
   get.follow_redirects = true;

@@ -45,6 +45,9 @@ class Download {
   static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
                                          std::uint64_t max_bytes, const RetryPolicy &policy,
                                          Error *error);
+  // A clip already on disk (the journal's cache), served as a finished
+  // download: no network at all.
+  static std::unique_ptr<Download> open_file(const std::string &path, Error *error);
   ~Download();  // cancels; a partial `keep_path` file is removed
   Download(const Download &) = delete;
   Download &operator=(const Download &) = delete;

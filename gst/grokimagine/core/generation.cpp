@@ -157,6 +157,14 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   return std::nullopt;
 }
 
+std::string Generation::replay_from_cache() {
+  if (!request_id_.empty() || submit_in_flight_) return {};
+  std::string id;
+  std::string path = record_.cached_clip(&id);
+  if (!path.empty()) request_id_ = id;
+  return path;
+}
+
 std::optional<double> Generation::cost(std::string *source) const {
   if (source) *source = reported_cost_ ? "provider" : "estimate";
   return reported_cost_ ? reported_cost_ : estimate_;

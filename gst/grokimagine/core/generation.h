@@ -70,6 +70,9 @@ class Generation {
   void set_spent_usd(double spent) { spent_usd_ = spent; }
   // The journal's record of this job (delivery, the cached clip).
   JobRecord &record() { return record_; }
+  // With reuse=always and a delivered clip of this description in the
+  // cache: its path (the job's id becomes request_id()); else empty.
+  std::string replay_from_cache();
 
   const Provider &provider() const { return *provider_; }
   const JobSettings &settings() const { return settings_; }

@@ -141,7 +141,7 @@ void JobRecord::delivered(
   if (reuse_ == Reuse::Always && read) journal_.store_clip(entry_.fingerprint, read, cache_bytes);
 }
 
-std::string JobRecord::cached_clip() const {
+std::string JobRecord::cached_clip(std::string *request_id) const {
   if (!journal_.enabled() || reuse_ != Reuse::Always) return {};
   auto found = journal_.read(entry_.fingerprint);
   if (!found || found->state != JournalEntry::State::Delivered) return {};
@@ -149,6 +149,7 @@ std::string JobRecord::cached_clip() const {
   if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) return {};
   // Used now: the least recently used clips are evicted first.
   g_utime(path.c_str(), nullptr);
+  *request_id = found->request_id;
   return path;
 }
 

@@ -47,8 +47,8 @@ class JobRecord {
                  std::uint64_t cache_bytes);
 
   // A delivered clip of the same description to replay (reuse=always), or
-  // empty.
-  std::string cached_clip() const;
+  // empty; `request_id` is its job's.
+  std::string cached_clip(std::string *request_id) const;
 
  private:
   void save();

@@ -31,6 +31,9 @@ struct JobEvents {
   // The journal had this description submitted and not delivered: the run
   // follows that job (called before `submitted`) instead of paying again.
   std::function<void(const std::string &request_id)> resumed;
+  // reuse=always: the clip of that delivered job is played from the cache,
+  // with no request at all.
+  std::function<void(const std::string &request_id)> replayed;
 };
 
 // A submit that has left, and may therefore have been accepted (billed): its

@@ -47,6 +47,14 @@ GstFlowReturn grok_imagine_run_job(
                                    " from the journal (submitted earlier, never delivered): "
                                    "nothing is paid again");
   };
+  events.replayed = [&](const std::string &id) {
+    GST_INFO_OBJECT(element, "replaying job %s's clip from the cache", id.c_str());
+    job.remember_request_id(id);
+    post_job_message(element, generation, started_us, "CACHED", 100);
+    grok_imagine_post_progress(
+        element, GST_PROGRESS_TYPE_CONTINUE,
+        "Replaying job " + id + "'s clip from the cache (reuse=always): nothing sent");
+  };
   events.submitted = [&](const std::string &id) {
     GST_INFO_OBJECT(element, "job %s", id.c_str());
     paid_here = !resuming;
