@@ -33,10 +33,7 @@ static GstElement *make_source(const emu::Emulator &emulator, const std::string 
 }
 
 static RunResult run_with_sink(GstElement *source) {
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
-  fail_unless(gst_element_link(source, sink));
+  GstElement *pipeline = test::pipeline_with_sink(source);
   RunResult run = test::run_pipeline(pipeline);
   gst_object_unref(pipeline);
   return run;
@@ -289,10 +286,7 @@ GST_END_TEST;
 
 // The last cost-usd / cost-source seen on grokimagine-job messages.
 static std::pair<double, std::string> observed_cost(GstElement *source, double *spent) {
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
-  fail_unless(gst_element_link(source, sink));
+  GstElement *pipeline = test::pipeline_with_sink(source);
   double cost = -1;
   std::string cost_source;
   RunResult run = test::run_pipeline(pipeline, 60, [&](GstMessage *message) {

@@ -32,16 +32,6 @@ static GstElement *make_source(const emu::Emulator &emulator,
   return source;
 }
 
-// source ! fakesink in a pipeline.
-static GstElement *with_sink(GstElement *source) {
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
-  g_object_set(sink, "sync", FALSE, nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
-  fail_unless(gst_element_link(source, sink));
-  return pipeline;
-}
-
 // Waits (bounded) until the emulator has received `count` submits.
 static void wait_for_submits(const emu::Emulator &emulator, int count) {
   const gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
@@ -170,7 +160,7 @@ GST_END_TEST;
 GST_START_TEST(test_request_id_set_first_still_resumes) {
   emu::Emulator emulator(test::quick_options());
   GstElement *first = make_source(emulator);
-  GstElement *pipeline = with_sink(first);
+  GstElement *pipeline = test::pipeline_with_sink(first);
   RunResult run = test::run_pipeline(pipeline);
   fail_unless(run.eos, "%s", run.error_text().c_str());
   g_autofree gchar *id = nullptr;
@@ -191,7 +181,7 @@ GST_START_TEST(test_request_id_set_first_still_resumes) {
 
   // An id the element learned itself is forgotten by a new description.
   GstElement *source = make_source(emulator);
-  pipeline = with_sink(source);
+  pipeline = test::pipeline_with_sink(source);
   run = test::run_pipeline(pipeline);
   fail_unless(run.eos);
   g_object_set(source, "prompt", "Another prompt", nullptr);
@@ -209,7 +199,7 @@ GST_START_TEST(test_flushing_seek_during_submit_pays_once) {
   emu::Fault slow{emu::Phase::Submit, 0, {}, 1500, -1, 1};
   emulator.add_fault(slow);
   GstElement *source = make_source(emulator);
-  GstElement *pipeline = with_sink(source);
+  GstElement *pipeline = test::pipeline_with_sink(source);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   wait_for_submits(emulator, 1);
   // A flushing seek unlocks create() while the POST is out.
@@ -228,7 +218,7 @@ GST_START_TEST(test_eos_during_submit_reports_the_id) {
   emu::Emulator emulator(test::quick_options());
   emulator.add_fault(emu::Fault{emu::Phase::Submit, 0, {}, 1500, -1, 1});
   GstElement *source = make_source(emulator);
-  GstElement *pipeline = with_sink(source);
+  GstElement *pipeline = test::pipeline_with_sink(source);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   wait_for_submits(emulator, 1);
   // What gst-launch-1.0 -e does on Ctrl-C.
@@ -254,7 +244,7 @@ GST_START_TEST(test_stop_during_submit_is_prompt_and_warns) {
   emu::Emulator emulator(test::quick_options());
   emulator.add_fault(emu::Fault{emu::Phase::Submit, 0, {}, 4000, -1, 1});
   GstElement *source = make_source(emulator);
-  GstElement *pipeline = with_sink(source);
+  GstElement *pipeline = test::pipeline_with_sink(source);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   wait_for_submits(emulator, 1);
   const gint64 before = g_get_monotonic_time();
@@ -378,7 +368,7 @@ GST_START_TEST(test_image_type_is_sniffed_not_guessed_from_the_name) {
   fail_unless(g_rename(png.c_str(), png_as_txt.c_str()) == 0);
   source = make_source(emulator);
   g_object_set(source, "image", png_as_txt.c_str(), nullptr);
-  GstElement *pipeline = with_sink(source);
+  GstElement *pipeline = test::pipeline_with_sink(source);
   run = test::run_pipeline(pipeline);
   gst_object_unref(pipeline);
   fail_unless(run.eos, "%s", run.error_text().c_str());
@@ -393,7 +383,7 @@ GST_END_TEST;
 GST_START_TEST(test_properties_refused_while_playing) {
   emu::Emulator emulator(test::quick_options());
   GstElement *source = make_source(emulator);
-  GstElement *pipeline = with_sink(source);
+  GstElement *pipeline = test::pipeline_with_sink(source);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   wait_for_submits(emulator, 1);
   g_object_set(source, "prompt", "Something else", nullptr);
@@ -496,7 +486,7 @@ GST_START_TEST(test_debug_log_shows_each_step_and_never_the_key) {
   gst_debug_add_log_function(capture_log, &captured, nullptr);
   GstElement *source = make_source(emulator);
   gst_object_set_name(GST_OBJECT(source), "named-source");
-  GstElement *pipeline = with_sink(source);
+  GstElement *pipeline = test::pipeline_with_sink(source);
   RunResult run = test::run_pipeline(pipeline);
   gst_object_unref(pipeline);
   gst_debug_remove_log_function(capture_log);

@@ -90,11 +90,17 @@ RunResult run_pipeline(GstElement *pipeline, int timeout_s,
   return result;
 }
 
-RunResult run_failing(GstElement *source) {
+GstElement *pipeline_with_sink(GstElement *source) {
   GstElement *pipeline = gst_pipeline_new(nullptr);
   GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  g_object_set(sink, "sync", FALSE, nullptr);
   gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
   fail_unless(gst_element_link(source, sink));
+  return pipeline;
+}
+
+RunResult run_failing(GstElement *source) {
+  GstElement *pipeline = pipeline_with_sink(source);
   RunResult run = run_pipeline(pipeline);
   gst_object_unref(pipeline);
   fail_if(run.eos, "the job should have failed");

@@ -47,6 +47,9 @@ struct RunResult {
 RunResult run_pipeline(GstElement *pipeline, int timeout_s = 60,
                        const std::function<void(GstMessage *)> &observe = {});
 
+// A pipeline of `source` ! fakesink (sync=false).
+GstElement *pipeline_with_sink(GstElement *source);
+
 // Runs `source` ! fakesink for a job that must fail; fails the test if it
 // does not.
 RunResult run_failing(GstElement *source);
