@@ -1,6 +1,7 @@
 #include <gst/gst.h>
 
 #include "core/log.h"
+#include "elements/grokimaginechannel.h"
 #include "elements/grokimagineimagesrc.h"
 #include "elements/grokimaginesrc.h"
 #include "elements/grokimaginevideosrc.h"
@@ -11,6 +12,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   registered |= GST_ELEMENT_REGISTER(grokimaginesrc, plugin);
   registered |= GST_ELEMENT_REGISTER(grokimaginevideosrc, plugin);
   registered |= GST_ELEMENT_REGISTER(grokimagineimagesrc, plugin);
+  registered |= GST_ELEMENT_REGISTER(grokimaginechannel, plugin);
   return registered;
 }
 

@@ -55,15 +55,27 @@ JobSettings grok_imagine_default_settings(MediaKind kind) {
   return settings;
 }
 
-void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
+void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
+                                         GrokImagineJobScope scope) {
+  // A channel's properties are each clip's defaults: what names one clip
+  // (its prompt, its request id, where it is kept) is not among them.
+  auto install = [klass, scope](guint prop_id, GParamSpec *pspec) {
+    if (scope == GROK_IMAGINE_EACH_CLIP &&
+        (prop_id == GROK_IMAGINE_PROP_PROMPT || prop_id == GROK_IMAGINE_PROP_REQUEST_ID ||
+         prop_id == GROK_IMAGINE_PROP_LOCATION)) {
+      g_param_spec_unref(g_param_spec_ref_sink(pspec));
+      return;
+    }
+    g_object_class_install_property(klass, prop_id, pspec);
+  };
   constexpr GParamFlags rw =
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_PROVIDER, GstPluginAPIFlags(0));
   gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_REUSE, GstPluginAPIFlags(0));
   const JobSettings defaults = grok_imagine_default_settings(kind);
   const bool video = kind == MediaKind::Video;
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_PROVIDER,
+  install(
+      GROK_IMAGINE_PROP_PROVIDER,
       g_param_spec_enum("provider", "Provider",
                         video ? "Which Grok Imagine API to use; auto picks the one whose key is "
                                 "in the environment (XAI_API_KEY, SEGMIND_API_KEY, AIMLAPI_KEY, "
@@ -71,34 +83,30 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
                               : "Which Grok Imagine API to use (images: xai or segmind); auto "
                                 "picks the one whose key is in the environment",
                         GROK_IMAGINE_TYPE_PROVIDER, 0, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_MODEL,
-      g_param_spec_string("model", "Model", "Model name (unset or empty: the provider's default)",
-                          nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_API_URL,
-      g_param_spec_string(
-          "api-url", "API URL",
-          "Base URL of the provider's API (unset or empty: the provider's own, e.g. "
-          "https://api.x.ai/v1)",
-          nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_API_KEY,
-      g_param_spec_string(
-          "api-key", "API key",
-          "API key (write-only; empty: from the provider's environment "
-          "variable). Sent only to the API host",
-          nullptr,
-          GParamFlags(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_PROMPT,
-      g_param_spec_string("prompt", "Prompt",
-                          video ? "What to generate: subject, motion, camera, style and sound "
-                                  "(required for text-to-video)"
-                                : "What to draw, or the edit to apply to 'image' (required)",
-                          nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_IMAGE,
+  install(GROK_IMAGINE_PROP_MODEL,
+          g_param_spec_string("model", "Model",
+                              "Model name (unset or empty: the provider's default)", nullptr, rw));
+  install(GROK_IMAGINE_PROP_API_URL,
+          g_param_spec_string(
+              "api-url", "API URL",
+              "Base URL of the provider's API (unset or empty: the provider's own, e.g. "
+              "https://api.x.ai/v1)",
+              nullptr, rw));
+  install(GROK_IMAGINE_PROP_API_KEY,
+          g_param_spec_string(
+              "api-key", "API key",
+              "API key (write-only; empty: from the provider's environment "
+              "variable). Sent only to the API host",
+              nullptr,
+              GParamFlags(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  install(GROK_IMAGINE_PROP_PROMPT,
+          g_param_spec_string("prompt", "Prompt",
+                              video ? "What to generate: subject, motion, camera, style and sound "
+                                      "(required for text-to-video)"
+                                    : "What to draw, or the edit to apply to 'image' (required)",
+                              nullptr, rw));
+  install(
+      GROK_IMAGINE_PROP_IMAGE,
       g_param_spec_string("image", "Image",
                           video ? "First frame for image-to-video: an http(s) URL, a data: URI, a "
                                   "local path or a file:// URI (local files are sent inline "
@@ -106,152 +114,132 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind) {
                                 : "Image to edit (segmind): an http(s) URL, a data: URI, a local "
                                   "path or a file:// URI",
                           nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_RESOLUTION,
-      g_param_spec_string("resolution", "Resolution",
-                          video ? "Output resolution: 480p, 720p or 1080p (what each provider "
-                                  "allows varies)"
-                                : "Output resolution: 1k or 2k",
-                          defaults.request.resolution.c_str(), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_ASPECT_RATIO,
-      g_param_spec_string("aspect-ratio", "Aspect ratio",
-                          video ? "Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3 (reapi: "
-                                  "16:9, 9:16, 1:1, 3:2, 2:3)"
-                                : "Image shape: 1:1, 16:9, 9:16, 4:3, 3:4, 3:2, 2:3 (segmind "
-                                  "also 9:19.5, 19.5:9, 9:20, 20:9, 1:2, 2:1, auto)",
-                          defaults.request.aspect_ratio.c_str(), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_POLL_INTERVAL,
-      g_param_spec_uint(
-          "poll-interval", "Poll interval",
-          "Milliseconds between two status requests (100 to 600000); 0 follows the provider: "
-          "by reported progress (xai), every 5 s then backing off (reapi), or "
-          "from 1 s growing to 5 s. All jobs of one key share the provider's "
-          "rate limit (xai: 1 request/s)",
-          0, G_MAXUINT, guint(defaults.timing.poll_interval.count()), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_TIMEOUT,
-      g_param_spec_uint("timeout", "Timeout",
-                        "Overall deadline in seconds from submit to the result; the job can be "
-                        "resumed with request-id after it (1 to 604800)",
-                        0, G_MAXUINT, guint(defaults.timing.timeout.count()), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_REQUEST_ID,
-      g_param_spec_string("request-id", "Request id",
-                          "The provider's id of the job, readable once submitted; set it "
-                          "before starting to resume that job without submitting a new one",
-                          nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_REQUEST_TIMEOUT,
-      g_param_spec_uint("request-timeout", "Request timeout",
-                        "Seconds one API request may take, answer included, before it counts "
-                        "as failed (and is retried where that is safe); a download making no "
-                        "progress for this long is cut (1 to 3600)",
-                        0, G_MAXUINT, guint(defaults.timing.request_timeout.count()), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_RETRIES,
-      g_param_spec_uint("retries", "Retries",
-                        "How many times a request that failed for a passing reason (429, 5xx, "
-                        "network) is tried again within the timeout; a submit is repeated only "
-                        "where the provider cannot have accepted it (0 to 20)",
-                        0, G_MAXUINT, guint(defaults.timing.max_attempts - 1), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_RETRY_BACKOFF,
-      g_param_spec_uint("retry-backoff", "Retry backoff",
-                        "Milliseconds before the first retry; doubled each time (with jitter, "
-                        "capped at 30 s), unless the server says Retry-After (10 to 60000)",
-                        0, G_MAXUINT, guint(defaults.timing.retry_backoff.count()), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP,
-      g_param_spec_boolean("allow-insecure-http", "Allow insecure HTTP",
-                           "Send the API key over plain http to a host that is not loopback "
-                           "(it would travel unencrypted)",
-                           FALSE, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_JOURNAL,
-      g_param_spec_string(
-          "journal", "Journal",
-          "Directory of the job journal, which makes running the same job twice cost one job "
-          "(unset: GROKIMAGINE_JOURNAL, else $XDG_STATE_HOME/grokimagine; empty: no journal)",
-          nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_REUSE,
-      g_param_spec_enum("reuse", "Reuse",
-                        "What a journal entry of the same description is good for: follow an "
-                        "unfinished job, also replay a delivered clip (always), or nothing "
-                        "(never)",
-                        GROK_IMAGINE_TYPE_REUSE, int(defaults.reuse), rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_BUDGET,
-      g_param_spec_double("budget", "Budget",
-                          "US dollars this element may spend (0: no limit); a job whose "
-                          "estimated cost would pass it is refused before it is submitted",
-                          -G_MAXDOUBLE, G_MAXDOUBLE, defaults.budget_usd, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_PRICES,
-      g_param_spec_string("prices", "Prices",
-                          "A price file: lines of 'provider model resolution usd-per-second "
-                          "[usd-per-input-image]' (unset: GROKIMAGINE_PRICES; xai's published "
-                          "prices are built in)",
-                          nullptr, rw));
-  g_object_class_install_property(
-      klass, GROK_IMAGINE_PROP_SPENT_USD,
-      g_param_spec_double("spent-usd", "Spent (USD)",
-                          "What this element's jobs have cost so far: the provider's figure "
-                          "where it reports one, else the price table's estimate",
-                          0, G_MAXDOUBLE, 0,
-                          GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  install(GROK_IMAGINE_PROP_RESOLUTION,
+          g_param_spec_string("resolution", "Resolution",
+                              video ? "Output resolution: 480p, 720p or 1080p (what each provider "
+                                      "allows varies)"
+                                    : "Output resolution: 1k or 2k",
+                              defaults.request.resolution.c_str(), rw));
+  install(GROK_IMAGINE_PROP_ASPECT_RATIO,
+          g_param_spec_string("aspect-ratio", "Aspect ratio",
+                              video ? "Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3 (reapi: "
+                                      "16:9, 9:16, 1:1, 3:2, 2:3)"
+                                    : "Image shape: 1:1, 16:9, 9:16, 4:3, 3:4, 3:2, 2:3 (segmind "
+                                      "also 9:19.5, 19.5:9, 9:20, 20:9, 1:2, 2:1, auto)",
+                              defaults.request.aspect_ratio.c_str(), rw));
+  install(GROK_IMAGINE_PROP_POLL_INTERVAL,
+          g_param_spec_uint(
+              "poll-interval", "Poll interval",
+              "Milliseconds between two status requests (100 to 600000); 0 follows the provider: "
+              "by reported progress (xai), every 5 s then backing off (reapi), or "
+              "from 1 s growing to 5 s. All jobs of one key share the provider's "
+              "rate limit (xai: 1 request/s)",
+              0, G_MAXUINT, guint(defaults.timing.poll_interval.count()), rw));
+  install(GROK_IMAGINE_PROP_TIMEOUT,
+          g_param_spec_uint("timeout", "Timeout",
+                            "Overall deadline in seconds from submit to the result; the job can be "
+                            "resumed with request-id after it (1 to 604800)",
+                            0, G_MAXUINT, guint(defaults.timing.timeout.count()), rw));
+  install(GROK_IMAGINE_PROP_REQUEST_ID,
+          g_param_spec_string("request-id", "Request id",
+                              "The provider's id of the job, readable once submitted; set it "
+                              "before starting to resume that job without submitting a new one",
+                              nullptr, rw));
+  install(GROK_IMAGINE_PROP_REQUEST_TIMEOUT,
+          g_param_spec_uint("request-timeout", "Request timeout",
+                            "Seconds one API request may take, answer included, before it counts "
+                            "as failed (and is retried where that is safe); a download making no "
+                            "progress for this long is cut (1 to 3600)",
+                            0, G_MAXUINT, guint(defaults.timing.request_timeout.count()), rw));
+  install(GROK_IMAGINE_PROP_RETRIES,
+          g_param_spec_uint("retries", "Retries",
+                            "How many times a request that failed for a passing reason (429, 5xx, "
+                            "network) is tried again within the timeout; a submit is repeated only "
+                            "where the provider cannot have accepted it (0 to 20)",
+                            0, G_MAXUINT, guint(defaults.timing.max_attempts - 1), rw));
+  install(GROK_IMAGINE_PROP_RETRY_BACKOFF,
+          g_param_spec_uint("retry-backoff", "Retry backoff",
+                            "Milliseconds before the first retry; doubled each time (with jitter, "
+                            "capped at 30 s), unless the server says Retry-After (10 to 60000)",
+                            0, G_MAXUINT, guint(defaults.timing.retry_backoff.count()), rw));
+  install(GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP,
+          g_param_spec_boolean("allow-insecure-http", "Allow insecure HTTP",
+                               "Send the API key over plain http to a host that is not loopback "
+                               "(it would travel unencrypted)",
+                               FALSE, rw));
+  install(GROK_IMAGINE_PROP_JOURNAL,
+          g_param_spec_string(
+              "journal", "Journal",
+              "Directory of the job journal, which makes running the same job twice cost one job "
+              "(unset: GROKIMAGINE_JOURNAL, else $XDG_STATE_HOME/grokimagine; empty: no journal)",
+              nullptr, rw));
+  install(GROK_IMAGINE_PROP_REUSE,
+          g_param_spec_enum("reuse", "Reuse",
+                            "What a journal entry of the same description is good for: follow an "
+                            "unfinished job, also replay a delivered clip (always), or nothing "
+                            "(never)",
+                            GROK_IMAGINE_TYPE_REUSE, int(defaults.reuse), rw));
+  install(GROK_IMAGINE_PROP_BUDGET,
+          g_param_spec_double("budget", "Budget",
+                              "US dollars this element may spend (0: no limit); a job whose "
+                              "estimated cost would pass it is refused before it is submitted",
+                              -G_MAXDOUBLE, G_MAXDOUBLE, defaults.budget_usd, rw));
+  install(GROK_IMAGINE_PROP_PRICES,
+          g_param_spec_string("prices", "Prices",
+                              "A price file: lines of 'provider model resolution usd-per-second "
+                              "[usd-per-input-image]' (unset: GROKIMAGINE_PRICES; xai's published "
+                              "prices are built in)",
+                              nullptr, rw));
+  install(GROK_IMAGINE_PROP_SPENT_USD,
+          g_param_spec_double("spent-usd", "Spent (USD)",
+                              "What this element's jobs have cost so far: the provider's figure "
+                              "where it reports one, else the price table's estimate",
+                              0, G_MAXDOUBLE, 0,
+                              GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   if (video) {
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_CACHE_SIZE,
-        g_param_spec_uint64("cache-size", "Cache size",
-                            "Bytes of delivered clips kept beside the journal for reuse=always "
-                            "(least recently used evicted)",
-                            0, G_MAXUINT64, defaults.cache_size, rw));
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_MAX_SIZE,
-        g_param_spec_uint64("max-size", "Maximum size",
-                            "Largest clip accepted from the network, in bytes (0: no limit)", 0,
-                            G_MAXUINT64, defaults.max_size, rw));
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_DURATION,
-        g_param_spec_int("duration", "Duration",
-                         "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
-                         "30; the provider refuses others before anything is sent)",
-                         G_MININT, G_MAXINT, defaults.request.duration, rw));
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_REFERENCE_IMAGES,
-        gst_param_spec_array(
-            "reference-images", "Reference images",
-            "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "
-            "e.g. \"<a.jpg,https://b/c.png>\"",
-            g_param_spec_string("image", "Image", "Image URI or path", nullptr, G_PARAM_READWRITE),
-            rw));
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_LOCATION,
+    install(GROK_IMAGINE_PROP_CACHE_SIZE,
+            g_param_spec_uint64("cache-size", "Cache size",
+                                "Bytes of delivered clips kept beside the journal for reuse=always "
+                                "(least recently used evicted)",
+                                0, G_MAXUINT64, defaults.cache_size, rw));
+    install(GROK_IMAGINE_PROP_MAX_SIZE,
+            g_param_spec_uint64("max-size", "Maximum size",
+                                "Largest clip accepted from the network, in bytes (0: no limit)", 0,
+                                G_MAXUINT64, defaults.max_size, rw));
+    install(GROK_IMAGINE_PROP_DURATION,
+            g_param_spec_int("duration", "Duration",
+                             "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
+                             "30; the provider refuses others before anything is sent)",
+                             G_MININT, G_MAXINT, defaults.request.duration, rw));
+    install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
+            gst_param_spec_array("reference-images", "Reference images",
+                                 "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "
+                                 "e.g. \"<a.jpg,https://b/c.png>\"",
+                                 g_param_spec_string("image", "Image", "Image URI or path", nullptr,
+                                                     G_PARAM_READWRITE),
+                                 rw));
+    install(
+        GROK_IMAGINE_PROP_LOCATION,
         g_param_spec_string("location", "Location",
                             "Also keep the downloaded MP4 at this path (written whole or not at "
                             "all)",
                             nullptr, rw));
   } else {
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_N,
-        g_param_spec_int("n", "Count",
-                         "How many images to generate (segmind: 1 to 4; xai: 1 to 10)", G_MININT,
-                         G_MAXINT, defaults.request.count, rw));
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_OUTPUT_FORMAT,
+    install(GROK_IMAGINE_PROP_N,
+            g_param_spec_int("n", "Count",
+                             "How many images to generate (segmind: 1 to 4; xai: 1 to 10)",
+                             G_MININT, G_MAXINT, defaults.request.count, rw));
+    install(
+        GROK_IMAGINE_PROP_OUTPUT_FORMAT,
         g_param_spec_string("output-format", "Output format",
                             "Image format to request from segmind: jpeg, png or webp (xai always "
                             "sends jpeg; the caps follow what arrives)",
                             defaults.request.output_format.c_str(), rw));
-    g_object_class_install_property(
-        klass, GROK_IMAGINE_PROP_MODE,
-        g_param_spec_string("mode", "Mode",
-                            "Segmind generation mode: standard or quality; other providers "
-                            "ignore it",
-                            defaults.request.mode.c_str(), rw));
+    install(GROK_IMAGINE_PROP_MODE,
+            g_param_spec_string("mode", "Mode",
+                                "Segmind generation mode: standard or quality; other providers "
+                                "ignore it",
+                                defaults.request.mode.c_str(), rw));
   }
 }
 

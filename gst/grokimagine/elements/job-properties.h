@@ -55,7 +55,12 @@ GType grok_imagine_reuse_get_type(void);
 // Defaults of a new element's settings for `kind`.
 grokimagine::JobSettings grok_imagine_default_settings(grokimagine::MediaKind kind);
 
-void grok_imagine_install_job_properties(GObjectClass *klass, grokimagine::MediaKind kind);
+enum GrokImagineJobScope {
+  GROK_IMAGINE_ONE_JOB,    // an element that runs one job
+  GROK_IMAGINE_EACH_CLIP,  // a channel: the defaults of each clip's job
+};
+void grok_imagine_install_job_properties(GObjectClass *klass, grokimagine::MediaKind kind,
+                                         GrokImagineJobScope scope = GROK_IMAGINE_ONE_JOB);
 
 // Store and read a property of the job. True when the property describes
 // the job (prompt, image, duration, ...), as opposed to how it is run.

@@ -1,0 +1,75 @@
+// One clip of a channel: its own pipeline (grokimaginesrc, or filesrc for a
+// clip replayed from disk, ! decodebin3) decoding into the channel's fixed
+// raw formats, pulled sample by sample by the channel's worker. The job runs
+// as soon as the pipeline starts (that is the lookahead), and the pipeline
+// blocks once a few frames wait, so memory stays flat in the clip's length.
+#pragma once
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "core/gobject-ptr.h"
+
+struct ChannelFormat {
+  int width = 848;
+  int height = 480;
+  int fps_n = 24;
+  int fps_d = 1;
+  static constexpr int kRate = 48000;
+  static constexpr int kChannels = 2;
+  static constexpr int kBytesPerFrame = 2 * kChannels;  // S16LE interleaved
+
+  GstCaps *video_caps() const;
+  GstCaps *audio_caps() const;
+};
+
+class ChannelClip {
+ public:
+  // `source` is the element that reads the clip (grokimaginesrc with the
+  // job's properties, or filesrc); the clip takes ownership.
+  ChannelClip(int index, std::string prompt, GstElement *source, const ChannelFormat &format);
+  ~ChannelClip();  // to NULL, promptly
+  ChannelClip(const ChannelClip &) = delete;
+  ChannelClip &operator=(const ChannelClip &) = delete;
+
+  int index() const { return index_; }
+  const std::string &prompt() const { return prompt_; }
+  GstElement *source() const { return source_; }
+  // The first frame is decoded: the clip can start without a wait.
+  bool ready() const { return ready_; }
+
+  // The clip's messages (errors, the job's bus messages), to be handled by
+  // the channel; `handle` returns false to stop looking.
+  void drain_messages(const std::function<void(GstMessage *)> &handle);
+
+  // The next video frame or audio buffer; null at the end of that stream
+  // or after `timeout` (check ended()). The caller owns the sample.
+  GstSample *pull_video(GstClockTime timeout);
+  GstSample *pull_audio(GstClockTime timeout);
+  bool video_ended() const;
+  bool audio_ended() const;
+  // No audio stream in this clip (decodebin3 exposed only video).
+  bool has_audio() const { return audio_linked_; }
+  bool video_linked() const { return video_linked_; }
+  // The clip's duration as the demuxer knows it; CLOCK_TIME_NONE if not.
+  GstClockTime duration() const;
+
+ private:
+  static void on_pad_added(GstElement *decoder, GstPad *pad, ChannelClip *self);
+
+  int index_;
+  std::string prompt_;
+  grokimagine::GObjectPtr<GstElement> pipeline_;
+  GstElement *source_;  // owned by the pipeline
+  GstElement *video_in_ = nullptr;
+  GstElement *audio_in_ = nullptr;
+  GstAppSink *video_sink_ = nullptr;
+  GstAppSink *audio_sink_ = nullptr;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> video_linked_{false};
+  std::atomic<bool> audio_linked_{false};
+};

@@ -1,0 +1,956 @@
+/**
+ * SECTION:element-grokimaginechannel
+ * @title: grokimaginechannel
+ *
+ * A generative channel: a stream of prompts in, one continuous stream of raw
+ * video and audio out, made of generated clips played one after another with
+ * continuous timestamps. Prompts come from the `prompts` property, the
+ * `queue-prompt` action signal and the always `text` sink pad (text/x-raw;
+ * a timestamped buffer is a cue: its clip starts at that running time, a
+ * gap before it covered by filler). Each clip is generated `lookahead` clips
+ * ahead, scaled (letter/pillar-boxed) to `width`x`height` at `framerate`,
+ * and its audio made 48 kHz stereo and exactly as long as its video, so the
+ * seams are gapless and video and audio stay in sync. Live (`is-live`), the
+ * stream never stops: `filler` covers a clip that is not ready in time.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 grokimaginechannel prompts="<A dog on a beach,A cat on a roof>" name=c \
+ *   c.video ! queue ! x264enc ! mp4mux name=m ! filesink location=playlist.mp4 \
+ *   c.audio ! queue ! audioconvert ! avenc_aac ! m.
+ * gst-launch-1.0 filesrc location=story.srt ! subparse ! c.text \
+ *   grokimaginechannel name=c c.video ! queue ! autovideosink c.audio ! queue ! autoaudiosink
+ * ]|
+ */
+#include "grokimaginechannel.h"
+
+#include <gst/app/gstappsrc.h>
+#include <gst/video/video.h>
+#include <glib/gstdio.h>
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "channel-clip.h"
+#include "core/channel-schedule.h"
+#include "core/generation.h"
+#include "element-errors.h"
+#include "job-properties.h"
+
+GST_DEBUG_CATEGORY_STATIC(grok_imagine_channel_debug);
+#define GST_CAT_DEFAULT grok_imagine_channel_debug
+
+using grokimagine::ChannelSchedule;
+
+enum {
+  PROP_PROMPTS = GROK_IMAGINE_N_JOB_PROPERTIES,
+  PROP_IS_LIVE,
+  PROP_LOOP,
+  PROP_LOOKAHEAD,
+  PROP_FILLER,
+  PROP_WIDTH,
+  PROP_HEIGHT,
+  PROP_FRAMERATE,
+};
+
+enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
+static guint channel_signals[N_SIGNALS];
+
+enum class Filler { Hold, Black };
+
+namespace {
+
+// What the user set on the channel itself (the job defaults live in `job`).
+struct ChannelSettings {
+  std::vector<std::string> prompts;
+  bool is_live = false;
+  bool loop = false;
+  guint lookahead = 1;
+  Filler filler = Filler::Hold;
+  int width = 0;  // 0: from resolution and aspect-ratio
+  int height = 0;
+  int fps_n = 24;
+  int fps_d = 1;
+};
+
+// What exists while the channel runs.
+struct RunState {
+  ChannelSchedule schedule;
+  ChannelFormat format;
+  std::map<int, std::unique_ptr<ChannelClip>> clips;
+  std::string clips_dir;  // each generated clip's file, for replays (loop)
+  bool text_linked = false;
+  GstSegment text_segment;
+  // The timeline: what has been pushed, in frames and audio samples.
+  guint64 frames = 0;
+  guint64 samples = 0;
+  GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
+  GstBuffer *last_frame = nullptr;               // for filler=hold
+  bool in_filler = false;
+  GstClockTime filler_started = 0;
+
+  RunState(guint lookahead, bool loop) : schedule(lookahead, loop) {
+    gst_segment_init(&text_segment, GST_FORMAT_TIME);
+  }
+  ~RunState() {
+    clips.clear();
+    if (last_frame) gst_buffer_unref(last_frame);
+    if (!clips_dir.empty()) {
+      g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
+      while (const gchar *name = dir ? g_dir_read_name(dir) : nullptr) {
+        g_autofree gchar *path = g_build_filename(clips_dir.c_str(), name, nullptr);
+        g_unlink(path);
+      }
+      g_rmdir(clips_dir.c_str());
+    }
+  }
+};
+
+struct Private {
+  GrokImagineJobState job{grokimagine::MediaKind::Video};
+  std::mutex settings_lock;
+  ChannelSettings settings;
+
+  GstElement *video_src = nullptr;  // appsrc, owned by the bin
+  GstElement *audio_src = nullptr;
+  GstPad *text_pad = nullptr;
+
+  // Guards `run` and `stopping`; the worker waits on `wake`.
+  std::mutex lock;
+  std::condition_variable wake;
+  std::unique_ptr<RunState> run;
+  bool stopping = false;
+  std::thread worker;
+};
+
+}  // namespace
+
+struct _GstGrokImagineChannel {
+  GstBin parent;
+  Private *priv;
+};
+
+G_DEFINE_TYPE(GstGrokImagineChannel, gst_grok_imagine_channel, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE(grokimaginechannel, "grokimaginechannel", GST_RANK_NONE,
+                            GST_TYPE_GROK_IMAGINE_CHANNEL);
+
+static GstStaticPadTemplate video_template =
+    GST_STATIC_PAD_TEMPLATE("video", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-raw"));
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE("audio", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("audio/x-raw"));
+static GstStaticPadTemplate text_template = GST_STATIC_PAD_TEMPLATE(
+    "text", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS("text/x-raw, format = (string) { utf8, pango-markup }"));
+
+static GType filler_get_type() {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {{int(Filler::Hold), "The last frame, with silence", "hold"},
+                                        {int(Filler::Black), "Black, with silence", "black"},
+                                        {0, nullptr, nullptr}};
+    g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelFiller", values));
+  }
+  return type;
+}
+
+// ---- The timeline ----
+
+static GstClockTime frame_time(const ChannelFormat &format, guint64 frames) {
+  return gst_util_uint64_scale(frames, GST_SECOND * guint64(format.fps_d), guint64(format.fps_n));
+}
+
+// Audio samples that end where `frames` video frames end.
+static guint64 samples_for_frames(const ChannelFormat &format, guint64 frames) {
+  return gst_util_uint64_scale(frames, guint64(ChannelFormat::kRate) * guint64(format.fps_d),
+                               guint64(format.fps_n));
+}
+
+static GstClockTime sample_time(guint64 samples) {
+  return gst_util_uint64_scale(samples, GST_SECOND, ChannelFormat::kRate);
+}
+
+// The pipeline's running time now, or NONE without a clock.
+static GstClockTime running_time(GstGrokImagineChannel *self) {
+  g_autoptr(GstClock) clock = gst_element_get_clock(GST_ELEMENT(self));
+  if (!clock) return GST_CLOCK_TIME_NONE;
+  const GstClockTime now = gst_clock_get_time(clock);
+  const GstClockTime base = gst_element_get_base_time(GST_ELEMENT(self));
+  return now > base ? now - base : 0;
+}
+
+static bool stopping(GstGrokImagineChannel *self) {
+  std::lock_guard<std::mutex> lock(self->priv->lock);
+  return self->priv->stopping;
+}
+
+// Live: waits until the running time reaches `when` (the buffer's time), in
+// steps short enough for a stop to be prompt. False when stopping.
+static bool wait_until(GstGrokImagineChannel *self, GstClockTime when) {
+  Private &p = *self->priv;
+  std::unique_lock<std::mutex> lock(p.lock);
+  while (!p.stopping) {
+    lock.unlock();
+    const GstClockTime now = running_time(self);
+    const bool playing = GST_STATE(self) == GST_STATE_PLAYING;
+    lock.lock();
+    if (playing && now != GST_CLOCK_TIME_NONE && now >= when) return true;
+    const GstClockTime left = playing && now != GST_CLOCK_TIME_NONE ? when - now : 20 * GST_MSECOND;
+    p.wake.wait_for(lock, std::chrono::nanoseconds(MIN(left, 20 * GST_MSECOND)));
+  }
+  return false;
+}
+
+// Pushes `buffer` (owned) at timeline time `pts` on `appsrc`; false when the
+// stream is over (stopping, flushing, not linked).
+static bool push(GstGrokImagineChannel *self, RunState &run, GstElement *appsrc, GstBuffer *buffer,
+                 GstClockTime pts, GstClockTime duration, bool live) {
+  buffer = gst_buffer_make_writable(buffer);
+  if (live) {
+    if (run.live_base == GST_CLOCK_TIME_NONE) {
+      if (!wait_until(self, 0)) {
+        gst_buffer_unref(buffer);
+        return false;
+      }
+      run.live_base = running_time(self);
+    }
+    pts += run.live_base;
+    if (!wait_until(self, pts)) {
+      gst_buffer_unref(buffer);
+      return false;
+    }
+  }
+  GST_BUFFER_PTS(buffer) = pts;
+  GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION(buffer) = duration;
+  const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer);
+  if (ret != GST_FLOW_OK) GST_DEBUG_OBJECT(self, "push: %s", gst_flow_get_name(ret));
+  return ret == GST_FLOW_OK;
+}
+
+static bool push_frame(GstGrokImagineChannel *self, RunState &run, GstBuffer *frame, bool live) {
+  const GstClockTime pts = frame_time(run.format, run.frames);
+  const GstClockTime end = frame_time(run.format, run.frames + 1);
+  if (run.last_frame) gst_buffer_unref(run.last_frame);
+  run.last_frame = gst_buffer_ref(frame);
+  run.frames++;
+  return push(self, run, self->priv->video_src, frame, pts, end - pts, live);
+}
+
+// Pushes audio from `buffer` (owned; may be null for silence) up to sample
+// `until` of the timeline: cut where it passes it, silence where it falls
+// short when `fill` is set.
+static bool push_audio(GstGrokImagineChannel *self, RunState &run, GstBuffer *buffer, guint64 until,
+                       bool live) {
+  if (run.samples >= until) {
+    if (buffer) gst_buffer_unref(buffer);
+    return true;
+  }
+  const guint64 wanted = until - run.samples;
+  if (!buffer) {
+    buffer = gst_buffer_new_allocate(nullptr, wanted * ChannelFormat::kBytesPerFrame, nullptr);
+    gst_buffer_memset(buffer, 0, 0, wanted * ChannelFormat::kBytesPerFrame);
+  }
+  guint64 have = gst_buffer_get_size(buffer) / ChannelFormat::kBytesPerFrame;
+  if (have > wanted) {
+    GstBuffer *cut = gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, 0,
+                                            wanted * ChannelFormat::kBytesPerFrame);
+    gst_buffer_unref(buffer);
+    buffer = cut;
+    have = wanted;
+  }
+  if (have == 0) {
+    gst_buffer_unref(buffer);
+    return true;
+  }
+  const GstClockTime pts = sample_time(run.samples);
+  run.samples += have;
+  return push(self, run, self->priv->audio_src, buffer, pts, sample_time(run.samples) - pts, live);
+}
+
+static void post_element_message(GstGrokImagineChannel *self, GstStructure *s) {
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+static GstClockTime timeline_running_time(const RunState &run, GstClockTime timeline) {
+  return run.live_base == GST_CLOCK_TIME_NONE ? timeline : run.live_base + timeline;
+}
+
+// One frame of filler (and the audio under it).
+static bool push_filler_frame(GstGrokImagineChannel *self, RunState &run, Filler filler, bool live,
+                              const char *reason) {
+  if (!run.in_filler) {
+    run.in_filler = true;
+    run.filler_started = frame_time(run.format, run.frames);
+    GST_INFO_OBJECT(self, "filler (%s) from %" GST_TIME_FORMAT, reason,
+                    GST_TIME_ARGS(run.filler_started));
+    post_element_message(
+        self,
+        gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, reason, "running-time",
+                          G_TYPE_UINT64, timeline_running_time(run, run.filler_started), nullptr));
+  }
+  GstBuffer *frame = nullptr;
+  if (filler == Filler::Hold && run.last_frame) {
+    frame = gst_buffer_copy(run.last_frame);
+  } else {
+    // I420 black: Y at 16, U and V at 128.
+    GstVideoInfo info;
+    g_autoptr(GstCaps) caps = run.format.video_caps();
+    gst_video_info_from_caps(&info, caps);
+    const gsize luma = GST_VIDEO_INFO_PLANE_OFFSET(&info, 1);
+    frame = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
+    gst_buffer_memset(frame, 0, 16, luma);
+    gst_buffer_memset(frame, luma, 128, GST_VIDEO_INFO_SIZE(&info) - luma);
+  }
+  if (!push_frame(self, run, frame, live)) return false;
+  return push_audio(self, run, nullptr, samples_for_frames(run.format, run.frames), live);
+}
+
+static void end_filler(GstGrokImagineChannel *self, RunState &run) {
+  if (!run.in_filler) return;
+  run.in_filler = false;
+  const GstClockTime now = frame_time(run.format, run.frames);
+  post_element_message(
+      self, gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, "ended",
+                              "running-time", G_TYPE_UINT64, timeline_running_time(run, now),
+                              "duration", G_TYPE_UINT64, now - run.filler_started, nullptr));
+}
+
+// ---- Clips ----
+
+// The clip's source: a job with the channel's properties and its prompt,
+// kept on disk for replays; or, replaying, the file.
+static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, int index,
+                                    const std::string &prompt, bool replay) {
+  Private &p = *self->priv;
+  g_autofree gchar *path = g_strdup_printf("%s/clip-%d.mp4", run.clips_dir.c_str(), index);
+  if (replay) {
+    GstElement *file = gst_element_factory_make("filesrc", nullptr);
+    g_object_set(file, "location", path, nullptr);
+    return file;
+  }
+  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  guint count = 0;
+  g_autofree GParamSpec **pspecs = g_object_class_list_properties(G_OBJECT_GET_CLASS(self), &count);
+  for (guint i = 0; i < count; i++) {
+    GParamSpec *pspec = pspecs[i];
+    const bool job_property = pspec->owner_type == GST_TYPE_GROK_IMAGINE_CHANNEL &&
+                              pspec->param_id < GROK_IMAGINE_N_JOB_PROPERTIES &&
+                              (pspec->flags & G_PARAM_READABLE) &&
+                              (pspec->flags & G_PARAM_WRITABLE);
+    if (!job_property) continue;
+    GValue value = G_VALUE_INIT;
+    g_value_init(&value, pspec->value_type);
+    g_object_get_property(G_OBJECT(self), pspec->name, &value);
+    g_object_set_property(G_OBJECT(source), pspec->name, &value);
+    g_value_unset(&value);
+  }
+  const grokimagine::JobSettings settings = p.job.settings();
+  // Write-only, so not copied above.
+  if (!settings.api_key.empty()) g_object_set(source, "api-key", settings.api_key.c_str(), nullptr);
+  g_object_set(source, "prompt", prompt.c_str(), "location", path, nullptr);
+  return source;
+}
+
+static std::string clip_request_id(ChannelClip &clip) {
+  if (!g_object_class_find_property(G_OBJECT_GET_CLASS(clip.source()), "request-id")) return {};
+  g_autofree gchar *id = nullptr;
+  g_object_get(clip.source(), "request-id", &id, nullptr);
+  return id ? id : "";
+}
+
+// A clip's messages: its job's messages go on the channel's bus as they
+// are; an error ends that clip (a warning), or the channel when every clip
+// would fail the same way (no key, a refused key, no credits, bad settings).
+// False when the channel must end.
+static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
+                                 bool *clip_failed) {
+  bool fatal = false;
+  clip.drain_messages([&](GstMessage *message) {
+    switch (GST_MESSAGE_TYPE(message)) {
+      case GST_MESSAGE_ELEMENT:
+      case GST_MESSAGE_PROGRESS:
+        gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
+        break;
+      case GST_MESSAGE_ERROR: {
+        // The first error says why (the job's); those after it (the
+        // stopped stream, an empty demuxer) only follow from it.
+        if (*clip_failed) break;
+        g_autoptr(GError) error = nullptr;
+        g_autofree gchar *debug = nullptr;
+        gst_message_parse_error(message, &error, &debug);
+        const GstStructure *details = nullptr;
+        gst_message_parse_error_details(message, &details);
+        const gchar *reason = details ? gst_structure_get_string(details, "reason") : nullptr;
+        const bool every_clip =
+            g_error_matches(error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED) ||
+            g_strcmp0(reason, "invalid-settings") == 0;
+        *clip_failed = true;
+        const std::string id = clip_request_id(clip);
+        if (every_clip) {
+          fatal = true;
+          GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("%s", error->message),
+                            ("clip %d: %s", clip.index(), debug ? debug : ""));
+        } else {
+          GstStructure *info =
+              gst_structure_new("details", "clip", G_TYPE_INT, clip.index(), "request-id",
+                                G_TYPE_STRING, id.empty() ? nullptr : id.c_str(), "reason",
+                                G_TYPE_STRING, reason ? reason : "", nullptr);
+          gst_element_message_full_with_details(
+              GST_ELEMENT(self), GST_MESSAGE_WARNING, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+              g_strdup_printf("Clip %d (\"%s\") failed and is skipped: %s", clip.index(),
+                              clip.prompt().c_str(), error->message),
+              g_strdup(debug ? debug : ""), __FILE__, GST_FUNCTION, __LINE__, info);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  });
+  return !fatal;
+}
+
+// Plays clip `index` from its decoder: every frame, and its audio made
+// exactly as long. False when the channel must stop.
+static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &clip, bool replay,
+                      bool live) {
+  const int index = clip.index();
+  const GstClockTime start = frame_time(run.format, run.frames);
+  const std::string id = clip_request_id(clip);
+  const GstClockTime duration = clip.duration();
+  GST_INFO_OBJECT(self, "clip %d%s starts at %" GST_TIME_FORMAT, index, replay ? " (replay)" : "",
+                  GST_TIME_ARGS(start));
+  post_element_message(
+      self, gst_structure_new("grokimagine-clip", "index", G_TYPE_INT, index, "prompt",
+                              G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
+                              id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
+                              timeline_running_time(run, start), "duration", G_TYPE_UINT64,
+                              duration, "replay", G_TYPE_BOOLEAN, replay, nullptr));
+  bool failed = false;
+  bool audio_done = false;
+  while (!stopping(self)) {
+    if (!handle_clip_messages(self, clip, &failed)) return false;
+    if (failed) break;
+    g_autoptr(GstSample) sample = clip.pull_video(100 * GST_MSECOND);
+    if (!sample) {
+      if (clip.video_ended()) break;
+      continue;
+    }
+    if (!push_frame(self, run, gst_buffer_ref(gst_sample_get_buffer(sample)), live)) return false;
+    // Audio up to the end of this frame, so that neither stream runs ahead.
+    const guint64 until = samples_for_frames(run.format, run.frames);
+    while (!audio_done && clip.has_audio() && run.samples < until && !stopping(self)) {
+      g_autoptr(GstSample) audio = clip.pull_audio(100 * GST_MSECOND);
+      if (audio) {
+        if (!push_audio(self, run, gst_buffer_ref(gst_sample_get_buffer(audio)), until, live))
+          return false;
+      } else if (clip.audio_ended()) {
+        audio_done = true;
+      }
+    }
+    // A clip whose audio is shorter than its video: silence under the rest.
+    if (audio_done || !clip.has_audio())
+      if (!push_audio(self, run, nullptr, until, live)) return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(self->priv->lock);
+    run.schedule.played(index);
+  }
+  return !stopping(self);
+}
+
+// ---- The worker ----
+
+// The schedule is shared with the text pad and queue-prompt: only touched
+// under the lock, which is never held while posting a message.
+static void start_clips(GstGrokImagineChannel *self, RunState &run) {
+  std::vector<std::pair<int, std::string>> starting;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->lock);
+    for (int index : run.schedule.to_start())
+      starting.emplace_back(index, run.schedule.clip(index).prompt);
+  }
+  for (const auto &[index, prompt] : starting) {
+    GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
+    run.clips[index] = std::make_unique<ChannelClip>(
+        index, prompt, make_clip_source(self, run, index, prompt, false), run.format);
+  }
+}
+
+// Marks clips ready or failed from what their pipelines say; false when an
+// error ends the channel.
+static bool check_clips(GstGrokImagineChannel *self, RunState &run) {
+  for (auto it = run.clips.begin(); it != run.clips.end();) {
+    ChannelClip &clip = *it->second;
+    bool failed = false;
+    if (!handle_clip_messages(self, clip, &failed)) return false;
+    std::lock_guard<std::mutex> lock(self->priv->lock);
+    if (failed) {
+      run.schedule.failed(clip.index());
+      it = run.clips.erase(it);
+      continue;
+    }
+    if (clip.ready()) run.schedule.ready(clip.index());
+    ++it;
+  }
+  return true;
+}
+
+static void run_channel(GstGrokImagineChannel *self) {
+  Private &p = *self->priv;
+  ChannelSettings settings;
+  {
+    std::lock_guard<std::mutex> lock(p.settings_lock);
+    settings = p.settings;
+  }
+  while (true) {
+    std::unique_lock<std::mutex> lock(p.lock);
+    if (p.stopping || !p.run) break;
+    RunState &run = *p.run;
+    lock.unlock();
+    start_clips(self, run);
+    if (!check_clips(self, run)) break;
+    lock.lock();
+    const GstClockTime position = frame_time(run.format, run.frames);
+    ChannelSchedule::Next next = run.schedule.next(position);
+    // A playlist without a text pad ends when it runs dry (queue-prompt can
+    // still add clips until then).
+    if (!settings.is_live && next.starved && !run.text_linked) {
+      run.schedule.end_of_prompts();
+      next = run.schedule.next(position);
+    }
+    const std::string prompt = next.clip >= 0 ? run.schedule.clip(next.clip).prompt : "";
+    lock.unlock();
+    if (next.kind == ChannelSchedule::Next::Kind::Clip) {
+      end_filler(self, run);
+      std::unique_ptr<ChannelClip> clip;
+      if (next.replay) {
+        clip = std::make_unique<ChannelClip>(
+            next.clip, prompt, make_clip_source(self, run, next.clip, prompt, true), run.format);
+      } else {
+        clip = std::move(run.clips[next.clip]);
+        run.clips.erase(next.clip);
+      }
+      if (!play_clip(self, run, *clip, next.replay, settings.is_live)) break;
+      clip.reset();
+      if (!settings.loop) {
+        g_autofree gchar *path =
+            g_strdup_printf("%s/clip-%d.mp4", run.clips_dir.c_str(), next.clip);
+        g_unlink(path);  // played, and never replayed: free the disk
+      }
+      continue;
+    }
+    const bool ended = next.kind == ChannelSchedule::Next::Kind::End;
+    if (ended && !settings.is_live) {
+      end_filler(self, run);
+      GST_INFO_OBJECT(self, "no more prompts: EOS");
+      gst_app_src_end_of_stream(GST_APP_SRC(p.video_src));
+      gst_app_src_end_of_stream(GST_APP_SRC(p.audio_src));
+      break;
+    }
+    // A cue ahead, or live: the timeline must go on. Otherwise wait.
+    if (next.until > position || settings.is_live) {
+      if (!push_filler_frame(self, run, settings.filler, settings.is_live,
+                             next.until > position ? "cue" : "waiting"))
+        break;
+      continue;
+    }
+    lock.lock();
+    p.wake.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  GST_DEBUG_OBJECT(self, "worker done");
+}
+
+// ---- The text pad ----
+
+// Pango markup to plain text: tags dropped, entities decoded.
+static std::string strip_markup(const std::string &markup) {
+  std::string text;
+  bool in_tag = false;
+  for (char c : markup) {
+    if (c == '<') in_tag = true;
+    if (!in_tag) text += c;
+    if (c == '>') in_tag = false;
+  }
+  static const std::pair<const char *, const char *> kEntities[] = {
+      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
+  for (const auto &[entity, plain] : kEntities)
+    for (std::size_t at; (at = text.find(entity)) != std::string::npos;)
+      text.replace(at, strlen(entity), plain);
+  return text;
+}
+
+static bool queue_prompt(GstGrokImagineChannel *self, const std::string &prompt,
+                         std::optional<guint64> cue) {
+  Private &p = *self->priv;
+  bool added;
+  {
+    std::lock_guard<std::mutex> lock(p.lock);
+    if (p.run) {
+      added = p.run->schedule.add(prompt, cue);
+    } else {
+      // Not running: the prompt joins the playlist of the next run.
+      std::lock_guard<std::mutex> settings_lock(p.settings_lock);
+      added = prompt.find_first_not_of(" \t\r\n") != std::string::npos;
+      if (added) p.settings.prompts.push_back(prompt);
+    }
+  }
+  p.wake.notify_all();
+  GST_INFO_OBJECT(self, "prompt %s: %s", added ? "queued" : "refused", prompt.c_str());
+  return added;
+}
+
+static GstFlowReturn text_chain(GstPad *pad, GstObject *parent, GstBuffer *buffer) {
+  auto *self = GST_GROK_IMAGINE_CHANNEL(parent);
+  Private &p = *self->priv;
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+  const gchar *format =
+      caps ? gst_structure_get_string(gst_caps_get_structure(caps, 0), "format") : nullptr;
+  GstMapInfo map;
+  std::string text;
+  if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    text.assign(reinterpret_cast<const char *>(map.data), map.size);
+    gst_buffer_unmap(buffer, &map);
+  }
+  std::optional<guint64> cue;
+  if (GST_BUFFER_PTS_IS_VALID(buffer)) {
+    std::lock_guard<std::mutex> lock(p.lock);
+    if (p.run) {
+      const guint64 at = gst_segment_to_running_time(&p.run->text_segment, GST_FORMAT_TIME,
+                                                     GST_BUFFER_PTS(buffer));
+      if (GST_CLOCK_TIME_IS_VALID(at)) cue = at;
+    }
+  }
+  gst_buffer_unref(buffer);
+  if (g_strcmp0(format, "pango-markup") == 0) text = strip_markup(text);
+  queue_prompt(self, text, cue);
+  return GST_FLOW_OK;
+}
+
+static gboolean text_event(GstPad *, GstObject *parent, GstEvent *event) {
+  auto *self = GST_GROK_IMAGINE_CHANNEL(parent);
+  Private &p = *self->priv;
+  switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_SEGMENT: {
+      std::lock_guard<std::mutex> lock(p.lock);
+      if (p.run) gst_event_copy_segment(event, &p.run->text_segment);
+      break;
+    }
+    case GST_EVENT_EOS: {
+      GST_INFO_OBJECT(self, "text EOS: no more prompts");
+      {
+        std::lock_guard<std::mutex> lock(p.lock);
+        if (p.run) p.run->schedule.end_of_prompts();
+      }
+      p.wake.notify_all();
+      break;
+    }
+    default:
+      break;
+  }
+  // Prompts end here: nothing of the text stream (its segment, its EOS)
+  // belongs on the video and audio pads, where the default would send it.
+  gst_event_unref(event);
+  return TRUE;
+}
+
+// ---- GObject ----
+
+static void gst_grok_imagine_channel_init(GstGrokImagineChannel *self) {
+  Private &p = *(self->priv = new Private());
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+  for (auto [src, convert_name, templ] :
+       {std::tuple{&p.video_src, "videoconvert", &video_template},
+        std::tuple{&p.audio_src, "audioconvert", &audio_template}}) {
+    *src = gst_element_factory_make("appsrc", nullptr);
+    // Downstream may ask for other raw formats than the channel's own.
+    GstElement *convert = gst_element_factory_make(convert_name, nullptr);
+    g_object_set(*src, "format", GST_FORMAT_TIME, "block", TRUE, nullptr);
+    gst_bin_add_many(GST_BIN(self), *src, convert, nullptr);
+    gst_element_link(*src, convert);
+    g_autoptr(GstPad) target = gst_element_get_static_pad(convert, "src");
+    g_autoptr(GstPadTemplate) pad_template = gst_static_pad_template_get(templ);
+    GstPad *ghost = gst_ghost_pad_new_from_template(templ->name_template, target, pad_template);
+    gst_element_add_pad(GST_ELEMENT(self), ghost);
+  }
+  p.text_pad = gst_pad_new_from_static_template(&text_template, "text");
+  gst_pad_set_chain_function(p.text_pad, text_chain);
+  gst_pad_set_event_function(p.text_pad, text_event);
+  gst_element_add_pad(GST_ELEMENT(self), p.text_pad);
+}
+
+static void gst_grok_imagine_channel_finalize(GObject *object) {
+  delete GST_GROK_IMAGINE_CHANNEL(object)->priv;
+  G_OBJECT_CLASS(gst_grok_imagine_channel_parent_class)->finalize(object);
+}
+
+static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id,
+                                                  const GValue *value, GParamSpec *pspec) {
+  auto *self = GST_GROK_IMAGINE_CHANNEL(object);
+  Private &p = *self->priv;
+  if (prop_id < GROK_IMAGINE_N_JOB_PROPERTIES) {
+    p.job.set_property(GST_ELEMENT(self), prop_id, value, pspec);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(p.settings_lock);
+  ChannelSettings &s = p.settings;
+  switch (prop_id) {
+    case PROP_PROMPTS:
+      s.prompts.clear();
+      for (guint i = 0; i < gst_value_array_get_size(value); i++) {
+        const GValue *item = gst_value_array_get_value(value, i);
+        if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
+          s.prompts.push_back(g_value_get_string(item));
+      }
+      break;
+    case PROP_IS_LIVE:
+      s.is_live = g_value_get_boolean(value);
+      break;
+    case PROP_LOOP:
+      s.loop = g_value_get_boolean(value);
+      break;
+    case PROP_LOOKAHEAD:
+      s.lookahead = g_value_get_uint(value);
+      break;
+    case PROP_FILLER:
+      s.filler = Filler(g_value_get_enum(value));
+      break;
+    case PROP_WIDTH:
+      s.width = g_value_get_int(value);
+      break;
+    case PROP_HEIGHT:
+      s.height = g_value_get_int(value);
+      break;
+    case PROP_FRAMERATE:
+      s.fps_n = gst_value_get_fraction_numerator(value);
+      s.fps_d = gst_value_get_fraction_denominator(value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id, GValue *value,
+                                                  GParamSpec *pspec) {
+  auto *self = GST_GROK_IMAGINE_CHANNEL(object);
+  Private &p = *self->priv;
+  if (prop_id < GROK_IMAGINE_N_JOB_PROPERTIES) {
+    p.job.get_property(prop_id, value);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(p.settings_lock);
+  const ChannelSettings &s = p.settings;
+  switch (prop_id) {
+    case PROP_PROMPTS:
+      for (const auto &prompt : s.prompts) {
+        GValue item = G_VALUE_INIT;
+        g_value_init(&item, G_TYPE_STRING);
+        g_value_set_string(&item, prompt.c_str());
+        gst_value_array_append_and_take_value(value, &item);
+      }
+      break;
+    case PROP_IS_LIVE:
+      g_value_set_boolean(value, s.is_live);
+      break;
+    case PROP_LOOP:
+      g_value_set_boolean(value, s.loop);
+      break;
+    case PROP_LOOKAHEAD:
+      g_value_set_uint(value, s.lookahead);
+      break;
+    case PROP_FILLER:
+      g_value_set_enum(value, int(s.filler));
+      break;
+    case PROP_WIDTH:
+      g_value_set_int(value, s.width);
+      break;
+    case PROP_HEIGHT:
+      g_value_set_int(value, s.height);
+      break;
+    case PROP_FRAMERATE:
+      gst_value_set_fraction(value, s.fps_n, s.fps_d);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+// READY -> PAUSED: check what every clip will be asked before anything is
+// paid, fix the output format, start the worker.
+static bool start_channel(GstGrokImagineChannel *self) {
+  Private &p = *self->priv;
+  ChannelSettings settings;
+  {
+    std::lock_guard<std::mutex> lock(p.settings_lock);
+    settings = p.settings;
+  }
+  grokimagine::JobSettings job = p.job.settings();
+  job.request.prompt = settings.prompts.empty() ? "channel" : settings.prompts.front();
+  job.log_id = GST_OBJECT_NAME(self);
+  grokimagine::Generation check;
+  if (auto error = check.prepare(job)) {
+    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    return false;
+  }
+  if (settings.fps_n <= 0 || settings.fps_d <= 0) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Property 'framerate' must be positive."),
+                      (nullptr));
+    return false;
+  }
+  auto run = std::make_unique<RunState>(settings.lookahead, settings.loop);
+  const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
+  run->format.width = settings.width > 0 ? settings.width : size.width;
+  run->format.height = settings.height > 0 ? settings.height : size.height;
+  run->format.fps_n = settings.fps_n;
+  run->format.fps_d = settings.fps_d;
+  for (const auto &prompt : settings.prompts) run->schedule.add(prompt);
+  run->text_linked = gst_pad_is_linked(p.text_pad);
+  g_autofree gchar *dir = g_dir_make_tmp("grokimaginechannel-XXXXXX", nullptr);
+  if (!dir) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE, ("Cannot create a directory for the clips."),
+                      ("in %s", g_get_tmp_dir()));
+    return false;
+  }
+  run->clips_dir = dir;
+  g_autoptr(GstCaps) video_caps = run->format.video_caps();
+  g_autoptr(GstCaps) audio_caps = run->format.audio_caps();
+  const GstClockTime frame = frame_time(run->format, 1);
+  for (auto [src, caps, bytes] :
+       {std::tuple{p.video_src, video_caps,
+                   guint64(4) * guint64(run->format.width) * guint64(run->format.height) * 3 / 2},
+        std::tuple{p.audio_src, audio_caps,
+                   guint64(ChannelFormat::kRate / 2) * ChannelFormat::kBytesPerFrame}}) {
+    // A few frames (half a second of audio) queued: downstream's pace is
+    // the channel's pace.
+    g_object_set(src, "caps", caps, "is-live", settings.is_live, "max-bytes", bytes, "min-latency",
+                 gint64(settings.is_live ? frame : 0), "max-latency",
+                 gint64(settings.is_live ? frame : 0), nullptr);
+  }
+  {
+    std::lock_guard<std::mutex> lock(p.lock);
+    p.run = std::move(run);
+    p.stopping = false;
+  }
+  p.worker = std::thread(run_channel, self);
+  return true;
+}
+
+static void stop_worker(GstGrokImagineChannel *self) {
+  Private &p = *self->priv;
+  {
+    std::lock_guard<std::mutex> lock(p.lock);
+    p.stopping = true;
+  }
+  p.wake.notify_all();
+}
+
+// PAUSED -> READY, after the appsrcs flushed (a blocked push returned):
+// join the worker, say which submitted jobs never played, drop the clips.
+static void finish_channel(GstGrokImagineChannel *self) {
+  Private &p = *self->priv;
+  if (p.worker.joinable()) p.worker.join();
+  std::unique_ptr<RunState> run;
+  {
+    std::lock_guard<std::mutex> lock(p.lock);
+    run = std::move(p.run);
+  }
+  if (!run) return;
+  for (auto &[index, clip] : run->clips) {
+    const std::string id = clip_request_id(*clip);
+    if (id.empty()) continue;
+    post_element_message(self, gst_structure_new("grokimagine-unplayed", "index", G_TYPE_INT, index,
+                                                 "prompt", G_TYPE_STRING, clip->prompt().c_str(),
+                                                 "request-id", G_TYPE_STRING, id.c_str(), nullptr));
+  }
+}
+
+static GstStateChangeReturn gst_grok_imagine_channel_change_state(GstElement *element,
+                                                                  GstStateChange transition) {
+  auto *self = GST_GROK_IMAGINE_CHANNEL(element);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start_channel(self))
+    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) stop_worker(self);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(gst_grok_imagine_channel_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
+      (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)) {
+    stop_worker(self);
+    finish_channel(self);
+  }
+  self->priv->wake.notify_all();
+  return ret;
+}
+
+static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+
+  gobject_class->finalize = gst_grok_imagine_channel_finalize;
+  gobject_class->set_property = gst_grok_imagine_channel_set_property;
+  gobject_class->get_property = gst_grok_imagine_channel_get_property;
+  grok_imagine_install_job_properties(gobject_class, grokimagine::MediaKind::Video,
+                                      GROK_IMAGINE_EACH_CLIP);
+  constexpr GParamFlags rw =
+      GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(
+      gobject_class, PROP_PROMPTS,
+      gst_param_spec_array(
+          "prompts", "Prompts", "The clips to play, in order, e.g. \"<A dog on a beach,A cat>\"",
+          g_param_spec_string("prompt", "Prompt", "One clip's prompt", nullptr, G_PARAM_READWRITE),
+          GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_IS_LIVE,
+      g_param_spec_boolean("is-live", "Is live",
+                           "A live source: timestamps on the pipeline clock, never ends by itself, "
+                           "filler covers a clip that is not ready in time",
+                           FALSE, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_LOOP,
+      g_param_spec_boolean("loop", "Loop",
+                           "When the prompts run out, play the clips already generated again "
+                           "(no new jobs)",
+                           FALSE, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_LOOKAHEAD,
+      g_param_spec_uint("lookahead", "Lookahead", "Clips generated ahead of the one playing", 0, 16,
+                        1, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_FILLER,
+      g_param_spec_enum("filler", "Filler",
+                        "What covers a wait (live, or a gap before a cue): the last frame or "
+                        "black, with silence",
+                        filler_get_type(), int(Filler::Hold), rw));
+  g_object_class_install_property(
+      gobject_class, PROP_WIDTH,
+      g_param_spec_int("width", "Width", "Output width (0: from resolution and aspect-ratio)", 0,
+                       8192, 0, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_HEIGHT,
+      g_param_spec_int("height", "Height", "Output height (0: from resolution and aspect-ratio)", 0,
+                       8192, 0, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_FRAMERATE,
+      gst_param_spec_fraction("framerate", "Frame rate", "Output frame rate", 1, 1, 240, 1, 24, 1,
+                              rw));
+  channel_signals[SIGNAL_QUEUE_PROMPT] = g_signal_new_class_handler(
+      "queue-prompt", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK(+[](GstGrokImagineChannel *self, const gchar *prompt) -> gboolean {
+        return prompt && queue_prompt(self, prompt, std::nullopt);
+      }),
+      nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
+  gst_type_mark_as_plugin_api(filler_get_type(), GstPluginAPIFlags(0));
+
+  element_class->change_state = gst_grok_imagine_channel_change_state;
+  for (GstStaticPadTemplate *templ : {&video_template, &audio_template, &text_template})
+    gst_element_class_add_static_pad_template(element_class, templ);
+  gst_element_class_set_static_metadata(
+      element_class, "Grok Imagine channel", "Source/Video/Audio/Network",
+      "Turns prompts (a list, queue-prompt, or timed text on its always 'text' pad) into one "
+      "continuous raw video and audio stream of generated clips, gapless, live or not",
+      "gst-grokimagine developers");
+  GST_DEBUG_CATEGORY_INIT(grok_imagine_channel_debug, "grokimaginechannel", 0,
+                          "Grok Imagine channel");
+}

@@ -1,0 +1,397 @@
+// grokimaginechannel: prompts in, one continuous stream out. The schedule
+// without a pipeline, then the element against the emulator: gapless
+// playlists, cues from subparse, loop without new jobs, a failed clip
+// skipped, live filler, stopping at any point.
+#include <gst/check/gstcheck.h>
+
+#include <glib/gstdio.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "assert-string.h"
+#include "core/channel-schedule.h"
+#include "support.h"
+
+namespace emu = grokimagine::emulator;
+using grokimagine::ChannelSchedule;
+using Kind = ChannelSchedule::Next::Kind;
+
+// ---- The schedule ----
+
+GST_START_TEST(test_schedule_lookahead_and_order) {
+  ChannelSchedule schedule(1, false);
+  fail_unless(schedule.add("a"));
+  fail_unless(schedule.add("b"));
+  fail_unless(schedule.add("c"));
+  fail_if(schedule.add("   "));
+  // The upcoming clip and one ahead.
+  auto started = schedule.to_start();
+  fail_unless_equals_int(started.size(), 2);
+  fail_unless(schedule.to_start().empty());
+  fail_unless(schedule.next(0).kind == Kind::Filler);  // generating
+  schedule.ready(1);
+  fail_unless(schedule.next(0).kind == Kind::Filler);  // in order: 0 first
+  schedule.ready(0);
+  auto next = schedule.next(0);
+  fail_unless(next.kind == Kind::Clip && next.clip == 0);
+  schedule.played(0);
+  fail_unless_equals_int(schedule.to_start().at(0), 2);
+  schedule.failed(1);  // skipped
+  schedule.ready(2);
+  fail_unless_equals_int(schedule.next(0).clip, 2);
+  schedule.played(2);
+  next = schedule.next(0);
+  fail_unless(next.kind == Kind::Filler && next.starved);
+  schedule.end_of_prompts();
+  fail_unless(schedule.next(0).kind == Kind::End);
+  fail_if(schedule.add("late"));
+}
+GST_END_TEST;
+
+GST_START_TEST(test_schedule_cues_and_loop) {
+  ChannelSchedule schedule(0, true);
+  schedule.add("first", 0);
+  schedule.add("second", 5 * GST_SECOND);
+  schedule.to_start();
+  schedule.ready(0);
+  fail_unless_equals_int(schedule.next(0).clip, 0);
+  schedule.played(0);
+  schedule.to_start();
+  schedule.ready(1);
+  // Early for its cue: filler until then.
+  auto next = schedule.next(2 * GST_SECOND);
+  fail_unless(next.kind == Kind::Filler);
+  fail_unless_equals_uint64(next.until, 5 * GST_SECOND);
+  fail_unless_equals_int(schedule.next(5 * GST_SECOND).clip, 1);
+  schedule.played(1);
+  // Out of prompts: replay in order, forever.
+  for (int expected : {0, 1, 0}) {
+    next = schedule.next(9 * GST_SECOND);
+    fail_unless(next.kind == Kind::Clip && next.replay);
+    fail_unless_equals_int(next.clip, expected);
+  }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_frame_size_from_resolution_and_ratio) {
+  auto size = grokimagine::frame_size("480p", "16:9");
+  fail_unless(size.width == 848 && size.height == 480);
+  size = grokimagine::frame_size("720p", "9:16");
+  fail_unless(size.width == 720 && size.height == 1280);
+  size = grokimagine::frame_size("480p", "1:1");
+  fail_unless(size.width == 480 && size.height == 480);
+}
+GST_END_TEST;
+
+// ---- The element ----
+
+// What left the channel's pads, and its messages.
+struct Seen {
+  std::mutex mutex;
+  guint64 frames = 0;
+  guint64 samples = 0;
+  GstClockTime video_next = 0;  // where the next video buffer must start
+  GstClockTime audio_next = 0;
+  int video_gaps = 0;  // buffers not starting where the previous ended
+  int audio_gaps = 0;
+  int width = 0, height = 0;
+  std::vector<std::string> clip_prompts;
+  std::vector<GstClockTime> clip_times;
+  std::vector<std::string> filler_reasons;
+  std::vector<std::string> warnings;
+};
+
+static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *seen = static_cast<Seen *>(data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  const bool video = g_str_equal(GST_PAD_NAME(pad), "video");
+  std::lock_guard<std::mutex> lock(seen->mutex);
+  GstClockTime &next = video ? seen->video_next : seen->audio_next;
+  const bool first = video ? seen->frames == 0 : seen->samples == 0;
+  if (!first && GST_BUFFER_PTS(buffer) != next) (video ? seen->video_gaps : seen->audio_gaps)++;
+  next = GST_BUFFER_PTS(buffer) + GST_BUFFER_DURATION(buffer);
+  if (video) {
+    seen->frames++;
+    if (!seen->width) {
+      g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+      GstStructure *s = gst_caps_get_structure(caps, 0);
+      gst_structure_get_int(s, "width", &seen->width);
+      gst_structure_get_int(s, "height", &seen->height);
+    }
+  } else {
+    seen->samples += gst_buffer_get_size(buffer) / 4;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstElement *make_channel(const emu::Emulator &emulator, GstElement *pipeline, Seen *seen,
+                                bool sync = false) {
+  GstElement *channel = gst_element_factory_make("grokimaginechannel", "channel");
+  fail_unless(channel != nullptr);
+  gst_util_set_object_arg(G_OBJECT(channel), "provider", "segmind");
+  g_object_set(channel, "api-url", emulator.api_url().c_str(), "api-key",
+               emulator.options().api_key.c_str(), "poll-interval", 100u, "duration", 1, nullptr);
+  gst_bin_add(GST_BIN(pipeline), channel);
+  for (const char *pad_name : {"video", "audio"}) {
+    GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+    g_object_set(sink, "sync", sync, nullptr);
+    gst_bin_add(GST_BIN(pipeline), sink);
+    fail_unless(gst_element_link_pads(channel, pad_name, sink, "sink"));
+    g_autoptr(GstPad) pad = gst_element_get_static_pad(channel, pad_name);
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, seen, nullptr);
+  }
+  return channel;
+}
+
+static void observe(Seen *seen, GstMessage *message) {
+  std::lock_guard<std::mutex> lock(seen->mutex);
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_WARNING) {
+    g_autoptr(GError) error = nullptr;
+    gst_message_parse_warning(message, &error, nullptr);
+    seen->warnings.push_back(error->message);
+    return;
+  }
+  const GstStructure *s = gst_message_get_structure(message);
+  if (GST_MESSAGE_TYPE(message) != GST_MESSAGE_ELEMENT || !s) return;
+  if (gst_structure_has_name(s, "grokimagine-clip")) {
+    guint64 at = 0;
+    gst_structure_get_uint64(s, "running-time", &at);
+    seen->clip_prompts.push_back(gst_structure_get_string(s, "prompt"));
+    seen->clip_times.push_back(at);
+  } else if (gst_structure_has_name(s, "grokimagine-filler")) {
+    seen->filler_reasons.push_back(gst_structure_get_string(s, "reason"));
+  }
+}
+
+static test::RunResult run(GstElement *pipeline, Seen *seen, int timeout_s = 60) {
+  return test::run_pipeline(pipeline, timeout_s, [seen](GstMessage *m) { observe(seen, m); });
+}
+
+static void set_prompts(GstElement *channel, const char *serialized) {
+  gst_util_set_object_arg(G_OBJECT(channel), "prompts", serialized);
+}
+
+GST_START_TEST(test_playlist_is_one_gapless_stream) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  set_prompts(channel, "<\"A dog\",\"A cat\",\"A heron\">");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  // Three 1 s clips at 24 fps: 72 frames, and exactly as much audio.
+  fail_unless_equals_int(seen.frames, 72);
+  fail_unless_equals_int(seen.samples, 3 * 48000);
+  fail_unless_equals_int(seen.video_gaps, 0);
+  fail_unless_equals_int(seen.audio_gaps, 0);
+  fail_unless_equals_uint64(seen.video_next, 3 * GST_SECOND);
+  fail_unless_equals_uint64(seen.audio_next, 3 * GST_SECOND);
+  fail_unless(seen.width == 848 && seen.height == 480);
+  fail_unless_equals_int(seen.clip_prompts.size(), 3);
+  assert_equals_string(seen.clip_prompts[2].c_str(), "A heron");
+  fail_unless_equals_uint64(seen.clip_times[1], GST_SECOND);
+  fail_unless_equals_uint64(seen.clip_times[2], 2 * GST_SECOND);
+  fail_unless_equals_int(emulator.counters().submits_total, 3);
+  // The job messages of each clip reach the channel's bus.
+  fail_unless(std::count(result.job_statuses.begin(), result.job_statuses.end(), "SUBMITTED") == 3);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_text_cues_from_subparse) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string srt = dir.path("story.srt");
+  fail_unless(g_file_set_contents(srt.c_str(),
+                                  "1\n00:00:00,000 --> 00:00:01,000\nA <i>dog</i> runs\n\n"
+                                  "2\n00:00:03,000 --> 00:00:04,000\nA cat &amp; a dog\n\n",
+                                  -1, nullptr));
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  GstElement *file = gst_element_factory_make("filesrc", nullptr);
+  GstElement *parse = gst_element_factory_make("subparse", nullptr);
+  g_object_set(file, "location", srt.c_str(), nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), file, parse, nullptr);
+  fail_unless(gst_element_link(file, parse));
+  fail_unless(gst_element_link_pads(parse, nullptr, channel, "text"));
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless_equals_int(seen.clip_prompts.size(), 2);
+  // Markup stripped; the second clip at its cue, filler before it.
+  assert_equals_string(seen.clip_prompts[0].c_str(), "A dog runs");
+  assert_equals_string(seen.clip_prompts[1].c_str(), "A cat & a dog");
+  fail_unless_equals_uint64(seen.clip_times[1], 3 * GST_SECOND);
+  fail_unless(std::find(seen.filler_reasons.begin(), seen.filler_reasons.end(), "cue") !=
+              seen.filler_reasons.end());
+  fail_unless_equals_int(seen.frames, 4 * 24);
+  fail_unless_equals_int(seen.samples, 4 * 48000);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_loop_replays_without_new_jobs) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  set_prompts(channel, "<\"One\",\"Two\">");
+  g_object_set(channel, "loop", TRUE, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  const gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+  while (seen.clip_prompts.size() < 5) {
+    fail_unless(g_get_monotonic_time() < deadline, "only %zu clips played",
+                seen.clip_prompts.size());
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
+    if (message) {
+      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
+      observe(&seen, message);
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  const std::vector<std::string> expected = {"One", "Two", "One", "Two", "One"};
+  fail_unless(std::equal(expected.begin(), expected.end(), seen.clip_prompts.begin()));
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_failed_clip_is_skipped_with_a_warning) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 800;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  set_prompts(channel, "<\"Fine\",\"Refused\",\"Fine again\">");
+  // One clip at a time, so the fault meets the second clip's job.
+  g_object_set(channel, "lookahead", 0u, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (emulator.counters().submits_total < 2) {
+    fail_unless(g_get_monotonic_time() < deadline);
+    g_usleep(10000);
+  }
+  // Segmind fails a job with HTTP 422 on its status.
+  emulator.add_fault(
+      emu::Fault{emu::Phase::Status, 422, "{\"error\":\"content blocked\"}", 0, -1, 1});
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  const std::vector<std::string> expected = {"Fine", "Fine again"};
+  fail_unless(seen.clip_prompts == expected);
+  fail_unless(seen.warnings.size() == 1, "%s", seen.warnings.back().c_str());
+  const std::string failed_id = emulator.submits().at(1).request_id;
+  fail_unless(test::contains(seen.warnings[0], "Clip 1 (\"Refused\") failed"), "%s",
+              seen.warnings[0].c_str());
+  fail_unless(test::contains(seen.warnings[0], failed_id), "%s", seen.warnings[0].c_str());
+  fail_unless_equals_int(seen.frames, 48);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_live_filler_covers_slow_generation) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 2000;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen, true);
+  set_prompts(channel, "<\"Slow one\">");
+  g_object_set(channel, "is-live", TRUE, "lookahead", 0u, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  const gint64 deadline = g_get_monotonic_time() + 40 * G_USEC_PER_SEC;
+  bool queued = false;
+  while (seen.clip_prompts.size() < 2) {
+    fail_unless(g_get_monotonic_time() < deadline, "%zu clips", seen.clip_prompts.size());
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
+    if (message) {
+      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
+      observe(&seen, message);
+    }
+    // A prompt arriving while it plays.
+    if (!queued && !seen.clip_prompts.empty()) {
+      gboolean accepted = FALSE;
+      g_signal_emit_by_name(channel, "queue-prompt", "Queued later", &accepted);
+      fail_unless(accepted);
+      g_signal_emit_by_name(channel, "queue-prompt", "", &accepted);
+      fail_if(accepted);
+      queued = true;
+    }
+  }
+  const gint64 before = g_get_monotonic_time();
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  fail_unless((g_get_monotonic_time() - before) / 1000 < 2000, "NULL took too long");
+  gst_object_unref(pipeline);
+  // The wait for each clip was covered, then ended by the clip.
+  fail_unless(std::count(seen.filler_reasons.begin(), seen.filler_reasons.end(), "waiting") >= 2);
+  fail_unless(std::count(seen.filler_reasons.begin(), seen.filler_reasons.end(), "ended") >= 2);
+  assert_equals_string(seen.clip_prompts[1].c_str(), "Queued later");
+  fail_unless(seen.clip_times[0] >= GST_SECOND, "the first clip came at once?");
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_null_from_any_point_is_prompt) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 700;
+  emu::Emulator emulator(options);
+  for (int delay_ms : {0, 30, 200, 600, 1200, 2000}) {
+    GstElement *pipeline = gst_pipeline_new(nullptr);
+    Seen seen;
+    GstElement *channel = make_channel(emulator, pipeline, &seen, true);
+    set_prompts(channel, "<\"A\",\"B\",\"C\">");
+    g_object_set(channel, "is-live", delay_ms % 400 == 0, nullptr);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    g_usleep(gulong(delay_ms) * 1000);
+    const gint64 before = g_get_monotonic_time();
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    const gint64 took_ms = (g_get_monotonic_time() - before) / 1000;
+    fail_unless(took_ms < 2000, "NULL after %d ms took %" G_GINT64_FORMAT " ms", delay_ms, took_ms);
+    gst_object_unref(pipeline);
+  }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_bad_settings_refused_before_any_job) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  set_prompts(channel, "<\"A\">");
+  g_object_set(channel, "duration", 99, nullptr);
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(test::contains(result.error_text(), "Property 'duration' is 99"), "%s",
+              result.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
+static Suite *channel_suite() {
+  Suite *suite = suite_create("channel");
+  TCase *schedule = tcase_create("schedule");
+  tcase_add_test(schedule, test_schedule_lookahead_and_order);
+  tcase_add_test(schedule, test_schedule_cues_and_loop);
+  tcase_add_test(schedule, test_frame_size_from_resolution_and_ratio);
+  suite_add_tcase(suite, schedule);
+  TCase *element = tcase_create("element");
+  tcase_set_timeout(element, 120);
+  tcase_add_test(element, test_playlist_is_one_gapless_stream);
+  tcase_add_test(element, test_text_cues_from_subparse);
+  tcase_add_test(element, test_loop_replays_without_new_jobs);
+  tcase_add_test(element, test_failed_clip_is_skipped_with_a_warning);
+  tcase_add_test(element, test_live_filler_covers_slow_generation);
+  tcase_add_test(element, test_null_from_any_point_is_prompt);
+  tcase_add_test(element, test_bad_settings_refused_before_any_job);
+  suite_add_tcase(suite, element);
+  return suite;
+}
+
+GST_CHECK_MAIN(channel);
