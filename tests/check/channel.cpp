@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 
 #include "assert-string.h"
@@ -98,6 +99,8 @@ struct Seen {
   int width = 0, height = 0;
   std::vector<std::string> clip_prompts;
   std::vector<GstClockTime> clip_times;
+  std::vector<bool> clip_replays;
+  int budget_messages = 0;
   std::vector<std::string> filler_reasons;
   std::vector<std::string> warnings;
 };
@@ -159,6 +162,11 @@ static void observe(Seen *seen, GstMessage *message) {
     gst_structure_get_uint64(s, "running-time", &at);
     seen->clip_prompts.push_back(gst_structure_get_string(s, "prompt"));
     seen->clip_times.push_back(at);
+    gboolean replay = FALSE;
+    gst_structure_get_boolean(s, "replay", &replay);
+    seen->clip_replays.push_back(replay);
+  } else if (gst_structure_has_name(s, "grokimagine-budget")) {
+    seen->budget_messages++;
   } else if (gst_structure_has_name(s, "grokimagine-filler")) {
     seen->filler_reasons.push_back(gst_structure_get_string(s, "reason"));
   }
@@ -338,6 +346,75 @@ GST_START_TEST(test_live_filler_covers_slow_generation) {
 }
 GST_END_TEST;
 
+// Waits, bounded, until `done` holds, handing every bus message to `seen`.
+static void play_until(GstElement *pipeline, Seen *seen, const std::function<bool()> &done,
+                       int timeout_s = 40) {
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  const gint64 deadline = g_get_monotonic_time() + gint64(timeout_s) * G_USEC_PER_SEC;
+  while (!done()) {
+    fail_unless(g_get_monotonic_time() < deadline, "not reached within %d s", timeout_s);
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
+    if (!message) continue;
+    fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
+    observe(seen, message);
+  }
+}
+
+GST_START_TEST(test_live_filler_loop_replays_what_played) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 2500;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen, true);
+  set_prompts(channel, "<\"First\">");
+  g_object_set(channel, "is-live", TRUE, "lookahead", 0u, nullptr);
+  gst_util_set_object_arg(G_OBJECT(channel), "filler", "loop");
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  bool queued = false;
+  play_until(pipeline, &seen, [&] {
+    if (!queued && !seen.clip_prompts.empty()) {
+      gboolean accepted = FALSE;
+      g_signal_emit_by_name(channel, "queue-prompt", "Second", &accepted);
+      queued = true;
+    }
+    return std::find(seen.clip_prompts.begin(), seen.clip_prompts.end(), "Second") !=
+           seen.clip_prompts.end();
+  });
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  // While Second was generated, First played again: a replay, not a job.
+  fail_unless(seen.clip_prompts.size() >= 3);
+  fail_unless(seen.clip_replays[1]);
+  assert_equals_string(seen.clip_prompts[1].c_str(), "First");
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_budget_covers_the_whole_channel) {
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  gst_util_set_object_arg(G_OBJECT(channel), "provider", "xai");
+  g_object_set(channel, "api-url", (emulator.api_url() + "/v1").c_str(), "budget", 0.12, nullptr);
+  set_prompts(channel, "<\"One\",\"Two\",\"Three\",\"Four\">");
+  test::RunResult result = run(pipeline, &seen);
+  double spent = 0;
+  g_object_get(channel, "spent-usd", &spent, nullptr);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  // $0.05 a clip (1 s at 480p): two fit in $0.12, a third would not.
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  fail_unless_equals_int(seen.clip_prompts.size(), 2);
+  fail_unless_equals_int(seen.budget_messages, 1);
+  fail_unless(G_APPROX_VALUE(spent, 0.10, 1e-9), "spent %f", spent);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_null_from_any_point_is_prompt) {
   emu::Options options = test::quick_options();
   options.generation_ms = 700;
@@ -388,6 +465,8 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_loop_replays_without_new_jobs);
   tcase_add_test(element, test_failed_clip_is_skipped_with_a_warning);
   tcase_add_test(element, test_live_filler_covers_slow_generation);
+  tcase_add_test(element, test_live_filler_loop_replays_what_played);
+  tcase_add_test(element, test_budget_covers_the_whole_channel);
   tcase_add_test(element, test_null_from_any_point_is_prompt);
   tcase_add_test(element, test_bad_settings_refused_before_any_job);
   suite_add_tcase(suite, element);

@@ -55,6 +55,9 @@ class ChannelClip {
   // No audio stream in this clip (decodebin3 exposed only video).
   bool has_audio() const { return audio_linked_; }
   bool video_linked() const { return video_linked_; }
+  // What of this clip's cost the channel has counted as spent.
+  double counted_cost() const { return counted_cost_; }
+  void set_counted_cost(double usd) { counted_cost_ = usd; }
   // The clip's duration as the demuxer knows it; CLOCK_TIME_NONE if not.
   GstClockTime duration() const;
 
@@ -72,4 +75,5 @@ class ChannelClip {
   std::atomic<bool> ready_{false};
   std::atomic<bool> video_linked_{false};
   std::atomic<bool> audio_linked_{false};
+  double counted_cost_ = 0;  // worker thread only
 };

@@ -59,7 +59,7 @@ enum {
 enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
 static guint channel_signals[N_SIGNALS];
 
-enum class Filler { Hold, Black };
+enum class Filler { Hold, Black, Loop };
 
 namespace {
 
@@ -91,6 +91,11 @@ struct RunState {
   GstBuffer *last_frame = nullptr;               // for filler=hold
   bool in_filler = false;
   GstClockTime filler_started = 0;
+  int last_played = -1;  // for filler=loop
+  // The budget over all clips: what started clips are expected to cost.
+  double clip_estimate_usd = 0;
+  double committed_usd = 0;
+  bool budget_reached = false;  // no more jobs
 
   RunState(guint lookahead, bool loop) : schedule(lookahead, loop) {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
@@ -148,9 +153,11 @@ static GstStaticPadTemplate text_template = GST_STATIC_PAD_TEMPLATE(
 static GType filler_get_type() {
   static GType type = 0;
   if (g_once_init_enter(&type)) {
-    static const GEnumValue values[] = {{int(Filler::Hold), "The last frame, with silence", "hold"},
-                                        {int(Filler::Black), "Black, with silence", "black"},
-                                        {0, nullptr, nullptr}};
+    static const GEnumValue values[] = {
+        {int(Filler::Hold), "The last frame, with silence", "hold"},
+        {int(Filler::Black), "Black, with silence", "black"},
+        {int(Filler::Loop), "Replay what has played (the last frame before anything has)", "loop"},
+        {0, nullptr, nullptr}};
     g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelFiller", values));
   }
   return type;
@@ -350,6 +357,8 @@ static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, 
   const grokimagine::JobSettings settings = p.job.settings();
   // Write-only, so not copied above.
   if (!settings.api_key.empty()) g_object_set(source, "api-key", settings.api_key.c_str(), nullptr);
+  // The channel keeps its own budget over all clips (start_clips).
+  g_object_set(source, "budget", 0.0, nullptr);
   g_object_set(source, "prompt", prompt.c_str(), "location", path, nullptr);
   return source;
 }
@@ -370,7 +379,19 @@ static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
   bool fatal = false;
   clip.drain_messages([&](GstMessage *message) {
     switch (GST_MESSAGE_TYPE(message)) {
-      case GST_MESSAGE_ELEMENT:
+      case GST_MESSAGE_ELEMENT: {
+        // What each clip's job costs, as its messages say it (an estimate,
+        // then the provider's figure), is what the channel has spent.
+        const GstStructure *s = gst_message_get_structure(message);
+        double cost = 0;
+        if (gst_structure_has_name(s, "grokimagine-job") &&
+            gst_structure_get_double(s, "cost-usd", &cost)) {
+          self->priv->job.add_spent_usd(cost - clip.counted_cost());
+          clip.set_counted_cost(cost);
+        }
+        gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
+        break;
+      }
       case GST_MESSAGE_PROGRESS:
         gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
         break;
@@ -384,11 +405,11 @@ static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
         const GstStructure *details = nullptr;
         gst_message_parse_error_details(message, &details);
         const gchar *reason = details ? gst_structure_get_string(details, "reason") : nullptr;
+        *clip_failed = true;
+        const std::string id = clip_request_id(clip);
         const bool every_clip =
             g_error_matches(error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED) ||
             g_strcmp0(reason, "invalid-settings") == 0;
-        *clip_failed = true;
-        const std::string id = clip_request_id(clip);
         if (every_clip) {
           fatal = true;
           GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("%s", error->message),
@@ -466,13 +487,45 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
 
 // The schedule is shared with the text pad and queue-prompt: only touched
 // under the lock, which is never held while posting a message.
+// The channel's budget is spent: no more jobs. What is generated still
+// plays; then the channel ends, or (live) goes on with filler or loop.
+static void stop_generating(GstGrokImagineChannel *self, RunState &run) {
+  Private &p = *self->priv;
+  const double budget = p.job.settings().budget_usd;
+  const double spent = p.job.spent_usd();
+  GST_INFO_OBJECT(self, "budget of $%.2f reached ($%.2f spent): no more jobs", budget, spent);
+  {
+    std::lock_guard<std::mutex> lock(p.lock);
+    for (std::size_t i = 0; i < run.schedule.size(); i++)
+      if (run.schedule.clip(int(i)).state == grokimagine::ScheduledClip::State::Waiting ||
+          (run.schedule.clip(int(i)).state == grokimagine::ScheduledClip::State::Generating &&
+           !run.clips.count(int(i))))
+        run.schedule.failed(int(i));
+    run.schedule.end_of_prompts();
+  }
+  post_element_message(self, gst_structure_new("grokimagine-budget", "budget-usd", G_TYPE_DOUBLE,
+                                               budget, "spent-usd", G_TYPE_DOUBLE, spent, nullptr));
+}
+
 static void start_clips(GstGrokImagineChannel *self, RunState &run) {
+  if (run.budget_reached) return;
+  Private &p = *self->priv;
+  const double budget = p.job.settings().budget_usd;
   std::vector<std::pair<int, std::string>> starting;
   {
-    std::lock_guard<std::mutex> lock(self->priv->lock);
-    for (int index : run.schedule.to_start())
+    std::lock_guard<std::mutex> lock(p.lock);
+    for (int index : run.schedule.to_start()) {
+      // Every clip's job costs the same (only the prompt differs): one that
+      // would take what is committed past the budget is not started.
+      if (budget > 0 && run.committed_usd + run.clip_estimate_usd > budget + 1e-9) {
+        run.budget_reached = true;
+        break;
+      }
+      run.committed_usd += run.clip_estimate_usd;
       starting.emplace_back(index, run.schedule.clip(index).prompt);
+    }
   }
+  if (run.budget_reached) stop_generating(self, run);
   for (const auto &[index, prompt] : starting) {
     GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
     run.clips[index] = std::make_unique<ChannelClip>(
@@ -535,8 +588,9 @@ static void run_channel(GstGrokImagineChannel *self) {
         run.clips.erase(next.clip);
       }
       if (!play_clip(self, run, *clip, next.replay, settings.is_live)) break;
+      if (!next.replay) run.last_played = next.clip;
       clip.reset();
-      if (!settings.loop) {
+      if (!settings.loop && settings.filler != Filler::Loop) {
         g_autofree gchar *path =
             g_strdup_printf("%s/clip-%d.mp4", run.clips_dir.c_str(), next.clip);
         g_unlink(path);  // played, and never replayed: free the disk
@@ -550,6 +604,21 @@ static void run_channel(GstGrokImagineChannel *self) {
       gst_app_src_end_of_stream(GST_APP_SRC(p.video_src));
       gst_app_src_end_of_stream(GST_APP_SRC(p.audio_src));
       break;
+    }
+    // Live and waiting: replay what has played (filler=loop), clip by clip.
+    if (settings.is_live && settings.filler == Filler::Loop && run.last_played >= 0 &&
+        next.until <= position) {
+      std::string prompt;
+      {
+        std::lock_guard<std::mutex> relock(p.lock);
+        prompt = run.schedule.clip(run.last_played).prompt;
+      }
+      const bool was_in_filler = run.in_filler;
+      if (!was_in_filler) push_filler_frame(self, run, Filler::Hold, true, "waiting");
+      ChannelClip replay(run.last_played, prompt,
+                         make_clip_source(self, run, run.last_played, prompt, true), run.format);
+      if (!play_clip(self, run, replay, true, true)) break;
+      continue;
     }
     // A cue ahead, or live: the timeline must go on. Otherwise wait.
     if (next.until > position || settings.is_live) {
@@ -795,12 +864,15 @@ static bool start_channel(GstGrokImagineChannel *self) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
+  const double clip_estimate = check.cost().value_or(0);
   if (settings.fps_n <= 0 || settings.fps_d <= 0) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Property 'framerate' must be positive."),
                       (nullptr));
     return false;
   }
   auto run = std::make_unique<RunState>(settings.lookahead, settings.loop);
+  run->clip_estimate_usd = clip_estimate;
+  run->committed_usd = p.job.spent_usd();
   const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
   run->format.width = settings.width > 0 ? settings.width : size.width;
   run->format.height = settings.height > 0 ? settings.height : size.height;
