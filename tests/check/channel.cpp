@@ -12,6 +12,7 @@
 
 #include "assert-string.h"
 #include "core/channel-schedule.h"
+#include "core/prompt-list.h"
 #include "support.h"
 
 namespace emu = grokimagine::emulator;
@@ -72,6 +73,32 @@ GST_START_TEST(test_schedule_cues_and_loop) {
     fail_unless(next.kind == Kind::Clip && next.replay);
     fail_unless_equals_int(next.clip, expected);
   }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_prompt_lists_as_gst_launch_writes_them) {
+  using grokimagine::parse_prompt_list;
+  auto items = parse_prompt_list("<A dog on a beach,A cat>");
+  fail_unless(items && items->size() == 2);
+  assert_equals_string(items->at(0).c_str(), "A dog on a beach");
+  assert_equals_string(items->at(1).c_str(), "A cat");
+  items = parse_prompt_list("< \"One, two\" , Three ,\"Say \\\"hi\\\"\">");
+  fail_unless(items && items->size() == 3);
+  assert_equals_string(items->at(0).c_str(), "One, two");
+  assert_equals_string(items->at(1).c_str(), "Three");
+  assert_equals_string(items->at(2).c_str(), "Say \"hi\"");
+  fail_unless(parse_prompt_list(grokimagine::serialize_prompt_list(*items)) == items);
+  fail_unless(parse_prompt_list("<>")->empty());
+  fail_if(parse_prompt_list("no brackets").has_value());
+  fail_if(parse_prompt_list("<\"unterminated>").has_value());
+  // The element takes it as gst-launch gives it.
+  GstElement *channel = gst_element_factory_make("grokimaginechannel", nullptr);
+  gst_util_set_object_arg(G_OBJECT(channel), "prompts", "<A dog on a beach,A cat>");
+  g_auto(GStrv) prompts = nullptr;
+  g_object_get(channel, "prompts", &prompts, nullptr);
+  fail_unless_equals_int(g_strv_length(prompts), 2);
+  assert_equals_string(prompts[0], "A dog on a beach");
+  gst_object_unref(channel);
 }
 GST_END_TEST;
 
@@ -456,6 +483,7 @@ static Suite *channel_suite() {
   TCase *schedule = tcase_create("schedule");
   tcase_add_test(schedule, test_schedule_lookahead_and_order);
   tcase_add_test(schedule, test_schedule_cues_and_loop);
+  tcase_add_test(schedule, test_prompt_lists_as_gst_launch_writes_them);
   tcase_add_test(schedule, test_frame_size_from_resolution_and_ratio);
   suite_add_tcase(suite, schedule);
   TCase *element = tcase_create("element");

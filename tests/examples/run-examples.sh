@@ -333,6 +333,26 @@ test_play_prompt() {
   }
 }
 
+test_channel() {
+  local saved="$out/channel.mp4" before
+  before=$(submits)
+  run channel "$examples/channel.sh" "$saved" "examples test: one" "two dogs" "three" ||
+    return 1
+  media "$saved" || return 1
+  # Three clips in one stream: every frame of each, and audio as long.
+  expect_stream video/x-h264 "$((3 * frames))" width=848 height=480 || return 1
+  local audio_seconds
+  audio_seconds=$(stream_line audio/mpeg | field duration)
+  awk -v s="$audio_seconds" -v d="$((3 * duration))" 'BEGIN { exit !(s >= d - 0.1 && s <= d + 0.1) }' || {
+    problem "the audio lasts $audio_seconds s, the three clips $((3 * duration)) s"
+    return 1
+  }
+  [ $(($(submits) - before)) -eq 3 ] || {
+    problem "the emulator saw $(($(submits) - before)) submits, expected 3"
+    return 1
+  }
+}
+
 test_python() {
   local saved="$out/python.mp4"
   run python "$python" "$examples/generate.py" "examples test: python" "$saved" || return 1
@@ -381,6 +401,7 @@ example() {
   echo "    ($((SECONDS - started)) s)"
 }
 
+example "channel.sh renders three prompts into one MP4 without a seam" test_channel
 example "play.sh plays every frame and the audio" test_play
 example "save-without-reencoding.sh remuxes H.264 and AAC into an MP4" test_save
 example "hls.sh writes a playlist and segments holding the clip" test_hls

@@ -36,6 +36,7 @@
 
 #include "channel-clip.h"
 #include "core/channel-schedule.h"
+#include "core/prompt-list.h"
 #include "core/generation.h"
 #include "element-errors.h"
 #include "job-properties.h"
@@ -149,6 +150,41 @@ static GstStaticPadTemplate audio_template =
 static GstStaticPadTemplate text_template = GST_STATIC_PAD_TEMPLATE(
     "text", GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS("text/x-raw, format = (string) { utf8, pango-markup }"));
+
+// gst-launch (and gst_util_set_object_arg) set a GStrv property through a
+// GstValueTable, which GStreamer 1.22 has none of for GStrv: register one,
+// unless GStreamer brings its own.
+static void register_prompt_list_value() {
+  GValue probe = G_VALUE_INIT;
+  g_value_init(&probe, G_TYPE_STRV);
+  const bool known = gst_value_deserialize(&probe, "<a>");
+  g_value_unset(&probe);
+  if (known) return;
+  static GstValueTable table = {
+      G_TYPE_STRV,
+      [](const GValue *a, const GValue *b) -> gint {
+        return g_strv_equal(static_cast<const gchar *const *>(g_value_get_boxed(a)),
+                            static_cast<const gchar *const *>(g_value_get_boxed(b)))
+                   ? GST_VALUE_EQUAL
+                   : GST_VALUE_UNORDERED;
+      },
+      [](const GValue *value) -> gchar * {
+        std::vector<std::string> items;
+        if (auto strv = static_cast<const gchar *const *>(g_value_get_boxed(value)))
+          for (; *strv; strv++) items.push_back(*strv);
+        return g_strdup(grokimagine::serialize_prompt_list(items).c_str());
+      },
+      [](GValue *dest, const gchar *text) -> gboolean {
+        auto items = grokimagine::parse_prompt_list(text);
+        if (!items) return FALSE;
+        GStrv strv = g_new0(gchar *, items->size() + 1);
+        for (std::size_t i = 0; i < items->size(); i++) strv[i] = g_strdup((*items)[i].c_str());
+        g_value_take_boxed(dest, strv);
+        return TRUE;
+      },
+      {nullptr}};
+  gst_value_register(&table);
+}
 
 static GType filler_get_type() {
   static GType type = 0;
@@ -769,11 +805,8 @@ static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id
   switch (prop_id) {
     case PROP_PROMPTS:
       s.prompts.clear();
-      for (guint i = 0; i < gst_value_array_get_size(value); i++) {
-        const GValue *item = gst_value_array_get_value(value, i);
-        if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
-          s.prompts.push_back(g_value_get_string(item));
-      }
+      if (auto strv = static_cast<const gchar *const *>(g_value_get_boxed(value)))
+        for (; *strv; strv++) s.prompts.push_back(*strv);
       break;
     case PROP_IS_LIVE:
       s.is_live = g_value_get_boolean(value);
@@ -813,14 +846,12 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
   std::lock_guard<std::mutex> lock(p.settings_lock);
   const ChannelSettings &s = p.settings;
   switch (prop_id) {
-    case PROP_PROMPTS:
-      for (const auto &prompt : s.prompts) {
-        GValue item = G_VALUE_INIT;
-        g_value_init(&item, G_TYPE_STRING);
-        g_value_set_string(&item, prompt.c_str());
-        gst_value_array_append_and_take_value(value, &item);
-      }
+    case PROP_PROMPTS: {
+      GStrv strv = g_new0(gchar *, s.prompts.size() + 1);
+      for (std::size_t i = 0; i < s.prompts.size(); i++) strv[i] = g_strdup(s.prompts[i].c_str());
+      g_value_take_boxed(value, strv);
       break;
+    }
     case PROP_IS_LIVE:
       g_value_set_boolean(value, s.is_live);
       break;
@@ -969,10 +1000,12 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_object_class_install_property(
       gobject_class, PROP_PROMPTS,
-      gst_param_spec_array(
-          "prompts", "Prompts", "The clips to play, in order, e.g. \"<A dog on a beach,A cat>\"",
-          g_param_spec_string("prompt", "Prompt", "One clip's prompt", nullptr, G_PARAM_READWRITE),
-          GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+      g_param_spec_boxed(
+          "prompts", "Prompts",
+          "The clips to play, in order (a string array); gst-launch: prompts=\"<A dog on a "
+          "beach,A cat>\", items quoted where a prompt holds a comma: "
+          "prompts='<\"One, two\",Three>'",
+          G_TYPE_STRV, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property(
       gobject_class, PROP_IS_LIVE,
       g_param_spec_boolean("is-live", "Is live",
@@ -1014,6 +1047,7 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       }),
       nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
   gst_type_mark_as_plugin_api(filler_get_type(), GstPluginAPIFlags(0));
+  register_prompt_list_value();
 
   element_class->change_state = gst_grok_imagine_channel_change_state;
   for (GstStaticPadTemplate *templ : {&video_template, &audio_template, &text_template})

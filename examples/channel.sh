@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Renders a playlist of prompts into one MP4 with grokimaginechannel: each
+# prompt becomes a clip, the next one is generated while the previous plays,
+# and the clips follow each other in one stream with continuous timestamps
+# (no seam, video and audio in sync), re-encoded once at the end.
+#
+#   SEGMIND_API_KEY=... examples/channel.sh story.mp4 "A dog on a beach" "The dog sleeps"
+#
+# See common.sh for GROKIMAGINE_* (the prompts are the arguments after the
+# output file).
+set -euo pipefail
+output="${1:?usage: channel.sh OUTPUT.mp4 PROMPT...}"
+shift
+# shellcheck source=examples/common.sh
+source "$(dirname "$0")/common.sh" ""
+# The channel takes prompts, not one prompt: everything else is the same.
+channel=()
+for property in "${grokimagine[@]}"; do
+  case "$property" in prompt=*) ;; *) channel+=("$property") ;; esac
+done
+# prompts="<one,two>": the prompts separated by commas (a prompt that holds a
+# comma would need quotes inside the list, which gst-launch's own parsing
+# makes awkward from a shell: the Python and C APIs take a plain list).
+prompts=$(IFS=,; echo "$*")
+
+$gst_launch -e grokimaginechannel "${channel[@]}" prompts="<$prompts>" name=c \
+  c.video ! queue ! x264enc speed-preset=veryfast ! h264parse ! mp4mux name=mux \
+  ! filesink location="$output" \
+  c.audio ! queue ! audioconvert ! avenc_aac ! aacparse ! mux.
+echo "Wrote $output"
