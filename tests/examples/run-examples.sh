@@ -353,6 +353,24 @@ test_channel() {
   }
 }
 
+test_channel_stdin() {
+  local saved="$out/channel-stdin.mp4" before
+  before=$(submits)
+  printf 'examples test: stdin one\n\nexamples test: stdin two\n' |
+    run channel-stdin "$python" "$examples/channel-stdin.py" "$saved" || return 1
+  sed 's/^/  | /' "$out/channel-stdin.log"
+  grep -q "clip 1: examples test: stdin two" "$out/channel-stdin.log" || {
+    problem "the second line did not become the second clip"
+    return 1
+  }
+  media "$saved" || return 1
+  expect_stream video/x-h264 "$((2 * frames))" width=848 height=480 || return 1
+  [ $(($(submits) - before)) -eq 2 ] || {
+    problem "the emulator saw $(($(submits) - before)) submits, expected 2"
+    return 1
+  }
+}
+
 test_python() {
   local saved="$out/python.mp4"
   run python "$python" "$examples/generate.py" "examples test: python" "$saved" || return 1
@@ -422,9 +440,12 @@ done
 if [ -n "$python" ]; then
   echo "python: $python"
   example "generate.py saves the clip and prints the job" test_python
+  example "channel-stdin.py turns lines of input into clips of one MP4" test_channel_stdin
 else
-  tests=$((tests + 1))
-  tap "ok $tests - generate.py # SKIP PyGObject (python3-gi, gir1.2-gstreamer-1.0) is missing"
+  for skipped in generate.py channel-stdin.py; do
+    tests=$((tests + 1))
+    tap "ok $tests - $skipped # SKIP PyGObject (python3-gi, gir1.2-gstreamer-1.0) is missing"
+  done
 fi
 
 tap "1..$tests"
