@@ -6,6 +6,12 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
 #include "assert-string.h"
 #include "core/download.h"
 #include "support.h"
@@ -336,6 +342,99 @@ GST_START_TEST(test_random_state_changes) {
 }
 GST_END_TEST;
 
+// Holds libsoup's I/O thread inside the construction of a response's body
+// stream (SoupClientInputStream), between libsoup reading the headers and
+// handing the stream to the send callback, while the test cancels from its
+// own thread: the instant a pipeline stopping under load hits by chance.
+class BodyStreamHold {
+ public:
+  BodyStreamHold() {
+    const GType type = g_type_from_name("SoupClientInputStream");
+    fail_unless(type != 0, "libsoup's body stream type is not registered yet");
+    klass_ = G_OBJECT_CLASS(g_type_class_ref(type));
+    chained_ = klass_->constructed;
+    klass_->constructed = constructed;
+  }
+  ~BodyStreamHold() {
+    klass_->constructed = chained_;
+    g_type_class_unref(klass_);
+  }
+  BodyStreamHold(const BodyStreamHold &) = delete;
+  BodyStreamHold &operator=(const BodyStreamHold &) = delete;
+
+  // The next body stream made holds the I/O thread until release().
+  void arm() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    armed_ = true;
+    held_ = released_ = false;
+  }
+  bool wait_held() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cond_.wait_for(lock, std::chrono::seconds(10), [] { return held_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    cond_.notify_all();
+  }
+
+ private:
+  static void constructed(GObject *object) {
+    chained_(object);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!armed_) return;
+    armed_ = false;
+    held_ = true;
+    cond_.notify_all();
+    cond_.wait_for(lock, std::chrono::seconds(10), [] { return released_; });
+  }
+
+  GObjectClass *klass_ = nullptr;
+  static inline void (*chained_)(GObject *) = nullptr;
+  static inline std::mutex mutex_;
+  static inline std::condition_variable cond_;
+  static inline bool armed_ = false, held_ = false, released_ = false;
+};
+
+// Serves a clip-like body; answers once, which also registers libsoup's
+// body stream type for BodyStreamHold.
+static std::unique_ptr<test::FileServer> body_stream_server(grokimagine::HttpRequest *get) {
+  auto server = std::make_unique<test::FileServer>("/clip.mp4", "video/mp4",
+                                                   std::string("\0\0\0\x18"
+                                                               "ftypmp42",
+                                                               12) +
+                                                       std::string(256 * 1024, '\0'));
+  get->url = server->url() + "/clip.mp4";
+  fail_unless_equals_int(grokimagine::HttpClient::instance().send(*get, nullptr).status, 200);
+  return server;
+}
+
+// A request cancelled from another thread just as libsoup hands its body
+// stream over: libsoup's send task then reports the cancellation, finishes
+// the message's I/O and drops the stream itself, whose close crashed libsoup
+// 3.2 on the I/O thread (see send_async in core/http.cpp). Here an API
+// request (Job::send) whose caller stops.
+GST_START_TEST(test_cancel_as_the_body_stream_is_handed_over) {
+  grokimagine::HttpRequest get;
+  auto server = body_stream_server(&get);
+  grokimagine::HttpClient &client = grokimagine::HttpClient::instance();
+  BodyStreamHold hold;
+  for (int round = 0; round < 3; round++) {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new();
+    hold.arm();
+    grokimagine::HttpResponse response;
+    std::thread caller([&] { response = client.send(get, cancellable); });
+    fail_unless(hold.wait_held(), "no body stream was made");
+    g_cancellable_cancel(cancellable);
+    hold.release();
+    caller.join();
+    fail_unless(response.cancelled, "%u %s", response.status, response.transport_error.c_str());
+    // Answered after the I/O thread has dropped the cancelled request.
+    fail_unless_equals_int(client.send(get, nullptr).status, 200);
+  }
+}
+GST_END_TEST;
+
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -357,6 +456,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_max_size);
   tcase_add_test(tc, test_key_not_sent_over_plain_http);
   tcase_add_test(tc, test_resume_after_a_crash);
+  tcase_add_test(tc, test_cancel_as_the_body_stream_is_handed_over);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);
