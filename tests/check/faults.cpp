@@ -435,6 +435,25 @@ GST_START_TEST(test_cancel_as_the_body_stream_is_handed_over) {
 }
 GST_END_TEST;
 
+// The same instant for a clip download whose element stops (~Download
+// cancels).
+GST_START_TEST(test_download_stopped_as_the_body_stream_is_handed_over) {
+  grokimagine::HttpRequest get;
+  auto server = body_stream_server(&get);
+  BodyStreamHold hold;
+  for (int round = 0; round < 3; round++) {
+    hold.arm();
+    grokimagine::Error error;
+    auto download = grokimagine::Download::start(get.url, "", 0, &error);
+    fail_unless(download != nullptr, "%s", error.message.c_str());
+    fail_unless(hold.wait_held(), "no body stream was made");
+    download.reset();
+    hold.release();
+    fail_unless_equals_int(grokimagine::HttpClient::instance().send(get, nullptr).status, 200);
+  }
+}
+GST_END_TEST;
+
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -457,6 +476,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_key_not_sent_over_plain_http);
   tcase_add_test(tc, test_resume_after_a_crash);
   tcase_add_test(tc, test_cancel_as_the_body_stream_is_handed_over);
+  tcase_add_test(tc, test_download_stopped_as_the_body_stream_is_handed_over);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);

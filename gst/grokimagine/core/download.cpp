@@ -45,8 +45,10 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   std::uint64_t discard = 0;  // bytes to skip when a server ignored our Range
   GObjectPtr<SoupMessage> message;
   GObjectPtr<GInputStream> stream;
+  GSource *send_guard = nullptr;  // from send_async()
 
   ~State() {
+    drop_send_guard();
     if (fd >= 0) close(fd);
     if (!temp_path.empty()) g_unlink(temp_path.c_str());
   }
@@ -70,8 +72,18 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
       soup_message_headers_replace(soup_message_get_request_headers(message.get()), "Range", range);
     }
     HttpClient &client = HttpClient::instance();
-    soup_session_send_async(repeatable() ? client.session() : client.patient_session(),
-                            message.get(), G_PRIORITY_DEFAULT, cancellable.get(), on_sent, hold());
+    // Not soup_session_send_async() with `cancellable`, which ~Download
+    // fires from the streaming thread: see send_async() in http.cpp.
+    drop_send_guard();
+    send_guard = send_async(repeatable() ? client.session() : client.patient_session(),
+                            message.get(), cancellable.get(), on_sent, hold());
+  }
+
+  void drop_send_guard() {
+    if (!send_guard) return;
+    g_source_destroy(send_guard);
+    g_source_unref(send_guard);
+    send_guard = nullptr;
   }
 
   std::uint64_t current() {
