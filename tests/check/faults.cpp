@@ -14,6 +14,12 @@
 #include <mutex>
 #include <thread>
 
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
 #include "assert-string.h"
 #include "core/download.h"
 #include "support.h"
@@ -271,16 +277,9 @@ GST_START_TEST(test_resume_after_a_crash) {
                                   " api-key=" + emulator.options().api_key +
                                   " prompt=crash poll-interval=100 duration=1 ! "
                                   "fakesink";
-  g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
-  const gchar *argv[] = {self, nullptr};
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "GROKIMAGINE_CHILD_PIPELINE", description.c_str(), TRUE);
-  GPid child = 0;
-  gint out = -1;
-  g_autoptr(GError) error = nullptr;
-  fail_unless(g_spawn_async_with_pipes(nullptr, const_cast<gchar **>(argv), env, G_SPAWN_DEFAULT,
-                                       nullptr, nullptr, &child, nullptr, &out, nullptr, &error),
-              "%s", error ? error->message : "");
+  const test::Child started = test::spawn_child_pipeline(description);
+  const GPid child = started.pid;
+  const gint out = started.out_fd;
   std::string printed, id;
   const gint64 give_up = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
   while (id.empty() && g_get_monotonic_time() < give_up) {
@@ -293,6 +292,7 @@ GST_START_TEST(test_resume_after_a_crash) {
     if (end != std::string::npos) id = printed.substr(at + 11, end - at - 11);
   }
   kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
   g_spawn_close_pid(child);
   close(out);
   fail_if(id.empty(), "no request id printed:\n%s", printed.c_str());
@@ -504,16 +504,9 @@ GST_END_TEST;
 // emulator has seen its download, then kills it with `sig`.
 static void kill_child_while_downloading(const std::string &description, int sig,
                                          const emu::Emulator &emulator) {
-  g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
-  const gchar *argv[] = {self, nullptr};
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "GROKIMAGINE_CHILD_PIPELINE", description.c_str(), TRUE);
-  GPid child = 0;
-  g_autoptr(GError) error = nullptr;
-  fail_unless(g_spawn_async(nullptr, const_cast<gchar **>(argv), env,
-                            GSpawnFlags(G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL),
-                            nullptr, nullptr, &child, &error),
-              "%s", error ? error->message : "");
+  const test::Child started = test::spawn_child_pipeline(description);
+  const GPid child = started.pid;
+  close(started.out_fd);
   const gint64 give_up = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
   while (emulator.counters().downloads == 0 && g_get_monotonic_time() < give_up) g_usleep(20000);
   // Let the first bytes reach the file.
@@ -732,6 +725,120 @@ GST_START_TEST(test_download_is_logged_without_the_key) {
 }
 GST_END_TEST;
 
+// Holds libsoup's I/O thread inside the construction of a response's body
+// stream (SoupClientInputStream), between libsoup reading the headers and
+// handing the stream to the send callback, while the test cancels from its
+// own thread: the instant a pipeline stopping under load hits by chance.
+class BodyStreamHold {
+ public:
+  BodyStreamHold() {
+    const GType type = g_type_from_name("SoupClientInputStream");
+    fail_unless(type != 0, "libsoup's body stream type is not registered yet");
+    klass_ = G_OBJECT_CLASS(g_type_class_ref(type));
+    chained_ = klass_->constructed;
+    klass_->constructed = constructed;
+  }
+  ~BodyStreamHold() {
+    klass_->constructed = chained_;
+    g_type_class_unref(klass_);
+  }
+  BodyStreamHold(const BodyStreamHold &) = delete;
+  BodyStreamHold &operator=(const BodyStreamHold &) = delete;
+
+  // The next body stream made holds the I/O thread until release().
+  void arm() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    armed_ = true;
+    held_ = released_ = false;
+  }
+  bool wait_held() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cond_.wait_for(lock, std::chrono::seconds(10), [] { return held_; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    cond_.notify_all();
+  }
+
+ private:
+  static void constructed(GObject *object) {
+    chained_(object);
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!armed_) return;
+    armed_ = false;
+    held_ = true;
+    cond_.notify_all();
+    cond_.wait_for(lock, std::chrono::seconds(10), [] { return released_; });
+  }
+
+  GObjectClass *klass_ = nullptr;
+  static inline void (*chained_)(GObject *) = nullptr;
+  static inline std::mutex mutex_;
+  static inline std::condition_variable cond_;
+  static inline bool armed_ = false, held_ = false, released_ = false;
+};
+
+// Serves a clip-like body; answers once, which also registers libsoup's
+// body stream type for BodyStreamHold.
+static std::unique_ptr<test::FileServer> body_stream_server(grokimagine::HttpRequest *get) {
+  auto server = std::make_unique<test::FileServer>("/clip.mp4", "video/mp4",
+                                                   std::string("\0\0\0\x18"
+                                                               "ftypmp42",
+                                                               12) +
+                                                       std::string(256 * 1024, '\0'));
+  get->url = server->url() + "/clip.mp4";
+  fail_unless_equals_int(grokimagine::HttpClient::instance().send(*get, nullptr).status, 200);
+  return server;
+}
+
+// A request cancelled from another thread just as libsoup hands its body
+// stream over: libsoup's send task then reports the cancellation, finishes
+// the message's I/O and drops the stream itself, whose close crashed libsoup
+// 3.2 on the I/O thread (see send_async in core/http.cpp). Here an API
+// request (Job::send) whose caller stops.
+GST_START_TEST(test_cancel_as_the_body_stream_is_handed_over) {
+  grokimagine::HttpRequest get;
+  auto server = body_stream_server(&get);
+  grokimagine::HttpClient &client = grokimagine::HttpClient::instance();
+  BodyStreamHold hold;
+  for (int round = 0; round < 3; round++) {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new();
+    hold.arm();
+    grokimagine::HttpResponse response;
+    std::thread caller([&] { response = client.send(get, cancellable); });
+    fail_unless(hold.wait_held(), "no body stream was made");
+    g_cancellable_cancel(cancellable);
+    hold.release();
+    caller.join();
+    fail_unless(response.cancelled, "%u %s", response.status, response.transport_error.c_str());
+    // Answered after the I/O thread has dropped the cancelled request.
+    fail_unless_equals_int(client.send(get, nullptr).status, 200);
+  }
+}
+GST_END_TEST;
+
+// The same instant for a clip download whose element stops (~Download
+// cancels).
+GST_START_TEST(test_download_stopped_as_the_body_stream_is_handed_over) {
+  grokimagine::HttpRequest get;
+  auto server = body_stream_server(&get);
+  BodyStreamHold hold;
+  for (int round = 0; round < 3; round++) {
+    hold.arm();
+    grokimagine::Error error;
+    auto download =
+        grokimagine::Download::start(grokimagine::Download::media_get(get.url), "", 0,
+                                     grokimagine::RetryPolicy(grokimagine::JobTiming{}), &error);
+    fail_unless(download != nullptr, "%s", error.message.c_str());
+    fail_unless(hold.wait_held(), "no body stream was made");
+    download.reset();
+    hold.release();
+    fail_unless_equals_int(grokimagine::HttpClient::instance().send(get, nullptr).status, 200);
+  }
+}
+GST_END_TEST;
+
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -764,6 +871,8 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_queries_race_state_changes);
   tcase_add_test(tc, test_image_fetch_retries);
   tcase_add_test(tc, test_download_is_logged_without_the_key);
+  tcase_add_test(tc, test_cancel_as_the_body_stream_is_handed_over);
+  tcase_add_test(tc, test_download_stopped_as_the_body_stream_is_handed_over);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);
@@ -771,31 +880,4 @@ static Suite *faults_suite() {
   return s;
 }
 
-// The child of test_resume_after_a_crash: runs a pipeline and prints every
-// request id as soon as it is on the bus, until it is killed.
-static int run_child_pipeline(const char *description) {
-  gst_init(nullptr, nullptr);
-  GstElement *pipeline = gst_parse_launch(description, nullptr);
-  if (!pipeline) return 2;
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  while (true) {
-    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, GST_CLOCK_TIME_NONE);
-    const GstStructure *s = gst_message_get_structure(message);
-    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
-        gst_structure_has_name(s, "grokimagine-job")) {
-      g_print("request-id=%s\n", gst_structure_get_string(s, "request-id"));
-      fflush(stdout);
-    }
-    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS ||
-        GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR)
-      return 1;
-  }
-}
-
-int main(int argc, char **argv) {
-  if (const char *description = g_getenv("GROKIMAGINE_CHILD_PIPELINE"))
-    return run_child_pipeline(description);
-  gst_check_init(&argc, &argv);
-  return gst_check_run_suite(faults_suite(), "faults", __FILE__);
-}
+GROKIMAGINE_CHECK_MAIN(faults)

@@ -39,55 +39,15 @@ static RunResult run_with_sink(GstElement *source) {
   return run;
 }
 
-// The gst-launch line a user would type, against `emulator`.
-static std::vector<std::string> launch_argv(const emu::Emulator &emulator, const std::string &out) {
-  return {"gst-launch-1.0",
-          "-m",
-          "grokimaginesrc",
-          "provider=segmind",
-          "api-url=" + emulator.api_url(),
-          std::string("prompt=") + kPrompt,
-          "duration=1",
-          "poll-interval=100",
-          "!",
-          "filesink",
-          "location=" + out};
-}
-
-struct Child {
-  GPid pid = 0;
-  int out_fd = -1;
-};
-
-static Child spawn(const std::vector<std::string> &args, const std::string &journal,
-                   const emu::Emulator &emulator) {
-  std::vector<char *> argv;
-  for (const auto &arg : args) argv.push_back(const_cast<char *>(arg.c_str()));
-  argv.push_back(nullptr);
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "GROKIMAGINE_JOURNAL", journal.c_str(), TRUE);
-  env = g_environ_setenv(env, "SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
-  Child child;
-  g_autoptr(GError) error = nullptr;
-  fail_unless(g_spawn_async_with_pipes(nullptr, argv.data(), env,
-                                       GSpawnFlags(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD),
-                                       nullptr, nullptr, &child.pid, nullptr, &child.out_fd,
-                                       nullptr, &error),
-              "%s", error ? error->message : "");
-  return child;
-}
-
-// Waits for `child` (at most 60 s); its exit status and what it printed.
-static std::pair<int, std::string> finish(Child child) {
-  std::string printed;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(child.out_fd, buffer, sizeof buffer)) > 0) printed.append(buffer, size_t(n));
-  close(child.out_fd);
-  int status = 0;
-  fail_unless(waitpid(child.pid, &status, 0) == child.pid);
-  g_spawn_close_pid(child.pid);
-  return {status, printed};
+// The pipeline a user would run twice (gst-launch syntax), in a child
+// process with `journal` as GROKIMAGINE_JOURNAL and the key in the
+// environment.
+static test::Child spawn_job(const emu::Emulator &emulator, const std::string &journal,
+                             const std::string &out) {
+  return test::spawn_child_pipeline(
+      "grokimaginesrc provider=segmind api-url=" + emulator.api_url() + " prompt=\"" + kPrompt +
+          "\" duration=1 poll-interval=100 ! filesink location=" + out,
+      {{"GROKIMAGINE_JOURNAL", journal}, {"SEGMIND_API_KEY", emulator.options().api_key}});
 }
 
 static void wait_for(const std::function<bool()> &done, const char *what) {
@@ -105,14 +65,14 @@ GST_START_TEST(test_rerun_after_kill_pays_once) {
   test::TempDir dir;
   const std::string journal = dir.path("journal");
   const std::string out = dir.path("clip.mp4");
-  Child first = spawn(launch_argv(emulator, out), journal, emulator);
+  test::Child first = spawn_job(emulator, journal, out);
   wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
   kill(first.pid, SIGKILL);
-  auto [killed_status, killed_printed] = finish(first);
+  auto [killed_status, killed_printed] = test::finish_child(first);
   fail_unless(WIFSIGNALED(killed_status));
 
   // The same command again: it follows the job, nothing is paid again.
-  auto [status, printed] = finish(spawn(launch_argv(emulator, out), journal, emulator));
+  auto [status, printed] = test::finish_child(spawn_job(emulator, journal, out));
   fail_unless(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", printed.c_str());
   fail_unless(test::contains(printed, "RESUMED"), "%s", printed.c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 1);
@@ -130,10 +90,10 @@ GST_START_TEST(test_two_processes_submit_once) {
   emulator.add_fault(emu::Fault{emu::Phase::Submit, 0, {}, 1000, -1, 1});
   test::TempDir dir;
   const std::string journal = dir.path("journal");
-  Child a = spawn(launch_argv(emulator, dir.path("a.mp4")), journal, emulator);
-  Child b = spawn(launch_argv(emulator, dir.path("b.mp4")), journal, emulator);
-  auto [status_a, printed_a] = finish(a);
-  auto [status_b, printed_b] = finish(b);
+  test::Child a = spawn_job(emulator, journal, dir.path("a.mp4"));
+  test::Child b = spawn_job(emulator, journal, dir.path("b.mp4"));
+  auto [status_a, printed_a] = test::finish_child(a);
+  auto [status_b, printed_b] = test::finish_child(b);
   fail_unless(WIFEXITED(status_a) && WEXITSTATUS(status_a) == 0, "%s", printed_a.c_str());
   fail_unless(WIFEXITED(status_b) && WEXITSTATUS(status_b) == 0, "%s", printed_b.c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 1);
@@ -397,4 +357,4 @@ static Suite *journal_suite() {
   return suite;
 }
 
-GST_CHECK_MAIN(journal);
+GROKIMAGINE_CHECK_MAIN(journal)

@@ -6,6 +6,7 @@
 #include <gst/check/gstcheck.h>
 
 #include <glib/gstdio.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <mutex>
@@ -292,22 +293,11 @@ GST_END_TEST;
 GST_START_TEST(test_unusable_tmpdir_checked_before_paying) {
   emu::Emulator emulator(test::quick_options());
   // g_get_tmp_dir() is read once per process: a child process of its own.
-  g_autofree gchar *line = g_strdup_printf(
-      "gst-launch-1.0 grokimaginesrc provider=segmind api-url=%s prompt=x duration=1 ! "
-      "fakesink",
-      emulator.api_url().c_str());
-  g_auto(GStrv) argv = nullptr;
-  fail_unless(g_shell_parse_argv(line, nullptr, &argv, nullptr));
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "TMPDIR", "/nope", TRUE);
-  env = g_environ_setenv(env, "SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
-  g_autofree gchar *out = nullptr;
-  g_autofree gchar *err = nullptr;
-  int status = 0;
-  fail_unless(g_spawn_sync(nullptr, argv, env, G_SPAWN_SEARCH_PATH, nullptr, nullptr, &out, &err,
-                           &status, nullptr));
-  fail_if(g_spawn_check_wait_status(status, nullptr));
-  std::string printed = std::string(out) + err;
+  auto [status, printed] = test::finish_child(test::spawn_child_pipeline(
+      "grokimaginesrc provider=segmind api-url=" + emulator.api_url() +
+          " prompt=x duration=1 ! fakesink",
+      {{"TMPDIR", "/nope"}, {"SEGMIND_API_KEY", emulator.options().api_key}}));
+  fail_unless(WIFEXITED(status) && WEXITSTATUS(status) == 1, "%s", printed.c_str());
   fail_unless(test::contains(printed, "temporary file in /nope ($TMPDIR)"), "%s", printed.c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
 }
@@ -529,4 +519,4 @@ static Suite *safety_suite() {
   return suite;
 }
 
-GST_CHECK_MAIN(safety);
+GROKIMAGINE_CHECK_MAIN(safety)

@@ -2,6 +2,8 @@
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -296,6 +298,82 @@ FileServer::~FileServer() {
       impl_->loop);
   impl_->thread.join();
   delete impl_;
+}
+
+}  // namespace test
+
+namespace test {
+
+Child spawn_child_pipeline(const std::string &description,
+                           const std::vector<std::pair<std::string, std::string>> &env) {
+  g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
+  const gchar *argv[] = {self, nullptr};
+  g_auto(GStrv) environment = g_get_environ();
+  environment =
+      g_environ_setenv(environment, "GROKIMAGINE_CHILD_PIPELINE", description.c_str(), TRUE);
+  for (const auto &[name, value] : env)
+    environment = g_environ_setenv(environment, name.c_str(), value.c_str(), TRUE);
+  Child child;
+  g_autoptr(GError) error = nullptr;
+  fail_unless(g_spawn_async_with_pipes(nullptr, const_cast<gchar **>(argv), environment,
+                                       G_SPAWN_DO_NOT_REAP_CHILD, nullptr, nullptr, &child.pid,
+                                       nullptr, &child.out_fd, nullptr, &error),
+              "%s", error ? error->message : "");
+  return child;
+}
+
+std::pair<int, std::string> finish_child(Child child) {
+  std::string printed;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(child.out_fd, buffer, sizeof buffer)) > 0) printed.append(buffer, size_t(n));
+  close(child.out_fd);
+  int status = 0;
+  fail_unless(waitpid(child.pid, &status, 0) == child.pid);
+  g_spawn_close_pid(child.pid);
+  return {status, printed};
+}
+
+int run_child_pipeline_if_asked() {
+  const char *description = g_getenv("GROKIMAGINE_CHILD_PIPELINE");
+  if (!description) return -1;
+  gst_init(nullptr, nullptr);
+  g_autoptr(GError) error = nullptr;
+  GstElement *pipeline = gst_parse_launch(description, &error);
+  if (!pipeline) {
+    g_print("ERROR: %s\n", error ? error->message : "no pipeline");
+    return 1;
+  }
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  int result = -1;
+  while (result < 0) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, GST_CLOCK_TIME_NONE);
+    const GstStructure *s = gst_message_get_structure(message);
+    switch (GST_MESSAGE_TYPE(message)) {
+      case GST_MESSAGE_ELEMENT:
+        if (gst_structure_has_name(s, "grokimagine-job"))
+          g_print("status=%s request-id=%s\n", gst_structure_get_string(s, "status"),
+                  gst_structure_get_string(s, "request-id"));
+        break;
+      case GST_MESSAGE_ERROR: {
+        g_autoptr(GError) failure = nullptr;
+        gst_message_parse_error(message, &failure, nullptr);
+        g_print("ERROR: %s\n", failure->message);
+        result = 1;
+        break;
+      }
+      case GST_MESSAGE_EOS:
+        result = 0;
+        break;
+      default:
+        break;
+    }
+    fflush(stdout);
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  return result;
 }
 
 }  // namespace test

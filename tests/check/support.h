@@ -81,6 +81,34 @@ std::pair<int, int> decoded_image_size(const std::string &bytes);
 void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats *video,
                            StreamStats *audio);
 
+// Other processes, for tests that need one (a kill, two at once, another
+// environment): this same binary, started with GROKIMAGINE_CHILD_PIPELINE
+// set, runs that pipeline (gst-launch syntax) instead of its suite. Not
+// gst-launch itself, which cannot load a sanitizer build of the plugin.
+// The child prints "status=S request-id=ID" for each grokimagine-job
+// message and "ERROR: text" for an error, and exits 0 at EOS, 1 on error.
+struct Child {
+  GPid pid = 0;
+  int out_fd = -1;  // its standard output
+};
+Child spawn_child_pipeline(const std::string &description,
+                           const std::vector<std::pair<std::string, std::string>> &env = {});
+// Reads the child's output to its end and reaps it: its wait status and
+// what it printed.
+std::pair<int, std::string> finish_child(Child child);
+// In main(): runs the pipeline when this process is such a child (and
+// returns its exit code); -1 otherwise.
+int run_child_pipeline_if_asked();
+
+// GST_CHECK_MAIN, for suites whose tests start child pipelines.
+#define GROKIMAGINE_CHECK_MAIN(name)                             \
+  int main(int argc, char **argv) {                              \
+    int child = test::run_child_pipeline_if_asked();             \
+    if (child >= 0) return child;                                \
+    gst_check_init(&argc, &argv);                                \
+    return gst_check_run_suite(name##_suite(), #name, __FILE__); \
+  }
+
 // A temporary directory, removed with what it holds.
 class TempDir {
  public:

@@ -120,8 +120,10 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   bool stalled = false;
   GSource *deadline_timer = nullptr;
   bool out_of_time = false;
+  GSource *send_guard = nullptr;  // from send_async()
 
   ~State() {
+    drop_send_guard();
     if (fd >= 0) close(fd);
     if (!temp_path.empty()) g_unlink(temp_path.c_str());
     for (GSource *source : {watchdog, deadline_timer})
@@ -216,9 +218,18 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     // comes when the generation is done, which only the deadline bounds.
     if (repeatable()) start_watchdog();
     HttpClient &client = HttpClient::instance();
-    soup_session_send_async(repeatable() ? client.session() : client.patient_session(),
-                            message.get(), G_PRIORITY_DEFAULT, attempt_cancellable.get(), on_sent,
-                            hold());
+    // Not soup_session_send_async() with attempt_cancellable, which
+    // ~Download fires from the streaming thread: see send_async() in http.cpp.
+    drop_send_guard();
+    send_guard = send_async(repeatable() ? client.session() : client.patient_session(),
+                            message.get(), attempt_cancellable.get(), on_sent, hold());
+  }
+
+  void drop_send_guard() {
+    if (!send_guard) return;
+    g_source_destroy(send_guard);
+    g_source_unref(send_guard);
+    send_guard = nullptr;
   }
 
   // The stall rule: every request-timeout window must bring the floor's

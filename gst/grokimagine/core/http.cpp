@@ -141,6 +141,64 @@ void keep_message_with_stream(GInputStream *stream, SoupMessage *message) {
                          g_object_unref);
 }
 
+// Why soup_session_send_async() must not be given a cancellable that another
+// thread fires. That cancellable is also the one of libsoup's send task, and
+// soup_session_send_finish checks it again (g_task_propagate_pointer): fired
+// after libsoup has made the response's body stream and returned it, but
+// before the callback runs, send_finish answers "cancelled", finishes the
+// message's I/O (the message drops its I/O data) and leaves the stream in
+// the task, which unrefs it once the callback returns. That unref closes the
+// stream, and libsoup 3.2's close skips the rest of the body through the
+// message's I/O data, now NULL: a SEGV on the I/O thread, in the main loop,
+// outside any frame of ours. A cancellation from a streaming thread (an
+// element stopping) can land in that window at any instant; under load it
+// does. (libsoup 3.2 has no public soup_session_cancel_message.)
+//
+// So the send gets a cancellable of its own, fired only here on the I/O
+// thread, when `cancellable` has fired, and only while no response headers
+// are in: from got-headers on, libsoup is about to make the body stream,
+// which then reaches the callback; the caller's reads, cancelled with
+// `cancellable`, fail at once, and closing the stream is safe. A restart (a
+// redirect, an authentication) makes the send cancellable again.
+GSource *send_async(SoupSession *session, SoupMessage *message, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data) {
+  struct Guard {
+    GObjectPtr<SoupMessage> message;
+    GObjectPtr<GCancellable> send = GObjectPtr<GCancellable>::adopt(g_cancellable_new());
+    bool cancelled = false;   // `cancellable` fired
+    bool headers_in = false;  // the current response's headers are in
+    gulong handlers[2] = {0, 0};
+
+    void cancel_send() {
+      if (cancelled && !headers_in) g_cancellable_cancel(send.get());
+    }
+    ~Guard() {
+      for (gulong handler : handlers) g_signal_handler_disconnect(message.get(), handler);
+    }
+  };
+  auto *guard = new Guard{GObjectPtr<SoupMessage>::ref(message)};
+  guard->handlers[0] = g_signal_connect_swapped(
+      message, "got-headers", G_CALLBACK(+[](Guard *self) { self->headers_in = true; }), guard);
+  guard->handlers[1] = g_signal_connect_swapped(message, "restarted", G_CALLBACK(+[](Guard *self) {
+                                                  self->headers_in = false;
+                                                  self->cancel_send();
+                                                }),
+                                                guard);
+  GSource *source = g_cancellable_source_new(cancellable);
+  g_source_set_callback(
+      source, G_SOURCE_FUNC(+[](GCancellable *, gpointer data) -> gboolean {
+        auto *self = static_cast<Guard *>(data);
+        self->cancelled = true;
+        self->cancel_send();
+        return G_SOURCE_CONTINUE;  // dispatched once; keeps the guard until destroyed
+      }),
+      guard, [](gpointer data) { delete static_cast<Guard *>(data); });
+  g_source_attach(source, g_main_context_get_thread_default());
+  soup_session_send_async(session, message, G_PRIORITY_DEFAULT, guard->send.get(), callback,
+                          user_data);
+  return source;
+}
+
 bool never_reached_server(const GError *error) {
   return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
          g_error_matches(error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND) ||
@@ -163,6 +221,7 @@ struct Flight {
   GObjectPtr<GCancellable> caller;
   gulong caller_handler = 0;
   GSource *timer = nullptr;
+  GSource *send_guard = nullptr;  // from send_async()
   bool timed_out = false;
   GObjectPtr<GInputStream> stream;
   HttpResponse response;
@@ -187,14 +246,15 @@ struct Flight {
           this, nullptr);
       g_source_attach(timer, g_main_context_get_thread_default());
     }
-    soup_session_send_async(session, message.get(), G_PRIORITY_DEFAULT, cancellable.get(), on_sent,
-                            this);
+    // Not soup_session_send_async() with `cancellable`: see send_async().
+    send_guard = send_async(session, message.get(), cancellable.get(), on_sent, this);
   }
 
   void complete() {
-    if (timer) {
-      g_source_destroy(timer);
-      g_source_unref(timer);
+    for (GSource *source : {timer, send_guard}) {
+      if (!source) continue;
+      g_source_destroy(source);
+      g_source_unref(source);
     }
     g_cancellable_disconnect(caller.get(), caller_handler);
     pending->finish(std::move(response));

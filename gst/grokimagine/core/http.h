@@ -120,6 +120,13 @@ class HttpClient {
 // message is gone crashes libsoup.
 void keep_message_with_stream(GInputStream *stream, SoupMessage *message);
 
+// I/O thread only. soup_session_send_async(), cancelled when `cancellable`
+// fires (from any thread) without the crash that passing `cancellable` to
+// libsoup 3.2 allows (see http.cpp). Returns a source to destroy
+// (g_source_destroy, g_source_unref) once the request is over.
+GSource *send_async(SoupSession *session, SoupMessage *message, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data);
+
 // Connection refused, unknown host, unreachable: the request never left.
 bool never_reached_server(const GError *error);
 
