@@ -97,7 +97,7 @@ fi
 # Not the examples (they run other programs: gst-launch, python) nor the
 # emulator's self-check (test infrastructure, with its own timing checks).
 status=0
-meson test -C build --setup valgrind --print-errorlogs core providers grokimaginesrc native faults ||
+meson test -C build --setup valgrind --print-errorlogs core providers grokimaginesrc native safety journal faults ||
   status=$?
 [ "$status" -eq 0 ] && exit 0
 
