@@ -127,6 +127,7 @@ struct Seen {
   std::vector<std::string> clip_prompts;
   std::vector<GstClockTime> clip_times;
   std::vector<bool> clip_replays;
+  std::vector<guint64> clip_durations;
   int budget_messages = 0;
   std::vector<std::string> filler_reasons;
   std::vector<std::string> warnings;
@@ -189,6 +190,9 @@ static void observe(Seen *seen, GstMessage *message) {
     gst_structure_get_uint64(s, "running-time", &at);
     seen->clip_prompts.push_back(gst_structure_get_string(s, "prompt"));
     seen->clip_times.push_back(at);
+    guint64 duration = 0;
+    gst_structure_get_uint64(s, "duration", &duration);
+    seen->clip_durations.push_back(duration);
     gboolean replay = FALSE;
     gst_structure_get_boolean(s, "replay", &replay);
     seen->clip_replays.push_back(replay);
@@ -228,6 +232,7 @@ GST_START_TEST(test_playlist_is_one_gapless_stream) {
   assert_equals_string(seen.clip_prompts[2].c_str(), "A heron");
   fail_unless_equals_uint64(seen.clip_times[1], GST_SECOND);
   fail_unless_equals_uint64(seen.clip_times[2], 2 * GST_SECOND);
+  fail_unless_equals_uint64(seen.clip_durations[0], GST_SECOND);
   fail_unless_equals_int(emulator.counters().submits_total, 3);
   // The job messages of each clip reach the channel's bus.
   fail_unless(std::count(result.job_statuses.begin(), result.job_statuses.end(), "SUBMITTED") == 3);

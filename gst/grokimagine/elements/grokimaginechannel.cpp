@@ -477,7 +477,10 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
   const int index = clip.index();
   const GstClockTime start = frame_time(run.format, run.frames);
   const std::string id = clip_request_id(clip);
-  const GstClockTime duration = clip.duration();
+  GstClockTime duration = clip.duration();
+  // Not known yet to the demuxer's queries: the length the job asked for.
+  if (!GST_CLOCK_TIME_IS_VALID(duration))
+    duration = GstClockTime(self->priv->job.settings().request.duration) * GST_SECOND;
   GST_INFO_OBJECT(self, "clip %d%s starts at %" GST_TIME_FORMAT, index, replay ? " (replay)" : "",
                   GST_TIME_ARGS(start));
   post_element_message(
