@@ -225,10 +225,11 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   Download &download = *held_download;
   // Waiting for bytes is buffering, as a network source reports it.
   const auto total = download.size();
-  const guint64 needed = total ? MIN(offset + size, *total) : offset + size;
-  const bool stalled = download.downloaded() < needed;
-  if (stalled) post_buffering(self, gint(download.downloaded() * 100 / needed));
-  const auto waited = download.wait_for(offset + size, cancellable);
+  const guint64 needed = (total ? MIN(offset + size, *total) : offset + size) - offset;
+  const guint64 have = download.available_from(offset);
+  const bool stalled = needed > 0 && have < needed;
+  if (stalled) post_buffering(self, gint(have * 100 / needed));
+  const auto waited = download.wait_for(offset, offset + size, cancellable);
   // Whatever ends the wait ends the buffering: an application (gst-launch)
   // holds the pipeline in PAUSED until 100, so a wait cancelled by an EOS
   // or failed must say so too, or a Ctrl-C with -e never gets its EOS.
@@ -247,17 +248,17 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::End:
       break;
   }
-  const guint64 available = download.downloaded();
   // The size as known now: a clip smaller than one block is whole before
   // its first read, when it was not known yet.
   const auto known_total = download.size();
-  if (!p.posted_complete && known_total && available >= *known_total) {
+  if (!p.posted_complete && known_total && download.downloaded() >= *known_total) {
     p.posted_complete = true;
     p.clip.delivered();
     grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
   }
-  if (offset >= available) return GST_FLOW_EOS;
-  const guint length = guint(MIN(guint64(size), available - offset));
+  const guint64 available = download.available_from(offset);
+  if (available == 0) return GST_FLOW_EOS;
+  const guint length = guint(MIN(guint64(size), available));
   g_autoptr(GstBuffer) buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
   GstMapInfo map;
   gst_buffer_map(buffer, &map, GST_MAP_WRITE);
