@@ -775,6 +775,10 @@ void Core::answer(PausedPtr paused, const std::optional<Fault> &fault, Step step
       if (!fault->retry_after.empty())
         soup_message_headers_replace(soup_server_message_get_response_headers(paused_msg->get()),
                                      "Retry-After", fault->retry_after.c_str());
+      // A scripted answer is whole: SoupServer would cut it to a Range
+      // (and libsoup 3.2 asserts on a Range past its end).
+      soup_message_headers_remove(soup_server_message_get_request_headers(paused_msg->get()),
+                                  "Range");
       respond(paused_msg->get(), status,
               fault->body.empty() ? profile->fault_body(status) : fault->body);
       return;
@@ -1363,8 +1367,8 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
 
   std::int64_t first = fault ? fault->truncate_at : -1;
   if (fault && fault->cut_file_at >= 0)
-    first = std::clamp<std::int64_t>(fault->cut_file_at - static_cast<std::int64_t>(range.first),
-                                     0, static_cast<std::int64_t>(length));
+    first = std::clamp<std::int64_t>(fault->cut_file_at - static_cast<std::int64_t>(range.first), 0,
+                                     static_cast<std::int64_t>(length));
   const unsigned trickle_ms = fault ? fault->trickle_ms : 0;
   const std::uint64_t rate = options.cdn_rate_bytes_per_s;
   if ((first >= 0 || trickle_ms > 0 || rate > 0) && method == SOUP_METHOD_GET) {
@@ -1405,15 +1409,15 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
       return static_cast<const char *>(g_bytes_get_data(body.get(), nullptr));
     }
     void write() {
-      g_output_stream_write_all_async(
-          g_io_stream_get_output_stream(connection.get()), pending.data(), pending.size(),
-          G_PRIORITY_DEFAULT, core->shutdown_cancellable.get(), on_written, this);
+      g_output_stream_write_all_async(g_io_stream_get_output_stream(connection.get()),
+                                      pending.data(), pending.size(), G_PRIORITY_DEFAULT,
+                                      core->shutdown_cancellable.get(), on_written, this);
     }
     static void on_written(GObject *stream, GAsyncResult *result, gpointer data) {
       auto *self = static_cast<RawWrite *>(data);
       g_autoptr(GError) error = nullptr;
-      const bool ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr,
-                                                       &error);
+      const bool ok =
+          g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr, &error);
       if (!ok) {
         GST_INFO("raw write ended early: %s", error->message);
         self->finish();
@@ -1490,9 +1494,9 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
   GST_INFO("sending %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes%s, then %s", sent, body_size,
            rate ? " paced" : " at once", trickle_ms ? "trickling" : "closing");
   // Owns itself until finish(), which always runs (cancellation included).
-  auto *write = new RawWrite{this,  std::move(connection), head, BytesPtr(g_bytes_ref(body)),
-                             0,     sent,                  trickle_ms, rate,
-                             g_get_monotonic_time()};
+  auto *write = new RawWrite{
+      this, std::move(connection), head, BytesPtr(g_bytes_ref(body)), 0, sent, trickle_ms,
+      rate, g_get_monotonic_time()};
   ++pending_async_ops;
   write->write();
 }

@@ -159,8 +159,7 @@ std::optional<std::string> ClipFile::publish() {
         return std::string(g_strerror(errno));
     }
   }
-  if (g_rename(temp_path_.c_str(), keep_path_.c_str()) != 0)
-    return std::string(g_strerror(errno));
+  if (g_rename(temp_path_.c_str(), keep_path_.c_str()) != 0) return std::string(g_strerror(errno));
   temp_path_.clear();
   return std::nullopt;
 }

@@ -48,8 +48,9 @@ DownloadProgress::Wait DownloadProgress::wait_for(std::uint64_t begin, std::uint
   wanted_ = begin;
   auto outcome = [&]() -> std::optional<Wait> {
     const std::uint64_t stop = size_ ? std::min(end, *size_) : end;
-    if (size_ && begin >= *size_) return Wait::End;
-    if (on_disk_.covers(begin, stop)) return Wait::Ready;
+    // The end only once the download is over: `location` is named by then.
+    if (finished_ && begin >= stop) return Wait::End;
+    if (begin < stop && on_disk_.covers(begin, stop)) return Wait::Ready;
     if (failed_) return Wait::Failed;
     if (g_cancellable_is_cancelled(cancellable)) return Wait::Cancelled;
     return std::nullopt;

@@ -28,7 +28,7 @@ class ByteRanges {
   // The first range not in the set at or after `from`, below `limit`:
   // [begin, end), or nothing.
   std::optional<std::pair<std::uint64_t, std::uint64_t>> first_gap(std::uint64_t from,
-                                                                    std::uint64_t limit) const;
+                                                                   std::uint64_t limit) const;
   std::uint64_t bytes() const { return bytes_; }
 
  private:
@@ -41,8 +41,8 @@ class DownloadProgress {
   enum class Wait { Ready, End, Failed, Cancelled };
 
   // Readers, any thread. Blocks until bytes [begin, end) are on disk, or
-  // [begin, size) once the size is known (Ready); until the clip is known to
-  // end at or before `begin` (End); the download failed; or `cancellable`
+  // [begin, size) once the size is known (Ready); until the download is
+  // complete and the clip ends at or before `begin` (End); the download failed; or `cancellable`
   // fired. Records `begin` as where the readers are (wanted()).
   Wait wait_for(std::uint64_t begin, std::uint64_t end, GCancellable *cancellable);
   // How many bytes from `offset` on are on disk without a gap.

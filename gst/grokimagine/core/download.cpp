@@ -153,8 +153,8 @@ struct Fetch {
   GSource *watchdog = nullptr;     // the stall rule, while an attempt runs
   std::uint64_t window_bytes = 0;  // received (kept or skipped) in the current window
   bool stalled = false;
-  std::uint64_t discard = 0;     // bytes to skip when a server ignored our Range
-  std::uint64_t body_end = 0;    // where this answer's body ends in the clip (kUnknown)
+  std::uint64_t discard = 0;   // bytes to skip when a server ignored our Range
+  std::uint64_t body_end = 0;  // where this answer's body ends in the clip (kUnknown)
   bool reading_error_body = false;
   std::string error_body;  // what came with an HTTP error status
 
@@ -268,8 +268,8 @@ struct Fetch {
       return;
     }
     if (!body) {
-      attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0,
-                     error, never_reached_server(error), {});
+      attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0, error,
+                     never_reached_server(error), {});
       return;
     }
     keep_message_with_stream(body, message.get());
@@ -320,8 +320,7 @@ struct Fetch {
     if (content_type &&
         (g_str_has_prefix(content_type, "text/") || g_str_has_suffix(content_type, "/json"))) {
       owner->fail(ErrorKind::Protocol,
-                  std::string("the video URL sent ") + content_type + " instead of an MP4",
-                  status);
+                  std::string("the video URL sent ") + content_type + " instead of an MP4", status);
       return;
     }
     goffset start = 0, last = 0, length = 0;
@@ -409,8 +408,8 @@ struct Fetch {
       return;
     }
     if (error) {
-      attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0,
-                     error, false, {});
+      attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0, error,
+                     false, {});
       return;
     }
     if (reading_error_body) {
@@ -668,7 +667,8 @@ void Download::State::part_done() {
 }
 
 void Download::State::reader_waits(std::uint64_t offset) {
-  if (done || !ranged || !size || !layout_known || offset >= *size || claimed.covers(offset, offset + 1))
+  if (done || !ranged || !size || !layout_known || offset >= *size ||
+      claimed.covers(offset, offset + 1))
     return;
   // A reader jumped ahead of every fetch (a seek): one more connection, so
   // that it does not wait for the parts in flight.
@@ -681,8 +681,7 @@ void Download::State::complete() {
   // A fetch may still read its body to the end: no longer needed.
   for (auto &fetch : fetches) fetch->cut();
   if (auto why = file.publish()) {
-    fail(ErrorKind::Io, "cannot move the video to location '" + file.keep_path() + "': " + *why,
-         0);
+    fail(ErrorKind::Io, "cannot move the video to location '" + file.keep_path() + "': " + *why, 0);
     return;
   }
   done = true;
@@ -779,6 +778,10 @@ std::int64_t Download::read(std::uint64_t offset, void *dest, std::size_t size) 
 
 std::optional<std::uint64_t> Download::size() const {
   return state_->progress.size();
+}
+
+bool Download::finished() const {
+  return state_->progress.finished();
 }
 
 std::uint64_t Download::downloaded() const {

@@ -66,7 +66,8 @@ class Download {
 
   using Wait = DownloadProgress::Wait;
   // Blocks until bytes [begin, end) are on disk, or [begin, size) once the
-  // size is known (Ready); the clip ends at or before `begin` (End); the
+  // size is known (Ready); the download is complete and the clip ends at or
+  // before `begin` (End); the
   // download failed; or `cancellable` fired. Parts arrive out of order:
   // `begin` need not be 0 (qtdemux seeks to a moov at the end), and it
   // tells the download which bytes to fetch first.
@@ -82,6 +83,7 @@ class Download {
   // The clip's size once the server said it.
   std::optional<std::uint64_t> size() const;
   std::uint64_t downloaded() const;  // bytes on disk, wherever they are
+  bool finished() const;             // complete (and at `location`)
   Error error() const;
   std::string error_body() const;
 
