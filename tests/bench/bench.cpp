@@ -202,9 +202,13 @@ Pipeline parse(const std::string &description) {
 }
 
 // xAI's base URL carries its /v1, as https://api.x.ai/v1 does.
+// --connections N: every figure's grokimaginesrc uses N (0: its default).
+unsigned connections_override = 0;
+
 std::string source_properties(const EmulatorProcess &emulator, const std::string &provider) {
   return "provider=" + provider + " api-url=" + emulator.api_url() +
-         (provider == "xai" ? "/v1" : "") + " api-key=" + kKey;
+         (provider == "xai" ? "/v1" : "") + " api-key=" + kKey +
+         (connections_override ? " connections=" + std::to_string(connections_override) : "");
 }
 
 // Runs a pipeline until EOS; fails on an error message.
@@ -835,7 +839,10 @@ int main(int argc, char **argv) {
   gint runs = config.runs;
   gboolean quick = FALSE;
   g_autofree gchar *only = nullptr;
+  gint connections = 0;
   const GOptionEntry entries[] = {
+      {"connections", 0, 0, G_OPTION_ARG_INT, &connections,
+       "The sources' `connections` in every figure (0: their default)", "N"},
       {"runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (the median is shown)", "N"},
       {"quick", 0, 0, G_OPTION_ARG_NONE, &quick, "Small clips and few jobs: checks the bench runs",
        nullptr},
@@ -854,6 +861,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   config.runs = std::max(1, runs);
+  connections_override = unsigned(std::max(0, connections));
   config.quick = quick;
   const std::vector<std::pair<const char *, std::function<void(const Config &)>>> figures = {
       {"first-frame", first_frame},
