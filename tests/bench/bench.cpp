@@ -64,6 +64,11 @@ struct EmulatorSpec {
   std::int64_t clip_bytes = 0;
   unsigned rate_limit = 0;
   bool moov_at_end = false;
+  // Link shaping of the CDN (a real one, tens of ms away, capping each
+  // connection), and a CDN without Range.
+  unsigned cdn_delay_ms = 0;
+  std::uint64_t cdn_rate = 0;
+  bool ignore_range = false;
 };
 
 class EmulatorProcess {
@@ -83,6 +88,10 @@ class EmulatorProcess {
     if (spec.rate_limit > 0)
       args.insert(args.end(), {"--rate-limit", std::to_string(spec.rate_limit)});
     if (spec.moov_at_end) args.emplace_back("--moov-at-end");
+    if (spec.cdn_delay_ms > 0)
+      args.insert(args.end(), {"--cdn-delay-ms", std::to_string(spec.cdn_delay_ms)});
+    if (spec.cdn_rate > 0) args.insert(args.end(), {"--cdn-rate", std::to_string(spec.cdn_rate)});
+    if (spec.ignore_range) args.emplace_back("--ignore-range");
     std::vector<char *> argv;
     for (auto &arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -193,9 +202,13 @@ Pipeline parse(const std::string &description) {
 }
 
 // xAI's base URL carries its /v1, as https://api.x.ai/v1 does.
+// --connections N: every figure's grokimaginesrc uses N (0: its default).
+unsigned connections_override = 0;
+
 std::string source_properties(const EmulatorProcess &emulator, const std::string &provider) {
   return "provider=" + provider + " api-url=" + emulator.api_url() +
-         (provider == "xai" ? "/v1" : "") + " api-key=" + kKey;
+         (provider == "xai" ? "/v1" : "") + " api-key=" + kKey +
+         (connections_override ? " connections=" + std::to_string(connections_override) : "");
 }
 
 // Runs a pipeline until EOS; fails on an error message.
@@ -214,10 +227,11 @@ void run_to_eos(GstElement *pipeline) {
 
 // A finished job of the given clip, made through the element itself; later
 // runs resume it by request id (the result is ready: no generation time).
-std::string make_job(const EmulatorProcess &emulator, const std::string &resolution, int duration) {
+std::string make_job(const EmulatorProcess &emulator, const std::string &resolution, int duration,
+                     const std::string &sink = "fakesink") {
   Pipeline pipeline = parse("grokimaginesrc name=src " + source_properties(emulator, "segmind") +
                             " prompt=bench resolution=" + resolution +
-                            " duration=" + std::to_string(duration) + " ! fakesink");
+                            " duration=" + std::to_string(duration) + " ! " + sink);
   run_to_eos(pipeline.get());
   GstElement *source = gst_bin_get_by_name(GST_BIN(pipeline.get()), "src");
   g_autofree gchar *request_id = nullptr;
@@ -316,7 +330,8 @@ class Scratch {
     dir_ = made;
   }
   ~Scratch() {
-    for (const char *name : {"big.mp4", "full.mp4", "rss.mp4"}) g_remove(path(name).c_str());
+    for (const char *name : {"big.mp4", "full.mp4", "rss.mp4", "shaped.mp4"})
+      g_remove(path(name).c_str());
     g_rmdir(dir_.c_str());
   }
   std::string path(const char *name) const { return dir_ + "/" + name; }
@@ -394,6 +409,119 @@ void full_decode(const Config &config) {
           format("%.0f ms", median(ours)),
           "filesrc ! decodebin3: " + format("%.0f ms", median(theirs)),
           ratio_text(median(ours), median(theirs)), "<= 1.05x");
+}
+
+// --- a real network: the shaped CDN (issue 14) ------------------------------
+
+struct LinkProfile {
+  std::uint64_t rate;  // bytes/s per connection
+  unsigned delay_ms;   // before each answer
+  std::string name() const {
+    return format("%.1f MB/s", double(rate) / 1e6) + " per connection, " +
+           std::to_string(delay_ms) + " ms";
+  }
+};
+
+std::vector<LinkProfile> link_profiles(const Config &config) {
+  if (config.quick) return {{2500000, 40}};
+  return {{2500000, 40}, {10000000, 100}};
+}
+
+// PLAYING -> first decoded video frame of a finished job's 10 s 1080p clip
+// (about 7.5 MB) from the shaped CDN: ours resuming the job against
+// uridecodebin3 on the URL, faststart and with the moov at the end.
+void shaped_first_frame(const Config &config) {
+  for (const LinkProfile &link : link_profiles(config)) {
+    for (bool moov_at_end : {false, true}) {
+      EmulatorSpec spec;
+      spec.clip_bytes = 7500000;
+      spec.moov_at_end = moov_at_end;
+      spec.cdn_rate = link.rate;
+      spec.cdn_delay_ms = link.delay_ms;
+      EmulatorProcess emulator(spec);
+      const std::string id = make_job(emulator, "1080p", 10);
+      const std::string url = clip_url(emulator, id);
+      std::vector<double> ours, theirs;
+      for (int i = -1; i < config.runs; i++) {
+        if (i == 0) ours.clear(), theirs.clear();
+        ours.push_back(time_decode("grokimaginevideosrc name=dec " +
+                                       source_properties(emulator, "segmind") + " request-id=" + id,
+                                   Until::FirstFrame));
+        theirs.push_back(time_decode("uridecodebin3 name=dec uri=" + url, Until::FirstFrame));
+      }
+      add_row(
+          "PLAYING -> first video frame, finished job, 10 s 1080p (7.5 MB), " +
+              std::string(moov_at_end ? "moov at the end" : "faststart") + "; CDN " + link.name(),
+          format("%.0f ms", median(ours)), "uridecodebin3: " + format("%.0f ms", median(theirs)),
+          ratio_text(median(ours), median(theirs)), "<= 1.1x");
+    }
+  }
+}
+
+double time_to_eos(const std::string &description) {
+  Pipeline pipeline = parse(description);
+  const double start = now_ms();
+  run_to_eos(pipeline.get());
+  return now_ms() - start;
+}
+
+// PLAYING -> EOS of grokimaginesrc ! filesink, a finished job's 60 MB clip
+// from the shaped CDN, against souphttpsrc ! filesink; with and without
+// Range on the CDN.
+void shaped_download(const Config &config) {
+  const std::string path = temp_path("shaped.mp4");
+  for (const LinkProfile &link : link_profiles(config)) {
+    for (bool ranges : {true, false}) {
+      EmulatorSpec spec;
+      spec.clip_bytes = config.quick ? 10000000 : 60000000;
+      spec.cdn_rate = link.rate;
+      spec.cdn_delay_ms = link.delay_ms;
+      spec.ignore_range = !ranges;
+      EmulatorProcess emulator(spec);
+      const std::string id = make_job(emulator, "1080p", 15);
+      const std::string url = clip_url(emulator, id);
+      std::vector<double> ours, theirs;
+      for (int i = 0; i < std::min(config.runs, 3); i++) {
+        ours.push_back(time_to_eos("grokimaginesrc " + source_properties(emulator, "segmind") +
+                                   " request-id=" + id + " ! filesink location=" + path));
+        theirs.push_back(
+            time_to_eos("souphttpsrc location=" + url + " ! filesink location=" + path));
+      }
+      GStatBuf info;
+      g_stat(path.c_str(), &info);
+      add_row("PLAYING -> EOS, grokimaginesrc ! filesink, " +
+                  format("%.0f MB", double(info.st_size) / 1e6) + " clip; CDN " + link.name() +
+                  (ranges ? "" : ", without Range"),
+              format("%.2f s", median(ours) / 1000),
+              "souphttpsrc ! filesink: " + format("%.2f s", median(theirs) / 1000),
+              ratio_text(median(ours), median(theirs)), ranges ? "<= 0.5x" : "<= 1.05x");
+    }
+  }
+  g_remove(path.c_str());
+}
+
+// The number of connections: PLAYING -> EOS of the 60 MB download for
+// each, on the 2.5 MB/s, 40 ms CDN (one run each).
+void connections_sweep(const Config &config) {
+  const std::string path = temp_path("shaped.mp4");
+  EmulatorSpec spec;
+  spec.clip_bytes = config.quick ? 10000000 : 60000000;
+  spec.cdn_rate = 2500000;
+  spec.cdn_delay_ms = 40;
+  EmulatorProcess emulator(spec);
+  const std::string id = make_job(emulator, "1080p", 15);
+  double one = 0;
+  for (unsigned connections : {1u, 2u, 3u, 4u, 6u, 8u}) {
+    const double took = time_to_eos(
+        "grokimaginesrc " + source_properties(emulator, "segmind") + " request-id=" + id +
+        " connections=" + std::to_string(connections) + " ! filesink location=" + path);
+    if (connections == 1) one = took;
+    add_row("PLAYING -> EOS, 60 MB clip, connections=" + std::to_string(connections) +
+                "; CDN 2.5 MB/s per connection, 40 ms",
+            format("%.2f s", took / 1000), "connections=1: " + format("%.2f s", one / 1000),
+            ratio_text(took, one), "");
+  }
+  g_remove(path.c_str());
 }
 
 // VmHWM (peak resident memory) of a live process, in kB; -1 once it is gone.
@@ -711,13 +839,16 @@ int main(int argc, char **argv) {
   gint runs = config.runs;
   gboolean quick = FALSE;
   g_autofree gchar *only = nullptr;
+  gint connections = 0;
   const GOptionEntry entries[] = {
+      {"connections", 0, 0, G_OPTION_ARG_INT, &connections,
+       "The sources' `connections` in every figure (0: their default)", "N"},
       {"runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (the median is shown)", "N"},
       {"quick", 0, 0, G_OPTION_ARG_NONE, &quick, "Small clips and few jobs: checks the bench runs",
        nullptr},
       {"only", 0, 0, G_OPTION_ARG_STRING, &only,
-       "One figure: first-frame, first-frame-big, full-decode, rss, many-jobs, rate-limited, "
-       "requests-per-job",
+       "One figure: first-frame, first-frame-big, full-decode, rss, shaped-first-frame, "
+       "shaped-download, connections, many-jobs, rate-limited, requests-per-job",
        "NAME"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
@@ -730,12 +861,16 @@ int main(int argc, char **argv) {
     return 2;
   }
   config.runs = std::max(1, runs);
+  connections_override = unsigned(std::max(0, connections));
   config.quick = quick;
   const std::vector<std::pair<const char *, std::function<void(const Config &)>>> figures = {
       {"first-frame", first_frame},
       {"first-frame-big", first_frame_big},
       {"full-decode", full_decode},
       {"rss", peak_rss},
+      {"shaped-first-frame", shaped_first_frame},
+      {"shaped-download", shaped_download},
+      {"connections", connections_sweep},
       {"many-jobs", many_jobs},
       {"rate-limited", rate_limited_jobs},
       {"requests-per-job", requests_per_job},

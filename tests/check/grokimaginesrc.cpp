@@ -582,7 +582,7 @@ GST_START_TEST(test_truncated_download_resumes) {
   fail_unless_equals_int(emulator.counters().downloads, 2);
   bool ranged = false;
   for (const auto &header : emulator.cdn_request_headers())
-    ranged |= header == "Range: bytes=20000-";
+    ranged |= g_str_has_prefix(header.c_str(), "Range: bytes=20000-");
   fail_unless(ranged, "the second request did not ask for the rest");
 }
 GST_END_TEST;

@@ -286,6 +286,7 @@ class Core {
   // Pauses `msg`, waits out any fault delay, answers a fault status with its
   // body (or the profile's envelope), else runs `step`.
   void answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Step step);
+  void answer(PausedPtr paused, const std::optional<Fault> &fault, Step step);
   // Runs `step` after `delay_ms`, without blocking the server thread.
   void run_later(unsigned delay_ms, PausedPtr paused, Step step);
   std::optional<Fault> take_fault(Phase phase);
@@ -351,6 +352,7 @@ class Core {
   Counters counters;
   std::vector<SubmitRecord> submit_records;
   std::vector<std::string> cdn_headers;
+  std::vector<std::string> cdn_ranges;  // of each GET, in order
   std::vector<Fault> faults;
   std::map<std::string, Job> jobs;
 
@@ -375,10 +377,11 @@ class Core {
   void on_cdn_request(SoupServerMessage *msg, const char *path);
   void serve_media(PausedPtr paused, const std::string &path, bool carries_key,
                    const std::optional<Fault> &fault);
-  // Writes the head and `first` bytes of `body` on the raw connection, then
-  // either closes it (trickle_ms 0) or sends the rest a byte at a time.
+  // Writes the head and `first` bytes of `body` on the raw connection (at
+  // most rate_bytes_per_s fast when > 0), then either closes it (trickle_ms
+  // 0) or sends the rest a byte at a time.
   void write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t first,
-                 unsigned trickle_ms);
+                 unsigned trickle_ms, std::uint64_t rate_bytes_per_s = 0);
   std::shared_future<MediaFile> media_for(
       const std::string &file_name,
       std::function<bool(const std::string &path, std::string *error)> encode);

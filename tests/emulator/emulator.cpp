@@ -757,7 +757,10 @@ std::optional<Fault> Core::take_fault(Phase phase) {
 }
 
 void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Step step) {
-  auto paused = std::make_unique<PausedMessage>(msg);
+  answer(std::make_unique<PausedMessage>(msg), fault, std::move(step));
+}
+
+void Core::answer(PausedPtr paused, const std::optional<Fault> &fault, Step step) {
   Step faulted_step = [this, fault, step = std::move(step)](PausedPtr paused_msg) {
     if (fault && fault->reset) {
       if (GObjectPtr<GIOStream> connection = paused_msg->steal_connection())
@@ -772,6 +775,10 @@ void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Ste
       if (!fault->retry_after.empty())
         soup_message_headers_replace(soup_server_message_get_response_headers(paused_msg->get()),
                                      "Retry-After", fault->retry_after.c_str());
+      // A scripted answer is whole: SoupServer would cut it to a Range
+      // (and libsoup 3.2 asserts on a Range past its end).
+      soup_message_headers_remove(soup_server_message_get_request_headers(paused_msg->get()),
+                                  "Range");
       respond(paused_msg->get(), status,
               fault->body.empty() ? profile->fault_body(status) : fault->body);
       return;
@@ -780,10 +787,12 @@ void Core::answer(SoupServerMessage *msg, const std::optional<Fault> &fault, Ste
   };
   // Truncation steals the connection, which must not happen inside
   // SoupServer's own call into the handler: go through the loop for it too.
+  // A shaped CDN writes its answers by hand too.
   const bool leave_handler_first =
-      fault && (fault->delay_ms > 0 || fault->truncate_at >= 0 || fault->reset);
+      options.cdn_rate_bytes_per_s > 0 ||
+      (fault && (fault->delay_ms > 0 || fault->truncate_at >= 0 || fault->reset));
   if (leave_handler_first) {
-    run_later(fault->delay_ms, std::move(paused), std::move(faulted_step));
+    run_later(fault ? fault->delay_ms : 0, std::move(paused), std::move(faulted_step));
   } else {
     faulted_step(std::move(paused));
   }
@@ -1239,14 +1248,27 @@ void Core::on_cdn_request(SoupServerMessage *msg, const char *path) {
                                                                       value);
         },
         &cdn_headers);
-    if (is_get) ++counters.downloads;
+    if (is_get) {
+      ++counters.downloads;
+      const char *range = soup_message_headers_get_one(request_headers, "Range");
+      cdn_ranges.emplace_back(range ? range : "");
+    }
     if (carries_key) ++counters.cdn_requests_with_key;
   }
   // Download faults script GETs: a HEAD probe must not use them up.
   const std::optional<Fault> fault = is_get ? take_fault(Phase::Download) : std::nullopt;
-  answer(msg, fault, [this, path = std::string(path), carries_key, fault](PausedPtr paused) {
+  Step serve = [this, path = std::string(path), carries_key, fault](PausedPtr paused) {
     serve_media(std::move(paused), path, carries_key, fault);
-  });
+  };
+  if (options.cdn_delay_ms > 0) {
+    // The link's latency comes before anything else, faults included.
+    run_later(options.cdn_delay_ms, std::make_unique<PausedMessage>(msg),
+              [this, fault, serve = std::move(serve)](PausedPtr paused) {
+                answer(std::move(paused), fault, serve);
+              });
+    return;
+  }
+  answer(msg, fault, std::move(serve));
 }
 
 namespace {
@@ -1345,11 +1367,14 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
 
   std::int64_t first = fault ? fault->truncate_at : -1;
   if (fault && fault->cut_file_at >= 0)
-    first = std::clamp<std::int64_t>(fault->cut_file_at - static_cast<std::int64_t>(range.first),
-                                     0, static_cast<std::int64_t>(length));
+    first = std::clamp<std::int64_t>(fault->cut_file_at - static_cast<std::int64_t>(range.first), 0,
+                                     static_cast<std::int64_t>(length));
   const unsigned trickle_ms = fault ? fault->trickle_ms : 0;
-  if ((first >= 0 || trickle_ms > 0) && method == SOUP_METHOD_GET) {
-    write_raw(std::move(paused), status, body.get(), std::max<std::int64_t>(first, 0), trickle_ms);
+  const std::uint64_t rate = options.cdn_rate_bytes_per_s;
+  if ((first >= 0 || trickle_ms > 0 || rate > 0) && method == SOUP_METHOD_GET) {
+    if (first < 0 && trickle_ms == 0) first = static_cast<std::int64_t>(length);
+    write_raw(std::move(paused), status, body.get(), std::max<std::int64_t>(first, 0), trickle_ms,
+              rate);
     return;
   }
   soup_server_message_set_status(msg, status, nullptr);
@@ -1358,54 +1383,92 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
   }
 }
 
+// Paced writes go out every tick, as many bytes as the rate allows by then.
+constexpr unsigned kPacingTickMs = 5;
+constexpr gsize kMaxPacedWrite = 256 * 1024;
+
 // Sends the response head announcing the whole body, then only `first`
-// bytes of it, then closes (a connection dropped mid-download) or sends the
-// rest a byte every `trickle_ms` (a CDN that trickles). SoupServer cannot do
-// either, so the connection is taken from it.
+// bytes of it (paced to `rate` bytes/s when > 0), then closes (a connection
+// dropped mid-download, or the end of a shaped answer) or sends the rest a
+// byte every `trickle_ms` (a CDN that trickles). SoupServer cannot do any of
+// these, so the connection is taken from it.
 void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t first,
-                     unsigned trickle_ms) {
+                     unsigned trickle_ms, std::uint64_t rate) {
   struct RawWrite {
     Core *core;
     GObjectPtr<GIOStream> connection;
     std::string pending;  // being written
-    BytesPtr rest;        // the body after `first`, for the trickle
-    gsize trickled = 0;
+    BytesPtr body;
+    gsize offset = 0;  // of the next body byte to send
+    gsize limit = 0;   // sent at once (or paced), then closed or trickled
     unsigned trickle_ms;
+    std::uint64_t rate;
+    gint64 started_us = 0;
 
+    const char *data() const {
+      return static_cast<const char *>(g_bytes_get_data(body.get(), nullptr));
+    }
     void write() {
-      g_output_stream_write_all_async(
-          g_io_stream_get_output_stream(connection.get()), pending.data(), pending.size(),
-          G_PRIORITY_DEFAULT, core->shutdown_cancellable.get(), on_written, this);
+      g_output_stream_write_all_async(g_io_stream_get_output_stream(connection.get()),
+                                      pending.data(), pending.size(), G_PRIORITY_DEFAULT,
+                                      core->shutdown_cancellable.get(), on_written, this);
     }
     static void on_written(GObject *stream, GAsyncResult *result, gpointer data) {
       auto *self = static_cast<RawWrite *>(data);
       g_autoptr(GError) error = nullptr;
-      const bool ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr,
-                                                       &error);
-      if (!ok) GST_INFO("raw write ended early: %s", error->message);
-      gsize rest_size = self->rest ? g_bytes_get_size(self->rest.get()) : 0;
-      if (!ok || self->trickle_ms == 0 || self->trickled >= rest_size) {
+      const bool ok =
+          g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr, &error);
+      if (!ok) {
+        GST_INFO("raw write ended early: %s", error->message);
         self->finish();
         return;
       }
+      self->next();
+    }
+    void next() {
+      if (offset < limit) {
+        gsize allowed = limit - offset;
+        if (rate > 0) {
+          const auto due = static_cast<std::uint64_t>(g_get_monotonic_time() - started_us) * rate /
+                           G_USEC_PER_SEC;
+          allowed = due > offset ? std::min<std::uint64_t>(due - offset, allowed) : 0;
+          allowed = std::min<gsize>(allowed, kMaxPacedWrite);
+        }
+        if (allowed > 0) {
+          pending.assign(data() + offset, allowed);
+          offset += allowed;
+          write();
+        } else {
+          later(kPacingTickMs);
+        }
+        return;
+      }
+      if (trickle_ms == 0 || offset >= g_bytes_get_size(body.get())) {
+        finish();
+        return;
+      }
       // One byte per interval; the shutdown is seen at the next one.
-      g_autoptr(GSource) timer = g_timeout_source_new(self->trickle_ms);
+      later(trickle_ms);
+    }
+    void later(unsigned ms) {
+      g_autoptr(GSource) timer = g_timeout_source_new(ms);
       g_source_set_callback(
           timer,
           [](gpointer data) -> gboolean {
             auto *self = static_cast<RawWrite *>(data);
             if (g_cancellable_is_cancelled(self->core->shutdown_cancellable.get())) {
               self->finish();
-              return G_SOURCE_REMOVE;
+            } else if (self->offset < self->limit) {
+              self->next();
+            } else {
+              self->pending.assign(self->data() + self->offset, 1);
+              self->offset++;
+              self->write();
             }
-            const auto *bytes = static_cast<const char *>(g_bytes_get_data(self->rest.get(), nullptr));
-            self->pending.assign(bytes + self->trickled, 1);
-            self->trickled++;
-            self->write();
             return G_SOURCE_REMOVE;
           },
-          self, nullptr);
-      g_source_attach(timer, self->core->context.get());
+          this, nullptr);
+      g_source_attach(timer, core->context.get());
     }
     void finish() {
       --core->pending_async_ops;
@@ -1423,18 +1486,17 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
     head += std::string(name) + ": " + value + "\r\n";
   }
   head += "Connection: close\r\n\r\n";
-  gsize body_size = 0;
-  const auto *body_data = static_cast<const char *>(g_bytes_get_data(body, &body_size));
+  const gsize body_size = g_bytes_get_size(body);
   const gsize sent = std::min<guint64>(static_cast<guint64>(first), body_size);
 
   GObjectPtr<GIOStream> connection = paused->steal_connection();
   if (!connection) return;  // the client already left
-  GST_INFO("sending %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes at once, then %s", sent,
-           body_size, trickle_ms ? "trickling" : "closing");
+  GST_INFO("sending %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes%s, then %s", sent, body_size,
+           rate ? " paced" : " at once", trickle_ms ? "trickling" : "closing");
   // Owns itself until finish(), which always runs (cancellation included).
-  auto *write = new RawWrite{this, std::move(connection), head + std::string(body_data, sent),
-                             BytesPtr(g_bytes_new_from_bytes(body, sent, body_size - sent)), 0,
-                             trickle_ms};
+  auto *write = new RawWrite{
+      this, std::move(connection), head, BytesPtr(g_bytes_ref(body)), 0, sent, trickle_ms,
+      rate, g_get_monotonic_time()};
   ++pending_async_ops;
   write->write();
 }
@@ -1495,6 +1557,11 @@ std::vector<SubmitRecord> Emulator::submits() const {
 std::vector<std::string> Emulator::cdn_request_headers() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->cdn_headers;
+}
+
+std::vector<std::string> Emulator::cdn_ranges() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->cdn_ranges;
 }
 
 std::string Emulator::clip_path(const std::string &request_id) const {

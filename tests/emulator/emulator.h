@@ -94,6 +94,15 @@ struct Options {
   std::int64_t clip_bytes = 0;
   // The CDN ignores Range requests and always sends the whole file (200).
   bool ignore_range = false;
+  // Link shaping of the CDN, to model a real one tens of milliseconds away
+  // that caps each connection's throughput. cdn_delay_ms: every CDN answer
+  // (its head and body) waits this long after the request arrived.
+  // cdn_rate_bytes_per_s (> 0): each body is sent at most this fast. A
+  // shaped answer closes its connection when done ("Connection: close"), so
+  // the cap is per request and per connection at once: parallel requests
+  // each get the full rate, as from a CDN with no shared bottleneck.
+  unsigned cdn_delay_ms = 0;
+  std::uint64_t cdn_rate_bytes_per_s = 0;
   // When non-empty, jobs end failed with this detail, in the provider's own
   // way (Segmind: FAILED as HTTP 422; xAI: status failed with error.message;
   // AI/ML API: status error; reAPI: status failed with error {code, message}).
@@ -189,6 +198,9 @@ class Emulator {
   std::vector<SubmitRecord> submits() const;
   // Every request header name/value pair the CDN saw, "Name: value" each.
   std::vector<std::string> cdn_request_headers() const;
+  // The Range header of each GET the CDN received, in arrival order ("" for
+  // a GET without one).
+  std::vector<std::string> cdn_ranges() const;
   // Path of the MP4 served for a completed request id (empty if unknown or
   // not yet encoded), for byte-for-byte comparisons.
   std::string clip_path(const std::string &request_id) const;

@@ -60,6 +60,9 @@ int main(int argc, char **argv) {
   gint64 clip_bytes = 0;
   gboolean moderate = FALSE;
   gboolean expire_jobs = FALSE;
+  gboolean ignore_range = FALSE;
+  gint cdn_delay_ms = 0;
+  gint64 cdn_rate = 0;
   g_autofree gchar *provider = nullptr;
   g_autofree gchar *api_key = nullptr;
   g_autofree gchar *fail_detail = nullptr;
@@ -89,6 +92,12 @@ int main(int argc, char **argv) {
       {"moderate", 0, 0, G_OPTION_ARG_NONE, &moderate,
        "xai: jobs end done but blocked by moderation (empty url)", nullptr},
       {"expire-jobs", 0, 0, G_OPTION_ARG_NONE, &expire_jobs, "xai: jobs end expired", nullptr},
+      {"ignore-range", 0, 0, G_OPTION_ARG_NONE, &ignore_range,
+       "The CDN ignores Range and always sends the whole clip (200)", nullptr},
+      {"cdn-delay-ms", 0, 0, G_OPTION_ARG_INT, &cdn_delay_ms,
+       "Link shaping: every CDN answer waits N ms after its request (latency)", "N"},
+      {"cdn-rate", 0, 0, G_OPTION_ARG_INT64, &cdn_rate,
+       "Link shaping: each CDN body is sent at most N bytes/s, per connection (0: no cap)", "N"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
   g_autoptr(GOptionContext) option_context =
@@ -109,8 +118,10 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "grokimagine-emulator: ports must be 0..65535 and times >= 0\n");
     return 2;
   }
-  if (rate_limit < 0 || clip_bytes < 0) {
-    std::fprintf(stderr, "grokimagine-emulator: --rate-limit and --clip-bytes must be >= 0\n");
+  if (rate_limit < 0 || clip_bytes < 0 || cdn_delay_ms < 0 || cdn_rate < 0) {
+    std::fprintf(stderr,
+                 "grokimagine-emulator: --rate-limit, --clip-bytes, --cdn-delay-ms and --cdn-rate "
+                 "must be >= 0\n");
     return 2;
   }
 
@@ -131,6 +142,9 @@ int main(int argc, char **argv) {
   if (fail_detail != nullptr) options.fail_detail = fail_detail;
   options.moderate = moderate;
   options.expire_jobs = expire_jobs;
+  options.ignore_range = ignore_range;
+  options.cdn_delay_ms = static_cast<unsigned>(cdn_delay_ms);
+  options.cdn_rate_bytes_per_s = static_cast<std::uint64_t>(cdn_rate);
 
   try {
     grokimagine::emulator::Emulator emulator(options);

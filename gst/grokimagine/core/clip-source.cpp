@@ -95,8 +95,9 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
     auto outputs = generation_.run(cancellable, events);
     if (auto *error = std::get_if<Error>(&outputs)) return *error;
     const std::string &url = std::get<std::vector<Output>>(outputs).front().url;
-    download_ = Download::start(Download::media_get(url, settings.log_id), settings.location,
-                                settings.max_size, RetryPolicy(settings.timing), &failure);
+    download_ =
+        Download::start(Download::media_get(url, settings.log_id), settings.location,
+                        settings.max_size, RetryPolicy(settings.timing), &failure, connections_);
   }
   if (!download_) return with_request_id(failure, generation_.request_id());
   return std::nullopt;

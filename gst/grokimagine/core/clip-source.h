@@ -18,6 +18,9 @@ class ClipSource {
   // Runs the job until the video URL is known, then starts the download.
   std::optional<Error> run(GCancellable *cancellable, const JobEvents &events);
 
+  // How many connections the download may use at once (Download::start).
+  void set_connections(unsigned connections) { connections_ = connections; }
+
   const Generation &generation() const { return generation_; }
   Generation &generation() { return generation_; }
   // Shared: the element's queries (other threads) may still hold it while
@@ -33,6 +36,7 @@ class ClipSource {
  private:
   Generation generation_;
   std::shared_ptr<Download> download_;
+  unsigned connections_ = Download::kDefaultConnections;
 };
 
 }  // namespace grokimagine

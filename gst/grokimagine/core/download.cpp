@@ -1,17 +1,11 @@
 #include "download.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <glib/gstdio.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
+#include <limits>
+#include <vector>
 
-#include "cancellable.h"
+#include "clip-file.h"
+#include "download-progress.h"
 #include "gobject-ptr.h"
 #include "http.h"
 #include "log.h"
@@ -26,146 +20,92 @@ constexpr gsize kMaxErrorBodyBytes = 64 * 1024;
 // it over a whole request-timeout window, an attempt is cut and resumed. A
 // byte every few seconds keeps a connection open but never a clip coming.
 constexpr std::uint64_t kMinBytesPerSecond = 1024;
-// A `.part` file nobody holds a lock on is left over by a dead process,
-// unless it was created a moment ago and is not locked yet.
-constexpr gint64 kStalePartAgeS = 60;
+constexpr std::uint64_t kUnknown = std::numeric_limits<std::uint64_t>::max();
+// A ranged download asks for the clip in parts: the first part tells
+// whether the CDN takes Range, the size, and the layout; the others are
+// sized to spread what is left over the connections, within these bounds
+// (a part is one request: one round trip before its body).
+constexpr std::uint64_t kFirstPart = 1 << 20;
+constexpr std::uint64_t kMinPart = 256 << 10;
+constexpr std::uint64_t kMaxPart = 4 << 20;
+// The first bytes, kept to tell an MP4 from an error page and to find
+// where the moov is.
+constexpr std::size_t kHeadBytes = 4096;
 
-// ".clip.mp4." and ".part": the names of `location` temporaries.
-std::string part_prefix(const std::string &base) {
-  return "." + base + ".";
+bool looks_like_mp4(const std::string &head) {
+  static const char *const kBoxes[] = {"ftyp", "moov", "mdat", "free", "skip",
+                                       "wide", "pnot", "uuid", "styp", "sidx"};
+  for (const char *box : kBoxes)
+    if (head.compare(4, 4, box) == 0) return true;
+  return false;
 }
-constexpr const char *kPartSuffix = ".part";
 
-// Removes `.<base>.*.part` files beside `keep_path` that a killed process
-// left (where O_TMPFILE is not available, or killed between naming the
-// file and renaming it). Ours hold an flock while they live.
-void remove_stale_parts(const std::string &dir, const std::string &base, const char *log_id) {
-  g_autoptr(GDir) listing = g_dir_open(dir.c_str(), 0, nullptr);
-  if (!listing) return;
-  const std::string prefix = part_prefix(base);
-  while (const char *name = g_dir_read_name(listing)) {
-    if (!g_str_has_prefix(name, prefix.c_str()) || !g_str_has_suffix(name, kPartSuffix)) continue;
-    g_autofree gchar *path = g_build_filename(dir.c_str(), name, nullptr);
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) continue;
-    struct stat info;
-    if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) &&
-        time(nullptr) - info.st_mtime > kStalePartAgeS && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-      GST_CAT_INFO_ID(grokimagine_download_debug, log_id, "removing %s, left by a dead process",
-                      name);
-      g_unlink(path);
+std::uint64_t be(const std::string &bytes, std::size_t at, int count) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < count; i++) value = value << 8 | std::uint8_t(bytes[at + i]);
+  return value;
+}
+
+// Where the moov is, from the top-level boxes in the first bytes of a clip
+// of `size` bytes: decided (true) once a moov or an mdat is seen, with
+// *tail set to where the boxes after the mdat begin when the mdat comes
+// first (mp4mux's default layout: qtdemux must read the moov at the end
+// before any frame). Undecided (false) while more head bytes could tell.
+bool find_layout(const std::string &head, std::uint64_t size, std::optional<std::uint64_t> *tail) {
+  std::uint64_t at = 0;
+  while (true) {
+    if (at + 8 > head.size()) return head.size() >= kHeadBytes;  // give up past the head
+    std::uint64_t box = be(head, at, 4);
+    const std::string type = head.substr(at + 4, 4);
+    if (box == 1) {
+      if (at + 16 > head.size()) return head.size() >= kHeadBytes;
+      box = be(head, at + 8, 8);
     }
-    close(fd);  // drops the lock too
+    if (type == "moov") return true;
+    if (type == "mdat") {
+      if (box >= 8 && at + box < size) *tail = at + box;
+      return true;
+    }
+    if (box < 8) return true;  // to the end of the file, or not boxes: nothing to do
+    at += box;
   }
-}
-
-// An unnamed file in `dir` (O_TMPFILE): nothing to clean up after a kill.
-// -1 with errno when the filesystem cannot (EOPNOTSUPP, EISDIR, EINVAL).
-int open_unnamed(const std::string &dir) {
-#ifdef O_TMPFILE
-  // 0666: the umask makes it what filesink would create.
-  return open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
-#else
-  errno = EOPNOTSUPP;
-  return -1;
-#endif
-}
-
-bool unnamed_unsupported(int error) {
-  return error == EOPNOTSUPP || error == EISDIR || error == EINVAL;
 }
 
 }  // namespace
 
+struct Fetch;
+
 struct Download::State : std::enable_shared_from_this<Download::State> {
   explicit State(const RetryPolicy &retry) : policy(retry) {}
+  ~State();
 
   HttpRequest http;
   RetryPolicy policy;
-  std::string keep_path;
-  // Only with keep_path: the named temporary while it exists (always, where
-  // O_TMPFILE is unsupported; between link and rename otherwise).
-  std::string temp_path;
-  bool unnamed = false;  // fd is an O_TMPFILE file, linked in once complete
-  int fd = -1;
+  std::uint64_t max_bytes = 0;  // 0: no limit
+  unsigned connections = 1;
+  ClipFile file;
+  DownloadProgress progress;
   // Fired by ~Download, from any thread.
   GObjectPtr<GCancellable> cancellable = GObjectPtr<GCancellable>::adopt(g_cancellable_new());
 
-  mutable std::mutex mutex;
-  std::condition_variable changed;
-  std::uint64_t downloaded = 0;
-  std::optional<std::uint64_t> total;
-  bool finished = false;
-  bool failed = false;
-  Error error;
-  std::string error_body;  // what came with an HTTP error status
-
-  std::uint64_t max_bytes = 0;  // 0: no limit
-
   // I/O thread only.
-  std::string head;  // the first bytes, to tell an MP4 from an error page
-  int attempts = 0;  // requests sent, for the log
-  int failures = 0;  // failed attempts in a row without progress
-  bool reading_error_body = false;
-  std::uint64_t discard = 0;  // bytes to skip when a server ignored our Range
-  GObjectPtr<SoupMessage> message;
-  GObjectPtr<GInputStream> stream;
-  // One per attempt, fired by `cancellable`, the stall rule or the deadline.
-  GObjectPtr<GCancellable> attempt_cancellable;
-  gulong attempt_handler = 0;
-  std::uint64_t attempt_from = 0;  // bytes on disk when the attempt began
-  gint64 attempt_started_us = 0;
-  GSource *watchdog = nullptr;     // the stall rule, while an attempt runs
-  std::uint64_t window_bytes = 0;  // received (kept or skipped) in the current window
-  bool stalled = false;
+  std::vector<std::unique_ptr<Fetch>> fetches;
+  ByteRanges claimed;  // bytes some fetch has taken (received or on their way)
+  std::optional<std::uint64_t> size;
+  bool ranged = false;  // the CDN answered a Range with 206: parts may go in parallel
+  bool layout_known = false;
+  std::string head;
+  int requests = 0;  // sent, for the log
+  bool done = false;
   GSource *deadline_timer = nullptr;
   bool out_of_time = false;
-  GSource *send_guard = nullptr;  // from send_async()
-
-  ~State() {
-    drop_send_guard();
-    if (fd >= 0) close(fd);
-    if (!temp_path.empty()) g_unlink(temp_path.c_str());
-    for (GSource *source : {watchdog, deadline_timer})
-      if (source) {
-        g_source_destroy(source);
-        g_source_unref(source);
-      }
-  }
 
   const char *log_id() const { return grokimagine::log_id(http.log_id); }
+  // Only a GET can be repeated: a repeated POST is a second job.
+  bool repeatable() const { return http.method == "GET"; }
 
-  // Hands a strong reference to an asynchronous libsoup/GIO callback: the
-  // State must outlive what libsoup still holds of it.
-  gpointer hold() { return new std::shared_ptr<State>(shared_from_this()); }
-  static std::shared_ptr<State> take(gpointer data) {
-    std::unique_ptr<std::shared_ptr<State>> held(static_cast<std::shared_ptr<State> *>(data));
-    return *held;
-  }
-
-  // Timers only need the State if it is still there: a weak reference, so a
-  // pending retry does not keep a stopped download's file open.
-  GSource *add_timer(std::chrono::milliseconds delay, void (*fire)(State &),
-                     gboolean repeat = FALSE) {
-    struct Timer {
-      std::weak_ptr<State> state;
-      void (*fire)(State &);
-      gboolean repeat;
-    };
-    GSource *timer = g_timeout_source_new(guint(std::max<std::int64_t>(delay.count(), 1)));
-    g_source_set_callback(
-        timer,
-        [](gpointer data) -> gboolean {
-          auto *t = static_cast<Timer *>(data);
-          if (auto self = t->state.lock()) t->fire(*self);
-          return t->repeat;
-        },
-        new Timer{weak_from_this(), fire, repeat},
-        [](gpointer data) { delete static_cast<Timer *>(data); });
-    g_source_attach(timer, g_main_context_get_thread_default());
-    return timer;
-  }
-
+  GSource *add_timer(std::chrono::milliseconds delay, std::function<void(State &)> fire,
+                     gboolean repeat = FALSE);
   static void drop_source(GSource *&source) {
     if (!source) return;
     g_source_destroy(source);
@@ -173,56 +113,110 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
     source = nullptr;
   }
 
-  // Only a GET can be repeated: a repeated POST is a second job.
-  bool repeatable() const { return http.method == "GET"; }
+  void begin();
+  Fetch &idle_fetch();
+  void start_part(std::uint64_t begin, std::uint64_t end, bool extra = false);
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> next_part(std::uint64_t from) const;
+  unsigned busy() const;
+  void fill();
+  bool learn_size(std::uint64_t bytes);
+  bool store(std::uint64_t offset, const guint8 *bytes, gsize length);
+  void read_layout();
+  void part_done();
+  void reader_waits(std::uint64_t offset);
+  void complete();
+  void fail(ErrorKind kind, std::string why, unsigned status, std::string body = {});
+};
 
-  void begin() {
-    if (policy.deadline() != RetryPolicy::kNoDeadline) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          policy.deadline() - RetryPolicy::Clock::now());
-      deadline_timer = add_timer(left, [](State &self) {
-        GST_CAT_INFO_ID(grokimagine_download_debug, self.log_id(),
-                        "the timeout of %" G_GINT64_FORMAT " s ran out",
-                        gint64(self.policy.timing().timeout.count()));
-        self.out_of_time = true;
-        if (self.attempt_cancellable) g_cancellable_cancel(self.attempt_cancellable.get());
-      });
-    }
+// One connection's worth of the download: fetches the part [pos, end) of
+// the clip (end kUnknown: to the end of the body), one GET at a time,
+// resuming with Range after a failed attempt. Each fetch follows the retry
+// policy on its own: the stall rule cuts its attempts, and its attempts
+// count as failed in a row until one brings new bytes.
+struct Fetch {
+  Download::State *owner;
+  int id;
+  bool busy = false;
+  std::uint64_t pos = 0;
+  std::uint64_t end = kUnknown;
+
+  int attempts = 0;
+  int failures = 0;  // failed attempts in a row without progress
+  std::uint64_t attempt_from = 0;
+  gint64 attempt_started_us = 0;
+  GObjectPtr<SoupMessage> message;
+  GObjectPtr<GInputStream> stream;
+  // One per attempt, fired by the download's cancellable, the stall rule or
+  // the deadline.
+  GObjectPtr<GCancellable> attempt_cancellable;
+  gulong attempt_handler = 0;
+  GSource *send_guard = nullptr;   // from send_async(), until the next attempt
+  GSource *watchdog = nullptr;     // the stall rule, while an attempt runs
+  std::uint64_t window_bytes = 0;  // received (kept or skipped) in the current window
+  bool stalled = false;
+  std::uint64_t discard = 0;   // bytes to skip when a server ignored our Range
+  std::uint64_t body_end = 0;  // where this answer's body ends in the clip (kUnknown)
+  bool reading_error_body = false;
+  std::string error_body;  // what came with an HTTP error status
+
+  const char *log_id() const { return owner->log_id(); }
+  gint64 attempt_ms() const { return (g_get_monotonic_time() - attempt_started_us) / 1000; }
+
+  void start(std::uint64_t begin, std::uint64_t stop) {
+    busy = true;
+    pos = begin;
+    end = stop;
+    attempts = 0;
+    failures = 0;
     request();
   }
 
   void request() {
     attempts++;
-    attempt_from = current();
+    owner->requests++;
+    attempt_from = pos;
     attempt_started_us = g_get_monotonic_time();
     stalled = false;
+    const HttpRequest &http = owner->http;
     message = GObjectPtr<SoupMessage>::adopt(HttpClient::new_message(http));
     if (!http.follow_redirects) soup_message_add_flags(message.get(), SOUP_MESSAGE_NO_REDIRECT);
-    if (attempt_from > 0) {
-      g_autofree gchar *range = g_strdup_printf("bytes=%" G_GUINT64_FORMAT "-", attempt_from);
-      soup_message_headers_replace(soup_message_get_request_headers(message.get()), "Range", range);
-    }
-    if (attempt_from)
+    std::string range;
+    if (owner->repeatable() && (pos > 0 || end != kUnknown))
+      range = "bytes=" + std::to_string(pos) + "-" +
+              (end != kUnknown ? std::to_string(end - 1) : std::string());
+    if (!range.empty())
+      soup_message_headers_replace(soup_message_get_request_headers(message.get()), "Range",
+                                   range.c_str());
+    if (pos > 0 && attempts > 1)
       GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                      "%s %s (attempt %d), resuming with Range: bytes=%" G_GUINT64_FORMAT "-",
-                      http.method.c_str(), loggable_url(http.url).c_str(), attempts, attempt_from);
+                      "%s %s (attempt %d), resuming with Range: %s", http.method.c_str(),
+                      loggable_url(http.url).c_str(), attempts, range.c_str());
     else
-      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "%s %s (attempt %d)",
-                      http.method.c_str(), loggable_url(http.url).c_str(), attempts);
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "%s %s (attempt %d)%s%s",
+                      http.method.c_str(), loggable_url(http.url).c_str(), attempts,
+                      range.empty() ? "" : ", Range: ", range.c_str());
     attempt_cancellable = GObjectPtr<GCancellable>::adopt(g_cancellable_new());
     attempt_handler = g_cancellable_connect(
-        cancellable.get(),
+        owner->cancellable.get(),
         G_CALLBACK(+[](GCancellable *, gpointer own) { g_cancellable_cancel(G_CANCELLABLE(own)); }),
         attempt_cancellable.get(), nullptr);
     // A GET's answer must start within the window too; a POST's answer
     // comes when the generation is done, which only the deadline bounds.
-    if (repeatable()) start_watchdog();
+    if (owner->repeatable()) start_watchdog();
     HttpClient &client = HttpClient::instance();
+    auto *held = new std::pair(owner->shared_from_this(), this);
     // Not soup_session_send_async() with attempt_cancellable, which
     // ~Download fires from the streaming thread: see send_async() in http.cpp.
     drop_send_guard();
-    send_guard = send_async(repeatable() ? client.session() : client.patient_session(),
-                            message.get(), attempt_cancellable.get(), on_sent, hold());
+    send_guard = send_async(
+        owner->repeatable() ? client.session() : client.patient_session(), message.get(),
+        attempt_cancellable.get(),
+        [](GObject *source, GAsyncResult *result, gpointer data) {
+          std::unique_ptr<std::pair<std::shared_ptr<Download::State>, Fetch *>> held(
+              static_cast<std::pair<std::shared_ptr<Download::State>, Fetch *> *>(data));
+          held->second->on_sent(SOUP_SESSION(source), result);
+        },
+        held);
   }
 
   void drop_send_guard() {
@@ -236,314 +230,253 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   // worth of bytes, or the attempt is cut (and counts as failed).
   void start_watchdog() {
     window_bytes = 0;
-    watchdog = add_timer(
+    const RetryPolicy &policy = owner->policy;
+    watchdog = owner->add_timer(
         std::chrono::duration_cast<std::chrono::milliseconds>(policy.timing().request_timeout),
-        [](State &self) {
-          const std::uint64_t floor =
-              kMinBytesPerSecond * std::uint64_t(self.policy.timing().request_timeout.count());
-          if (self.window_bytes >= floor || self.stalled) {
-            self.window_bytes = 0;
+        [this](Download::State &) {
+          const auto window_s = owner->policy.timing().request_timeout.count();
+          const std::uint64_t floor = kMinBytesPerSecond * std::uint64_t(window_s);
+          if (window_bytes >= floor || stalled) {
+            window_bytes = 0;
             return;
           }
-          GST_CAT_INFO_ID(grokimagine_download_debug, self.log_id(),
+          GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                           "stalled: %" G_GUINT64_FORMAT " bytes in the last %" G_GINT64_FORMAT
                           " s (request-timeout), under %" G_GUINT64_FORMAT
                           "; cutting attempt %d at byte %" G_GUINT64_FORMAT,
-                          self.window_bytes, gint64(self.policy.timing().request_timeout.count()),
-                          floor, self.attempts, self.current());
-          self.stalled = true;
-          g_cancellable_cancel(self.attempt_cancellable.get());
+                          window_bytes, gint64(window_s), floor, attempts, pos);
+          stalled = true;
+          g_cancellable_cancel(attempt_cancellable.get());
         },
         TRUE);
   }
 
   // Ends the attempt's resources; the outcome is up to the caller.
   void end_attempt() {
-    drop_source(watchdog);
-    if (attempt_cancellable) g_cancellable_disconnect(cancellable.get(), attempt_handler);
+    Download::State::drop_source(watchdog);
+    if (attempt_cancellable) g_cancellable_disconnect(owner->cancellable.get(), attempt_handler);
     attempt_handler = 0;
     attempt_cancellable = {};
-    release_body();
+    // Closing the body is what hands the connection back to libsoup's
+    // pool; reading it to the end is not enough.
+    if (stream) g_input_stream_close(stream.get(), nullptr, nullptr);
+    stream = {};
+    message = {};
   }
 
-  std::uint64_t current() {
-    std::lock_guard<std::mutex> lock(mutex);
-    return downloaded;
+  // Stops an attempt whose body may be being read: its pending read ends
+  // cancelled and finds the download over.
+  void cut() {
+    if (attempt_cancellable) g_cancellable_cancel(attempt_cancellable.get());
   }
 
-  gint64 attempt_ms() const { return (g_get_monotonic_time() - attempt_started_us) / 1000; }
-
-  static void on_sent(GObject *source, GAsyncResult *result, gpointer data) {
-    auto self = take(data);
+  void on_sent(SoupSession *session, GAsyncResult *result) {
     g_autoptr(GError) error = nullptr;
-    GInputStream *stream = soup_session_send_finish(SOUP_SESSION(source), result, &error);
-    if (!stream) {
-      self->attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0,
-                           error, never_reached_server(error), {});
+    GInputStream *body = soup_session_send_finish(session, result, &error);
+    if (owner->done) {
+      if (body) g_object_unref(body);
+      end_attempt();
       return;
     }
-    keep_message_with_stream(stream, self->message.get());
-    self->stream = GObjectPtr<GInputStream>::adopt(stream);
-    self->start_body();
+    if (!body) {
+      attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0, error,
+                     never_reached_server(error), {});
+      return;
+    }
+    keep_message_with_stream(body, message.get());
+    stream = GObjectPtr<GInputStream>::adopt(body);
+    start_body();
+  }
+
+  void read() {
+    auto state = owner->shared_from_this();
+    read_body(
+        stream.get(), attempt_cancellable.get(), kChunkBytes,
+        [state, this](const guint8 *bytes, gsize size) { return take(bytes, size); },
+        [state, this](const GError *error) { body_ended(error); });
   }
 
   void start_body() {
-    unsigned status = soup_message_get_status(message.get());
+    const HttpRequest &http = owner->http;
+    const unsigned status = soup_message_get_status(message.get());
     SoupMessageHeaders *headers = soup_message_get_response_headers(message.get());
     GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                     "%s %s (attempt %d): HTTP %u after %" G_GINT64_FORMAT " ms",
                     http.method.c_str(), loggable_url(http.url).c_str(), attempts, status,
                     attempt_ms());
-    if (!repeatable()) start_watchdog();
-    if ((status >= 500 || status == 429) && repeatable()) {
+    if (!owner->repeatable()) start_watchdog();
+    if ((status >= 500 || status == 429) && owner->repeatable()) {
       const char *retry_after = soup_message_headers_get_one(headers, "Retry-After");
       attempt_failed(ErrorKind::Network, "the video host answered HTTP " + std::to_string(status),
                      status, nullptr, false, retry_after ? retry_after : "");
       return;
     }
-    if (status >= 300 && !repeatable()) {
+    if (status >= 300 && !owner->repeatable()) {
       // The caller maps the provider's answer; read what it said.
       reading_error_body = true;
-      read_more();
+      read();
       return;
     }
     if (status != 200 && status != 206) {
       ErrorKind kind = (status == 404 || status == 410)   ? ErrorKind::NotFound
                        : (status == 401 || status == 403) ? ErrorKind::NotAuthorized
                                                           : ErrorKind::Protocol;
-      fail(kind,
-           "the video URL answered HTTP " + std::to_string(status) +
-               (kind == ErrorKind::NotFound ? " (the link may have expired)" : ""),
-           status);
+      owner->fail(kind,
+                  "the video URL answered HTTP " + std::to_string(status) +
+                      (kind == ErrorKind::NotFound ? " (the link may have expired)" : ""),
+                  status);
       return;
     }
     const char *content_type = soup_message_headers_get_content_type(headers, nullptr);
     if (content_type &&
         (g_str_has_prefix(content_type, "text/") || g_str_has_suffix(content_type, "/json"))) {
-      fail(ErrorKind::Protocol,
-           std::string("the video URL sent ") + content_type + " instead of an MP4", status);
+      owner->fail(ErrorKind::Protocol,
+                  std::string("the video URL sent ") + content_type + " instead of an MP4", status);
       return;
     }
-    std::uint64_t from = current();
-    goffset start = 0, end = 0, length = 0;
-    goffset announced = soup_message_headers_get_content_length(headers);
-    if (max_bytes && status == 200 && announced > 0 && std::uint64_t(announced) > max_bytes) {
-      fail(ErrorKind::Protocol,
-           "the video is " + std::to_string(announced) + " bytes, more than max-size (" +
-               std::to_string(max_bytes) + ")",
-           status);
-      return;
-    }
-    if (status == 206 && soup_message_headers_get_content_range(headers, &start, &end, &length)) {
-      if (length > 0) set_total(std::uint64_t(length));
-      discard = from > std::uint64_t(start) ? from - std::uint64_t(start) : 0;
-      if (from > 0)
+    goffset start = 0, last = 0, length = 0;
+    if (status == 206 && soup_message_headers_get_content_range(headers, &start, &last, &length)) {
+      if (std::uint64_t(start) > pos) {
+        attempt_failed(ErrorKind::Protocol,
+                       "the video host answered bytes from " + std::to_string(start) +
+                           " to a Range from " + std::to_string(pos),
+                       status, nullptr, false, {});
+        return;
+      }
+      if (length > 0 && !owner->learn_size(std::uint64_t(length))) return;
+      if (owner->size) end = std::min(end, *owner->size);
+      owner->ranged = true;
+      discard = pos - std::uint64_t(start);
+      body_end = std::uint64_t(last) + 1;
+      if (attempts > 1 && pos > 0)
         GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                         "resuming at byte %" G_GUINT64_FORMAT
                         ": HTTP 206 from byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
-                        from, gint64(start), gint64(length));
+                        pos, gint64(start), gint64(length));
     } else {
-      // The whole clip again: skip what we already have.
-      discard = from;
-      goffset content_length = soup_message_headers_get_content_length(headers);
-      if (content_length > 0) set_total(std::uint64_t(content_length));
-      if (from > 0)
+      // The whole clip (again): skip what comes before this part.
+      discard = pos;
+      const goffset announced = soup_message_headers_get_content_length(headers);
+      body_end = announced > 0 ? std::uint64_t(announced) : kUnknown;
+      if (announced > 0 && !owner->learn_size(std::uint64_t(announced))) return;
+      if (!owner->ranged) {
+        // No Range here: this fetch is the whole download, one body in order.
+        end = owner->size ? *owner->size : kUnknown;
+        owner->claimed.add(0, kUnknown);
+      }
+      if (pos > 0)
         GST_CAT_INFO_ID(
             grokimagine_download_debug, log_id(),
             "resuming at byte %" G_GUINT64_FORMAT
             ": HTTP %u with the whole clip (Range ignored), discarding %" G_GUINT64_FORMAT " bytes",
-            from, status, from);
+            pos, status, pos);
     }
-    read_more();
+    read();
   }
 
-  void set_total(std::uint64_t size) {
-    std::lock_guard<std::mutex> lock(mutex);
-    total = size;
-  }
-
-  void read_more() {
-    g_input_stream_read_bytes_async(stream.get(), kChunkBytes, G_PRIORITY_DEFAULT,
-                                    attempt_cancellable.get(), on_read, hold());
-  }
-
-  static void on_read(GObject *source, GAsyncResult *result, gpointer data) {
-    auto self = take(data);
-    g_autoptr(GError) error = nullptr;
-    g_autoptr(GBytes) chunk =
-        g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
-    if (!chunk) {
-      self->attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0,
-                           error, false, {});
-      return;
+  // A chunk of the body. Whether to read on.
+  bool take(const guint8 *bytes, gsize size) {
+    if (owner->done) return stop();
+    window_bytes += size;
+    if (reading_error_body) {
+      error_body.append(reinterpret_cast<const char *>(bytes), size);
+      if (error_body.size() < kMaxErrorBodyBytes) return true;
+      error_ended();
+      return false;
     }
-    gsize size = 0;
-    const auto *bytes = static_cast<const guint8 *>(g_bytes_get_data(chunk, &size));
-    self->window_bytes += size;
-    if (self->reading_error_body) {
-      self->error_body.append(reinterpret_cast<const char *>(bytes), size);
-      if (size > 0 && self->error_body.size() < kMaxErrorBodyBytes) {
-        self->read_more();
-        return;
-      }
-      unsigned status = soup_message_get_status(self->message.get());
-      self->fail(ErrorKind::Protocol, "HTTP " + std::to_string(status), status);
-      return;
+    const gsize skip = gsize(std::min<std::uint64_t>(discard, size));
+    discard -= skip;
+    const gsize keep = gsize(std::min<std::uint64_t>(size - skip, end - pos));
+    if (keep > 0) {
+      if (!owner->store(pos, bytes + skip, keep)) return stop();
+      pos += keep;
     }
-    if (size == 0) {
-      self->end_of_body();
-      return;
-    }
-    gsize skip = gsize(std::min<std::uint64_t>(self->discard, size));
-    self->discard -= skip;
-    if (!self->append(bytes + skip, size - skip)) return;
-    GST_CAT_LOG_ID(grokimagine_download_debug, self->log_id(),
-                   "%" G_GSIZE_FORMAT " bytes (%" G_GSIZE_FORMAT " skipped), %" G_GUINT64_FORMAT
-                   " on disk",
-                   size, skip, self->current());
-    self->read_more();
-  }
-
-  bool looks_like_mp4() const {
-    static const char *const kBoxes[] = {"ftyp", "moov", "mdat", "free", "skip",
-                                         "wide", "pnot", "uuid", "styp", "sidx"};
-    for (const char *box : kBoxes)
-      if (head.compare(4, 4, box) == 0) return true;
+    GST_CAT_LOG_ID(grokimagine_download_debug, log_id(),
+                   "fetch %d: %" G_GSIZE_FORMAT " bytes (%" G_GSIZE_FORMAT
+                   " skipped), at byte %" G_GUINT64_FORMAT,
+                   id, size, skip, pos);
+    if (pos < end) return true;
+    // The part is here: read the body to its end where it ends here, so
+    // that the connection can serve the next request; otherwise drop it.
+    if (body_end == end && skip + keep == size) return true;
+    finish_part();
     return false;
   }
 
-  bool append(const guint8 *bytes, gsize size) {
-    std::uint64_t offset = current();
-    if (max_bytes && offset + size > max_bytes) {
-      fail(ErrorKind::Protocol,
-           "the video is larger than max-size (" + std::to_string(max_bytes) + " bytes)", 0);
-      return false;
-    }
-    if (head.size() < 8 && offset == head.size()) {
-      head.append(reinterpret_cast<const char *>(bytes), MIN(size, 8 - head.size()));
-      if (head.size() == 8 && !looks_like_mp4()) {
-        g_autofree gchar *shown = g_strescape(head.c_str(), nullptr);
-        fail(ErrorKind::Protocol,
-             std::string("the video URL sent something that is not an MP4 (it starts with \"") +
-                 shown + "\")",
-             0);
-        return false;
-      }
-    }
-    while (size > 0) {
-      ssize_t written = pwrite(fd, bytes, size, off_t(offset));
-      if (written < 0) {
-        fail(ErrorKind::Io, std::string("cannot write the video file: ") + g_strerror(errno), 0);
-        return false;
-      }
-      bytes += written;
-      size -= gsize(written);
-      offset += std::uint64_t(written);
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        downloaded = offset;
-      }
-      changed.notify_all();
-    }
-    return true;
+  bool stop() {
+    end_attempt();
+    return false;
   }
 
-  // Closing the body is what hands the connection back to libsoup's pool;
-  // reading it to the end is not enough.
-  void release_body() {
-    if (stream) g_input_stream_close(stream.get(), nullptr, nullptr);
-    stream = {};
-    message = {};
+  void error_ended() {
+    const unsigned status = soup_message_get_status(message.get());
+    owner->fail(ErrorKind::Protocol, "HTTP " + std::to_string(status), status, error_body);
   }
 
-  void end_of_body() {
-    std::optional<std::uint64_t> expected;
-    std::uint64_t have;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      expected = total;
-      have = downloaded;
+  void body_ended(const GError *error) {
+    if (owner->done) {
+      end_attempt();
+      return;
     }
-    if (expected && have < *expected) {
+    if (error) {
+      attempt_failed(ErrorKind::Network, std::string("video download: ") + error->message, 0, error,
+                     false, {});
+      return;
+    }
+    if (reading_error_body) {
+      error_ended();
+      return;
+    }
+    if (end != kUnknown && pos < end) {
       attempt_failed(ErrorKind::Network,
-                     "the video body ended after " + std::to_string(have) + " of " +
-                         std::to_string(*expected) + " bytes",
+                     "the video body ended after " + std::to_string(pos) + " of " +
+                         std::to_string(owner->size && owner->size < end ? *owner->size : end) +
+                         " bytes",
                      0, nullptr, false, {});
       return;
     }
-    if (!keep_path.empty()) {
-      if (auto why = move_into_place()) {
-        fail(ErrorKind::Io, "cannot move the video to location '" + keep_path + "': " + *why, 0);
-        return;
-      }
-    }
-    GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                    "complete: %" G_GUINT64_FORMAT " bytes in %d attempt(s)", have, attempts);
-    end_attempt();
-    drop_source(deadline_timer);
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      total = have;
-      finished = true;
-    }
-    changed.notify_all();
+    if (end == kUnknown && !owner->learn_size(pos)) return;
+    finish_part();
   }
 
-  // Gives the complete file its name at `keep_path`, replacing what was
-  // there at once (rename), as filesink's users expect of a finished file.
-  std::optional<std::string> move_into_place() {
-    if (unnamed) {
-      // linkat() cannot replace: link under a temporary name, then rename.
-      g_autofree gchar *dir = g_path_get_dirname(keep_path.c_str());
-      g_autofree gchar *base = g_path_get_basename(keep_path.c_str());
-      g_autofree gchar *proc = g_strdup_printf("/proc/self/fd/%d", fd);
-      for (int tries = 0; temp_path.empty(); tries++) {
-        g_autofree gchar *name =
-            g_strdup_printf("%s%08x%s", part_prefix(base).c_str(), g_random_int(), kPartSuffix);
-        g_autofree gchar *path = g_build_filename(dir, name, nullptr);
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ||
-            linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
-          temp_path = path;
-        else if (errno != EEXIST || tries > 16)
-          return std::string(g_strerror(errno));
-      }
-    }
-    if (g_rename(temp_path.c_str(), keep_path.c_str()) != 0) return std::string(g_strerror(errno));
-    temp_path.clear();
-    return std::nullopt;
+  void finish_part() {
+    end_attempt();
+    busy = false;
+    owner->part_done();
   }
 
   // One attempt failed; retry it per the policy, or fail the download.
   void attempt_failed(ErrorKind kind, const std::string &why, unsigned status, const GError *error,
                       bool not_sent, const std::string &retry_after) {
-    const bool cut = error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    const RetryPolicy &policy = owner->policy;
+    const bool was_cut = error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     const bool was_stalled = stalled;
     end_attempt();
-    if (g_cancellable_is_cancelled(cancellable.get())) {
-      fail(ErrorKind::Cancelled, "cancelled", 0);
+    if (owner->done) return;
+    if (g_cancellable_is_cancelled(owner->cancellable.get())) {
+      owner->fail(ErrorKind::Cancelled, "cancelled", 0);
       return;
     }
-    if (out_of_time) {
-      fail(ErrorKind::Timeout,
-           "the clip did not arrive within the timeout of " +
-               std::to_string(policy.timing().timeout.count()) + " s",
-           0);
+    if (owner->out_of_time) {
+      owner->fail(ErrorKind::Timeout,
+                  "the clip did not arrive within the timeout of " +
+                      std::to_string(policy.timing().timeout.count()) + " s",
+                  0);
       return;
     }
     std::string reason = why;
-    if (cut && was_stalled)
+    if (was_cut && was_stalled)
       reason = "the video download stalled (under " + std::to_string(kMinBytesPerSecond) +
                " bytes/s for request-timeout, " +
                std::to_string(policy.timing().request_timeout.count()) + " s)";
-    const std::uint64_t now_on_disk = current();
     // Progress is new bytes on disk, at a rate the stall rule accepts: a
     // CDN that cuts every body at the same byte, or trickles, runs out of
     // attempts rather than retrying for ever.
-    if (!was_stalled && now_on_disk > attempt_from) failures = 0;
+    if (!was_stalled && pos > attempt_from) failures = 0;
     failures++;
-    if (!(repeatable() || not_sent)) {
+    if (!(owner->repeatable() || not_sent)) {
       // A POST whose answer is the clip is a paid submit: never again.
-      fail(kind, reason, status);
+      owner->fail(kind, reason, status);
       return;
     }
     const auto decision = policy.after_failure(failures, retry_after);
@@ -551,88 +484,239 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
       GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                       "attempt %d failed: %s; giving up, %d attempt(s) in a row without progress",
                       attempts, reason.c_str(), failures);
-      fail(decision.verdict == RetryPolicy::Verdict::OutOfTime ? ErrorKind::Timeout : kind,
-           reason + " " + decision.reason + " without progress", status);
+      owner->fail(decision.verdict == RetryPolicy::Verdict::OutOfTime ? ErrorKind::Timeout : kind,
+                  reason + " " + decision.reason + " without progress", status);
       return;
     }
     GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                     "attempt %d failed after %" G_GINT64_FORMAT " ms at byte %" G_GUINT64_FORMAT
                     ": %s; retry in %" G_GINT64_FORMAT " ms (%d of %d attempts without progress)",
-                    attempts, attempt_ms(), now_on_disk, reason.c_str(),
-                    gint64(decision.wait.count()), failures, policy.max_attempts());
-    GSource *timer = add_timer(decision.wait, [](State &self) {
+                    attempts, attempt_ms(), pos, reason.c_str(), gint64(decision.wait.count()),
+                    failures, policy.max_attempts());
+    GSource *timer = owner->add_timer(decision.wait, [this](Download::State &self) {
+      if (self.done) return;
       if (g_cancellable_is_cancelled(self.cancellable.get()))
         self.fail(ErrorKind::Cancelled, "cancelled", 0);
       else if (self.out_of_time)
-        self.attempt_failed(ErrorKind::Timeout, "out of time", 0, nullptr, false, {});
+        attempt_failed(ErrorKind::Timeout, "out of time", 0, nullptr, false, {});
       else
-        self.request();
+        request();
     });
     g_source_unref(timer);  // the context holds it until it fires
   }
-
-  void fail(ErrorKind kind, std::string why, unsigned status) {
-    end_attempt();
-    drop_source(deadline_timer);
-    // Before readers hear of the failure: `location` never holds a partial clip.
-    if (!temp_path.empty()) g_unlink(temp_path.c_str());
-    temp_path.clear();
-    if (kind != ErrorKind::Cancelled)
-      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "failed: %s", why.c_str());
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      failed = true;
-      error = Error{kind, std::move(why), {}, status};
-    }
-    changed.notify_all();
-  }
-
-  // The file the clip goes to, anonymous until complete wherever possible.
-  std::optional<Error> open_file(const std::string &keep) {
-    const char *tmp_dir = g_get_tmp_dir();
-    if (keep.empty()) {
-      fd = open_unnamed(tmp_dir);
-      if (fd >= 0) return std::nullopt;
-      g_autoptr(GError) gerror = nullptr;
-      g_autofree gchar *path = nullptr;
-      fd = g_file_open_tmp("grokimagine-XXXXXX.mp4", &path, &gerror);
-      if (fd < 0)
-        return Error{ErrorKind::Io,
-                     std::string("cannot create a temporary file: ") + gerror->message,
-                     {},
-                     0};
-      // Anonymous: the clip goes away with us.
-      g_unlink(path);
-      return std::nullopt;
-    }
-    keep_path = keep;
-    g_autofree gchar *dir = g_path_get_dirname(keep.c_str());
-    g_autofree gchar *base = g_path_get_basename(keep.c_str());
-    auto cannot_write = [&](int code) {
-      return Error{ErrorKind::Io,
-                   "Property 'location': cannot write beside '" + keep + "': " + g_strerror(code),
-                   {},
-                   0};
-    };
-    remove_stale_parts(dir, base, log_id());
-    fd = open_unnamed(dir);
-    if (fd >= 0) {
-      unnamed = true;
-    } else {
-      if (!unnamed_unsupported(errno)) return cannot_write(errno);
-      g_autofree gchar *temp =
-          g_build_filename(dir, (part_prefix(base) + "XXXXXX" + kPartSuffix).c_str(), nullptr);
-      // 0666 & ~umask, as filesink creates files (mkstemp's 0600 would hide
-      // the clip from the group).
-      fd = g_mkstemp_full(temp, O_RDWR | O_CLOEXEC, 0666);
-      if (fd < 0) return cannot_write(errno);
-      temp_path = temp;
-    }
-    // Tells remove_stale_parts() that this one is alive, once it has a name.
-    flock(fd, LOCK_EX | LOCK_NB);
-    return std::nullopt;
-  }
 };
+
+Download::State::~State() {
+  for (auto &fetch : fetches) {
+    drop_source(fetch->watchdog);
+    fetch->drop_send_guard();
+  }
+  drop_source(deadline_timer);
+}
+
+// Timers only need the State if it is still there: a weak reference, so a
+// pending retry does not keep a stopped download's file open.
+GSource *Download::State::add_timer(std::chrono::milliseconds delay,
+                                    std::function<void(State &)> fire, gboolean repeat) {
+  struct Timer {
+    std::weak_ptr<State> state;
+    std::function<void(State &)> fire;
+    gboolean repeat;
+  };
+  GSource *timer = g_timeout_source_new(guint(std::max<std::int64_t>(delay.count(), 1)));
+  g_source_set_callback(
+      timer,
+      [](gpointer data) -> gboolean {
+        auto *t = static_cast<Timer *>(data);
+        if (auto self = t->state.lock()) t->fire(*self);
+        return t->repeat;
+      },
+      new Timer{weak_from_this(), std::move(fire), repeat},
+      [](gpointer data) { delete static_cast<Timer *>(data); });
+  g_source_attach(timer, g_main_context_get_thread_default());
+  return timer;
+}
+
+void Download::State::begin() {
+  if (policy.deadline() != RetryPolicy::kNoDeadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        policy.deadline() - RetryPolicy::Clock::now());
+    deadline_timer = add_timer(left, [](State &self) {
+      GST_CAT_INFO_ID(grokimagine_download_debug, self.log_id(),
+                      "the timeout of %" G_GINT64_FORMAT " s ran out",
+                      gint64(self.policy.timing().timeout.count()));
+      self.out_of_time = true;
+      for (auto &fetch : self.fetches) fetch->cut();
+    });
+  }
+  // A GET starts with a first part: its answer tells whether the CDN takes
+  // Range (206) or sends the whole clip (200: then one body in order, as
+  // before). A POST is one body.
+  start_part(0, repeatable() ? kFirstPart : kUnknown);
+}
+
+Fetch &Download::State::idle_fetch() {
+  for (auto &fetch : fetches)
+    if (!fetch->busy) return *fetch;
+  auto fetch = std::make_unique<Fetch>();
+  fetch->owner = this;
+  fetch->id = int(fetches.size());
+  fetches.push_back(std::move(fetch));
+  return *fetches.back();
+}
+
+void Download::State::start_part(std::uint64_t begin, std::uint64_t end, bool extra) {
+  claimed.add(begin, end);
+  Fetch &fetch = idle_fetch();
+  if (fetch.id > 0 || extra)
+    GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(),
+                     "fetch %d: bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "%s", fetch.id,
+                     begin, end - 1, extra ? " (a reader waits there)" : "");
+  fetch.start(begin, end);
+}
+
+unsigned Download::State::busy() const {
+  unsigned count = 0;
+  for (const auto &fetch : fetches) count += fetch->busy;
+  return count;
+}
+
+// The next part to fetch: where the readers are first (the bytes the
+// pipeline waits for), then from the start; sized to share what is left
+// between the connections.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> Download::State::next_part(
+    std::uint64_t from) const {
+  auto gap = claimed.first_gap(from, *size);
+  if (!gap) gap = claimed.first_gap(0, *size);
+  if (!gap) return std::nullopt;
+  const std::uint64_t left = *size - claimed.bytes();
+  const std::uint64_t part = std::clamp<std::uint64_t>(left / connections, kMinPart, kMaxPart);
+  std::uint64_t end = std::min(gap->second, gap->first + part);
+  if (gap->second - end < kMinPart) end = gap->second;  // no scrap left behind
+  return std::pair(gap->first, end);
+}
+
+void Download::State::fill() {
+  if (done || !ranged || !size || !layout_known) return;
+  while (busy() < connections) {
+    const auto part = next_part(progress.wanted());
+    if (!part) return;
+    start_part(part->first, part->second);
+  }
+}
+
+bool Download::State::learn_size(std::uint64_t bytes) {
+  if (max_bytes && bytes > max_bytes) {
+    fail(ErrorKind::Protocol,
+         "the video is " + std::to_string(bytes) + " bytes, more than max-size (" +
+             std::to_string(max_bytes) + ")",
+         0);
+    return false;
+  }
+  if (!size) {
+    size = bytes;
+    progress.set_size(bytes);
+  }
+  return true;
+}
+
+bool Download::State::store(std::uint64_t offset, const guint8 *bytes, gsize length) {
+  if (max_bytes && offset + length > max_bytes) {
+    fail(ErrorKind::Protocol,
+         "the video is larger than max-size (" + std::to_string(max_bytes) + " bytes)", 0);
+    return false;
+  }
+  if (head.size() < kHeadBytes && offset <= head.size() && offset + length > head.size()) {
+    const bool had_type = head.size() >= 8;
+    head.append(reinterpret_cast<const char *>(bytes) + (head.size() - offset),
+                std::min<std::size_t>(kHeadBytes, offset + length) - head.size());
+    if (!had_type && head.size() >= 8 && !looks_like_mp4(head)) {
+      g_autofree gchar *shown = g_strescape(head.substr(0, 8).c_str(), nullptr);
+      fail(ErrorKind::Protocol,
+           std::string("the video URL sent something that is not an MP4 (it starts with \"") +
+               shown + "\")",
+           0);
+      return false;
+    }
+  }
+  std::string why;
+  if (!file.write(offset, bytes, length, &why)) {
+    fail(ErrorKind::Io, why, 0);
+    return false;
+  }
+  progress.add(offset, length);
+  if (!layout_known) read_layout();
+  return true;
+}
+
+// Once the head shows the layout: a moov after the mdat is fetched at once,
+// beside the rest, so that the first frame does not wait for the whole
+// clip; then the other connections start.
+void Download::State::read_layout() {
+  if (!ranged || !size) return;
+  std::optional<std::uint64_t> tail;
+  if (!find_layout(head, *size, &tail)) return;
+  layout_known = true;
+  if (tail && !claimed.covers(*tail, *size)) {
+    GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                    "the moov comes after the mdat: fetching bytes %" G_GUINT64_FORMAT
+                    "-%" G_GUINT64_FORMAT " first",
+                    *tail, *size - 1);
+    start_part(*tail, *size, true);
+  }
+  fill();
+}
+
+void Download::State::part_done() {
+  if (done) return;
+  if (size && progress.received() >= *size) {
+    complete();
+    return;
+  }
+  if (!layout_known && ranged) {
+    // The head told nothing: fetch in plain order.
+    layout_known = true;
+  }
+  fill();
+}
+
+void Download::State::reader_waits(std::uint64_t offset) {
+  if (done || !ranged || !size || !layout_known || offset >= *size ||
+      claimed.covers(offset, offset + 1))
+    return;
+  // A reader jumped ahead of every fetch (a seek): one more connection, so
+  // that it does not wait for the parts in flight.
+  if (busy() > connections) return;
+  const auto part = next_part(offset);
+  if (part) start_part(part->first, part->second, true);
+}
+
+void Download::State::complete() {
+  // A fetch may still read its body to the end: no longer needed.
+  for (auto &fetch : fetches) fetch->cut();
+  if (auto why = file.publish()) {
+    fail(ErrorKind::Io, "cannot move the video to location '" + file.keep_path() + "': " + *why, 0);
+    return;
+  }
+  done = true;
+  drop_source(deadline_timer);
+  GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                  "complete: %" G_GUINT64_FORMAT " bytes in %d request(s) over %zu connection(s)",
+                  progress.received(), requests, fetches.size());
+  progress.mark_finished();
+}
+
+void Download::State::fail(ErrorKind kind, std::string why, unsigned status, std::string body) {
+  if (done) return;
+  done = true;
+  for (auto &fetch : fetches) fetch->cut();
+  drop_source(deadline_timer);
+  // Before readers hear of the failure: `location` never holds a partial clip.
+  file.discard();
+  if (kind != ErrorKind::Cancelled)
+    GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "failed: %s", why.c_str());
+  progress.mark_failed(Error{kind, std::move(why), {}, status}, std::move(body));
+}
 
 Download::Download(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
@@ -646,16 +730,14 @@ Download::~Download() {
 
 std::unique_ptr<Download> Download::open_file(const std::string &path, Error *error) {
   auto state = std::make_shared<State>(RetryPolicy(JobTiming{}));
-  state->fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat info;
-  if (state->fd < 0 || fstat(state->fd, &info) != 0) {
-    *error = Error{
-        ErrorKind::Io, "cannot open the cached clip '" + path + "': " + g_strerror(errno), {}, 0};
+  std::uint64_t size = 0;
+  if (auto failure = state->file.open_existing(path, &size)) {
+    *error = *failure;
     return nullptr;
   }
-  state->downloaded = std::uint64_t(info.st_size);
-  state->total = state->downloaded;
-  state->finished = true;
+  state->progress.add(0, size);
+  state->progress.mark_finished();
+  state->done = true;
   return std::unique_ptr<Download>(new Download(state));
 }
 
@@ -668,18 +750,19 @@ HttpRequest Download::media_get(const std::string &url, const std::string &log_i
 
 std::unique_ptr<Download> Download::start(const HttpRequest &request, const std::string &keep_path,
                                           std::uint64_t max_bytes, const RetryPolicy &policy,
-                                          Error *error) {
+                                          Error *error, unsigned connections) {
   init_logging();
   auto state = std::make_shared<State>(policy);
   state->http = request;
   state->max_bytes = max_bytes;
+  state->connections = std::max(1u, connections);
   const std::string &url = request.url;
   if (!g_uri_is_valid(url.c_str(), G_URI_FLAGS_NONE, nullptr) ||
       !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://"))) {
     *error = Error{ErrorKind::Protocol, "the provider named an invalid video URL", {}, 0};
     return nullptr;
   }
-  if (auto failure = state->open_file(keep_path)) {
+  if (auto failure = state->file.create(keep_path, state->log_id())) {
     *error = *failure;
     return nullptr;
   }
@@ -687,41 +770,44 @@ std::unique_ptr<Download> Download::start(const HttpRequest &request, const std:
   return std::unique_ptr<Download>(new Download(state));
 }
 
-Download::Wait Download::wait_for(std::uint64_t end, GCancellable *cancellable) {
-  State &s = *state_;
-  CancelWakeup wakeup(cancellable, s.mutex, s.changed);
-  std::unique_lock<std::mutex> lock(s.mutex);
-  s.changed.wait(lock, [&] {
-    return s.downloaded >= end || s.finished || s.failed || g_cancellable_is_cancelled(cancellable);
-  });
-  if (s.downloaded >= end) return Wait::Ready;
-  if (s.failed) return Wait::Failed;
-  if (s.finished) return Wait::End;
-  return Wait::Cancelled;
+Download::Wait Download::wait_for(std::uint64_t begin, std::uint64_t end,
+                                  GCancellable *cancellable) {
+  if (state_->progress.available_from(begin) == 0 && !state_->progress.finished()) {
+    // Tell the I/O thread where the reader is, in case no fetch is there.
+    std::weak_ptr<State> weak = state_;
+    HttpClient::instance().invoke([weak, begin](SoupSession *) {
+      if (auto state = weak.lock()) state->reader_waits(begin);
+    });
+  }
+  return state_->progress.wait_for(begin, end, cancellable);
+}
+
+std::uint64_t Download::available_from(std::uint64_t offset) const {
+  return state_->progress.available_from(offset);
 }
 
 std::int64_t Download::read(std::uint64_t offset, void *dest, std::size_t size) const {
-  return pread(state_->fd, dest, size, off_t(offset));
+  return state_->file.read(offset, dest, size);
 }
 
 std::optional<std::uint64_t> Download::size() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->total;
+  return state_->progress.size();
+}
+
+bool Download::finished() const {
+  return state_->progress.finished();
 }
 
 std::uint64_t Download::downloaded() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->downloaded;
+  return state_->progress.received();
 }
 
 Error Download::error() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->error;
+  return state_->progress.error();
 }
 
 std::string Download::error_body() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->error_body;
+  return state_->progress.error_body();
 }
 
 }  // namespace grokimagine

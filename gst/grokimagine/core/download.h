@@ -1,7 +1,9 @@
 // Fetches the generated MP4 onto disk on the I/O thread while readers take
-// byte ranges from it as they arrive. The file makes the clip seekable and
-// sized for qtdemux whatever the CDN does with Range (a moov at the end still
-// plays), keeps memory flat in the clip's size, and is the `location` copy.
+// byte ranges from it as they arrive. The file (ClipFile) makes the clip
+// seekable and sized for qtdemux whatever the CDN does with Range (a moov at
+// the end still plays), keeps memory flat in the clip's size, and is the
+// `location` copy; DownloadProgress is what readers wait on; the HTTP body
+// loop is http.h's read_body().
 #pragma once
 
 #include <gio/gio.h>
@@ -11,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "download-progress.h"
 #include "error.h"
 #include "http.h"
 #include "retry.h"
@@ -42,9 +45,18 @@ class Download {
   // sent, for a POST when its answer starts: the generation before it is
   // bounded by the policy's deadline only). A download with a deadline
   // (the synchronous API's: the job's `timeout`) fails at it.
+  //
+  // Where the CDN takes Range, a GET fetches the clip in parts over up to
+  // `connections` connections at once (a per-connection throughput cap
+  // then no longer bounds it), the parts where the readers wait first; and
+  // when the first bytes show the moov after the mdat, the tail with the
+  // moov at once, on one more connection. Each part follows the rules above
+  // on its own. A CDN that ignores Range gets one request, read in order.
   static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
                                          std::uint64_t max_bytes, const RetryPolicy &policy,
-                                         Error *error);
+                                         Error *error, unsigned connections = kDefaultConnections);
+  // Chosen by measurement (docs/benchmarks.md).
+  static constexpr unsigned kDefaultConnections = 4;
   // A clip already on disk (the journal's cache), served as a finished
   // download: no network at all.
   static std::unique_ptr<Download> open_file(const std::string &path, Error *error);
@@ -52,16 +64,26 @@ class Download {
   Download(const Download &) = delete;
   Download &operator=(const Download &) = delete;
 
-  enum class Wait { Ready, End, Failed, Cancelled };
-  // Blocks until bytes [0, end) are on disk (Ready), the clip ended before
-  // `end` (End), the download failed, or `cancellable` fired.
-  Wait wait_for(std::uint64_t end, GCancellable *cancellable);
+  using Wait = DownloadProgress::Wait;
+  // Blocks until bytes [begin, end) are on disk, or [begin, size) once the
+  // size is known (Ready); the download is complete and the clip ends at or
+  // before `begin` (End); the
+  // download failed; or `cancellable` fired. Parts arrive out of order:
+  // `begin` need not be 0 (qtdemux seeks to a moov at the end), and it
+  // tells the download which bytes to fetch first.
+  Wait wait_for(std::uint64_t begin, std::uint64_t end, GCancellable *cancellable);
+  Wait wait_for(std::uint64_t end, GCancellable *cancellable) {
+    return wait_for(0, end, cancellable);
+  }
+  // How many bytes from `offset` on are on disk without a gap.
+  std::uint64_t available_from(std::uint64_t offset) const;
   // Reads bytes already on disk; returns how many, or -1.
   std::int64_t read(std::uint64_t offset, void *dest, std::size_t size) const;
 
   // The clip's size once the server said it.
   std::optional<std::uint64_t> size() const;
-  std::uint64_t downloaded() const;
+  std::uint64_t downloaded() const;  // bytes on disk, wherever they are
+  bool finished() const;             // complete (and at `location`)
   Error error() const;
   std::string error_body() const;
 

@@ -208,6 +208,47 @@ bool never_reached_server(const GError *error) {
 
 namespace {
 
+struct BodyLoop {
+  GObjectPtr<GInputStream> stream;
+  GObjectPtr<GCancellable> cancellable;
+  gsize chunk_bytes;
+  BodyChunk on_chunk;
+  BodyEnd on_end;
+
+  void read_more() {
+    g_input_stream_read_bytes_async(stream.get(), chunk_bytes, G_PRIORITY_DEFAULT,
+                                    cancellable.get(), on_read, this);
+  }
+
+  static void on_read(GObject *source, GAsyncResult *result, gpointer data) {
+    std::unique_ptr<BodyLoop> loop(static_cast<BodyLoop *>(data));
+    g_autoptr(GError) error = nullptr;
+    g_autoptr(GBytes) chunk =
+        g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
+    gsize size = 0;
+    const auto *bytes =
+        chunk ? static_cast<const guint8 *>(g_bytes_get_data(chunk, &size)) : nullptr;
+    if (!chunk || size == 0) {
+      loop->on_end(error);
+      return;
+    }
+    if (!loop->on_chunk(bytes, size)) return;
+    loop.release()->read_more();
+  }
+};
+
+}  // namespace
+
+void read_body(GInputStream *stream, GCancellable *cancellable, gsize chunk_bytes,
+               BodyChunk on_chunk, BodyEnd on_end) {
+  auto *loop = new BodyLoop{GObjectPtr<GInputStream>::ref(stream),
+                            GObjectPtr<GCancellable>::ref(cancellable), chunk_bytes,
+                            std::move(on_chunk), std::move(on_end)};
+  loop->read_more();
+}
+
+namespace {
+
 // One request in flight on the I/O thread: send, then read the body
 // asynchronously (a stalled server must not block the other transfers), with
 // a cap on its size.
@@ -288,39 +329,27 @@ struct Flight {
           static_cast<Headers *>(headers)->emplace_back(name, value);
         },
         &flight->response.headers);
-    flight->read_more();
+    read_body(
+        flight->stream.get(), flight->cancellable.get(), 16384,
+        [flight](const guint8 *bytes, gsize size) { return flight->take(bytes, size); },
+        [flight](const GError *error) {
+          if (error)
+            flight->fail(error);
+          else
+            flight->complete();
+        });
   }
 
-  void read_more() {
-    g_input_stream_read_bytes_async(stream.get(), 16384, G_PRIORITY_DEFAULT, cancellable.get(),
-                                    on_read, this);
-  }
-
-  static void on_read(GObject *source, GAsyncResult *result, gpointer data) {
-    auto *flight = static_cast<Flight *>(data);
+  bool take(const guint8 *bytes, gsize size) {
+    response.body.append(reinterpret_cast<const char *>(bytes), size);
+    if (response.body.size() <= max_body_bytes) return true;
     g_autoptr(GError) error = nullptr;
-    g_autoptr(GBytes) chunk =
-        g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
-    if (!chunk) {
-      flight->fail(error);
-      return;
-    }
-    gsize size = 0;
-    const char *bytes = static_cast<const char *>(g_bytes_get_data(chunk, &size));
-    if (size == 0) {
-      flight->complete();
-      return;
-    }
-    flight->response.body.append(bytes, size);
-    if (flight->response.body.size() > flight->max_body_bytes) {
-      g_set_error(&error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                  "response body larger than %" G_GSIZE_FORMAT " bytes", flight->max_body_bytes);
-      flight->response.body.clear();
-      flight->response.oversized = true;
-      flight->fail(error);
-      return;
-    }
-    flight->read_more();
+    g_set_error(&error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                "response body larger than %" G_GSIZE_FORMAT " bytes", max_body_bytes);
+    response.body.clear();
+    response.oversized = true;
+    fail(error);
+    return false;
   }
 };
 

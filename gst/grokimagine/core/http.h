@@ -127,6 +127,19 @@ void keep_message_with_stream(GInputStream *stream, SoupMessage *message);
 GSource *send_async(SoupSession *session, SoupMessage *message, GCancellable *cancellable,
                     GAsyncReadyCallback callback, gpointer user_data);
 
+// The body-reading loop of every request, API answers and clip downloads
+// alike: reads `stream` on the I/O thread, chunk by chunk and without
+// blocking it (a stalled server must not hold up the other transfers).
+// `on_chunk` gets each chunk as it comes and returns whether to go on (false:
+// the loop stops there and calls nothing more); `on_end` is called once,
+// with null at the end of the body or with the error that ended it
+// (G_IO_ERROR_CANCELLED when `cancellable` fired). The loop keeps `stream`
+// alive; whatever the callbacks need they must keep alive themselves.
+using BodyChunk = std::function<bool(const guint8 *data, gsize size)>;
+using BodyEnd = std::function<void(const GError *error)>;
+void read_body(GInputStream *stream, GCancellable *cancellable, gsize chunk_bytes,
+               BodyChunk on_chunk, BodyEnd on_end);
+
 // Connection refused, unknown host, unreachable: the request never left.
 bool never_reached_server(const GError *error);
 

@@ -15,6 +15,7 @@
  */
 #include "grokimaginesrc.h"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +38,9 @@ namespace {
 
 constexpr guint kBlockSize = 64 * 1024;
 
+enum { PROP_CONNECTIONS = GROK_IMAGINE_N_JOB_PROPERTIES };
+constexpr guint kMaxConnections = 16;
+
 struct Private {
   GrokImagineJobState job{grokimagine::MediaKind::Video};
 
@@ -48,6 +52,7 @@ struct Private {
   std::mutex download_lock;
   std::shared_ptr<Download> download;
   bool posted_complete = false;
+  std::atomic<guint> connections{Download::kDefaultConnections};
 };
 
 }  // namespace
@@ -83,19 +88,40 @@ static void gst_grok_imagine_src_finalize(GObject *object) {
 static void gst_grok_imagine_src_set_property(GObject *object, guint prop_id, const GValue *value,
                                               GParamSpec *pspec) {
   Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
+  if (prop_id == PROP_CONNECTIONS) {
+    p.connections = g_value_get_uint(value);
+    return;
+  }
   p.job.set_property(GST_ELEMENT(object), prop_id, value, pspec);
 }
 
 static void gst_grok_imagine_src_get_property(GObject *object, guint prop_id, GValue *value,
                                               GParamSpec *) {
   Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
+  if (prop_id == PROP_CONNECTIONS) {
+    g_value_set_uint(value, p.connections);
+    return;
+  }
   p.job.get_property(prop_id, value);
+}
+
+void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id) {
+  g_object_class_install_property(
+      klass, prop_id,
+      g_param_spec_uint(
+          "connections", "Connections",
+          "How many connections the download may use at once where the CDN accepts Range "
+          "(parts of the clip in parallel, those the pipeline waits for first; plus one for a "
+          "moov at the end). 1: one part at a time. A CDN without Range always gets one",
+          1, kMaxConnections, Download::kDefaultConnections,
+          GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 }
 
 static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
   Private &p = *self->priv;
   p.clip = ClipSource();
+  p.clip.set_connections(p.connections);
   p.job_done = false;
   p.posted_complete = false;
   p.job.set_eos_requested(false);
@@ -143,13 +169,24 @@ static gboolean gst_grok_imagine_src_is_seekable(GstBaseSrc *) {
   return TRUE;
 }
 
-static gboolean gst_grok_imagine_src_get_size(GstBaseSrc *base, guint64 *size) {
+// The clip's size as the CDN announced it, for qtdemux's queries.
+static gboolean known_size(GstBaseSrc *base, guint64 *size) {
   const auto download = published_download(*GST_GROK_IMAGINE_SRC(base)->priv);
   if (!download) return FALSE;
   auto known = download->size();
   if (!known) return FALSE;
   *size = *known;
   return TRUE;
+}
+
+// GstBaseSrc's own size, only once the download is complete: knowing it,
+// GstBaseSrc ends the stream at the last byte by itself, without asking
+// create(), while parts of the clip may still be coming (and `location` is
+// not named yet). create() ends it once the download is complete.
+static gboolean gst_grok_imagine_src_get_size(GstBaseSrc *base, guint64 *size) {
+  const auto download = published_download(*GST_GROK_IMAGINE_SRC(base)->priv);
+  if (!download || !download->finished()) return FALSE;
+  return known_size(base, size);
 }
 
 // Push mode only, like souphttpsrc: offering pull mode lets qtdemux switch
@@ -168,14 +205,14 @@ static gboolean gst_grok_imagine_src_query(GstBaseSrc *base, GstQuery *query) {
     case GST_QUERY_SEEKING: {
       GstFormat format;
       gst_query_parse_seeking(query, &format, nullptr, nullptr, nullptr);
-      if (format != GST_FORMAT_BYTES || !gst_grok_imagine_src_get_size(base, &size)) break;
+      if (format != GST_FORMAT_BYTES || !known_size(base, &size)) break;
       gst_query_set_seeking(query, GST_FORMAT_BYTES, TRUE, 0, gint64(size));
       return TRUE;
     }
     case GST_QUERY_DURATION: {
       GstFormat format;
       gst_query_parse_duration(query, &format, nullptr);
-      if (format != GST_FORMAT_BYTES || !gst_grok_imagine_src_get_size(base, &size)) break;
+      if (format != GST_FORMAT_BYTES || !known_size(base, &size)) break;
       gst_query_set_duration(query, GST_FORMAT_BYTES, gint64(size));
       return TRUE;
     }
@@ -185,8 +222,9 @@ static gboolean gst_grok_imagine_src_query(GstBaseSrc *base, GstQuery *query) {
   return GST_BASE_SRC_CLASS(gst_grok_imagine_src_parent_class)->query(base, query);
 }
 
-// Buffering is measured against the bytes the pipeline is waiting for, so
-// 100 means "playing can go on", not "the whole clip is here".
+// Buffering is about the bytes the pipeline is waiting for: 0 while the
+// next byte it reads is not here, 100 once it is ("playing can go on", not
+// "the whole clip is here").
 static void post_buffering(GstGrokImagineSrc *self, gint percent) {
   GstMessage *message = gst_message_new_buffering(GST_OBJECT(self), percent);
   gst_message_set_buffering_stats(message, GST_BUFFERING_DOWNLOAD, -1, -1, -1);
@@ -223,12 +261,13 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   }
   const std::shared_ptr<Download> held_download = p.clip.download();
   Download &download = *held_download;
-  // Waiting for bytes is buffering, as a network source reports it.
-  const auto total = download.size();
-  const guint64 needed = total ? MIN(offset + size, *total) : offset + size;
-  const bool stalled = download.downloaded() < needed;
-  if (stalled) post_buffering(self, gint(download.downloaded() * 100 / needed));
-  const auto waited = download.wait_for(offset + size, cancellable);
+  // Whatever is there from `offset` on goes out at once, as souphttpsrc
+  // pushes what the network brought: waiting for a whole block would hold
+  // the first frame back by the time a block takes to arrive (26 ms at
+  // 2.5 MB/s). Waiting for bytes is buffering, as a network source reports it.
+  const bool stalled = download.available_from(offset) == 0;
+  if (stalled) post_buffering(self, 0);
+  const auto waited = download.wait_for(offset, offset + 1, cancellable);
   // Whatever ends the wait ends the buffering: an application (gst-launch)
   // holds the pipeline in PAUSED until 100, so a wait cancelled by an EOS
   // or failed must say so too, or a Ctrl-C with -e never gets its EOS.
@@ -247,17 +286,14 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::End:
       break;
   }
-  const guint64 available = download.downloaded();
-  // The size as known now: a clip smaller than one block is whole before
-  // its first read, when it was not known yet.
-  const auto known_total = download.size();
-  if (!p.posted_complete && known_total && available >= *known_total) {
+  if (!p.posted_complete && download.finished()) {
     p.posted_complete = true;
     p.clip.delivered();
     grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
   }
-  if (offset >= available) return GST_FLOW_EOS;
-  const guint length = guint(MIN(guint64(size), available - offset));
+  const guint64 available = download.available_from(offset);
+  if (available == 0) return GST_FLOW_EOS;
+  const guint length = guint(MIN(guint64(size), available));
   g_autoptr(GstBuffer) buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
   GstMapInfo map;
   gst_buffer_map(buffer, &map, GST_MAP_WRITE);
@@ -289,6 +325,7 @@ static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
   gobject_class->set_property = gst_grok_imagine_src_set_property;
   gobject_class->get_property = gst_grok_imagine_src_get_property;
   grok_imagine_install_job_properties(gobject_class, grokimagine::MediaKind::Video);
+  gst_grok_imagine_src_install_connections(gobject_class, PROP_CONNECTIONS);
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
   gst_element_class_set_static_metadata(

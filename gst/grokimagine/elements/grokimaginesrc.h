@@ -13,4 +13,8 @@ GST_ELEMENT_REGISTER_DECLARE(grokimaginesrc);
 // request id; duration), for the bins that wrap the source.
 GstTagList *gst_grok_imagine_src_get_job_tags(GstGrokImagineSrc *src);
 
+// Installs the download's `connections` property (uint) as `prop_id`, for
+// the source and the bins that forward its properties by name.
+void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id);
+
 G_END_DECLS

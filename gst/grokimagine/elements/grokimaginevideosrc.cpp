@@ -28,7 +28,7 @@
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_video_src_debug);
 #define GST_CAT_DEFAULT grok_imagine_video_src_debug
 
-enum { PROP_DECODE = GROK_IMAGINE_N_JOB_PROPERTIES };
+enum { PROP_DECODE = GROK_IMAGINE_N_JOB_PROPERTIES, PROP_CONNECTIONS };
 
 struct _GstGrokImagineVideoSrc {
   GstBin parent;
@@ -165,6 +165,7 @@ static void gst_grok_imagine_video_src_class_init(GstGrokImagineVideoSrcClass *k
   gobject_class->set_property = gst_grok_imagine_video_src_set_property;
   gobject_class->get_property = gst_grok_imagine_video_src_get_property;
   grok_imagine_install_job_properties(gobject_class, grokimagine::MediaKind::Video);
+  gst_grok_imagine_src_install_connections(gobject_class, PROP_CONNECTIONS);
   g_object_class_install_property(
       gobject_class, PROP_DECODE,
       g_param_spec_boolean(
