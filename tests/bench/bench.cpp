@@ -821,6 +821,160 @@ void requests_per_job(const Config &config) {
           "fewer requests, equal or better lag");
 }
 
+// --- the channel -----------------------------------------------------------
+
+// What left a channel's pads: the largest distance between where a buffer
+// started and where the previous one ended (a gap or an overlap), per
+// stream, and the buffers a synced sink found late.
+struct SeamWatch {
+  std::mutex mutex;
+  GstClockTime next[2] = {GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE};
+  GstClockTimeDiff worst[2] = {0, 0};
+  int clips = 0;
+  int late = 0;  // QoS messages: buffers a synced sink got too late
+  GstClockTime filler = 0;
+};
+
+GstPadProbeReturn on_channel_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *watch = static_cast<SeamWatch *>(data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  const int stream = g_str_equal(GST_PAD_NAME(pad), "video") ? 0 : 1;
+  std::lock_guard<std::mutex> lock(watch->mutex);
+  if (GST_CLOCK_TIME_IS_VALID(watch->next[stream])) {
+    const GstClockTimeDiff off = GST_CLOCK_DIFF(watch->next[stream], GST_BUFFER_PTS(buffer));
+    watch->worst[stream] = std::max(watch->worst[stream], off < 0 ? -off : off);
+  }
+  watch->next[stream] = GST_BUFFER_PTS(buffer) + GST_BUFFER_DURATION(buffer);
+  return GST_PAD_PROBE_OK;
+}
+
+GstBusSyncReply watch_channel(GstBus *, GstMessage *message, gpointer data) {
+  auto *watch = static_cast<SeamWatch *>(data);
+  const GstStructure *s = gst_message_get_structure(message);
+  std::lock_guard<std::mutex> lock(watch->mutex);
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_QOS) watch->late++;
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT && s) {
+    if (gst_structure_has_name(s, "grokimagine-clip")) watch->clips++;
+    guint64 duration = 0;
+    if (gst_structure_has_name(s, "grokimagine-filler") &&
+        gst_structure_get_uint64(s, "duration", &duration) && watch->clips > 0)
+      watch->filler += duration;  // the wait for the first clip is not counted
+  }
+  return GST_BUS_PASS;
+}
+
+// Runs a channel of `clips` one-second prompts until `clips` clips have
+// started (live) or EOS; returns what was seen.
+void run_channel(const EmulatorProcess &emulator, int clips, bool live, unsigned lookahead,
+                 SeamWatch *watch) {
+  std::string prompts;
+  for (int i = 0; i < clips; i++)
+    prompts += (i ? "," : "") + std::string("clip") + std::to_string(i);
+  const std::string sync = live ? "sync=true qos=true" : "sync=false";
+  Pipeline pipeline =
+      parse("grokimaginechannel name=c " + source_properties(emulator, "segmind") +
+            " duration=1 poll-interval=100 lookahead=" + std::to_string(lookahead) +
+            (live ? " is-live=true" : "") + " prompts=\"<" + prompts +
+            ">\" c.video ! queue ! fakesink " + sync + " c.audio ! queue ! fakesink " + sync);
+  GstElement *channel = gst_bin_get_by_name(GST_BIN(pipeline.get()), "c");
+  for (const char *name : {"video", "audio"}) {
+    g_autoptr(GstPad) pad = gst_element_get_static_pad(channel, name);
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_channel_buffer, watch, nullptr);
+  }
+  gst_object_unref(channel);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline.get());
+  gst_bus_set_sync_handler(bus, watch_channel, watch, nullptr);
+  gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
+  const gint64 deadline = g_get_monotonic_time() + gint64(clips) * 30 * G_USEC_PER_SEC;
+  for (;;) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+        bus, 50 * GST_MSECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    if (message && GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+      g_autoptr(GError) error = nullptr;
+      gst_message_parse_error(message, &error, nullptr);
+      fail(std::string("channel: ") + error->message);
+    }
+    if (message) break;
+    {
+      std::lock_guard<std::mutex> lock(watch->mutex);
+      // Live: one more second lets the last clip play out.
+      if (live && watch->clips >= clips && watch->next[0] != GST_CLOCK_TIME_NONE) {
+        g_usleep(1100000);
+        break;
+      }
+    }
+    if (g_get_monotonic_time() > deadline) fail("the channel did not play its clips");
+  }
+  gst_element_set_state(pipeline.get(), GST_STATE_NULL);
+}
+
+void channel_seams(const Config &config) {
+  const int clips = config.quick ? 4 : 20;
+  EmulatorProcess emulator(EmulatorSpec{});
+  SeamWatch watch;
+  run_channel(emulator, clips, false, 1, &watch);
+  add_row(
+      "channel: largest gap or overlap between buffers over " + std::to_string(clips) +
+          " clips (video / audio)",
+      format("%.0f ns", double(watch.worst[0])) + " / " + format("%.0f ns", double(watch.worst[1])),
+      "clips glued by a player or ffmpeg: a 1-3 s seam", "-", "0 / 0");
+  SeamWatch live;
+  run_channel(emulator, config.quick ? 3 : 10, true, 1, &live);
+  add_row("channel, live, generation keeping up: late buffers at a synced sink",
+          std::to_string(live.late), "-", "-", "0");
+}
+
+void channel_lookahead(const Config &config) {
+  // Generation three times slower than playback: 3 s for each 1 s clip.
+  EmulatorSpec spec;
+  spec.generation_ms = 3000;
+  EmulatorProcess emulator(spec);
+  const int clips = config.quick ? 3 : 6;
+  std::string filler;
+  for (unsigned lookahead : {1u, 2u, 3u, 4u}) {
+    SeamWatch watch;
+    run_channel(emulator, clips, true, lookahead, &watch);
+    filler += (filler.empty() ? "" : ", ") + std::to_string(lookahead) + ": " +
+              format("%.1f s", double(watch.filler) / GST_SECOND);
+  }
+  add_row("channel, live, 3 s to generate a 1 s clip: filler after the first clip, by lookahead",
+          filler, "-", "-", "the lookahead that reaches 0 s");
+}
+
+void channel_cpu(const Config &config) {
+  const int clips = config.quick ? 3 : 10;
+  EmulatorProcess emulator(EmulatorSpec{});
+  // What decoding and scaling the same clips cost by themselves: each
+  // downloaded once, then filesrc ! decodebin3 ! scale/convert to the
+  // channel's format.
+  std::vector<std::string> files;
+  for (int i = 0; i < clips; i++) {
+    const std::string id = make_job(emulator, "480p", 1);
+    const std::string path = temp_path("full.mp4") + std::to_string(i);
+    time_download(clip_url(emulator, id), path);
+    files.push_back(path);
+  }
+  const double before_baseline = cpu_seconds();
+  for (const auto &file : files) {
+    Pipeline pipeline =
+        parse("filesrc location=" + file +
+              " ! decodebin3 name=d d. ! queue ! videoconvert ! "
+              "videoscale ! videorate ! video/x-raw,format=I420,width=848,height=480,"
+              "framerate=24/1 ! fakesink sync=false d. ! queue ! audioconvert ! audioresample ! "
+              "audio/x-raw,format=S16LE,rate=48000,channels=2 ! fakesink sync=false");
+    run_to_eos(pipeline.get());
+    g_remove(file.c_str());
+  }
+  const double baseline = cpu_seconds() - before_baseline;
+  const double before = cpu_seconds();
+  SeamWatch watch;
+  run_channel(emulator, clips, false, 1, &watch);
+  const double ours = cpu_seconds() - before;
+  add_row("channel CPU for " + std::to_string(clips) + " clips (non-live)", format("%.2f s", ours),
+          format("%.2f s decoding and scaling alone", baseline), ratio_text(ours, baseline),
+          "little beyond decoding and scaling");
+}
+
 void print_table() {
   std::printf("| figure | grokimagine | compared with | ratio | target |\n");
   std::printf("| --- | --- | --- | --- | --- |\n");
@@ -848,7 +1002,8 @@ int main(int argc, char **argv) {
        nullptr},
       {"only", 0, 0, G_OPTION_ARG_STRING, &only,
        "One figure: first-frame, first-frame-big, full-decode, rss, shaped-first-frame, "
-       "shaped-download, connections, many-jobs, rate-limited, requests-per-job",
+       "shaped-download, connections, many-jobs, rate-limited, requests-per-job, channel, "
+       "channel-lookahead, channel-cpu",
        "NAME"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
@@ -874,6 +1029,9 @@ int main(int argc, char **argv) {
       {"many-jobs", many_jobs},
       {"rate-limited", rate_limited_jobs},
       {"requests-per-job", requests_per_job},
+      {"channel", channel_seams},
+      {"channel-lookahead", channel_lookahead},
+      {"channel-cpu", channel_cpu},
   };
   try {
     for (const auto &[name, measure] : figures)

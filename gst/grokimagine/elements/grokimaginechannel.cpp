@@ -923,7 +923,9 @@ static bool start_channel(GstGrokImagineChannel *self) {
   run->clips_dir = dir;
   g_autoptr(GstCaps) video_caps = run->format.video_caps();
   g_autoptr(GstCaps) audio_caps = run->format.audio_caps();
-  const GstClockTime frame = frame_time(run->format, 1);
+  // The latency a live channel reports: a frame, plus room for a clip's
+  // first frame and its audio to come out of their decoders at a seam.
+  const GstClockTime latency = frame_time(run->format, 1) + 100 * GST_MSECOND;
   for (auto [src, caps, bytes] :
        {std::tuple{p.video_src, video_caps,
                    guint64(4) * guint64(run->format.width) * guint64(run->format.height) * 3 / 2},
@@ -932,8 +934,8 @@ static bool start_channel(GstGrokImagineChannel *self) {
     // A few frames (half a second of audio) queued: downstream's pace is
     // the channel's pace.
     g_object_set(src, "caps", caps, "is-live", settings.is_live, "max-bytes", bytes, "min-latency",
-                 gint64(settings.is_live ? frame : 0), "max-latency",
-                 gint64(settings.is_live ? frame : 0), nullptr);
+                 gint64(settings.is_live ? latency : 0), "max-latency",
+                 gint64(settings.is_live ? latency : 0), nullptr);
   }
   {
     std::lock_guard<std::mutex> lock(p.lock);
