@@ -3,6 +3,8 @@
 // Each provider's API lives in its profile (segmind.cpp, xai.cpp, ...).
 #include "emulator.h"
 
+#include "core/channel-schedule.h"
+
 #include "emulator-debug.h"
 #include "emulator-internal.h"
 
@@ -474,21 +476,8 @@ bool is_terminal(JobStatus status) {
 }
 
 FrameSize frame_size(const std::string &resolution, const std::string &aspect_ratio) {
-  // "720p" -> 720; anything unparsable falls back to the API default, 480p.
-  guint64 short_side = g_ascii_strtoull(resolution.c_str(), nullptr, 10);
-  if (short_side == 0 || short_side > 4320) short_side = 480;
-  int ratio_a = 16;
-  int ratio_b = 9;
-  if (std::sscanf(aspect_ratio.c_str(), "%d:%d", &ratio_a, &ratio_b) != 2 || ratio_a <= 0 ||
-      ratio_b <= 0) {
-    ratio_a = 16;
-    ratio_b = 9;
-  }
-  const int short_px = static_cast<int>(short_side);
-  // Square frames have no long side to round: keep them square.
-  if (ratio_a == ratio_b) return {short_px, short_px};
-  const int long_px = short_px * std::max(ratio_a, ratio_b) / std::min(ratio_a, ratio_b) / 16 * 16;
-  return ratio_a > ratio_b ? FrameSize{long_px, short_px} : FrameSize{short_px, long_px};
+  const auto size = grokimagine::frame_size(resolution, aspect_ratio);
+  return {size.width, size.height};
 }
 
 FrameSize image_size(const std::string &resolution, const std::string &aspect_ratio) {

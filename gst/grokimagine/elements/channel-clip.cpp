@@ -1,5 +1,7 @@
 #include "channel-clip.h"
 
+#include "pad-media.h"
+
 GstCaps *ChannelFormat::video_caps() const {
   return gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
                              width, "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION,
@@ -70,13 +72,9 @@ ChannelClip::~ChannelClip() {
 }
 
 void ChannelClip::on_pad_added(GstElement *, GstPad *pad, ChannelClip *self) {
-  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
-  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
-  const gchar *media = gst_caps_is_empty(caps) || gst_caps_is_any(caps)
-                           ? ""
-                           : gst_structure_get_name(gst_caps_get_structure(caps, 0));
-  const bool video = g_str_has_prefix(media, "video/");
-  if (!video && !g_str_has_prefix(media, "audio/")) return;
+  const std::string media = grok_imagine_pad_media(pad);
+  const bool video = g_str_has_prefix(media.c_str(), "video/");
+  if (!video && !g_str_has_prefix(media.c_str(), "audio/")) return;
   std::atomic<bool> &linked = video ? self->video_linked_ : self->audio_linked_;
   if (linked) return;  // the first stream of each kind plays
   g_autoptr(GstPad) sink =

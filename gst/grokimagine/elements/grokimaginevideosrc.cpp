@@ -24,6 +24,7 @@
 
 #include "grokimaginesrc.h"
 #include "job-properties.h"
+#include "pad-media.h"
 
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_video_src_debug);
 #define GST_CAT_DEFAULT grok_imagine_video_src_debug
@@ -65,14 +66,10 @@ static GstPadProbeReturn tag_after_caps(GstPad *pad, GstPadProbeInfo *info, gpoi
 }
 
 static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoSrc *self) {
-  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
-  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
-  const gchar *media = gst_caps_is_empty(caps) || gst_caps_is_any(caps)
-                           ? ""
-                           : gst_structure_get_name(gst_caps_get_structure(caps, 0));
-  const bool video = g_str_has_prefix(media, "video/");
-  if (!video && !g_str_has_prefix(media, "audio/")) {
-    GST_DEBUG_OBJECT(self, "not exposing a %s pad", media);
+  const std::string media = grok_imagine_pad_media(pad);
+  const bool video = g_str_has_prefix(media.c_str(), "video/");
+  if (!video && !g_str_has_prefix(media.c_str(), "audio/")) {
+    GST_DEBUG_OBJECT(self, "not exposing a %s pad", media.c_str());
     return;
   }
   g_autofree gchar *name = g_strdup_printf(video ? "video_%u" : "audio_%u",
