@@ -123,6 +123,7 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   auto inputs = resolve_inputs(request, &error);
   if (!inputs) return error;
   inputs_ = std::move(*inputs);
+  if (auto refused = provider_->check_inputs(request, inputs_)) return refused;
   const std::string prices_path =
       !settings_.prices.empty()
           ? settings_.prices
@@ -195,13 +196,120 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
   return std::nullopt;
 }
 
+namespace {
+
+// After these the job is over (or was never taken): its uploaded inputs
+// are no use any more. After a timeout, a lost network or a stop the job
+// may still run on the provider, which may still read them; they expire.
+bool job_is_over(const Parsed<std::vector<Output>> &result) {
+  const Error *error = std::get_if<Error>(&result);
+  if (!error) return true;
+  switch (error->kind) {
+    case ErrorKind::JobFailed:
+    case ErrorKind::Moderated:
+    case ErrorKind::Expired:
+    case ErrorKind::BadRequest:
+    case ErrorKind::NotAuthorized:
+    case ErrorKind::InsufficientCredits:
+    case ErrorKind::InvalidSettings:
+    case ErrorKind::NotFound:
+      return !error->maybe_billed;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::optional<Error> Generation::resolve_remote_inputs(Job &job, GCancellable *cancellable) {
+  Request &request = settings_.request;
+  VideoInput &video = inputs_.video;
+  // request:ID: the URL of an earlier job's result, asked for now (an old
+  // URL may have expired) with this job's key, endpoint and retries.
+  if (!video.request_id.empty() && video.url.empty()) {
+    const std::string named = "Property 'video' is 'request:" + video.request_id + "': ";
+    auto status = job.status_of(video.request_id, cancellable);
+    if (auto *error = std::get_if<Error>(&status)) {
+      if (error->kind == ErrorKind::Cancelled) return *error;
+      Error refused = *error;
+      refused.message = named + refused.message;
+      return refused;
+    }
+    const JobStatus &found = std::get<JobStatus>(status);
+    if (found.state != JobStatus::State::Completed || found.outputs.empty() ||
+        found.outputs.front().url.empty())
+      return invalid_setting(named + "that job is " + found.provider_status +
+                             ", not done with a video. Nothing was submitted.");
+    video.url = found.outputs.front().url;
+    if (found.video_duration_s) video.duration_s = *found.video_duration_s;
+    if (auto refused = provider_->check_inputs(request, inputs_)) return refused;
+  }
+  if (!provider_->has_files_api()) return std::nullopt;
+  auto upload = [&](UploadInput &input, const std::string &mime_type,
+                    const std::string &bytes) -> std::optional<Error> {
+    if (!input.file_id.empty()) return std::nullopt;
+    auto id = job.upload(bytes, mime_type, cancellable);
+    if (auto *error = std::get_if<Error>(&id)) return *error;
+    input.file_id = std::get<std::string>(id);
+    uploaded_.push_back(input.file_id);
+    return std::nullopt;
+  };
+  if (video.upload && video.upload->file_id.empty()) {
+    // The video is not kept in memory: read again for the upload.
+    g_autofree gchar *contents = nullptr;
+    gsize length = 0;
+    g_autoptr(GError) gerror = nullptr;
+    if (!g_file_get_contents(video.upload->path.c_str(), &contents, &length, &gerror))
+      return invalid_setting("Property 'video': cannot read '" + video.upload->path +
+                             "': " + gerror->message);
+    std::string bytes(contents, length);
+    g_autofree gchar *digest = g_compute_checksum_for_data(
+        G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(bytes.data()), bytes.size());
+    if (video.upload->sha256 != digest)
+      return invalid_setting("Property 'video': '" + video.upload->path +
+                             "' changed since it was checked; start again.");
+    if (auto error = upload(*video.upload, "video/mp4", bytes)) return error;
+  }
+  for (auto *list : {&inputs_.keyframes, &inputs_.audios, &inputs_.references})
+    for (ImageInput &input : *list)
+      if (input.upload)
+        if (auto error = upload(*input.upload, input.mime_type, input.data)) return error;
+  if (inputs_.image.upload)
+    if (auto error = upload(*inputs_.image.upload, inputs_.image.mime_type, inputs_.image.data))
+      return error;
+  return std::nullopt;
+}
+
+std::optional<double> Generation::continuation_start() const {
+  const Request &request = settings_.request;
+  if (request.operation != Operation::Extend || !request.continuation_only) return std::nullopt;
+  if (inputs_.video.duration_s < 0) return std::nullopt;
+  return inputs_.video.duration_s;
+}
+
 Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
   if (auto error = before_submit(cancellable, events)) return *error;
   Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
+  if (request_id_.empty() && !submit_in_flight_) {
+    if (auto error = resolve_remote_inputs(job, cancellable)) {
+      Parsed<std::vector<Output>> failed = *error;
+      if (error->kind != ErrorKind::Cancelled) {
+        record_.finished(failed, false);
+        delete_uploads(job, cancellable);
+      }
+      return failed;
+    }
+  }
   auto result = job.run(settings_.request, inputs_, request_id_, submit_in_flight_, cancellable,
                         remembering_id(events));
   record_.finished(result, submit_in_flight());
+  if (!submit_in_flight() && job_is_over(result)) delete_uploads(job, cancellable);
   return result;
+}
+
+void Generation::delete_uploads(Job &job, GCancellable *cancellable) {
+  for (const std::string &file_id : uploaded_) job.delete_file(file_id, cancellable);
+  uploaded_.clear();
 }
 
 std::optional<Error> Generation::settle_submit(GCancellable *cancellable, const JobEvents &events) {
