@@ -102,6 +102,17 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   grokimagine::JobSettings settings = p.job.settings();
   settings.log_id = GST_OBJECT_NAME(self);
   GST_DEBUG_OBJECT(self, "checking the settings (nothing is sent yet)");
+  // Bytes cannot start mid-clip: only grokimaginevideosrc, which decodes,
+  // can play an extension's new seconds alone.
+  if (settings.request.continuation_only &&
+      !g_object_get_data(G_OBJECT(self), GST_GROK_IMAGINE_SRC_DECODED_KEY)) {
+    grok_imagine_post_error(
+        GST_ELEMENT(self),
+        grokimagine::invalid_setting(
+            "Property 'output' is 'continuation': grokimaginesrc gives the whole MP4; use "
+            "grokimaginevideosrc (decode=true) to play only the new seconds. Nothing was sent."));
+    return FALSE;
+  }
   if (auto error = p.clip.prepare(settings)) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return FALSE;
@@ -325,6 +336,11 @@ static void gst_grok_imagine_src_uri_handler_init(gpointer g_iface, gpointer) {
   iface->set_uri = [](GstURIHandler *handler, const gchar *uri, GError **error) {
     return grok_imagine_apply_job_uri(G_OBJECT(handler), "video", uri, error);
   };
+}
+
+GstClockTime gst_grok_imagine_src_get_continuation_start(GstGrokImagineSrc *self) {
+  auto start = self->priv->clip.generation().continuation_start();
+  return start ? GstClockTime(*start * GST_SECOND + 0.5) : GST_CLOCK_TIME_NONE;
 }
 
 GstTagList *gst_grok_imagine_src_get_job_tags(GstGrokImagineSrc *self) {

@@ -22,6 +22,7 @@
 
 #include <utility>
 
+#include "element-errors.h"
 #include "grokimaginesrc.h"
 #include "job-properties.h"
 
@@ -64,6 +65,71 @@ static GstPadProbeReturn tag_after_caps(GstPad *pad, GstPadProbeInfo *info, gpoi
   return GST_PAD_PROBE_REMOVE;
 }
 
+// output=continuation: each pad starts where the extension's new seconds
+// do. The segment starts there (running time 0 at the first new frame)
+// and what comes before it is dropped. Where the new part starts is the
+// input's length when it was known before the job (a local file), else
+// the result's length less the `duration` asked for.
+struct Continuation {
+  GstGrokImagineVideoSrc *self;
+  bool video;
+  bool decided = false;
+  GstClockTime start = GST_CLOCK_TIME_NONE;
+};
+
+static GstClockTime continuation_start(GstGrokImagineVideoSrc *self, GstPad *pad) {
+  GstClockTime known =
+      gst_grok_imagine_src_get_continuation_start(GST_GROK_IMAGINE_SRC(self->source));
+  if (GST_CLOCK_TIME_IS_VALID(known)) return known;
+  gint seconds = 0;
+  g_object_get(self->source, "duration", &seconds, nullptr);
+  gint64 total = -1;
+  if (!gst_pad_query_duration(pad, GST_FORMAT_TIME, &total) || total <= 0) return 0;
+  const GstClockTime added = GstClockTime(seconds) * GST_SECOND;
+  return GstClockTime(total) > added ? GstClockTime(total) - added : 0;
+}
+
+static GstPadProbeReturn skip_to_continuation(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *cut = static_cast<Continuation *>(data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
+    if (!cut->decided) {
+      cut->start = continuation_start(cut->self, pad);
+      cut->decided = true;
+      GST_DEBUG_OBJECT(cut->self, "%s: the continuation starts at %" GST_TIME_FORMAT,
+                       GST_PAD_NAME(pad), GST_TIME_ARGS(cut->start));
+    }
+    const GstSegment *segment = nullptr;
+    gst_event_parse_segment(event, &segment);
+    if (segment->format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID(cut->start) ||
+        cut->start == 0)
+      return GST_PAD_PROBE_OK;
+    GstSegment moved;
+    gst_segment_copy_into(segment, &moved);
+    if (moved.start < cut->start) {
+      moved.start = cut->start;
+      moved.position = cut->start;
+      moved.time = 0;
+    }
+    GstEvent *replaced = gst_event_new_segment(&moved);
+    gst_event_set_seqnum(replaced, gst_event_get_seqnum(event));
+    gst_event_unref(event);
+    GST_PAD_PROBE_INFO_DATA(info) = replaced;
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buffer || !GST_CLOCK_TIME_IS_VALID(cut->start) || !GST_BUFFER_PTS_IS_VALID(buffer))
+    return GST_PAD_PROBE_OK;
+  const GstClockTime pts = GST_BUFFER_PTS(buffer);
+  const GstClockTime end =
+      GST_BUFFER_DURATION_IS_VALID(buffer) ? pts + GST_BUFFER_DURATION(buffer) : pts;
+  // A frame before the start is the input's; audio reaching past it is kept
+  // (sinks clip it to the segment).
+  const bool before = cut->video ? pts + GST_MSECOND < cut->start : end <= cut->start;
+  return before ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoSrc *self) {
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
   if (!caps) caps = gst_pad_query_caps(pad, nullptr);
@@ -82,6 +148,14 @@ static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoS
   GstPad *ghost = gst_ghost_pad_new_from_template(name, pad, pad_template);
   g_object_set_data(G_OBJECT(pad), kGhostKey, ghost);
   gst_pad_add_probe(ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, tag_after_caps, self, nullptr);
+  gint output = 0;
+  g_object_get(self->source, "output", &output, nullptr);
+  if (output == 1 && self->decode)
+    gst_pad_add_probe(ghost,
+                      GstPadProbeType(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+                                      GST_PAD_PROBE_TYPE_BUFFER),
+                      skip_to_continuation, new Continuation{self, video},
+                      [](gpointer data) { delete static_cast<Continuation *>(data); });
   gst_pad_set_active(ghost, TRUE);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
 }
@@ -101,6 +175,8 @@ static void use_decoder(GstGrokImagineVideoSrc *self, gboolean decode) {
     gst_bin_remove(GST_BIN(self), self->decoder);
   }
   self->decode = decode;
+  g_object_set_data(G_OBJECT(self->source), GST_GROK_IMAGINE_SRC_DECODED_KEY,
+                    decode ? GINT_TO_POINTER(1) : nullptr);
   self->decoder = gst_element_factory_make(decode ? "decodebin3" : "qtdemux", "decoder");
   if (!self->decoder) return;
   gst_bin_add(GST_BIN(self), self->decoder);
@@ -153,6 +229,16 @@ static GstStateChangeReturn gst_grok_imagine_video_src_change_state(GstElement *
     }
     self->video_pads = 0;
     self->audio_pads = 0;
+    gint output = 0;
+    g_object_get(self->source, "output", &output, nullptr);
+    if (output == 1 && !self->decode) {
+      grok_imagine_post_error(
+          element, grokimagine::invalid_setting(
+                       "Property 'output' is 'continuation' but decode=false: the samples are "
+                       "passed on untouched, so the clip cannot start mid-way; use decode=true "
+                       "or output=full. Nothing was sent."));
+      return GST_STATE_CHANGE_FAILURE;
+    }
   }
   return GST_ELEMENT_CLASS(gst_grok_imagine_video_src_parent_class)
       ->change_state(element, transition);
