@@ -29,8 +29,7 @@ static GstElement *make_element(const char *factory, const emu::Emulator &emulat
                                 const char *provider = "xai") {
   GstElement *element = gst_element_factory_make(factory, nullptr);
   fail_unless(element != nullptr, "%s not found", factory);
-  const std::string api_url =
-      emulator.api_url() + (std::string(provider) == "xai" ? "/v1" : "");
+  const std::string api_url = emulator.api_url() + (std::string(provider) == "xai" ? "/v1" : "");
   gst_util_set_object_arg(G_OBJECT(element), "provider", provider);
   g_object_set(element, "api-url", api_url.c_str(), "api-key", emulator.options().api_key.c_str(),
                "prompt", kPrompt, "poll-interval", 100u, nullptr);
@@ -56,8 +55,8 @@ static std::string make_red_mp4(const test::TempDir &dir, const char *name, int 
   if (padding > 0) {
     std::string file = test::read_file(path);
     const std::uint32_t size = std::uint32_t(padding + 8);
-    const char head[8] = {char(size >> 24), char(size >> 16), char(size >> 8), char(size),
-                          'f', 'r', 'e', 'e'};
+    const char head[8] = {
+        char(size >> 24), char(size >> 16), char(size >> 8), char(size), 'f', 'r', 'e', 'e'};
     file.append(head, 8);
     file.append(padding, '\0');
     fail_unless(g_file_set_contents(path.c_str(), file.data(), gssize(file.size()), nullptr));
@@ -262,7 +261,8 @@ GST_START_TEST(test_refused_before_sending) {
                              "Property 'duration' is 12: xai allows 2 to 10"));
   GstElement *keyframes = make_element("grokimaginesrc", emulator);
   const std::string png = test::make_png(16, 16);
-  const std::string five = "<0:" + png + ",1:" + png + ",2:" + png + ",3:" + png + ",4:" + png + ">";
+  const std::string five =
+      "<0:" + png + ",1:" + png + ",2:" + png + ",3:" + png + ",4:" + png + ">";
   gst_util_set_object_arg(G_OBJECT(keyframes), "keyframes", five.c_str());
   fail_unless(test::contains(test::run_failing(keyframes).error_text(),
                              "Property 'keyframes' has 5 entries: xai allows at most 4"));
@@ -300,8 +300,8 @@ GST_START_TEST(test_extend_an_earlier_job) {
   fail_unless_equals_int(submits.size(), 2);
   // The URL was asked for with a status request of the same key, and sent.
   assert_str_eq(submits[1].video_source, "url");
-  fail_unless(test::contains(submits[1].body, emulator.cdn_url() + "/videos/" + id),
-              "%s", submits[1].body.c_str());
+  fail_unless(test::contains(submits[1].body, emulator.cdn_url() + "/videos/" + id), "%s",
+              submits[1].body.c_str());
   fail_unless(emulator.counters().status_polls > polls + 1);
   fail_unless_equals_int(emulator.counters().cdn_requests_with_key, 0);
 
@@ -320,15 +320,15 @@ GST_END_TEST;
 static guint post_json(const emu::Emulator &emulator, const std::string &path,
                        const std::string &body, std::string *answer) {
   g_autoptr(SoupSession) session = soup_session_new();
-  g_autoptr(SoupMessage) message =
-      soup_message_new("POST", (emulator.api_url() + path).c_str());
+  g_autoptr(SoupMessage) message = soup_message_new("POST", (emulator.api_url() + path).c_str());
   soup_message_headers_replace(soup_message_get_request_headers(message), "Authorization",
                                ("Bearer " + emulator.options().api_key).c_str());
   g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
   soup_message_set_request_body_from_bytes(message, "application/json", bytes);
   g_autoptr(GBytes) reply = soup_session_send_and_read(session, message, nullptr, nullptr);
-  if (reply) answer->assign(static_cast<const char *>(g_bytes_get_data(reply, nullptr)),
-                            g_bytes_get_size(reply));
+  if (reply)
+    answer->assign(static_cast<const char *>(g_bytes_get_data(reply, nullptr)),
+                   g_bytes_get_size(reply));
   return soup_message_get_status(message);
 }
 
@@ -415,9 +415,8 @@ GST_END_TEST;
 GST_START_TEST(test_uri_may_not_name_a_local_video) {
   GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
   GError *error = nullptr;
-  fail_if(gst_uri_handler_set_uri(GST_URI_HANDLER(source),
-                                  "grokimagine://video?operation=extend&video=/etc/passwd",
-                                  &error));
+  fail_if(gst_uri_handler_set_uri(
+      GST_URI_HANDLER(source), "grokimagine://video?operation=extend&video=/etc/passwd", &error));
   fail_unless(error && test::contains(error->message, "not local files"), "%s",
               error ? error->message : "");
   g_clear_error(&error);

@@ -98,12 +98,13 @@ std::string frame_caps(const ClipSpec &spec) {
 // Extensions and edits: the input's frames decoded and brought to the
 // output's size and rate, then (extend) new frames, or (edit) restyled.
 std::string input_description(const ClipSpec &spec, const char *aac_encoder) {
-  const std::string encode =
-      " ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=" +
-      std::to_string(kKeyframeInterval) + " ! h264parse ! mp4mux name=mux ! filesink name=sink ";
-  const std::string input = "filesrc name=input ! qtdemux name=demux demux.video_0 ! queue ! "
-                            "h264parse ! avdec_h264 ! videoconvert ! videoscale ! videorate ! " +
-                            frame_caps(spec);
+  const std::string encode = " ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=" +
+                             std::to_string(kKeyframeInterval) +
+                             " ! h264parse ! mp4mux name=mux ! filesink name=sink ";
+  const std::string input =
+      "filesrc name=input ! qtdemux name=demux demux.video_0 ! queue ! "
+      "h264parse ! avdec_h264 ! videoconvert ! videoscale ! videorate ! " +
+      frame_caps(spec);
   std::string description;
   double seconds = spec.input_seconds;
   if (spec.restyle) {
@@ -113,17 +114,18 @@ std::string input_description(const ClipSpec &spec, const char *aac_encoder) {
                   encode;
   } else {
     seconds += spec.duration_s;
-    description = "concat name=c" + encode + input + " ! c. videotestsrc pattern=ball num-buffers=" +
+    description = "concat name=c" + encode + input +
+                  " ! c. videotestsrc pattern=ball num-buffers=" +
                   std::to_string(spec.duration_s * kFramesPerSecond) + " ! " + frame_caps(spec) +
                   " ! textoverlay name=prompt_overlay halignment=center valignment=center "
                   "shaded-background=true ! c. ";
   }
   if (spec.audio)
-    description += " audiotestsrc wave=sine freq=440 samplesperbuffer=" +
-                   std::to_string(kSamplesPerBuffer) + " num-buffers=" +
-                   std::to_string(int(seconds * kAudioBuffersPerSecond + 0.5)) +
-                   " ! audio/x-raw,rate=" + std::to_string(kAudioRate) +
-                   ",channels=2 ! audioconvert ! " + aac_encoder + " ! aacparse ! mux.";
+    description +=
+        " audiotestsrc wave=sine freq=440 samplesperbuffer=" + std::to_string(kSamplesPerBuffer) +
+        " num-buffers=" + std::to_string(int(seconds * kAudioBuffersPerSecond + 0.5)) +
+        " ! audio/x-raw,rate=" + std::to_string(kAudioRate) + ",channels=2 ! audioconvert ! " +
+        aac_encoder + " ! aacparse ! mux.";
   return description;
 }
 
@@ -138,7 +140,8 @@ bool probe_clip(const std::string &path, int *width, int *height, double *second
   g_autoptr(GstElement) input = gst_bin_get_by_name(GST_BIN(pipeline), "input");
   g_object_set(input, "location", path.c_str(), nullptr);
   gst_element_set_state(pipeline, GST_STATE_PAUSED);
-  const GstStateChangeReturn state = gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
+  const GstStateChangeReturn state =
+      gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
   bool ok = false;
   if (state == GST_STATE_CHANGE_SUCCESS) {
     g_autoptr(GstElement) parse = gst_bin_get_by_name(GST_BIN(pipeline), "parse");

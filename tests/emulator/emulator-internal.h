@@ -234,7 +234,7 @@ struct JobView {
   std::vector<std::string> media_paths;  // Completed
   double input_seconds = 0;              // extensions: the input's part of the result
   bool restyle = false;
-  gint64 elapsed_ms = 0;                 // since the submit
+  gint64 elapsed_ms = 0;  // since the submit
   gint64 created_unix = 0;
 };
 

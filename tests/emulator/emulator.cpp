@@ -1351,8 +1351,8 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
 
   std::int64_t first = fault ? fault->truncate_at : -1;
   if (fault && fault->cut_file_at >= 0)
-    first = std::clamp<std::int64_t>(fault->cut_file_at - static_cast<std::int64_t>(range.first),
-                                     0, static_cast<std::int64_t>(length));
+    first = std::clamp<std::int64_t>(fault->cut_file_at - static_cast<std::int64_t>(range.first), 0,
+                                     static_cast<std::int64_t>(length));
   const unsigned trickle_ms = fault ? fault->trickle_ms : 0;
   if ((first >= 0 || trickle_ms > 0) && method == SOUP_METHOD_GET) {
     write_raw(std::move(paused), status, body.get(), std::max<std::int64_t>(first, 0), trickle_ms);
@@ -1379,15 +1379,15 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
     unsigned trickle_ms;
 
     void write() {
-      g_output_stream_write_all_async(
-          g_io_stream_get_output_stream(connection.get()), pending.data(), pending.size(),
-          G_PRIORITY_DEFAULT, core->shutdown_cancellable.get(), on_written, this);
+      g_output_stream_write_all_async(g_io_stream_get_output_stream(connection.get()),
+                                      pending.data(), pending.size(), G_PRIORITY_DEFAULT,
+                                      core->shutdown_cancellable.get(), on_written, this);
     }
     static void on_written(GObject *stream, GAsyncResult *result, gpointer data) {
       auto *self = static_cast<RawWrite *>(data);
       g_autoptr(GError) error = nullptr;
-      const bool ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr,
-                                                       &error);
+      const bool ok =
+          g_output_stream_write_all_finish(G_OUTPUT_STREAM(stream), result, nullptr, &error);
       if (!ok) GST_INFO("raw write ended early: %s", error->message);
       gsize rest_size = self->rest ? g_bytes_get_size(self->rest.get()) : 0;
       if (!ok || self->trickle_ms == 0 || self->trickled >= rest_size) {
@@ -1404,7 +1404,8 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
               self->finish();
               return G_SOURCE_REMOVE;
             }
-            const auto *bytes = static_cast<const char *>(g_bytes_get_data(self->rest.get(), nullptr));
+            const auto *bytes =
+                static_cast<const char *>(g_bytes_get_data(self->rest.get(), nullptr));
             self->pending.assign(bytes + self->trickled, 1);
             self->trickled++;
             self->write();
@@ -1438,8 +1439,11 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
   GST_INFO("sending %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes at once, then %s", sent,
            body_size, trickle_ms ? "trickling" : "closing");
   // Owns itself until finish(), which always runs (cancellation included).
-  auto *write = new RawWrite{this, std::move(connection), head + std::string(body_data, sent),
-                             BytesPtr(g_bytes_new_from_bytes(body, sent, body_size - sent)), 0,
+  auto *write = new RawWrite{this,
+                             std::move(connection),
+                             head + std::string(body_data, sent),
+                             BytesPtr(g_bytes_new_from_bytes(body, sent, body_size - sent)),
+                             0,
                              trickle_ms};
   ++pending_async_ops;
   write->write();

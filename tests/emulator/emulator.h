@@ -162,7 +162,7 @@ struct SubmitRecord {
   std::int64_t image_bytes = -1;
   // The same for each reference image, in order.
   std::vector<std::int64_t> reference_image_bytes;
-  std::string path;        // the request path, e.g. "/v1/videos/generations"
+  std::string path;  // the request path, e.g. "/v1/videos/generations"
   // xAI extensions and edits: how the input video came ("url" (http),
   // "data" (data: URI), "file_id", "" when none) and its length in seconds.
   std::string video_source;

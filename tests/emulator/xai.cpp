@@ -262,8 +262,7 @@ bool parse_video(JsonObject *object, VideoRequest *request, Refusal *refusal) {
         if (image == nullptr) *refusal = bad_argument(field + ".image: missing");
         return false;
       }
-      const double seconds =
-          time && JSON_NODE_HOLDS_VALUE(time) ? json_node_get_double(time) : -1;
+      const double seconds = time && JSON_NODE_HOLDS_VALUE(time) ? json_node_get_double(time) : -1;
       if (seconds < 0 || seconds > duration_s) {
         *refusal = bad_argument(field + ".timestamp_s: must be within the clip (0 to " +
                                 std::to_string(duration_s) + " s)");
@@ -277,9 +276,8 @@ bool parse_video(JsonObject *object, VideoRequest *request, Refusal *refusal) {
       *refusal = bad_argument(std::string("reference_audios: needs ") + kVideo15Model);
       return false;
     }
-    const guint length = JSON_NODE_HOLDS_ARRAY(audios)
-                             ? json_array_get_length(json_node_get_array(audios))
-                             : 99;
+    const guint length =
+        JSON_NODE_HOLDS_ARRAY(audios) ? json_array_get_length(json_node_get_array(audios)) : 99;
     if (length > 3) {
       *refusal = bad_argument("reference_audios: an array of at most 3 {url | file_id}");
       return false;
@@ -349,9 +347,9 @@ bool parse_input_video(JsonObject *object, InputVideo *video, Refusal *refusal) 
       gsize length = 0;
       g_autofree guchar *bytes =
           comma == std::string::npos ? nullptr : g_base64_decode(text.c_str() + comma + 1, &length);
-      if (length == 0 || !g_file_set_contents(video->path.c_str(),
-                                              reinterpret_cast<const gchar *>(bytes),
-                                              gssize(length), nullptr)) {
+      if (length == 0 ||
+          !g_file_set_contents(video->path.c_str(), reinterpret_cast<const gchar *>(bytes),
+                               gssize(length), nullptr)) {
         *refusal = bad_argument("video.url: a data: URI must be data:video/mp4;base64,<data>");
         return false;
       }
@@ -488,7 +486,8 @@ class XaiProfile : public Profile {
       if (!core_.admit(msg)) return;
       if (method == SOUP_METHOD_POST && segments.size() == 2) {
         upload(msg);
-      } else if (segments.size() == 3 && (method == SOUP_METHOD_GET || method == SOUP_METHOD_DELETE)) {
+      } else if (segments.size() == 3 &&
+                 (method == SOUP_METHOD_GET || method == SOUP_METHOD_DELETE)) {
         file(msg, segments[2], method == SOUP_METHOD_DELETE);
       } else {
         refuse(msg, {SOUP_STATUS_NOT_FOUND, "not_found", "No route for " + method + " " + path});
@@ -553,8 +552,8 @@ class XaiProfile : public Profile {
   void upload(SoupServerMessage *msg) {
     SoupMessageBody *body = soup_server_message_get_request_body(msg);
     g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
-    SoupMultipart *multipart = soup_multipart_new_from_message(
-        soup_server_message_get_request_headers(msg), bytes);
+    SoupMultipart *multipart =
+        soup_multipart_new_from_message(soup_server_message_get_request_headers(msg), bytes);
     if (multipart == nullptr) {
       refuse(msg, bad_argument("body: must be multipart/form-data with a 'file' part"));
       return;
@@ -620,8 +619,7 @@ class XaiProfile : public Profile {
       record = found->second;
     }
     if (remove)
-      respond(msg, SOUP_STATUS_OK,
-              JsonWriter().add("id", id).add_bool("deleted", true).finish());
+      respond(msg, SOUP_STATUS_OK, JsonWriter().add("id", id).add_bool("deleted", true).finish());
     else
       respond(msg, SOUP_STATUS_OK, file_json(record));
   }

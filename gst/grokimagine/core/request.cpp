@@ -207,8 +207,8 @@ std::optional<VideoInput> resolve_video(const std::string &video, Error *error) 
   if (has_prefix_ci(video, "request:")) {
     input.request_id = video.substr(8);
     if (std::string problem = request_id_problem(input.request_id); !problem.empty()) {
-      *error = invalid_setting("Property 'video' is '" + video + "': the request id " + problem +
-                               ".");
+      *error =
+          invalid_setting("Property 'video' is '" + video + "': the request id " + problem + ".");
       return std::nullopt;
     }
     return input;
@@ -329,8 +329,7 @@ std::optional<double> mp4_duration(const std::string &path, std::string *why) {
   }
   unsigned char box[32];
   const size_t want = std::min<std::uint64_t>(sizeof box, mvhd_end - mvhd);
-  if (fseeko(file, off_t(mvhd), SEEK_SET) != 0 || fread(box, 1, want, file) != want ||
-      want < 20) {
+  if (fseeko(file, off_t(mvhd), SEEK_SET) != 0 || fread(box, 1, want, file) != want || want < 20) {
     *why = "its mvhd box is cut short";
     return std::nullopt;
   }
@@ -342,8 +341,7 @@ std::optional<double> mp4_duration(const std::string &path, std::string *why) {
     timescale = be(box + 12, 4);
     duration = be(box + 16, 4);
   }
-  if (timescale == 0 || duration == 0 || duration == 0xffffffff ||
-      duration == G_MAXUINT64) {
+  if (timescale == 0 || duration == 0 || duration == 0xffffffff || duration == G_MAXUINT64) {
     *why = "its header gives no duration (a fragmented MP4?)";
     return std::nullopt;
   }

@@ -151,11 +151,10 @@ static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoS
   gint output = 0;
   g_object_get(self->source, "output", &output, nullptr);
   if (output == 1 && self->decode)
-    gst_pad_add_probe(ghost,
-                      GstPadProbeType(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
-                                      GST_PAD_PROBE_TYPE_BUFFER),
-                      skip_to_continuation, new Continuation{self, video},
-                      [](gpointer data) { delete static_cast<Continuation *>(data); });
+    gst_pad_add_probe(
+        ghost, GstPadProbeType(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER),
+        skip_to_continuation, new Continuation{self, video},
+        [](gpointer data) { delete static_cast<Continuation *>(data); });
   gst_pad_set_active(ghost, TRUE);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
 }

@@ -94,8 +94,7 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
         (prop_id == GROK_IMAGINE_PROP_PROMPT || prop_id == GROK_IMAGINE_PROP_REQUEST_ID ||
          prop_id == GROK_IMAGINE_PROP_LOCATION || prop_id == GROK_IMAGINE_PROP_OPERATION ||
          prop_id == GROK_IMAGINE_PROP_VIDEO || prop_id == GROK_IMAGINE_PROP_OUTPUT ||
-         prop_id == GROK_IMAGINE_PROP_KEYFRAMES ||
-         prop_id == GROK_IMAGINE_PROP_GENERATE_AUDIO)) {
+         prop_id == GROK_IMAGINE_PROP_KEYFRAMES || prop_id == GROK_IMAGINE_PROP_GENERATE_AUDIO)) {
       g_param_spec_unref(g_param_spec_ref_sink(pspec));
       return;
     }
@@ -255,13 +254,13 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                  g_param_spec_string("image", "Image", "Image URI or path", nullptr,
                                                      G_PARAM_READWRITE),
                                  rw));
-    install(GROK_IMAGINE_PROP_OPERATION,
-            g_param_spec_enum("operation", "Operation",
-                              "generate a new clip, extend 'video' (2 to 15 s; duration 2 to 10 "
-                              "new seconds) or edit (restyle) 'video' (at most 8.7 s); extend "
-                              "and edit are xai's",
-                              GROK_IMAGINE_TYPE_OPERATION, int(grokimagine::Operation::Generate),
-                              rw));
+    install(
+        GROK_IMAGINE_PROP_OPERATION,
+        g_param_spec_enum("operation", "Operation",
+                          "generate a new clip, extend 'video' (2 to 15 s; duration 2 to 10 "
+                          "new seconds) or edit (restyle) 'video' (at most 8.7 s); extend "
+                          "and edit are xai's",
+                          GROK_IMAGINE_TYPE_OPERATION, int(grokimagine::Operation::Generate), rw));
     install(GROK_IMAGINE_PROP_VIDEO,
             g_param_spec_string(
                 "video", "Video",
@@ -276,22 +275,22 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                               "seconds) or continuation (only the new seconds; "
                               "grokimaginevideosrc with decode=true)",
                               GROK_IMAGINE_TYPE_OUTPUT, 0, rw));
-    install(GROK_IMAGINE_PROP_KEYFRAMES,
-            gst_param_spec_array(
-                "keyframes", "Keyframes",
-                "Up to 4 images pinned at times in the clip (xai), each TIME:IMAGE with "
-                "TIME in seconds, e.g. \"<0:first.png,4.5:https://host/mid.png>\"",
-                g_param_spec_string("keyframe", "Keyframe", "TIME:IMAGE", nullptr,
-                                    G_PARAM_READWRITE),
-                rw));
-    install(GROK_IMAGINE_PROP_REFERENCE_AUDIOS,
-            gst_param_spec_array(
-                "reference-audios", "Reference audios",
-                "Up to 3 audio files (each at most 15 s) guiding the sound (xai with "
-                "grok-imagine-video-1.5): http(s) URLs or local files, e.g. \"<voice.mp3>\"",
-                g_param_spec_string("audio", "Audio", "Audio URI or path", nullptr,
-                                    G_PARAM_READWRITE),
-                rw));
+    install(
+        GROK_IMAGINE_PROP_KEYFRAMES,
+        gst_param_spec_array(
+            "keyframes", "Keyframes",
+            "Up to 4 images pinned at times in the clip (xai), each TIME:IMAGE with "
+            "TIME in seconds, e.g. \"<0:first.png,4.5:https://host/mid.png>\"",
+            g_param_spec_string("keyframe", "Keyframe", "TIME:IMAGE", nullptr, G_PARAM_READWRITE),
+            rw));
+    install(
+        GROK_IMAGINE_PROP_REFERENCE_AUDIOS,
+        gst_param_spec_array(
+            "reference-audios", "Reference audios",
+            "Up to 3 audio files (each at most 15 s) guiding the sound (xai with "
+            "grok-imagine-video-1.5): http(s) URLs or local files, e.g. \"<voice.mp3>\"",
+            g_param_spec_string("audio", "Audio", "Audio URI or path", nullptr, G_PARAM_READWRITE),
+            rw));
     install(GROK_IMAGINE_PROP_GENERATE_AUDIO,
             g_param_spec_boolean("generate-audio", "Generate audio",
                                  "Make a sound track; false (xai) makes a silent clip, and "
@@ -437,8 +436,8 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       break;
     case GROK_IMAGINE_PROP_KEYFRAMES:
     case GROK_IMAGINE_PROP_REFERENCE_AUDIOS: {
-      auto &list = prop_id == GROK_IMAGINE_PROP_KEYFRAMES ? s.request.keyframes
-                                                          : s.request.reference_audios;
+      auto &list =
+          prop_id == GROK_IMAGINE_PROP_KEYFRAMES ? s.request.keyframes : s.request.reference_audios;
       list.clear();
       for (guint i = 0; i < gst_value_array_get_size(value); i++) {
         const GValue *item = gst_value_array_get_value(value, i);

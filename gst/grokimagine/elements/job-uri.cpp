@@ -15,8 +15,9 @@ constexpr const char *kScheme = "grokimagine";
 // An input video likewise: a remote URL or request:ID, never a local file
 // (which would also choose an upload to the provider).
 constexpr const char *kUriParameters[] = {
-    "prompt", "duration",         "resolution", "aspect-ratio", "model",     "provider", "image",
-    "reference-images", "request-id", "operation",  "output",       "video", "generate-audio"};
+    "prompt",   "duration", "resolution",       "aspect-ratio", "model",
+    "provider", "image",    "reference-images", "request-id",   "operation",
+    "output",   "video",    "generate-audio"};
 
 bool allowed_in_uri(const char *name) {
   for (const char *allowed : kUriParameters)

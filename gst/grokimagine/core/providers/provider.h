@@ -33,10 +33,10 @@ struct Output {
 struct JobStatus {
   enum class State { Pending, Running, Completed, Failed, Moderated, Expired };
   State state = State::Pending;
-  std::string provider_status;  // the provider's own word ("QUEUED", ...)
-  int progress = -1;            // 0..100 where the provider reports it
-  std::vector<Output> outputs;  // when Completed, if the status names them
-  std::string detail;           // the provider's words when it did not complete
+  std::string provider_status;     // the provider's own word ("QUEUED", ...)
+  int progress = -1;               // 0..100 where the provider reports it
+  std::vector<Output> outputs;     // when Completed, if the status names them
+  std::string detail;              // the provider's words when it did not complete
   std::optional<double> cost_usd;  // what the provider says the job cost
   // The finished video's length, where the status gives it (xai).
   std::optional<double> video_duration_s;

@@ -135,11 +135,11 @@ class Xai final : public Provider {
                                   : g_str_has_prefix(mime_type.c_str(), "audio/") ? "audio"
                                                                                   : "image";
     std::string body;
-    body += "--" + boundary +
-            "\r\nContent-Disposition: form-data; name=\"expires_after\"\r\n\r\n" +
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"expires_after\"\r\n\r\n" +
             kUploadExpiresAfter + "\r\n";
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"input." +
-            extension + "\"\r\nContent-Type: " + mime_type + "\r\n\r\n";
+    body += "--" + boundary +
+            "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"input." + extension +
+            "\"\r\nContent-Type: " + mime_type + "\r\n\r\n";
     body += bytes;
     body += "\r\n--" + boundary + "--\r\n";
     HttpRequest request{"POST", endpoint.api_url + "/files", bearer_headers(endpoint),
@@ -149,8 +149,7 @@ class Xai final : public Provider {
   }
 
   Parsed<std::string> parse_upload(const HttpResponse &response) const override {
-    if (response.status != 200 && response.status != 201)
-      return http_error(response, Phase::Files);
+    if (response.status != 200 && response.status != 201) return http_error(response, Phase::Files);
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
     std::string id = root ? json::string_at(root.get(), "id") : "";
@@ -164,8 +163,10 @@ class Xai final : public Provider {
 
   HttpRequest delete_file_request(const std::string &file_id,
                                   const Endpoint &endpoint) const override {
-    return {"DELETE", endpoint.api_url + "/files/" + path_segment(file_id),
-            bearer_headers(endpoint), {}};
+    return {"DELETE",
+            endpoint.api_url + "/files/" + path_segment(file_id),
+            bearer_headers(endpoint),
+            {}};
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
