@@ -382,12 +382,17 @@ GST_START_TEST(test_uploaded_input_resumes_by_content) {
   };
   RunResult first = test::run_failing(make(1));
   assert_str_eq(first.error_detail("reason"), "timeout");
+  // The job may still need its input: kept.
+  fail_unless_equals_int(emulator.counters().file_deletes, 0);
   RunResult second = test::run_pipeline(test::pipeline_with_sink(make(60)));
   fail_unless(second.eos, "%s", second.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 1);
   fail_unless_equals_int(emulator.counters().uploads, 1);
   fail_unless(!second.job_statuses.empty());
   assert_str_eq(second.job_statuses.front(), "RESUMED");
+  // The resuming run knew the upload from the journal and deleted it.
+  fail_unless_equals_int(emulator.counters().file_deletes, 1);
+  fail_unless(emulator.files().at(0).deleted);
 }
 GST_END_TEST;
 

@@ -150,6 +150,10 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   described.resolution = request.resolution;
   described.aspect_ratio = request.aspect_ratio;
   described.image = request.image;
+  if (request.kind == MediaKind::Video) {
+    described.operation = operation_name(request.operation);
+    described.video = request.video;
+  }
   record_.prepare(settings_.journal ? *settings_.journal : Journal::default_dir(), settings_.reuse,
                   std::move(described), provider_->retention());
   GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
@@ -183,6 +187,8 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
     GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
                     "the journal has this job: following %s instead of submitting", resume.c_str());
     request_id_ = resume;
+    // Inputs it uploaded are this run's to delete once the job is over.
+    uploaded_ = record_.uploaded_files();
     if (events.resumed) events.resumed(resume);
     return std::nullopt;
   }
@@ -252,6 +258,7 @@ std::optional<Error> Generation::resolve_remote_inputs(Job &job, GCancellable *c
     if (auto *error = std::get_if<Error>(&id)) return *error;
     input.file_id = std::get<std::string>(id);
     uploaded_.push_back(input.file_id);
+    record_.uploaded(input.file_id);
     return std::nullopt;
   };
   if (video.upload && video.upload->file_id.empty()) {
@@ -308,8 +315,10 @@ Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const Job
 }
 
 void Generation::delete_uploads(Job &job, GCancellable *cancellable) {
+  if (uploaded_.empty()) return;
   for (const std::string &file_id : uploaded_) job.delete_file(file_id, cancellable);
   uploaded_.clear();
+  record_.uploads_deleted();
 }
 
 std::optional<Error> Generation::settle_submit(GCancellable *cancellable, const JobEvents &events) {
