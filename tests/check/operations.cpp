@@ -71,6 +71,7 @@ struct Played {
   std::vector<std::array<int, 3>> corners;
   int audio_pads = 0;
   int width = 0, height = 0;
+  guint64 tag_duration = 0;  // the job's GST_TAG_DURATION on the video pad
   int red_frames() const {
     int red = 0;
     for (const auto &c : corners) red += c[0] > 150 && c[1] < 90 && c[2] < 90;
@@ -95,6 +96,16 @@ static GstPadProbeReturn read_corner(GstPad *pad, GstPadProbeInfo *info, gpointe
   return GST_PAD_PROBE_OK;
 }
 
+static GstPadProbeReturn read_tags(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_TAG) {
+    GstTagList *tags = nullptr;
+    gst_event_parse_tag(event, &tags);
+    gst_tag_list_get_uint64(tags, GST_TAG_DURATION, &static_cast<Played *>(data)->tag_duration);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 static void on_pad_added(GstElement *source, GstPad *pad, Played *played) {
   GstElement *pipeline = GST_ELEMENT(gst_element_get_parent(source));
   GstElement *sink = gst_element_factory_make("fakesink", nullptr);
@@ -109,6 +120,7 @@ static void on_pad_added(GstElement *source, GstPad *pad, Played *played) {
     gst_element_link_many(convert, filter, sink, nullptr);
     g_autoptr(GstPad) sink_pad = gst_element_get_static_pad(sink, "sink");
     gst_pad_add_probe(sink_pad, GST_PAD_PROBE_TYPE_BUFFER, read_corner, played, nullptr);
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, read_tags, played, nullptr);
     g_autoptr(GstPad) in = gst_element_get_static_pad(convert, "sink");
     gst_pad_link(pad, in);
     gst_element_sync_state_with_parent(convert);
@@ -154,6 +166,8 @@ GST_START_TEST(test_extend_a_local_clip) {
   for (size_t i = 50; i < played.corners.size(); i++)
     fail_unless(played.corners[i][0] < 90, "frame %zu is the input's", i);
   fail_unless(played.audio_pads == 1);
+  // The job's duration tag is the whole result's: input then new seconds.
+  fail_unless_equals_uint64(played.tag_duration, 4 * GST_SECOND);
   auto submits = emulator.submits();
   fail_unless_equals_int(submits.size(), 1);
   assert_str_eq(submits[0].path, "/v1/videos/extensions");
@@ -176,6 +190,7 @@ GST_START_TEST(test_extend_output_continuation) {
   // Only the 3 new seconds, none of the input's red frames.
   near_frames(int(played.corners.size()), 72);
   fail_unless(played.red_frames() <= 1, "%d of the input's frames played", played.red_frames());
+  fail_unless_equals_uint64(played.tag_duration, 3 * GST_SECOND);
 
   // Where bytes or samples pass untouched, it cannot be honoured: refused.
   GstElement *bytes = make_element("grokimaginesrc", emulator);
@@ -211,6 +226,7 @@ GST_START_TEST(test_edit_restyles_a_clip) {
   near_frames(int(played.corners.size()), 48);
   fail_unless_equals_int(played.width, 320);
   fail_unless_equals_int(played.red_frames(), 0);
+  fail_unless_equals_uint64(played.tag_duration, 2 * GST_SECOND);
   const auto &c = played.corners.front();
   fail_unless(std::abs(c[0] - c[1]) < 25 && c[0] > 30, "not restyled: %d,%d,%d", c[0], c[1], c[2]);
   assert_str_eq(emulator.submits().at(0).path, "/v1/videos/edits");

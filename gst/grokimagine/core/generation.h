@@ -77,6 +77,8 @@ class Generation {
   // output=continuation of an extension: where the new seconds start in
   // the result (the input's length), when known before the job.
   std::optional<double> continuation_start() const;
+  // The input video's length in seconds (extend, edit); < 0 when unknown.
+  double input_seconds() const { return inputs_.video.duration_s; }
   // File ids this job uploaded and has not deleted yet.
   const std::vector<std::string> &uploaded_files() const { return uploaded_; }
 

@@ -16,7 +16,13 @@
  * gst-launch-1.0 grokimaginevideosrc decode=false prompt="A dog on a beach" name=g \
  *   g. ! queue ! h264parse ! mp4mux name=m ! filesink location=dog.mp4 \
  *   g. ! queue ! aacparse ! m.
+ * gst-launch-1.0 grokimaginevideosrc provider=xai operation=extend video=clip.mp4 duration=4 \
+ *   output=continuation prompt="The dog keeps running" name=g \
+ *   g. ! queue ! videoconvert ! autovideosink g. ! queue ! audioconvert ! autoaudiosink
  * ]|
+ *
+ * With operation=extend and output=continuation (xai) each pad starts where
+ * the extension's new seconds do.
  */
 #include "grokimaginevideosrc.h"
 

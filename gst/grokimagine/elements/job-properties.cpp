@@ -245,7 +245,8 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
     install(GROK_IMAGINE_PROP_DURATION,
             g_param_spec_int("duration", "Duration",
                              "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
-                             "30; the provider refuses others before anything is sent)",
+                             "30; the provider refuses others before anything is sent); with "
+                             "operation=extend, the seconds added (2 to 10)",
                              G_MININT, G_MAXINT, defaults.request.duration, rw));
     install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
             gst_param_spec_array("reference-images", "Reference images",
