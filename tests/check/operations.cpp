@@ -211,6 +211,24 @@ GST_START_TEST(test_extend_output_continuation) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_continuation_of_a_remote_clip) {
+  // A URL's length is not known before the job: the continuation starts at
+  // the result's length less the seconds asked for.
+  emu::Emulator emulator(xai_options());
+  test::TempDir dir;
+  test::FileServer server("/in.mp4", "video/mp4", test::read_file(make_red_mp4(dir, "in.mp4", 2)));
+  GstElement *source = make_element("grokimaginevideosrc", emulator);
+  gst_util_set_object_arg(G_OBJECT(source), "operation", "extend");
+  gst_util_set_object_arg(G_OBJECT(source), "output", "continuation");
+  g_object_set(source, "video", (server.url() + "/in.mp4").c_str(), "duration", 2, nullptr);
+  Played played = play(source);
+  fail_unless(played.run.eos, "%s", played.run.error_text().c_str());
+  near_frames(int(played.corners.size()), 48);
+  fail_unless(played.red_frames() <= 1, "%d of the input's frames played", played.red_frames());
+  assert_str_eq(emulator.submits().at(0).video_source, "url");
+}
+GST_END_TEST;
+
 GST_START_TEST(test_edit_restyles_a_clip) {
   emu::Emulator emulator(xai_options());
   test::TempDir dir;
@@ -470,6 +488,7 @@ static Suite *operations_suite() {
   suite_add_tcase(s, tc);
   tcase_add_test(tc, test_extend_a_local_clip);
   tcase_add_test(tc, test_extend_output_continuation);
+  tcase_add_test(tc, test_continuation_of_a_remote_clip);
   tcase_add_test(tc, test_edit_restyles_a_clip);
   tcase_add_test(tc, test_refused_before_sending);
   tcase_add_test(tc, test_extend_an_earlier_job);

@@ -290,8 +290,11 @@ std::optional<Error> Generation::resolve_remote_inputs(Job &job, GCancellable *c
 std::optional<double> Generation::continuation_start() const {
   const Request &request = settings_.request;
   if (request.operation != Operation::Extend || !request.continuation_only) return std::nullopt;
-  if (inputs_.video.duration_s < 0) return std::nullopt;
-  return inputs_.video.duration_s;
+  if (inputs_.video.duration_s >= 0) return inputs_.video.duration_s;
+  // A URL (or a resumed job): the result's length, as the status gave it,
+  // less the seconds added.
+  if (result_seconds_) return std::max(0.0, *result_seconds_ - request.duration);
+  return std::nullopt;
 }
 
 Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
@@ -299,11 +302,12 @@ Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const Job
   Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
   if (request_id_.empty() && !submit_in_flight_) {
     if (auto error = resolve_remote_inputs(job, cancellable)) {
+      // Nothing was submitted: the journal entry goes (a stop here must not
+      // leave an "ambiguous" submit behind). Uploads stay for a run that
+      // goes on (their ids are kept), unless the inputs were refused.
       Parsed<std::vector<Output>> failed = *error;
-      if (error->kind != ErrorKind::Cancelled) {
-        record_.finished(failed, false);
-        delete_uploads(job, cancellable);
-      }
+      record_.finished(failed, false);
+      if (error->kind != ErrorKind::Cancelled) delete_uploads(job, cancellable);
       return failed;
     }
   }
@@ -335,6 +339,7 @@ JobEvents Generation::remembering_id(const JobEvents &events) {
     if (submitted) submitted(id);
   };
   tracked.status_changed = [this, changed = events.status_changed](const JobStatus &status) {
+    if (status.video_duration_s) result_seconds_ = status.video_duration_s;
     if (status.cost_usd) {
       reported_cost_ = status.cost_usd;
       record_.set_cost(*status.cost_usd, "provider");

@@ -75,7 +75,8 @@ class Generation {
   std::string replay_from_cache();
 
   // output=continuation of an extension: where the new seconds start in
-  // the result (the input's length), when known before the job.
+  // the result: the input's length when read locally, else the result's
+  // length (from the finished job's status) less `duration`.
   std::optional<double> continuation_start() const;
   // The input video's length in seconds (extend, edit); < 0 when unknown.
   double input_seconds() const { return inputs_.video.duration_s; }
@@ -110,6 +111,7 @@ class Generation {
   double spent_usd_ = 0;
   bool claimed_ = false;  // the journal was asked before this job's submit
   std::vector<std::string> uploaded_;
+  std::optional<double> result_seconds_;  // the finished video's length, from its status
 };
 
 }  // namespace grokimagine

@@ -74,8 +74,9 @@ static GstPadProbeReturn tag_after_caps(GstPad *pad, GstPadProbeInfo *info, gpoi
 // output=continuation: each pad starts where the extension's new seconds
 // do. The segment starts there (running time 0 at the first new frame)
 // and what comes before it is dropped. Where the new part starts is the
-// input's length when it was known before the job (a local file), else
-// the result's length less the `duration` asked for.
+// job's word (the input's length, or the result's as its status gave it,
+// less `duration`), else the clip's length as the demuxer knows it less
+// `duration`.
 struct Continuation {
   GstGrokImagineVideoSrc *self;
   bool video;
@@ -83,14 +84,19 @@ struct Continuation {
   GstClockTime start = GST_CLOCK_TIME_NONE;
 };
 
-static GstClockTime continuation_start(GstGrokImagineVideoSrc *self, GstPad *pad) {
+static GstClockTime continuation_start(GstGrokImagineVideoSrc *self, const GstSegment *segment) {
   GstClockTime known =
       gst_grok_imagine_src_get_continuation_start(GST_GROK_IMAGINE_SRC(self->source));
   if (GST_CLOCK_TIME_IS_VALID(known)) return known;
   gint seconds = 0;
   g_object_get(self->source, "duration", &seconds, nullptr);
-  gint64 total = -1;
-  if (!gst_pad_query_duration(pad, GST_FORMAT_TIME, &total) || total <= 0) return 0;
+  // The demuxer puts the clip's length in the segment; else ask upstream.
+  gint64 total = GST_CLOCK_TIME_IS_VALID(segment->duration) ? gint64(segment->duration) : -1;
+  if (total <= 0 && !gst_element_query_duration(self->decoder, GST_FORMAT_TIME, &total)) total = -1;
+  if (total <= 0) {
+    GST_WARNING_OBJECT(self, "the clip's length is unknown: playing it whole");
+    return 0;
+  }
   const GstClockTime added = GstClockTime(seconds) * GST_SECOND;
   return GstClockTime(total) > added ? GstClockTime(total) - added : 0;
 }
@@ -100,14 +106,14 @@ static GstPadProbeReturn skip_to_continuation(GstPad *pad, GstPadProbeInfo *info
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
     if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
+    const GstSegment *segment = nullptr;
+    gst_event_parse_segment(event, &segment);
     if (!cut->decided) {
-      cut->start = continuation_start(cut->self, pad);
+      cut->start = continuation_start(cut->self, segment);
       cut->decided = true;
       GST_DEBUG_OBJECT(cut->self, "%s: the continuation starts at %" GST_TIME_FORMAT,
                        GST_PAD_NAME(pad), GST_TIME_ARGS(cut->start));
     }
-    const GstSegment *segment = nullptr;
-    gst_event_parse_segment(event, &segment);
     if (segment->format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID(cut->start) ||
         cut->start == 0)
       return GST_PAD_PROBE_OK;
