@@ -447,6 +447,18 @@ GST_START_TEST(test_keyframes_and_no_audio) {
   fail_unless_equals_int(submit.keyframes, 2);
   fail_unless(!submit.generate_audio);
   fail_unless(test::contains(submit.body, "\"timestamp_s\":1.5"), "%s", submit.body.c_str());
+
+  // Reference audios, where the model takes them (1.5).
+  GstElement *voiced = make_element("grokimaginesrc", emulator);
+  gst_util_set_object_arg(G_OBJECT(voiced), "reference-audios",
+                          "<https://example.com/voice.mp3,https://example.com/music.mp3>");
+  g_object_set(voiced, "duration", 1, "model", "grok-imagine-video-1.5", nullptr);
+  RunResult run = test::run_pipeline(test::pipeline_with_sink(voiced));
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  const std::string body = emulator.submits().at(1).body;
+  fail_unless(
+      test::contains(body, "\"reference_audios\":[{\"url\":\"https://example.com/voice.mp3\"}"),
+      "%s", body.c_str());
   g_unlink(png.c_str());
 }
 GST_END_TEST;

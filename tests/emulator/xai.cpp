@@ -787,20 +787,27 @@ class XaiProfile : public Profile {
         respond(msg, SOUP_STATUS_ACCEPTED, json.finish());
         return;
       }
-      case JobStatus::Completed:
+      case JobStatus::Completed: {
+        // Seconds of the whole result: a whole number for a generation, the
+        // input's (plus the new part) for an edit or extension.
+        const double seconds =
+            view->restyle ? view->input_seconds : view->duration_s + view->input_seconds;
         json.add("status", "done")
             .add("progress", static_cast<gint64>(100))
             .add("model", view->model)
             .begin_object("video")
-            .add("url", core_.media_url(*view, 0))
-            .add_double("duration", view->restyle ? view->input_seconds
-                                                  : view->duration_s + view->input_seconds)
-            .add_bool("respect_moderation", true)
+            .add("url", core_.media_url(*view, 0));
+        if (view->input_seconds > 0)
+          json.add_double("duration", seconds);
+        else
+          json.add("duration", static_cast<gint64>(view->duration_s));
+        json.add_bool("respect_moderation", true)
             .end_object()
             .begin_object("usage")
-            .add("cost_in_usd_ticks", view->duration_s * kTicksPerVideoSecond)
+            .add("cost_in_usd_ticks", static_cast<gint64>(seconds * kTicksPerVideoSecond))
             .end_object();
         break;
+      }
       case JobStatus::Moderated:
         json.add("status", "done")
             .add("progress", static_cast<gint64>(100))
