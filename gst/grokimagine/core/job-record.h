@@ -68,7 +68,10 @@ class JobRecord {
 
 // The fingerprint of a submit: provider, API URL, a hash of the key, and the
 // request exactly as it will be sent (method, URL, body: every field and
-// the bytes of every inline input).
+// the bytes of every inline input), taken before inputs that need the
+// network are resolved: an input for the Files API is named by its
+// content ("sha256:..."), not the id an upload gives it, and request:ID
+// by itself, not the URL it resolves to, so a rerun finds the entry.
 std::string job_fingerprint(const std::string &provider, const std::string &api_key,
                             const HttpRequest &submit);
 
