@@ -41,7 +41,7 @@ def main():
     pipeline = Gst.parse_launch(
         "appsrc name=prompts caps=text/x-raw,format=utf8 format=time ! c.text "
         "grokimaginechannel name=c "
-        "c.video ! queue ! x264enc speed-preset=veryfast ! h264parse ! mp4mux name=mux ! "
+        "c.video ! queue ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux name=mux ! "
         "filesink name=out "
         "c.audio ! queue ! audioconvert ! avenc_aac ! aacparse ! mux.")
     channel = pipeline.get_by_name("c")

@@ -24,7 +24,7 @@ done
 prompts=$(IFS=,; echo "$*")
 
 $gst_launch -e grokimaginechannel "${channel[@]}" prompts="<$prompts>" name=c \
-  c.video ! queue ! x264enc speed-preset=veryfast ! h264parse ! mp4mux name=mux \
+  c.video ! queue ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux name=mux \
   ! filesink location="$output" \
   c.audio ! queue ! audioconvert ! avenc_aac ! aacparse ! mux.
 echo "Wrote $output"

@@ -1,8 +1,9 @@
 // libFuzzer target: request validation and request building for every
 // provider, with arbitrary property values. Input: NUL-separated fields
 // (model, prompt, image, reference, resolution, aspect ratio, output format,
-// mode) after two bytes of numbers (duration, n). Images are only ever
-// data: URIs or URLs here, so nothing is read from disk.
+// mode) after two bytes of numbers (duration, n; their high bits also pick
+// an operation, keyframes and audio). Images are only ever data: URIs or
+// URLs here, and videos URLs or request:ID, so nothing is read from disk.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,6 +39,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     request.aspect_ratio = fields[5];
     request.output_format = fields[6];
     request.mode = fields[7];
+    // xai's operations: the input video only as a URL or request:ID (no
+    // file is read), keyframes from the reference's value.
+    if (kind == MediaKind::Video) {
+      request.operation = Operation((uint8_t(data[1]) >> 4) % 3);
+      if (request.operation != Operation::Generate)
+        request.video = fields[2].rfind("http", 0) == 0 ? fields[2] : "request:" + fields[2];
+      if ((data[0] & 1) && !fields[3].empty())
+        request.keyframes.assign((uint8_t(data[0]) >> 1) % 6,
+                                 fields[7] + ":" + image_value(fields[3]));
+      request.continuation_only = data[1] & 0x40;
+      request.generate_audio = !(data[1] & 0x80);
+    }
     for (const Provider *provider : all_providers()) {
       if (const char *model = provider->default_model(kind); model && request.model.empty())
         request.model = model;

@@ -365,6 +365,126 @@ GST_START_TEST(test_xai_requests_built) {
 }
 GST_END_TEST;
 
+// An ISO box: size, type, payload.
+static std::string box(const char *type, const std::string &payload) {
+  const std::uint32_t size = std::uint32_t(payload.size() + 8);
+  std::string out{char(size >> 24), char(size >> 16), char(size >> 8), char(size)};
+  return out + std::string(type, 4) + payload;
+}
+
+static std::string be32(std::uint32_t v) {
+  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+GST_START_TEST(test_mp4_duration_from_mvhd) {
+  g_autofree gchar *dir = g_dir_make_tmp("grokimagine-mp4-XXXXXX", nullptr);
+  auto write = [&](const char *name, const std::string &bytes) {
+    g_autofree gchar *path = g_build_filename(dir, name, nullptr);
+    fail_unless(g_file_set_contents(path, bytes.data(), gssize(bytes.size()), nullptr));
+    return std::string(path);
+  };
+  const std::string ftyp = box("ftyp", "isom" + be32(0) + "isom");
+  // Version 0: creation, modification, timescale 1000, duration 2500.
+  const std::string mvhd0 = box("mvhd", std::string(4, '\0') + be32(0) + be32(0) + be32(1000) +
+                                            be32(2500) + std::string(80, '\0'));
+  std::string why;
+  auto seconds = mp4_duration(write("v0.mp4", ftyp + box("moov", mvhd0)), &why);
+  fail_unless(seconds && *seconds == 2.5, "%s", why.c_str());
+  // moov after a large mdat given with a 64-bit size, version 1 mvhd.
+  const std::string mvhd1 =
+      box("mvhd", std::string(1, '\1') + std::string(3, '\0') + std::string(16, '\0') + be32(600) +
+                      be32(0) + be32(5220) + std::string(80, '\0'));
+  std::string mdat = be32(1) + "mdat" + be32(0) + be32(16 + 100000) + std::string(100000, 'x');
+  seconds = mp4_duration(write("v1.mp4", ftyp + mdat + box("moov", mvhd1)), &why);
+  fail_unless(seconds && *seconds > 8.69 && *seconds < 8.71, "%s", why.c_str());
+  // Not an MP4, cut short, a box claiming more than the file: refused.
+  fail_if(mp4_duration(write("text.mp4", "hello, this is not a video at all"), &why));
+  fail_unless(contains(why, "no moov box"), "%s", why.c_str());
+  fail_if(mp4_duration(write("cut.mp4", ftyp + box("moov", mvhd0).substr(0, 30)), &why));
+  fail_if(mp4_duration(write("empty-moov.mp4", ftyp + box("moov", "")), &why));
+  fail_unless(contains(why, "no mvhd"), "%s", why.c_str());
+  fail_if(mp4_duration("/nonexistent.mp4", &why));
+  g_autoptr(GFile) tree = g_file_new_for_path(dir);
+  for (const char *name : {"v0.mp4", "v1.mp4", "text.mp4", "cut.mp4", "empty-moov.mp4"}) {
+    g_autofree gchar *path = g_build_filename(dir, name, nullptr);
+    g_unlink(path);
+  }
+  g_rmdir(dir);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_keyframe_entries) {
+  std::string why;
+  auto keyframe = parse_keyframe("4.5:https://host/a.png", &why);
+  fail_unless(keyframe && keyframe->time_s == 4.5);
+  assert_str_eq(keyframe->image, "https://host/a.png");
+  fail_if(parse_keyframe("first.png", &why));
+  fail_if(parse_keyframe("x:first.png", &why));
+  fail_unless(contains(why, "not a time in seconds"), "%s", why.c_str());
+  fail_if(parse_keyframe("-1:first.png", &why));
+  Request request = valid_request();
+  request.duration = 6;
+  request.keyframes = {"0:https://h/a.png", "7:https://h/b.png"};
+  auto error = provider("xai").validate(request);
+  fail_unless(error && contains(error->message, "past the end of a 6 s clip"));
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_extend_and_edit_built) {
+  Request request = valid_request();
+  request.operation = Operation::Extend;
+  request.duration = 4;
+  request.video = "request:abc";
+  fail_if(provider("xai").validate(request).has_value());
+  Inputs inputs;
+  inputs.video.request_id = "abc";
+  HttpRequest http = provider("xai").submit_request(request, inputs, {"http://h/v1", "k"});
+  assert_str_eq(http.url, "http://h/v1/videos/extensions");
+  json::NodePtr body = json::parse_object(http.body);
+  fail_unless_equals_int(int(*json::number_at(body.get(), "duration")), 4);
+  assert_str_eq(json::string_at(body.get(), "video.url"), "request:abc");
+  fail_if(json::node_at(body.get(), "aspect_ratio"));
+
+  // An uploaded input: the fingerprint names it by content, the sent
+  // request by its file id.
+  request.operation = Operation::Edit;
+  inputs.video = VideoInput{};
+  inputs.video.upload = UploadInput{"/x.mp4", "0123abcd", {}};
+  HttpRequest before = provider("xai").submit_request(request, inputs, {"http://h/v1", "k"});
+  assert_str_eq(before.url, "http://h/v1/videos/edits");
+  body = json::parse_object(before.body);
+  assert_str_eq(json::string_at(body.get(), "video.file_id"), "sha256:0123abcd");
+  fail_if(json::node_at(body.get(), "duration"));
+  inputs.video.upload->file_id = "file-1";
+  HttpRequest sent = provider("xai").submit_request(request, inputs, {"http://h/v1", "k"});
+  body = json::parse_object(sent.body);
+  assert_str_eq(json::string_at(body.get(), "video.file_id"), "file-1");
+
+  // Other providers: refused, naming the property.
+  Request elsewhere = request;
+  elsewhere.model = "grok-imagine-1.0-video";
+  elsewhere.duration = 6;
+  auto refused = provider("reapi").validate(elsewhere);
+  fail_unless(refused && contains(refused->message, "Property 'operation' is 'edit': reapi"));
+}
+GST_END_TEST;
+
+GST_START_TEST(test_xai_files_api_requests) {
+  HttpRequest upload = provider("xai").upload_request("BYTES", "video/mp4", {"http://h/v1", "k"});
+  assert_str_eq(upload.url, "http://h/v1/files");
+  fail_unless(g_str_has_prefix(upload.content_type.c_str(), "multipart/form-data; boundary="));
+  fail_unless(contains(upload.body, "name=\"file\"") && contains(upload.body, "BYTES") &&
+              contains(upload.body, "Content-Type: video/mp4"));
+  fail_unless(upload.body.find("expires_after") < upload.body.find("name=\"file\""));
+  auto id = provider("xai").parse_upload(response(200, R"({"id":"file-9","bytes":5})"));
+  assert_str_eq(std::get<std::string>(id), "file-9");
+  fail_unless(std::holds_alternative<Error>(provider("xai").parse_upload(response(200, "{}"))));
+  HttpRequest removal = provider("xai").delete_file_request("file-9", {"http://h/v1", "k"});
+  assert_str_eq(removal.method, "DELETE");
+  assert_str_eq(removal.url, "http://h/v1/files/file-9");
+}
+GST_END_TEST;
+
 GST_START_TEST(test_xai_images_are_synchronous) {
   HttpResponse answer = response(
       200,
@@ -514,6 +634,10 @@ static Suite *core_suite() {
   tcase_add_test(providers, test_xai_status_forms);
   tcase_add_test(providers, test_xai_requests_built);
   tcase_add_test(providers, test_xai_images_are_synchronous);
+  tcase_add_test(providers, test_mp4_duration_from_mvhd);
+  tcase_add_test(providers, test_keyframe_entries);
+  tcase_add_test(providers, test_xai_extend_and_edit_built);
+  tcase_add_test(providers, test_xai_files_api_requests);
   tcase_add_test(providers, test_aimlapi_polls_by_generation_id);
   tcase_add_test(providers, test_auto_provider_from_environment);
   TCase *pacing = tcase_create("pacing");

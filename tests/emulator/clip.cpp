@@ -89,7 +89,76 @@ std::string pipeline_description(const ClipSpec &spec, const char *aac_encoder) 
          aac_encoder + " ! aacparse ! mux.";
 }
 
+std::string frame_caps(const ClipSpec &spec) {
+  return "video/x-raw,format=I420,width=" + std::to_string(spec.width) +
+         ",height=" + std::to_string(spec.height) +
+         ",framerate=" + std::to_string(kFramesPerSecond) + "/1,pixel-aspect-ratio=1/1";
+}
+
+// Extensions and edits: the input's frames decoded and brought to the
+// output's size and rate, then (extend) new frames, or (edit) restyled.
+std::string input_description(const ClipSpec &spec, const char *aac_encoder) {
+  const std::string encode = " ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=" +
+                             std::to_string(kKeyframeInterval) +
+                             " ! h264parse ! mp4mux name=mux ! filesink name=sink ";
+  const std::string input =
+      "filesrc name=input ! qtdemux name=demux demux.video_0 ! queue ! "
+      "h264parse ! avdec_h264 ! videoconvert ! videoscale ! videorate ! " +
+      frame_caps(spec);
+  std::string description;
+  double seconds = spec.input_seconds;
+  if (spec.restyle) {
+    description = input +
+                  " ! videobalance saturation=0 ! textoverlay name=prompt_overlay "
+                  "halignment=center valignment=center shaded-background=true" +
+                  encode;
+  } else {
+    seconds += spec.duration_s;
+    description = "concat name=c" + encode + input +
+                  " ! c. videotestsrc pattern=ball num-buffers=" +
+                  std::to_string(spec.duration_s * kFramesPerSecond) + " ! " + frame_caps(spec) +
+                  " ! textoverlay name=prompt_overlay halignment=center valignment=center "
+                  "shaded-background=true ! c. ";
+  }
+  if (spec.audio)
+    description +=
+        " audiotestsrc wave=sine freq=440 samplesperbuffer=" + std::to_string(kSamplesPerBuffer) +
+        " num-buffers=" + std::to_string(int(seconds * kAudioBuffersPerSecond + 0.5)) +
+        " ! audio/x-raw,rate=" + std::to_string(kAudioRate) + ",channels=2 ! audioconvert ! " +
+        aac_encoder + " ! aacparse ! mux.";
+  return description;
+}
+
 }  // namespace
+
+bool probe_clip(const std::string &path, int *width, int *height, double *seconds,
+                std::string *error) {
+  g_autoptr(GstElement) pipeline = build_pipeline(
+      "filesrc name=input ! qtdemux name=demux demux.video_0 ! h264parse name=parse ! fakesink",
+      error);
+  if (pipeline == nullptr) return false;
+  g_autoptr(GstElement) input = gst_bin_get_by_name(GST_BIN(pipeline), "input");
+  g_object_set(input, "location", path.c_str(), nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PAUSED);
+  const GstStateChangeReturn state =
+      gst_element_get_state(pipeline, nullptr, nullptr, 5 * GST_SECOND);
+  bool ok = false;
+  if (state == GST_STATE_CHANGE_SUCCESS) {
+    g_autoptr(GstElement) parse = gst_bin_get_by_name(GST_BIN(pipeline), "parse");
+    g_autoptr(GstPad) pad = gst_element_get_static_pad(parse, "src");
+    g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+    gint64 duration = -1;
+    if (caps && gst_pad_query_duration(pad, GST_FORMAT_TIME, &duration) && duration > 0) {
+      GstStructure *structure = gst_caps_get_structure(caps, 0);
+      ok = gst_structure_get_int(structure, "width", width) &&
+           gst_structure_get_int(structure, "height", height);
+      *seconds = double(duration) / GST_SECOND;
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  if (!ok) *error = "not an H.264 MP4 the emulator can read";
+  return ok;
+}
 
 bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::string *error) {
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
@@ -159,7 +228,8 @@ std::string clip_file_name(const ClipSpec &spec) {
   // The prompt is arbitrary text: hash the whole spec for a safe, unique name
   // and keep the readable parts in front for whoever browses the directory.
   const std::string key = std::to_string(spec.width) + "x" + std::to_string(spec.height) + "/" +
-                          std::to_string(spec.duration_s) + "/" +
+                          std::to_string(spec.duration_s) + "/" + spec.input_path + "/" +
+                          (spec.restyle ? "restyle/" : "") + (spec.audio ? "" : "silent/") +
                           (spec.moov_at_end ? "moov-at-end" : "faststart") + "/" +
                           (spec.bulky ? "bulky" : "light") + "/" +
                           std::to_string(spec.target_bytes) + "/" + spec.prompt;
@@ -175,8 +245,18 @@ bool encode_clip(const ClipSpec &spec, const std::string &path, const std::atomi
     *error = "no AAC encoder (avenc_aac or voaacenc) installed";
     return false;
   }
-  g_autoptr(GstElement) pipeline = build_pipeline(pipeline_description(spec, aac_encoder), error);
+  std::string description = pipeline_description(spec, aac_encoder);
+  if (!spec.input_path.empty()) {
+    description = input_description(spec, aac_encoder);
+  } else if (!spec.audio) {
+    description = description.substr(0, description.find(" audiotestsrc"));
+  }
+  g_autoptr(GstElement) pipeline = build_pipeline(description, error);
   if (pipeline == nullptr) return false;
+  if (!spec.input_path.empty()) {
+    g_autoptr(GstElement) input = gst_bin_get_by_name(GST_BIN(pipeline), "input");
+    g_object_set(input, "location", spec.input_path.c_str(), nullptr);
+  }
 
   const std::string partial_path = path + ".partial";
   const std::string faststart_scratch_path = path + ".moov";

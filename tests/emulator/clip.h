@@ -20,7 +20,18 @@ struct ClipSpec {
   // When > 0: noise at the bitrate that makes the file about this size
   // (Options::clip_bytes documents the reachable range).
   std::int64_t target_bytes = 0;
+  // xAI extensions and edits: an input MP4 whose frames come first
+  // (extend: then duration_s new seconds; edit with `restyle`: the input's
+  // frames restyled, duration_s ignored), at the input's size (width, height).
+  std::string input_path;
+  double input_seconds = 0;
+  bool restyle = false;
+  bool audio = true;  // an AAC track
 };
+
+// An MP4's video size and length, read by prerolling it; false with `error`.
+bool probe_clip(const std::string &path, int *width, int *height, double *seconds,
+                std::string *error);
 
 // A file name (no directory) that is the same for equal specs, so encoded
 // clips can be reused across jobs.

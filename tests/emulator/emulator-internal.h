@@ -203,6 +203,13 @@ struct JobSpec {
   int count = 1;       // Images
   ImageFormat format = ImageFormat::Png;
   Outcome outcome = Outcome::Complete;
+  // xAI extensions and edits: the input video (a file of the emulator's)
+  // and its length; the result is the input then duration_s new seconds
+  // (extend), or the input restyled (edit).
+  std::string input_path;
+  double input_seconds = 0;
+  bool restyle = false;
+  bool audio = true;  // generate_audio
 };
 
 // The spec of a video job, before it has an id and an outcome.
@@ -225,7 +232,9 @@ struct JobView {
   ImageFormat format = ImageFormat::Png;
   std::string error;                     // Failed
   std::vector<std::string> media_paths;  // Completed
-  gint64 elapsed_ms = 0;                 // since the submit
+  double input_seconds = 0;              // extensions: the input's part of the result
+  bool restyle = false;
+  gint64 elapsed_ms = 0;  // since the submit
   gint64 created_unix = 0;
 };
 
@@ -358,6 +367,18 @@ class Core {
 
   // Every job's times, in submission order.
   std::vector<JobTimes> job_times() const;
+  // Files uploaded to xAI's Files API, by id, in `file_order`; guarded by `mutex`.
+  std::map<std::string, FileRecord> files;
+  std::vector<std::string> file_order;
+
+  // Checks the request's key (answering the profile's 401 when it is wrong),
+  // then takes a rate-limit token for it (answering 429 when there is
+  // none). True when the request may go on; false once it is answered.
+  bool admit(SoupServerMessage *msg);
+  // A path for a file of this emulator's (removed with it).
+  std::string scratch_path(const std::string &name) const { return media_dir + "/" + name; }
+  // The encoded clip of a finished job, "" when unknown or not made.
+  std::string finished_clip(const std::string &request_id) const;
 
  private:
   void serve();
@@ -367,10 +388,6 @@ class Core {
   // Counts a submit and records it; returns the record's index.
   std::size_t record_submit(const std::string &path, const std::string &model,
                             const std::string &body);
-  // Checks the request's key (answering the profile's 401 when it is wrong),
-  // then takes a rate-limit token for it (answering 429 when there is
-  // none). True when the request may go on; false once it is answered.
-  bool admit(SoupServerMessage *msg);
   void answer_stats(SoupServerMessage *msg);
   // Takes a token from `key`'s bucket; without one, sets `retry_after_s`.
   bool take_token(const std::string &key, unsigned *retry_after_s);

@@ -1012,8 +1012,12 @@ void Core::create_job(std::size_t record_index, const JobSpec &spec) {
   // A job that will not complete never gets media; don't spend CPU on it.
   if (spec.outcome == Outcome::Complete) {
     if (spec.kind == MediaKind::Video) {
-      const ClipSpec clip{spec.size.width,     spec.size.height, spec.duration_s,   spec.prompt,
-                          options.moov_at_end, options.bulky,    options.clip_bytes};
+      ClipSpec clip{spec.size.width,     spec.size.height, spec.duration_s,   spec.prompt,
+                    options.moov_at_end, options.bulky,    options.clip_bytes};
+      clip.input_path = spec.input_path;
+      clip.input_seconds = spec.input_seconds;
+      clip.restyle = spec.restyle;
+      clip.audio = spec.audio;
       job.media.push_back(media_for(clip_file_name(clip),
                                     [this, clip](const std::string &path, std::string *error) {
                                       return encode_clip(clip, path, stopping, error);
@@ -1110,6 +1114,8 @@ std::optional<JobView> Core::view_job(const std::string &id) const {
   view.kind = job.spec.kind;
   view.size = job.spec.size;
   view.duration_s = job.spec.duration_s;
+  view.input_seconds = job.spec.input_seconds;
+  view.restyle = job.spec.restyle;
   view.count = job.spec.count;
   view.format = job.spec.format;
   view.created_unix = job.created_unix;
@@ -1564,6 +1570,21 @@ std::string Emulator::clip_path(const std::string &request_id) const {
 
 std::vector<JobTimes> Emulator::job_times() const {
   return impl_->job_times();
+}
+
+std::vector<FileRecord> Emulator::files() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<FileRecord> files;
+  for (const auto &id : impl_->file_order) files.push_back(impl_->files.at(id));
+  return files;
+}
+
+std::string Core::finished_clip(const std::string &request_id) const {
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto job = jobs.find(request_id);
+  if (job == jobs.end() || job->second.media.empty() || !media_ready(job->second.media.front()))
+    return "";
+  return job->second.media.front().get().path;
 }
 
 }  // namespace grokimagine::emulator

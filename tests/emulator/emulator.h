@@ -135,6 +135,18 @@ struct Counters {
   // API requests answered 429 by Options::rate_limit_per_s (they count in
   // the counters above as well: a limited submit in submits_total only).
   int rate_limited = 0;
+  // xAI's Files API: files uploaded (POST /v1/files) and deleted.
+  int uploads = 0;
+  int file_deletes = 0;
+};
+
+// A file uploaded to xAI's Files API.
+struct FileRecord {
+  std::string id;
+  std::int64_t bytes = 0;
+  std::string content_type;  // of the multipart "file" part
+  bool deleted = false;
+  std::string path;  // where the emulator keeps it
 };
 
 // When a job was submitted and when it finished, as g_get_monotonic_time()
@@ -159,7 +171,15 @@ struct SubmitRecord {
   std::int64_t image_bytes = -1;
   // The same for each reference image, in order.
   std::vector<std::int64_t> reference_image_bytes;
-  std::string path;        // the request path, e.g. "/v1/videos/generations"
+  std::string path;  // the request path, e.g. "/v1/videos/generations"
+  // xAI extensions and edits: how the input video came ("url" (http),
+  // "data" (data: URI), "file_id", "" when none) and its length in seconds.
+  std::string video_source;
+  double video_seconds = -1;
+  // xAI generations: the keyframes given ({image, timestamp_s}), -1: none.
+  int keyframes = -1;
+  // xAI: generate_audio as sent (true when absent).
+  bool generate_audio = true;
   gint64 received_us = 0;  // g_get_monotonic_time() when it arrived
 };
 
@@ -206,6 +226,8 @@ class Emulator {
   std::string clip_path(const std::string &request_id) const;
   // Every accepted job, in submission order.
   std::vector<JobTimes> job_times() const;
+  // Every file uploaded to the Files API (xAI), in upload order.
+  std::vector<FileRecord> files() const;
 
  private:
   struct Impl;

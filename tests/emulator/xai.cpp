@@ -5,6 +5,14 @@
 //                                   {"status":"pending","progress":N}, alternately);
 //                                   200 done | failed | expired; 404 unknown
 //   POST /v1/images/generations  -> synchronous: {"data": [{url | b64_json, mime_type}]}
+//   POST /v1/videos/extensions   {model grok-imagine-video, prompt, video {url | file_id},
+//                                 duration 2..10}: the input (2..15 s) then new frames
+//   POST /v1/videos/edits        {model, prompt, video}: the input (<= 8.7 s) restyled
+//   POST /v1/files (multipart: expires_after, file) -> {id, bytes, ...};
+//   GET / DELETE /v1/files/{id}; a deleted file used by a submit is refused.
+// Generations also take keyframes [{image, timestamp_s}] (<= 4, within the
+// clip), reference_audios [{url | file_id}] (<= 3, 1.5 only) and
+// generate_audio (false: a clip without an audio track).
 #include "emulator-debug.h"
 #include "emulator-internal.h"
 
@@ -97,9 +105,36 @@ bool parse_integer(JsonObject *object, const char *name, gint64 min, gint64 max,
   return true;
 }
 
-// {"url": "https://... | data:image/...;base64,..."} as `field`.
+// The Files API's files, for submits naming one by file_id (server thread;
+// the map itself is the core's, under its mutex).
+thread_local Core *t_core = nullptr;
+
+// The stored file of `id`; a refusal naming `field` when unknown or deleted.
+std::optional<FileRecord> stored_file(const std::string &id, const std::string &field,
+                                      Refusal *refusal) {
+  std::lock_guard<std::mutex> lock(t_core->mutex);
+  const auto found = t_core->files.find(id);
+  if (found == t_core->files.end() || found->second.deleted) {
+    *refusal = bad_argument(field + ": file " + id + " not found" +
+                            (found != t_core->files.end() ? " (it was deleted)" : ""));
+    return std::nullopt;
+  }
+  return found->second;
+}
+
+// {"url": "https://... | data:image/...;base64,..."} or {"file_id": ...} as `field`.
 bool parse_image_object(JsonNode *node, const std::string &field, ImageInput *input,
                         Refusal *refusal) {
+  JsonNode *file_id =
+      JSON_NODE_HOLDS_OBJECT(node) ? member(json_node_get_object(node), "file_id") : nullptr;
+  if (file_id != nullptr && holds_string(file_id)) {
+    auto file = stored_file(json_node_get_string(file_id), field + ".file_id", refusal);
+    if (!file) return false;
+    input->field = field + ".file_id";
+    input->kind = ImageInput::Kind::Inline;
+    input->inline_bytes = file->bytes;
+    return true;
+  }
   JsonNode *url =
       JSON_NODE_HOLDS_OBJECT(node) ? member(json_node_get_object(node), "url") : nullptr;
   if (url == nullptr || !holds_string(url)) {
@@ -132,6 +167,8 @@ bool parse_prompt(JsonObject *object, std::string *prompt, Refusal *refusal) {
 struct VideoRequest {
   ImageInputs inputs;
   JobSpec spec;
+  int keyframes = -1;
+  bool audio = true;
 };
 
 bool parse_video(JsonObject *object, VideoRequest *request, Refusal *refusal) {
@@ -203,7 +240,147 @@ bool parse_video(JsonObject *object, VideoRequest *request, Refusal *refusal) {
                             model_name + " takes 480p, 720p");
     return false;
   }
+  if (JsonNode *keyframes = member(object, "keyframes")) {
+    if (!JSON_NODE_HOLDS_ARRAY(keyframes)) {
+      *refusal = bad_argument("keyframes: must be an array of {image, timestamp_s} objects");
+      return false;
+    }
+    JsonArray *array = json_node_get_array(keyframes);
+    const guint length = json_array_get_length(array);
+    if (length > 4) {
+      *refusal = bad_argument("keyframes: at most 4 (got " + std::to_string(length) + ")");
+      return false;
+    }
+    for (guint index = 0; index < length; ++index) {
+      const std::string field = "keyframes[" + std::to_string(index) + "]";
+      JsonNode *item = json_array_get_element(array, index);
+      JsonObject *keyframe = JSON_NODE_HOLDS_OBJECT(item) ? json_node_get_object(item) : nullptr;
+      JsonNode *image = keyframe ? member(keyframe, "image") : nullptr;
+      JsonNode *time = keyframe ? member(keyframe, "timestamp_s") : nullptr;
+      ImageInput input;
+      if (image == nullptr || !parse_image_object(image, field + ".image", &input, refusal)) {
+        if (image == nullptr) *refusal = bad_argument(field + ".image: missing");
+        return false;
+      }
+      const double seconds = time && JSON_NODE_HOLDS_VALUE(time) ? json_node_get_double(time) : -1;
+      if (seconds < 0 || seconds > duration_s) {
+        *refusal = bad_argument(field + ".timestamp_s: must be within the clip (0 to " +
+                                std::to_string(duration_s) + " s)");
+        return false;
+      }
+    }
+    request->keyframes = int(length);
+  }
+  if (JsonNode *audios = member(object, "reference_audios")) {
+    if (model_name != kVideo15Model) {
+      *refusal = bad_argument(std::string("reference_audios: needs ") + kVideo15Model);
+      return false;
+    }
+    const guint length =
+        JSON_NODE_HOLDS_ARRAY(audios) ? json_array_get_length(json_node_get_array(audios)) : 99;
+    if (length > 3) {
+      *refusal = bad_argument("reference_audios: an array of at most 3 {url | file_id}");
+      return false;
+    }
+  }
+  if (JsonNode *audio = member(object, "generate_audio")) {
+    if (!JSON_NODE_HOLDS_VALUE(audio) || json_node_get_value_type(audio) != G_TYPE_BOOLEAN) {
+      *refusal = bad_argument("generate_audio: must be a boolean");
+      return false;
+    }
+    request->audio = json_node_get_boolean(audio);
+  }
   request->spec = video_spec(model_name, prompt, duration_s, frame_size(resolution, aspect_ratio));
+  request->spec.audio = request->audio;
+  return true;
+}
+
+// The input video of an extension or edit, as a file of the emulator's:
+// a file_id, a data: URI, one of the emulator's own results, or a loopback
+// http URL fetched now. Its size and length are read by prerolling it.
+struct InputVideo {
+  std::string path;
+  std::string source;  // "file_id", "data", "url"
+  int width = 0, height = 0;
+  double seconds = 0;
+};
+
+bool fetch_to_file(const std::string &url, const std::string &path, std::string *why) {
+  g_autoptr(SoupSession) session = soup_session_new();
+  g_autoptr(SoupMessage) message = soup_message_new("GET", url.c_str());
+  if (message == nullptr) {
+    *why = "not a valid URL";
+    return false;
+  }
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GBytes) body = soup_session_send_and_read(session, message, nullptr, &error);
+  if (body == nullptr || soup_message_get_status(message) != SOUP_STATUS_OK) {
+    *why = error ? error->message : "HTTP " + std::to_string(soup_message_get_status(message));
+    return false;
+  }
+  gsize size = 0;
+  const auto *data = static_cast<const gchar *>(g_bytes_get_data(body, &size));
+  return g_file_set_contents(path.c_str(), data, gssize(size), nullptr);
+}
+
+bool parse_input_video(JsonObject *object, InputVideo *video, Refusal *refusal) {
+  JsonNode *node = member(object, "video");
+  JsonObject *input = node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : nullptr;
+  if (input == nullptr) {
+    *refusal = missing_field("video", "an object {url} or {file_id}");
+    return false;
+  }
+  JsonNode *file_id = member(input, "file_id");
+  JsonNode *url = member(input, "url");
+  if (file_id && holds_string(file_id)) {
+    auto file = stored_file(json_node_get_string(file_id), "video.file_id", refusal);
+    if (!file) return false;
+    video->path = file->path;
+    video->source = "file_id";
+  } else if (url && holds_string(url)) {
+    const std::string text = json_node_get_string(url);
+    video->path = t_core->scratch_path("input-" + random_hex() + ".mp4");
+    std::string why;
+    if (starts_with(text, "data:video/")) {
+      video->source = "data";
+      const auto comma = text.find(',');
+      gsize length = 0;
+      g_autofree guchar *bytes =
+          comma == std::string::npos ? nullptr : g_base64_decode(text.c_str() + comma + 1, &length);
+      if (length == 0 ||
+          !g_file_set_contents(video->path.c_str(), reinterpret_cast<const gchar *>(bytes),
+                               gssize(length), nullptr)) {
+        *refusal = bad_argument("video.url: a data: URI must be data:video/mp4;base64,<data>");
+        return false;
+      }
+    } else if (starts_with(text, "http://") || starts_with(text, "https://")) {
+      video->source = "url";
+      // One of this emulator's results (request:ID resolved by the client).
+      const std::string ours = t_core->cdn_url + "/videos/";
+      if (starts_with(text, ours.c_str()) && ends_with(text, ".mp4")) {
+        const std::string id = text.substr(ours.size(), text.size() - ours.size() - 4);
+        video->path = t_core->finished_clip(id);
+        if (video->path.empty()) {
+          *refusal = bad_argument("video.url: no such video");
+          return false;
+        }
+      } else if (!fetch_to_file(text, video->path, &why)) {
+        *refusal = bad_argument("video.url: could not fetch the video (" + why + ")");
+        return false;
+      }
+    } else {
+      *refusal = bad_argument("video.url: must be an http(s) URL or a data:video/mp4 URI");
+      return false;
+    }
+  } else {
+    *refusal = bad_argument("video: must be an object {\"url\": ...} or {\"file_id\": ...}");
+    return false;
+  }
+  std::string why;
+  if (!probe_clip(video->path, &video->width, &video->height, &video->seconds, &why)) {
+    *refusal = bad_argument("video: " + why);
+    return false;
+  }
   return true;
 }
 
@@ -295,6 +472,28 @@ class XaiProfile : public Profile {
           });
       return;
     }
+    if (method == SOUP_METHOD_POST && v1 && segments[1] == "videos" &&
+        (segments[2] == "extensions" || segments[2] == "edits")) {
+      const bool extend = segments[2] == "extensions";
+      core_.receive_submit(
+          msg, path, std::nullopt,
+          [this, extend](PausedPtr paused, const std::string &body, std::size_t record_index) {
+            submit_input_video(std::move(paused), body, record_index, extend);
+          });
+      return;
+    }
+    if (segments.size() >= 2 && segments[0] == "v1" && segments[1] == "files") {
+      if (!core_.admit(msg)) return;
+      if (method == SOUP_METHOD_POST && segments.size() == 2) {
+        upload(msg);
+      } else if (segments.size() == 3 &&
+                 (method == SOUP_METHOD_GET || method == SOUP_METHOD_DELETE)) {
+        file(msg, segments[2], method == SOUP_METHOD_DELETE);
+      } else {
+        refuse(msg, {SOUP_STATUS_NOT_FOUND, "not_found", "No route for " + method + " " + path});
+      }
+      return;
+    }
     if (method == SOUP_METHOD_GET && v1 && segments[1] == "videos") {
       const std::string request_id = segments[2];
       core_.receive_poll(msg, Phase::Status, [this, request_id](SoupServerMessage *polled) {
@@ -350,9 +549,157 @@ class XaiProfile : public Profile {
   }
 
  private:
+  void upload(SoupServerMessage *msg) {
+    SoupMessageBody *body = soup_server_message_get_request_body(msg);
+    g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
+    SoupMultipart *multipart =
+        soup_multipart_new_from_message(soup_server_message_get_request_headers(msg), bytes);
+    if (multipart == nullptr) {
+      refuse(msg, bad_argument("body: must be multipart/form-data with a 'file' part"));
+      return;
+    }
+    FileRecord record;
+    bool found = false;
+    for (int index = 0; index < soup_multipart_get_length(multipart); ++index) {
+      SoupMessageHeaders *headers = nullptr;
+      GBytes *part = nullptr;
+      if (!soup_multipart_get_part(multipart, index, &headers, &part)) continue;
+      GHashTable *params = nullptr;
+      if (!soup_message_headers_get_content_disposition(headers, nullptr, &params)) continue;
+      const char *name = static_cast<const char *>(g_hash_table_lookup(params, "name"));
+      if (name && g_str_equal(name, "file")) {
+        found = true;
+        const char *type = soup_message_headers_get_content_type(headers, nullptr);
+        record.content_type = type ? type : "";
+        record.id = "file-" + random_hex();
+        record.path = core_.scratch_path(record.id);
+        gsize size = 0;
+        const auto *data = static_cast<const gchar *>(g_bytes_get_data(part, &size));
+        record.bytes = gint64(size);
+        g_file_set_contents(record.path.c_str(), data, gssize(size), nullptr);
+      }
+      g_hash_table_destroy(params);
+    }
+    soup_multipart_free(multipart);
+    if (!found) {
+      refuse(msg, missing_field("file", "the file to upload"));
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(core_.mutex);
+      core_.files[record.id] = record;
+      core_.file_order.push_back(record.id);
+      ++core_.counters.uploads;
+    }
+    respond(msg, SOUP_STATUS_OK, file_json(record));
+  }
+
+  static std::string file_json(const FileRecord &record) {
+    return JsonWriter()
+        .add("id", record.id)
+        .add("object", "file")
+        .add("filename", "upload")
+        .add("bytes", gint64(record.bytes))
+        .finish();
+  }
+
+  void file(SoupServerMessage *msg, const std::string &id, bool remove) {
+    FileRecord record;
+    {
+      std::lock_guard<std::mutex> lock(core_.mutex);
+      auto found = core_.files.find(id);
+      if (found == core_.files.end() || found->second.deleted) {
+        refuse(msg, {SOUP_STATUS_NOT_FOUND, "not_found", "No file with id " + id});
+        return;
+      }
+      if (remove) {
+        found->second.deleted = true;
+        ++core_.counters.file_deletes;
+      }
+      record = found->second;
+    }
+    if (remove)
+      respond(msg, SOUP_STATUS_OK, JsonWriter().add("id", id).add_bool("deleted", true).finish());
+    else
+      respond(msg, SOUP_STATUS_OK, file_json(record));
+  }
+
+  void submit_input_video(PausedPtr paused, const std::string &body, std::size_t record_index,
+                          bool extend) {
+    t_core = &core_;
+    JsonBody json;
+    std::string error;
+    if (!json.parse(body, &error)) {
+      refuse(paused->get(), bad_argument("body: " + error));
+      return;
+    }
+    JsonObject *object = json.object();
+    Refusal refusal;
+    JsonNode *model = member(object, "model");
+    const std::string model_name = model && holds_string(model) ? json_node_get_string(model) : "";
+    if (model_name.empty()) {
+      refuse(paused->get(), missing_field("model", kVideoModel));
+      return;
+    }
+    if (extend ? model_name != kVideoModel : !is_one_of(model_name, {kVideoModel, kVideo15Model})) {
+      refuse(paused->get(), extend ? unknown_model(model_name, {kVideoModel})
+                                   : unknown_model(model_name, {kVideoModel, kVideo15Model}));
+      return;
+    }
+    std::string prompt;
+    if (!parse_prompt(object, &prompt, &refusal)) {
+      refuse(paused->get(), refusal);
+      return;
+    }
+    if (trimmed(prompt).empty()) {
+      refuse(paused->get(), missing_field("prompt", "what to do with the video"));
+      return;
+    }
+    int duration_s = 6;
+    if (extend && !parse_integer(object, "duration", 2, 10, &duration_s, &refusal)) {
+      refuse(paused->get(), refusal);
+      return;
+    }
+    InputVideo video;
+    if (!parse_input_video(object, &video, &refusal)) {
+      refuse(paused->get(), refusal);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(core_.mutex);
+      core_.submit_records[record_index].video_source = video.source;
+      core_.submit_records[record_index].video_seconds = video.seconds;
+    }
+    if (extend && (video.seconds < 2 - 0.05 || video.seconds > 15 + 0.05)) {
+      refuse(paused->get(), bad_argument("video: an extension takes a video of 2 to 15 s (got " +
+                                         std::to_string(video.seconds) + " s)"));
+      return;
+    }
+    if (!extend && video.seconds > 8.7 + 0.01) {
+      refuse(paused->get(), bad_argument("video: an edit takes a video of at most 8.7 s (got " +
+                                         std::to_string(video.seconds) + " s)"));
+      return;
+    }
+    JobSpec spec = video_spec(model_name, prompt, extend ? duration_s : 0,
+                              FrameSize{video.width, video.height});
+    spec.input_path = video.path;
+    spec.input_seconds = video.seconds;
+    spec.restyle = !extend;
+    spec.id = random_uuid();
+    spec.outcome = core_.planned_outcome(true);
+    core_.create_job(record_index, spec);
+    respond(paused->get(), SOUP_STATUS_OK, JsonWriter().add("request_id", spec.id).finish());
+  }
+
   void submit_video(PausedPtr paused, const std::string &body, std::size_t record_index) {
+    t_core = &core_;
     VideoRequest request;
     if (!parse_body(paused->get(), body, parse_video, &request)) return;
+    {
+      std::lock_guard<std::mutex> lock(core_.mutex);
+      core_.submit_records[record_index].keyframes = request.keyframes;
+      core_.submit_records[record_index].generate_audio = request.audio;
+    }
     request.spec.id = random_uuid();
     request.spec.outcome = core_.planned_outcome(true);
     core_.accept_job(
@@ -440,19 +787,27 @@ class XaiProfile : public Profile {
         respond(msg, SOUP_STATUS_ACCEPTED, json.finish());
         return;
       }
-      case JobStatus::Completed:
+      case JobStatus::Completed: {
+        // Seconds of the whole result: a whole number for a generation, the
+        // input's (plus the new part) for an edit or extension.
+        const double seconds =
+            view->restyle ? view->input_seconds : view->duration_s + view->input_seconds;
         json.add("status", "done")
             .add("progress", static_cast<gint64>(100))
             .add("model", view->model)
             .begin_object("video")
-            .add("url", core_.media_url(*view, 0))
-            .add("duration", static_cast<gint64>(view->duration_s))
-            .add_bool("respect_moderation", true)
+            .add("url", core_.media_url(*view, 0));
+        if (view->input_seconds > 0)
+          json.add_double("duration", seconds);
+        else
+          json.add("duration", static_cast<gint64>(view->duration_s));
+        json.add_bool("respect_moderation", true)
             .end_object()
             .begin_object("usage")
-            .add("cost_in_usd_ticks", view->duration_s * kTicksPerVideoSecond)
+            .add("cost_in_usd_ticks", static_cast<gint64>(seconds * kTicksPerVideoSecond))
             .end_object();
         break;
+      }
       case JobStatus::Moderated:
         json.add("status", "done")
             .add("progress", static_cast<gint64>(100))

@@ -298,6 +298,32 @@ test_playlist() {
   }
 }
 
+# extend.sh against an xai emulator: a red 2 s clip extended by 2 s (96
+# frames, the input's size), then restyled (48 frames), one submit each.
+test_extend() {
+  start_emulator xai --provider xai || {
+    problem "the xai emulator did not start"
+    return 1
+  }
+  local input="$out/red.mp4"
+  gst-launch-1.0 -q videotestsrc pattern=solid-color foreground-color=0xffff0000 num-buffers=48 \
+    ! video/x-raw,width=320,height=240,framerate=24/1 ! videoconvert ! x264enc \
+    speed-preset=ultrafast ! mp4mux ! filesink location="$input" >/dev/null || return 1
+  XAI_API_KEY=$key GROKIMAGINE_PROVIDER=xai GROKIMAGINE_API_URL=$api_url/v1 \
+    run extend "$examples/extend.sh" "$input" "examples test: extend" "$out/longer.mp4" ||
+    return 1
+  media "$out/longer.mp4" || return 1
+  expect_stream video/x-h264 95-97 width=320 height=240 || return 1
+  XAI_API_KEY=$key GROKIMAGINE_PROVIDER=xai GROKIMAGINE_API_URL=$api_url/v1 OPERATION=edit \
+    run edit "$examples/extend.sh" "$input" "examples test: edit" "$out/edited.mp4" || return 1
+  media "$out/edited.mp4" || return 1
+  expect_stream video/x-h264 47-49 width=320 height=240 || return 1
+  [ "$(accepted_ids xai | wc -l)" -eq 2 ] || {
+    problem "the xai emulator saw $(accepted_ids xai | wc -l) jobs, expected 2"
+    return 1
+  }
+}
+
 test_playlist_error() {
   start_emulator failing --fail-detail "examples test: refused" || {
     problem "the failing emulator did not start"
@@ -427,6 +453,7 @@ example "overlay.sh mixes the clip into a corner of the live source until EOS" t
 example "playlist plays 3 generated clips in turn" test_playlist
 example "playlist exits 1 with the request id on a failed job" test_playlist_error
 example "play-prompt plays a generated clip" test_play_prompt
+example "extend.sh extends a local clip, and restyles it with OPERATION=edit" test_extend
 
 python=""
 for candidate in "${PYTHON:-}" python3 /usr/bin/python3; do

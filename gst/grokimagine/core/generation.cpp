@@ -123,6 +123,7 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   auto inputs = resolve_inputs(request, &error);
   if (!inputs) return error;
   inputs_ = std::move(*inputs);
+  if (auto refused = provider_->check_inputs(request, inputs_)) return refused;
   const std::string prices_path =
       !settings_.prices.empty()
           ? settings_.prices
@@ -149,6 +150,10 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   described.resolution = request.resolution;
   described.aspect_ratio = request.aspect_ratio;
   described.image = request.image;
+  if (request.kind == MediaKind::Video) {
+    described.operation = operation_name(request.operation);
+    described.video = request.video;
+  }
   record_.prepare(settings_.journal ? *settings_.journal : Journal::default_dir(), settings_.reuse,
                   std::move(described), provider_->retention());
   GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
@@ -182,6 +187,8 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
     GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
                     "the journal has this job: following %s instead of submitting", resume.c_str());
     request_id_ = resume;
+    // Inputs it uploaded are this run's to delete once the job is over.
+    uploaded_ = record_.uploaded_files();
     if (events.resumed) events.resumed(resume);
     return std::nullopt;
   }
@@ -195,13 +202,127 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
   return std::nullopt;
 }
 
+namespace {
+
+// After these the job is over (or was never taken): its uploaded inputs
+// are no use any more. After a timeout, a lost network or a stop the job
+// may still run on the provider, which may still read them; they expire.
+bool job_is_over(const Parsed<std::vector<Output>> &result) {
+  const Error *error = std::get_if<Error>(&result);
+  if (!error) return true;
+  switch (error->kind) {
+    case ErrorKind::JobFailed:
+    case ErrorKind::Moderated:
+    case ErrorKind::Expired:
+    case ErrorKind::BadRequest:
+    case ErrorKind::NotAuthorized:
+    case ErrorKind::InsufficientCredits:
+    case ErrorKind::InvalidSettings:
+    case ErrorKind::NotFound:
+      return !error->maybe_billed;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::optional<Error> Generation::resolve_remote_inputs(Job &job, GCancellable *cancellable) {
+  Request &request = settings_.request;
+  VideoInput &video = inputs_.video;
+  // request:ID: the URL of an earlier job's result, asked for now (an old
+  // URL may have expired) with this job's key, endpoint and retries.
+  if (!video.request_id.empty() && video.url.empty()) {
+    const std::string named = "Property 'video' is 'request:" + video.request_id + "': ";
+    auto status = job.status_of(video.request_id, cancellable);
+    if (auto *error = std::get_if<Error>(&status)) {
+      if (error->kind == ErrorKind::Cancelled) return *error;
+      Error refused = *error;
+      refused.message = named + refused.message;
+      return refused;
+    }
+    const JobStatus &found = std::get<JobStatus>(status);
+    if (found.state != JobStatus::State::Completed || found.outputs.empty() ||
+        found.outputs.front().url.empty())
+      return invalid_setting(named + "that job is " + found.provider_status +
+                             ", not done with a video. Nothing was submitted.");
+    video.url = found.outputs.front().url;
+    if (found.video_duration_s) video.duration_s = *found.video_duration_s;
+    if (auto refused = provider_->check_inputs(request, inputs_)) return refused;
+  }
+  if (!provider_->has_files_api()) return std::nullopt;
+  auto upload = [&](UploadInput &input, const std::string &mime_type,
+                    const std::string &bytes) -> std::optional<Error> {
+    if (!input.file_id.empty()) return std::nullopt;
+    auto id = job.upload(bytes, mime_type, cancellable);
+    if (auto *error = std::get_if<Error>(&id)) return *error;
+    input.file_id = std::get<std::string>(id);
+    uploaded_.push_back(input.file_id);
+    record_.uploaded(input.file_id);
+    return std::nullopt;
+  };
+  if (video.upload && video.upload->file_id.empty()) {
+    // The video is not kept in memory: read again for the upload.
+    g_autofree gchar *contents = nullptr;
+    gsize length = 0;
+    g_autoptr(GError) gerror = nullptr;
+    if (!g_file_get_contents(video.upload->path.c_str(), &contents, &length, &gerror))
+      return invalid_setting("Property 'video': cannot read '" + video.upload->path +
+                             "': " + gerror->message);
+    std::string bytes(contents, length);
+    g_autofree gchar *digest = g_compute_checksum_for_data(
+        G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(bytes.data()), bytes.size());
+    if (video.upload->sha256 != digest)
+      return invalid_setting("Property 'video': '" + video.upload->path +
+                             "' changed since it was checked; start again.");
+    if (auto error = upload(*video.upload, "video/mp4", bytes)) return error;
+  }
+  for (auto *list : {&inputs_.keyframes, &inputs_.audios, &inputs_.references})
+    for (ImageInput &input : *list)
+      if (input.upload)
+        if (auto error = upload(*input.upload, input.mime_type, input.data)) return error;
+  if (inputs_.image.upload)
+    if (auto error = upload(*inputs_.image.upload, inputs_.image.mime_type, inputs_.image.data))
+      return error;
+  return std::nullopt;
+}
+
+std::optional<double> Generation::continuation_start() const {
+  const Request &request = settings_.request;
+  if (request.operation != Operation::Extend || !request.continuation_only) return std::nullopt;
+  if (inputs_.video.duration_s >= 0) return inputs_.video.duration_s;
+  // A URL (or a resumed job): the result's length, as the status gave it,
+  // less the seconds added.
+  if (result_seconds_) return std::max(0.0, *result_seconds_ - request.duration);
+  return std::nullopt;
+}
+
 Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
   if (auto error = before_submit(cancellable, events)) return *error;
   Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
+  if (request_id_.empty() && !submit_in_flight_) {
+    if (auto error = resolve_remote_inputs(job, cancellable)) {
+      // Nothing was submitted: the journal entry goes (a stop here must not
+      // leave an "ambiguous" submit behind). Uploads stay for a run that
+      // goes on (their ids are kept), unless the inputs were refused.
+      Parsed<std::vector<Output>> failed = *error;
+      record_.finished(failed, false);
+      if (error->kind != ErrorKind::Cancelled) delete_uploads(job, cancellable);
+      return failed;
+    }
+  }
   auto result = job.run(settings_.request, inputs_, request_id_, submit_in_flight_, cancellable,
                         remembering_id(events));
   record_.finished(result, submit_in_flight());
+  if (!submit_in_flight() && job_is_over(result)) delete_uploads(job, cancellable);
   return result;
+}
+
+void Generation::delete_uploads(Job &job, GCancellable *cancellable) {
+  if (uploaded_.empty()) return;
+  for (const std::string &file_id : uploaded_) job.delete_file(file_id, cancellable);
+  uploaded_.clear();
+  record_.uploads_deleted();
 }
 
 std::optional<Error> Generation::settle_submit(GCancellable *cancellable, const JobEvents &events) {
@@ -218,6 +339,7 @@ JobEvents Generation::remembering_id(const JobEvents &events) {
     if (submitted) submitted(id);
   };
   tracked.status_changed = [this, changed = events.status_changed](const JobStatus &status) {
+    if (status.video_duration_s) result_seconds_ = status.video_duration_s;
     if (status.cost_usd) {
       reported_cost_ = status.cost_usd;
       record_.set_cost(*status.cost_usd, "provider");

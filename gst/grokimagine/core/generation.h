@@ -74,6 +74,15 @@ class Generation {
   // cache: its path (the job's id becomes request_id()); else empty.
   std::string replay_from_cache();
 
+  // output=continuation of an extension: where the new seconds start in
+  // the result: the input's length when read locally, else the result's
+  // length (from the finished job's status) less `duration`.
+  std::optional<double> continuation_start() const;
+  // The input video's length in seconds (extend, edit); < 0 when unknown.
+  double input_seconds() const { return inputs_.video.duration_s; }
+  // File ids this job uploaded and has not deleted yet.
+  const std::vector<std::string> &uploaded_files() const { return uploaded_; }
+
   const Provider &provider() const { return *provider_; }
   const JobSettings &settings() const { return settings_; }
   const std::string &request_id() const { return request_id_; }
@@ -86,6 +95,10 @@ class Generation {
   // Before a submit: the journal's word (follow a job already paid for,
   // or refuse an ambiguous one) and the budget.
   std::optional<Error> before_submit(GCancellable *cancellable, const JobEvents &events);
+  // Before a new submit: request:ID resolved to its URL (and checked),
+  // local inputs too large for inline uploaded.
+  std::optional<Error> resolve_remote_inputs(Job &job, GCancellable *cancellable);
+  void delete_uploads(Job &job, GCancellable *cancellable);
 
   const Provider *provider_ = nullptr;
   JobSettings settings_;
@@ -97,6 +110,8 @@ class Generation {
   std::optional<double> reported_cost_;
   double spent_usd_ = 0;
   bool claimed_ = false;  // the journal was asked before this job's submit
+  std::vector<std::string> uploaded_;
+  std::optional<double> result_seconds_;  // the finished video's length, from its status
 };
 
 }  // namespace grokimagine

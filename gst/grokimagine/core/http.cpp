@@ -97,7 +97,7 @@ SoupMessage *HttpClient::new_message(const HttpRequest &request) {
     soup_message_headers_replace(headers, name.c_str(), value.c_str());
   if (!request.body.empty()) {
     g_autoptr(GBytes) body = g_bytes_new(request.body.data(), request.body.size());
-    soup_message_set_request_body_from_bytes(message, "application/json", body);
+    soup_message_set_request_body_from_bytes(message, request.content_type.c_str(), body);
   }
   return message;
 }

@@ -23,7 +23,8 @@ struct HttpRequest {
   std::string method = "GET";
   std::string url;
   Headers headers;
-  std::string body;  // sent as application/json when not empty
+  std::string body;  // sent as `content_type` when not empty
+  std::string content_type = "application/json";
   // API requests carry the key: they never follow redirects (a redirect
   // could replay the key to another host). Media fetches carry no key.
   bool follow_redirects = false;

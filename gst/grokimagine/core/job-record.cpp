@@ -125,6 +125,17 @@ void JobRecord::finished(const Parsed<std::vector<Output>> &result, bool submit_
   lock_.reset();
 }
 
+void JobRecord::uploaded(const std::string &file_id) {
+  entry_.uploaded_files.push_back(file_id);
+  save();
+}
+
+void JobRecord::uploads_deleted() {
+  if (entry_.uploaded_files.empty()) return;
+  entry_.uploaded_files.clear();
+  save();
+}
+
 void JobRecord::set_cost(double usd, const std::string &source) {
   if (entry_.cost_usd == usd && entry_.cost_source == source) return;
   entry_.cost_usd = usd;

@@ -41,6 +41,11 @@ class JobRecord {
   // unknown to the provider; or refused before anything was accepted).
   void finished(const Parsed<std::vector<Output>> &result, bool submit_in_flight);
   void set_cost(double usd, const std::string &source);
+  // Files uploaded for this job (kept in the entry, so a run that resumes
+  // the job can delete them), and forgotten once deleted.
+  void uploaded(const std::string &file_id);
+  void uploads_deleted();
+  const std::vector<std::string> &uploaded_files() const { return entry_.uploaded_files; }
   // The clip reached the element; with reuse=always it is kept in the cache
   // (`read` gives its bytes: offset, buffer, size -> bytes read).
   void delivered(const std::function<std::int64_t(std::uint64_t, void *, std::size_t)> &read,
@@ -63,7 +68,10 @@ class JobRecord {
 
 // The fingerprint of a submit: provider, API URL, a hash of the key, and the
 // request exactly as it will be sent (method, URL, body: every field and
-// the bytes of every inline input).
+// the bytes of every inline input), taken before inputs that need the
+// network are resolved: an input for the Files API is named by its
+// content ("sha256:..."), not the id an upload gives it, and request:ID
+// by itself, not the URL it resolves to, so a rerun finds the entry.
 std::string job_fingerprint(const std::string &provider, const std::string &api_key,
                             const HttpRequest &submit);
 

@@ -41,6 +41,8 @@ const char *phase_name(Phase phase) {
       return "polling the job status";
     case Phase::Result:
       return "fetching the job result";
+    case Phase::Files:
+      return "using the Files API";
   }
   return "";
 }
@@ -174,6 +176,45 @@ std::optional<Error> Job::settle_submit(const Request &request, SubmitInFlight &
                   id.c_str());
   if (events.submitted) events.submitted(id);
   return std::nullopt;
+}
+
+Parsed<JobStatus> Job::status_of(const std::string &request_id, GCancellable *cancellable) {
+  deadline_ = Clock::now() + timing_.timeout;
+  GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "asking %s for job %s (an input)",
+                  provider_.name(), request_id.c_str());
+  auto sent = send(provider_.status_request(request_id, endpoint_), Phase::Status, cancellable);
+  if (auto *error = std::get_if<Error>(&sent)) return *error;
+  return provider_.parse_status(std::get<HttpResponse>(sent));
+}
+
+Parsed<std::string> Job::upload(const std::string &bytes, const std::string &mime_type,
+                                GCancellable *cancellable) {
+  deadline_ = Clock::now() + timing_.timeout;
+  GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "uploading a %s input of %zu bytes",
+                  mime_type.c_str(), bytes.size());
+  HttpRequest request = provider_.upload_request(bytes, mime_type, endpoint_);
+  auto sent = send(request, Phase::Files, cancellable);
+  if (auto *error = std::get_if<Error>(&sent)) return *error;
+  auto id = provider_.parse_upload(std::get<HttpResponse>(sent));
+  if (auto *file_id = std::get_if<std::string>(&id))
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "uploaded as file %s",
+                    file_id->c_str());
+  return id;
+}
+
+void Job::delete_file(const std::string &file_id, GCancellable *cancellable) {
+  deadline_ = Clock::now() + timing_.request_timeout * 2;
+  auto sent = send(provider_.delete_file_request(file_id, endpoint_), Phase::Files, cancellable);
+  const HttpResponse *response = std::get_if<HttpResponse>(&sent);
+  if (response && response->status >= 200 && response->status < 300)
+    GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "deleted uploaded file %s",
+                    file_id.c_str());
+  else
+    GST_CAT_WARNING_ID(grokimagine_core_debug, log_id_.c_str(),
+                       "could not delete uploaded file %s (%s); it expires by itself",
+                       file_id.c_str(),
+                       response ? ("HTTP " + std::to_string(response->status)).c_str()
+                                : std::get<Error>(sent).message.c_str());
 }
 
 Error Job::not_completed(const JobStatus &status) const {

@@ -59,6 +59,17 @@ class Job {
   std::optional<Error> settle_submit(const Request &request, SubmitInFlight &in_flight,
                                      GCancellable *cancellable, const JobEvents &events);
 
+  // One status request for an earlier job of the same key (request:ID as
+  // an input), with the retries, pacing and logging of every poll.
+  Parsed<JobStatus> status_of(const std::string &request_id, GCancellable *cancellable);
+  // A local input to the provider's Files API: its file id. An upload is
+  // retried like a poll: a repeat costs nothing but a stray file, which
+  // expires by itself.
+  Parsed<std::string> upload(const std::string &bytes, const std::string &mime_type,
+                             GCancellable *cancellable);
+  // Deletes an uploaded input once its job is over; failures are logged.
+  void delete_file(const std::string &file_id, GCancellable *cancellable);
+
  private:
   using Clock = std::chrono::steady_clock;
 

@@ -59,6 +59,14 @@ std::string serialize(const JournalEntry &entry) {
   json::add_member(builder, "resolution", entry.resolution);
   json::add_member(builder, "aspect_ratio", entry.aspect_ratio);
   json::add_member(builder, "image", entry.image);
+  if (!entry.operation.empty()) json::add_member(builder, "operation", entry.operation);
+  if (!entry.video.empty()) json::add_member(builder, "video", entry.video);
+  if (!entry.uploaded_files.empty()) {
+    json_builder_set_member_name(builder, "uploaded_files");
+    json_builder_begin_array(builder);
+    for (const auto &id : entry.uploaded_files) json_builder_add_string_value(builder, id.c_str());
+    json_builder_end_array(builder);
+  }
   json::add_member(builder, "request_id", entry.request_id);
   json::add_member(builder, "media_url", entry.media_url);
   json::add_member(builder, "media_expires", entry.media_expires);
@@ -93,6 +101,17 @@ std::optional<JournalEntry> parse(const std::string &text) {
   entry.resolution = json::string_at(node, "resolution");
   entry.aspect_ratio = json::string_at(node, "aspect_ratio");
   entry.image = json::string_at(node, "image");
+  entry.operation = json::string_at(node, "operation");
+  entry.video = json::string_at(node, "video");
+  if (JsonNode *files = json::node_at(node, "uploaded_files");
+      files && JSON_NODE_HOLDS_ARRAY(files)) {
+    JsonArray *items = json_node_get_array(files);
+    for (guint i = 0; i < json_array_get_length(items) && i < 64; i++) {
+      JsonNode *item = json_array_get_element(items, i);
+      if (JSON_NODE_HOLDS_VALUE(item) && json_node_get_value_type(item) == G_TYPE_STRING)
+        entry.uploaded_files.push_back(json_node_get_string(item));
+    }
+  }
   entry.request_id = json::string_at(node, "request_id");
   entry.media_url = json::string_at(node, "media_url");
   entry.media_expires = integer("media_expires");

@@ -43,6 +43,11 @@ struct JournalEntry {
   std::string resolution;
   std::string aspect_ratio;
   std::string image;
+  std::string operation;  // video: generate, extend or edit
+  std::string video;      // the input video, as given
+  // Files this job uploaded (xai's Files API) and not yet deleted: a run
+  // that resumes the job deletes them when it is over.
+  std::vector<std::string> uploaded_files;
   std::string request_id;
   std::string media_url;
   gint64 media_expires = 0;  // unix seconds; 0 unknown

@@ -1,6 +1,11 @@
 #include "request.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
 
 namespace grokimagine {
 
@@ -14,6 +19,18 @@ std::string request_id_problem(const std::string &id) {
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f) return "it contains control characters";
   return {};
+}
+
+const char *operation_name(Operation operation) {
+  switch (operation) {
+    case Operation::Generate:
+      return "generate";
+    case Operation::Extend:
+      return "extend";
+    case Operation::Edit:
+      return "edit";
+  }
+  return "";
 }
 
 std::string ImageInput::base64() const {
@@ -41,13 +58,34 @@ std::string sniff_image_type(const std::string &bytes) {
   return mime && g_str_has_prefix(mime, "image/") ? mime : "";
 }
 
-std::optional<ImageInput> read_image_file(const std::string &path, const char *property,
-                                          Error *error) {
+// What a local file must be: an image, a video or an audio file.
+struct LocalKind {
+  const char *noun;         // "image"
+  const char *mime_prefix;  // "image/"
+  std::int64_t max_bytes;
+};
+constexpr LocalKind kImageFile{"image", "image/", kMaxImageBytes};
+constexpr LocalKind kVideoFile{"video", "video/", kMaxVideoBytes};
+constexpr LocalKind kAudioFile{"audio file", "audio/", kMaxAudioBytes};
+
+std::string sniff_type(const std::string &bytes, const char *prefix) {
+  g_autofree gchar *content_type = g_content_type_guess(
+      nullptr, reinterpret_cast<const guchar *>(bytes.data()), bytes.size(), nullptr);
+  g_autofree gchar *mime = g_content_type_get_mime_type(content_type);
+  if (mime && g_str_has_prefix(mime, prefix)) return mime;
+  // ISO media (MP4, QuickTime) says "ftyp" at byte 4, whatever GIO thinks.
+  if (g_str_equal(prefix, "video/") && bytes.size() >= 8 && bytes.compare(4, 4, "ftyp") == 0)
+    return "video/mp4";
+  return "";
+}
+
+std::optional<ImageInput> read_local_file(const std::string &path, const char *property,
+                                          const LocalKind &kind, Error *error) {
   auto fail = [&](const std::string &why) -> std::optional<ImageInput> {
     *error = invalid_setting("Property '" + std::string(property) + "': cannot read '" + path +
-                             "': " + why +
-                             ". It takes an http(s) URL, a data: URI, a local path or a "
-                             "file:// URI of a readable image.");
+                             "': " + why + ". It takes an http(s) URL" +
+                             (kind.mime_prefix == kImageFile.mime_prefix ? ", a data: URI" : "") +
+                             ", a local path or a file:// URI of a readable " + kind.noun + ".");
     return std::nullopt;
   };
   g_autoptr(GFile) file = g_file_new_for_path(path.c_str());
@@ -57,17 +95,53 @@ std::optional<ImageInput> read_image_file(const std::string &path, const char *p
                         G_FILE_QUERY_INFO_NONE, nullptr, &gerror);
   if (!info) return fail(gerror->message);
   if (g_file_info_get_file_type(info) != G_FILE_TYPE_REGULAR) return fail("not a regular file");
-  if (g_file_info_get_size(info) > kMaxImageBytes)
-    return fail("larger than " + std::to_string(kMaxImageBytes / (1024 * 1024)) + " MiB");
+  if (g_file_info_get_size(info) > kind.max_bytes)
+    return fail("larger than " + std::to_string(kind.max_bytes / (1024 * 1024)) + " MiB");
   g_autofree gchar *contents = nullptr;
   gsize length = 0;
   if (!g_file_load_contents(file, nullptr, &contents, &length, nullptr, &gerror))
     return fail(gerror->message);
   if (length == 0) return fail("the file is empty");
   std::string bytes(contents, length);
-  std::string mime = sniff_image_type(bytes);
-  if (mime.empty()) return fail("its content is not an image (whatever its name says)");
-  return ImageInput{{}, mime, std::move(bytes)};
+  std::string mime = sniff_type(bytes, kind.mime_prefix);
+  if (mime.empty())
+    return fail(std::string("its content is not ") +
+                (kind.mime_prefix == kImageFile.mime_prefix ? "an " : "a ") + kind.noun +
+                " (whatever its name says)");
+  ImageInput input{{}, mime, std::move(bytes), std::nullopt};
+  // Too large for inline: the provider's Files API takes it where it has one.
+  if (std::int64_t(input.data.size()) > kMaxInlineBytes) {
+    g_autofree gchar *digest = g_compute_checksum_for_data(
+        G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(input.data.data()), input.data.size());
+    input.upload = UploadInput{path, digest, {}};
+  }
+  return input;
+}
+
+std::optional<ImageInput> read_image_file(const std::string &path, const char *property,
+                                          Error *error) {
+  return read_local_file(path, property, kImageFile, error);
+}
+
+// A file:// URI or a path as a local path; nullopt with `error` for
+// another host's file or a malformed URI.
+std::optional<std::string> local_path(const std::string &value, const char *property,
+                                      Error *error) {
+  if (g_ascii_strncasecmp(value.c_str(), "file:", 5) != 0) return value;
+  const std::string named = "Property '" + std::string(property) + "': ";
+  g_autofree gchar *host = nullptr;
+  g_autofree gchar *path = g_filename_from_uri(value.c_str(), &host, nullptr);
+  if (!path) {
+    *error = invalid_setting(named + "'" + value + "' is not a valid file:// URI");
+    return std::nullopt;
+  }
+  // file://otherhost/... names a file on another machine, not ours.
+  if (host && *host && g_ascii_strcasecmp(host, "localhost") != 0) {
+    *error = invalid_setting(named + "'" + value + "' names a file on host '" + host +
+                             "': only local files (file:///path) are read");
+    return std::nullopt;
+  }
+  return std::string(path);
 }
 
 std::optional<ImageInput> decode_data_uri(const std::string &uri, const char *property,
@@ -97,7 +171,7 @@ std::optional<ImageInput> decode_data_uri(const std::string &uri, const char *pr
     *error = invalid_setting(named + "the data: URI says " + mime + " but holds no image");
     return std::nullopt;
   }
-  return ImageInput{{}, mime, std::move(data)};
+  return ImageInput{{}, mime, std::move(data), std::nullopt};
 }
 
 }  // namespace
@@ -107,22 +181,12 @@ std::optional<ImageInput> resolve_image(const std::string &image, const char *pr
   const std::string named = "Property '" + std::string(property) + "': ";
   if (image.empty()) return ImageInput{};
   if (has_prefix_ci(image, "http://") || has_prefix_ci(image, "https://"))
-    return ImageInput{image, {}, {}};
+    return ImageInput{image, {}, {}, std::nullopt};
   if (has_prefix_ci(image, "data:")) return decode_data_uri(image, property, error);
   if (has_prefix_ci(image, "file:")) {
-    g_autofree gchar *host = nullptr;
-    g_autofree gchar *path = g_filename_from_uri(image.c_str(), &host, nullptr);
-    if (!path) {
-      *error = invalid_setting(named + "'" + image + "' is not a valid file:// URI");
-      return std::nullopt;
-    }
-    // file://otherhost/... names a file on another machine, not ours.
-    if (host && *host && g_ascii_strcasecmp(host, "localhost") != 0) {
-      *error = invalid_setting(named + "'" + image + "' names a file on host '" + host +
-                               "': only local files (file:///path) are read");
-      return std::nullopt;
-    }
-    return read_image_file(path, property, error);
+    auto path = local_path(image, property, error);
+    if (!path) return std::nullopt;
+    return read_image_file(*path, property, error);
   }
   if (image.find("://") != std::string::npos) {
     *error = invalid_setting(named + "unsupported URI '" + image +
@@ -133,8 +197,178 @@ std::optional<ImageInput> resolve_image(const std::string &image, const char *pr
   return read_image_file(image, property, error);
 }
 
+namespace {
+
+// `video`: an http(s) URL, request:ID, or a local MP4 whose length is read
+// here, before anything is sent.
+std::optional<VideoInput> resolve_video(const std::string &video, Error *error) {
+  VideoInput input;
+  if (video.empty()) return input;
+  if (has_prefix_ci(video, "request:")) {
+    input.request_id = video.substr(8);
+    if (std::string problem = request_id_problem(input.request_id); !problem.empty()) {
+      *error =
+          invalid_setting("Property 'video' is '" + video + "': the request id " + problem + ".");
+      return std::nullopt;
+    }
+    return input;
+  }
+  if (has_prefix_ci(video, "http://") || has_prefix_ci(video, "https://")) {
+    input.url = video;
+    return input;
+  }
+  if (has_prefix_ci(video, "data:") ||
+      (!has_prefix_ci(video, "file:") && video.find("://") != std::string::npos)) {
+    *error = invalid_setting("Property 'video' is '" + video.substr(0, 64) +
+                             "': it takes an http(s) URL, a local path, a file:// URI or "
+                             "request:ID (the result of an earlier job).");
+    return std::nullopt;
+  }
+  auto path = local_path(video, "video", error);
+  if (!path) return std::nullopt;
+  auto file = read_local_file(*path, "video", kVideoFile, error);
+  if (!file) return std::nullopt;
+  std::string why;
+  auto seconds = mp4_duration(*path, &why);
+  if (!seconds) {
+    *error = invalid_setting("Property 'video': cannot tell how long '" + *path + "' is: " + why +
+                             ". It takes an MP4 file.");
+    return std::nullopt;
+  }
+  input.duration_s = *seconds;
+  if (file->upload)
+    input.upload = file->upload;
+  else
+    input.url = "data:video/mp4;base64," + file->base64();
+  return input;
+}
+
+std::optional<ImageInput> resolve_audio(const std::string &audio, Error *error) {
+  if (has_prefix_ci(audio, "http://") || has_prefix_ci(audio, "https://"))
+    return ImageInput{audio, {}, {}, std::nullopt};
+  if (!has_prefix_ci(audio, "file:") && audio.find("://") != std::string::npos) {
+    *error = invalid_setting("Property 'reference-audios': unsupported URI '" + audio +
+                             "'. It takes http(s) URLs, local paths or file:// URIs.");
+    return std::nullopt;
+  }
+  auto path = local_path(audio, "reference-audios", error);
+  if (!path) return std::nullopt;
+  return read_local_file(*path, "reference-audios", kAudioFile, error);
+}
+
+}  // namespace
+
+std::optional<Keyframe> parse_keyframe(const std::string &entry, std::string *why) {
+  const auto colon = entry.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) {
+    *why = "'" + entry + "' is not TIME:IMAGE (e.g. 4.5:mid.png)";
+    return std::nullopt;
+  }
+  const std::string time = entry.substr(0, colon);
+  gchar *end = nullptr;
+  const double seconds = g_ascii_strtod(time.c_str(), &end);
+  if (end == time.c_str() || *end != '\0' || !std::isfinite(seconds) || seconds < 0) {
+    *why = "'" + time + "' in '" + entry + "' is not a time in seconds";
+    return std::nullopt;
+  }
+  return Keyframe{seconds, entry.substr(colon + 1)};
+}
+
+std::optional<double> mp4_duration(const std::string &path, std::string *why) {
+  FILE *file = g_fopen(path.c_str(), "rb");
+  if (!file) {
+    *why = g_strerror(errno);
+    return std::nullopt;
+  }
+  std::unique_ptr<FILE, int (*)(FILE *)> closer(file, fclose);
+  auto be = [](const unsigned char *bytes, int count) {
+    std::uint64_t value = 0;
+    for (int i = 0; i < count; i++) value = (value << 8) | bytes[i];
+    return value;
+  };
+  // Walks the boxes in [start, end) looking for `type`; returns its payload
+  // range. At most 4096 boxes a level: a file cannot make this loop long.
+  auto find_box = [&](std::uint64_t start, std::uint64_t end, const char *type,
+                      std::uint64_t *payload, std::uint64_t *payload_end) {
+    std::uint64_t at = start;
+    for (int boxes = 0; boxes < 4096 && at + 8 <= end; boxes++) {
+      unsigned char head[16];
+      if (fseeko(file, off_t(at), SEEK_SET) != 0 || fread(head, 1, 8, file) != 8) return false;
+      std::uint64_t size = be(head, 4);
+      std::uint64_t header = 8;
+      if (size == 1) {
+        if (fread(head + 8, 1, 8, file) != 8) return false;
+        size = be(head + 8, 8);
+        header = 16;
+      } else if (size == 0) {
+        size = end - at;
+      }
+      if (size < header || at + size > end) return false;
+      if (memcmp(head + 4, type, 4) == 0) {
+        *payload = at + header;
+        *payload_end = at + size;
+        return true;
+      }
+      at += size;
+    }
+    return false;
+  };
+  if (fseeko(file, 0, SEEK_END) != 0) {
+    *why = "it cannot be read";
+    return std::nullopt;
+  }
+  const std::uint64_t file_size = std::uint64_t(ftello(file));
+  std::uint64_t moov = 0, moov_end = 0, mvhd = 0, mvhd_end = 0;
+  if (!find_box(0, file_size, "moov", &moov, &moov_end)) {
+    *why = "it is not an MP4 (no moov box)";
+    return std::nullopt;
+  }
+  if (!find_box(moov, moov_end, "mvhd", &mvhd, &mvhd_end)) {
+    *why = "its moov box has no mvhd";
+    return std::nullopt;
+  }
+  unsigned char box[32];
+  const size_t want = std::min<std::uint64_t>(sizeof box, mvhd_end - mvhd);
+  if (fseeko(file, off_t(mvhd), SEEK_SET) != 0 || fread(box, 1, want, file) != want || want < 20) {
+    *why = "its mvhd box is cut short";
+    return std::nullopt;
+  }
+  std::uint64_t timescale = 0, duration = 0;
+  if (box[0] == 1 && want >= 32) {
+    timescale = be(box + 20, 4);
+    duration = be(box + 24, 8);
+  } else if (box[0] == 0) {
+    timescale = be(box + 12, 4);
+    duration = be(box + 16, 4);
+  }
+  if (timescale == 0 || duration == 0 || duration == 0xffffffff || duration == G_MAXUINT64) {
+    *why = "its header gives no duration (a fragmented MP4?)";
+    return std::nullopt;
+  }
+  return double(duration) / double(timescale);
+}
+
 std::optional<Inputs> resolve_inputs(const Request &request, Error *error) {
   Inputs inputs;
+  auto video = resolve_video(request.video, error);
+  if (!video) return std::nullopt;
+  inputs.video = std::move(*video);
+  for (const auto &entry : request.keyframes) {
+    std::string why;
+    auto keyframe = parse_keyframe(entry, &why);
+    if (!keyframe) {
+      *error = invalid_setting("Property 'keyframes': " + why + ".");
+      return std::nullopt;
+    }
+    auto image = resolve_image(keyframe->image, "keyframes", error);
+    if (!image) return std::nullopt;
+    inputs.keyframes.push_back(std::move(*image));
+  }
+  for (const auto &audio : request.reference_audios) {
+    auto resolved = resolve_audio(audio, error);
+    if (!resolved) return std::nullopt;
+    inputs.audios.push_back(std::move(*resolved));
+  }
   auto image = resolve_image(request.image, "image", error);
   if (!image) return std::nullopt;
   inputs.image = std::move(*image);

@@ -11,12 +11,24 @@
 
 namespace grokimagine {
 
+// A local file that may go to a provider's Files API instead of inline:
+// its content hash names it in the journal's fingerprint, whatever id an
+// upload gives it.
+struct UploadInput {
+  std::string path;     // the local file
+  std::string sha256;   // of its content
+  std::string file_id;  // once uploaded; empty before
+};
+
 // The input image, as the provider will receive it: either a URL the
 // provider fetches itself, or bytes we read from a local file or data: URI.
 struct ImageInput {
   std::string url;  // http(s)://, or empty when `data` is used
   std::string mime_type;
   std::string data;  // raw bytes
+  // A local file too large to send inline (see kMaxInlineBytes): sent by
+  // the provider's Files API where it has one; `data` still holds it.
+  std::optional<UploadInput> upload;
 
   bool empty() const { return url.empty() && data.empty(); }
   std::string base64() const;
@@ -24,6 +36,16 @@ struct ImageInput {
 };
 
 enum class MediaKind { Video, Image };
+
+// What a video job does with its inputs (xai only for the last two).
+enum class Operation { Generate, Extend, Edit };
+const char *operation_name(Operation operation);
+
+// An image pinned at a time in the clip (xai keyframes).
+struct Keyframe {
+  double time_s = 0;
+  std::string image;  // as given: http(s) URL, data: URI, local path or file:// URI
+};
 
 struct Request {
   MediaKind kind = MediaKind::Video;
@@ -36,26 +58,64 @@ struct Request {
   std::string aspect_ratio = "16:9";
   // Video only.
   int duration = 6;
+  Operation operation = Operation::Generate;
+  // The input video of extend and edit: an http(s) URL, a local path or
+  // file:// URI, or "request:ID" (the result of an earlier job of the key).
+  std::string video;
+  // extend: play the whole result (false) or only the new seconds (true).
+  bool continuation_only = false;
+  // "TIME:IMAGE" each, as given (parse_keyframe), e.g. "4.5:mid.png".
+  std::vector<std::string> keyframes;
+  std::vector<std::string> reference_audios;  // http(s) URLs or local files
+  bool generate_audio = true;
   // Image only.
   int count = 1;
   std::string output_format = "png";
   std::string mode = "standard";
 };
 
-// The request's images, read and ready to send.
+// The input video of extend / edit, as the provider will receive it.
+struct VideoInput {
+  std::string url;         // http(s), or data: (small local files)
+  std::string request_id;  // request:ID, resolved to `url` before the submit
+  std::optional<UploadInput> upload;
+  double duration_s = -1;  // known for local files (and request:ID once resolved)
+  bool empty() const { return url.empty() && request_id.empty() && !upload; }
+};
+
+// The request's inputs, read and ready to send.
 struct Inputs {
   ImageInput image;
   std::vector<ImageInput> references;
+  VideoInput video;
+  std::vector<ImageInput> keyframes;  // same order as Request::keyframes
+  std::vector<ImageInput> audios;     // reference audios
 };
 
 // Largest local image we read and send inline.
 constexpr std::int64_t kMaxImageBytes = 20 * 1024 * 1024;
+// Local inputs above this go to the provider's Files API (xai) instead of
+// inline as a data: URI: base64 makes 5 MiB about 6.7 MiB of JSON, under
+// the 10 MiB xai allows for an input it fetches, and a submit that is
+// never retried blindly stays small.
+constexpr std::int64_t kMaxInlineBytes = 5 * 1024 * 1024;
+// Largest local video read for extend / edit, and audio.
+constexpr std::int64_t kMaxVideoBytes = 512 * 1024 * 1024;
+constexpr std::int64_t kMaxAudioBytes = 50 * 1024 * 1024;
 
 // Turns one image property value into an ImageInput, reading local files.
 // Errors name `property` and say what is accepted.
 std::optional<ImageInput> resolve_image(const std::string &image, const char *property,
                                         Error *error);
 std::optional<Inputs> resolve_inputs(const Request &request, Error *error);
+
+// The duration in seconds of an MP4 / QuickTime file, from its moov/mvhd
+// box (read box by box, bounded); nullopt with `why` when it cannot tell.
+std::optional<double> mp4_duration(const std::string &path, std::string *why);
+
+// One `keyframes` entry, "TIME:IMAGE" (seconds, then the image as `image`
+// takes it: "4.5:https://host/a.png"); nullopt with `why` when malformed.
+std::optional<Keyframe> parse_keyframe(const std::string &entry, std::string *why);
 
 // "Property 'resolution' is '4k': segmind allows 480p, 720p, 1080p." when
 // `value` is not in `allowed`.

@@ -12,6 +12,13 @@ GST_ELEMENT_REGISTER_DECLARE(grokimaginesrc);
 // The finished job as tags (title: the prompt; comment: provider, model and
 // request id; duration), for the bins that wrap the source.
 GstTagList *gst_grok_imagine_src_get_job_tags(GstGrokImagineSrc *src);
+// output=continuation: where the new seconds of an extension start, when
+// the input's length was known before the job; GST_CLOCK_TIME_NONE
+// otherwise. Valid once the job has run.
+GstClockTime gst_grok_imagine_src_get_continuation_start(GstGrokImagineSrc *src);
+// Set (object data) by a bin that decodes the source's clip, which can
+// honour output=continuation.
+#define GST_GROK_IMAGINE_SRC_DECODED_KEY "grokimagine-decoded"
 
 // Installs the download's `connections` property (uint) as `prop_id`, for
 // the source and the bins that forward its properties by name.

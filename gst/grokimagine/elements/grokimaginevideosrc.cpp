@@ -16,12 +16,19 @@
  * gst-launch-1.0 grokimaginevideosrc decode=false prompt="A dog on a beach" name=g \
  *   g. ! queue ! h264parse ! mp4mux name=m ! filesink location=dog.mp4 \
  *   g. ! queue ! aacparse ! m.
+ * gst-launch-1.0 grokimaginevideosrc provider=xai operation=extend video=clip.mp4 duration=4 \
+ *   output=continuation prompt="The dog keeps running" name=g \
+ *   g. ! queue ! videoconvert ! autovideosink g. ! queue ! audioconvert ! autoaudiosink
  * ]|
+ *
+ * With operation=extend and output=continuation (xai) each pad starts where
+ * the extension's new seconds do.
  */
 #include "grokimaginevideosrc.h"
 
 #include <utility>
 
+#include "element-errors.h"
 #include "grokimaginesrc.h"
 #include "job-properties.h"
 #include "pad-media.h"
@@ -65,6 +72,77 @@ static GstPadProbeReturn tag_after_caps(GstPad *pad, GstPadProbeInfo *info, gpoi
   return GST_PAD_PROBE_REMOVE;
 }
 
+// output=continuation: each pad starts where the extension's new seconds
+// do. The segment starts there (running time 0 at the first new frame)
+// and what comes before it is dropped. Where the new part starts is the
+// job's word (the input's length, or the result's as its status gave it,
+// less `duration`), else the clip's length as the demuxer knows it less
+// `duration`.
+struct Continuation {
+  GstGrokImagineVideoSrc *self;
+  bool video;
+  bool decided = false;
+  GstClockTime start = GST_CLOCK_TIME_NONE;
+};
+
+static GstClockTime continuation_start(GstGrokImagineVideoSrc *self, const GstSegment *segment) {
+  GstClockTime known =
+      gst_grok_imagine_src_get_continuation_start(GST_GROK_IMAGINE_SRC(self->source));
+  if (GST_CLOCK_TIME_IS_VALID(known)) return known;
+  gint seconds = 0;
+  g_object_get(self->source, "duration", &seconds, nullptr);
+  // The demuxer puts the clip's length in the segment; else ask upstream.
+  gint64 total = GST_CLOCK_TIME_IS_VALID(segment->duration) ? gint64(segment->duration) : -1;
+  if (total <= 0 && !gst_element_query_duration(self->decoder, GST_FORMAT_TIME, &total)) total = -1;
+  if (total <= 0) {
+    GST_WARNING_OBJECT(self, "the clip's length is unknown: playing it whole");
+    return 0;
+  }
+  const GstClockTime added = GstClockTime(seconds) * GST_SECOND;
+  return GstClockTime(total) > added ? GstClockTime(total) - added : 0;
+}
+
+static GstPadProbeReturn skip_to_continuation(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *cut = static_cast<Continuation *>(data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
+    const GstSegment *segment = nullptr;
+    gst_event_parse_segment(event, &segment);
+    if (!cut->decided) {
+      cut->start = continuation_start(cut->self, segment);
+      cut->decided = true;
+      GST_DEBUG_OBJECT(cut->self, "%s: the continuation starts at %" GST_TIME_FORMAT,
+                       GST_PAD_NAME(pad), GST_TIME_ARGS(cut->start));
+    }
+    if (segment->format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID(cut->start) ||
+        cut->start == 0)
+      return GST_PAD_PROBE_OK;
+    GstSegment moved;
+    gst_segment_copy_into(segment, &moved);
+    if (moved.start < cut->start) {
+      moved.start = cut->start;
+      moved.position = cut->start;
+      moved.time = 0;
+    }
+    GstEvent *replaced = gst_event_new_segment(&moved);
+    gst_event_set_seqnum(replaced, gst_event_get_seqnum(event));
+    gst_event_unref(event);
+    GST_PAD_PROBE_INFO_DATA(info) = replaced;
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buffer || !GST_CLOCK_TIME_IS_VALID(cut->start) || !GST_BUFFER_PTS_IS_VALID(buffer))
+    return GST_PAD_PROBE_OK;
+  const GstClockTime pts = GST_BUFFER_PTS(buffer);
+  const GstClockTime end =
+      GST_BUFFER_DURATION_IS_VALID(buffer) ? pts + GST_BUFFER_DURATION(buffer) : pts;
+  // A frame before the start is the input's; audio reaching past it is kept
+  // (sinks clip it to the segment).
+  const bool before = cut->video ? pts + GST_MSECOND < cut->start : end <= cut->start;
+  return before ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoSrc *self) {
   const std::string media = grok_imagine_pad_media(pad);
   const bool video = g_str_has_prefix(media.c_str(), "video/");
@@ -79,6 +157,13 @@ static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoS
   GstPad *ghost = gst_ghost_pad_new_from_template(name, pad, pad_template);
   g_object_set_data(G_OBJECT(pad), kGhostKey, ghost);
   gst_pad_add_probe(ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, tag_after_caps, self, nullptr);
+  gint output = 0;
+  g_object_get(self->source, "output", &output, nullptr);
+  if (output == 1 && self->decode)
+    gst_pad_add_probe(
+        ghost, GstPadProbeType(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER),
+        skip_to_continuation, new Continuation{self, video},
+        [](gpointer data) { delete static_cast<Continuation *>(data); });
   gst_pad_set_active(ghost, TRUE);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
 }
@@ -98,6 +183,8 @@ static void use_decoder(GstGrokImagineVideoSrc *self, gboolean decode) {
     gst_bin_remove(GST_BIN(self), self->decoder);
   }
   self->decode = decode;
+  g_object_set_data(G_OBJECT(self->source), GST_GROK_IMAGINE_SRC_DECODED_KEY,
+                    decode ? GINT_TO_POINTER(1) : nullptr);
   self->decoder = gst_element_factory_make(decode ? "decodebin3" : "qtdemux", "decoder");
   if (!self->decoder) return;
   gst_bin_add(GST_BIN(self), self->decoder);
@@ -150,6 +237,16 @@ static GstStateChangeReturn gst_grok_imagine_video_src_change_state(GstElement *
     }
     self->video_pads = 0;
     self->audio_pads = 0;
+    gint output = 0;
+    g_object_get(self->source, "output", &output, nullptr);
+    if (output == 1 && !self->decode) {
+      grok_imagine_post_error(
+          element, grokimagine::invalid_setting(
+                       "Property 'output' is 'continuation' but decode=false: the samples are "
+                       "passed on untouched, so the clip cannot start mid-way; use decode=true "
+                       "or output=full. Nothing was sent."));
+      return GST_STATE_CHANGE_FAILURE;
+    }
   }
   return GST_ELEMENT_CLASS(gst_grok_imagine_video_src_parent_class)
       ->change_state(element, transition);

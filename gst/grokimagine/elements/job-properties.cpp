@@ -45,6 +45,34 @@ GType grok_imagine_reuse_get_type(void) {
   return type;
 }
 
+GType grok_imagine_operation_get_type(void) {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {int(grokimagine::Operation::Generate), "A new clip from the prompt (and images)",
+         "generate"},
+        {int(grokimagine::Operation::Extend),
+         "Make 'video' longer: the result is the input followed by its continuation (xai)",
+         "extend"},
+        {int(grokimagine::Operation::Edit), "Restyle 'video' as the prompt says (xai)", "edit"},
+        {0, nullptr, nullptr}};
+    g_once_init_leave(&type, g_enum_register_static("GrokImagineOperation", values));
+  }
+  return type;
+}
+
+GType grok_imagine_output_get_type(void) {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {0, "The whole result (an extension: the input, then the new seconds)", "full"},
+        {1, "Only the new seconds of an extension (grokimaginevideosrc)", "continuation"},
+        {0, nullptr, nullptr}};
+    g_once_init_leave(&type, g_enum_register_static("GrokImagineOutput", values));
+  }
+  return type;
+}
+
 JobSettings grok_imagine_default_settings(MediaKind kind) {
   JobSettings settings;
   settings.request.kind = kind;
@@ -60,9 +88,13 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
   // A channel's properties are each clip's defaults: what names one clip
   // (its prompt, its request id, where it is kept) is not among them.
   auto install = [klass, scope](guint prop_id, GParamSpec *pspec) {
+    // Nor, for now, an input video or keyframes (one clip's), or leaving
+    // the audio out (the channel's audio pad wants each clip's).
     if (scope == GROK_IMAGINE_EACH_CLIP &&
         (prop_id == GROK_IMAGINE_PROP_PROMPT || prop_id == GROK_IMAGINE_PROP_REQUEST_ID ||
-         prop_id == GROK_IMAGINE_PROP_LOCATION)) {
+         prop_id == GROK_IMAGINE_PROP_LOCATION || prop_id == GROK_IMAGINE_PROP_OPERATION ||
+         prop_id == GROK_IMAGINE_PROP_VIDEO || prop_id == GROK_IMAGINE_PROP_OUTPUT ||
+         prop_id == GROK_IMAGINE_PROP_KEYFRAMES || prop_id == GROK_IMAGINE_PROP_GENERATE_AUDIO)) {
       g_param_spec_unref(g_param_spec_ref_sink(pspec));
       return;
     }
@@ -72,6 +104,10 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_PROVIDER, GstPluginAPIFlags(0));
   gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_REUSE, GstPluginAPIFlags(0));
+  if (kind == MediaKind::Video) {
+    gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_OPERATION, GstPluginAPIFlags(0));
+    gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_OUTPUT, GstPluginAPIFlags(0));
+  }
   const JobSettings defaults = grok_imagine_default_settings(kind);
   const bool video = kind == MediaKind::Video;
   install(
@@ -209,7 +245,8 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
     install(GROK_IMAGINE_PROP_DURATION,
             g_param_spec_int("duration", "Duration",
                              "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
-                             "30; the provider refuses others before anything is sent)",
+                             "30; the provider refuses others before anything is sent); with "
+                             "operation=extend, the seconds added (2 to 10)",
                              G_MININT, G_MAXINT, defaults.request.duration, rw));
     install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
             gst_param_spec_array("reference-images", "Reference images",
@@ -218,6 +255,48 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                  g_param_spec_string("image", "Image", "Image URI or path", nullptr,
                                                      G_PARAM_READWRITE),
                                  rw));
+    install(
+        GROK_IMAGINE_PROP_OPERATION,
+        g_param_spec_enum("operation", "Operation",
+                          "generate a new clip, extend 'video' (2 to 15 s; duration 2 to 10 "
+                          "new seconds) or edit (restyle) 'video' (at most 8.7 s); extend "
+                          "and edit are xai's",
+                          GROK_IMAGINE_TYPE_OPERATION, int(grokimagine::Operation::Generate), rw));
+    install(GROK_IMAGINE_PROP_VIDEO,
+            g_param_spec_string(
+                "video", "Video",
+                "Input video of operation=extend or edit: an http(s) URL, a local MP4 (path "
+                "or file:// URI; its length is checked before sending, large files go to "
+                "xai's Files API), or request:ID for the result of an earlier job of the "
+                "same key",
+                nullptr, rw));
+    install(GROK_IMAGINE_PROP_OUTPUT,
+            g_param_spec_enum("output", "Output",
+                              "What an extension plays: full (the input, then the new "
+                              "seconds) or continuation (only the new seconds; "
+                              "grokimaginevideosrc with decode=true)",
+                              GROK_IMAGINE_TYPE_OUTPUT, 0, rw));
+    install(
+        GROK_IMAGINE_PROP_KEYFRAMES,
+        gst_param_spec_array(
+            "keyframes", "Keyframes",
+            "Up to 4 images pinned at times in the clip (xai), each TIME:IMAGE with "
+            "TIME in seconds, e.g. \"<0:first.png,4.5:https://host/mid.png>\"",
+            g_param_spec_string("keyframe", "Keyframe", "TIME:IMAGE", nullptr, G_PARAM_READWRITE),
+            rw));
+    install(
+        GROK_IMAGINE_PROP_REFERENCE_AUDIOS,
+        gst_param_spec_array(
+            "reference-audios", "Reference audios",
+            "Up to 3 audio files (each at most 15 s) guiding the sound (xai with "
+            "grok-imagine-video-1.5): http(s) URLs or local files, e.g. \"<voice.mp3>\"",
+            g_param_spec_string("audio", "Audio", "Audio URI or path", nullptr, G_PARAM_READWRITE),
+            rw));
+    install(GROK_IMAGINE_PROP_GENERATE_AUDIO,
+            g_param_spec_boolean("generate-audio", "Generate audio",
+                                 "Make a sound track; false (xai) makes a silent clip, and "
+                                 "grokimaginevideosrc then exposes no audio pad",
+                                 TRUE, rw));
     install(
         GROK_IMAGINE_PROP_LOCATION,
         g_param_spec_string("location", "Location",
@@ -347,6 +426,30 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.location = string_or_empty(value);
       defines_job = false;
       break;
+    case GROK_IMAGINE_PROP_OPERATION:
+      s.request.operation = grokimagine::Operation(g_value_get_enum(value));
+      break;
+    case GROK_IMAGINE_PROP_VIDEO:
+      s.request.video = string_or_empty(value);
+      break;
+    case GROK_IMAGINE_PROP_OUTPUT:
+      s.request.continuation_only = g_value_get_enum(value) == 1;
+      break;
+    case GROK_IMAGINE_PROP_KEYFRAMES:
+    case GROK_IMAGINE_PROP_REFERENCE_AUDIOS: {
+      auto &list =
+          prop_id == GROK_IMAGINE_PROP_KEYFRAMES ? s.request.keyframes : s.request.reference_audios;
+      list.clear();
+      for (guint i = 0; i < gst_value_array_get_size(value); i++) {
+        const GValue *item = gst_value_array_get_value(value, i);
+        if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
+          list.push_back(g_value_get_string(item));
+      }
+      break;
+    }
+    case GROK_IMAGINE_PROP_GENERATE_AUDIO:
+      s.request.generate_audio = g_value_get_boolean(value);
+      break;
     case GROK_IMAGINE_PROP_N:
       s.request.count = g_value_get_int(value);
       break;
@@ -442,6 +545,29 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
       break;
     case GROK_IMAGINE_PROP_LOCATION:
       set_string(s.location);
+      break;
+    case GROK_IMAGINE_PROP_OPERATION:
+      g_value_set_enum(value, int(s.request.operation));
+      break;
+    case GROK_IMAGINE_PROP_VIDEO:
+      set_string(s.request.video);
+      break;
+    case GROK_IMAGINE_PROP_OUTPUT:
+      g_value_set_enum(value, s.request.continuation_only ? 1 : 0);
+      break;
+    case GROK_IMAGINE_PROP_KEYFRAMES:
+    case GROK_IMAGINE_PROP_REFERENCE_AUDIOS:
+      for (const auto &entry : prop_id == GROK_IMAGINE_PROP_KEYFRAMES
+                                   ? s.request.keyframes
+                                   : s.request.reference_audios) {
+        GValue item = G_VALUE_INIT;
+        g_value_init(&item, G_TYPE_STRING);
+        g_value_set_string(&item, entry.c_str());
+        gst_value_array_append_and_take_value(value, &item);
+      }
+      break;
+    case GROK_IMAGINE_PROP_GENERATE_AUDIO:
+      g_value_set_boolean(value, s.request.generate_audio);
       break;
     case GROK_IMAGINE_PROP_N:
       g_value_set_int(value, s.request.count);

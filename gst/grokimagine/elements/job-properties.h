@@ -38,6 +38,12 @@ enum GrokImagineJobProperty {
   GROK_IMAGINE_PROP_REFERENCE_IMAGES,
   GROK_IMAGINE_PROP_LOCATION,
   GROK_IMAGINE_PROP_MAX_SIZE,
+  GROK_IMAGINE_PROP_OPERATION,
+  GROK_IMAGINE_PROP_VIDEO,
+  GROK_IMAGINE_PROP_OUTPUT,
+  GROK_IMAGINE_PROP_KEYFRAMES,
+  GROK_IMAGINE_PROP_REFERENCE_AUDIOS,
+  GROK_IMAGINE_PROP_GENERATE_AUDIO,
   // Images only.
   GROK_IMAGINE_PROP_N,
   GROK_IMAGINE_PROP_OUTPUT_FORMAT,
@@ -51,6 +57,13 @@ GType grok_imagine_provider_get_type(void);
 // The `reuse` enum: unfinished, always, never.
 GType grok_imagine_reuse_get_type(void);
 #define GROK_IMAGINE_TYPE_REUSE (grok_imagine_reuse_get_type())
+
+// The `operation` enum: generate, extend, edit.
+GType grok_imagine_operation_get_type(void);
+#define GROK_IMAGINE_TYPE_OPERATION (grok_imagine_operation_get_type())
+// The `output` enum: full, continuation.
+GType grok_imagine_output_get_type(void);
+#define GROK_IMAGINE_TYPE_OUTPUT (grok_imagine_output_get_type())
 
 // Defaults of a new element's settings for `kind`.
 grokimagine::JobSettings grok_imagine_default_settings(grokimagine::MediaKind kind);

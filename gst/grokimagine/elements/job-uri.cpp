@@ -12,9 +12,12 @@ constexpr const char *kScheme = "grokimagine";
 // what to generate, never where the key goes (api-url, allow-insecure-http),
 // what is written or read on this machine (location, local images) or which
 // safety limits apply (max-size, timeouts, retries, polling).
-constexpr const char *kUriParameters[] = {"prompt",    "duration", "resolution", "aspect-ratio",
-                                          "model",     "provider", "image",      "reference-images",
-                                          "request-id"};
+// An input video likewise: a remote URL or request:ID, never a local file
+// (which would also choose an upload to the provider).
+constexpr const char *kUriParameters[] = {
+    "prompt",   "duration", "resolution",       "aspect-ratio", "model",
+    "provider", "image",    "reference-images", "request-id",   "operation",
+    "output",   "video",    "generate-audio"};
 
 bool allowed_in_uri(const char *name) {
   for (const char *allowed : kUriParameters)
@@ -36,9 +39,17 @@ bool is_remote_image(const char *image) {
          g_ascii_strncasecmp(image, "data:", 5) == 0;
 }
 
+// `video`: an http(s) URL or request:ID (an earlier job of the same key).
+bool is_remote_video(const char *video) {
+  return !video || !*video || g_ascii_strncasecmp(video, "http://", 7) == 0 ||
+         g_ascii_strncasecmp(video, "https://", 8) == 0 ||
+         g_ascii_strncasecmp(video, "request:", 8) == 0;
+}
+
 // `image` (a string) or `reference-images` (an array of strings).
 bool only_remote_images(GParamSpec *pspec, const GValue *value) {
   if (g_str_equal(pspec->name, "image")) return is_remote_image(g_value_get_string(value));
+  if (g_str_equal(pspec->name, "video")) return is_remote_video(g_value_get_string(value));
   if (!g_str_equal(pspec->name, "reference-images") || !GST_VALUE_HOLDS_ARRAY(value)) return true;
   for (guint i = 0; i < gst_value_array_get_size(value); i++) {
     const GValue *item = gst_value_array_get_value(value, i);
@@ -117,7 +128,8 @@ gboolean grok_imagine_apply_job_uri(GObject *element, const char *kind, const gc
         return fail(std::string("parameter '") + static_cast<gchar *>(name) +
                     "' is not allowed in a URI, which may only describe the job (prompt, "
                     "duration, resolution, aspect-ratio, model, provider, remote image URLs, "
-                    "request-id); set it as a property of the element");
+                    "request-id, operation, output, a remote video URL or request:ID, "
+                    "generate-audio); set it as a property of the element");
     }
   }
   // Parse every value before changing anything.
@@ -148,7 +160,9 @@ gboolean grok_imagine_apply_job_uri(GObject *element, const char *kind, const gc
       if (!only_remote_images(pspec, &values.back().second)) {
         clear_values();
         return fail(std::string("parameter '") + static_cast<gchar *>(name) +
-                    "' in a URI takes only http(s) or data: image URLs, not local files");
+                    (g_str_equal(pspec->name, "video")
+                         ? "' in a URI takes only an http(s) URL or request:ID, not local files"
+                         : "' in a URI takes only http(s) or data: image URLs, not local files"));
       }
     }
   }

@@ -81,8 +81,57 @@ Parsed<Submitted> Provider::submitted_id(const HttpResponse &response, const cha
 
 std::optional<Error> Provider::check_video(const Request &request,
                                            const VideoLimits &limits) const {
-  const bool has_images = !request.image.empty() || !request.reference_images.empty();
-  if (request.prompt.find_first_not_of(" \t\r\n") == std::string::npos && !has_images)
+  const std::string who = name();
+  const bool generate = request.operation == Operation::Generate;
+  const std::string operation = operation_name(request.operation);
+  if (!generate && !limits.extend_and_edit)
+    return invalid_setting("Property 'operation' is '" + operation + "': " + who +
+                           " only generates (operation=generate); extend and edit need "
+                           "provider=xai.");
+  if (generate && !request.video.empty())
+    return invalid_setting(
+        "Property 'video' is set but 'operation' is generate: set operation=extend or "
+        "operation=edit to use an input video, or unset 'video'.");
+  if (!generate && request.video.empty())
+    return invalid_setting("Property 'video' is empty: operation=" + operation +
+                           " needs an input video (an http(s) URL, a local path, a file:// URI "
+                           "or request:ID).");
+  if (request.continuation_only && request.operation != Operation::Extend)
+    return invalid_setting(
+        "Property 'output' is 'continuation': only operation=extend makes a "
+        "continuation; use output=full.");
+  const bool blank_prompt = request.prompt.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (!generate && blank_prompt)
+    return invalid_setting("Property 'prompt' is empty: operation=" + operation +
+                           " needs a prompt saying what to do with the video.");
+  if (!generate && (!request.image.empty() || !request.reference_images.empty() ||
+                    !request.keyframes.empty() || !request.reference_audios.empty()))
+    return invalid_setting(
+        "Properties 'image', 'reference-images', 'keyframes' and "
+        "'reference-audios' belong to operation=generate; operation=" +
+        operation + " takes only 'video' and 'prompt'.");
+  const size_t keyframes = request.keyframes.size();
+  if (keyframes > 0 && limits.max_keyframes == 0)
+    return invalid_setting("Property 'keyframes': " + who + " with " + request.model +
+                           " takes no keyframes (provider=xai does).");
+  if (keyframes > limits.max_keyframes)
+    return invalid_setting("Property 'keyframes' has " + std::to_string(keyframes) + " entries: " +
+                           who + " allows at most " + std::to_string(limits.max_keyframes) + ".");
+  const size_t audios = request.reference_audios.size();
+  if (audios > 0 && limits.max_reference_audios == 0)
+    return invalid_setting("Property 'reference-audios': " + who + " with " + request.model +
+                           " takes no reference audios (provider=xai with "
+                           "grok-imagine-video-1.5 does).");
+  if (audios > limits.max_reference_audios)
+    return invalid_setting("Property 'reference-audios' has " + std::to_string(audios) +
+                           " entries: " + who + " allows at most " +
+                           std::to_string(limits.max_reference_audios) + ".");
+  if (!request.generate_audio && !limits.audio_optional)
+    return invalid_setting("Property 'generate-audio' is false: " + who +
+                           " always makes audio (provider=xai can leave it out).");
+  const bool has_images =
+      !request.image.empty() || !request.reference_images.empty() || !request.keyframes.empty();
+  if (generate && blank_prompt && !has_images)
     return invalid_setting(
         "Property 'prompt' is empty: text-to-video needs a prompt (or set 'image' for "
         "image-to-video).");

@@ -33,11 +33,13 @@ struct Output {
 struct JobStatus {
   enum class State { Pending, Running, Completed, Failed, Moderated, Expired };
   State state = State::Pending;
-  std::string provider_status;  // the provider's own word ("QUEUED", ...)
-  int progress = -1;            // 0..100 where the provider reports it
-  std::vector<Output> outputs;  // when Completed, if the status names them
-  std::string detail;           // the provider's words when it did not complete
+  std::string provider_status;     // the provider's own word ("QUEUED", ...)
+  int progress = -1;               // 0..100 where the provider reports it
+  std::vector<Output> outputs;     // when Completed, if the status names them
+  std::string detail;              // the provider's words when it did not complete
   std::optional<double> cost_usd;  // what the provider says the job cost
+  // The finished video's length, where the status gives it (xai).
+  std::optional<double> video_duration_s;
 };
 
 // What a submit returned: the job's id and, from synchronous APIs, the
@@ -50,7 +52,7 @@ struct Submitted {
 template <typename T>
 using Parsed = std::variant<T, Error>;
 
-enum class Phase { Submit, Status, Result };
+enum class Phase { Submit, Status, Result, Files };
 
 // What a poll schedule knows when it picks the next delay.
 struct PollState {
@@ -68,6 +70,11 @@ struct VideoLimits {
   size_t max_references;  // 0: no reference images
   // Whether a first frame and reference images may be sent together.
   bool image_with_references;
+  // Beyond text- and image-to-video: what a provider that does more says.
+  bool extend_and_edit = false;  // operation=extend / edit with a `video`
+  size_t max_keyframes = 0;
+  size_t max_reference_audios = 0;
+  bool audio_optional = false;  // generate-audio=false
 };
 
 class Provider {
@@ -83,6 +90,30 @@ class Provider {
   // Refuses, before anything is sent, what this provider cannot do; the
   // error names the property and what this provider allows.
   virtual std::optional<Error> validate(const Request &request) const = 0;
+
+  // Checks what only the resolved inputs tell (a local video's length),
+  // still before anything is sent; again once request:ID is resolved.
+  virtual std::optional<Error> check_inputs(const Request & /*request*/,
+                                            const Inputs & /*inputs*/) const {
+    return std::nullopt;
+  }
+
+  // Local inputs too large for inline (ImageInput::upload) go to the
+  // provider's Files API where it has one; the others send them inline.
+  virtual bool has_files_api() const { return false; }
+  virtual HttpRequest upload_request(const std::string & /*bytes*/,
+                                     const std::string & /*mime_type*/,
+                                     const Endpoint & /*endpoint*/) const {
+    return {};
+  }
+  // The uploaded file's id.
+  virtual Parsed<std::string> parse_upload(const HttpResponse & /*response*/) const {
+    return Error{ErrorKind::Protocol, "no Files API", {}, 0};
+  }
+  virtual HttpRequest delete_file_request(const std::string & /*file_id*/,
+                                          const Endpoint & /*endpoint*/) const {
+    return {};
+  }
 
   virtual HttpRequest submit_request(const Request &request, const Inputs &inputs,
                                      const Endpoint &endpoint) const = 0;

@@ -2,6 +2,9 @@
 // answers 202 while pending (the body may be empty), then done, failed or
 // expired. A `done` whose video is withheld by moderation is not a clip.
 // Images are synchronous: POST /images/generations answers with the data.
+// Extensions (POST /videos/extensions) and edits (POST /videos/edits) take
+// an input video and are polled the same way. Local inputs too large for
+// inline go to the Files API (POST /files) and are named by file_id.
 #include "../json.h"
 #include "provider.h"
 
@@ -14,15 +17,42 @@ const std::vector<std::string> kImageModels = {"grok-imagine-image"};
 const std::vector<std::string> kAspectRatios = {"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"};
 const std::vector<std::string> kImageResolutions = {"1k", "2k"};
 constexpr int kMaxReferences = 7;
+constexpr size_t kMaxKeyframes = 4;
+constexpr size_t kMaxReferenceAudios = 3;
+// Extensions: the input 2..15 s, the new part 2..10 s; edits: at most 8.7 s.
+constexpr double kMinExtendInput = 2, kMaxExtendInput = 15, kMaxEditInput = 8.7;
+// Uploaded inputs expire by themselves after a day, should the delete
+// after the job never come (a crash).
+constexpr const char *kUploadExpiresAfter = "86400";
 
-std::string image_url(const ImageInput &image) {
-  return image.url.empty() ? image.data_uri() : image.url;
+// An uploaded input is named by its file_id; before the upload (the
+// journal's fingerprint) by its content, which is what the id stands for.
+void add_file_object(JsonBuilder *body, const UploadInput &upload) {
+  json_builder_begin_object(body);
+  if (upload.file_id.empty())
+    json::add_member(body, "file_id", "sha256:" + upload.sha256);
+  else
+    json::add_member(body, "file_id", upload.file_id);
+  json_builder_end_object(body);
 }
 
 void add_url_object(JsonBuilder *body, const std::string &url) {
   json_builder_begin_object(body);
   json::add_member(body, "url", url);
   json_builder_end_object(body);
+}
+
+void add_input(JsonBuilder *body, const ImageInput &input) {
+  if (input.upload)
+    add_file_object(body, *input.upload);
+  else
+    add_url_object(body, input.url.empty() ? input.data_uri() : input.url);
+}
+
+std::string format_seconds(double seconds) {
+  char text[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd(text, sizeof text, "%.2f", seconds);
+  return text;
 }
 
 class Xai final : public Provider {
@@ -52,14 +82,91 @@ class Xai final : public Provider {
     }
     if (auto error = check_model(request, kVideoModels)) return error;
     const bool v15 = request.model == "grok-imagine-video-1.5";
-    const VideoLimits limits{1,
-                             15,
-                             v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
-                                 : std::vector<std::string>{"480p", "720p"},
-                             kAspectRatios,
-                             kMaxReferences,
-                             false};
-    return check_video(request, limits);
+    const bool extend = request.operation == Operation::Extend;
+    if (extend && v15)
+      return invalid_setting(
+          "Property 'model' is 'grok-imagine-video-1.5': xai extends videos with "
+          "grok-imagine-video only.");
+    VideoLimits limits{extend ? 2 : 1,
+                       extend ? 10 : 15,
+                       v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
+                           : std::vector<std::string>{"480p", "720p"},
+                       kAspectRatios,
+                       kMaxReferences,
+                       false};
+    limits.extend_and_edit = true;
+    limits.max_keyframes = kMaxKeyframes;
+    // Reference audios (inferred): grok-imagine-video-1.5 only.
+    limits.max_reference_audios = v15 ? kMaxReferenceAudios : 0;
+    limits.audio_optional = true;
+    if (auto error = check_video(request, limits)) return error;
+    for (const auto &entry : request.keyframes) {
+      std::string why;
+      auto keyframe = parse_keyframe(entry, &why);
+      if (!keyframe) return invalid_setting("Property 'keyframes': " + why + ".");
+      if (keyframe->time_s > request.duration)
+        return invalid_setting("Property 'keyframes': '" + entry + "' is at " +
+                               format_seconds(keyframe->time_s) + " s, past the end of a " +
+                               std::to_string(request.duration) +
+                               " s clip: xai pins keyframes from 0 to the clip's duration.");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Error> check_inputs(const Request &request, const Inputs &inputs) const override {
+    const double seconds = inputs.video.duration_s;
+    if (seconds < 0) return std::nullopt;  // a URL: xai judges it
+    const std::string got = "Property 'video' is " + format_seconds(seconds) + " s long: ";
+    if (request.operation == Operation::Extend &&
+        (seconds < kMinExtendInput - 0.05 || seconds > kMaxExtendInput + 0.05))
+      return invalid_setting(got + "xai extends videos of 2 to 15 s.");
+    if (request.operation == Operation::Edit && seconds > kMaxEditInput + 0.01)
+      return invalid_setting(got + "xai edits videos of at most 8.7 s.");
+    return std::nullopt;
+  }
+
+  bool has_files_api() const override { return true; }
+
+  HttpRequest upload_request(const std::string &bytes, const std::string &mime_type,
+                             const Endpoint &endpoint) const override {
+    g_autofree gchar *nonce = g_uuid_string_random();
+    const std::string boundary = std::string("grokimagine-") + nonce;
+    const std::string extension = g_str_has_prefix(mime_type.c_str(), "video/")   ? "mp4"
+                                  : g_str_has_prefix(mime_type.c_str(), "audio/") ? "audio"
+                                                                                  : "image";
+    std::string body;
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"expires_after\"\r\n\r\n" +
+            kUploadExpiresAfter + "\r\n";
+    body += "--" + boundary +
+            "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"input." + extension +
+            "\"\r\nContent-Type: " + mime_type + "\r\n\r\n";
+    body += bytes;
+    body += "\r\n--" + boundary + "--\r\n";
+    HttpRequest request{"POST", endpoint.api_url + "/files", bearer_headers(endpoint),
+                        std::move(body)};
+    request.content_type = "multipart/form-data; boundary=" + boundary;
+    return request;
+  }
+
+  Parsed<std::string> parse_upload(const HttpResponse &response) const override {
+    if (response.status != 200 && response.status != 201) return http_error(response, Phase::Files);
+    std::string why;
+    json::NodePtr root = json::parse_object(response.body, &why);
+    std::string id = root ? json::string_at(root.get(), "id") : "";
+    if (id.empty() || !request_id_problem(id).empty())
+      return Error{ErrorKind::Protocol,
+                   "xai accepted the upload but its answer names no usable file id",
+                   {},
+                   response.status};
+    return id;
+  }
+
+  HttpRequest delete_file_request(const std::string &file_id,
+                                  const Endpoint &endpoint) const override {
+    return {"DELETE",
+            endpoint.api_url + "/files/" + path_segment(file_id),
+            bearer_headers(endpoint),
+            {}};
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
@@ -70,6 +177,8 @@ class Xai final : public Provider {
     if (!request.prompt.empty()) {
       json::add_member(body, "prompt", request.prompt);
     }
+    if (request.kind == MediaKind::Video && request.operation != Operation::Generate)
+      return video_request(request, inputs, endpoint);
     json::add_member(body, "aspect_ratio", request.aspect_ratio);
     json::add_member(body, "resolution", request.resolution);
     if (request.kind == MediaKind::Image) {
@@ -82,17 +191,64 @@ class Xai final : public Provider {
     json::add_member(body, "duration", request.duration);
     if (!inputs.image.empty()) {
       json_builder_set_member_name(body, "image");
-      add_url_object(body, image_url(inputs.image));
+      add_input(body, inputs.image);
     }
     if (!inputs.references.empty()) {
       json_builder_set_member_name(body, "reference_images");
       json_builder_begin_array(body);
-      for (const auto &reference : inputs.references) add_url_object(body, image_url(reference));
+      for (const auto &reference : inputs.references) add_input(body, reference);
       json_builder_end_array(body);
+    }
+    if (!inputs.keyframes.empty()) {
+      json_builder_set_member_name(body, "keyframes");
+      json_builder_begin_array(body);
+      for (size_t i = 0; i < inputs.keyframes.size() && i < request.keyframes.size(); i++) {
+        std::string why;
+        auto keyframe = parse_keyframe(request.keyframes[i], &why);
+        json_builder_begin_object(body);
+        json_builder_set_member_name(body, "image");
+        add_input(body, inputs.keyframes[i]);
+        json_builder_set_member_name(body, "timestamp_s");
+        json_builder_add_double_value(body, keyframe ? keyframe->time_s : 0);
+        json_builder_end_object(body);
+      }
+      json_builder_end_array(body);
+    }
+    if (!inputs.audios.empty()) {
+      json_builder_set_member_name(body, "reference_audios");
+      json_builder_begin_array(body);
+      for (const auto &audio : inputs.audios) add_input(body, audio);
+      json_builder_end_array(body);
+    }
+    if (!request.generate_audio) {
+      json_builder_set_member_name(body, "generate_audio");
+      json_builder_add_boolean_value(body, FALSE);
     }
     json_builder_end_object(body);
     return {"POST", endpoint.api_url + "/videos/generations", bearer_headers(endpoint),
             json::to_string(body)};
+  }
+
+  // POST /videos/extensions or /videos/edits: the model, the prompt and the
+  // input video (the result keeps the input's aspect ratio).
+  HttpRequest video_request(const Request &request, const Inputs &inputs,
+                            const Endpoint &endpoint) const {
+    g_autoptr(JsonBuilder) body = json_builder_new();
+    json_builder_begin_object(body);
+    json::add_member(body, "model", request.model);
+    json::add_member(body, "prompt", request.prompt);
+    json_builder_set_member_name(body, "video");
+    const VideoInput &video = inputs.video;
+    if (video.upload)
+      add_file_object(body, *video.upload);
+    else
+      // request:ID until resolved (the journal's fingerprint), then its URL.
+      add_url_object(body, !video.url.empty() ? video.url : "request:" + video.request_id);
+    const bool extend = request.operation == Operation::Extend;
+    if (extend) json::add_member(body, "duration", request.duration);
+    json_builder_end_object(body);
+    return {"POST", endpoint.api_url + (extend ? "/videos/extensions" : "/videos/edits"),
+            bearer_headers(endpoint), json::to_string(body)};
   }
 
   Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
@@ -157,6 +313,8 @@ class Xai final : public Provider {
       }
       status.state = JobStatus::State::Completed;
       status.outputs.push_back({url, "video/mp4", {}});
+      if (auto seconds = json::number_at(root.get(), "video.duration"))
+        if (*seconds > 0) status.video_duration_s = *seconds;
     } else if (word == "failed") {
       status.state = JobStatus::State::Failed;
       status.detail = json::error_message(root.get());
