@@ -12,10 +12,12 @@
 
 #include "assert-string.h"
 #include "core/channel-schedule.h"
+#include "core/json.h"
 #include "core/prompt-list.h"
 #include "support.h"
 
 namespace emu = grokimagine::emulator;
+namespace json = grokimagine::json;
 using grokimagine::ChannelSchedule;
 using Kind = ChannelSchedule::Next::Kind;
 
@@ -447,6 +449,47 @@ GST_START_TEST(test_budget_covers_the_whole_channel) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_continuity_last_frame) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  set_prompts(channel, "<\"A dog runs\",\"The dog stops\">");
+  gst_util_set_object_arg(G_OBJECT(channel), "continuity", "last-frame");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  const auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 2);
+  fail_unless_equals_int(submits[0].image_bytes, -1);
+  // The second job starts from a frame of the stream: the channel's size.
+  json::NodePtr body = json::parse_object(submits[1].body);
+  fail_unless(body != nullptr);
+  gsize length = 0;
+  g_autofree guchar *png = g_base64_decode(json::string_at(body.get(), "image").c_str(), &length);
+  const auto [width, height] = test::decoded_image_size(std::string((char *)png, length));
+  fail_unless(width == 848 && height == 480, "%dx%d", width, height);
+  // Generated once the first had played: no lookahead can help here.
+  fail_unless(submits[1].received_us > submits[0].received_us + 500000);
+  fail_unless_equals_int(seen.frames, 48);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+
+  // reapi takes no inline image: refused before any job.
+  emu::Emulator reapi(test::quick_options());
+  pipeline = gst_pipeline_new(nullptr);
+  Seen refused;
+  channel = make_channel(reapi, pipeline, &refused);
+  gst_util_set_object_arg(G_OBJECT(channel), "provider", "reapi");
+  gst_util_set_object_arg(G_OBJECT(channel), "continuity", "last-frame");
+  g_object_set(channel, "duration", 6, nullptr);
+  set_prompts(channel, "<A,B>");
+  result = run(pipeline, &refused);
+  gst_object_unref(pipeline);
+  fail_unless(test::contains(result.error_text(), "Property 'continuity' is last-frame"), "%s",
+              result.error_text().c_str());
+}
+GST_END_TEST;
+
 GST_START_TEST(test_null_from_any_point_is_prompt) {
   emu::Options options = test::quick_options();
   options.generation_ms = 700;
@@ -502,6 +545,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);
+  tcase_add_test(element, test_continuity_last_frame);
   tcase_add_test(element, test_null_from_any_point_is_prompt);
   tcase_add_test(element, test_bad_settings_refused_before_any_job);
   suite_add_tcase(suite, element);

@@ -55,12 +55,14 @@ enum {
   PROP_WIDTH,
   PROP_HEIGHT,
   PROP_FRAMERATE,
+  PROP_CONTINUITY,
 };
 
 enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
 static guint channel_signals[N_SIGNALS];
 
 enum class Filler { Hold, Black, Loop };
+enum class Continuity { None, LastFrame };
 
 namespace {
 
@@ -75,6 +77,7 @@ struct ChannelSettings {
   int height = 0;
   int fps_n = 24;
   int fps_d = 1;
+  Continuity continuity = Continuity::None;
 };
 
 // What exists while the channel runs.
@@ -93,6 +96,7 @@ struct RunState {
   bool in_filler = false;
   GstClockTime filler_started = 0;
   int last_played = -1;  // for filler=loop
+  Continuity continuity = Continuity::None;
   // The budget over all clips: what started clips are expected to cost.
   double clip_estimate_usd = 0;
   double committed_usd = 0;
@@ -184,6 +188,37 @@ static void register_prompt_list_value() {
       },
       {nullptr}};
   gst_value_register(&table);
+}
+
+static GType continuity_get_type() {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {int(Continuity::None), "Each clip from its own prompt", "none"},
+        {int(Continuity::LastFrame),
+         "Each clip starts from the previous clip's last frame (its image); a clip is then "
+         "generated once the previous one has played",
+         "last-frame"},
+        {0, nullptr, nullptr}};
+    g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelContinuity", values));
+  }
+  return type;
+}
+
+// The frame as a PNG data: URI, the image a continued clip starts from.
+static std::string frame_as_png_uri(const ChannelFormat &format, GstBuffer *frame) {
+  g_autoptr(GstCaps) raw = format.video_caps();
+  g_autoptr(GstSample) sample = gst_sample_new(frame, raw, nullptr, nullptr);
+  g_autoptr(GstCaps) png = gst_caps_new_empty_simple("image/png");
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GstSample) converted = gst_video_convert_sample(sample, png, 5 * GST_SECOND, &error);
+  if (!converted) return {};
+  GstMapInfo map;
+  GstBuffer *buffer = gst_sample_get_buffer(converted);
+  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) return {};
+  g_autofree gchar *base64 = g_base64_encode(map.data, map.size);
+  gst_buffer_unmap(buffer, &map);
+  return std::string("data:image/png;base64,") + base64;
 }
 
 static GType filler_get_type() {
@@ -396,6 +431,11 @@ static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, 
   // The channel keeps its own budget over all clips (start_clips).
   g_object_set(source, "budget", 0.0, nullptr);
   g_object_set(source, "prompt", prompt.c_str(), "location", path, nullptr);
+  if (run.continuity == Continuity::LastFrame && index > 0 && run.last_frame) {
+    // Continued from what the viewer saw last: the previous clip's last frame.
+    const std::string image = frame_as_png_uri(run.format, run.last_frame);
+    if (!image.empty()) g_object_set(source, "image", image.c_str(), nullptr);
+  }
   return source;
 }
 
@@ -833,6 +873,9 @@ static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id
       s.fps_n = gst_value_get_fraction_numerator(value);
       s.fps_d = gst_value_get_fraction_denominator(value);
       break;
+    case PROP_CONTINUITY:
+      s.continuity = Continuity(g_value_get_enum(value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -876,6 +919,9 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
     case PROP_FRAMERATE:
       gst_value_set_fraction(value, s.fps_n, s.fps_d);
       break;
+    case PROP_CONTINUITY:
+      g_value_set_enum(value, int(s.continuity));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -904,7 +950,19 @@ static bool start_channel(GstGrokImagineChannel *self) {
                       (nullptr));
     return false;
   }
-  auto run = std::make_unique<RunState>(settings.lookahead, settings.loop);
+  if (settings.continuity == Continuity::LastFrame &&
+      g_str_equal(check.provider().name(), "reapi")) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Property 'continuity' is last-frame, but reapi takes images only as "
+                       "public http(s) URLs, and a frame of the stream has none."),
+                      (nullptr));
+    return false;
+  }
+  // Continued clips wait for the previous one's last frame: nothing to
+  // generate ahead.
+  auto run = std::make_unique<RunState>(
+      settings.continuity == Continuity::LastFrame ? 0 : settings.lookahead, settings.loop);
+  run->continuity = settings.continuity;
   run->clip_estimate_usd = clip_estimate;
   run->committed_usd = p.job.spent_usd();
   const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
@@ -1045,6 +1103,12 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       gobject_class, PROP_FRAMERATE,
       gst_param_spec_fraction("framerate", "Frame rate", "Output frame rate", 1, 1, 240, 1, 24, 1,
                               rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CONTINUITY,
+      g_param_spec_enum("continuity", "Continuity",
+                        "How clips follow each other: each from its own prompt, or each starting "
+                        "from the previous clip's last frame (not reapi; no lookahead then)",
+                        continuity_get_type(), int(Continuity::None), rw));
   channel_signals[SIGNAL_QUEUE_PROMPT] = g_signal_new_class_handler(
       "queue-prompt", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK(+[](GstGrokImagineChannel *self, const gchar *prompt) -> gboolean {
@@ -1052,6 +1116,7 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       }),
       nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
   gst_type_mark_as_plugin_api(filler_get_type(), GstPluginAPIFlags(0));
+  gst_type_mark_as_plugin_api(continuity_get_type(), GstPluginAPIFlags(0));
   register_prompt_list_value();
 
   element_class->change_state = gst_grok_imagine_channel_change_state;
