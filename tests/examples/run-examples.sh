@@ -397,6 +397,34 @@ test_channel_stdin() {
   }
 }
 
+test_channel_live_hls() {
+  local dir="$out/live-hls" before
+  before=$(submits)
+  # Live: it never ends by itself; Ctrl-C (SIGINT, with gst-launch -e) ends it.
+  timeout -s INT 12 "$examples/channel-live-hls.sh" "$dir" "examples test: live one" \
+    "examples test: live two" >"$out/live-hls.log" 2>&1
+  local playlist="$dir/playlist.m3u8"
+  grep -q '^#EXTM3U' "$playlist" 2>/dev/null || {
+    problem "no playlist in $dir"
+    sed 's/^/    | /' "$out/live-hls.log"
+    return 1
+  }
+  local paths=()
+  mapfile -t paths < <(grep -v '^#' "$playlist" | grep '\.ts$' | sed "s|^|$dir/|")
+  [ ${#paths[@]} -ge 2 ] || {
+    problem "only ${#paths[@]} segments in the playlist"
+    return 1
+  }
+  echo "  ${#paths[@]} segments"
+  media "${paths[@]}" || return 1
+  # Both clips played: their 2 s each, plus what filler held around them.
+  expect_stream video/x-h264 "$((2 * frames))-100000" width=848 height=480 || return 1
+  [ $(($(submits) - before)) -eq 2 ] || {
+    problem "the emulator saw $(($(submits) - before)) submits, expected 2"
+    return 1
+  }
+}
+
 test_python() {
   local saved="$out/python.mp4"
   run python "$python" "$examples/generate.py" "examples test: python" "$saved" || return 1
@@ -446,6 +474,7 @@ example() {
 }
 
 example "channel.sh renders three prompts into one MP4 without a seam" test_channel
+example "channel-live-hls.sh publishes a live channel as HLS until Ctrl-C" test_channel_live_hls
 example "play.sh plays every frame and the audio" test_play
 example "save-without-reencoding.sh remuxes H.264 and AAC into an MP4" test_save
 example "hls.sh writes a playlist and segments holding the clip" test_hls
