@@ -118,7 +118,8 @@ for line in open(path):
     else:
         kept.append(line)
 open(path, "w").writelines(kept)
-print("\n".join(dropped))
+if dropped:
+    print("\n".join(dropped))
 EOF
 [ -s "$scratch/unrunnable" ] || exit "$status"
 sed 's/^/suite /' "$scratch/unrunnable" | report_not_run

@@ -185,8 +185,7 @@ static void register_prompt_list_value() {
         for (std::size_t i = 0; i < items->size(); i++) strv[i] = g_strdup((*items)[i].c_str());
         g_value_take_boxed(dest, strv);
         return TRUE;
-      },
-      {nullptr}};
+      }};
   gst_value_register(&table);
 }
 
