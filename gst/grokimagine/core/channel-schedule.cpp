@@ -31,11 +31,20 @@ std::vector<int> ChannelSchedule::to_start() {
   if (!first) return started;
   // The upcoming clip plus `lookahead` after it.
   const std::size_t last = std::min(clips_.size(), *first + 1 + lookahead_);
-  for (std::size_t i = *first; i < last; i++)
+  for (std::size_t i = *first; i < last; i++) {
+    if (chained_ && i > 0) {
+      // Continues the clip before it: only once that one's result is
+      // whole (or it failed, and this one continues an earlier one).
+      const ScheduledClip &before = clips_[i - 1];
+      const bool settled = before.whole || before.state == ScheduledClip::State::Failed ||
+                           before.state == ScheduledClip::State::Played;
+      if (!settled) break;
+    }
     if (clips_[i].state == ScheduledClip::State::Waiting) {
       clips_[i].state = ScheduledClip::State::Generating;
       started.push_back(int(i));
     }
+  }
   return started;
 }
 
@@ -51,6 +60,18 @@ void ChannelSchedule::failed(int index) {
 void ChannelSchedule::played(int index) {
   ScheduledClip &clip = clips_.at(std::size_t(index));
   if (clip.state != ScheduledClip::State::Failed) clip.state = ScheduledClip::State::Played;
+}
+
+void ChannelSchedule::whole(int index) {
+  clips_.at(std::size_t(index)).whole = true;
+}
+
+std::optional<int> ChannelSchedule::continues(int index) const {
+  for (int i = std::min(index, int(clips_.size())) - 1; i >= 0; i--)
+    if (clips_[std::size_t(i)].whole &&
+        clips_[std::size_t(i)].state != ScheduledClip::State::Failed)
+      return i;
+  return std::nullopt;
 }
 
 ChannelSchedule::Next ChannelSchedule::next(std::uint64_t position) {
@@ -107,6 +128,26 @@ FrameSize frame_size(const std::string &resolution, const std::string &aspect_ra
   if (ratio_a == ratio_b) return {short_px, short_px};
   const int long_px = short_px * std::max(ratio_a, ratio_b) / std::min(ratio_a, ratio_b) / 16 * 16;
   return ratio_a > ratio_b ? FrameSize{long_px, short_px} : FrameSize{short_px, long_px};
+}
+
+std::optional<std::uint64_t> extension_input_start(const std::vector<std::uint64_t> &keyframes,
+                                                   std::uint64_t played_from, std::uint64_t end,
+                                                   std::uint64_t min_length,
+                                                   std::uint64_t max_length) {
+  // Timestamps come rounded to the nanosecond from different clocks (the
+  // demuxer's timescale, the frame rate): a millisecond is "at".
+  constexpr std::uint64_t kSlack = 1000000;
+  std::optional<std::uint64_t> before, after;
+  for (std::uint64_t keyframe : keyframes) {
+    if (keyframe >= end) break;
+    const std::uint64_t length = end - keyframe;
+    if (length < min_length || length > max_length) continue;
+    if (keyframe <= played_from + kSlack)
+      before = keyframe;  // the last one at or before
+    else if (!after)
+      after = keyframe;  // the first one past: the longest input allowed
+  }
+  return before ? before : after;
 }
 
 }  // namespace grokimagine

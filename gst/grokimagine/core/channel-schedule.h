@@ -20,13 +20,18 @@ struct ScheduledClip {
   // A cue: the clip should start at this time (a subtitle-like script).
   std::optional<std::uint64_t> cue;
   State state = State::Waiting;
+  // Its result is whole on disk: a chained clip can continue it.
+  bool whole = false;
 };
 
 class ChannelSchedule {
  public:
   // `lookahead`: clips generated ahead of the one playing; `loop`: replay
-  // what has played once the prompts run out.
-  ChannelSchedule(unsigned lookahead, bool loop) : lookahead_(lookahead), loop_(loop) {}
+  // what has played once the prompts run out; `chained`: each clip continues
+  // the one before it (an extension), so it starts only once every clip
+  // before it has a whole result or has failed.
+  ChannelSchedule(unsigned lookahead, bool loop, bool chained = false)
+      : lookahead_(lookahead), loop_(loop), chained_(chained) {}
 
   // Appends a clip; false (and nothing added) for an empty prompt or after
   // the end of the prompts.
@@ -43,6 +48,10 @@ class ChannelSchedule {
   void ready(int index);
   void failed(int index);
   void played(int index);
+  void whole(int index);
+  // Chained: the clip `index` continues, the latest one before it with a
+  // whole result; none when every one before it failed (or it is first).
+  std::optional<int> continues(int index) const;
 
   struct Next {
     enum class Kind {
@@ -71,6 +80,7 @@ class ChannelSchedule {
 
   unsigned lookahead_;
   bool loop_;
+  bool chained_;
   bool ended_ = false;
   std::vector<ScheduledClip> clips_;
   std::size_t replay_cursor_ = 0;  // the next played clip to replay (loop)
@@ -85,5 +95,17 @@ struct FrameSize {
   int height;
 };
 FrameSize frame_size(const std::string &resolution, const std::string &aspect_ratio);
+
+// Where an extension's input starts in the result it continues (times in
+// nanoseconds; `keyframes` in increasing order, `end` the result's end):
+// the last keyframe at or before `played_from`, so that the input is what
+// played of it (plus what precedes it back to a keyframe: samples are
+// copied, not re-encoded); a later keyframe while that input would be
+// longer than `max_length`. None when no keyframe makes an input of
+// `min_length` to `max_length`.
+std::optional<std::uint64_t> extension_input_start(const std::vector<std::uint64_t> &keyframes,
+                                                   std::uint64_t played_from, std::uint64_t end,
+                                                   std::uint64_t min_length,
+                                                   std::uint64_t max_length);
 
 }  // namespace grokimagine

@@ -1,5 +1,10 @@
 #include "channel-clip.h"
 
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "core/channel-schedule.h"
 #include "pad-media.h"
 
 GstCaps *ChannelFormat::video_caps() const {
@@ -41,11 +46,43 @@ GstElement *add_branch(GstElement *pipeline, bool video, const ChannelFormat &fo
   return convert;
 }
 
+// Drops what comes before the time at `data`: video frames that start
+// before it (a millisecond of slack: the demuxer's timescale rounds), audio
+// that ends before it (the channel cuts the head of the one that straddles).
+// The segment starts there too, or videorate would fill the time before it
+// with copies of the first frame.
+template <bool kVideo>
+GstPadProbeReturn skip_before(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  const GstClockTime skip = *static_cast<const GstClockTime *>(data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
+    const GstSegment *segment = nullptr;
+    gst_event_parse_segment(event, &segment);
+    if (segment->format != GST_FORMAT_TIME || segment->start >= skip) return GST_PAD_PROBE_OK;
+    GstSegment moved;
+    gst_segment_copy_into(segment, &moved);
+    moved.start = moved.position = skip;
+    GstEvent *replaced = gst_event_new_segment(&moved);
+    gst_event_set_seqnum(replaced, gst_event_get_seqnum(event));
+    gst_event_unref(event);
+    GST_PAD_PROBE_INFO_DATA(info) = replaced;
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!GST_BUFFER_PTS_IS_VALID(buffer)) return GST_PAD_PROBE_OK;
+  const GstClockTime pts = GST_BUFFER_PTS(buffer);
+  const GstClockTime end =
+      GST_BUFFER_DURATION_IS_VALID(buffer) ? pts + GST_BUFFER_DURATION(buffer) : pts;
+  const bool before = kVideo ? pts + GST_MSECOND < skip : end <= skip;
+  return before ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
 }  // namespace
 
 ChannelClip::ChannelClip(int index, std::string prompt, GstElement *source,
-                         const ChannelFormat &format)
-    : index_(index), prompt_(std::move(prompt)), source_(source) {
+                         const ChannelFormat &format, GstClockTime skip)
+    : index_(index), prompt_(std::move(prompt)), source_(source), skip_(skip) {
   g_autofree gchar *name = g_strdup_printf("channel-clip-%d", index);
   pipeline_ = grokimagine::GObjectPtr<GstElement>::adopt(
       GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new(name))));
@@ -79,7 +116,14 @@ void ChannelClip::on_pad_added(GstElement *, GstPad *pad, ChannelClip *self) {
   if (linked) return;  // the first stream of each kind plays
   g_autoptr(GstPad) sink =
       gst_element_get_static_pad(video ? self->video_in_ : self->audio_in_, "sink");
-  if (gst_pad_link(pad, sink) == GST_PAD_LINK_OK) linked = true;
+  if (gst_pad_link(pad, sink) != GST_PAD_LINK_OK) return;
+  linked = true;
+  // Dropped here, not by the channel: held in the appsinks, they would
+  // stall the decoding of the other stream.
+  if (self->skip_)
+    gst_pad_add_probe(
+        pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        video ? skip_before<true> : skip_before<false>, &self->skip_, nullptr);
 }
 
 void ChannelClip::drain_messages(const std::function<void(GstMessage *)> &handle) {
@@ -111,4 +155,183 @@ GstClockTime ChannelClip::duration() const {
   if (!gst_element_query_duration(pipeline_.get(), GST_FORMAT_TIME, &duration) || duration < 0)
     return GST_CLOCK_TIME_NONE;
   return GstClockTime(duration);
+}
+
+// ---- The input of an extension ----
+
+namespace {
+
+// Runs `pipeline` to EOS: an error text if it fails, is stopped or takes
+// more than `limit`. Leaves it in NULL.
+std::optional<std::string> run_to_eos(GstElement *pipeline, GstClockTime limit,
+                                      const std::function<bool()> &stopping) {
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  std::optional<std::string> error =
+      "it took longer than " + std::to_string(limit / GST_SECOND) + " s";
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    error = "the pipeline did not start";
+  const gint64 deadline = g_get_monotonic_time() + gint64(limit / GST_USECOND);
+  // Short waits: a stop (the channel going to NULL) is heard at once.
+  while (error && !stopping() && g_get_monotonic_time() < deadline) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+        bus, 50 * GST_MSECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    if (!message) continue;
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
+      error.reset();
+    } else {
+      g_autoptr(GError) gerror = nullptr;
+      gst_message_parse_error(message, &gerror, nullptr);
+      error = gerror->message;
+      break;
+    }
+  }
+  if (error && stopping()) error = "stopped";
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  return error;
+}
+
+// filesrc ! qtdemux, each video and audio stream given to `on_stream`
+// (called on the streaming thread with the pipeline and the pad).
+using StreamHandler = std::function<void(GstElement *pipeline, GstPad *pad, bool video)>;
+
+grokimagine::GObjectPtr<GstElement> demux_pipeline(const std::string &path,
+                                                   StreamHandler *on_stream) {
+  auto pipeline = grokimagine::GObjectPtr<GstElement>::adopt(
+      GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("extension-input"))));
+  GstElement *file = gst_element_factory_make("filesrc", nullptr);
+  if (!file) return {};
+  gst_bin_add(GST_BIN(pipeline.get()), file);
+  GstElement *demux = gst_element_factory_make("qtdemux", nullptr);
+  if (!demux) return {};
+  gst_bin_add(GST_BIN(pipeline.get()), demux);
+  g_object_set(file, "location", path.c_str(), nullptr);
+  gst_element_link(file, demux);
+  g_signal_connect(demux, "pad-added",
+                   G_CALLBACK(+[](GstElement *element, GstPad *pad, StreamHandler *handler) {
+                     const std::string media = grok_imagine_pad_media(pad);
+                     const bool video = g_str_has_prefix(media.c_str(), "video/");
+                     if (video || g_str_has_prefix(media.c_str(), "audio/"))
+                       (*handler)(GST_ELEMENT(GST_ELEMENT_PARENT(element)), pad, video);
+                   }),
+                   on_stream);
+  return pipeline;
+}
+
+// The samples before `start` dropped, and the segment starting there: the
+// muxer writes the rest from time 0.
+GstPadProbeReturn cut_before(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  const GstClockTime start = *static_cast<const GstClockTime *>(data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
+    const GstSegment *segment = nullptr;
+    gst_event_parse_segment(event, &segment);
+    if (segment->format != GST_FORMAT_TIME || segment->start >= start) return GST_PAD_PROBE_OK;
+    GstSegment moved;
+    gst_segment_copy_into(segment, &moved);
+    moved.start = moved.position = start;
+    GstEvent *replaced = gst_event_new_segment(&moved);
+    gst_event_set_seqnum(replaced, gst_event_get_seqnum(event));
+    gst_event_unref(event);
+    GST_PAD_PROBE_INFO_DATA(info) = replaced;
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  // A millisecond of slack: the demuxer's timescale rounds.
+  return GST_BUFFER_PTS_IS_VALID(buffer) && GST_BUFFER_PTS(buffer) + GST_MSECOND < start
+             ? GST_PAD_PROBE_DROP
+             : GST_PAD_PROBE_OK;
+}
+
+}  // namespace
+
+std::optional<std::string> write_extension_input(const std::string &source,
+                                                 GstClockTime played_from,
+                                                 const ExtensionInputLimits &limits,
+                                                 const std::string &dest, GstClockTime *length,
+                                                 const std::function<bool()> &stopping) {
+  // Demuxing only (no decoding): a 15 s clip takes milliseconds.
+  constexpr GstClockTime kLimit = 30 * GST_SECOND;
+  // First the video's keyframes and end.
+  struct Scan {
+    std::mutex lock;
+    std::vector<std::uint64_t> keyframes;
+    GstClockTime end = 0;
+    bool video = false;
+  } scan;
+  StreamHandler scan_stream = [&scan](GstElement *pipeline, GstPad *pad, bool video) {
+    GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+    g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+    gst_bin_add(GST_BIN(pipeline), sink);
+    gst_element_sync_state_with_parent(sink);
+    g_autoptr(GstPad) sink_pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_link(pad, sink_pad);
+    std::lock_guard<std::mutex> guard(scan.lock);
+    if (!video || scan.video) return;  // the first video stream
+    scan.video = true;
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *, GstPadProbeInfo *info, gpointer data) {
+          auto *found = static_cast<Scan *>(data);
+          GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+          if (!GST_BUFFER_PTS_IS_VALID(buffer)) return GST_PAD_PROBE_OK;
+          const GstClockTime pts = GST_BUFFER_PTS(buffer);
+          std::lock_guard<std::mutex> guard(found->lock);
+          if (!GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+            found->keyframes.push_back(pts);
+          const GstClockTime duration =
+              GST_BUFFER_DURATION_IS_VALID(buffer) ? GST_BUFFER_DURATION(buffer) : 0;
+          found->end = MAX(found->end, pts + duration);
+          return GST_PAD_PROBE_OK;
+        },
+        &scan, nullptr);
+  };
+  auto scanner = demux_pipeline(source, &scan_stream);
+  if (!scanner) return std::string("qtdemux is not installed");
+  if (auto error = run_to_eos(scanner.get(), kLimit, stopping)) return "reading it: " + *error;
+  scanner = {};
+  std::sort(scan.keyframes.begin(), scan.keyframes.end());
+  auto start = grokimagine::extension_input_start(scan.keyframes, played_from, scan.end,
+                                                  limits.min_length, limits.max_length);
+  if (!start)
+    return "none of its " + std::to_string(scan.keyframes.size()) +
+           " keyframes starts an input the provider takes (" +
+           std::to_string(limits.min_length / GST_MSECOND) + " to " +
+           std::to_string(limits.max_length / GST_MSECOND) + " ms; the clip is " +
+           std::to_string(scan.end / GST_MSECOND) + " ms)";
+
+  // Then its samples from that keyframe on, into a new MP4.
+  GstClockTime cut = *start;
+  GstElement *mux = nullptr;
+  bool linked_video = false, linked_audio = false;
+  StreamHandler copy_stream = [&](GstElement *pipeline, GstPad *pad, bool video) {
+    bool &linked = video ? linked_video : linked_audio;
+    if (linked) return;
+    linked = true;
+    // A queue per stream: the demuxer interleaves them on one thread.
+    GstElement *queue = gst_element_factory_make("queue", nullptr);
+    gst_bin_add(GST_BIN(pipeline), queue);
+    gst_element_sync_state_with_parent(queue);
+    g_autoptr(GstPad) queue_sink = gst_element_get_static_pad(queue, "sink");
+    g_autoptr(GstPad) queue_src = gst_element_get_static_pad(queue, "src");
+    g_autoptr(GstPad) mux_pad =
+        gst_element_request_pad_simple(mux, video ? "video_%u" : "audio_%u");
+    gst_pad_add_probe(
+        pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        cut_before, &cut, nullptr);
+    gst_pad_link(pad, queue_sink);
+    gst_pad_link(queue_src, mux_pad);
+  };
+  auto writer = demux_pipeline(source, &copy_stream);
+  if (!writer) return std::string("qtdemux is not installed");
+  mux = gst_element_factory_make("mp4mux", nullptr);
+  if (!mux) return std::string("mp4mux is not installed");
+  gst_bin_add(GST_BIN(writer.get()), mux);
+  GstElement *file = gst_element_factory_make("filesink", nullptr);
+  gst_bin_add(GST_BIN(writer.get()), file);
+  g_object_set(file, "location", dest.c_str(), nullptr);
+  gst_element_link(mux, file);
+  if (auto error = run_to_eos(writer.get(), kLimit, stopping)) return "copying it: " + *error;
+  *length = scan.end - cut;
+  return std::nullopt;
 }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/gobject-ptr.h"
@@ -30,8 +31,10 @@ struct ChannelFormat {
 class ChannelClip {
  public:
   // `source` is the element that reads the clip (grokimaginesrc with the
-  // job's properties, or filesrc); the clip takes ownership.
-  ChannelClip(int index, std::string prompt, GstElement *source, const ChannelFormat &format);
+  // job's properties, or filesrc); the clip takes ownership. What comes
+  // before `skip` is not played (an extension's input: it has played).
+  ChannelClip(int index, std::string prompt, GstElement *source, const ChannelFormat &format,
+              GstClockTime skip = 0);
   ~ChannelClip();  // to NULL, promptly
   ChannelClip(const ChannelClip &) = delete;
   ChannelClip &operator=(const ChannelClip &) = delete;
@@ -76,4 +79,23 @@ class ChannelClip {
   std::atomic<bool> video_linked_{false};
   std::atomic<bool> audio_linked_{false};
   double counted_cost_ = 0;  // worker thread only
+  GstClockTime skip_;
 };
+
+// The lengths of input video the provider extends.
+struct ExtensionInputLimits {
+  GstClockTime min_length;
+  GstClockTime max_length;
+};
+
+// continuity=extend: writes to `dest` the end of the MP4 at `source` that the
+// next clip extends, from the keyframe extension_input_start() picks for
+// `played_from` (where what played of `source` starts): its H.264 and AAC
+// samples copied into a new MP4, not re-encoded. Sets `length` to the new
+// file's length. An error text when it cannot; `stopping` cuts the work
+// short (a state change to NULL).
+std::optional<std::string> write_extension_input(const std::string &source,
+                                                 GstClockTime played_from,
+                                                 const ExtensionInputLimits &limits,
+                                                 const std::string &dest, GstClockTime *length,
+                                                 const std::function<bool()> &stopping);

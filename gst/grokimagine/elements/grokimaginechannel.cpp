@@ -28,6 +28,7 @@
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -39,6 +40,7 @@
 #include "core/prompt-list.h"
 #include "core/generation.h"
 #include "element-errors.h"
+#include "grokimaginesrc.h"
 #include "job-properties.h"
 
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_channel_debug);
@@ -62,7 +64,7 @@ enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
 static guint channel_signals[N_SIGNALS];
 
 enum class Filler { Hold, Black, Loop };
-enum class Continuity { None, LastFrame };
+enum class Continuity { None, LastFrame, Extend };
 
 namespace {
 
@@ -97,12 +99,18 @@ struct RunState {
   GstClockTime filler_started = 0;
   int last_played = -1;  // for filler=loop
   Continuity continuity = Continuity::None;
+  // continuity=extend: where each clip's own part starts in its file (after
+  // the input it extends; absent: 0), and the lengths of input the provider
+  // extends.
+  std::map<int, GstClockTime> own_part_start;
+  ExtensionInputLimits extension_limits{};
+  std::vector<int> kept_results;  // played, kept while they may be extended
   // The budget over all clips: what started clips are expected to cost.
   double clip_estimate_usd = 0;
   double committed_usd = 0;
   bool budget_reached = false;  // no more jobs
 
-  RunState(guint lookahead, bool loop) : schedule(lookahead, loop) {
+  RunState(guint lookahead, bool loop, bool chained) : schedule(lookahead, loop, chained) {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
   }
   ~RunState() {
@@ -198,6 +206,10 @@ static GType continuity_get_type() {
          "Each clip starts from the previous clip's last frame (its image); a clip is then "
          "generated once the previous one has played",
          "last-frame"},
+        {int(Continuity::Extend),
+         "Each clip extends the previous one and only its new seconds play: one continuous "
+         "shot (xai); a clip is generated once the previous one's result is whole",
+         "extend"},
         {0, nullptr, nullptr}};
     g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelContinuity", values));
   }
@@ -317,12 +329,15 @@ static bool push_frame(GstGrokImagineChannel *self, RunState &run, GstBuffer *fr
 }
 
 // Pushes audio from `buffer` (owned; may be null for silence) up to sample
-// `until` of the timeline: cut where it passes it, silence where it falls
-// short when `fill` is set.
+// `until` of the timeline. What of it passes `until` goes to `*rest` (the
+// next frame's audio begins with it), or is dropped without `rest`.
 static bool push_audio(GstGrokImagineChannel *self, RunState &run, GstBuffer *buffer, guint64 until,
-                       bool live) {
+                       bool live, GstBuffer **rest = nullptr) {
   if (run.samples >= until) {
-    if (buffer) gst_buffer_unref(buffer);
+    if (buffer && rest)
+      *rest = buffer;
+    else if (buffer)
+      gst_buffer_unref(buffer);
     return true;
   }
   const guint64 wanted = until - run.samples;
@@ -330,10 +345,12 @@ static bool push_audio(GstGrokImagineChannel *self, RunState &run, GstBuffer *bu
     buffer = gst_buffer_new_allocate(nullptr, wanted * ChannelFormat::kBytesPerFrame, nullptr);
     gst_buffer_memset(buffer, 0, 0, wanted * ChannelFormat::kBytesPerFrame);
   }
-  guint64 have = gst_buffer_get_size(buffer) / ChannelFormat::kBytesPerFrame;
+  const gsize size = gst_buffer_get_size(buffer);
+  guint64 have = size / ChannelFormat::kBytesPerFrame;
   if (have > wanted) {
-    GstBuffer *cut = gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, 0,
-                                            wanted * ChannelFormat::kBytesPerFrame);
+    const gsize used = wanted * ChannelFormat::kBytesPerFrame;
+    if (rest) *rest = gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, used, size - used);
+    GstBuffer *cut = gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, 0, used);
     gst_buffer_unref(buffer);
     buffer = cut;
     have = wanted;
@@ -397,15 +414,74 @@ static void end_filler(GstGrokImagineChannel *self, RunState &run) {
 
 // ---- Clips ----
 
+// Where clip `index`'s own part starts in its file: after the input it
+// extends (continuity=extend), else 0.
+static GstClockTime own_part_start(const RunState &run, int index) {
+  const auto known = run.own_part_start.find(index);
+  return known == run.own_part_start.end() ? 0 : known->second;
+}
+
+// Clip `index`'s whole result, on disk while it may play again (or be
+// extended); and (continuity=extend) the input its job extends.
+static std::string clip_path(const RunState &run, int index) {
+  return run.clips_dir + "/clip-" + std::to_string(index) + ".mp4";
+}
+
+static std::string extension_input_path(const RunState &run, int index) {
+  return run.clips_dir + "/input-" + std::to_string(index) + ".mp4";
+}
+
+// continuity=extend: makes `source` (clip `index`) extend clip `from`, with
+// the end of `from`'s result as input and only the new seconds played.
+// False when no input could be made (the clip is then generated from its
+// prompt alone).
+static bool extend_clip(GstGrokImagineChannel *self, RunState &run, GstElement *source, int index,
+                        int from) {
+  const std::string input = extension_input_path(run, index);
+  const GstClockTime played_from = own_part_start(run, from);
+  GstClockTime length = 0;
+  if (auto why = write_extension_input(clip_path(run, from), played_from, run.extension_limits,
+                                       input, &length, [self] { return stopping(self); })) {
+    GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
+                        ("Clip %d cannot extend clip %d (%s): it is generated from its prompt "
+                         "alone.",
+                         index, from, why->c_str()),
+                        (nullptr));
+    return false;
+  }
+  GST_INFO_OBJECT(self,
+                  "clip %d extends clip %d: %" GST_TIME_FORMAT " of it from %" GST_TIME_FORMAT,
+                  index, from, GST_TIME_ARGS(length), GST_TIME_ARGS(played_from));
+  gst_util_set_object_arg(G_OBJECT(source), "operation", "extend");
+  gst_util_set_object_arg(G_OBJECT(source), "output", "continuation");
+  g_object_set(source, "video", input.c_str(), nullptr);
+  // What belongs to generating (copied from the channel) goes back to
+  // nothing: an extension takes only the video and the prompt.
+  for (const char *name : {"image", "reference-images", "keyframes", "reference-audios"}) {
+    GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(source), name);
+    GValue value = G_VALUE_INIT;
+    g_value_init(&value, pspec->value_type);
+    g_param_value_set_default(pspec, &value);
+    g_object_set_property(G_OBJECT(source), name, &value);
+    g_value_unset(&value);
+  }
+  // The channel decodes the result and plays from the new part on.
+  g_object_set_data(G_OBJECT(source), GST_GROK_IMAGINE_SRC_DECODED_KEY, GINT_TO_POINTER(1));
+  run.own_part_start[index] = length;
+  return true;
+}
+
 // The clip's source: a job with the channel's properties and its prompt,
-// kept on disk for replays; or, replaying, the file.
+// kept on disk for replays; or, replaying, the file. `continues`
+// (continuity=extend): the clip it extends.
 static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, int index,
-                                    const std::string &prompt, bool replay) {
+                                    const std::string &prompt, bool replay,
+                                    std::optional<int> continues = std::nullopt) {
   Private &p = *self->priv;
-  g_autofree gchar *path = g_strdup_printf("%s/clip-%d.mp4", run.clips_dir.c_str(), index);
+  const std::string path = clip_path(run, index);
   if (replay) {
     GstElement *file = gst_element_factory_make("filesrc", nullptr);
-    g_object_set(file, "location", path, nullptr);
+    g_object_set(file, "location", path.c_str(), nullptr);
     return file;
   }
   GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
@@ -429,13 +505,22 @@ static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, 
   if (!settings.api_key.empty()) g_object_set(source, "api-key", settings.api_key.c_str(), nullptr);
   // The channel keeps its own budget over all clips (start_clips).
   g_object_set(source, "budget", 0.0, nullptr);
-  g_object_set(source, "prompt", prompt.c_str(), "location", path, nullptr);
+  g_object_set(source, "prompt", prompt.c_str(), "location", path.c_str(), nullptr);
   if (run.continuity == Continuity::LastFrame && index > 0 && run.last_frame) {
     // Continued from what the viewer saw last: the previous clip's last frame.
     const std::string image = frame_as_png_uri(run.format, run.last_frame);
     if (!image.empty()) g_object_set(source, "image", image.c_str(), nullptr);
   }
+  if (continues) extend_clip(self, run, source, index, *continues);
   return source;
+}
+
+static std::unique_ptr<ChannelClip> make_clip(GstGrokImagineChannel *self, RunState &run, int index,
+                                              const std::string &prompt, bool replay,
+                                              std::optional<int> continues = std::nullopt) {
+  GstElement *source = make_clip_source(self, run, index, prompt, replay, continues);
+  return std::make_unique<ChannelClip>(index, prompt, source, run.format,
+                                       own_part_start(run, index));
 }
 
 static std::string clip_request_id(ChannelClip &clip) {
@@ -467,9 +552,11 @@ static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
         gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
         break;
       }
-      case GST_MESSAGE_PROGRESS:
-        gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
-        break;
+      // A clip's PROGRESS messages stay with it: gst-launch holds a
+      // prerolled pipeline in PAUSED until every progress it saw completes,
+      // and a clip ahead (lookahead, an extension) completes its download
+      // only while the channel plays: it would never play. The job's
+      // messages above say the same.
       case GST_MESSAGE_ERROR: {
         // The first error says why (the job's); those after it (the
         // stopped stream, an empty demuxer) only follow from it.
@@ -509,6 +596,21 @@ static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
   return !fatal;
 }
 
+static void start_clips(GstGrokImagineChannel *self, RunState &run);
+
+// The part of `buffer` (S16 interleaved, at ChannelFormat::kRate) from
+// `from` on, as a new reference; null when it all comes before.
+static GstBuffer *audio_from(GstBuffer *buffer, GstClockTime from) {
+  if (!from || !GST_BUFFER_PTS_IS_VALID(buffer) || GST_BUFFER_PTS(buffer) >= from)
+    return gst_buffer_ref(buffer);
+  const guint64 before =
+      gst_util_uint64_scale_round(from - GST_BUFFER_PTS(buffer), ChannelFormat::kRate, GST_SECOND);
+  const gsize size = gst_buffer_get_size(buffer);
+  const gsize offset = gsize(before) * ChannelFormat::kBytesPerFrame;
+  if (offset >= size) return nullptr;
+  return gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, offset, size - offset);
+}
+
 // Plays clip `index` from its decoder: every frame, and its audio made
 // exactly as long. False when the channel must stop.
 static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &clip, bool replay,
@@ -516,10 +618,14 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
   const int index = clip.index();
   const GstClockTime start = frame_time(run.format, run.frames);
   const std::string id = clip_request_id(clip);
+  // An extension's file begins with the input it extends, which has played.
+  const GstClockTime skip = own_part_start(run, index);
   GstClockTime duration = clip.duration();
   // Not known yet to the demuxer's queries: the length the job asked for.
-  if (!GST_CLOCK_TIME_IS_VALID(duration))
+  if (!GST_CLOCK_TIME_IS_VALID(duration) || duration <= skip)
     duration = GstClockTime(self->priv->job.settings().request.duration) * GST_SECOND;
+  else
+    duration -= skip;
   GST_INFO_OBJECT(self, "clip %d%s starts at %" GST_TIME_FORMAT, index, replay ? " (replay)" : "",
                   GST_TIME_ARGS(start));
   post_element_message(
@@ -530,9 +636,13 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
                               duration, "replay", G_TYPE_BOOLEAN, replay, nullptr));
   bool failed = false;
   bool audio_done = false;
+  // Audio that came with a frame but reaches past it: the next frame's.
+  g_autoptr(GstBuffer) rest = nullptr;
   while (!stopping(self)) {
     if (!handle_clip_messages(self, clip, &failed)) return false;
     if (failed) break;
+    // Extensions: the next clip starts once this one's result is whole.
+    if (run.continuity == Continuity::Extend) start_clips(self, run);
     g_autoptr(GstSample) sample = clip.pull_video(100 * GST_MSECOND);
     if (!sample) {
       if (clip.video_ended()) break;
@@ -541,11 +651,12 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
     if (!push_frame(self, run, gst_buffer_ref(gst_sample_get_buffer(sample)), live)) return false;
     // Audio up to the end of this frame, so that neither stream runs ahead.
     const guint64 until = samples_for_frames(run.format, run.frames);
+    if (rest && !push_audio(self, run, g_steal_pointer(&rest), until, live, &rest)) return false;
     while (!audio_done && clip.has_audio() && run.samples < until && !stopping(self)) {
       g_autoptr(GstSample) audio = clip.pull_audio(100 * GST_MSECOND);
       if (audio) {
-        if (!push_audio(self, run, gst_buffer_ref(gst_sample_get_buffer(audio)), until, live))
-          return false;
+        GstBuffer *own_audio = audio_from(gst_sample_get_buffer(audio), skip);
+        if (own_audio && !push_audio(self, run, own_audio, until, live, &rest)) return false;
       } else if (clip.audio_ended()) {
         audio_done = true;
       }
@@ -585,13 +696,33 @@ static void stop_generating(GstGrokImagineChannel *self, RunState &run) {
                                                budget, "spent-usd", G_TYPE_DOUBLE, spent, nullptr));
 }
 
+// Chained clips (continuity=extend): a clip whose result is whole on disk
+// (its source publishes the file once the download is complete) can be
+// extended by the next one.
+static void note_whole_results(RunState &run) {
+  for (std::size_t i = 0; i < run.schedule.size(); i++) {
+    const grokimagine::ScheduledClip &clip = run.schedule.clip(int(i));
+    const bool made = clip.state != grokimagine::ScheduledClip::State::Waiting &&
+                      clip.state != grokimagine::ScheduledClip::State::Failed;
+    if (made && !clip.whole && g_file_test(clip_path(run, int(i)).c_str(), G_FILE_TEST_EXISTS))
+      run.schedule.whole(int(i));
+  }
+}
+
 static void start_clips(GstGrokImagineChannel *self, RunState &run) {
   if (run.budget_reached) return;
   Private &p = *self->priv;
   const double budget = p.job.settings().budget_usd;
-  std::vector<std::pair<int, std::string>> starting;
+  struct Starting {
+    int index;
+    std::string prompt;
+    std::optional<int> continues;
+  };
+  std::vector<Starting> starting;
   {
     std::lock_guard<std::mutex> lock(p.lock);
+    const bool chained = run.continuity == Continuity::Extend;
+    if (chained) note_whole_results(run);
     for (int index : run.schedule.to_start()) {
       // Every clip's job costs the same (only the prompt differs): one that
       // would take what is committed past the budget is not started.
@@ -600,14 +731,14 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run) {
         break;
       }
       run.committed_usd += run.clip_estimate_usd;
-      starting.emplace_back(index, run.schedule.clip(index).prompt);
+      starting.push_back({index, run.schedule.clip(index).prompt,
+                          chained ? run.schedule.continues(index) : std::nullopt});
     }
   }
   if (run.budget_reached) stop_generating(self, run);
-  for (const auto &[index, prompt] : starting) {
-    GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
-    run.clips[index] = std::make_unique<ChannelClip>(
-        index, prompt, make_clip_source(self, run, index, prompt, false), run.format);
+  for (const Starting &clip : starting) {
+    GST_INFO_OBJECT(self, "generating clip %d: %s", clip.index, clip.prompt.c_str());
+    run.clips[clip.index] = make_clip(self, run, clip.index, clip.prompt, false, clip.continues);
   }
 }
 
@@ -628,6 +759,29 @@ static bool check_clips(GstGrokImagineChannel *self, RunState &run) {
     ++it;
   }
   return true;
+}
+
+// Clip `played` has played and will not be replayed: its files go, to free
+// the disk. With continuity=extend a result stays until a later one is
+// whole: until then the next clip may still extend it (a clip after a
+// failed one extends the last whole result).
+static void release_files(GstGrokImagineChannel *self, RunState &run, int played) {
+  g_unlink(extension_input_path(run, played).c_str());
+  run.kept_results.push_back(played);
+  int latest_whole = -1;
+  if (run.continuity == Continuity::Extend) {
+    std::lock_guard<std::mutex> lock(self->priv->lock);
+    for (int i = int(run.schedule.size()) - 1; i >= 0 && latest_whole < 0; i--)
+      if (run.schedule.clip(i).whole) latest_whole = i;
+  }
+  auto releasable = [&](int index) {
+    const bool may_be_extended = run.continuity == Continuity::Extend && index >= latest_whole;
+    if (!may_be_extended) g_unlink(clip_path(run, index).c_str());
+    return !may_be_extended;
+  };
+  run.kept_results.erase(
+      std::remove_if(run.kept_results.begin(), run.kept_results.end(), releasable),
+      run.kept_results.end());
 }
 
 static void run_channel(GstGrokImagineChannel *self) {
@@ -659,8 +813,7 @@ static void run_channel(GstGrokImagineChannel *self) {
       end_filler(self, run);
       std::unique_ptr<ChannelClip> clip;
       if (next.replay) {
-        clip = std::make_unique<ChannelClip>(
-            next.clip, prompt, make_clip_source(self, run, next.clip, prompt, true), run.format);
+        clip = make_clip(self, run, next.clip, prompt, true);
       } else {
         clip = std::move(run.clips[next.clip]);
         run.clips.erase(next.clip);
@@ -668,11 +821,8 @@ static void run_channel(GstGrokImagineChannel *self) {
       if (!play_clip(self, run, *clip, next.replay, settings.is_live)) break;
       if (!next.replay) run.last_played = next.clip;
       clip.reset();
-      if (!settings.loop && settings.filler != Filler::Loop) {
-        g_autofree gchar *path =
-            g_strdup_printf("%s/clip-%d.mp4", run.clips_dir.c_str(), next.clip);
-        g_unlink(path);  // played, and never replayed: free the disk
-      }
+      if (!settings.loop && settings.filler != Filler::Loop && !next.replay)
+        release_files(self, run, next.clip);
       continue;
     }
     const bool ended = next.kind == ChannelSchedule::Next::Kind::End;
@@ -693,9 +843,8 @@ static void run_channel(GstGrokImagineChannel *self) {
       }
       const bool was_in_filler = run.in_filler;
       if (!was_in_filler) push_filler_frame(self, run, Filler::Hold, true, "waiting");
-      ChannelClip replay(run.last_played, prompt,
-                         make_clip_source(self, run, run.last_played, prompt, true), run.format);
-      if (!play_clip(self, run, replay, true, true)) break;
+      auto replay = make_clip(self, run, run.last_played, prompt, true);
+      if (!play_clip(self, run, *replay, true, true)) break;
       continue;
     }
     // A cue ahead, or live: the timeline must go on. Otherwise wait.
@@ -926,6 +1075,38 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
   }
 }
 
+// continuity=extend: every clip after the first is an extension of the one
+// before it, so the provider must extend videos and the job's settings
+// must suit an extension too (its model, its duration).
+static std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation &check,
+                                                          ExtensionInputLimits *limits) {
+  const grokimagine::Provider &provider = check.provider();
+  const auto range = provider.extension_input();
+  if (!range)
+    return grokimagine::invalid_setting(std::string("Property 'continuity' is extend, but ") +
+                                        provider.name() +
+                                        " does not extend videos (provider=xai does). Nothing "
+                                        "was sent.");
+  grokimagine::Request extension = check.settings().request;
+  extension.operation = grokimagine::Operation::Extend;
+  extension.video = "request:previous-clip";
+  extension.continuation_only = true;
+  extension.image.clear();
+  extension.reference_images.clear();
+  extension.keyframes.clear();
+  extension.reference_audios.clear();
+  if (auto error = provider.validate(extension)) {
+    error->message =
+        "Property 'continuity' is extend, so each clip after the first extends the one "
+        "before it: " +
+        error->message + " Nothing was sent.";
+    return error;
+  }
+  limits->min_length = GstClockTime(range->min_s * GST_SECOND);
+  limits->max_length = GstClockTime(range->max_s * GST_SECOND);
+  return std::nullopt;
+}
+
 // READY -> PAUSED: check what every clip will be asked before anything is
 // paid, fix the output format, start the worker.
 static bool start_channel(GstGrokImagineChannel *self) {
@@ -957,11 +1138,21 @@ static bool start_channel(GstGrokImagineChannel *self) {
                       (nullptr));
     return false;
   }
-  // Continued clips wait for the previous one's last frame: nothing to
-  // generate ahead.
+  ExtensionInputLimits extension_limits{};
+  if (settings.continuity == Continuity::Extend) {
+    if (auto error = check_extensions(check, &extension_limits)) {
+      grok_imagine_post_error(GST_ELEMENT(self), *error);
+      return false;
+    }
+  }
+  // Clips continued from a last frame wait for the previous one to play:
+  // nothing to generate ahead. Extensions wait for the previous result
+  // only (the schedule chains them).
   auto run = std::make_unique<RunState>(
-      settings.continuity == Continuity::LastFrame ? 0 : settings.lookahead, settings.loop);
+      settings.continuity == Continuity::LastFrame ? 0 : settings.lookahead, settings.loop,
+      settings.continuity == Continuity::Extend);
   run->continuity = settings.continuity;
+  run->extension_limits = extension_limits;
   run->clip_estimate_usd = clip_estimate;
   run->committed_usd = p.job.spent_usd();
   const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);

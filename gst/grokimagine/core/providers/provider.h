@@ -91,6 +91,14 @@ class Provider {
   // error names the property and what this provider allows.
   virtual std::optional<Error> validate(const Request &request) const = 0;
 
+  // The lengths, in seconds, of the videos operation=extend takes; none
+  // when the provider does not extend videos.
+  struct InputRange {
+    double min_s;
+    double max_s;
+  };
+  virtual std::optional<InputRange> extension_input() const { return std::nullopt; }
+
   // Checks what only the resolved inputs tell (a local video's length),
   // still before anything is sent; again once request:ID is resolved.
   virtual std::optional<Error> check_inputs(const Request & /*request*/,

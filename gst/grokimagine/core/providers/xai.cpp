@@ -113,6 +113,10 @@ class Xai final : public Provider {
     return std::nullopt;
   }
 
+  std::optional<InputRange> extension_input() const override {
+    return InputRange{kMinExtendInput, kMaxExtendInput};
+  }
+
   std::optional<Error> check_inputs(const Request &request, const Inputs &inputs) const override {
     const double seconds = inputs.video.duration_s;
     if (seconds < 0) return std::nullopt;  // a URL: xai judges it
