@@ -160,10 +160,39 @@ bool probe_clip(const std::string &path, int *width, int *height, double *second
   return ok;
 }
 
+std::string last_video_sample_digest(const std::string &path, const std::atomic<bool> &cancelled) {
+  std::string error;
+  g_autoptr(GstElement) pipeline = build_pipeline(
+      "filesrc name=input ! qtdemux name=demux demux.video_0 ! fakesink name=sink "
+      "signal-handoffs=true",
+      &error);
+  if (pipeline == nullptr) return "";
+  g_autoptr(GstElement) input = gst_bin_get_by_name(GST_BIN(pipeline), "input");
+  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_object_set(input, "location", path.c_str(), nullptr);
+  GstBuffer *last_sample = nullptr;
+  g_signal_connect(sink, "handoff",
+                   G_CALLBACK(+[](GstElement *, GstBuffer *sample, GstPad *, GstBuffer **last) {
+                     gst_buffer_replace(last, sample);
+                   }),
+                   &last_sample);
+  const bool demuxed = run_to_eos(pipeline, cancelled, &error);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  std::string digest;
+  GstMapInfo map;
+  if (demuxed && last_sample != nullptr && gst_buffer_map(last_sample, &map, GST_MAP_READ)) {
+    g_autofree gchar *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, map.data, map.size);
+    digest = hex;
+    gst_buffer_unmap(last_sample, &map);
+  }
+  gst_clear_buffer(&last_sample);
+  return digest;
+}
+
 bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::string *error) {
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
   if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    *error = "could not start the encoding pipeline";
+    *error = "could not start the pipeline";
     return false;
   }
   // Short bus waits so a destructor asking us to stop is heard quickly.
@@ -175,11 +204,11 @@ bool run_to_eos(GstElement *pipeline, const std::atomic<bool> &cancelled, std::s
     g_autoptr(GError) gerror = nullptr;
     g_autofree gchar *debug_info = nullptr;
     gst_message_parse_error(message, &gerror, &debug_info);
-    *error = std::string("encoding failed: ") + (gerror ? gerror->message : "unknown error");
+    *error = std::string("pipeline failed: ") + (gerror ? gerror->message : "unknown error");
     GST_WARNING("%s (%s)", error->c_str(), debug_info ? debug_info : "");
     return false;
   }
-  *error = "encoding cancelled";
+  *error = "cancelled";
   return false;
 }
 
@@ -189,7 +218,7 @@ GstElement *build_pipeline(const std::string &description, std::string *error) {
   // A description with a bad property still yields a pipeline, plus an error.
   if (pipeline == nullptr || parse_error != nullptr) {
     if (pipeline != nullptr) gst_object_unref(pipeline);
-    *error = std::string("could not build the encoding pipeline: ") +
+    *error = std::string("could not build the pipeline: ") +
              (parse_error ? parse_error->message : "unknown error");
     return nullptr;
   }

@@ -33,6 +33,12 @@ struct ClipSpec {
 bool probe_clip(const std::string &path, int *width, int *height, double *seconds,
                 std::string *error);
 
+// SHA-256 (hex) of the last sample of an MP4's H.264 track, as qtdemux
+// outputs it (demuxed, not decoded): a clip and any remux copying its
+// samples, such as a tail cut at a keyframe, give the same digest. "" when
+// the file has no such track, on failure, or when `cancelled` becomes true.
+std::string last_video_sample_digest(const std::string &path, const std::atomic<bool> &cancelled);
+
 // A file name (no directory) that is the same for equal specs, so encoded
 // clips can be reused across jobs.
 std::string clip_file_name(const ClipSpec &spec);

@@ -240,7 +240,10 @@ struct JobView {
 
 // One encoded file, once made.
 struct MediaFile {
-  std::string path;    // "" if encoding failed
+  std::string path;  // "" if encoding failed
+  // A video's last_video_sample_digest(), "" for an image: what traces an
+  // input video back to the job that made it.
+  std::string last_video_sample;
   gint64 made_us = 0;  // monotonic: when it was ready (or failed)
 };
 
@@ -379,6 +382,10 @@ class Core {
   std::string scratch_path(const std::string &name) const { return media_dir + "/" + name; }
   // The encoded clip of a finished job, "" when unknown or not made.
   std::string finished_clip(const std::string &request_id) const;
+  // The latest video job whose result ends with the same H.264 sample as the
+  // MP4 at `path` (SubmitRecord::video_from_request_id), "" when none does.
+  // Demuxes `path`: blocks.
+  std::string video_job_ending_like(const std::string &path) const;
 
  private:
   void serve();
@@ -400,7 +407,7 @@ class Core {
   void write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t first,
                  unsigned trickle_ms, std::uint64_t rate_bytes_per_s = 0);
   std::shared_future<MediaFile> media_for(
-      const std::string &file_name,
+      const std::string &file_name, MediaKind kind,
       std::function<bool(const std::string &path, std::string *error)> encode);
   void fetch_image(const std::shared_ptr<ImageBatch> &batch, std::size_t slot,
                    const std::string &url);

@@ -1018,7 +1018,7 @@ void Core::create_job(std::size_t record_index, const JobSpec &spec) {
       clip.input_seconds = spec.input_seconds;
       clip.restyle = spec.restyle;
       clip.audio = spec.audio;
-      job.media.push_back(media_for(clip_file_name(clip),
+      job.media.push_back(media_for(clip_file_name(clip), MediaKind::Video,
                                     [this, clip](const std::string &path, std::string *error) {
                                       return encode_clip(clip, path, stopping, error);
                                     }));
@@ -1026,7 +1026,7 @@ void Core::create_job(std::size_t record_index, const JobSpec &spec) {
       for (int index = 0; index < spec.count; ++index) {
         const ImageSpec image{spec.size.width, spec.size.height, spec.format, spec.prompt,
                               index,           spec.count};
-        job.media.push_back(media_for(image_file_name(image),
+        job.media.push_back(media_for(image_file_name(image), MediaKind::Images,
                                       [this, image](const std::string &path, std::string *error) {
                                         return encode_image(image, path, stopping, error);
                                       }));
@@ -1082,7 +1082,7 @@ bool make_media(const std::string &path, const std::string &file_name,
 }  // namespace
 
 std::shared_future<MediaFile> Core::media_for(
-    const std::string &file_name,
+    const std::string &file_name, MediaKind kind,
     std::function<bool(const std::string &path, std::string *error)> encode) {
   const std::string path = media_dir + "/" + file_name;
   std::lock_guard<std::mutex> lock(mutex);
@@ -1093,13 +1093,19 @@ std::shared_future<MediaFile> Core::media_for(
   std::shared_future<MediaFile> media = encoded.get_future().share();
   media_by_path.emplace(path, media);
   // Encoding runs off the server thread so polls keep being answered.
-  encoders.emplace_back(
-      [path, file_name, encode = std::move(encode), encoded = std::move(encoded)]() mutable {
-        std::string error;
-        const bool made = make_media(path, file_name, encode, &error);
-        if (!made) GST_WARNING("%s not made: %s", path.c_str(), error.c_str());
-        encoded.set_value(MediaFile{made ? path : "", g_get_monotonic_time()});
-      });
+  encoders.emplace_back([this, path, file_name, kind, encode = std::move(encode),
+                         encoded = std::move(encoded)]() mutable {
+    std::string error;
+    const bool made = make_media(path, file_name, encode, &error);
+    if (!made) GST_WARNING("%s not made: %s", path.c_str(), error.c_str());
+    MediaFile file{made ? path : ""};
+    // Digested before the job can read done: by the time a client can
+    // download the clip, an extension of it can be traced back here.
+    if (made && kind == MediaKind::Video)
+      file.last_video_sample = last_video_sample_digest(path, stopping);
+    file.made_us = g_get_monotonic_time();
+    encoded.set_value(file);
+  });
   return media;
 }
 
@@ -1585,6 +1591,27 @@ std::string Core::finished_clip(const std::string &request_id) const {
   if (job == jobs.end() || job->second.media.empty() || !media_ready(job->second.media.front()))
     return "";
   return job->second.media.front().get().path;
+}
+
+std::string Core::video_job_ending_like(const std::string &path) const {
+  const std::string digest = last_video_sample_digest(path, stopping);
+  if (digest.empty()) return "";
+  std::lock_guard<std::mutex> lock(mutex);
+  // Equal specs share one clip, so several jobs can match: the latest is the
+  // one a chain of extensions has just made.
+  std::string latest_id;
+  gint64 latest_submitted_us = 0;
+  for (const auto &[id, job] : jobs) {
+    if (job.spec.kind != MediaKind::Video || job.media.empty() || !media_ready(job.media.front()) ||
+        job.media.front().get().last_video_sample != digest) {
+      continue;
+    }
+    if (latest_id.empty() || job.submitted_us > latest_submitted_us) {
+      latest_id = id;
+      latest_submitted_us = job.submitted_us;
+    }
+  }
+  return latest_id;
 }
 
 }  // namespace grokimagine::emulator

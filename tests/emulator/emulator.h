@@ -176,6 +176,13 @@ struct SubmitRecord {
   // "data" (data: URI), "file_id", "" when none) and its length in seconds.
   std::string video_source;
   double video_seconds = -1;
+  // xAI extensions and edits: the request id of the emulator's video job
+  // whose result's last H.264 sample (as qtdemux outputs it) is
+  // byte-identical to the input video's, i.e. the input is that result or a
+  // remux of its samples (a tail cut at a keyframe included). Several jobs
+  // sharing one clip (equal specs): the latest submitted. "" when no result
+  // matches or there is no input video.
+  std::string video_from_request_id;
   // xAI generations: the keyframes given ({image, timestamp_s}), -1: none.
   int keyframes = -1;
   // xAI: generate_audio as sent (true when absent).

@@ -71,7 +71,7 @@ class Http {
   }
 
   Response request(const char *method, const std::string &url, const Headers &headers = {},
-                   const std::string &body = "") {
+                   const std::string &body = "", const char *body_type = "application/json") {
     Response response;
     GObjectPtr<SoupMessage> message(soup_message_new(method, url.c_str()));
     if (!message) {
@@ -84,7 +84,7 @@ class Http {
     }
     if (!body.empty()) {
       g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
-      soup_message_set_request_body_from_bytes(message.get(), "application/json", bytes);
+      soup_message_set_request_body_from_bytes(message.get(), body_type, bytes);
     }
     g_autoptr(GError) error = nullptr;
     g_autoptr(GBytes) data =
@@ -1649,6 +1649,180 @@ void check_xai_endings() {
   }
 }
 
+// Submits an xAI video job to `path` and waits for it to end: its request
+// id, "" (reported) when it was refused or did not end done.
+std::string run_xai_job(Http &http, const emu::Emulator &emulator, const char *path,
+                        const std::string &body) {
+  const Response submitted = http.post_bearer(emulator.api_url() + path, body);
+  const std::string id = Json(submitted.body).str("$.request_id");
+  if (!CHECK(submitted.status == 200 && !id.empty())) {
+    std::fprintf(stderr, "  %s answered %u %s\n", path, submitted.status, submitted.body.c_str());
+    return "";
+  }
+  const XaiPoll poll = poll_xai(http, emulator.api_url() + "/v1/videos/" + id);
+  return CHECK(Json(poll.final.body).str("$.status") == "done") ? id : "";
+}
+
+// Uploads `bytes` to xAI's Files API as an MP4: the file id ("" on failure).
+std::string upload_xai_file(Http &http, const emu::Emulator &emulator, const std::string &bytes) {
+  SoupMultipart *multipart = soup_multipart_new(SOUP_FORM_MIME_TYPE_MULTIPART);
+  g_autoptr(GBytes) file = g_bytes_new(bytes.data(), bytes.size());
+  soup_multipart_append_form_file(multipart, "file", "clip.mp4", "video/mp4", file);
+  g_autoptr(SoupMessageHeaders) headers = soup_message_headers_new(SOUP_MESSAGE_HEADERS_MULTIPART);
+  g_autoptr(GBytes) body = nullptr;
+  soup_multipart_to_message(multipart, headers, &body);
+  soup_multipart_free(multipart);
+  gsize size = 0;
+  const auto *data = static_cast<const char *>(g_bytes_get_data(body, &size));
+  const Response uploaded = http.request(
+      "POST", emulator.api_url() + "/v1/files", {{"Authorization", std::string("Bearer ") + kKey}},
+      std::string(data, size), soup_message_headers_get_one(headers, "Content-Type"));
+  CHECK(uploaded.status == 200);
+  return Json(uploaded.body).str("$.id");
+}
+
+// Plays `pipeline`, whose filesink is named "sink", into a temporary file:
+// the MP4 it wrote ("" reported on failure).
+std::string record_mp4(GstElement *pipeline) {
+  g_autofree gchar *path = nullptr;
+  const int fd = g_file_open_tmp("emulator-input-XXXXXX", &path, nullptr);
+  if (!CHECK(fd >= 0)) return "";
+  g_close(fd, nullptr);
+  {
+    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+    g_object_set(sink, "location", path, nullptr);
+  }
+  const std::string error = play_to_eos(pipeline, 60 * GST_SECOND);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  if (!CHECK(error.empty())) std::fprintf(stderr, "  writing an MP4: %s\n", error.c_str());
+  const std::string mp4 = error.empty() ? read_file(path) : "";
+  g_remove(path);
+  return mp4;
+}
+
+// Drops samples until the first keyframe at or after `from`.
+struct TailCut {
+  GstClockTime from;
+  bool reached = false;
+  int dropped = 0;
+};
+
+GstPadProbeReturn cut_tail(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *cut = static_cast<TailCut *>(data);
+  GstBuffer *sample = GST_PAD_PROBE_INFO_BUFFER(info);
+  cut->reached = cut->reached || (GST_BUFFER_PTS(sample) >= cut->from &&
+                                  !GST_BUFFER_FLAG_IS_SET(sample, GST_BUFFER_FLAG_DELTA_UNIT));
+  if (cut->reached) return GST_PAD_PROBE_OK;
+  ++cut->dropped;
+  return GST_PAD_PROBE_DROP;
+}
+
+// The video track of the MP4 at `path` from its first keyframe at or after
+// `from`, remuxed with its samples copied (as a client sends the end of a
+// clip to extend it).
+std::string remuxed_tail(const std::string &path, GstClockTime from) {
+  std::string error;
+  g_autoptr(GstElement) pipeline = parse_pipeline(
+      "filesrc name=source ! qtdemux name=demux demux.video_0 ! queue name=cut ! mux.video_0"
+      " mp4mux name=mux ! filesink name=sink",
+      &error);
+  if (!CHECK(pipeline != nullptr)) return "";
+  g_autoptr(GstElement) source = gst_bin_get_by_name(GST_BIN(pipeline), "source");
+  g_autoptr(GstElement) queue = gst_bin_get_by_name(GST_BIN(pipeline), "cut");
+  g_autoptr(GstPad) queue_sink = gst_element_get_static_pad(queue, "sink");
+  g_object_set(source, "location", path.c_str(), nullptr);
+  TailCut cut{from};
+  gst_pad_add_probe(queue_sink, GST_PAD_PROBE_TYPE_BUFFER, cut_tail, &cut, nullptr);
+  const std::string tail = record_mp4(pipeline);
+  CHECK(cut.dropped > 0);
+  return tail;
+}
+
+// A 2 s H.264 MP4 the test encodes itself: no result of the emulator's.
+std::string foreign_mp4() {
+  std::string error;
+  g_autoptr(GstElement) pipeline = parse_pipeline(
+      "videotestsrc pattern=smpte num-buffers=48"
+      " ! video/x-raw,width=320,height=240,framerate=24/1 ! x264enc speed-preset=ultrafast"
+      " key-int-max=24 ! h264parse ! mp4mux ! filesink name=sink",
+      &error);
+  return CHECK(pipeline != nullptr) ? record_mp4(pipeline) : "";
+}
+
+std::string mp4_data_uri(const std::string &mp4) {
+  g_autofree gchar *encoded =
+      g_base64_encode(reinterpret_cast<const guchar *>(mp4.data()), mp4.size());
+  return std::string("data:video/mp4;base64,") + encoded;
+}
+
+// An extension's or edit's input video is traced back to the earlier job
+// whose result it is, however it is sent (URL, data: URI, file_id) and when
+// it is only a remux of that result's tail; a clip the emulator did not make
+// traces back to none.
+void check_xai_input_origin() {
+  emu::Emulator emulator(timed(emu::Provider::Xai, 10, 150));
+  Http http;
+  const std::string first =
+      run_xai_job(http, emulator, "/v1/videos/generations",
+                  R"({"model": "grok-imagine-video", "prompt": "first of two", "duration": 3})");
+  // The latest job: matching `first` below is by content, not recency.
+  const std::string second =
+      run_xai_job(http, emulator, "/v1/videos/generations",
+                  R"({"model": "grok-imagine-video", "prompt": "second of two", "duration": 3})");
+  if (first.empty() || second.empty()) return;
+  const std::string first_url = emulator.cdn_url() + "/videos/" + first + ".mp4";
+  const Response download = http.request("GET", first_url);
+  CHECK(download.status == 200);
+
+  // Extends the video `input` ({url} or {file_id}): the submit's record.
+  const auto extend = [&](const std::string &input) {
+    const Response response = http.post_bearer(
+        emulator.api_url() + "/v1/videos/extensions",
+        R"({"model": "grok-imagine-video", "prompt": "more", "duration": 2, "video": )" + input +
+            "}");
+    CHECK(response.status == 200);
+    return emulator.submits().back();
+  };
+  const std::string tail = remuxed_tail(emulator.clip_path(first), GST_SECOND);
+  const std::string file_id = upload_xai_file(http, emulator, download.body);
+  const struct {
+    const char *sent_as;
+    std::string input;
+    const char *video_source;
+    std::string origin;
+  } inputs[] = {
+      {"its URL", R"({"url": ")" + first_url + R"("})", "url", first},
+      {"a data: URI", R"({"url": ")" + mp4_data_uri(download.body) + R"("})", "data", first},
+      {"a file_id", R"({"file_id": ")" + file_id + R"("})", "file_id", first},
+      {"its tail remuxed", R"({"url": ")" + mp4_data_uri(tail) + R"("})", "data", first},
+      {"a foreign clip", R"({"url": ")" + mp4_data_uri(foreign_mp4()) + R"("})", "data", ""},
+  };
+  for (const auto &input : inputs) {
+    const emu::SubmitRecord record = extend(input.input);
+    if (!CHECK(record.video_source == input.video_source &&
+               record.video_from_request_id == input.origin)) {
+      std::fprintf(stderr, "  %s: from %s \"%s\", expected \"%s\"\n", input.sent_as,
+                   record.video_source.c_str(), record.video_from_request_id.c_str(),
+                   input.origin.c_str());
+    }
+  }
+
+  // An extension's result is a result too: an edit of it traces back to it.
+  const std::string extended_id = run_xai_job(
+      http, emulator, "/v1/videos/extensions",
+      R"({"model": "grok-imagine-video", "prompt": "further", "duration": 2, "video": {"url": ")" +
+          first_url + R"("}})");
+  const Response edit = http.post_bearer(
+      emulator.api_url() + "/v1/videos/edits",
+      R"({"model": "grok-imagine-video", "prompt": "in grey", "video": {"url": ")" +
+          emulator.cdn_url() + "/videos/" + extended_id + R"(.mp4"}})");
+  CHECK(edit.status == 200 && emulator.submits().back().video_from_request_id == extended_id);
+  std::printf(
+      "xai input origin: %s's result traced as its URL, a data: URI, a file_id and a "
+      "%zu-byte remuxed tail; a foreign clip to none; an edit of %s to it\n",
+      first.c_str(), tail.size(), extended_id.c_str());
+}
+
 // -- AI/ML API --
 
 // A status poll with Authorization: Bearer, repeated while `pending(status)`
@@ -1963,6 +2137,7 @@ int main(int argc, char **argv) {
   check_segmind_images();
   check_xai();
   check_xai_endings();
+  check_xai_input_origin();
   check_aimlapi();
   check_reapi();
 

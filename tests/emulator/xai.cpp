@@ -297,12 +297,14 @@ bool parse_video(JsonObject *object, VideoRequest *request, Refusal *refusal) {
 
 // The input video of an extension or edit, as a file of the emulator's:
 // a file_id, a data: URI, one of the emulator's own results, or a loopback
-// http URL fetched now. Its size and length are read by prerolling it.
+// http URL fetched now. Its size and length are read by prerolling it, the
+// emulator result it ends like (the same last video sample) by demuxing it.
 struct InputVideo {
   std::string path;
   std::string source;  // "file_id", "data", "url"
   int width = 0, height = 0;
   double seconds = 0;
+  std::string from_request_id;  // SubmitRecord::video_from_request_id
 };
 
 bool fetch_to_file(const std::string &url, const std::string &path, std::string *why) {
@@ -381,6 +383,7 @@ bool parse_input_video(JsonObject *object, InputVideo *video, Refusal *refusal) 
     *refusal = bad_argument("video: " + why);
     return false;
   }
+  video->from_request_id = t_core->video_job_ending_like(video->path);
   return true;
 }
 
@@ -669,6 +672,7 @@ class XaiProfile : public Profile {
       std::lock_guard<std::mutex> lock(core_.mutex);
       core_.submit_records[record_index].video_source = video.source;
       core_.submit_records[record_index].video_seconds = video.seconds;
+      core_.submit_records[record_index].video_from_request_id = video.from_request_id;
     }
     if (extend && (video.seconds < 2 - 0.05 || video.seconds > 15 + 0.05)) {
       refuse(paused->get(), bad_argument("video: an extension takes a video of 2 to 15 s (got " +
