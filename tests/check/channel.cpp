@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <mutex>
 
@@ -117,6 +118,50 @@ GST_END_TEST;
 // ---- The element ----
 
 // What left the channel's pads, and its messages.
+GST_START_TEST(test_schedule_chained_clips) {
+  // Each clip continues the one before it: it starts once that one's
+  // result is whole, however far the lookahead reaches.
+  ChannelSchedule schedule(3, false, true);
+  for (const char *prompt : {"a", "b", "c", "d"}) schedule.add(prompt);
+  auto started = schedule.to_start();
+  fail_unless(started.size() == 1 && started[0] == 0);
+  fail_unless(!schedule.continues(0));
+  schedule.ready(0);  // decoding: not whole yet
+  fail_unless(schedule.to_start().empty());
+  schedule.whole(0);
+  started = schedule.to_start();
+  fail_unless(started.size() == 1 && started[0] == 1);
+  fail_unless_equals_int(*schedule.continues(1), 0);
+  // A failed clip is passed over: the next continues the last whole one.
+  schedule.failed(1);
+  started = schedule.to_start();
+  fail_unless(started.size() == 1 && started[0] == 2);
+  fail_unless_equals_int(*schedule.continues(2), 0);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_extension_input_starts_at_a_keyframe) {
+  using grokimagine::extension_input_start;
+  const std::uint64_t s = GST_SECOND;
+  // Keyframes every second of a 10 s result whose own part starts at 4.5 s:
+  // from the keyframe before it, 6 s.
+  std::vector<std::uint64_t> every_second;
+  for (std::uint64_t t = 0; t < 10; t++) every_second.push_back(t * s);
+  fail_unless_equals_uint64(
+      *extension_input_start(every_second, 4500 * GST_MSECOND, 10 * s, 2 * s, 15 * s), 4 * s);
+  // On a keyframe (to a millisecond): from there.
+  fail_unless_equals_uint64(
+      *extension_input_start(every_second, 6 * s - 500 * GST_USECOND, 10 * s, 2 * s, 15 * s),
+      6 * s);
+  // Too long from there (a 20 s clip played whole): the longest that fits.
+  std::vector<std::uint64_t> twenty;
+  for (std::uint64_t t = 0; t < 20; t++) twenty.push_back(t * s);
+  fail_unless_equals_uint64(*extension_input_start(twenty, 0, 20 * s, 2 * s, 15 * s), 5 * s);
+  // One keyframe only, 1 s from the end: nothing fits.
+  fail_if(extension_input_start({9 * s}, 9 * s, 10 * s, 2 * s, 15 * s).has_value());
+}
+GST_END_TEST;
+
 struct Seen {
   std::mutex mutex;
   guint64 frames = 0;
@@ -133,6 +178,10 @@ struct Seen {
   int budget_messages = 0;
   std::vector<std::string> filler_reasons;
   std::vector<std::string> warnings;
+  // The left channel's rising zero crossings: the emulator's clips carry a
+  // 440 Hz tone, so 440 a second when no audio is lost or repeated.
+  guint64 rising = 0;
+  gint16 last_sample = 0;
 };
 
 static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
@@ -154,6 +203,15 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
     }
   } else {
     seen->samples += gst_buffer_get_size(buffer) / 4;
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      const auto *samples = reinterpret_cast<const gint16 *>(map.data);
+      for (gsize i = 0; i + 1 < map.size / 2; i += 2) {
+        if (seen->last_sample < 0 && samples[i] >= 0) seen->rising++;
+        seen->last_sample = samples[i];
+      }
+      gst_buffer_unmap(buffer, &map);
+    }
   }
   return GST_PAD_PROBE_OK;
 }
@@ -230,6 +288,11 @@ GST_START_TEST(test_playlist_is_one_gapless_stream) {
   fail_unless_equals_uint64(seen.video_next, 3 * GST_SECOND);
   fail_unless_equals_uint64(seen.audio_next, 3 * GST_SECOND);
   fail_unless(seen.width == 848 && seen.height == 480);
+  // The clips' sound whole: a frame's audio that reaches past the frame is
+  // the next frame's, not dropped (which raised the tone by 2%: 1353). Each
+  // clip's tone starts afresh: a few crossings more at the seams.
+  fail_unless(seen.rising >= 3 * 440 - 3 && seen.rising <= 3 * 440 + 8,
+              "%" G_GUINT64_FORMAT " rising zero crossings in 3 s of a 440 Hz tone", seen.rising);
   fail_unless_equals_int(seen.clip_prompts.size(), 3);
   assert_equals_string(seen.clip_prompts[2].c_str(), "A heron");
   fail_unless_equals_uint64(seen.clip_times[1], GST_SECOND);
@@ -492,6 +555,83 @@ GST_START_TEST(test_continuity_last_frame) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_continuity_extend) {
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  gst_util_set_object_arg(G_OBJECT(channel), "provider", "xai");
+  gst_util_set_object_arg(G_OBJECT(channel), "continuity", "extend");
+  g_object_set(channel, "api-url", (emulator.api_url() + "/v1").c_str(), "duration", 2, nullptr);
+  set_prompts(channel, "<\"A dog runs\",\"The dog jumps\",\"The dog sleeps\">");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  const auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 3);
+  assert_equals_string(submits[0].path.c_str(), "/v1/videos/generations");
+  for (std::size_t i = 1; i < 3; i++) {
+    // Each job extends the previous job's result: its own part (2 s, from
+    // a keyframe), copied from the file that job made.
+    assert_equals_string(submits[i].path.c_str(), "/v1/videos/extensions");
+    assert_equals_string(submits[i].video_from_request_id.c_str(),
+                         submits[i - 1].request_id.c_str());
+    fail_unless(std::abs(submits[i].video_seconds - 2.0) < 0.05, "job %zu extends %.3f s", i,
+                submits[i].video_seconds);
+  }
+  // Chained: a job starts once the previous one's result is there.
+  const auto jobs = emulator.job_times();
+  fail_unless(submits[2].received_us > jobs.at(1).completed_us);
+  // Only the new seconds play: 2 s a clip, no frame of an input again (the
+  // count would show it), one timeline without gaps.
+  fail_unless_equals_int(seen.frames, 3 * 2 * 24);
+  fail_unless_equals_int(seen.samples, 3 * 2 * 48000);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+  fail_unless_equals_int(seen.clip_times.size(), 3);
+  for (int i = 0; i < 3; i++) {
+    fail_unless_equals_uint64(seen.clip_times[i], guint64(i) * 2 * GST_SECOND);
+    fail_unless_equals_uint64(seen.clip_durations[i], 2 * GST_SECOND);
+  }
+}
+GST_END_TEST;
+
+// continuity=extend needs a provider that extends, and settings an
+// extension takes: refused before any job.
+GST_START_TEST(test_continuity_extend_refused_before_any_job) {
+  struct Case {
+    emu::Provider provider;
+    const char *name;
+    int duration;
+    const char *expected;
+  };
+  for (const Case &c :
+       {Case{emu::Provider::Segmind, "segmind", 2,
+             "Property 'continuity' is extend, but segmind does not extend videos"},
+        Case{emu::Provider::Xai, "xai", 12,
+             "Property 'continuity' is extend, so each clip after the first extends the one "
+             "before it: Property 'duration' is 12"}}) {
+    emu::Options options = test::quick_options();
+    options.provider = c.provider;
+    emu::Emulator emulator(options);
+    GstElement *pipeline = gst_pipeline_new(nullptr);
+    Seen seen;
+    GstElement *channel = make_channel(emulator, pipeline, &seen);
+    gst_util_set_object_arg(G_OBJECT(channel), "provider", c.name);
+    gst_util_set_object_arg(G_OBJECT(channel), "continuity", "extend");
+    if (c.provider == emu::Provider::Xai)
+      g_object_set(channel, "api-url", (emulator.api_url() + "/v1").c_str(), nullptr);
+    g_object_set(channel, "duration", c.duration, nullptr);
+    set_prompts(channel, "<A,B>");
+    test::RunResult result = run(pipeline, &seen);
+    gst_object_unref(pipeline);
+    fail_unless(test::contains(result.error_text(), c.expected), "%s", result.error_text().c_str());
+    fail_unless_equals_int(emulator.counters().submits_total, 0);
+  }
+}
+GST_END_TEST;
+
 GST_START_TEST(test_null_from_any_point_is_prompt) {
   emu::Options options = test::quick_options();
   options.generation_ms = 700;
@@ -535,6 +675,8 @@ static Suite *channel_suite() {
   TCase *schedule = tcase_create("schedule");
   tcase_add_test(schedule, test_schedule_lookahead_and_order);
   tcase_add_test(schedule, test_schedule_cues_and_loop);
+  tcase_add_test(schedule, test_schedule_chained_clips);
+  tcase_add_test(schedule, test_extension_input_starts_at_a_keyframe);
   tcase_add_test(schedule, test_prompt_lists_as_gst_launch_writes_them);
   tcase_add_test(schedule, test_frame_size_from_resolution_and_ratio);
   suite_add_tcase(suite, schedule);
@@ -548,6 +690,8 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);
   tcase_add_test(element, test_continuity_last_frame);
+  tcase_add_test(element, test_continuity_extend);
+  tcase_add_test(element, test_continuity_extend_refused_before_any_job);
   tcase_add_test(element, test_null_from_any_point_is_prompt);
   tcase_add_test(element, test_bad_settings_refused_before_any_job);
   suite_add_tcase(suite, element);
