@@ -6,8 +6,15 @@
 #
 #   SEGMIND_API_KEY=... examples/channel.sh story.mp4 "A dog on a beach" "The dog sleeps"
 #
+# One continuous shot instead of cuts between scenes: each clip extends the
+# one before it and only its new seconds play (xai; GROKIMAGINE_DURATION 2
+# to 10):
+#
+#   XAI_API_KEY=... GROKIMAGINE_PROVIDER=xai CONTINUITY=extend \
+#     examples/channel.sh shot.mp4 "A dog runs on a beach" "The dog jumps into the sea"
+#
 # See common.sh for GROKIMAGINE_* (the prompts are the arguments after the
-# output file).
+# output file); CONTINUITY is none (default), last-frame or extend.
 set -euo pipefail
 output="${1:?usage: channel.sh OUTPUT.mp4 PROMPT...}"
 shift
@@ -23,7 +30,8 @@ done
 # makes awkward from a shell: the Python and C APIs take a plain list).
 prompts=$(IFS=,; echo "$*")
 
-$gst_launch -e grokimaginechannel "${channel[@]}" prompts="<$prompts>" name=c \
+$gst_launch -e grokimaginechannel "${channel[@]}" prompts="<$prompts>" \
+  continuity="${CONTINUITY:-none}" name=c \
   c.video ! queue ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux name=mux \
   ! filesink location="$output" \
   c.audio ! queue ! audioconvert ! avenc_aac ! aacparse ! mux.

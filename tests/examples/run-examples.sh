@@ -379,6 +379,27 @@ test_channel() {
   }
 }
 
+# channel.sh with CONTINUITY=extend against an xai emulator: two clips, the
+# second extending the first, and only the new seconds of each in the MP4
+# (2 clips of $duration s; the extended input played again would add more).
+test_channel_extend() {
+  start_emulator xai-channel --provider xai || {
+    problem "the xai emulator did not start"
+    return 1
+  }
+  local saved="$out/channel-extend.mp4"
+  XAI_API_KEY=$key GROKIMAGINE_PROVIDER=xai GROKIMAGINE_API_URL=$api_url/v1 CONTINUITY=extend \
+    GST_DEBUG=grokimaginechannel:4 GST_DEBUG_NO_COLOR=1 run channel-extend "$examples/channel.sh" "$saved" "examples test: a dog runs" \
+    "examples test: the dog jumps" || return 1
+  media "$saved" || return 1
+  expect_stream video/x-h264 "$((2 * frames))" width=848 height=480 || return 1
+  [ "$(accepted_ids xai-channel | wc -l)" -eq 2 ] &&
+    grep -q 'clip 1 extends clip 0' "$out/channel-extend.log" || {
+    problem "expected clip 1 to extend clip 0; the emulator saw $(accepted_ids xai-channel | wc -l) jobs"
+    return 1
+  }
+}
+
 test_channel_stdin() {
   local saved="$out/channel-stdin.mp4" before
   before=$(submits)
@@ -483,6 +504,7 @@ example "playlist plays 3 generated clips in turn" test_playlist
 example "playlist exits 1 with the request id on a failed job" test_playlist_error
 example "play-prompt plays a generated clip" test_play_prompt
 example "extend.sh extends a local clip, and restyles it with OPERATION=edit" test_extend
+example "channel.sh with CONTINUITY=extend plays one continuous shot" test_channel_extend
 
 python=""
 for candidate in "${PYTHON:-}" python3 /usr/bin/python3; do
