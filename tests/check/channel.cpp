@@ -657,15 +657,32 @@ GST_END_TEST;
 
 GST_START_TEST(test_bad_settings_refused_before_any_job) {
   emu::Emulator emulator(test::quick_options());
-  GstElement *pipeline = gst_pipeline_new(nullptr);
-  Seen seen;
-  GstElement *channel = make_channel(emulator, pipeline, &seen);
-  set_prompts(channel, "<\"A\">");
-  g_object_set(channel, "duration", 99, nullptr);
-  test::RunResult result = run(pipeline, &seen);
-  gst_object_unref(pipeline);
-  fail_unless(test::contains(result.error_text(), "Property 'duration' is 99"), "%s",
-              result.error_text().c_str());
+  // As gst-launch sets them: out of range is refused, not clamped or kept
+  // at the default with a warning.
+  const std::pair<const char *, const char *> cases[] = {
+      {"duration=99", "Property 'duration' is 99"},
+      {"lookahead=20", "Property 'lookahead' is 20: at most 16 clips ahead."},
+      {"width=9000",
+       "Property 'width' is 9000: 0 (from resolution and aspect-ratio) or 16 to 8192."},
+      {"height=-4", "Property 'height' is -4"},
+      {"framerate=0/1", "Property 'framerate' is 0/1: above 0 and at most 240."},
+      {"framerate=500/1", "Property 'framerate' is 500/1"},
+  };
+  for (const auto &[setting, expected] : cases) {
+    GstElement *pipeline = gst_pipeline_new(nullptr);
+    Seen seen;
+    GstElement *channel = make_channel(emulator, pipeline, &seen);
+    set_prompts(channel, "<\"A\">");
+    const std::string assignment = setting;
+    const std::size_t equals = assignment.find('=');
+    gst_util_set_object_arg(G_OBJECT(channel), assignment.substr(0, equals).c_str(),
+                            assignment.substr(equals + 1).c_str());
+    test::RunResult result = run(pipeline, &seen);
+    gst_object_unref(pipeline);
+    fail_unless(test::contains(result.error_text(), expected), "%s: %s", setting,
+                result.error_text().c_str());
+    fail_unless(result.error_detail("reason") == "invalid-settings", "%s", setting);
+  }
   fail_unless_equals_int(emulator.counters().submits_total, 0);
 }
 GST_END_TEST;

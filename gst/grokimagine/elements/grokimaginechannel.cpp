@@ -1107,6 +1107,32 @@ static std::optional<grokimagine::Error> check_extensions(const grokimagine::Gen
   return std::nullopt;
 }
 
+// The channel's own settings take every value a user can type (GObject
+// would otherwise keep the old value with a warning, and the channel run
+// with what was not asked): what is out of range is refused here, before
+// any job.
+static std::optional<grokimagine::Error> check_channel_settings(const ChannelSettings &settings) {
+  constexpr guint kMaxLookahead = 16;  // each clip ahead is a paid job
+  constexpr int kMinSide = 16, kMaxSide = 8192;
+  constexpr int kMaxFps = 240;
+  if (settings.lookahead > kMaxLookahead)
+    return grokimagine::invalid_setting("Property 'lookahead' is " +
+                                        std::to_string(settings.lookahead) + ": at most " +
+                                        std::to_string(kMaxLookahead) + " clips ahead.");
+  for (const auto &[name, side] : {std::pair{"width", settings.width}, {"height", settings.height}})
+    if (side != 0 && (side < kMinSide || side > kMaxSide))
+      return grokimagine::invalid_setting(std::string("Property '") + name + "' is " +
+                                          std::to_string(side) + ": 0 (from resolution and " +
+                                          "aspect-ratio) or " + std::to_string(kMinSide) + " to " +
+                                          std::to_string(kMaxSide) + ".");
+  if (settings.fps_n <= 0 || settings.fps_d <= 0 ||
+      gint64(settings.fps_n) > gint64(kMaxFps) * settings.fps_d)
+    return grokimagine::invalid_setting(
+        "Property 'framerate' is " + std::to_string(settings.fps_n) + "/" +
+        std::to_string(settings.fps_d) + ": above 0 and at most " + std::to_string(kMaxFps) + ".");
+  return std::nullopt;
+}
+
 // READY -> PAUSED: check what every clip will be asked before anything is
 // paid, fix the output format, start the worker.
 static bool start_channel(GstGrokImagineChannel *self) {
@@ -1125,9 +1151,8 @@ static bool start_channel(GstGrokImagineChannel *self) {
     return false;
   }
   const double clip_estimate = check.cost().value_or(0);
-  if (settings.fps_n <= 0 || settings.fps_d <= 0) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Property 'framerate' must be positive."),
-                      (nullptr));
+  if (auto error = check_channel_settings(settings)) {
+    grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
   if (settings.continuity == Continuity::LastFrame &&
@@ -1273,8 +1298,10 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
                            FALSE, rw));
   g_object_class_install_property(
       gobject_class, PROP_LOOKAHEAD,
-      g_param_spec_uint("lookahead", "Lookahead", "Clips generated ahead of the one playing", 0, 16,
-                        1, rw));
+      g_param_spec_uint("lookahead", "Lookahead",
+                        "Clips generated ahead of the one playing (0 to 16; more is refused at "
+                        "start)",
+                        0, G_MAXUINT, 1, rw));
   g_object_class_install_property(
       gobject_class, PROP_FILLER,
       g_param_spec_enum("filler", "Filler",
@@ -1283,16 +1310,18 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
                         filler_get_type(), int(Filler::Hold), rw));
   g_object_class_install_property(
       gobject_class, PROP_WIDTH,
-      g_param_spec_int("width", "Width", "Output width (0: from resolution and aspect-ratio)", 0,
-                       8192, 0, rw));
+      g_param_spec_int("width", "Width",
+                       "Output width, 16 to 8192 (0: from resolution and aspect-ratio)", G_MININT,
+                       G_MAXINT, 0, rw));
   g_object_class_install_property(
       gobject_class, PROP_HEIGHT,
-      g_param_spec_int("height", "Height", "Output height (0: from resolution and aspect-ratio)", 0,
-                       8192, 0, rw));
+      g_param_spec_int("height", "Height",
+                       "Output height, 16 to 8192 (0: from resolution and aspect-ratio)", G_MININT,
+                       G_MAXINT, 0, rw));
   g_object_class_install_property(
       gobject_class, PROP_FRAMERATE,
-      gst_param_spec_fraction("framerate", "Frame rate", "Output frame rate", 1, 1, 240, 1, 24, 1,
-                              rw));
+      gst_param_spec_fraction("framerate", "Frame rate", "Output frame rate (above 0, at most 240)",
+                              -G_MAXINT, 1, G_MAXINT, 1, 24, 1, rw));
   g_object_class_install_property(
       gobject_class, PROP_CONTINUITY,
       g_param_spec_enum("continuity", "Continuity",
