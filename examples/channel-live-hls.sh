@@ -20,13 +20,9 @@ shift
 mkdir -p "$dir"
 # shellcheck source=examples/common.sh
 source "$(dirname "$0")/common.sh" ""
-channel=()
-for property in "${grokimagine[@]}"; do
-  case "$property" in prompt=*) ;; *) channel+=("$property") ;; esac
-done
-prompts=$(IFS=,; echo "$*")
+channel_properties "$@"
 
-$gst_launch -e grokimaginechannel "${channel[@]}" prompts="<$prompts>" is-live=true \
+$gst_launch -e grokimaginechannel "${channel[@]}" is-live=true \
     filler=hold name=c \
   hlssink2 name=hls location="$dir/segment%05d.ts" playlist-location="$dir/playlist.m3u8" \
       target-duration=2 playlist-length=0 max-files=0 \

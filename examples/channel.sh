@@ -20,18 +20,9 @@ output="${1:?usage: channel.sh OUTPUT.mp4 PROMPT...}"
 shift
 # shellcheck source=examples/common.sh
 source "$(dirname "$0")/common.sh" ""
-# The channel takes prompts, not one prompt: everything else is the same.
-channel=()
-for property in "${grokimagine[@]}"; do
-  case "$property" in prompt=*) ;; *) channel+=("$property") ;; esac
-done
-# prompts="<one,two>": the prompts separated by commas (a prompt that holds a
-# comma would need quotes inside the list, which gst-launch's own parsing
-# makes awkward from a shell: the Python and C APIs take a plain list).
-prompts=$(IFS=,; echo "$*")
+channel_properties "$@"
 
-$gst_launch -e grokimaginechannel "${channel[@]}" prompts="<$prompts>" \
-  continuity="${CONTINUITY:-none}" name=c \
+$gst_launch -e grokimaginechannel "${channel[@]}" continuity="${CONTINUITY:-none}" name=c \
   c.video ! queue ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux name=mux \
   ! filesink location="$output" \
   c.audio ! queue ! audioconvert ! avenc_aac ! aacparse ! mux.

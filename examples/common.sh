@@ -38,3 +38,15 @@ if [ -n "${GROKIMAGINE_POLL_INTERVAL:-}" ]; then
   grokimagine+=(poll-interval="$GROKIMAGINE_POLL_INTERVAL")
 fi
 
+# channel_properties PROMPT...: sets "${channel[@]}", the properties of a
+# grokimaginechannel: the same, less `prompt`, plus prompts="<one,two>"
+# (the prompts separated by commas; a prompt that holds a comma would need
+# quotes inside the list, which gst-launch's own parsing makes awkward from
+# a shell: the Python and C APIs take a plain list).
+channel_properties() {
+  channel=()
+  for property in "${grokimagine[@]}"; do
+    case "$property" in prompt=*) ;; *) channel+=("$property") ;; esac
+  done
+  channel+=(prompts="<$(IFS=,; echo "$*")>")
+}
