@@ -6,6 +6,7 @@
 
 #include "core/channel-schedule.h"
 #include "pad-media.h"
+#include "stream-cut.h"
 
 GstCaps *ChannelFormat::video_caps() const {
   return gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
@@ -46,43 +47,15 @@ GstElement *add_branch(GstElement *pipeline, bool video, const ChannelFormat &fo
   return convert;
 }
 
-// Drops what comes before the time at `data`: video frames that start
-// before it (a millisecond of slack: the demuxer's timescale rounds), audio
-// that ends before it (the channel cuts the head of the one that straddles).
-// The segment starts there too, or videorate would fill the time before it
-// with copies of the first frame.
-template <bool kVideo>
-GstPadProbeReturn skip_before(GstPad *, GstPadProbeInfo *info, gpointer data) {
-  const GstClockTime skip = *static_cast<const GstClockTime *>(data);
-  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
-    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
-    const GstSegment *segment = nullptr;
-    gst_event_parse_segment(event, &segment);
-    if (segment->format != GST_FORMAT_TIME || segment->start >= skip) return GST_PAD_PROBE_OK;
-    GstSegment moved;
-    gst_segment_copy_into(segment, &moved);
-    moved.start = moved.position = skip;
-    GstEvent *replaced = gst_event_new_segment(&moved);
-    gst_event_set_seqnum(replaced, gst_event_get_seqnum(event));
-    gst_event_unref(event);
-    GST_PAD_PROBE_INFO_DATA(info) = replaced;
-    return GST_PAD_PROBE_OK;
-  }
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (!GST_BUFFER_PTS_IS_VALID(buffer)) return GST_PAD_PROBE_OK;
-  const GstClockTime pts = GST_BUFFER_PTS(buffer);
-  const GstClockTime end =
-      GST_BUFFER_DURATION_IS_VALID(buffer) ? pts + GST_BUFFER_DURATION(buffer) : pts;
-  const bool before = kVideo ? pts + GST_MSECOND < skip : end <= skip;
-  return before ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
-}
-
 }  // namespace
 
 ChannelClip::ChannelClip(int index, std::string prompt, GstElement *source,
                          const ChannelFormat &format, GstClockTime skip)
-    : index_(index), prompt_(std::move(prompt)), source_(source), skip_(skip) {
+    : index_(index),
+      prompt_(std::move(prompt)),
+      source_(source),
+      video_cut_{skip, CutRule::kStartsBefore},
+      audio_cut_{skip, CutRule::kEndsBefore} {
   g_autofree gchar *name = g_strdup_printf("channel-clip-%d", index);
   pipeline_ = grokimagine::GObjectPtr<GstElement>::adopt(
       GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new(name))));
@@ -120,10 +93,10 @@ void ChannelClip::on_pad_added(GstElement *, GstPad *pad, ChannelClip *self) {
   linked = true;
   // Dropped here, not by the channel: held in the appsinks, they would
   // stall the decoding of the other stream.
-  if (self->skip_)
+  if (self->video_cut_.at)
     gst_pad_add_probe(
         pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-        video ? skip_before<true> : skip_before<false>, &self->skip_, nullptr);
+        grok_imagine_cut_probe, video ? &self->video_cut_ : &self->audio_cut_, nullptr);
 }
 
 void ChannelClip::drain_messages(const std::function<void(GstMessage *)> &handle) {
@@ -217,32 +190,6 @@ grokimagine::GObjectPtr<GstElement> demux_pipeline(const std::string &path,
   return pipeline;
 }
 
-// The samples before `start` dropped, and the segment starting there: the
-// muxer writes the rest from time 0.
-GstPadProbeReturn cut_before(GstPad *, GstPadProbeInfo *info, gpointer data) {
-  const GstClockTime start = *static_cast<const GstClockTime *>(data);
-  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
-    if (GST_EVENT_TYPE(event) != GST_EVENT_SEGMENT) return GST_PAD_PROBE_OK;
-    const GstSegment *segment = nullptr;
-    gst_event_parse_segment(event, &segment);
-    if (segment->format != GST_FORMAT_TIME || segment->start >= start) return GST_PAD_PROBE_OK;
-    GstSegment moved;
-    gst_segment_copy_into(segment, &moved);
-    moved.start = moved.position = start;
-    GstEvent *replaced = gst_event_new_segment(&moved);
-    gst_event_set_seqnum(replaced, gst_event_get_seqnum(event));
-    gst_event_unref(event);
-    GST_PAD_PROBE_INFO_DATA(info) = replaced;
-    return GST_PAD_PROBE_OK;
-  }
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  // A millisecond of slack: the demuxer's timescale rounds.
-  return GST_BUFFER_PTS_IS_VALID(buffer) && GST_BUFFER_PTS(buffer) + GST_MSECOND < start
-             ? GST_PAD_PROBE_DROP
-             : GST_PAD_PROBE_OK;
-}
-
 }  // namespace
 
 std::optional<std::string> write_extension_input(const std::string &source,
@@ -301,7 +248,9 @@ std::optional<std::string> write_extension_input(const std::string &source,
            std::to_string(scan.end / GST_MSECOND) + " ms)";
 
   // Then its samples from that keyframe on, into a new MP4.
-  GstClockTime cut = *start;
+  // Compressed samples: audio too from the first one at or after the cut,
+  // which the muxer then writes from time 0.
+  StreamCut cut{*start, CutRule::kStartsBefore};
   GstElement *mux = nullptr;
   bool linked_video = false, linked_audio = false;
   StreamHandler copy_stream = [&](GstElement *pipeline, GstPad *pad, bool video) {
@@ -318,7 +267,7 @@ std::optional<std::string> write_extension_input(const std::string &source,
         gst_element_request_pad_simple(mux, video ? "video_%u" : "audio_%u");
     gst_pad_add_probe(
         pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-        cut_before, &cut, nullptr);
+        grok_imagine_cut_probe, &cut, nullptr);
     gst_pad_link(pad, queue_sink);
     gst_pad_link(queue_src, mux_pad);
   };
@@ -332,6 +281,6 @@ std::optional<std::string> write_extension_input(const std::string &source,
   g_object_set(file, "location", dest.c_str(), nullptr);
   gst_element_link(mux, file);
   if (auto error = run_to_eos(writer.get(), kLimit, stopping)) return "copying it: " + *error;
-  *length = scan.end - cut;
+  *length = scan.end - cut.at;
   return std::nullopt;
 }

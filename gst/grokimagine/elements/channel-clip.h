@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/gobject-ptr.h"
+#include "stream-cut.h"
 
 struct ChannelFormat {
   int width = 848;
@@ -78,8 +79,8 @@ class ChannelClip {
   std::atomic<bool> ready_{false};
   std::atomic<bool> video_linked_{false};
   std::atomic<bool> audio_linked_{false};
-  double counted_cost_ = 0;  // worker thread only
-  GstClockTime skip_;
+  double counted_cost_ = 0;          // worker thread only
+  StreamCut video_cut_, audio_cut_;  // what comes before `skip`
 };
 
 // The lengths of input video the provider extends.

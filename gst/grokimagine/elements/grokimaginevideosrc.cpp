@@ -32,6 +32,7 @@
 #include "grokimaginesrc.h"
 #include "job-properties.h"
 #include "pad-media.h"
+#include "stream-cut.h"
 
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_video_src_debug);
 #define GST_CAT_DEFAULT grok_imagine_video_src_debug
@@ -115,32 +116,17 @@ static GstPadProbeReturn skip_to_continuation(GstPad *pad, GstPadProbeInfo *info
       GST_DEBUG_OBJECT(cut->self, "%s: the continuation starts at %" GST_TIME_FORMAT,
                        GST_PAD_NAME(pad), GST_TIME_ARGS(cut->start));
     }
-    if (segment->format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID(cut->start) ||
-        cut->start == 0)
-      return GST_PAD_PROBE_OK;
-    GstSegment moved;
-    gst_segment_copy_into(segment, &moved);
-    if (moved.start < cut->start) {
-      moved.start = cut->start;
-      moved.position = cut->start;
-      moved.time = 0;
-    }
-    GstEvent *replaced = gst_event_new_segment(&moved);
-    gst_event_set_seqnum(replaced, gst_event_get_seqnum(event));
-    gst_event_unref(event);
-    GST_PAD_PROBE_INFO_DATA(info) = replaced;
+    if (GST_CLOCK_TIME_IS_VALID(cut->start) && cut->start > 0)
+      grok_imagine_cut_segment(info, cut->start, true);
     return GST_PAD_PROBE_OK;
   }
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (!buffer || !GST_CLOCK_TIME_IS_VALID(cut->start) || !GST_BUFFER_PTS_IS_VALID(buffer))
-    return GST_PAD_PROBE_OK;
-  const GstClockTime pts = GST_BUFFER_PTS(buffer);
-  const GstClockTime end =
-      GST_BUFFER_DURATION_IS_VALID(buffer) ? pts + GST_BUFFER_DURATION(buffer) : pts;
   // A frame before the start is the input's; audio reaching past it is kept
   // (sinks clip it to the segment).
-  const bool before = cut->video ? pts + GST_MSECOND < cut->start : end <= cut->start;
-  return before ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+  return GST_CLOCK_TIME_IS_VALID(cut->start) &&
+                 grok_imagine_before_cut(GST_PAD_PROBE_INFO_BUFFER(info), cut->start,
+                                         cut->video ? CutRule::kStartsBefore : CutRule::kEndsBefore)
+             ? GST_PAD_PROBE_DROP
+             : GST_PAD_PROBE_OK;
 }
 
 static void on_decoder_pad_added(GstElement *, GstPad *pad, GstGrokImagineVideoSrc *self) {
