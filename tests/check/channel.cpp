@@ -235,6 +235,21 @@ static GstElement *make_channel(const emu::Emulator &emulator, GstElement *pipel
   return channel;
 }
 
+// A channel on an xai emulator (its API under /v1, as xAI's).
+static GstElement *make_xai_channel(const emu::Emulator &emulator, GstElement *pipeline,
+                                    Seen *seen) {
+  GstElement *channel = make_channel(emulator, pipeline, seen);
+  gst_util_set_object_arg(G_OBJECT(channel), "provider", "xai");
+  g_object_set(channel, "api-url", (emulator.api_url() + "/v1").c_str(), nullptr);
+  return channel;
+}
+
+static emu::Options xai_options() {
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  return options;
+}
+
 static void observe(Seen *seen, GstMessage *message) {
   std::lock_guard<std::mutex> lock(seen->mutex);
   if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_WARNING) {
@@ -490,14 +505,11 @@ GST_START_TEST(test_live_filler_loop_replays_what_played) {
 GST_END_TEST;
 
 GST_START_TEST(test_budget_covers_the_whole_channel) {
-  emu::Options options = test::quick_options();
-  options.provider = emu::Provider::Xai;
-  emu::Emulator emulator(options);
+  emu::Emulator emulator(xai_options());
   GstElement *pipeline = gst_pipeline_new(nullptr);
   Seen seen;
-  GstElement *channel = make_channel(emulator, pipeline, &seen);
-  gst_util_set_object_arg(G_OBJECT(channel), "provider", "xai");
-  g_object_set(channel, "api-url", (emulator.api_url() + "/v1").c_str(), "budget", 0.12, nullptr);
+  GstElement *channel = make_xai_channel(emulator, pipeline, &seen);
+  g_object_set(channel, "budget", 0.12, nullptr);
   set_prompts(channel, "<\"One\",\"Two\",\"Three\",\"Four\">");
   test::RunResult result = run(pipeline, &seen);
   double spent = 0;
@@ -556,15 +568,12 @@ GST_START_TEST(test_continuity_last_frame) {
 GST_END_TEST;
 
 GST_START_TEST(test_continuity_extend) {
-  emu::Options options = test::quick_options();
-  options.provider = emu::Provider::Xai;
-  emu::Emulator emulator(options);
+  emu::Emulator emulator(xai_options());
   GstElement *pipeline = gst_pipeline_new(nullptr);
   Seen seen;
-  GstElement *channel = make_channel(emulator, pipeline, &seen);
-  gst_util_set_object_arg(G_OBJECT(channel), "provider", "xai");
+  GstElement *channel = make_xai_channel(emulator, pipeline, &seen);
   gst_util_set_object_arg(G_OBJECT(channel), "continuity", "extend");
-  g_object_set(channel, "api-url", (emulator.api_url() + "/v1").c_str(), "duration", 2, nullptr);
+  g_object_set(channel, "duration", 2, nullptr);
   set_prompts(channel, "<\"A dog runs\",\"The dog jumps\",\"The dog sleeps\">");
   test::RunResult result = run(pipeline, &seen);
   gst_object_unref(pipeline);
