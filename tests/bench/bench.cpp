@@ -191,7 +191,7 @@ using Pipeline = std::unique_ptr<GstElement, PipelineDeleter>;
 Pipeline parse(const std::string &description) {
   g_autoptr(GError) error = nullptr;
   GstElement *pipeline = gst_parse_launch(description.c_str(), &error);
-  if (pipeline == nullptr) fail("cannot build " + description + ": " + error->message);
+  if (pipeline == nullptr || error) fail("cannot build " + description + ": " + error->message);
   // One element alone comes back bare, without a pipeline (nor a bus).
   if (!GST_IS_PIPELINE(pipeline)) {
     GstElement *bin = gst_pipeline_new(nullptr);
@@ -863,18 +863,28 @@ GstBusSyncReply watch_channel(GstBus *, GstMessage *message, gpointer data) {
   return GST_BUS_PASS;
 }
 
-// Runs a channel of `clips` one-second prompts until `clips` clips have
-// started (live) or EOS; returns what was seen.
-void run_channel(const EmulatorProcess &emulator, int clips, bool live, unsigned lookahead,
-                 SeamWatch *watch) {
+// What a channel run is: `clips` prompts of `clip_seconds` each.
+struct ChannelRun {
+  int clips;
+  bool live;
+  unsigned lookahead = 1;
+  std::string provider = "segmind";
+  int clip_seconds = 1;
+  std::string continuity = "none";
+};
+
+// Runs a channel until its clips have started (live) or EOS; returns what
+// was seen.
+void run_channel(const EmulatorProcess &emulator, const ChannelRun &run, SeamWatch *watch) {
   std::string prompts;
-  for (int i = 0; i < clips; i++)
+  for (int i = 0; i < run.clips; i++)
     prompts += (i ? "," : "") + std::string("clip") + std::to_string(i);
-  const std::string sync = live ? "sync=true qos=true" : "sync=false";
+  const std::string sync = run.live ? "sync=true qos=true" : "sync=false";
   Pipeline pipeline =
-      parse("grokimaginechannel name=c " + source_properties(emulator, "segmind") +
-            " duration=1 poll-interval=100 lookahead=" + std::to_string(lookahead) +
-            (live ? " is-live=true" : "") + " prompts=\"<" + prompts +
+      parse("grokimaginechannel name=c " + source_properties(emulator, run.provider) +
+            " duration=" + std::to_string(run.clip_seconds) + " continuity=" + run.continuity +
+            " poll-interval=100 lookahead=" + std::to_string(run.lookahead) +
+            (run.live ? " is-live=true" : "") + " prompts=\"<" + prompts +
             ">\" c.video ! queue ! fakesink " + sync + " c.audio ! queue ! fakesink " + sync);
   GstElement *channel = gst_bin_get_by_name(GST_BIN(pipeline.get()), "c");
   for (const char *name : {"video", "audio"}) {
@@ -885,7 +895,7 @@ void run_channel(const EmulatorProcess &emulator, int clips, bool live, unsigned
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline.get());
   gst_bus_set_sync_handler(bus, watch_channel, watch, nullptr);
   gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
-  const gint64 deadline = g_get_monotonic_time() + gint64(clips) * 30 * G_USEC_PER_SEC;
+  const gint64 deadline = g_get_monotonic_time() + gint64(run.clips) * 30 * G_USEC_PER_SEC;
   for (;;) {
     g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
         bus, 50 * GST_MSECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
@@ -897,9 +907,9 @@ void run_channel(const EmulatorProcess &emulator, int clips, bool live, unsigned
     if (message) break;
     {
       std::lock_guard<std::mutex> lock(watch->mutex);
-      // Live: one more second lets the last clip play out.
-      if (live && watch->clips >= clips && watch->next[0] != GST_CLOCK_TIME_NONE) {
-        g_usleep(1100000);
+      // Live: the last clip's length more lets it play out.
+      if (run.live && watch->clips >= run.clips && watch->next[0] != GST_CLOCK_TIME_NONE) {
+        g_usleep(gulong(run.clip_seconds) * G_USEC_PER_SEC + 100000);
         break;
       }
     }
@@ -912,14 +922,14 @@ void channel_seams(const Config &config) {
   const int clips = config.quick ? 4 : 20;
   EmulatorProcess emulator(EmulatorSpec{});
   SeamWatch watch;
-  run_channel(emulator, clips, false, 1, &watch);
+  run_channel(emulator, {clips, false}, &watch);
   add_row(
       "channel: largest gap or overlap between buffers over " + std::to_string(clips) +
           " clips (video / audio)",
       format("%.0f ns", double(watch.worst[0])) + " / " + format("%.0f ns", double(watch.worst[1])),
       "clips glued by a player or ffmpeg: a 1-3 s seam", "-", "0 / 0");
   SeamWatch live;
-  run_channel(emulator, config.quick ? 3 : 10, true, 1, &live);
+  run_channel(emulator, {config.quick ? 3 : 10, true}, &live);
   add_row("channel, live, generation keeping up: late buffers at a synced sink",
           std::to_string(live.late), "-", "-", "0");
 }
@@ -933,7 +943,7 @@ void channel_lookahead(const Config &config) {
   std::string filler;
   for (unsigned lookahead : {1u, 2u, 3u, 4u}) {
     SeamWatch watch;
-    run_channel(emulator, clips, true, lookahead, &watch);
+    run_channel(emulator, {clips, true, lookahead}, &watch);
     filler += (filler.empty() ? "" : ", ") + std::to_string(lookahead) + ": " +
               format("%.1f s", double(watch.filler) / GST_SECOND);
   }
@@ -968,11 +978,35 @@ void channel_cpu(const Config &config) {
   const double baseline = cpu_seconds() - before_baseline;
   const double before = cpu_seconds();
   SeamWatch watch;
-  run_channel(emulator, clips, false, 1, &watch);
+  run_channel(emulator, {clips, false}, &watch);
   const double ours = cpu_seconds() - before;
   add_row("channel CPU for " + std::to_string(clips) + " clips (non-live)", format("%.2f s", ours),
           format("%.2f s decoding and scaling alone", baseline), ratio_text(ours, baseline),
           "little beyond decoding and scaling");
+}
+
+void channel_continuity(const Config &config) {
+  // xai, 3 s clips (an extension adds 2 to 10 s) taking 1 s to generate,
+  // plus the emulator's encoding (an extension's input is decoded and
+  // encoded again with the new part): generation keeps up with playback.
+  EmulatorSpec spec;
+  spec.provider = "xai";
+  spec.generation_ms = 1000;
+  EmulatorProcess emulator(spec);
+  const int clips = config.quick ? 3 : 8;
+  SeamWatch extend, last_frame;
+  run_channel(emulator, {clips, true, 1, "xai", 3, "extend"}, &extend);
+  run_channel(emulator, {clips, true, 1, "xai", 3, "last-frame"}, &last_frame);
+  const auto seconds = [](GstClockTime t) { return format("%.1f s", double(t) / GST_SECOND); };
+  add_row("channel, live, continuity=extend, " + std::to_string(clips) +
+              " 3 s clips taking 1 s to generate: filler after the first clip / late buffers / "
+              "largest seam (video, audio)",
+          seconds(extend.filler) + " / " + std::to_string(extend.late) + " / " +
+              format("%.0f ns", double(extend.worst[0])) + ", " +
+              format("%.0f ns", double(extend.worst[1])),
+          "continuity=last-frame (a clip waits for the previous one to play): " +
+              seconds(last_frame.filler) + " / " + std::to_string(last_frame.late),
+          "-", "0 s / 0 / 0 ns");
 }
 
 void print_table() {
@@ -1003,7 +1037,7 @@ int main(int argc, char **argv) {
       {"only", 0, 0, G_OPTION_ARG_STRING, &only,
        "One figure: first-frame, first-frame-big, full-decode, rss, shaped-first-frame, "
        "shaped-download, connections, many-jobs, rate-limited, requests-per-job, channel, "
-       "channel-lookahead, channel-cpu",
+       "channel-lookahead, channel-cpu, channel-continuity",
        "NAME"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
@@ -1032,6 +1066,7 @@ int main(int argc, char **argv) {
       {"channel", channel_seams},
       {"channel-lookahead", channel_lookahead},
       {"channel-cpu", channel_cpu},
+      {"channel-continuity", channel_continuity},
   };
   try {
     for (const auto &[name, measure] : figures)
