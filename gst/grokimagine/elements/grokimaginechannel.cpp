@@ -29,7 +29,9 @@
 #include <glib/gstdio.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -68,6 +70,19 @@ enum class Continuity { None, LastFrame, Extend };
 
 namespace {
 
+// continuity=extend: the input of clip N's extension being written from
+// clip `from`'s result, on a thread of its own.
+struct ExtensionInputTask {
+  struct Result {
+    std::optional<std::string> error;
+    GstClockTime length = 0;
+  };
+  int from = -1;
+  GstClockTime played_from = 0;
+  std::shared_ptr<std::atomic<bool>> cancelled;  // set to stop the writer at once
+  std::future<Result> done;                      // its destructor waits for the writer
+};
+
 // What the user set on the channel itself (the job defaults live in `job`).
 struct ChannelSettings {
   std::vector<std::string> prompts;
@@ -104,7 +119,8 @@ struct RunState {
   // extends.
   std::map<int, GstClockTime> own_part_start;
   ExtensionInputLimits extension_limits{};
-  std::vector<int> kept_results;  // played, kept while they may be extended
+  std::vector<int> kept_results;                // played, kept while they may be extended
+  std::map<int, ExtensionInputTask> preparing;  // clips whose input is being written
   // The budget over all clips: what started clips are expected to cost.
   double clip_estimate_usd = 0;
   double committed_usd = 0;
@@ -114,6 +130,9 @@ struct RunState {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
   }
   ~RunState() {
+    // The input writers first: they write into clips_dir.
+    for (auto &[index, task] : preparing) task.cancelled->store(true);
+    preparing.clear();
     clips.clear();
     if (last_frame) gst_buffer_unref(last_frame);
     if (!clips_dir.empty()) {
@@ -431,30 +450,36 @@ static std::string extension_input_path(const RunState &run, int index) {
   return run.clips_dir + "/input-" + std::to_string(index) + ".mp4";
 }
 
-// continuity=extend: makes `source` (clip `index`) extend clip `from`, with
-// the end of `from`'s result as input and only the new seconds played.
-// False when no input could be made (the clip is then generated from its
-// prompt alone).
-static bool extend_clip(GstGrokImagineChannel *self, RunState &run, GstElement *source, int index,
-                        int from) {
-  const std::string input = extension_input_path(run, index);
-  const GstClockTime played_from = own_part_start(run, from);
-  GstClockTime length = 0;
-  if (auto why = write_extension_input(clip_path(run, from), played_from, run.extension_limits,
-                                       input, &length, [self] { return stopping(self); })) {
-    GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
-                        ("Clip %d cannot extend clip %d (%s): it is generated from its prompt "
-                         "alone.",
-                         index, from, why->c_str()),
-                        (nullptr));
-    return false;
-  }
+// continuity=extend: clip `index`'s input, the end of clip `from`'s result,
+// written on a thread of its own (remuxing takes tens of milliseconds,
+// which a live channel's worker cannot spend between two frames).
+static void prepare_extension_input(RunState &run, int index, int from) {
+  ExtensionInputTask &task = run.preparing[index];
+  task.from = from;
+  task.played_from = own_part_start(run, from);
+  task.cancelled = std::make_shared<std::atomic<bool>>(false);
+  task.done = std::async(
+      std::launch::async,
+      [source = clip_path(run, from), dest = extension_input_path(run, index),
+       played_from = task.played_from, limits = run.extension_limits, cancelled = task.cancelled] {
+        ExtensionInputTask::Result result;
+        result.error = write_extension_input(source, played_from, limits, dest, &result.length,
+                                             [&cancelled] { return cancelled->load(); });
+        return result;
+      });
+}
+
+// Makes `source` (clip `index`) extend clip `from` with the input written
+// for it (`length` long): operation=extend, only the new seconds played.
+static void use_extension_input(GstGrokImagineChannel *self, RunState &run, GstElement *source,
+                                int index, int from, GstClockTime played_from,
+                                GstClockTime length) {
   GST_INFO_OBJECT(self,
                   "clip %d extends clip %d: %" GST_TIME_FORMAT " of it from %" GST_TIME_FORMAT,
                   index, from, GST_TIME_ARGS(length), GST_TIME_ARGS(played_from));
   gst_util_set_object_arg(G_OBJECT(source), "operation", "extend");
   gst_util_set_object_arg(G_OBJECT(source), "output", "continuation");
-  g_object_set(source, "video", input.c_str(), nullptr);
+  g_object_set(source, "video", extension_input_path(run, index).c_str(), nullptr);
   // What belongs to generating (copied from the channel) goes back to
   // nothing: an extension takes only the video and the prompt.
   for (const char *name : {"image", "reference-images", "keyframes", "reference-audios"}) {
@@ -468,15 +493,12 @@ static bool extend_clip(GstGrokImagineChannel *self, RunState &run, GstElement *
   // The channel decodes the result and plays from the new part on.
   g_object_set_data(G_OBJECT(source), GST_GROK_IMAGINE_SRC_DECODED_KEY, GINT_TO_POINTER(1));
   run.own_part_start[index] = length;
-  return true;
 }
 
 // The clip's source: a job with the channel's properties and its prompt,
-// kept on disk for replays; or, replaying, the file. `continues`
-// (continuity=extend): the clip it extends.
+// kept on disk for replays; or, replaying, the file.
 static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, int index,
-                                    const std::string &prompt, bool replay,
-                                    std::optional<int> continues = std::nullopt) {
+                                    const std::string &prompt, bool replay) {
   Private &p = *self->priv;
   const std::string path = clip_path(run, index);
   if (replay) {
@@ -511,14 +533,12 @@ static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, 
     const std::string image = frame_as_png_uri(run.format, run.last_frame);
     if (!image.empty()) g_object_set(source, "image", image.c_str(), nullptr);
   }
-  if (continues) extend_clip(self, run, source, index, *continues);
   return source;
 }
 
 static std::unique_ptr<ChannelClip> make_clip(GstGrokImagineChannel *self, RunState &run, int index,
-                                              const std::string &prompt, bool replay,
-                                              std::optional<int> continues = std::nullopt) {
-  GstElement *source = make_clip_source(self, run, index, prompt, replay, continues);
+                                              const std::string &prompt, bool replay) {
+  GstElement *source = make_clip_source(self, run, index, prompt, replay);
   return std::make_unique<ChannelClip>(index, prompt, source, run.format,
                                        own_part_start(run, index));
 }
@@ -709,8 +729,48 @@ static void note_whole_results(RunState &run) {
   }
 }
 
+// continuity=extend: the clips whose input is written start their jobs (a
+// clip whose input could not be made is generated from its prompt alone).
+static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
+  for (auto it = run.preparing.begin(); it != run.preparing.end();) {
+    ExtensionInputTask &task = it->second;
+    if (task.done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    const int index = it->first;
+    const ExtensionInputTask::Result input = task.done.get();
+    std::string prompt;
+    bool dropped;
+    {
+      std::lock_guard<std::mutex> lock(self->priv->lock);
+      prompt = run.schedule.clip(index).prompt;
+      // The budget ran out meanwhile.
+      dropped = run.schedule.clip(index).state == grokimagine::ScheduledClip::State::Failed;
+    }
+    if (!dropped) {
+      GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
+      GstElement *source = make_clip_source(self, run, index, prompt, false);
+      if (input.error)
+        GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
+                            ("Clip %d cannot extend clip %d (%s): it is generated from its "
+                             "prompt alone.",
+                             index, task.from, input.error->c_str()),
+                            (nullptr));
+      else
+        use_extension_input(self, run, source, index, task.from, task.played_from, input.length);
+      run.clips[index] = std::make_unique<ChannelClip>(index, prompt, source, run.format,
+                                                       own_part_start(run, index));
+    }
+    it = run.preparing.erase(it);
+  }
+}
+
 static void start_clips(GstGrokImagineChannel *self, RunState &run) {
-  if (run.budget_reached) return;
+  if (run.budget_reached) {
+    start_prepared_clips(self, run);
+    return;
+  }
   Private &p = *self->priv;
   const double budget = p.job.settings().budget_usd;
   struct Starting {
@@ -737,9 +797,15 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run) {
   }
   if (run.budget_reached) stop_generating(self, run);
   for (const Starting &clip : starting) {
+    if (clip.continues) {
+      GST_INFO_OBJECT(self, "clip %d: writing its input from clip %d", clip.index, *clip.continues);
+      prepare_extension_input(run, clip.index, *clip.continues);
+      continue;
+    }
     GST_INFO_OBJECT(self, "generating clip %d: %s", clip.index, clip.prompt.c_str());
-    run.clips[clip.index] = make_clip(self, run, clip.index, clip.prompt, false, clip.continues);
+    run.clips[clip.index] = make_clip(self, run, clip.index, clip.prompt, false);
   }
+  start_prepared_clips(self, run);
 }
 
 // Marks clips ready or failed from what their pipelines say; false when an
