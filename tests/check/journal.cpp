@@ -188,6 +188,47 @@ GST_START_TEST(test_ambiguous_submit_is_not_repeated) {
 }
 GST_END_TEST;
 
+// Segmind's preview answers the submit with the clip: no request id to
+// follow, but the submit is paid all the same. An unanswered one is refused
+// on the next run like any other; a delivered one replays from the cache.
+GST_START_TEST(test_synchronous_preview_is_journaled) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  const std::string png = test::make_png(48, 27);
+  auto preview = [&](const char *reuse) {
+    GstElement *source = make_source(emulator, journal);
+    g_object_set(source, "model", "grok-imagine-video-1.5-preview", "image", png.c_str(),
+                 "duration", 2, nullptr);
+    gst_util_set_object_arg(G_OBJECT(source), "reuse", reuse);
+    return source;
+  };
+  emulator.add_fault(emu::Fault{emu::Phase::Submit, 500, {}, 0, -1, 1});
+  RunResult first = test::run_failing(preview("unfinished"));
+  fail_unless(test::contains(first.error_text(), "may have accepted (and billed)"), "%s",
+              first.error_text().c_str());
+  RunResult again = test::run_failing(preview("unfinished"));
+  fail_unless(test::contains(again.error_text(), "no answer was recorded"), "%s",
+              again.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  // Submitted anyway; then delivered into the cache (reuse=always keeps
+  // it), and replayed from there without the network.
+  fail_unless(run_with_sink(preview("never")).eos);
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  fail_unless(run_with_sink(preview("always")).eos);
+  fail_unless_equals_int(emulator.counters().submits_total, 3);
+  RunResult replayed = run_with_sink(preview("always"));
+  fail_unless(replayed.eos);
+  fail_unless(std::count(replayed.job_statuses.begin(), replayed.job_statuses.end(), "CACHED") ==
+              1);
+  fail_unless_equals_int(emulator.counters().submits_total, 3);
+  auto entries = grokimagine::Journal(journal).list();
+  fail_unless_equals_int(entries.size(), 1);
+  fail_unless(entries[0].state == grokimagine::JournalEntry::State::Delivered);
+  g_unlink(png.c_str());
+}
+GST_END_TEST;
+
 GST_START_TEST(test_journal_writes_are_atomic) {
   test::TempDir dir;
   const std::string journal_dir = dir.path("journal");
@@ -353,6 +394,7 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_reuse_never_and_delivered_jobs_pay_again);
   tcase_add_test(tc, test_reuse_always_replays_without_network);
   tcase_add_test(tc, test_ambiguous_submit_is_not_repeated);
+  tcase_add_test(tc, test_synchronous_preview_is_journaled);
   tcase_add_test(tc, test_journal_writes_are_atomic);
   tcase_add_test(tc, test_budget_refuses_before_submitting);
   tcase_add_test(tc, test_cost_on_the_bus_and_spent);

@@ -81,6 +81,7 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
       if (auto error = copy_to_location(cached, settings.location)) return *error;
   } else if (generation_.answers_with_media()) {
     // The answer to the submit is the clip: the download is the job.
+    if (auto error = generation_.claim_synchronous_submit(cancellable, events)) return *error;
     if (events.status_changed)
       events.status_changed(JobStatus{JobStatus::State::Running, "PROCESSING", -1, {}, {}});
     // Bounded by the job's `timeout` like any job, and sent once: it is the
@@ -99,11 +100,15 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
         Download::start(Download::media_get(url, settings.log_id), settings.location,
                         settings.max_size, RetryPolicy(settings.timing), &failure, connections_);
   }
-  if (!download_) return with_request_id(failure, generation_.request_id());
+  if (!download_) {
+    if (generation_.answers_with_media()) generation_.synchronous_submit_finished(&failure);
+    return with_request_id(failure, generation_.request_id());
+  }
   return std::nullopt;
 }
 
 void ClipSource::delivered() {
+  if (generation_.answers_with_media()) generation_.synchronous_submit_finished(nullptr);
   generation_.record().delivered(
       [download = download_](std::uint64_t offset, void *dest, std::size_t size) {
         return download->read(offset, dest, size);
@@ -111,13 +116,21 @@ void ClipSource::delivered() {
       generation_.settings().cache_size);
 }
 
-Error ClipSource::download_error() const {
+Error ClipSource::download_failed() {
   Error error = download_->error();
   if (generation_.answers_with_media() && error.http_status >= 300) {
     HttpResponse answer;
     answer.status = error.http_status;
     answer.body = download_->error_body();
     error = generation_.provider().http_error(answer, Phase::Submit);
+  }
+  if (generation_.answers_with_media()) {
+    // The download was the paid submit: without a refusal (4xx), the
+    // provider may have made, and billed, the clip.
+    const bool refused = error.http_status >= 400 && error.http_status < 500;
+    if (!refused && error.kind != ErrorKind::Cancelled)
+      note_maybe_billed(error, generation_.provider());
+    generation_.synchronous_submit_finished(&error);
   }
   return with_request_id(error, generation_.request_id());
 }

@@ -30,8 +30,9 @@ class ClipSource {
   // with reuse=always, keeps the clip).
   void delivered();
   // Why the download failed, in the provider's terms where the download was
-  // the job itself, with the request id.
-  Error download_error() const;
+  // the job itself (the journal then records how that job ended), with the
+  // request id.
+  Error download_failed();
 
  private:
   Generation generation_;

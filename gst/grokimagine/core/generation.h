@@ -58,6 +58,12 @@ class Generation {
 
   // The job is one synchronous request whose answer is the media.
   bool answers_with_media() const { return provider_->answers_with_media(settings_.request); }
+  // A synchronous job (answers_with_media): its submit is recorded in the
+  // journal like any other (an unanswered one refused on the next run, as
+  // it may have been billed) after the same budget check; then its outcome:
+  // null when the clip arrived whole, else why not.
+  std::optional<Error> claim_synchronous_submit(GCancellable *cancellable, const JobEvents &events);
+  void synchronous_submit_finished(const Error *error);
   HttpRequest submit_request() const {
     return provider_->submit_request(settings_.request, inputs_, endpoint());
   }

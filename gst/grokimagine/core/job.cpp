@@ -56,6 +56,14 @@ Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::str
       budget_(RequestBudget::bucket(provider, endpoint_)),
       log_id_(std::move(log_id)) {}
 
+void note_maybe_billed(Error &error, const Provider &provider) {
+  error.maybe_billed = true;
+  if (!error.message.empty() && error.message.back() != '.') error.message += '.';
+  error.message += std::string(" The submit reached ") + provider.name() +
+                   ", which may have accepted (and billed) the job; check your provider's "
+                   "dashboard before submitting again.";
+}
+
 Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
                                SubmitInFlight *in_flight) {
   const RetryPolicy policy(timing_, deadline_);
@@ -70,11 +78,7 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
         {},
         0};
     // An answer that cannot be read is still an answer: the job may exist.
-    error.maybe_billed = phase == Phase::Submit && !response.not_sent;
-    if (error.maybe_billed)
-      error.message += ". The submit reached " + std::string(provider_.name()) +
-                       ", which may have accepted (and billed) the job; its request id was not "
-                       "received, so check your provider's dashboard before submitting again";
+    if (phase == Phase::Submit && !response.not_sent) note_maybe_billed(error, provider_);
     return error;
   };
   for (int attempt = 1;; attempt++) {
@@ -153,13 +157,9 @@ Parsed<Submitted> Job::submit(const Request &request, const Inputs &inputs,
   GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "%s answered the submit: HTTP %u",
                   provider_.name(), response.status);
   auto parsed = provider_.parse_submit(response);
-  if (auto *error = std::get_if<Error>(&parsed); error && response.status >= 500) {
-    // A server error after the submit arrived may hide an accepted job.
-    error->maybe_billed = true;
-    error->message += " The submit reached " + std::string(provider_.name()) +
-                      ", which may have accepted (and billed) the job; check your provider's "
-                      "dashboard before submitting again.";
-  }
+  // A server error after the submit arrived may hide an accepted job.
+  if (auto *error = std::get_if<Error>(&parsed); error && response.status >= 500)
+    note_maybe_billed(*error, provider_);
   return parsed;
 }
 

@@ -41,6 +41,10 @@ struct JobEvents {
 // stop), and it is never sent again in the same run. Null when none is out.
 using SubmitInFlight = std::shared_ptr<HttpAnswer>;
 
+// `error` ended a submit that reached `provider` (a 5xx, an answer cut or
+// never read): the provider may have accepted, and billed, the job.
+void note_maybe_billed(Error &error, const Provider &provider);
+
 class Job {
  public:
   Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::string log_id);

@@ -287,7 +287,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::Cancelled:
       return GST_FLOW_FLUSHING;
     case Download::Wait::Failed: {
-      auto error = p.clip.download_error();
+      auto error = p.clip.download_failed();
       if (error.kind == grokimagine::ErrorKind::Cancelled) return GST_FLOW_FLUSHING;
       grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_ERROR, error.message);
       grok_imagine_post_error(GST_ELEMENT(self), error);
