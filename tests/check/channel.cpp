@@ -606,6 +606,37 @@ GST_START_TEST(test_continuity_extend) {
 }
 GST_END_TEST;
 
+// The journal knows a continued clip again: its input, remuxed anew on the
+// next run, is the same bytes (mp4mux's header times zeroed), so its job
+// is found, not paid again.
+GST_START_TEST(test_continuity_extend_rerun_pays_nothing_twice) {
+  emu::Emulator emulator(xai_options());
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  for (int run_index = 0; run_index < 2; run_index++) {
+    GstElement *pipeline = gst_pipeline_new(nullptr);
+    Seen seen;
+    GstElement *channel = make_xai_channel(emulator, pipeline, &seen);
+    gst_util_set_object_arg(G_OBJECT(channel), "continuity", "extend");
+    gst_util_set_object_arg(G_OBJECT(channel), "reuse", "always");
+    g_object_set(channel, "duration", 2, "journal", journal.c_str(), nullptr);
+    set_prompts(channel, "<\"A dog runs\",\"The dog jumps\",\"The dog sleeps\">");
+    test::RunResult result = run(pipeline, &seen);
+    gst_object_unref(pipeline);
+    fail_unless(result.eos, "%s", result.error_text().c_str());
+    fail_unless_equals_int(seen.frames, 3 * 2 * 24);
+    if (run_index == 1)
+      fail_unless(
+          std::count(result.job_statuses.begin(), result.job_statuses.end(), "CACHED") == 3,
+          "the second run replayed %d clips",
+          int(std::count(result.job_statuses.begin(), result.job_statuses.end(), "CACHED")));
+    // A second apart at least: mp4mux's times would differ.
+    if (run_index == 0) g_usleep(G_USEC_PER_SEC);
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 3);
+}
+GST_END_TEST;
+
 // continuity=extend needs a provider that extends, and settings an
 // extension takes: refused before any job.
 GST_START_TEST(test_continuity_extend_refused_before_any_job) {
@@ -718,6 +749,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_continuity_last_frame);
   tcase_add_test(element, test_continuity_extend);
   tcase_add_test(element, test_continuity_extend_refused_before_any_job);
+  tcase_add_test(element, test_continuity_extend_rerun_pays_nothing_twice);
   tcase_add_test(element, test_null_from_any_point_is_prompt);
   tcase_add_test(element, test_bad_settings_refused_before_any_job);
   suite_add_tcase(suite, element);

@@ -100,3 +100,10 @@ std::optional<std::string> write_extension_input(const std::string &source,
                                                  const ExtensionInputLimits &limits,
                                                  const std::string &dest, GstClockTime *length,
                                                  const std::function<bool()> &stopping);
+
+// mp4mux stamps its header boxes with the time of writing, so the same
+// samples remuxed a second later make other bytes: the journal would take
+// the extension they go into for another job, and a rerun would pay for it
+// again. Zeroes those times in the MP4 at `path`; an error text if it
+// cannot.
+std::optional<std::string> clear_mp4_times(const std::string &path);
