@@ -345,21 +345,32 @@ std::string temp_path(const char *name) {
   return scratch.path(name);
 }
 
-// Result ready -> first decoded video frame, ours (resuming the finished
-// job) against uridecodebin3 on the same URL, alternated run by run after
-// one unmeasured run of each (plugin loading, the decoder's first open).
+// Ours: grokimaginevideosrc resuming the finished job `id`, until `until`.
+double time_resumed_decode(const EmulatorProcess &emulator, const std::string &id, Until until) {
+  return time_decode("grokimaginevideosrc name=dec " + source_properties(emulator, "segmind") +
+                         " request-id=" + id,
+                     until);
+}
+
+// The first decoded video frame, ours (resuming the finished job `id`)
+// against uridecodebin3 on its URL, alternated run by run after one
+// unmeasured run of each (plugin loading, the decoder's first open).
+void race_first_frame(const EmulatorProcess &emulator, const std::string &id, int runs,
+                      std::vector<double> *ours, std::vector<double> *theirs) {
+  const std::string url = clip_url(emulator, id);
+  for (int i = -1; i < runs; i++) {
+    if (i == 0) ours->clear(), theirs->clear();
+    ours->push_back(time_resumed_decode(emulator, id, Until::FirstFrame));
+    theirs->push_back(time_decode("uridecodebin3 name=dec uri=" + url, Until::FirstFrame));
+  }
+}
+
+// Result ready -> first decoded video frame of a 6 s 480p clip.
 void first_frame(const Config &config) {
   EmulatorProcess emulator({});
   const std::string id = make_job(emulator, "480p", 6);
-  const std::string url = clip_url(emulator, id);
   std::vector<double> ours, theirs;
-  for (int i = -1; i < config.runs; i++) {
-    if (i == 0) ours.clear(), theirs.clear();
-    ours.push_back(time_decode("grokimaginevideosrc name=dec " +
-                                   source_properties(emulator, "segmind") + " request-id=" + id,
-                               Until::FirstFrame));
-    theirs.push_back(time_decode("uridecodebin3 name=dec uri=" + url, Until::FirstFrame));
-  }
+  race_first_frame(emulator, id, config.runs, &ours, &theirs);
   add_row("result ready -> first video frame (6 s 480p clip)", format("%.1f ms", median(ours)),
           "uridecodebin3: " + format("%.1f ms", median(theirs)),
           ratio_text(median(ours), median(theirs)), "<= 1.1x");
@@ -376,9 +387,7 @@ void first_frame_big(const Config &config) {
   const std::string path = temp_path("big.mp4");
   std::vector<double> ours, theirs;
   for (int i = 0; i < config.runs; i++) {
-    ours.push_back(time_decode("grokimaginevideosrc name=dec " +
-                                   source_properties(emulator, "segmind") + " request-id=" + id,
-                               Until::FirstFrame));
+    ours.push_back(time_resumed_decode(emulator, id, Until::FirstFrame));
     const double download = time_download(url, path);
     theirs.push_back(download + time_decode("filesrc location=" + path + " ! decodebin3 name=dec",
                                             Until::FirstFrame));
@@ -399,9 +408,7 @@ void full_decode(const Config &config) {
   time_download(clip_url(emulator, id), path);
   std::vector<double> ours, theirs;
   for (int i = 0; i < config.runs; i++) {
-    ours.push_back(time_decode("grokimaginevideosrc name=dec " +
-                                   source_properties(emulator, "segmind") + " request-id=" + id,
-                               Until::Eos));
+    ours.push_back(time_resumed_decode(emulator, id, Until::Eos));
     theirs.push_back(
         time_decode("filesrc location=" + path + " ! decodebin3 name=dec", Until::Eos));
   }
@@ -440,15 +447,8 @@ void shaped_first_frame(const Config &config) {
       spec.cdn_delay_ms = link.delay_ms;
       EmulatorProcess emulator(spec);
       const std::string id = make_job(emulator, "1080p", 10);
-      const std::string url = clip_url(emulator, id);
       std::vector<double> ours, theirs;
-      for (int i = -1; i < config.runs; i++) {
-        if (i == 0) ours.clear(), theirs.clear();
-        ours.push_back(time_decode("grokimaginevideosrc name=dec " +
-                                       source_properties(emulator, "segmind") + " request-id=" + id,
-                                   Until::FirstFrame));
-        theirs.push_back(time_decode("uridecodebin3 name=dec uri=" + url, Until::FirstFrame));
-      }
+      race_first_frame(emulator, id, config.runs, &ours, &theirs);
       add_row(
           "PLAYING -> first video frame, finished job, 10 s 1080p (7.5 MB), " +
               std::string(moov_at_end ? "moov at the end" : "faststart") + "; CDN " + link.name(),
