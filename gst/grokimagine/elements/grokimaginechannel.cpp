@@ -718,14 +718,15 @@ static void stop_generating(GstGrokImagineChannel *self, RunState &run) {
 
 // Chained clips (continuity=extend): a clip whose result is whole on disk
 // (its source publishes the file once the download is complete) can be
-// extended by the next one.
+// extended by the next one. Called for every frame played: only the clips
+// after the last whole one are looked at (a chained clip starts after every
+// clip before it is settled, so nothing before that one can change).
 static void note_whole_results(RunState &run) {
-  for (std::size_t i = 0; i < run.schedule.size(); i++) {
-    const grokimagine::ScheduledClip &clip = run.schedule.clip(int(i));
+  for (int i = int(run.schedule.size()) - 1; i >= 0 && !run.schedule.clip(i).whole; i--) {
+    const grokimagine::ScheduledClip &clip = run.schedule.clip(i);
     const bool made = clip.state != grokimagine::ScheduledClip::State::Waiting &&
                       clip.state != grokimagine::ScheduledClip::State::Failed;
-    if (made && !clip.whole && g_file_test(clip_path(run, int(i)).c_str(), G_FILE_TEST_EXISTS))
-      run.schedule.whole(int(i));
+    if (made && g_file_test(clip_path(run, i).c_str(), G_FILE_TEST_EXISTS)) run.schedule.whole(i);
   }
 }
 
