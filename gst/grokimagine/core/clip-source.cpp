@@ -81,7 +81,7 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
       if (auto error = copy_to_location(cached, settings.location)) return *error;
   } else if (generation_.answers_with_media()) {
     // The answer to the submit is the clip: the download is the job.
-    if (auto error = generation_.claim_synchronous_submit(cancellable, events)) return *error;
+    if (auto error = generation_.before_submit(cancellable, events)) return *error;
     if (events.status_changed)
       events.status_changed(JobStatus{JobStatus::State::Running, "PROCESSING", -1, {}, {}});
     // Bounded by the job's `timeout` like any job, and sent once: it is the

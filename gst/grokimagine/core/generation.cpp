@@ -202,11 +202,6 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
   return std::nullopt;
 }
 
-std::optional<Error> Generation::claim_synchronous_submit(GCancellable *cancellable,
-                                                          const JobEvents &events) {
-  return before_submit(cancellable, events);
-}
-
 void Generation::synchronous_submit_finished(const Error *error) {
   if (error) {
     record_.finished(*error, false);

@@ -58,11 +58,12 @@ class Generation {
 
   // The job is one synchronous request whose answer is the media.
   bool answers_with_media() const { return provider_->answers_with_media(settings_.request); }
-  // A synchronous job (answers_with_media): its submit is recorded in the
-  // journal like any other (an unanswered one refused on the next run, as
-  // it may have been billed) after the same budget check; then its outcome:
-  // null when the clip arrived whole, else why not.
-  std::optional<Error> claim_synchronous_submit(GCancellable *cancellable, const JobEvents &events);
+  // Before a submit: the journal's word (follow a job already paid for,
+  // or refuse an ambiguous one) and the budget. run() calls it; a
+  // synchronous job (answers_with_media) calls it before its POST, then
+  // says how that ended: null when the clip arrived whole, else why not
+  // (the journal keeps an unanswered one, which may have been billed).
+  std::optional<Error> before_submit(GCancellable *cancellable, const JobEvents &events);
   void synchronous_submit_finished(const Error *error);
   HttpRequest submit_request() const {
     return provider_->submit_request(settings_.request, inputs_, endpoint());
@@ -98,9 +99,6 @@ class Generation {
   // `events`, also keeping the request id, the cost and the journal up to
   // date.
   JobEvents remembering_id(const JobEvents &events);
-  // Before a submit: the journal's word (follow a job already paid for,
-  // or refuse an ambiguous one) and the budget.
-  std::optional<Error> before_submit(GCancellable *cancellable, const JobEvents &events);
   // Before a new submit: request:ID resolved to its URL (and checked),
   // local inputs too large for inline uploaded.
   std::optional<Error> resolve_remote_inputs(Job &job, GCancellable *cancellable);
