@@ -78,7 +78,6 @@ struct ExtensionInputTask {
     GstClockTime length = 0;
   };
   int from = -1;
-  GstClockTime played_from = 0;
   std::shared_ptr<std::atomic<bool>> cancelled;  // set to stop the writer at once
   std::future<Result> done;                      // its destructor waits for the writer
 };
@@ -456,12 +455,11 @@ static std::string extension_input_path(const RunState &run, int index) {
 static void prepare_extension_input(RunState &run, int index, int from) {
   ExtensionInputTask &task = run.preparing[index];
   task.from = from;
-  task.played_from = own_part_start(run, from);
   task.cancelled = std::make_shared<std::atomic<bool>>(false);
   task.done = std::async(
-      std::launch::async,
-      [source = clip_path(run, from), dest = extension_input_path(run, index),
-       played_from = task.played_from, limits = run.extension_limits, cancelled = task.cancelled] {
+      std::launch::async, [source = clip_path(run, from), dest = extension_input_path(run, index),
+                           played_from = own_part_start(run, from), limits = run.extension_limits,
+                           cancelled = task.cancelled] {
         ExtensionInputTask::Result result;
         result.error = write_extension_input(source, played_from, limits, dest, &result.length,
                                              [&cancelled] { return cancelled->load(); });
@@ -472,11 +470,10 @@ static void prepare_extension_input(RunState &run, int index, int from) {
 // Makes `source` (clip `index`) extend clip `from` with the input written
 // for it (`length` long): operation=extend, only the new seconds played.
 static void use_extension_input(GstGrokImagineChannel *self, RunState &run, GstElement *source,
-                                int index, int from, GstClockTime played_from,
-                                GstClockTime length) {
+                                int index, int from, GstClockTime length) {
   GST_INFO_OBJECT(self,
                   "clip %d extends clip %d: %" GST_TIME_FORMAT " of it from %" GST_TIME_FORMAT,
-                  index, from, GST_TIME_ARGS(length), GST_TIME_ARGS(played_from));
+                  index, from, GST_TIME_ARGS(length), GST_TIME_ARGS(own_part_start(run, from)));
   gst_util_set_object_arg(G_OBJECT(source), "operation", "extend");
   gst_util_set_object_arg(G_OBJECT(source), "output", "continuation");
   g_object_set(source, "video", extension_input_path(run, index).c_str(), nullptr);
@@ -759,7 +756,7 @@ static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
                              index, task.from, input.error->c_str()),
                             (nullptr));
       else
-        use_extension_input(self, run, source, index, task.from, task.played_from, input.length);
+        use_extension_input(self, run, source, index, task.from, input.length);
       run.clips[index] = std::make_unique<ChannelClip>(index, prompt, source, run.format,
                                                        own_part_start(run, index));
     }
