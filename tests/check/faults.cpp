@@ -657,6 +657,17 @@ GST_START_TEST(test_image_fetch_retries) {
   RunResult missing = test::run_failing(make_images(gone));
   assert_str_eq(missing.error_detail("reason"), "not-found");
   fail_unless_equals_int(gone.counters().downloads, 1);
+
+  // An image URL that does not answer within request-timeout fails that
+  // attempt, as every other request does (it used to wait for the answer).
+  emu::Emulator silent(test::quick_options());
+  silent.add_fault({emu::Phase::Download, 0, {}, 4000, -1, -1});
+  GstElement *images = make_images(silent);
+  g_object_set(images, "request-timeout", 1u, "retries", 1u, nullptr);
+  RunResult slow = test::run_failing(images);
+  fail_unless(test::contains(slow.error_text(), "image download"), "%s", slow.error_text().c_str());
+  assert_str_eq(slow.error_detail("reason"), "network");
+  fail_unless_equals_int(silent.counters().downloads, 2);
 }
 GST_END_TEST;
 

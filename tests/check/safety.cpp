@@ -135,6 +135,8 @@ GST_START_TEST(test_out_of_range_values_are_refused_not_replaced) {
        "or 100 to 600000 ms."},
       {"api-url", "http://127.0.0.1:99999", "not a valid URL"},
       {"api-url", "https://api.example.com/v1?x=1", "takes no user name, query or fragment"},
+      {"connections", "99", "Property 'connections' is 99: it takes 1 to 16."},
+      {"connections", "0", "Property 'connections' is 0: it takes 1 to 16."},
   };
   for (const auto &c : cases) {
     GstElement *source = make_source(emulator);
@@ -327,7 +329,25 @@ GST_START_TEST(test_unlinked_source_submits_nothing) {
     gst_object_unref(parsed);
     fail_if(run.eos);
   }
+  // The decoding source's pads appear later: nobody waits for them.
+  g_autofree gchar *decoding = g_strdup_printf(
+      "grokimaginevideosrc provider=segmind api-url=%s api-key=%s poll-interval=100 prompt=x",
+      emulator.api_url().c_str(), emulator.options().api_key.c_str());
+  GstElement *alone = gst_pipeline_new(nullptr);
+  gst_bin_add(GST_BIN(alone), gst_parse_launch(decoding, nullptr));
+  run = test::run_pipeline(alone);
+  gst_object_unref(alone);
+  fail_unless_equals_int(run.error_code(), GST_CORE_ERROR_PAD);
+  fail_unless(test::contains(run.error_text(), "pads are not linked: nothing was submitted"), "%s",
+              run.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
+  // ... while one that gst-launch links when they come plays.
+  g_autofree gchar *linked = g_strdup_printf("%s duration=1 ! fakesink", decoding);
+  GstElement *played = gst_parse_launch(linked, nullptr);
+  run = test::run_pipeline(played);
+  gst_object_unref(played);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
 }
 GST_END_TEST;
 
@@ -421,6 +441,16 @@ GST_START_TEST(test_ids_are_escaped_and_checked) {
   RunResult run = test::run_failing(source);
   fail_unless(test::contains(run.error_text(), "Property 'request-id': it contains control"), "%s",
               run.error_text().c_str());
+  // Escaping keeps "." and "..", which a URL resolves to another path.
+  for (const char *id : {".", ".."}) {
+    source = make_source(emulator);
+    g_object_set(source, "request-id", id, nullptr);
+    run = test::run_failing(source);
+    fail_unless(
+        test::contains(run.error_text(), "Property 'request-id': it is a relative path segment"),
+        "%s", run.error_text().c_str());
+  }
+  fail_unless_equals_int(emulator.counters().status_polls, 0);
 }
 GST_END_TEST;
 

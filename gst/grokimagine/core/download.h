@@ -57,6 +57,8 @@ class Download {
                                          Error *error, unsigned connections = kDefaultConnections);
   // Chosen by measurement (docs/benchmarks.md).
   static constexpr unsigned kDefaultConnections = 4;
+  // More gains nothing a CDN would allow one client (the connections sweep).
+  static constexpr unsigned kMaxConnections = 16;
   // A clip already on disk (the journal's cache), served as a finished
   // download: no network at all.
   static std::unique_ptr<Download> open_file(const std::string &path, Error *error);

@@ -51,6 +51,9 @@ std::optional<Error> ImageSet::fetch(Output &image, GCancellable *cancellable) c
   request.log_phase = "fetching an image";
   for (int attempt = 1;; attempt++) {
     request.log_attempt = attempt;
+    // Like every request: an attempt that takes longer than request-timeout
+    // fails (and may be tried again).
+    request.timeout_ms = guint(policy.request_timeout().count());
     HttpResponse response = HttpClient::instance().send(request, cancellable);
     if (response.cancelled || g_cancellable_is_cancelled(cancellable))
       return Error{ErrorKind::Cancelled, "cancelled", {}, 0};

@@ -16,6 +16,8 @@ Error invalid_setting(std::string message) {
 std::string request_id_problem(const std::string &id) {
   if (id.empty()) return "it is empty";
   if (id.size() > 256) return "it is longer than 256 characters";
+  // Escaping leaves these as they are, and a URL resolves them to another path.
+  if (id == "." || id == "..") return "it is a relative path segment";
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f) return "it contains control characters";
   return {};

@@ -39,7 +39,6 @@ namespace {
 constexpr guint kBlockSize = 64 * 1024;
 
 enum { PROP_CONNECTIONS = GROK_IMAGINE_N_JOB_PROPERTIES };
-constexpr guint kMaxConnections = 16;
 
 struct Private {
   GrokImagineJobState job{grokimagine::MediaKind::Video};
@@ -111,9 +110,9 @@ void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id
       g_param_spec_uint(
           "connections", "Connections",
           "How many connections the download may use at once where the CDN accepts Range "
-          "(parts of the clip in parallel, those the pipeline waits for first; plus one for a "
-          "moov at the end). 1: one part at a time. A CDN without Range always gets one",
-          1, kMaxConnections, Download::kDefaultConnections,
+          "(parts of the clip in parallel, those the pipeline waits for first; a moov at the end "
+          "is fetched at once, even with 1), 1 to 16. A CDN without Range always gets one",
+          0, G_MAXUINT, Download::kDefaultConnections,
           GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 }
 

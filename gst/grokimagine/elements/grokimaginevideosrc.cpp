@@ -211,6 +211,24 @@ static void gst_grok_imagine_video_src_get_property(GObject *object, guint prop_
   g_object_get_property(G_OBJECT(self->source), pspec->name, value);
 }
 
+// The pads appear only once the clip is downloaded and decoding: whoever
+// links them (gst-launch's delayed links, an application) waits for
+// pad-added. With nobody waiting, the job would be paid and then fail
+// not-linked, so it is refused before anything is sent (resuming a job
+// costs nothing and goes on).
+static bool outputs_will_be_linked(GstGrokImagineVideoSrc *self) {
+  if (g_signal_has_handler_pending(self, g_signal_lookup("pad-added", GST_TYPE_ELEMENT), 0, FALSE))
+    return true;
+  g_autofree gchar *request_id = nullptr;
+  g_object_get(self->source, "request-id", &request_id, nullptr);
+  if (request_id && *request_id) return true;
+  GST_ELEMENT_ERROR(self, CORE, PAD,
+                    ("%s's pads are not linked: nothing was submitted (and nothing paid).",
+                     GST_OBJECT_NAME(self)),
+                    ("nothing connects to pad-added, which links the video and audio pads"));
+  return false;
+}
+
 static GstStateChangeReturn gst_grok_imagine_video_src_change_state(GstElement *element,
                                                                     GstStateChange transition) {
   auto *self = GST_GROK_IMAGINE_VIDEO_SRC(element);
@@ -234,6 +252,8 @@ static GstStateChangeReturn gst_grok_imagine_video_src_change_state(GstElement *
       return GST_STATE_CHANGE_FAILURE;
     }
   }
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !outputs_will_be_linked(self))
+    return GST_STATE_CHANGE_FAILURE;
   return GST_ELEMENT_CLASS(gst_grok_imagine_video_src_parent_class)
       ->change_state(element, transition);
 }
