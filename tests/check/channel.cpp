@@ -175,6 +175,7 @@ struct Seen {
   std::vector<GstClockTime> clip_times;
   std::vector<bool> clip_replays;
   std::vector<guint64> clip_durations;
+  std::vector<double> clip_spent;  // spent-usd of each grokimagine-clip
   int budget_messages = 0;
   std::vector<std::string> filler_reasons;
   std::vector<std::string> warnings;
@@ -271,6 +272,9 @@ static void observe(Seen *seen, GstMessage *message) {
     gboolean replay = FALSE;
     gst_structure_get_boolean(s, "replay", &replay);
     seen->clip_replays.push_back(replay);
+    double spent = -1;
+    gst_structure_get_double(s, "spent-usd", &spent);
+    seen->clip_spent.push_back(spent);
   } else if (gst_structure_has_name(s, "grokimagine-budget")) {
     seen->budget_messages++;
   } else if (gst_structure_has_name(s, "grokimagine-filler")) {
@@ -521,6 +525,27 @@ GST_START_TEST(test_budget_covers_the_whole_channel) {
   fail_unless_equals_int(seen.clip_prompts.size(), 2);
   fail_unless_equals_int(seen.budget_messages, 1);
   fail_unless(G_APPROX_VALUE(spent, 0.10, 1e-9), "spent %f", spent);
+  // Each clip starts with its own job counted.
+  for (std::size_t i = 0; i < seen.clip_spent.size(); i++)
+    fail_unless(seen.clip_spent[i] >= 0.05 * double(i + 1) - 1e-9 && seen.clip_spent[i] <= spent,
+                "clip %d: spent-usd %f", int(i), seen.clip_spent[i]);
+
+  // The budget breaks inside the clips started together (the playing one
+  // and the lookahead): those that fit are still generated and played.
+  emu::Emulator tight(xai_options());
+  pipeline = gst_pipeline_new(nullptr);
+  Seen one;
+  channel = make_xai_channel(tight, pipeline, &one);
+  g_object_set(channel, "budget", 0.07, "lookahead", 1u, nullptr);
+  set_prompts(channel, "<\"One\",\"Two\">");
+  result = run(pipeline, &one);
+  g_object_get(channel, "spent-usd", &spent, nullptr);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless_equals_int(tight.counters().submits_total, 1);
+  fail_unless_equals_int(one.clip_prompts.size(), 1);
+  fail_unless_equals_int(one.budget_messages, 1);
+  fail_unless(G_APPROX_VALUE(spent, 0.05, 1e-9), "spent %f", spent);
 }
 GST_END_TEST;
 
@@ -622,9 +647,13 @@ GST_START_TEST(test_continuity_extend_rerun_pays_nothing_twice) {
     g_object_set(channel, "duration", 2, "journal", journal.c_str(), nullptr);
     set_prompts(channel, "<\"A dog runs\",\"The dog jumps\",\"The dog sleeps\">");
     test::RunResult result = run(pipeline, &seen);
+    double spent = -1;
+    g_object_get(channel, "spent-usd", &spent, nullptr);
     gst_object_unref(pipeline);
     fail_unless(result.eos, "%s", result.error_text().c_str());
     fail_unless_equals_int(seen.frames, 3 * 2 * 24);
+    // What xAI reports for the three jobs; the replay spends nothing.
+    fail_unless(run_index == 0 ? spent > 0.30 : spent == 0.0, "run %d spent %f", run_index, spent);
     if (run_index == 1)
       fail_unless(
           std::count(result.job_statuses.begin(), result.job_statuses.end(), "CACHED") == 3,

@@ -62,6 +62,10 @@ class ChannelClip {
   // What of this clip's cost the channel has counted as spent.
   double counted_cost() const { return counted_cost_; }
   void set_counted_cost(double usd) { counted_cost_ = usd; }
+  // Its job was paid by an earlier run (the journal resumed it, or its clip
+  // replays from the cache): nothing of it is spent by this channel.
+  bool paid_before() const { return paid_before_; }
+  void set_paid_before() { paid_before_ = true; }
   // The clip's duration as the demuxer knows it; CLOCK_TIME_NONE if not.
   GstClockTime duration() const;
 
@@ -80,6 +84,7 @@ class ChannelClip {
   std::atomic<bool> video_linked_{false};
   std::atomic<bool> audio_linked_{false};
   double counted_cost_ = 0;          // worker thread only
+  bool paid_before_ = false;         // worker thread only
   StreamCut video_cut_, audio_cut_;  // what comes before `skip`
 };
 

@@ -558,13 +558,18 @@ static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
     switch (GST_MESSAGE_TYPE(message)) {
       case GST_MESSAGE_ELEMENT: {
         // What each clip's job costs, as its messages say it (an estimate,
-        // then the provider's figure), is what the channel has spent.
+        // then the provider's figure), is what the channel has spent; not
+        // a job an earlier run paid for (resumed, or replayed from the cache).
         const GstStructure *s = gst_message_get_structure(message);
         double cost = 0;
-        if (gst_structure_has_name(s, "grokimagine-job") &&
-            gst_structure_get_double(s, "cost-usd", &cost)) {
-          self->priv->job.add_spent_usd(cost - clip.counted_cost());
-          clip.set_counted_cost(cost);
+        if (gst_structure_has_name(s, "grokimagine-job")) {
+          const gchar *status = gst_structure_get_string(s, "status");
+          if (g_strcmp0(status, "RESUMED") == 0 || g_strcmp0(status, "CACHED") == 0)
+            clip.set_paid_before();
+          if (!clip.paid_before() && gst_structure_get_double(s, "cost-usd", &cost)) {
+            self->priv->job.add_spent_usd(cost - clip.counted_cost());
+            clip.set_counted_cost(cost);
+          }
         }
         gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
         break;
@@ -650,7 +655,8 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
                               G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
                               id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
                               timeline_running_time(run, start), "duration", G_TYPE_UINT64,
-                              duration, "replay", G_TYPE_BOOLEAN, replay, nullptr));
+                              duration, "replay", G_TYPE_BOOLEAN, replay, "spent-usd",
+                              G_TYPE_DOUBLE, self->priv->job.spent_usd(), nullptr));
   bool failed = false;
   bool audio_done = false;
   // Audio that came with a frame but reaches past it: the next frame's.
@@ -703,9 +709,7 @@ static void stop_generating(GstGrokImagineChannel *self, RunState &run) {
   {
     std::lock_guard<std::mutex> lock(p.lock);
     for (std::size_t i = 0; i < run.schedule.size(); i++)
-      if (run.schedule.clip(int(i)).state == grokimagine::ScheduledClip::State::Waiting ||
-          (run.schedule.clip(int(i)).state == grokimagine::ScheduledClip::State::Generating &&
-           !run.clips.count(int(i))))
+      if (run.schedule.clip(int(i)).state == grokimagine::ScheduledClip::State::Waiting)
         run.schedule.failed(int(i));
     run.schedule.end_of_prompts();
   }
@@ -739,27 +743,24 @@ static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
     const int index = it->first;
     const ExtensionInputTask::Result input = task.done.get();
     std::string prompt;
-    bool dropped;
     {
       std::lock_guard<std::mutex> lock(self->priv->lock);
       prompt = run.schedule.clip(index).prompt;
-      // The budget ran out meanwhile.
-      dropped = run.schedule.clip(index).state == grokimagine::ScheduledClip::State::Failed;
     }
-    if (!dropped) {
-      GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
-      GstElement *source = make_clip_source(self, run, index, prompt, false);
-      if (input.error)
-        GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
-                            ("Clip %d cannot extend clip %d (%s): it is generated from its "
-                             "prompt alone.",
-                             index, task.from, input.error->c_str()),
-                            (nullptr));
-      else
-        use_extension_input(self, run, source, index, task.from, input.length);
-      run.clips[index] = std::make_unique<ChannelClip>(index, prompt, source, run.format,
-                                                       own_part_start(run, index));
-    }
+    // Its cost was committed when its input was asked for: a budget
+    // reached since then does not stop it.
+    GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
+    GstElement *source = make_clip_source(self, run, index, prompt, false);
+    if (input.error)
+      GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
+                          ("Clip %d cannot extend clip %d (%s): it is generated from its "
+                           "prompt alone.",
+                           index, task.from, input.error->c_str()),
+                          (nullptr));
+    else
+      use_extension_input(self, run, source, index, task.from, input.length);
+    run.clips[index] = std::make_unique<ChannelClip>(index, prompt, source, run.format,
+                                                     own_part_start(run, index));
     it = run.preparing.erase(it);
   }
 }
@@ -783,10 +784,13 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run) {
     if (chained) note_whole_results(run);
     for (int index : run.schedule.to_start()) {
       // Every clip's job costs the same (only the prompt differs): one that
-      // would take what is committed past the budget is not started.
-      if (budget > 0 && run.committed_usd + run.clip_estimate_usd > budget + 1e-9) {
+      // would take what is committed past the budget is not started, nor
+      // any after it.
+      if (budget > 0 && run.committed_usd + run.clip_estimate_usd > budget + 1e-9)
         run.budget_reached = true;
-        break;
+      if (run.budget_reached) {
+        run.schedule.failed(index);
+        continue;
       }
       run.committed_usd += run.clip_estimate_usd;
       starting.push_back({index, run.schedule.clip(index).prompt,
