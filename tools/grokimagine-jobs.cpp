@@ -2,17 +2,20 @@
 // resumes or replays a job without paying for it again.
 //
 //   grokimagine-jobs [--journal DIR]            list every job, newest first
-//   grokimagine-jobs [--journal DIR] resume ID  the line that resumes job ID
+//   grokimagine-jobs [--journal DIR] resume ID  the line that gives job ID again
 //                                               (a request id or a fingerprint)
+//                                               without paying, if there is one
 #include <glib.h>
 
 #include <cstdio>
 #include <string>
 
 #include "core/journal.h"
+#include "core/providers/provider.h"
 
 using grokimagine::Journal;
 using grokimagine::JournalEntry;
+using grokimagine::Request;
 
 namespace {
 
@@ -43,23 +46,46 @@ std::string quoted(const std::string &text) {
   return quoted;
 }
 
-// The line that plays the job again without a new submit: its request id
-// while the provider keeps it, or the journal (reuse=always) once delivered.
-std::string launch_line(const JournalEntry &entry, const std::string &journal) {
+// What the job gives with nothing paid again: while the provider keeps it,
+// a line resuming it by request id (a status request and a download); once
+// it is gone, the copy in the cache. Empty, with `why`, when neither is
+// left (a line describing the job again would be a new, paid job).
+std::string free_line(const JournalEntry &entry, const Journal &journal, std::string *why) {
   const bool video = entry.kind != "image";
-  std::string line = std::string("gst-launch-1.0 ") +
-                     (video ? "grokimaginesrc" : "grokimagineimagesrc") +
-                     " provider=" + entry.provider + " api-url=" + quoted(entry.api_url);
-  if (!entry.request_id.empty() && entry.state != JournalEntry::State::Delivered)
-    line += " request-id=" + quoted(entry.request_id);
-  else
-    line += " journal=" + quoted(journal) + " reuse=always";
-  line += " model=" + quoted(entry.model) + " prompt=" + quoted(entry.prompt);
-  if (video) line += " duration=" + std::to_string(entry.duration);
-  line += " resolution=" + entry.resolution + " aspect-ratio=" + entry.aspect_ratio;
-  if (!entry.image.empty()) line += " image=" + quoted(entry.image);
-  line += video ? " ! filesink location=clip.mp4" : " ! multifilesink location=image-%d";
-  return line;
+  const std::string output =
+      video ? " ! filesink location=clip.mp4" : " ! multifilesink location=image-%d";
+  const grokimagine::Provider *provider = grokimagine::find_provider(entry.provider);
+  Request request;
+  request.model = entry.model;
+  const bool synchronous = provider && provider->answers_with_media(request);
+  const gint64 kept_until =
+      entry.media_expires > 0
+          ? entry.media_expires
+          : entry.created + (provider ? gint64(provider->retention().count()) : 0);
+  const bool resumable = entry.state != JournalEntry::State::Failed && !entry.request_id.empty() &&
+                         !synchronous && g_get_real_time() / G_USEC_PER_SEC < kept_until;
+  if (resumable)
+    return std::string("gst-launch-1.0 ") + (video ? "grokimaginesrc" : "grokimagineimagesrc") +
+           " provider=" + entry.provider + " api-url=" + quoted(entry.api_url) +
+           " request-id=" + quoted(entry.request_id) + output;
+  const std::string cached = journal.cache_path(entry.fingerprint);
+  if (video && entry.state == JournalEntry::State::Delivered &&
+      g_file_test(cached.c_str(), G_FILE_TEST_IS_REGULAR))
+    return "gst-launch-1.0 filesrc location=" + quoted(cached) + output;
+  switch (entry.state) {
+    case JournalEntry::State::Submitting:
+      *why = "its submit was never answered, so there is no request id to resume";
+      break;
+    case JournalEntry::State::Failed:
+      *why = "it failed" + (entry.detail.empty() ? std::string() : ": " + entry.detail);
+      break;
+    default:
+      *why = synchronous ? "the provider answered it at once (no job to resume) and "
+                         : std::string("the provider no longer keeps it (since ") +
+                               when(kept_until) + ") and ";
+      *why += "no copy of it is in the cache (reuse=always keeps one)";
+  }
+  return {};
 }
 
 }  // namespace
@@ -93,7 +119,14 @@ int main(int argc, char **argv) {
   if (argc == 3 && g_str_equal(argv[1], "resume")) {
     for (const JournalEntry &entry : entries)
       if (entry.request_id == argv[2] || entry.fingerprint == argv[2]) {
-        g_print("%s\n", launch_line(entry, dir).c_str());
+        std::string why;
+        const std::string line = free_line(entry, journal, &why);
+        if (line.empty()) {
+          g_printerr("Job %s cannot be had again without paying for a new one: %s.\n", argv[2],
+                     why.c_str());
+          return 1;
+        }
+        g_print("%s\n", line.c_str());
         return 0;
       }
     g_printerr("No job %s in %s.\n", argv[2], dir.c_str());

@@ -348,32 +348,80 @@ GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
   emu::Emulator emulator(options);
   test::TempDir dir;
   const std::string journal = dir.path("journal");
-  fail_unless(run_with_sink(make_source(emulator, journal)).eos);
+  GstElement *source = make_source(emulator, journal);
+  gst_util_set_object_arg(G_OBJECT(source), "reuse", "always");
+  fail_unless(run_with_sink(source).eos);
   const std::string id = emulator.submits().at(0).request_id;
 
   const char *tool = g_getenv("GROKIMAGINE_JOBS");
   fail_unless(tool != nullptr);
-  auto run_tool = [&](std::vector<std::string> args) {
+  // What the tool prints, and whether it succeeded.
+  auto run_tool = [&](std::vector<std::string> args, bool *ok = nullptr) {
     args.insert(args.begin(), {tool, "--journal", journal});
     std::vector<char *> argv;
     for (auto &arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     g_autofree gchar *out = nullptr;
+    g_autofree gchar *err = nullptr;
     int status = 0;
     fail_unless(g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out,
-                             nullptr, &status, nullptr));
-    fail_unless(g_spawn_check_wait_status(status, nullptr));
-    return std::string(out);
+                             &err, &status, nullptr));
+    const bool succeeded = g_spawn_check_wait_status(status, nullptr);
+    if (ok)
+      *ok = succeeded;
+    else
+      fail_unless(succeeded, "%s", err);
+    return std::string(out) + err;
   };
   const std::string listing = run_tool({});
   for (const std::string &expected : {id, std::string("delivered"), std::string("segmind"),
                                       std::string("grok-imagine-video"), std::string(kPrompt)})
     fail_unless(test::contains(listing, expected), "no %s in:\n%s", expected.c_str(),
                 listing.c_str());
-  const std::string line = run_tool({"resume", id});
+
+  // While the provider keeps the job: its line resumes it, and running that
+  // line pays nothing.
+  std::string line = run_tool({"resume", id});
   fail_unless(g_str_has_prefix(line.c_str(), "gst-launch-1.0 grokimaginesrc provider=segmind"),
               "%s", line.c_str());
-  fail_unless(test::contains(line, "reuse=always"), "%s", line.c_str());
+  fail_unless(test::contains(line, "request-id='" + id + "'"), "%s", line.c_str());
+  const std::string clip = dir.path("clip.mp4");
+  // As the shell hands it to gst-launch-1.0.
+  g_auto(GStrv) argv = nullptr;
+  fail_unless(g_shell_parse_argv(line.c_str(), nullptr, &argv, nullptr));
+  const std::string location = "location=" + clip;
+  for (gchar **arg = argv; *arg; arg++)
+    if (g_str_equal(*arg, "location=clip.mp4")) {
+      g_free(*arg);
+      *arg = g_strdup(location.c_str());
+    }
+  g_setenv("SEGMIND_API_KEY", options.api_key.c_str(), TRUE);
+  GstElement *resumed = gst_parse_launchv(const_cast<const gchar **>(argv + 1), nullptr);
+  RunResult run = test::run_pipeline(resumed);
+  gst_object_unref(resumed);
+  g_unsetenv("SEGMIND_API_KEY");
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless(g_str_has_prefix(test::read_file(clip).substr(4, 4).c_str(), "ftyp"));
+
+  // Once the provider has let it go: the cached copy, then nothing.
+  grokimagine::Journal entries(journal);
+  grokimagine::JournalEntry entry = entries.list().at(0);
+  entry.media_expires = 1;
+  fail_if(entries.write(entry).has_value());
+  line = run_tool({"resume", id});
+  const std::string cached = entries.cache_path(entry.fingerprint);
+  fail_unless(test::contains(line, "gst-launch-1.0 filesrc location='" + cached + "'"), "%s",
+              line.c_str());
+  fail_unless(g_file_test(cached.c_str(), G_FILE_TEST_IS_REGULAR));
+  g_unlink(cached.c_str());
+  bool ok = true;
+  line = run_tool({"resume", id}, &ok);
+  fail_if(ok);
+  fail_unless(test::contains(line,
+                             "cannot be had again without paying for a new one: the "
+                             "provider no longer keeps it"),
+              "%s", line.c_str());
 
   // Nothing in the journal holds the key.
   g_autoptr(GDir) files = g_dir_open(journal.c_str(), 0, nullptr);
