@@ -961,6 +961,74 @@ GST_START_TEST(test_no_range_falls_back_to_one_body) {
 }
 GST_END_TEST;
 
+// A CDN that answers Range without the clip's length (bytes a-b/*): parts
+// cannot be planned, so after the first the rest comes as one open-ended
+// Range, read to its end (this used to wait for ever after the first part).
+GST_START_TEST(test_range_without_total_length) {
+  emu::Options options = test::quick_options();
+  options.bulky = true;
+  options.cdn_unknown_total = true;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  const std::string path = dir.path("unknown-length.mp4");
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "duration", 2, "location", path.c_str(), nullptr);
+  RunResult run = run_with_fakesink(source);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  const std::string clip = test::read_file(emulator.clip_path(emulator.submits().at(0).request_id));
+  fail_unless(clip.size() > (2 << 20), "the clip is only %zu bytes", clip.size());
+  fail_unless(test::read_file(path) == clip, "the file differs from the clip");
+  const auto ranges = emulator.cdn_ranges();
+  fail_unless(ranges.size() >= 2, "%zu requests", ranges.size());
+  assert_str_eq(ranges[0], "bytes=0-1048575");
+  assert_str_eq(ranges[1], "bytes=1048576-");
+
+  // A clip shorter than the first part: its end is confirmed by a 416.
+  options.bulky = false;
+  emu::Emulator small(options);
+  const std::string small_path = dir.path("small.mp4");
+  source = make_element("grokimaginesrc", small);
+  g_object_set(source, "duration", 1, "location", small_path.c_str(), nullptr);
+  run = run_with_fakesink(source);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  const std::string small_clip = test::read_file(small.clip_path(small.submits().at(0).request_id));
+  fail_unless(small_clip.size() < (1 << 20), "the clip is %zu bytes", small_clip.size());
+  fail_unless(test::read_file(small_path) == small_clip, "the file differs from the clip");
+  const auto asked = small.cdn_ranges();
+  fail_unless_equals_int(int(asked.size()), 2);
+  assert_str_eq(asked[1], "bytes=" + std::to_string(small_clip.size()) + "-");
+}
+GST_END_TEST;
+
+// Where the CDN takes Range, the download runs over `connections`
+// connections at once; with 1, one part after another.
+GST_START_TEST(test_parallel_download_uses_its_connections) {
+  int peak[2] = {0, 0};
+  for (int i = 0; i < 2; i++) {
+    emu::Options options = test::quick_options();
+    options.bulky = true;
+    // Every body paced, so that the emulator sees how many overlap.
+    options.cdn_rate_bytes_per_s = 16 << 20;
+    emu::Emulator emulator(options);
+    test::TempDir dir;
+    const std::string path = dir.path("clip.mp4");
+    GstElement *source = make_element("grokimaginesrc", emulator);
+    g_object_set(source, "duration", 2, "location", path.c_str(), "connections", i == 0 ? 4u : 1u,
+                 nullptr);
+    RunResult run = run_with_fakesink(source);
+    fail_unless(run.eos, "%s", run.error_text().c_str());
+    fail_unless(test::read_file(path) ==
+                    test::read_file(emulator.clip_path(emulator.submits().at(0).request_id)),
+                "the file differs from the clip");
+    peak[i] = emulator.counters().cdn_peak_paced_bodies;
+  }
+  // Four, or one more for a reader that jumped ahead; the CDN may still be
+  // finishing a body whose last bytes the client already has.
+  fail_unless(peak[0] >= 3 && peak[0] <= 5, "connections=4: %d bodies at once", peak[0]);
+  fail_unless(peak[1] <= 2 && peak[1] < peak[0], "connections=1: %d bodies at once", peak[1]);
+}
+GST_END_TEST;
+
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -998,6 +1066,8 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_tail_fetched_first_when_moov_at_end);
   tcase_add_test(tc, test_parallel_download_survives_random_cuts);
   tcase_add_test(tc, test_no_range_falls_back_to_one_body);
+  tcase_add_test(tc, test_range_without_total_length);
+  tcase_add_test(tc, test_parallel_download_uses_its_connections);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);

@@ -365,6 +365,7 @@ class Core {
   std::vector<SubmitRecord> submit_records;
   std::vector<std::string> cdn_headers;
   std::vector<std::string> cdn_ranges;  // of each GET, in order
+  int paced_bodies = 0;                 // being sent now (write_raw)
   std::vector<Fault> faults;
   std::map<std::string, Job> jobs;
 

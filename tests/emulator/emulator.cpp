@@ -1352,9 +1352,15 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
       return;
     case ByteRange::Kind::Partial:
       status = SOUP_STATUS_PARTIAL_CONTENT;
-      soup_message_headers_set_content_range(response_headers, static_cast<goffset>(range.first),
-                                             static_cast<goffset>(range.last),
-                                             static_cast<goffset>(size));
+      if (options.cdn_unknown_total)
+        soup_message_headers_replace(
+            response_headers, "Content-Range",
+            ("bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/*")
+                .c_str());
+      else
+        soup_message_headers_set_content_range(response_headers, static_cast<goffset>(range.first),
+                                               static_cast<goffset>(range.last),
+                                               static_cast<goffset>(size));
       break;
     case ByteRange::Kind::Whole:
       // SoupServer would otherwise apply a Range we chose to ignore (e.g. a
@@ -1472,6 +1478,10 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
       g_source_attach(timer, core->context.get());
     }
     void finish() {
+      {
+        std::lock_guard<std::mutex> lock(core->mutex);
+        --core->paced_bodies;
+      }
       --core->pending_async_ops;
       g_io_stream_close(connection.get(), nullptr, nullptr);
       delete this;
@@ -1498,6 +1508,10 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
   auto *write = new RawWrite{
       this, std::move(connection), head, BytesPtr(g_bytes_ref(body)), 0, sent, trickle_ms,
       rate, g_get_monotonic_time()};
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    counters.cdn_peak_paced_bodies = std::max(counters.cdn_peak_paced_bodies, ++paced_bodies);
+  }
   ++pending_async_ops;
   write->write();
 }

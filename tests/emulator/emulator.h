@@ -94,6 +94,10 @@ struct Options {
   std::int64_t clip_bytes = 0;
   // The CDN ignores Range requests and always sends the whole file (200).
   bool ignore_range = false;
+  // The CDN answers Range requests without the file's length
+  // ("Content-Range: bytes 0-1023/*", which RFC 9110 allows when the length
+  // is unknown, e.g. a file still being written).
+  bool cdn_unknown_total = false;
   // Link shaping of the CDN, to model a real one tens of milliseconds away
   // that caps each connection's throughput. cdn_delay_ms: every CDN answer
   // (its head and body) waits this long after the request arrived.
@@ -130,7 +134,11 @@ struct Counters {
   int submits_accepted = 0;  // POSTs that created a job (the billed ones)
   int status_polls = 0;
   int result_fetches = 0;
-  int downloads = 0;              // GETs of a video or image on the CDN
+  int downloads = 0;  // GETs of a video or image on the CDN
+  // The most CDN bodies sent at the same time, counting paced bodies only
+  // (Options::cdn_rate_bytes_per_s, or a truncate/cut/trickle fault): how
+  // many connections a client downloads over at once.
+  int cdn_peak_paced_bodies = 0;
   int cdn_requests_with_key = 0;  // CDN requests that carried the API key (refused with 403)
   // API requests answered 429 by Options::rate_limit_per_s (they count in
   // the counters above as well: a limited submit in submits_total only).

@@ -61,6 +61,7 @@ int main(int argc, char **argv) {
   gboolean moderate = FALSE;
   gboolean expire_jobs = FALSE;
   gboolean ignore_range = FALSE;
+  gboolean unknown_total = FALSE;
   gint cdn_delay_ms = 0;
   gint64 cdn_rate = 0;
   g_autofree gchar *provider = nullptr;
@@ -94,6 +95,8 @@ int main(int argc, char **argv) {
       {"expire-jobs", 0, 0, G_OPTION_ARG_NONE, &expire_jobs, "xai: jobs end expired", nullptr},
       {"ignore-range", 0, 0, G_OPTION_ARG_NONE, &ignore_range,
        "The CDN ignores Range and always sends the whole clip (200)", nullptr},
+      {"cdn-unknown-total", 0, 0, G_OPTION_ARG_NONE, &unknown_total,
+       "The CDN answers Range without the clip's length (Content-Range: bytes A-B/*)", nullptr},
       {"cdn-delay-ms", 0, 0, G_OPTION_ARG_INT, &cdn_delay_ms,
        "Link shaping: every CDN answer waits N ms after its request (latency)", "N"},
       {"cdn-rate", 0, 0, G_OPTION_ARG_INT64, &cdn_rate,
@@ -143,6 +146,7 @@ int main(int argc, char **argv) {
   options.moderate = moderate;
   options.expire_jobs = expire_jobs;
   options.ignore_range = ignore_range;
+  options.cdn_unknown_total = unknown_total;
   options.cdn_delay_ms = static_cast<unsigned>(cdn_delay_ms);
   options.cdn_rate_bytes_per_s = static_cast<std::uint64_t>(cdn_rate);
 

@@ -1053,6 +1053,41 @@ void check_clip_bytes_and_stats() {
   CHECK(http.request("POST", emulator.api_url() + "/emulator/stats").status == 405);
 }
 
+// Link shaping: every CDN answer waits cdn_delay_ms, each body is sent no
+// faster than cdn_rate_bytes_per_s, and cdn_unknown_total leaves the
+// length out of Content-Range.
+void check_cdn_shaping() {
+  emu::Options options = timed(emu::Provider::Segmind, 10, 100);
+  options.cdn_delay_ms = 300;
+  options.cdn_rate_bytes_per_s = 1 << 20;
+  options.cdn_unknown_total = true;
+  options.clip_bytes = 1000000;  // about a second at that rate
+  emu::Emulator emulator(options);
+  Http http;
+  std::string url;
+  const std::string id = run_job(http, emulator, R"({"prompt": "shaped", "duration": 2})", &url);
+  if (!CHECK(!id.empty())) return;
+  const std::string clip = read_file(emulator.clip_path(id));
+  const gint64 started = g_get_monotonic_time();
+  const Response whole = http.request("GET", url);
+  const gint64 took_ms = (g_get_monotonic_time() - started) / 1000;
+  CHECK(whole.status == 200 && whole.body == clip);
+  // Never faster than the link allows (a busy machine only adds to it).
+  const gint64 least_ms =
+      options.cdn_delay_ms + gint64(clip.size()) * 1000 / gint64(options.cdn_rate_bytes_per_s);
+  CHECK(took_ms >= least_ms);
+  std::printf("shaped CDN: %zu bytes in %" G_GINT64_FORMAT
+              " ms (300 ms + 1 MiB/s: at least %" G_GINT64_FORMAT " ms)\n",
+              clip.size(), took_ms, least_ms);
+  const Response part = http.request("GET", url, {{"Range", "bytes=0-99"}});
+  CHECK(part.status == 206 && part.content_range == "bytes 0-99/*" &&
+        part.body == clip.substr(0, 100));
+  const Response past =
+      http.request("GET", url, {{"Range", "bytes=" + std::to_string(clip.size()) + "-"}});
+  CHECK(past.status == 416);
+  CHECK(emulator.counters().cdn_peak_paced_bodies == 1);
+}
+
 // ---- Provider profiles ----
 
 void check_image_sizes() {
@@ -2133,6 +2168,7 @@ int main(int argc, char **argv) {
   check_moov_placement(true);
   check_rate_limit();
   check_clip_bytes_and_stats();
+  check_cdn_shaping();
   check_segmind_preview();
   check_segmind_images();
   check_xai();

@@ -317,6 +317,13 @@ struct Fetch {
       read();
       return;
     }
+    if (status == 416 && owner->ranged && !owner->size && end == kUnknown) {
+      // The rest of a clip of unknown length was asked for from past its
+      // end: it ended where the parts before did.
+      if (!owner->learn_size(pos)) return;
+      finish_part();
+      return;
+    }
     if (status != 200 && status != 206) {
       ErrorKind kind = (status == 404 || status == 410)   ? ErrorKind::NotFound
                        : (status == 401 || status == 403) ? ErrorKind::NotAuthorized
@@ -343,11 +350,16 @@ struct Fetch {
                        status, nullptr, false, {});
         return;
       }
+      body_end = std::uint64_t(last) + 1;
+      // Without the clip's length (bytes a-b/*): an open-ended Range is
+      // answered to the clip's end, which gives the length; a shorter
+      // answer than a bounded Range asked for may be where the clip ends,
+      // so the part ends there (part_done() asks for the rest).
+      if (length <= 0 && end == kUnknown) length = goffset(body_end);
       if (length > 0 && !owner->learn_size(std::uint64_t(length))) return;
-      if (owner->size) end = std::min(end, *owner->size);
+      end = owner->size ? std::min(end, *owner->size) : std::min(end, body_end);
       owner->ranged = true;
       discard = pos - std::uint64_t(start);
-      body_end = std::uint64_t(last) + 1;
       if (attempts > 1 && pos > 0)
         GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                         "resuming at byte %" G_GUINT64_FORMAT
@@ -676,6 +688,13 @@ void Download::State::part_done() {
   if (!layout_known && ranged) {
     // The head told nothing: fetch in plain order.
     layout_known = true;
+  }
+  if (ranged && !size) {
+    // Range answers without the clip's length (bytes a-b/*): parts cannot
+    // be planned, and came one after another. The rest comes as one
+    // open-ended Range, answered to the clip's end.
+    start_part(progress.received(), kUnknown);
+    return;
   }
   fill();
 }
