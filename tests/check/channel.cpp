@@ -176,6 +176,8 @@ struct Seen {
   std::vector<bool> clip_replays;
   std::vector<guint64> clip_durations;
   std::vector<double> clip_spent;  // spent-usd of each grokimagine-clip
+  std::vector<int> clip_indexes;
+  std::vector<std::string> clip_request_ids;
   int budget_messages = 0;
   std::vector<std::string> filler_reasons;
   std::vector<std::string> warnings;
@@ -275,6 +277,11 @@ static void observe(Seen *seen, GstMessage *message) {
     double spent = -1;
     gst_structure_get_double(s, "spent-usd", &spent);
     seen->clip_spent.push_back(spent);
+    int index = -1;
+    gst_structure_get_int(s, "index", &index);
+    seen->clip_indexes.push_back(index);
+    const gchar *id = gst_structure_get_string(s, "request-id");
+    seen->clip_request_ids.push_back(id ? id : "");
   } else if (gst_structure_has_name(s, "grokimagine-budget")) {
     seen->budget_messages++;
   } else if (gst_structure_has_name(s, "grokimagine-filler")) {
@@ -318,6 +325,16 @@ GST_START_TEST(test_playlist_is_one_gapless_stream) {
   fail_unless_equals_uint64(seen.clip_times[2], 2 * GST_SECOND);
   fail_unless_equals_uint64(seen.clip_durations[0], GST_SECOND);
   fail_unless_equals_int(emulator.counters().submits_total, 3);
+  // Each clip says which job made it.
+  const auto submits = emulator.submits();
+  for (int i = 0; i < 3; i++) {
+    fail_unless_equals_int(seen.clip_indexes[i], i);
+    fail_unless(std::count_if(submits.begin(), submits.end(),
+                              [&](const emu::SubmitRecord &submit) {
+                                return submit.request_id == seen.clip_request_ids[i];
+                              }) == 1,
+                "clip %d: request-id '%s'", i, seen.clip_request_ids[i].c_str());
+  }
   // The job messages of each clip reach the channel's bus.
   fail_unless(std::count(result.job_statuses.begin(), result.job_statuses.end(), "SUBMITTED") == 3);
 }
@@ -505,6 +522,28 @@ GST_START_TEST(test_live_filler_loop_replays_what_played) {
   assert_equals_string(seen.clip_prompts[1].c_str(), "First");
   fail_unless_equals_int(emulator.counters().submits_total, 2);
   fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+}
+GST_END_TEST;
+
+// generate-audio=false (xai): silent clips, and the audio pad still carries
+// exactly as much (silence) as the video.
+GST_START_TEST(test_silent_clips_keep_the_audio_in_step) {
+  emu::Emulator emulator(xai_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_xai_channel(emulator, pipeline, &seen);
+  g_object_set(channel, "generate-audio", FALSE, "connections", 2u, nullptr);
+  set_prompts(channel, "<\"A dog\",\"A cat\">");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  const auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 2);
+  for (const auto &submit : submits) fail_if(submit.generate_audio);
+  fail_unless_equals_int(seen.frames, 48);
+  fail_unless_equals_int(seen.samples, 2 * 48000);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+  fail_unless_equals_int(seen.rising, 0);
 }
 GST_END_TEST;
 
@@ -736,6 +775,7 @@ GST_START_TEST(test_bad_settings_refused_before_any_job) {
       {"height=-4", "Property 'height' is -4"},
       {"framerate=0/1", "Property 'framerate' is 0/1: above 0 and at most 240."},
       {"framerate=500/1", "Property 'framerate' is 500/1"},
+      {"connections=0", "Property 'connections' is 0: it takes 1 to 16."},
   };
   for (const auto &[setting, expected] : cases) {
     GstElement *pipeline = gst_pipeline_new(nullptr);
@@ -775,6 +815,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);
+  tcase_add_test(element, test_silent_clips_keep_the_audio_in_step);
   tcase_add_test(element, test_continuity_last_frame);
   tcase_add_test(element, test_continuity_extend);
   tcase_add_test(element, test_continuity_extend_refused_before_any_job);

@@ -47,9 +47,7 @@ std::optional<Error> check_destination(const std::string &location) {
 
 std::optional<Error> ClipSource::prepare(const JobSettings &settings) {
   if (auto error = generation_.prepare(settings)) return error;
-  if (connections_ < 1 || connections_ > Download::kMaxConnections)
-    return invalid_setting("Property 'connections' is " + std::to_string(connections_) +
-                           ": it takes 1 to " + std::to_string(Download::kMaxConnections) + ".");
+  if (auto error = Download::check_connections(connections_)) return error;
   return check_destination(settings.location);
 }
 

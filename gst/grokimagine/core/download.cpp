@@ -608,6 +608,12 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> Download::State::next_par
   return std::pair(gap->first, end);
 }
 
+std::optional<Error> Download::check_connections(unsigned connections) {
+  if (connections >= 1 && connections <= kMaxConnections) return std::nullopt;
+  return invalid_setting("Property 'connections' is " + std::to_string(connections) +
+                         ": it takes 1 to " + std::to_string(kMaxConnections) + ".");
+}
+
 void Download::State::fill() {
   if (done || !ranged || !size || !layout_known) return;
   while (busy() < connections) {

@@ -59,6 +59,8 @@ class Download {
   static constexpr unsigned kDefaultConnections = 4;
   // More gains nothing a CDN would allow one client (the connections sweep).
   static constexpr unsigned kMaxConnections = 16;
+  // The `connections` property's refusal, when out of 1..kMaxConnections.
+  static std::optional<Error> check_connections(unsigned connections);
   // A clip already on disk (the journal's cache), served as a finished
   // download: no network at all.
   static std::unique_ptr<Download> open_file(const std::string &path, Error *error);

@@ -39,6 +39,7 @@
 
 #include "channel-clip.h"
 #include "core/channel-schedule.h"
+#include "core/download.h"
 #include "core/prompt-list.h"
 #include "core/generation.h"
 #include "element-errors.h"
@@ -60,6 +61,7 @@ enum {
   PROP_HEIGHT,
   PROP_FRAMERATE,
   PROP_CONTINUITY,
+  PROP_CONNECTIONS,
 };
 
 enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
@@ -94,6 +96,7 @@ struct ChannelSettings {
   int fps_n = 24;
   int fps_d = 1;
   Continuity continuity = Continuity::None;
+  guint connections = grokimagine::Download::kDefaultConnections;  // each clip's download
 };
 
 // What exists while the channel runs.
@@ -524,6 +527,10 @@ static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, 
   if (!settings.api_key.empty()) g_object_set(source, "api-key", settings.api_key.c_str(), nullptr);
   // The channel keeps its own budget over all clips (start_clips).
   g_object_set(source, "budget", 0.0, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(p.settings_lock);
+    g_object_set(source, "connections", p.settings.connections, nullptr);
+  }
   g_object_set(source, "prompt", prompt.c_str(), "location", path.c_str(), nullptr);
   if (run.continuity == Continuity::LastFrame && index > 0 && run.last_frame) {
     // Continued from what the viewer saw last: the previous clip's last frame.
@@ -1092,6 +1099,9 @@ static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id
     case PROP_CONTINUITY:
       s.continuity = Continuity(g_value_get_enum(value));
       break;
+    case PROP_CONNECTIONS:
+      s.connections = g_value_get_uint(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -1137,6 +1147,9 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
       break;
     case PROP_CONTINUITY:
       g_value_set_enum(value, int(s.continuity));
+      break;
+    case PROP_CONNECTIONS:
+      g_value_set_uint(value, s.connections);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -1198,7 +1211,7 @@ static std::optional<grokimagine::Error> check_channel_settings(const ChannelSet
     return grokimagine::invalid_setting(
         "Property 'framerate' is " + std::to_string(settings.fps_n) + "/" +
         std::to_string(settings.fps_d) + ": above 0 and at most " + std::to_string(kMaxFps) + ".");
-  return std::nullopt;
+  return grokimagine::Download::check_connections(settings.connections);
 }
 
 // READY -> PAUSED: check what every clip will be asked before anything is
@@ -1393,9 +1406,11 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
   g_object_class_install_property(
       gobject_class, PROP_CONTINUITY,
       g_param_spec_enum("continuity", "Continuity",
-                        "How clips follow each other: each from its own prompt, or each starting "
-                        "from the previous clip's last frame (not reapi; no lookahead then)",
+                        "How clips follow each other: each from its own prompt (none), from the "
+                        "previous clip's last frame (last-frame; not reapi, no lookahead then), or "
+                        "as an extension of the previous clip (extend; xai)",
                         continuity_get_type(), int(Continuity::None), rw));
+  gst_grok_imagine_src_install_connections(gobject_class, PROP_CONNECTIONS);
   channel_signals[SIGNAL_QUEUE_PROMPT] = g_signal_new_class_handler(
       "queue-prompt", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK(+[](GstGrokImagineChannel *self, const gchar *prompt) -> gboolean {

@@ -88,13 +88,14 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
   // A channel's properties are each clip's defaults: what names one clip
   // (its prompt, its request id, where it is kept) is not among them.
   auto install = [klass, scope](guint prop_id, GParamSpec *pspec) {
-    // Nor, for now, an input video or keyframes (one clip's), or leaving
-    // the audio out (the channel's audio pad wants each clip's).
+    // Nor what the channel decides for each clip through `continuity`
+    // (generate, or extend the clip before: operation, video, output), or
+    // images pinned at times of one clip (keyframes).
     if (scope == GROK_IMAGINE_EACH_CLIP &&
         (prop_id == GROK_IMAGINE_PROP_PROMPT || prop_id == GROK_IMAGINE_PROP_REQUEST_ID ||
          prop_id == GROK_IMAGINE_PROP_LOCATION || prop_id == GROK_IMAGINE_PROP_OPERATION ||
          prop_id == GROK_IMAGINE_PROP_VIDEO || prop_id == GROK_IMAGINE_PROP_OUTPUT ||
-         prop_id == GROK_IMAGINE_PROP_KEYFRAMES || prop_id == GROK_IMAGINE_PROP_GENERATE_AUDIO)) {
+         prop_id == GROK_IMAGINE_PROP_KEYFRAMES)) {
       g_param_spec_unref(g_param_spec_ref_sink(pspec));
       return;
     }
