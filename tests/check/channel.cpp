@@ -763,6 +763,71 @@ GST_START_TEST(test_null_from_any_point_is_prompt) {
 }
 GST_END_TEST;
 
+// Stopped while clips made ahead wait to play: they are named on the bus
+// (grokimagine-unplayed, posted on the way to READY), and the next run
+// resumes them from the journal instead of paying again, though their
+// downloads were complete.
+GST_START_TEST(test_stopped_channel_leaves_unplayed_jobs_to_resume) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  const char *prompts = "<\"A\",\"B\",\"C\">";
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen, true);  // plays in real time
+  set_prompts(channel, prompts);
+  g_object_set(channel, "lookahead", 2u, "journal", journal.c_str(), nullptr);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  // Until the three jobs are done (all started at once), and their clips
+  // downloaded (a few ms on loopback) while the first plays.
+  int completed = 0;
+  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (completed < 3) {
+    fail_unless(g_get_monotonic_time() < deadline, "%d jobs completed", completed);
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
+    if (!message) continue;
+    fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
+    const GstStructure *s = gst_message_get_structure(message);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name(s, "grokimagine-job") &&
+        g_strcmp0(gst_structure_get_string(s, "status"), "COMPLETED") == 0)
+      completed++;
+  }
+  g_usleep(300 * 1000);
+  fail_unless(seen.frames < 24, "the first clip has played");
+  gst_element_set_state(pipeline, GST_STATE_READY);
+  std::vector<std::string> unplayed;
+  while (GstMessage *message = gst_bus_pop(bus)) {
+    const GstStructure *s = gst_message_get_structure(message);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name(s, "grokimagine-unplayed"))
+      unplayed.push_back(gst_structure_get_string(s, "request-id"));
+    gst_message_unref(message);
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless_equals_int(unplayed.size(), 3);
+  const auto submits = emulator.submits();
+  for (const std::string &id : unplayed)
+    fail_unless(std::count_if(submits.begin(), submits.end(),
+                              [&](const emu::SubmitRecord &r) { return r.request_id == id; }) == 1,
+                "unplayed job '%s' was not submitted", id.c_str());
+
+  pipeline = gst_pipeline_new(nullptr);
+  Seen again;
+  channel = make_channel(emulator, pipeline, &again);
+  set_prompts(channel, prompts);
+  g_object_set(channel, "lookahead", 2u, "journal", journal.c_str(), nullptr);
+  test::RunResult result = run(pipeline, &again);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless_equals_int(again.frames, 72);
+  fail_unless_equals_int(emulator.counters().submits_total, 3);
+  fail_unless(std::count(result.job_statuses.begin(), result.job_statuses.end(), "RESUMED") == 3);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_bad_settings_refused_before_any_job) {
   emu::Emulator emulator(test::quick_options());
   // As gst-launch sets them: out of range is refused, not clamped or kept
@@ -821,6 +886,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_continuity_extend_refused_before_any_job);
   tcase_add_test(element, test_continuity_extend_rerun_pays_nothing_twice);
   tcase_add_test(element, test_null_from_any_point_is_prompt);
+  tcase_add_test(element, test_stopped_channel_leaves_unplayed_jobs_to_resume);
   tcase_add_test(element, test_bad_settings_refused_before_any_job);
   suite_add_tcase(suite, element);
   return suite;

@@ -507,6 +507,9 @@ static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, 
     return file;
   }
   GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  // Delivered when played (play_clip): a clip made ahead but never played
+  // is resumed by the next run, not paid for again.
+  g_object_set_data(G_OBJECT(source), GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY, GINT_TO_POINTER(1));
   guint count = 0;
   g_autofree GParamSpec **pspecs = g_object_class_list_properties(G_OBJECT_GET_CLASS(self), &count);
   for (guint i = 0; i < count; i++) {
@@ -695,6 +698,8 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
     if (audio_done || !clip.has_audio())
       if (!push_audio(self, run, nullptr, until, live)) return false;
   }
+  if (!failed && !stopping(self) && GST_IS_GROK_IMAGINE_SRC(clip.source()))
+    gst_grok_imagine_src_deliver(GST_GROK_IMAGINE_SRC(clip.source()));
   {
     std::lock_guard<std::mutex> lock(self->priv->lock);
     run.schedule.played(index);
@@ -893,7 +898,11 @@ static void run_channel(GstGrokImagineChannel *self) {
         clip = std::move(run.clips[next.clip]);
         run.clips.erase(next.clip);
       }
-      if (!play_clip(self, run, *clip, next.replay, settings.is_live)) break;
+      if (!play_clip(self, run, *clip, next.replay, settings.is_live)) {
+        // Cut short: one more job whose clip did not play (finish_channel).
+        if (!next.replay) run.clips[next.clip] = std::move(clip);
+        break;
+      }
       if (!next.replay) run.last_played = next.clip;
       clip.reset();
       if (!settings.loop && settings.filler != Filler::Loop && !next.replay)

@@ -43,9 +43,13 @@ enum { PROP_CONNECTIONS = GROK_IMAGINE_N_JOB_PROPERTIES };
 struct Private {
   GrokImagineJobState job{grokimagine::MediaKind::Video};
 
-  // Streaming thread only.
+  // Streaming thread only; also stop(), and gst_grok_imagine_src_deliver()
+  // under delivery_lock once the download is complete.
   ClipSource clip;
   bool job_done = false;
+  std::mutex delivery_lock;
+  bool downloaded = false;  // the download is complete (under delivery_lock)
+  bool delivered = false;   // the journal knows (under delivery_lock)
   // Published for get_size(), which other threads reach through queries:
   // shared, so that a query holding it keeps it alive through a stop.
   std::mutex download_lock;
@@ -119,7 +123,11 @@ void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id
 static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
   Private &p = *self->priv;
-  p.clip = ClipSource();
+  {
+    std::lock_guard<std::mutex> lock(p.delivery_lock);
+    p.clip = ClipSource();
+    p.downloaded = p.delivered = false;
+  }
   p.clip.set_connections(p.connections);
   p.job_done = false;
   p.posted_complete = false;
@@ -161,8 +169,18 @@ static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
   grok_imagine_settle_on_stop(GST_ELEMENT(self), p.clip.generation(), p.job);
   publish_download(p, nullptr);
   // Dropping the download cancels it; a partial `location` file goes with it.
+  std::lock_guard<std::mutex> lock(p.delivery_lock);
   p.clip = ClipSource();
   return TRUE;
+}
+
+void gst_grok_imagine_src_deliver(GstGrokImagineSrc *src) {
+  Private &p = *src->priv;
+  std::lock_guard<std::mutex> lock(p.delivery_lock);
+  if (!p.downloaded || p.delivered) return;
+  GST_DEBUG_OBJECT(src, "the clip has played: delivered");
+  p.clip.delivered();
+  p.delivered = true;
 }
 
 static gboolean gst_grok_imagine_src_unlock(GstBaseSrc *base) {
@@ -298,7 +316,14 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   }
   if (!p.posted_complete && download.finished()) {
     p.posted_complete = true;
-    p.clip.delivered();
+    {
+      std::lock_guard<std::mutex> lock(p.delivery_lock);
+      p.downloaded = true;
+      if (!g_object_get_data(G_OBJECT(self), GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY)) {
+        p.clip.delivered();
+        p.delivered = true;
+      }
+    }
     grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
   }
   const guint64 available = download.available_from(offset);

@@ -19,6 +19,13 @@ GstClockTime gst_grok_imagine_src_get_continuation_start(GstGrokImagineSrc *src)
 // Set (object data) by a bin that decodes the source's clip, which can
 // honour output=continuation.
 #define GST_GROK_IMAGINE_SRC_DECODED_KEY "grokimagine-decoded"
+// Set (object data) by a bin that plays the clip later than it downloads
+// (the channel, ahead of time): the journal records the job delivered only
+// when the bin calls gst_grok_imagine_src_deliver(), once the clip has
+// played, so that a clip stopped before it played is resumed by the next
+// run instead of paid for again.
+#define GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY "grokimagine-parent-delivers"
+void gst_grok_imagine_src_deliver(GstGrokImagineSrc *src);
 
 // Installs the download's `connections` property (uint) as `prop_id`, for
 // the source and the bins that forward its properties by name.
