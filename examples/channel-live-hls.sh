@@ -7,10 +7,7 @@
 #   SEGMIND_API_KEY=... examples/channel-live-hls.sh hls/ "A city at dawn" "Rain on the street"
 #   python3 -m http.server -d hls/ 8000    # then open http://localhost:8000/playlist.m3u8
 #
-# For RTMP (YouTube, Twitch...), the same channel into an FLV muxer:
-#   ... c.video ! queue ! x264enc tune=zerolatency key-int-max=48 ! h264parse ! \
-#       flvmux name=mux streamable=true ! rtmp2sink location=rtmp://host/app/key \
-#       c.audio ! queue ! audioconvert ! avenc_aac ! aacparse ! mux.
+# For RTMP (YouTube, Twitch...): channel-live-rtmp.sh.
 #
 # See common.sh for GROKIMAGINE_*; the prompts are the arguments after the
 # directory.

@@ -446,6 +446,26 @@ test_channel_live_hls() {
   }
 }
 
+test_channel_live_rtmp() {
+  local flv="$out/live.flv" before
+  before=$(submits)
+  # The RTMP chain into a file (no RTMP server here); Ctrl-C ends it.
+  timeout -s INT 12 "$examples/channel-live-rtmp.sh" "$flv" "examples test: rtmp one" \
+    "examples test: rtmp two" >"$out/live-rtmp.log" 2>&1
+  media "$flv" || {
+    sed 's/^/    | /' "$out/live-rtmp.log"
+    return 1
+  }
+  # Both clips played (2 s each), plus what filler held around them; and
+  # the sound under them.
+  expect_stream video/x-h264 "$((2 * frames))-100000" width=848 height=480 || return 1
+  expect_stream audio/mpeg "" mpegversion=4 || return 1
+  [ $(($(submits) - before)) -eq 2 ] || {
+    problem "the emulator saw $(($(submits) - before)) submits, expected 2"
+    return 1
+  }
+}
+
 test_python() {
   local saved="$out/python.mp4"
   run python "$python" "$examples/generate.py" "examples test: python" "$saved" || return 1
@@ -496,6 +516,7 @@ example() {
 
 example "channel.sh renders three prompts into one MP4 without a seam" test_channel
 example "channel-live-hls.sh publishes a live channel as HLS until Ctrl-C" test_channel_live_hls
+example "channel-live-rtmp.sh muxes a live channel as streamable FLV until Ctrl-C" test_channel_live_rtmp
 example "play.sh plays every frame and the audio" test_play
 example "save-without-reencoding.sh remuxes H.264 and AAC into an MP4" test_save
 example "hls.sh writes a playlist and segments holding the clip" test_hls
