@@ -833,7 +833,17 @@ struct SeamWatch {
   int clips = 0;
   int late = 0;  // QoS messages: buffers a synced sink got too late
   GstClockTime filler = 0;
+  std::vector<double> resident_mb;  // this process's, as each clip started
 };
+
+// This process's resident memory now, in MB.
+double resident_mb() {
+  g_autofree gchar *statm = nullptr;
+  if (!g_file_get_contents("/proc/self/statm", &statm, nullptr, nullptr)) return -1;
+  long pages = 0;
+  std::sscanf(statm, "%*ld %ld", &pages);
+  return double(pages) * double(sysconf(_SC_PAGESIZE)) / 1e6;
+}
 
 GstPadProbeReturn on_channel_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *watch = static_cast<SeamWatch *>(data);
@@ -854,7 +864,10 @@ GstBusSyncReply watch_channel(GstBus *, GstMessage *message, gpointer data) {
   std::lock_guard<std::mutex> lock(watch->mutex);
   if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_QOS) watch->late++;
   if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT && s) {
-    if (gst_structure_has_name(s, "grokimagine-clip")) watch->clips++;
+    if (gst_structure_has_name(s, "grokimagine-clip")) {
+      watch->clips++;
+      watch->resident_mb.push_back(resident_mb());
+    }
     guint64 duration = 0;
     if (gst_structure_has_name(s, "grokimagine-filler") &&
         gst_structure_get_uint64(s, "duration", &duration) && watch->clips > 0)
@@ -1009,6 +1022,28 @@ void channel_continuity(const Config &config) {
           "-", "0 s / 0 / 0 ns");
 }
 
+void channel_memory(const Config &config) {
+  // A live channel fed new prompts for minutes: each clip a new job, its
+  // pipeline and file made ahead, played, dropped.
+  EmulatorProcess emulator(EmulatorSpec{});
+  const int clips = config.quick ? 6 : 90;
+  SeamWatch watch;
+  run_channel(emulator, {clips, true, 1, "segmind", 2}, &watch);
+  const std::vector<double> &rss = watch.resident_mb;
+  if (int(rss.size()) < clips) fail("the channel did not play its clips");
+  const int settled = clips / 6;  // past the first clips' one-time costs
+  const double low = *std::min_element(rss.begin() + settled, rss.end());
+  const double high = *std::max_element(rss.begin() + settled, rss.end());
+  add_row("channel, live, " + std::to_string(clips) + " new 2 s clips (" +
+              format("%.0f", clips * 2 / 60.0) + " min): resident memory as clips " +
+              std::to_string(settled + 1) + ", " + std::to_string(clips / 2 + 1) + " and " +
+              std::to_string(clips) + " start",
+          format("%.1f MB", rss[settled]) + ", " + format("%.1f MB", rss[clips / 2]) + ", " +
+              format("%.1f MB", rss.back()) + " (range after clip " + std::to_string(settled + 1) +
+              ": " + format("%.1f MB", high - low) + ")",
+          "-", "-", "flat: no growth with the clips played");
+}
+
 void print_table() {
   std::printf("| figure | grokimagine | compared with | ratio | target |\n");
   std::printf("| --- | --- | --- | --- | --- |\n");
@@ -1037,7 +1072,7 @@ int main(int argc, char **argv) {
       {"only", 0, 0, G_OPTION_ARG_STRING, &only,
        "One figure: first-frame, first-frame-big, full-decode, rss, shaped-first-frame, "
        "shaped-download, connections, many-jobs, rate-limited, requests-per-job, channel, "
-       "channel-lookahead, channel-cpu, channel-continuity",
+       "channel-lookahead, channel-cpu, channel-continuity, channel-memory",
        "NAME"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
@@ -1067,6 +1102,7 @@ int main(int argc, char **argv) {
       {"channel-lookahead", channel_lookahead},
       {"channel-cpu", channel_cpu},
       {"channel-continuity", channel_continuity},
+      {"channel-memory", channel_memory},
   };
   try {
     for (const auto &[name, measure] : figures)
