@@ -828,6 +828,26 @@ GST_START_TEST(test_stopped_channel_leaves_unplayed_jobs_to_resume) {
 }
 GST_END_TEST;
 
+// A refused key fails every clip: the channel ends with the clip's own
+// error (its domain, code and reason), as a single source would.
+GST_START_TEST(test_refused_key_ends_the_channel) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  g_object_set(channel, "api-key", "not-the-key", nullptr);
+  set_prompts(channel, "<\"A\",\"B\",\"C\">");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_if(result.eos);
+  fail_unless(result.error_domain() == GST_RESOURCE_ERROR);
+  fail_unless_equals_int(result.error_code(), GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  assert_str_eq(result.error_detail("reason"), "not-authorized");
+  fail_unless_equals_int(emulator.counters().submits_accepted, 0);
+  fail_unless_equals_int(seen.frames, 0);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_bad_settings_refused_before_any_job) {
   emu::Emulator emulator(test::quick_options());
   // As gst-launch sets them: out of range is refused, not clamped or kept
@@ -888,6 +908,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_null_from_any_point_is_prompt);
   tcase_add_test(element, test_stopped_channel_leaves_unplayed_jobs_to_resume);
   tcase_add_test(element, test_bad_settings_refused_before_any_job);
+  tcase_add_test(element, test_refused_key_ends_the_channel);
   suite_add_tcase(suite, element);
   return suite;
 }

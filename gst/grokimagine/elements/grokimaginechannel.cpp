@@ -605,9 +605,17 @@ static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
             g_error_matches(error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED) ||
             g_strcmp0(reason, "invalid-settings") == 0;
         if (every_clip) {
+          // The clip's error as it is (domain, code, reason, request id):
+          // what a single source would have said.
           fatal = true;
-          GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("%s", error->message),
-                            ("clip %d: %s", clip.index(), debug ? debug : ""));
+          GstStructure *info =
+              details ? gst_structure_copy(details) : gst_structure_new_empty("details");
+          gst_structure_set(info, "clip", G_TYPE_INT, clip.index(), nullptr);
+          gst_element_message_full_with_details(
+              GST_ELEMENT(self), GST_MESSAGE_ERROR, error->domain, error->code,
+              g_strdup(error->message),
+              g_strdup_printf("clip %d: %s", clip.index(), debug ? debug : ""), __FILE__,
+              GST_FUNCTION, __LINE__, info);
         } else {
           GstStructure *info =
               gst_structure_new("details", "clip", G_TYPE_INT, clip.index(), "request-id",
