@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -433,6 +434,33 @@ GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
 }
 GST_END_TEST;
 
+// The clip cache keeps within cache-size by evicting the least recently
+// used clip (stored or replayed), even among clips used within one second.
+GST_START_TEST(test_clip_cache_evicts_the_least_recently_used) {
+  test::TempDir dir;
+  grokimagine::Journal journal(dir.path("journal"));
+  const std::string bytes(100, 'x');
+  auto reader = [&](std::uint64_t offset, void *dest, std::size_t size) -> std::int64_t {
+    if (offset >= bytes.size()) return 0;
+    const std::size_t n = std::min(size, bytes.size() - std::size_t(offset));
+    memcpy(dest, bytes.data() + offset, n);
+    return std::int64_t(n);
+  };
+  auto cached = [&](const char *fingerprint) {
+    return g_file_test(journal.cache_path(fingerprint).c_str(), G_FILE_TEST_IS_REGULAR);
+  };
+  journal.store_clip("a", reader, 250);
+  journal.store_clip("b", reader, 250);
+  // "a" replayed (as JobRecord::cached_clip does): now "b" is the oldest.
+  g_utime(journal.cache_path("a").c_str(), nullptr);
+  journal.store_clip("c", reader, 250);
+  fail_unless(cached("a") && !cached("b") && cached("c"));
+  // A cache smaller than a clip keeps nothing.
+  journal.store_clip("d", reader, 50);
+  fail_if(cached("a") || cached("c") || cached("d"));
+}
+GST_END_TEST;
+
 static Suite *journal_suite() {
   Suite *suite = suite_create("journal");
   TCase *tc = tcase_create("journal");
@@ -447,6 +475,7 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_budget_refuses_before_submitting);
   tcase_add_test(tc, test_cost_on_the_bus_and_spent);
   tcase_add_test(tc, test_jobs_tool_lists_and_resumes_without_the_key);
+  tcase_add_test(tc, test_clip_cache_evicts_the_least_recently_used);
   suite_add_tcase(suite, tc);
   return suite;
 }

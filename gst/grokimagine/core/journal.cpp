@@ -319,7 +319,11 @@ void Journal::store_clip(
     g_autofree gchar *clip = g_build_filename(clips, name, nullptr);
     GStatBuf info;
     if (g_stat(clip, &info) != 0) continue;
-    kept.push_back({clip, std::uint64_t(info.st_size), gint64(info.st_mtime)});
+    // To the nanosecond: clips stored or replayed within one second keep
+    // their order.
+    kept.push_back(
+        {clip, std::uint64_t(info.st_size),
+         gint64(info.st_mtim.tv_sec) * G_GINT64_CONSTANT(1000000000) + info.st_mtim.tv_nsec});
     total += std::uint64_t(info.st_size);
   }
   std::sort(kept.begin(), kept.end(), [](const Clip &a, const Clip &b) { return a.used < b.used; });
