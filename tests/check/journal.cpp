@@ -434,6 +434,31 @@ GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
 }
 GST_END_TEST;
 
+// Past the provider's retention (Segmind: 1 h) an entry is not followed:
+// the job cannot be delivered any more. An unanswered submit stops
+// blocking then, too.
+GST_START_TEST(test_entries_past_retention_are_not_followed) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string journal_dir = dir.path("journal");
+  fail_unless(run_with_sink(make_source(emulator, journal_dir)).eos);
+  grokimagine::Journal journal(journal_dir);
+  for (auto state : {grokimagine::JournalEntry::State::Submitted,
+                     grokimagine::JournalEntry::State::Submitting}) {
+    grokimagine::JournalEntry entry = journal.list().at(0);
+    entry.state = state;
+    if (state == grokimagine::JournalEntry::State::Submitting) entry.request_id.clear();
+    entry.created = g_get_real_time() / G_USEC_PER_SEC - 3601;
+    fail_if(journal.write(entry).has_value());
+    const int before = emulator.counters().submits_total;
+    RunResult run = run_with_sink(make_source(emulator, journal_dir));
+    fail_unless(run.eos, "%s", run.error_text().c_str());
+    fail_unless_equals_int(emulator.counters().submits_total, before + 1);
+    fail_if(std::count(run.job_statuses.begin(), run.job_statuses.end(), "RESUMED") > 0);
+  }
+}
+GST_END_TEST;
+
 // The clip cache keeps within cache-size by evicting the least recently
 // used clip (stored or replayed), even among clips used within one second.
 GST_START_TEST(test_clip_cache_evicts_the_least_recently_used) {
@@ -476,6 +501,7 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_cost_on_the_bus_and_spent);
   tcase_add_test(tc, test_jobs_tool_lists_and_resumes_without_the_key);
   tcase_add_test(tc, test_clip_cache_evicts_the_least_recently_used);
+  tcase_add_test(tc, test_entries_past_retention_are_not_followed);
   suite_add_tcase(suite, tc);
   return suite;
 }
