@@ -239,9 +239,9 @@ static GstElement *make_channel(const emu::Emulator &emulator, GstElement *pipel
 }
 
 // A channel on an xai emulator (its API under /v1, as xAI's).
-static GstElement *make_xai_channel(const emu::Emulator &emulator, GstElement *pipeline,
-                                    Seen *seen) {
-  GstElement *channel = make_channel(emulator, pipeline, seen);
+static GstElement *make_xai_channel(const emu::Emulator &emulator, GstElement *pipeline, Seen *seen,
+                                    bool sync = false) {
+  GstElement *channel = make_channel(emulator, pipeline, seen, sync);
   gst_util_set_object_arg(G_OBJECT(channel), "provider", "xai");
   g_object_set(channel, "api-url", (emulator.api_url() + "/v1").c_str(), nullptr);
   return channel;
@@ -521,6 +521,34 @@ GST_START_TEST(test_live_filler_loop_replays_what_played) {
   fail_unless(seen.clip_replays[1]);
   assert_equals_string(seen.clip_prompts[1].c_str(), "First");
   fail_unless_equals_int(emulator.counters().submits_total, 2);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+}
+GST_END_TEST;
+
+// A live channel that reaches its budget never stops abruptly: what was
+// generated plays, then filler goes on.
+GST_START_TEST(test_live_channel_over_budget_goes_on_with_filler) {
+  emu::Emulator emulator(xai_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_xai_channel(emulator, pipeline, &seen, true);
+  g_object_set(channel, "budget", 0.07, "is-live", TRUE, nullptr);
+  set_prompts(channel, "<\"One\",\"Two\">");
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  // The clip (1 s), then filler for a second at least.
+  play_until(pipeline, &seen, [&] {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    return seen.frames >= 48 && seen.filler_reasons.size() >= 3;
+  });
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless_equals_int(seen.budget_messages, 1);
+  fail_unless_equals_int(seen.clip_prompts.size(), 1);
+  std::string reasons;
+  for (const auto &reason : seen.filler_reasons) reasons += reason + " ";
+  fail_unless(std::count(seen.filler_reasons.begin(), seen.filler_reasons.end(), "waiting") >= 2,
+              "filler before and after the clip: %s", reasons.c_str());
   fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
 }
 GST_END_TEST;
@@ -901,6 +929,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);
   tcase_add_test(element, test_silent_clips_keep_the_audio_in_step);
+  tcase_add_test(element, test_live_channel_over_budget_goes_on_with_filler);
   tcase_add_test(element, test_continuity_last_frame);
   tcase_add_test(element, test_continuity_extend);
   tcase_add_test(element, test_continuity_extend_refused_before_any_job);
