@@ -1029,6 +1029,36 @@ GST_START_TEST(test_parallel_download_uses_its_connections) {
 }
 GST_END_TEST;
 
+// Stopped while four parts are being fetched: NULL returns at once, and
+// `location` never gets the partial clip.
+GST_START_TEST(test_stop_with_parts_in_flight) {
+  emu::Options options = test::quick_options();
+  options.bulky = true;
+  options.cdn_rate_bytes_per_s = 1 << 20;  // some seconds per part
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  const std::string path = dir.path("stopped.mp4");
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "duration", 2, "location", path.c_str(), "connections", 4u, nullptr);
+  GstElement *pipeline = test::pipeline_with_sink(source);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  const gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+  while (emulator.counters().cdn_peak_paced_bodies < 4) {
+    fail_unless(g_get_monotonic_time() < deadline, "%d parts at once",
+                emulator.counters().cdn_peak_paced_bodies);
+    g_usleep(20 * 1000);
+  }
+  const gint64 before = g_get_monotonic_time();
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  const gint64 took_ms = (g_get_monotonic_time() - before) / 1000;
+  gst_object_unref(pipeline);
+  // A hang detector, not a timing: sanitizer builds are slow.
+  fail_unless(took_ms < 15000, "NULL took %" G_GINT64_FORMAT " ms", took_ms);
+  fail_if(g_file_test(path.c_str(), G_FILE_TEST_EXISTS), "a partial clip at location");
+  fail_unless(list_dir(dir.path("")).empty(), "files left beside location");
+}
+GST_END_TEST;
+
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("faults");
@@ -1068,6 +1098,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_no_range_falls_back_to_one_body);
   tcase_add_test(tc, test_range_without_total_length);
   tcase_add_test(tc, test_parallel_download_uses_its_connections);
+  tcase_add_test(tc, test_stop_with_parts_in_flight);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);
