@@ -939,6 +939,22 @@ GST_START_TEST(test_parallel_download_survives_random_cuts) {
 }
 GST_END_TEST;
 
+// grokimaginesrc downloads the emulator's 2 s clip to `path` over up to
+// `connections` connections: it must end in EOS with the clip there, byte
+// for byte. Returns the clip.
+static std::string download_whole_clip(const emu::Emulator &emulator, const std::string &path,
+                                       guint connections) {
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "duration", 2, "location", path.c_str(), "connections", connections,
+               nullptr);
+  RunResult run = run_with_fakesink(source);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  const std::string clip =
+      test::read_file(emulator.clip_path(emulator.submits().back().request_id));
+  fail_unless(test::read_file(path) == clip, "the file differs from the clip");
+  return clip;
+}
+
 // A CDN without Range: the first request's Range is ignored (200 with the
 // whole clip), and that one body is the download, in order, however many
 // connections were allowed.
@@ -948,13 +964,7 @@ GST_START_TEST(test_no_range_falls_back_to_one_body) {
   options.ignore_range = true;
   emu::Emulator emulator(options);
   test::TempDir dir;
-  const std::string path = dir.path("sequential.mp4");
-  GstElement *source = make_element("grokimaginesrc", emulator);
-  g_object_set(source, "duration", 2, "location", path.c_str(), "connections", 4u, nullptr);
-  RunResult run = run_with_fakesink(source);
-  fail_unless(run.eos, "%s", run.error_text().c_str());
-  const std::string clip = test::read_file(emulator.clip_path(emulator.submits().at(0).request_id));
-  fail_unless(test::read_file(path) == clip, "the file differs from the clip");
+  download_whole_clip(emulator, dir.path("sequential.mp4"), 4);
   const auto ranges = emulator.cdn_ranges();
   fail_unless_equals_int(int(ranges.size()), 1);
   assert_str_eq(ranges[0], "bytes=0-1048575");
@@ -970,14 +980,8 @@ GST_START_TEST(test_range_without_total_length) {
   options.cdn_unknown_total = true;
   emu::Emulator emulator(options);
   test::TempDir dir;
-  const std::string path = dir.path("unknown-length.mp4");
-  GstElement *source = make_element("grokimaginesrc", emulator);
-  g_object_set(source, "duration", 2, "location", path.c_str(), nullptr);
-  RunResult run = run_with_fakesink(source);
-  fail_unless(run.eos, "%s", run.error_text().c_str());
-  const std::string clip = test::read_file(emulator.clip_path(emulator.submits().at(0).request_id));
+  const std::string clip = download_whole_clip(emulator, dir.path("unknown-length.mp4"), 4);
   fail_unless(clip.size() > (2 << 20), "the clip is only %zu bytes", clip.size());
-  fail_unless(test::read_file(path) == clip, "the file differs from the clip");
   const auto ranges = emulator.cdn_ranges();
   fail_unless(ranges.size() >= 2, "%zu requests", ranges.size());
   assert_str_eq(ranges[0], "bytes=0-1048575");
@@ -986,14 +990,8 @@ GST_START_TEST(test_range_without_total_length) {
   // A clip shorter than the first part: its end is confirmed by a 416.
   options.bulky = false;
   emu::Emulator small(options);
-  const std::string small_path = dir.path("small.mp4");
-  source = make_element("grokimaginesrc", small);
-  g_object_set(source, "duration", 1, "location", small_path.c_str(), nullptr);
-  run = run_with_fakesink(source);
-  fail_unless(run.eos, "%s", run.error_text().c_str());
-  const std::string small_clip = test::read_file(small.clip_path(small.submits().at(0).request_id));
+  const std::string small_clip = download_whole_clip(small, dir.path("small.mp4"), 4);
   fail_unless(small_clip.size() < (1 << 20), "the clip is %zu bytes", small_clip.size());
-  fail_unless(test::read_file(small_path) == small_clip, "the file differs from the clip");
   const auto asked = small.cdn_ranges();
   fail_unless_equals_int(int(asked.size()), 2);
   assert_str_eq(asked[1], "bytes=" + std::to_string(small_clip.size()) + "-");
@@ -1011,15 +1009,7 @@ GST_START_TEST(test_parallel_download_uses_its_connections) {
     options.cdn_rate_bytes_per_s = 16 << 20;
     emu::Emulator emulator(options);
     test::TempDir dir;
-    const std::string path = dir.path("clip.mp4");
-    GstElement *source = make_element("grokimaginesrc", emulator);
-    g_object_set(source, "duration", 2, "location", path.c_str(), "connections", i == 0 ? 4u : 1u,
-                 nullptr);
-    RunResult run = run_with_fakesink(source);
-    fail_unless(run.eos, "%s", run.error_text().c_str());
-    fail_unless(test::read_file(path) ==
-                    test::read_file(emulator.clip_path(emulator.submits().at(0).request_id)),
-                "the file differs from the clip");
+    download_whole_clip(emulator, dir.path("clip.mp4"), i == 0 ? 4u : 1u);
     peak[i] = emulator.counters().cdn_peak_paced_bodies;
   }
   // Four, or one more for a reader that jumped ahead; the CDN may still be
