@@ -1031,17 +1031,24 @@ void channel_memory(const Config &config) {
   run_channel(emulator, {clips, true, 1, "segmind", 2}, &watch);
   const std::vector<double> &rss = watch.resident_mb;
   if (int(rss.size()) < clips) fail("the channel did not play its clips");
-  const int settled = clips / 6;  // past the first clips' one-time costs
-  const double low = *std::min_element(rss.begin() + settled, rss.end());
-  const double high = *std::max_element(rss.begin() + settled, rss.end());
-  add_row("channel, live, " + std::to_string(clips) + " new 2 s clips (" +
-              format("%.0f", clips * 2 / 60.0) + " min): resident memory as clips " +
-              std::to_string(settled + 1) + ", " + std::to_string(clips / 2 + 1) + " and " +
-              std::to_string(clips) + " start",
-          format("%.1f MB", rss[settled]) + ", " + format("%.1f MB", rss[clips / 2]) + ", " +
-              format("%.1f MB", rss.back()) + " (range after clip " + std::to_string(settled + 1) +
-              ": " + format("%.1f MB", high - low) + ")",
-          "-", "-", "flat: no growth with the clips played");
+  // Past the first clips' one-time costs, the median of each third: the
+  // clips' own buffers come and go within a third.
+  const auto median_of = [&](int from, int to) {
+    std::vector<double> part(rss.begin() + from, rss.begin() + to);
+    return median(part);
+  };
+  const int third = clips / 3;
+  const double first = median_of(third / 2, third), second = median_of(third, 2 * third),
+               last = median_of(2 * third, clips);
+  std::string samples;
+  for (double mb : rss) samples += format(" %.0f", mb);
+  std::fprintf(stderr, "channel-memory: MB as each clip started:%s\n", samples.c_str());
+  add_row(
+      "channel, live, " + std::to_string(clips) + " new 2 s clips (" +
+          format("%.0f", clips * 2 / 60.0) +
+          " min): resident memory, median over each third of the clips",
+      format("%.1f MB", first) + ", " + format("%.1f MB", second) + ", " + format("%.1f MB", last),
+      "-", "-", "flat: no growth with the clips played");
 }
 
 void print_table() {
