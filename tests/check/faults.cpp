@@ -1019,6 +1019,45 @@ GST_START_TEST(test_parallel_download_uses_its_connections) {
 }
 GST_END_TEST;
 
+// A reader that jumps ahead (a byte seek, as qtdemux makes) gets a part
+// of its own where it waits, at once, instead of after the part in flight.
+GST_START_TEST(test_seek_fetches_where_the_reader_waits) {
+  emu::Options options = test::quick_options();
+  options.bulky = true;
+  options.cdn_rate_bytes_per_s = 2 << 20;  // parts in order would take seconds
+  emu::Emulator emulator(options);
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "duration", 2, "connections", 1u, nullptr);
+  GstElement *pipeline = test::pipeline_with_sink(source);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  // Once the second part is coming (the size is known), jump to 4/5.
+  gint64 size = 0;
+  const gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+  while (size <= 0 || emulator.cdn_ranges().size() < 2) {
+    fail_unless(g_get_monotonic_time() < deadline, "the second part never started");
+    g_usleep(20 * 1000);
+    if (!gst_element_query_duration(pipeline, GST_FORMAT_BYTES, &size)) size = 0;
+  }
+  const gint64 target = size / 5 * 4 + 12345;
+  fail_unless(gst_element_seek_simple(pipeline, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, target));
+  g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless(end && GST_MESSAGE_TYPE(end) == GST_MESSAGE_EOS);
+  const auto ranges = emulator.cdn_ranges();
+  const std::string wanted = "bytes=" + std::to_string(target) + "-";
+  fail_unless(std::any_of(ranges.begin(), ranges.end(),
+                          [&](const std::string &range) {
+                            return g_str_has_prefix(range.c_str(), wanted.c_str());
+                          }),
+              "no part starts at byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT, target, size);
+  // At once, beside the part in flight (connections=1 otherwise).
+  fail_unless(emulator.counters().cdn_peak_paced_bodies >= 2, "one body at a time");
+}
+GST_END_TEST;
+
 // Stopped while four parts are being fetched: NULL returns at once, and
 // `location` never gets the partial clip.
 GST_START_TEST(test_stop_with_parts_in_flight) {
@@ -1089,6 +1128,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_range_without_total_length);
   tcase_add_test(tc, test_parallel_download_uses_its_connections);
   tcase_add_test(tc, test_stop_with_parts_in_flight);
+  tcase_add_test(tc, test_seek_fetches_where_the_reader_waits);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);
