@@ -171,6 +171,7 @@ struct Seen {
   int video_gaps = 0;  // buffers not starting where the previous ended
   int audio_gaps = 0;
   int width = 0, height = 0;
+  std::vector<GstClockTime> black_frames;  // PTS of I420 frames all black (luma 16)
   std::vector<std::string> clip_prompts;
   std::vector<GstClockTime> clip_times;
   std::vector<bool> clip_replays;
@@ -198,6 +199,14 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
   next = GST_BUFFER_PTS(buffer) + GST_BUFFER_DURATION(buffer);
   if (video) {
     seen->frames++;
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      // The luma plane is the first 848x480 bytes (the default size).
+      bool black = map.size >= 848 * 480;
+      for (gsize at = 0; black && at < 848 * 480; at++) black = map.data[at] == 16;
+      if (black) seen->black_frames.push_back(GST_BUFFER_PTS(buffer));
+      gst_buffer_unmap(buffer, &map);
+    }
     if (!seen->width) {
       g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
       GstStructure *s = gst_caps_get_structure(caps, 0);
@@ -492,6 +501,42 @@ static void play_until(GstElement *pipeline, Seen *seen, const std::function<boo
     observe(seen, message);
   }
 }
+
+// filler=black: the wait for a clip after one has played is black, not
+// the last frame held.
+GST_START_TEST(test_live_filler_black) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 2000;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen, true);
+  set_prompts(channel, "<\"First\",\"Second\">");
+  g_object_set(channel, "is-live", TRUE, "lookahead", 0u, nullptr);
+  gst_util_set_object_arg(G_OBJECT(channel), "filler", "black");
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  // Until the second clip's first frame has passed (frames reach the pad
+  // after the message that announces the clip).
+  play_until(pipeline, &seen, [&] {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    return seen.clip_times.size() >= 2 && seen.video_next > seen.clip_times[1];
+  });
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  // Between the two clips (the second is generated once the first plays:
+  // lookahead 0), every frame is black.
+  const GstClockTime first_ends = seen.clip_times[0] + GST_SECOND;
+  const int between =
+      int(gst_util_uint64_scale_round(seen.clip_times[1] - first_ends, 24, GST_SECOND));
+  fail_unless(between >= 12, "only %d frames between the clips", between);
+  const int black =
+      int(std::count_if(seen.black_frames.begin(), seen.black_frames.end(), [&](GstClockTime pts) {
+        return pts >= first_ends && pts < seen.clip_times[1];
+      }));
+  fail_unless_equals_int(black, between);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+}
+GST_END_TEST;
 
 GST_START_TEST(test_live_filler_loop_replays_what_played) {
   emu::Options options = test::quick_options();
@@ -930,6 +975,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_budget_covers_the_whole_channel);
   tcase_add_test(element, test_silent_clips_keep_the_audio_in_step);
   tcase_add_test(element, test_live_channel_over_budget_goes_on_with_filler);
+  tcase_add_test(element, test_live_filler_black);
   tcase_add_test(element, test_continuity_last_frame);
   tcase_add_test(element, test_continuity_extend);
   tcase_add_test(element, test_continuity_extend_refused_before_any_job);
