@@ -48,13 +48,12 @@ struct Private {
   ClipSource clip;
   bool job_done = false;
   std::mutex delivery_lock;
-  bool downloaded = false;  // the download is complete (under delivery_lock)
-  bool delivered = false;   // the journal knows (under delivery_lock)
+  bool delivered = false;  // the journal knows (under delivery_lock)
   // Published for get_size(), which other threads reach through queries:
   // shared, so that a query holding it keeps it alive through a stop.
   std::mutex download_lock;
   std::shared_ptr<Download> download;
-  bool posted_complete = false;
+  bool posted_complete = false;  // the download is complete (written under delivery_lock)
   std::atomic<guint> connections{Download::kDefaultConnections};
 };
 
@@ -126,11 +125,10 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   {
     std::lock_guard<std::mutex> lock(p.delivery_lock);
     p.clip = ClipSource();
-    p.downloaded = p.delivered = false;
+    p.posted_complete = p.delivered = false;
   }
   p.clip.set_connections(p.connections);
   p.job_done = false;
-  p.posted_complete = false;
   p.job.set_eos_requested(false);
   grokimagine::JobSettings settings = p.job.settings();
   settings.log_id = GST_OBJECT_NAME(self);
@@ -174,13 +172,19 @@ static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
   return TRUE;
 }
 
+// The journal learns that the clip was delivered, once it is whole.
+// Under delivery_lock.
+static void deliver(GstGrokImagineSrc *src, Private &p) {
+  if (!p.posted_complete || p.delivered) return;
+  GST_DEBUG_OBJECT(src, "clip delivered");
+  p.clip.delivered();
+  p.delivered = true;
+}
+
 void gst_grok_imagine_src_deliver(GstGrokImagineSrc *src) {
   Private &p = *src->priv;
   std::lock_guard<std::mutex> lock(p.delivery_lock);
-  if (!p.downloaded || p.delivered) return;
-  GST_DEBUG_OBJECT(src, "the clip has played: delivered");
-  p.clip.delivered();
-  p.delivered = true;
+  deliver(src, p);
 }
 
 static gboolean gst_grok_imagine_src_unlock(GstBaseSrc *base) {
@@ -315,14 +319,11 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
       break;
   }
   if (!p.posted_complete && download.finished()) {
-    p.posted_complete = true;
     {
       std::lock_guard<std::mutex> lock(p.delivery_lock);
-      p.downloaded = true;
-      if (!g_object_get_data(G_OBJECT(self), GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY)) {
-        p.clip.delivered();
-        p.delivered = true;
-      }
+      p.posted_complete = true;
+      if (!g_object_get_data(G_OBJECT(self), GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY))
+        deliver(self, p);
     }
     grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
   }
