@@ -58,10 +58,9 @@ std::string free_line(const JournalEntry &entry, const Journal &journal, std::st
   Request request;
   request.model = entry.model;
   const bool synchronous = provider && provider->answers_with_media(request);
+  // As the journal judges it when a pipeline starts the same job.
   const gint64 kept_until =
-      entry.media_expires > 0
-          ? entry.media_expires
-          : entry.created + (provider ? gint64(provider->retention().count()) : 0);
+      provider ? grokimagine::retained_until(entry, provider->retention()) : 0;
   const bool resumable = entry.state != JournalEntry::State::Failed && !entry.request_id.empty() &&
                          !synchronous && g_get_real_time() / G_USEC_PER_SEC < kept_until;
   if (resumable)

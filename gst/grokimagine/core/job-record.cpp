@@ -47,7 +47,7 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
   if (!lock) return error;
   const gint64 now = now_s();
   auto found = journal_.read(entry_.fingerprint);
-  const bool fresh = found && now - found->created < gint64(retention_.count());
+  const bool fresh = found && now < retained_until(*found, retention_);
   if (found && fresh && reuse_ != Reuse::Never) {
     if (found->state == JournalEntry::State::Submitted && !found->request_id.empty()) {
       GST_CAT_INFO(grokimagine_core_debug,
@@ -60,7 +60,7 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
     if (found->state == JournalEntry::State::Submitting) {
       g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(found->created);
       g_autofree gchar *at = g_date_time_format(when, "%F %T");
-      const gint64 left_min = (found->created + retention_.count() - now + 59) / 60;
+      const gint64 left_min = (retained_until(*found, retention_) - now + 59) / 60;
       return Error{ErrorKind::InvalidSettings,
                    "The same job was submitted at " + std::string(at) +
                        " and no answer was recorded (a crash, or an error that may hide an "

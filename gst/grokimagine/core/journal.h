@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -57,6 +58,12 @@ struct JournalEntry {
 };
 
 const char *journal_state_name(JournalEntry::State state);
+
+// Until when (unix seconds) the provider keeps `entry`'s job and can still
+// deliver it: its retention, counted from the submit.
+inline gint64 retained_until(const JournalEntry &entry, std::chrono::seconds retention) {
+  return entry.created + gint64(retention.count());
+}
 
 class Journal {
  public:
