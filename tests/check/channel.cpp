@@ -444,15 +444,24 @@ GST_START_TEST(test_failed_clip_is_skipped_with_a_warning) {
 }
 GST_END_TEST;
 
+// A live channel playing in real time, each clip generated only once the
+// one before plays (lookahead 0), waits covered by `filler`.
+static GstElement *make_live_channel(const emu::Emulator &emulator, GstElement *pipeline,
+                                     Seen *seen, const char *prompts, const char *filler) {
+  GstElement *channel = make_channel(emulator, pipeline, seen, true);
+  set_prompts(channel, prompts);
+  g_object_set(channel, "is-live", TRUE, "lookahead", 0u, nullptr);
+  gst_util_set_object_arg(G_OBJECT(channel), "filler", filler);
+  return channel;
+}
+
 GST_START_TEST(test_live_filler_covers_slow_generation) {
   emu::Options options = test::quick_options();
   options.generation_ms = 2000;
   emu::Emulator emulator(options);
   GstElement *pipeline = gst_pipeline_new(nullptr);
   Seen seen;
-  GstElement *channel = make_channel(emulator, pipeline, &seen, true);
-  set_prompts(channel, "<\"Slow one\">");
-  g_object_set(channel, "is-live", TRUE, "lookahead", 0u, nullptr);
+  GstElement *channel = make_live_channel(emulator, pipeline, &seen, "<\"Slow one\">", "hold");
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
   const gint64 deadline = g_get_monotonic_time() + 40 * G_USEC_PER_SEC;
@@ -510,10 +519,7 @@ GST_START_TEST(test_live_filler_black) {
   emu::Emulator emulator(options);
   GstElement *pipeline = gst_pipeline_new(nullptr);
   Seen seen;
-  GstElement *channel = make_channel(emulator, pipeline, &seen, true);
-  set_prompts(channel, "<\"First\",\"Second\">");
-  g_object_set(channel, "is-live", TRUE, "lookahead", 0u, nullptr);
-  gst_util_set_object_arg(G_OBJECT(channel), "filler", "black");
+  make_live_channel(emulator, pipeline, &seen, "<\"First\",\"Second\">", "black");
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   // Until the second clip's first frame has passed (frames reach the pad
   // after the message that announces the clip).
@@ -544,10 +550,7 @@ GST_START_TEST(test_live_filler_loop_replays_what_played) {
   emu::Emulator emulator(options);
   GstElement *pipeline = gst_pipeline_new(nullptr);
   Seen seen;
-  GstElement *channel = make_channel(emulator, pipeline, &seen, true);
-  set_prompts(channel, "<\"First\">");
-  g_object_set(channel, "is-live", TRUE, "lookahead", 0u, nullptr);
-  gst_util_set_object_arg(G_OBJECT(channel), "filler", "loop");
+  GstElement *channel = make_live_channel(emulator, pipeline, &seen, "<\"First\">", "loop");
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   bool queued = false;
   play_until(pipeline, &seen, [&] {
