@@ -13,6 +13,7 @@
 
 #include "assert-string.h"
 #include "core/channel-schedule.h"
+#include "core/channel-timeline.h"
 #include "core/json.h"
 #include "core/prompt-list.h"
 #include "support.h"
@@ -112,6 +113,66 @@ GST_START_TEST(test_frame_size_from_resolution_and_ratio) {
   fail_unless(size.width == 720 && size.height == 1280);
   size = grokimagine::frame_size("480p", "1:1");
   fail_unless(size.width == 480 && size.height == 480);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_timeline_frames_and_audio_meet_at_every_frame) {
+  using grokimagine::ChannelTimeline;
+  // 24 fps at 48 kHz: 2000 samples a frame.
+  ChannelTimeline timeline(24, 1, 48000);
+  fail_unless_equals_uint64(timeline.frame_time(1), 41666666);
+  fail_unless_equals_uint64(timeline.samples_for_frames(1), 2000);
+  fail_unless_equals_uint64(timeline.audio_missing(), 0);
+  auto frame = timeline.add_frame();
+  fail_unless_equals_uint64(frame.pts, 0);
+  fail_unless_equals_uint64(frame.duration, 41666666);
+  fail_unless_equals_uint64(timeline.audio_missing(), 2000);
+  // A clip's audio comes in buffers that do not line up with frames: what
+  // passes the frame's end waits for the next frame.
+  fail_unless_equals_uint64(timeline.audio_to_take(1500), 1500);
+  auto audio = timeline.add_samples(1500);
+  fail_unless_equals_uint64(audio.pts, 0);
+  fail_unless_equals_uint64(audio.duration, 31250000);
+  fail_unless_equals_uint64(timeline.audio_to_take(1024), 500);
+  timeline.add_samples(500);
+  fail_unless_equals_uint64(timeline.audio_missing(), 0);
+  fail_unless_equals_uint64(timeline.audio_to_take(524), 0);
+  frame = timeline.add_frame();
+  fail_unless_equals_uint64(frame.pts, 41666666);
+  fail_unless_equals_uint64(timeline.position(), 83333333);
+  fail_unless_equals_uint64(timeline.audio_missing(), 2000);
+
+  // 30000/1001: frames and samples from their counts, so that nothing
+  // drifts: audio per frame alternates (1601 or 1602 samples) and the sum
+  // is exact.
+  ChannelTimeline ntsc(30000, 1001, 48000);
+  std::uint64_t durations = 0;
+  std::uint64_t samples = 0;
+  for (int i = 0; i < 30000; i++) {
+    durations += ntsc.add_frame().duration;
+    const std::uint64_t missing = ntsc.audio_missing();
+    fail_unless(missing == 1601 || missing == 1602, "frame %d: %" G_GUINT64_FORMAT, i, missing);
+    ntsc.add_samples(missing);
+    samples += missing;
+  }
+  fail_unless_equals_uint64(durations, 1001 * GST_SECOND);
+  fail_unless_equals_uint64(ntsc.position(), 1001 * GST_SECOND);
+  fail_unless_equals_uint64(samples, 1001 * 48000);
+  fail_unless_equals_uint64(ntsc.sample_time(ntsc.samples()), 1001 * GST_SECOND);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_timeline_audio_cut_at_an_extension) {
+  using grokimagine::samples_before_cut;
+  const std::uint64_t from = GST_SECOND / 2;
+  // A buffer wholly after the cut keeps everything; wholly before, nothing.
+  fail_unless_equals_uint64(samples_before_cut(from, from, 48000, 1024), 0);
+  fail_unless_equals_uint64(samples_before_cut(from + 1, from, 48000, 1024), 0);
+  fail_unless_equals_uint64(samples_before_cut(0, from, 48000, 1024), 1024);
+  // A buffer across it: the samples before it, to the nearest one.
+  fail_unless_equals_uint64(samples_before_cut(from - 10 * GST_MSECOND, from, 48000, 1024), 480);
+  fail_unless_equals_uint64(samples_before_cut(from - 10416, from, 48000, 1024), 0);
+  fail_unless_equals_uint64(samples_before_cut(from - 20834, from, 48000, 1024), 1);
 }
 GST_END_TEST;
 
@@ -968,6 +1029,8 @@ static Suite *channel_suite() {
   tcase_add_test(schedule, test_extension_input_starts_at_a_keyframe);
   tcase_add_test(schedule, test_prompt_lists_as_gst_launch_writes_them);
   tcase_add_test(schedule, test_frame_size_from_resolution_and_ratio);
+  tcase_add_test(schedule, test_timeline_frames_and_audio_meet_at_every_frame);
+  tcase_add_test(schedule, test_timeline_audio_cut_at_an_extension);
   suite_add_tcase(suite, schedule);
   TCase *element = tcase_create("element");
   tcase_set_timeout(element, 120);

@@ -39,6 +39,7 @@
 
 #include "channel-clip.h"
 #include "core/channel-schedule.h"
+#include "core/channel-timeline.h"
 #include "core/download.h"
 #include "core/prompt-list.h"
 #include "core/generation.h"
@@ -107,9 +108,9 @@ struct RunState {
   std::string clips_dir;  // each generated clip's file, for replays (loop)
   bool text_linked = false;
   GstSegment text_segment;
-  // The timeline: what has been pushed, in frames and audio samples.
-  guint64 frames = 0;
-  guint64 samples = 0;
+  // What has been pushed, in frames and audio samples (its rates are set
+  // with the format, at start).
+  grokimagine::ChannelTimeline timeline{24, 1, ChannelFormat::kRate};
   GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
   GstBuffer *last_frame = nullptr;               // for filler=hold
   bool in_filler = false;
@@ -266,21 +267,7 @@ static GType filler_get_type() {
   return type;
 }
 
-// ---- The timeline ----
-
-static GstClockTime frame_time(const ChannelFormat &format, guint64 frames) {
-  return gst_util_uint64_scale(frames, GST_SECOND * guint64(format.fps_d), guint64(format.fps_n));
-}
-
-// Audio samples that end where `frames` video frames end.
-static guint64 samples_for_frames(const ChannelFormat &format, guint64 frames) {
-  return gst_util_uint64_scale(frames, guint64(ChannelFormat::kRate) * guint64(format.fps_d),
-                               guint64(format.fps_n));
-}
-
-static GstClockTime sample_time(guint64 samples) {
-  return gst_util_uint64_scale(samples, GST_SECOND, ChannelFormat::kRate);
-}
+// ---- Pushing on the timeline ----
 
 // The pipeline's running time now, or NONE without a clock.
 static GstClockTime running_time(GstGrokImagineChannel *self) {
@@ -341,48 +328,40 @@ static bool push(GstGrokImagineChannel *self, RunState &run, GstElement *appsrc,
 }
 
 static bool push_frame(GstGrokImagineChannel *self, RunState &run, GstBuffer *frame, bool live) {
-  const GstClockTime pts = frame_time(run.format, run.frames);
-  const GstClockTime end = frame_time(run.format, run.frames + 1);
   if (run.last_frame) gst_buffer_unref(run.last_frame);
   run.last_frame = gst_buffer_ref(frame);
-  run.frames++;
-  return push(self, run, self->priv->video_src, frame, pts, end - pts, live);
+  const auto span = run.timeline.add_frame();
+  return push(self, run, self->priv->video_src, frame, span.pts, span.duration, live);
 }
 
-// Pushes audio from `buffer` (owned; may be null for silence) up to sample
-// `until` of the timeline. What of it passes `until` goes to `*rest` (the
-// next frame's audio begins with it), or is dropped without `rest`.
-static bool push_audio(GstGrokImagineChannel *self, RunState &run, GstBuffer *buffer, guint64 until,
-                       bool live, GstBuffer **rest = nullptr) {
-  if (run.samples >= until) {
-    if (buffer && rest)
-      *rest = buffer;
-    else if (buffer)
-      gst_buffer_unref(buffer);
-    return true;
-  }
-  const guint64 wanted = until - run.samples;
+// Pushes audio from `buffer` (owned; null for silence) up to where the
+// frames pushed end. What of it reaches past goes to `*rest` (the next
+// frame's audio begins with it), or is dropped without `rest`.
+static bool push_audio(GstGrokImagineChannel *self, RunState &run, GstBuffer *buffer, bool live,
+                       GstBuffer **rest = nullptr) {
+  const guint64 missing = run.timeline.audio_missing();
+  if (!buffer && missing == 0) return true;
   if (!buffer) {
-    buffer = gst_buffer_new_allocate(nullptr, wanted * ChannelFormat::kBytesPerFrame, nullptr);
-    gst_buffer_memset(buffer, 0, 0, wanted * ChannelFormat::kBytesPerFrame);
+    buffer = gst_buffer_new_allocate(nullptr, missing * ChannelFormat::kBytesPerFrame, nullptr);
+    gst_buffer_memset(buffer, 0, 0, missing * ChannelFormat::kBytesPerFrame);
   }
   const gsize size = gst_buffer_get_size(buffer);
-  guint64 have = size / ChannelFormat::kBytesPerFrame;
-  if (have > wanted) {
-    const gsize used = wanted * ChannelFormat::kBytesPerFrame;
-    if (rest) *rest = gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, used, size - used);
+  const guint64 take = run.timeline.audio_to_take(size / ChannelFormat::kBytesPerFrame);
+  const gsize used = take * ChannelFormat::kBytesPerFrame;
+  if (used < size && rest)
+    *rest = take == 0 ? gst_buffer_ref(buffer)
+                      : gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, used, size - used);
+  if (take == 0) {
+    gst_buffer_unref(buffer);
+    return true;
+  }
+  if (used < size) {
     GstBuffer *cut = gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, 0, used);
     gst_buffer_unref(buffer);
     buffer = cut;
-    have = wanted;
   }
-  if (have == 0) {
-    gst_buffer_unref(buffer);
-    return true;
-  }
-  const GstClockTime pts = sample_time(run.samples);
-  run.samples += have;
-  return push(self, run, self->priv->audio_src, buffer, pts, sample_time(run.samples) - pts, live);
+  const auto span = run.timeline.add_samples(take);
+  return push(self, run, self->priv->audio_src, buffer, span.pts, span.duration, live);
 }
 
 static void post_element_message(GstGrokImagineChannel *self, GstStructure *s) {
@@ -398,7 +377,7 @@ static bool push_filler_frame(GstGrokImagineChannel *self, RunState &run, Filler
                               const char *reason) {
   if (!run.in_filler) {
     run.in_filler = true;
-    run.filler_started = frame_time(run.format, run.frames);
+    run.filler_started = run.timeline.position();
     GST_INFO_OBJECT(self, "filler (%s) from %" GST_TIME_FORMAT, reason,
                     GST_TIME_ARGS(run.filler_started));
     post_element_message(
@@ -420,13 +399,13 @@ static bool push_filler_frame(GstGrokImagineChannel *self, RunState &run, Filler
     gst_buffer_memset(frame, luma, 128, GST_VIDEO_INFO_SIZE(&info) - luma);
   }
   if (!push_frame(self, run, frame, live)) return false;
-  return push_audio(self, run, nullptr, samples_for_frames(run.format, run.frames), live);
+  return push_audio(self, run, nullptr, live);
 }
 
 static void end_filler(GstGrokImagineChannel *self, RunState &run) {
   if (!run.in_filler) return;
   run.in_filler = false;
-  const GstClockTime now = frame_time(run.format, run.frames);
+  const GstClockTime now = run.timeline.position();
   post_element_message(
       self, gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, "ended",
                               "running-time", G_TYPE_UINT64, timeline_running_time(run, now),
@@ -641,11 +620,11 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run);
 // The part of `buffer` (S16 interleaved, at ChannelFormat::kRate) from
 // `from` on, as a new reference; null when it all comes before.
 static GstBuffer *audio_from(GstBuffer *buffer, GstClockTime from) {
-  if (!from || !GST_BUFFER_PTS_IS_VALID(buffer) || GST_BUFFER_PTS(buffer) >= from)
-    return gst_buffer_ref(buffer);
-  const guint64 before =
-      gst_util_uint64_scale_round(from - GST_BUFFER_PTS(buffer), ChannelFormat::kRate, GST_SECOND);
+  if (!from || !GST_BUFFER_PTS_IS_VALID(buffer)) return gst_buffer_ref(buffer);
   const gsize size = gst_buffer_get_size(buffer);
+  const guint64 before = grokimagine::samples_before_cut(
+      GST_BUFFER_PTS(buffer), from, ChannelFormat::kRate, size / ChannelFormat::kBytesPerFrame);
+  if (before == 0) return gst_buffer_ref(buffer);
   const gsize offset = gsize(before) * ChannelFormat::kBytesPerFrame;
   if (offset >= size) return nullptr;
   return gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, offset, size - offset);
@@ -656,7 +635,7 @@ static GstBuffer *audio_from(GstBuffer *buffer, GstClockTime from) {
 static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &clip, bool replay,
                       bool live) {
   const int index = clip.index();
-  const GstClockTime start = frame_time(run.format, run.frames);
+  const GstClockTime start = run.timeline.position();
   const std::string id = clip_request_id(clip);
   // An extension's file begins with the input it extends, which has played.
   const GstClockTime skip = own_part_start(run, index);
@@ -691,20 +670,19 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
     }
     if (!push_frame(self, run, gst_buffer_ref(gst_sample_get_buffer(sample)), live)) return false;
     // Audio up to the end of this frame, so that neither stream runs ahead.
-    const guint64 until = samples_for_frames(run.format, run.frames);
-    if (rest && !push_audio(self, run, g_steal_pointer(&rest), until, live, &rest)) return false;
-    while (!audio_done && clip.has_audio() && run.samples < until && !stopping(self)) {
+    if (rest && !push_audio(self, run, g_steal_pointer(&rest), live, &rest)) return false;
+    while (!audio_done && clip.has_audio() && run.timeline.audio_missing() > 0 && !stopping(self)) {
       g_autoptr(GstSample) audio = clip.pull_audio(100 * GST_MSECOND);
       if (audio) {
         GstBuffer *own_audio = audio_from(gst_sample_get_buffer(audio), skip);
-        if (own_audio && !push_audio(self, run, own_audio, until, live, &rest)) return false;
+        if (own_audio && !push_audio(self, run, own_audio, live, &rest)) return false;
       } else if (clip.audio_ended()) {
         audio_done = true;
       }
     }
     // A clip whose audio is shorter than its video: silence under the rest.
     if (audio_done || !clip.has_audio())
-      if (!push_audio(self, run, nullptr, until, live)) return false;
+      if (!push_audio(self, run, nullptr, live)) return false;
   }
   if (!failed && !stopping(self) && GST_IS_GROK_IMAGINE_SRC(clip.source()))
     gst_grok_imagine_src_deliver(GST_GROK_IMAGINE_SRC(clip.source()));
@@ -887,7 +865,7 @@ static void run_channel(GstGrokImagineChannel *self) {
     start_clips(self, run);
     if (!check_clips(self, run)) break;
     lock.lock();
-    const GstClockTime position = frame_time(run.format, run.frames);
+    const GstClockTime position = run.timeline.position();
     ChannelSchedule::Next next = run.schedule.next(position);
     // A playlist without a text pad ends when it runs dry (queue-prompt can
     // still add clips until then).
@@ -1283,6 +1261,8 @@ static bool start_channel(GstGrokImagineChannel *self) {
   run->format.height = settings.height > 0 ? settings.height : size.height;
   run->format.fps_n = settings.fps_n;
   run->format.fps_d = settings.fps_d;
+  run->timeline =
+      grokimagine::ChannelTimeline(settings.fps_n, settings.fps_d, ChannelFormat::kRate);
   for (const auto &prompt : settings.prompts) run->schedule.add(prompt);
   run->text_linked = gst_pad_is_linked(p.text_pad);
   g_autofree gchar *dir = g_dir_make_tmp("grokimaginechannel-XXXXXX", nullptr);
@@ -1296,7 +1276,7 @@ static bool start_channel(GstGrokImagineChannel *self) {
   g_autoptr(GstCaps) audio_caps = run->format.audio_caps();
   // The latency a live channel reports: a frame, plus room for a clip's
   // first frame and its audio to come out of their decoders at a seam.
-  const GstClockTime latency = frame_time(run->format, 1) + 100 * GST_MSECOND;
+  const GstClockTime latency = run->timeline.frame_time(1) + 100 * GST_MSECOND;
   for (auto [src, caps, bytes] :
        {std::tuple{p.video_src, video_caps,
                    guint64(4) * guint64(run->format.width) * guint64(run->format.height) * 3 / 2},
