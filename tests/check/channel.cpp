@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "assert-string.h"
+#include "core/channel-plan.h"
 #include "core/channel-schedule.h"
 #include "core/channel-timeline.h"
 #include "core/json.h"
@@ -173,6 +174,182 @@ GST_START_TEST(test_timeline_audio_cut_at_an_extension) {
   fail_unless_equals_uint64(samples_before_cut(from - 10 * GST_MSECOND, from, 48000, 1024), 480);
   fail_unless_equals_uint64(samples_before_cut(from - 10416, from, 48000, 1024), 0);
   fail_unless_equals_uint64(samples_before_cut(from - 20834, from, 48000, 1024), 1);
+}
+GST_END_TEST;
+
+// ---- The plan: the channel's rules over the schedule ----
+
+using grokimagine::ChannelContinuity;
+using grokimagine::ChannelFiller;
+using grokimagine::ChannelPlan;
+using grokimagine::ChannelRules;
+using Step = grokimagine::ChannelStep::Kind;
+
+// Plays every clip the plan says to start, in order, until it asks for
+// something else; the clips played.
+static std::vector<int> play_what_is_ready(ChannelPlan &plan, std::uint64_t position = 0) {
+  std::vector<int> played;
+  for (int guard = 0; guard < 100; guard++) {
+    for (const auto &start : plan.to_start()) plan.clip_ready(start.clip);
+    const auto step = plan.next(position);
+    if (step.kind != Step::Play) break;
+    played.push_back(step.clip);
+    plan.clip_played(step.clip, step.replay);
+  }
+  return played;
+}
+
+GST_START_TEST(test_plan_a_playlist_that_runs_dry) {
+  struct Row {
+    const char *what;
+    ChannelRules rules;
+    Step after_the_last;
+  };
+  const Row rows[] = {
+      // Nothing can add a prompt: the end.
+      {"playlist", {}, Step::End},
+      // The text pad may still bring prompts: wait for them.
+      {"text pad linked", {.more_prompts_may_come = true}, Step::Wait},
+      // Live never ends by itself: filler, for a wait.
+      {"live", {.live = true}, Step::Filler},
+      {"live, text pad linked", {.live = true, .more_prompts_may_come = true}, Step::Filler},
+  };
+  for (const Row &row : rows) {
+    ChannelPlan plan(row.rules);
+    plan.add_prompt("a");
+    plan.add_prompt("b");
+    const auto played = play_what_is_ready(plan);
+    fail_unless(played == std::vector<int>({0, 1}), "%s", row.what);
+    const auto step = plan.next(0);
+    fail_unless(step.kind == row.after_the_last, "%s: step %d", row.what, int(step.kind));
+    if (step.kind == Step::Filler) assert_equals_string(step.reason, "waiting");
+  }
+  // The prompts' end (the text pad's EOS) ends a playlist that waits.
+  ChannelPlan plan({.more_prompts_may_come = true});
+  fail_unless(plan.next(0).kind == Step::Wait);
+  plan.end_of_prompts();
+  fail_unless(plan.next(0).kind == Step::End);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_plan_filler_or_replay) {
+  struct Row {
+    const char *what;
+    ChannelRules rules;
+    Step before_anything;   // a clip generating, nothing played yet
+    Step after_one_played;  // the second clip still generating
+    bool replay;
+  };
+  const Row rows[] = {
+      {"not live: wait for the clip", {}, Step::Wait, Step::Wait, false},
+      {"live hold", {.live = true}, Step::Filler, Step::Filler, false},
+      {"live black",
+       {.live = true, .filler = ChannelFiller::Black},
+       Step::Filler,
+       Step::Filler,
+       false},
+      // Replays what played; before anything has, a frame of filler.
+      {"live loop", {.live = true, .filler = ChannelFiller::Loop}, Step::Filler, Step::Play, true},
+  };
+  for (const Row &row : rows) {
+    ChannelPlan plan(row.rules);
+    plan.add_prompt("a");
+    plan.add_prompt("b");
+    const auto starts = plan.to_start();
+    fail_unless_equals_int(starts.size(), 2);
+    auto step = plan.next(0);
+    fail_unless(step.kind == row.before_anything, "%s", row.what);
+    if (step.kind == Step::Filler) fail_unless(step.filler == row.rules.filler, "%s", row.what);
+    plan.clip_ready(0);
+    step = plan.next(0);
+    fail_unless(step.kind == Step::Play && step.clip == 0 && !step.replay, "%s", row.what);
+    plan.clip_played(0, false);
+    step = plan.next(GST_SECOND);
+    fail_unless(step.kind == row.after_one_played, "%s", row.what);
+    fail_unless_equals_int(step.replay, row.replay);
+    if (row.replay) fail_unless(step.clip == 0 && step.covers_wait, "%s", row.what);
+    // Once the clip is ready it plays, replay or not.
+    plan.clip_ready(1);
+    step = plan.next(GST_SECOND);
+    fail_unless(step.kind == Step::Play && step.clip == 1 && !step.replay, "%s", row.what);
+  }
+  // A cue ahead is covered by filler, live or not, ready or not.
+  ChannelPlan plan({});
+  plan.add_prompt("at five", 5 * GST_SECOND);
+  plan.to_start();
+  plan.clip_ready(0);
+  auto step = plan.next(GST_SECOND);
+  fail_unless(step.kind == Step::Filler);
+  assert_equals_string(step.reason, "cue");
+  fail_unless(plan.next(5 * GST_SECOND).kind == Step::Play);
+}
+GST_END_TEST;
+
+GST_START_TEST(test_plan_releases_files_nothing_will_play) {
+  struct Row {
+    const char *what;
+    ChannelRules rules;
+    // After clip 0 and then clip 1 played: results and inputs released.
+    std::vector<int> results_0, inputs_0, results_1, inputs_1;
+  };
+  const Row rows[] = {
+      {"each clip once", {}, {0}, {0}, {1}, {1}},
+      {"loop replays them", {.loop = true}, {}, {}, {}, {}},
+      {"filler=loop replays them", {.live = true, .filler = ChannelFiller::Loop}, {}, {}, {}, {}},
+      // A result stays while a later clip may extend it: clip 0 until clip
+      // 1's result is whole, and the latest whole one always.
+      {"extend", {.continuity = ChannelContinuity::Extend}, {}, {0}, {0}, {1}},
+  };
+  for (const Row &row : rows) {
+    ChannelPlan plan(row.rules);
+    plan.add_prompt("a");
+    plan.add_prompt("b");
+    auto starts = plan.to_start();
+    fail_unless_equals_int(starts.at(0).clip, 0);
+    plan.clip_ready(0);
+    plan.clip_whole(0);
+    fail_unless(plan.next(0).kind == Step::Play);
+    auto release = plan.clip_played(0, false);
+    fail_unless(release.results == row.results_0, "%s: results after 0", row.what);
+    fail_unless(release.inputs == row.inputs_0, "%s: inputs after 0", row.what);
+    starts = plan.to_start();
+    if (row.rules.continuity == ChannelContinuity::Extend) {
+      // Clip 1 extends clip 0, started once clip 0's result was whole.
+      fail_unless(starts.size() == 1 && starts[0].continues == 0, "%s", row.what);
+    }
+    plan.clip_ready(1);
+    plan.clip_whole(1);
+    fail_unless_equals_int(plan.next(0).clip, 1);
+    release = plan.clip_played(1, false);
+    fail_unless(release.results == row.results_1, "%s: results after 1", row.what);
+    fail_unless(release.inputs == row.inputs_1, "%s: inputs after 1", row.what);
+    fail_unless_equals_int(plan.last_played(), 1);
+    // A replay releases nothing and is not "the last played".
+    if (row.rules.loop) {
+      const auto step = plan.next(0);
+      fail_unless(step.kind == Step::Play && step.replay);
+      fail_unless(plan.clip_played(step.clip, true).results.empty());
+      fail_unless_equals_int(plan.last_played(), 1);
+    }
+  }
+}
+GST_END_TEST;
+
+GST_START_TEST(test_plan_last_frame_generates_nothing_ahead) {
+  ChannelPlan plan({.continuity = ChannelContinuity::LastFrame, .lookahead = 3});
+  plan.add_prompt("a");
+  plan.add_prompt("b");
+  plan.add_prompt("c");
+  // Each clip starts from the frame the one before it ended on.
+  auto starts = plan.to_start();
+  fail_unless(starts.size() == 1 && starts[0].clip == 0);
+  plan.clip_ready(0);
+  fail_unless(plan.to_start().empty());
+  fail_unless_equals_int(plan.next(0).clip, 0);
+  plan.clip_played(0, false);
+  starts = plan.to_start();
+  fail_unless(starts.size() == 1 && starts[0].clip == 1);
+  fail_unless(!starts[0].continues);
 }
 GST_END_TEST;
 
@@ -1031,6 +1208,10 @@ static Suite *channel_suite() {
   tcase_add_test(schedule, test_frame_size_from_resolution_and_ratio);
   tcase_add_test(schedule, test_timeline_frames_and_audio_meet_at_every_frame);
   tcase_add_test(schedule, test_timeline_audio_cut_at_an_extension);
+  tcase_add_test(schedule, test_plan_a_playlist_that_runs_dry);
+  tcase_add_test(schedule, test_plan_filler_or_replay);
+  tcase_add_test(schedule, test_plan_releases_files_nothing_will_play);
+  tcase_add_test(schedule, test_plan_last_frame_generates_nothing_ahead);
   suite_add_tcase(suite, schedule);
   TCase *element = tcase_create("element");
   tcase_set_timeout(element, 120);
