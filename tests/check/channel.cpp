@@ -902,6 +902,22 @@ GST_START_TEST(test_budget_covers_the_whole_channel) {
 }
 GST_END_TEST;
 
+// A budget GLib would refuse (NaN) does not leave the channel without one.
+GST_START_TEST(test_channel_refuses_a_non_finite_budget) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  gst_util_set_object_arg(G_OBJECT(channel), "budget", "nan");
+  set_prompts(channel, "<\"One\",\"Two\">");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(test::contains(result.error_text(), "Property 'budget' is nan"), "%s",
+              result.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_continuity_last_frame) {
   emu::Emulator emulator(test::quick_options());
   GstElement *pipeline = gst_pipeline_new(nullptr);
@@ -1222,6 +1238,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);
+  tcase_add_test(element, test_channel_refuses_a_non_finite_budget);
   tcase_add_test(element, test_silent_clips_keep_the_audio_in_step);
   tcase_add_test(element, test_live_channel_over_budget_goes_on_with_filler);
   tcase_add_test(element, test_live_filler_black);

@@ -290,6 +290,23 @@ GST_START_TEST(test_budget_refuses_before_submitting) {
 }
 GST_END_TEST;
 
+// A budget GLib would refuse (NaN, an infinity) is not "no limit": the
+// property takes it and the start refuses it, before anything is paid.
+GST_START_TEST(test_non_finite_budget_refused_before_submitting) {
+  emu::Emulator emulator(test::quick_options());
+  for (const char *budget : {"nan", "-inf", "inf"}) {
+    GstElement *source = make_source(emulator, "");
+    gst_util_set_object_arg(G_OBJECT(source), "budget", budget);
+    RunResult run = test::run_failing(source);
+    fail_unless(test::contains(run.error_text(), std::string("Property 'budget' is ") + budget +
+                                                     ": it takes US dollars"),
+                "%s: %s", budget, run.error_text().c_str());
+    fail_unless(run.error_detail("reason") == "invalid-settings");
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
 // The last cost-usd / cost-source seen on grokimagine-job messages.
 static std::pair<double, std::string> observed_cost(GstElement *source, double *spent) {
   GstElement *pipeline = test::pipeline_with_sink(source);
@@ -498,6 +515,7 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_synchronous_preview_is_journaled);
   tcase_add_test(tc, test_journal_writes_are_atomic);
   tcase_add_test(tc, test_budget_refuses_before_submitting);
+  tcase_add_test(tc, test_non_finite_budget_refused_before_submitting);
   tcase_add_test(tc, test_cost_on_the_bus_and_spent);
   tcase_add_test(tc, test_jobs_tool_lists_and_resumes_without_the_key);
   tcase_add_test(tc, test_clip_cache_evicts_the_least_recently_used);

@@ -1,5 +1,7 @@
 #include "generation.h"
 
+#include <cmath>
+
 #include "log.h"
 
 namespace grokimagine {
@@ -131,6 +133,9 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   auto prices = PriceTable::load(prices_path, &error);
   if (!prices) return error;
   estimate_ = prices->estimate(provider_->name(), request);
+  if (!std::isfinite(settings_.budget_usd))
+    return invalid_setting("Property 'budget' is " + std::to_string(settings_.budget_usd) +
+                           ": it takes US dollars, 0 for none.");
   if (settings_.budget_usd < 0)
     return invalid_setting("Property 'budget' is negative: it takes US dollars, 0 for none.");
   if (settings_.budget_usd > 0 && !estimate_)

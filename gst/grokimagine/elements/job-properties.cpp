@@ -1,5 +1,6 @@
 #include "job-properties.h"
 
+#include <cmath>
 #include <vector>
 
 using grokimagine::JobSettings;
@@ -81,6 +82,39 @@ JobSettings grok_imagine_default_settings(MediaKind kind) {
     settings.request.aspect_ratio = "1:1";
   }
   return settings;
+}
+
+// A double property that takes every value a user can type, NaN and the
+// infinities included: GLib refuses those with a warning and keeps the
+// default, and for `budget` the default (0) means "no limit", so a typo
+// would pay without one. The element receives the value and refuses it at
+// start, naming the property.
+static GType any_double_param_get_type() {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    GTypeInfo info = {};
+    info.class_size = sizeof(GParamSpecClass);
+    info.class_init = [](gpointer klass, gpointer) {
+      auto *param_class = static_cast<GParamSpecClass *>(klass);
+      param_class->value_validate = [](GParamSpec *, GValue *) -> gboolean { return FALSE; };
+      param_class->value_is_valid = [](GParamSpec *, const GValue *) -> gboolean { return TRUE; };
+    };
+    info.instance_size = sizeof(GParamSpecDouble);
+    g_once_init_leave(&type, g_type_register_static(G_TYPE_PARAM_DOUBLE,
+                                                    "GrokImagineParamSpecAnyDouble", &info,
+                                                    GTypeFlags(0)));
+  }
+  return type;
+}
+
+static GParamSpec *any_double_param(const char *name, const char *nick, const char *blurb,
+                                    double default_value, GParamFlags flags) {
+  auto *pspec = G_PARAM_SPEC_DOUBLE(
+      g_param_spec_internal(any_double_param_get_type(), name, nick, blurb, flags));
+  pspec->minimum = -INFINITY;
+  pspec->maximum = INFINITY;
+  pspec->default_value = default_value;
+  return G_PARAM_SPEC(pspec);
 }
 
 void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
@@ -217,10 +251,10 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                             "(never)",
                             GROK_IMAGINE_TYPE_REUSE, int(defaults.reuse), rw));
   install(GROK_IMAGINE_PROP_BUDGET,
-          g_param_spec_double("budget", "Budget",
-                              "US dollars this element may spend (0: no limit); a job whose "
-                              "estimated cost would pass it is refused before it is submitted",
-                              -G_MAXDOUBLE, G_MAXDOUBLE, defaults.budget_usd, rw));
+          any_double_param("budget", "Budget",
+                           "US dollars this element may spend (0: no limit); a job whose "
+                           "estimated cost would pass it is refused before it is submitted",
+                           defaults.budget_usd, rw));
   install(GROK_IMAGINE_PROP_PRICES,
           g_param_spec_string("prices", "Prices",
                               "A price file: lines of 'provider model resolution usd-per-second "
