@@ -335,6 +335,83 @@ GST_START_TEST(test_plan_releases_files_nothing_will_play) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_plan_budget_counts_what_clips_cost) {
+  struct Row {
+    const char *what;
+    ChannelRules rules;
+    // What each clip reports it cost once started: 0 nothing, < 0 paid by
+    // an earlier run.
+    std::vector<double> reported;
+    int started;
+    double committed;
+  };
+  const Row rows[] = {
+      {"no budget", {.lookahead = 1, .clip_estimate_usd = 0.05}, {0, 0, 0, 0}, 4, 0.20},
+      {"two fit, started together",
+       {.lookahead = 16, .budget_usd = 0.12, .clip_estimate_usd = 0.05},
+       {0, 0, 0, 0},
+       2,
+       0.10},
+      // The provider's figure replaces the estimate: $0.10 + $0.05 would
+      // fit in $0.16, but the next clip will cost $0.10 too.
+      {"reported above the estimate",
+       {.lookahead = 0, .budget_usd = 0.16, .clip_estimate_usd = 0.05},
+       {0.10, 0.10, 0.10, 0.10},
+       1,
+       0.10},
+      // Clips in flight are expected to cost what the others reported.
+      {"in flight at the highest reported",
+       {.lookahead = 1, .budget_usd = 0.25, .clip_estimate_usd = 0.05},
+       {0.10, 0.10, 0.10, 0.10},
+       2,
+       0.20},
+      {"reported below the estimate",
+       {.lookahead = 0, .budget_usd = 0.08, .clip_estimate_usd = 0.05},
+       {0.03, 0.03, 0.03, 0.03},
+       2,
+       0.06},
+      {"paid by an earlier run",
+       {.lookahead = 0, .budget_usd = 0.06, .clip_estimate_usd = 0.05},
+       {-1, 0, 0, 0},
+       2,
+       0.05},
+      {"spent before this run",
+       {.lookahead = 16, .budget_usd = 0.12, .clip_estimate_usd = 0.05, .spent_before_usd = 0.05},
+       {0, 0, 0, 0},
+       1,
+       0.10},
+  };
+  for (const Row &row : rows) {
+    ChannelPlan plan(row.rules);
+    for (const char *prompt : {"a", "b", "c", "d"}) plan.add_prompt(prompt);
+    int started = 0;
+    for (int guard = 0; guard < 100; guard++) {
+      for (const auto &start : plan.to_start()) {
+        started++;
+        const double cost = row.reported.at(std::size_t(start.clip));
+        if (cost < 0) plan.clip_paid_before(start.clip);
+        if (cost > 0) plan.clip_cost(start.clip, cost);
+        plan.clip_ready(start.clip);
+      }
+      const auto step = plan.next(0);
+      if (step.kind != Step::Play) break;
+      plan.clip_played(step.clip, step.replay);
+    }
+    fail_unless_equals_int(started, row.started);
+    fail_unless(G_APPROX_VALUE(plan.committed_usd(), row.committed, 1e-9), "%s: committed %f",
+                row.what, plan.committed_usd());
+    const bool over = row.started < 4;
+    fail_unless_equals_int(plan.budget_reached(), over);
+    // Once reached, the playlist ends with what was made: no prompt is
+    // taken any more.
+    if (over) {
+      fail_unless(!plan.add_prompt("e"), "%s", row.what);
+      fail_unless(plan.next(0).kind == Step::End, "%s", row.what);
+    }
+  }
+}
+GST_END_TEST;
+
 GST_START_TEST(test_plan_last_frame_generates_nothing_ahead) {
   ChannelPlan plan({.continuity = ChannelContinuity::LastFrame, .lookahead = 3});
   plan.add_prompt("a");
@@ -418,6 +495,7 @@ struct Seen {
   std::vector<int> clip_indexes;
   std::vector<std::string> clip_request_ids;
   int budget_messages = 0;
+  double budget_spent = -1;  // spent-usd of the last grokimagine-budget
   std::vector<std::string> filler_reasons;
   std::vector<std::string> warnings;
   // The left channel's rising zero crossings: the emulator's clips carry a
@@ -531,6 +609,7 @@ static void observe(Seen *seen, GstMessage *message) {
     seen->clip_request_ids.push_back(id ? id : "");
   } else if (gst_structure_has_name(s, "grokimagine-budget")) {
     seen->budget_messages++;
+    gst_structure_get_double(s, "spent-usd", &seen->budget_spent);
   } else if (gst_structure_has_name(s, "grokimagine-filler")) {
     seen->filler_reasons.push_back(gst_structure_get_string(s, "reason"));
   }
@@ -902,6 +981,31 @@ GST_START_TEST(test_budget_covers_the_whole_channel) {
 }
 GST_END_TEST;
 
+// The provider's figure, not the price table's, is what the budget counts:
+// xAI bills twice the published price here, so after one clip ($0.10, not
+// $0.05) a second would take $0.16 past it.
+GST_START_TEST(test_budget_counts_the_reported_cost) {
+  emu::Options options = xai_options();
+  options.cost_scale = 2;
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_xai_channel(emulator, pipeline, &seen);
+  g_object_set(channel, "budget", 0.16, "lookahead", 0u, nullptr);
+  set_prompts(channel, "<\"One\",\"Two\",\"Three\">");
+  test::RunResult result = run(pipeline, &seen);
+  double spent = 0;
+  g_object_get(channel, "spent-usd", &spent, nullptr);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless_equals_int(seen.clip_prompts.size(), 1);
+  fail_unless_equals_int(seen.budget_messages, 1);
+  fail_unless(G_APPROX_VALUE(seen.budget_spent, 0.10, 1e-9), "budget spent %f", seen.budget_spent);
+  fail_unless(G_APPROX_VALUE(spent, 0.10, 1e-9), "spent %f", spent);
+}
+GST_END_TEST;
+
 // A budget GLib would refuse (NaN) does not leave the channel without one.
 GST_START_TEST(test_channel_refuses_a_non_finite_budget) {
   emu::Emulator emulator(test::quick_options());
@@ -1228,6 +1332,7 @@ static Suite *channel_suite() {
   tcase_add_test(schedule, test_plan_filler_or_replay);
   tcase_add_test(schedule, test_plan_releases_files_nothing_will_play);
   tcase_add_test(schedule, test_plan_last_frame_generates_nothing_ahead);
+  tcase_add_test(schedule, test_plan_budget_counts_what_clips_cost);
   suite_add_tcase(suite, schedule);
   TCase *element = tcase_create("element");
   tcase_set_timeout(element, 120);
@@ -1239,6 +1344,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);
   tcase_add_test(element, test_channel_refuses_a_non_finite_budget);
+  tcase_add_test(element, test_budget_counts_the_reported_cost);
   tcase_add_test(element, test_silent_clips_keep_the_audio_in_step);
   tcase_add_test(element, test_live_channel_over_budget_goes_on_with_filler);
   tcase_add_test(element, test_live_filler_black);

@@ -116,6 +116,9 @@ struct Options {
   bool moderate = false;
   // xAI only: jobs end with status `expired`.
   bool expire_jobs = false;
+  // xAI only: the cost a finished job reports (usage.cost_in_usd_ticks) is
+  // this many times the published price: a bill above the price table.
+  double cost_scale = 1.0;
   // When > 0: requests per second each API key may make on the API port
   // (never the CDN), as a token bucket per key value holding up to this many
   // tokens, refilled at this many per second. Every authenticated request

@@ -60,6 +60,7 @@ int main(int argc, char **argv) {
   gint64 clip_bytes = 0;
   gboolean moderate = FALSE;
   gboolean expire_jobs = FALSE;
+  gdouble cost_scale = 1.0;
   gboolean ignore_range = FALSE;
   gboolean unknown_total = FALSE;
   gint cdn_delay_ms = 0;
@@ -93,6 +94,8 @@ int main(int argc, char **argv) {
       {"moderate", 0, 0, G_OPTION_ARG_NONE, &moderate,
        "xai: jobs end done but blocked by moderation (empty url)", nullptr},
       {"expire-jobs", 0, 0, G_OPTION_ARG_NONE, &expire_jobs, "xai: jobs end expired", nullptr},
+      {"cost-scale", 0, 0, G_OPTION_ARG_DOUBLE, &cost_scale,
+       "xai: finished jobs report this many times the published price (1)", "X"},
       {"ignore-range", 0, 0, G_OPTION_ARG_NONE, &ignore_range,
        "The CDN ignores Range and always sends the whole clip (200)", nullptr},
       {"cdn-unknown-total", 0, 0, G_OPTION_ARG_NONE, &unknown_total,
@@ -145,6 +148,7 @@ int main(int argc, char **argv) {
   if (fail_detail != nullptr) options.fail_detail = fail_detail;
   options.moderate = moderate;
   options.expire_jobs = expire_jobs;
+  options.cost_scale = cost_scale;
   options.ignore_range = ignore_range;
   options.cdn_unknown_total = unknown_total;
   options.cdn_delay_ms = static_cast<unsigned>(cdn_delay_ms);

@@ -808,7 +808,8 @@ class XaiProfile : public Profile {
         json.add_bool("respect_moderation", true)
             .end_object()
             .begin_object("usage")
-            .add("cost_in_usd_ticks", static_cast<gint64>(seconds * kTicksPerVideoSecond))
+            .add("cost_in_usd_ticks",
+                 static_cast<gint64>(seconds * kTicksPerVideoSecond * core_.options.cost_scale))
             .end_object();
         break;
       }

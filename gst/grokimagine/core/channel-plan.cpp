@@ -28,10 +28,51 @@ bool ChannelPlan::add_prompt(const std::string &prompt, std::optional<std::uint6
 std::vector<ChannelPlan::Start> ChannelPlan::to_start() {
   std::vector<Start> starts;
   const bool chained = rules_.continuity == ChannelContinuity::Extend;
-  for (int index : schedule_.to_start())
+  for (int index : schedule_.to_start()) {
+    // A clip's job is paid once its submit leaves: the budget is checked
+    // before, against the worst case of what is committed.
+    constexpr double kCentFraction = 1e-9;  // float sums of exact prices
+    if (rules_.budget_usd > 0 &&
+        committed_usd() + expected_clip_usd() > rules_.budget_usd + kCentFraction)
+      budget_reached_ = true;
+    if (budget_reached_) {
+      schedule_.failed(index);
+      continue;
+    }
+    started_[index];
     starts.push_back(
         {index, schedule_.clip(index).prompt, chained ? schedule_.continues(index) : std::nullopt});
+  }
+  if (budget_reached_) {
+    // What is generated still plays; nothing else is made.
+    for (std::size_t i = 0; i < schedule_.size(); i++)
+      if (schedule_.clip(int(i)).state == ScheduledClip::State::Waiting) schedule_.failed(int(i));
+    schedule_.end_of_prompts();
+  }
   return starts;
+}
+
+void ChannelPlan::clip_cost(int index, double usd) {
+  const auto clip = started_.find(index);
+  if (clip == started_.end() || clip->second.paid_before) return;
+  clip->second.reported = usd;
+  highest_reported_usd_ = std::max(highest_reported_usd_, usd);
+}
+
+void ChannelPlan::clip_paid_before(int index) {
+  const auto clip = started_.find(index);
+  if (clip != started_.end()) clip->second = {std::nullopt, true};
+}
+
+double ChannelPlan::expected_clip_usd() const {
+  return std::max(rules_.clip_estimate_usd, highest_reported_usd_);
+}
+
+double ChannelPlan::committed_usd() const {
+  double usd = rules_.spent_before_usd;
+  for (const auto &[index, cost] : started_)
+    if (!cost.paid_before) usd += cost.reported.value_or(expected_clip_usd());
+  return usd;
 }
 
 ChannelStep ChannelPlan::next(std::uint64_t position) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,11 @@ struct ChannelRules {
   // Prompts can come after the playlist (the text pad is linked): running
   // dry is a wait, not the end.
   bool more_prompts_may_come = false;
+  // US dollars all clips may cost (0: no limit), what the price table
+  // expects one clip to cost, and what was spent before this run.
+  double budget_usd = 0;
+  double clip_estimate_usd = 0;
+  double spent_before_usd = 0;
 };
 
 struct ChannelStep {
@@ -71,6 +77,11 @@ class ChannelPlan {
   void clip_whole(int index) { schedule_.whole(index); }
   // Clip `index` has played (or been replayed): the files that may go.
   ChannelRelease clip_played(int index, bool replay);
+  // What the provider reported clip `index` cost.
+  void clip_cost(int index, double usd);
+  // Clip `index`'s job was paid by an earlier run (resumed, or replayed
+  // from the cache): it costs this run nothing.
+  void clip_paid_before(int index);
 
   // ---- Actions ----
   struct Start {
@@ -78,7 +89,9 @@ class ChannelPlan {
     std::string prompt;
     std::optional<int> continues;  // continuity=extend: the clip it extends
   };
-  // Clips whose jobs start now.
+  // Clips whose jobs start now. A clip that would take what is committed
+  // past the budget is not started, nor any after it: the budget is
+  // reached, and no prompt is taken any more.
   std::vector<Start> to_start();
   // What to push at `position` (the timeline's end).
   ChannelStep next(std::uint64_t position);
@@ -87,12 +100,29 @@ class ChannelPlan {
   const ChannelRules &rules() const { return rules_; }
   // The latest clip that played as itself (not a replay); -1 before any.
   int last_played() const { return last_played_; }
+  bool budget_reached() const { return budget_reached_; }
+  // What the clips started so far cost (with what was spent before): the
+  // provider's figure for those that reported one, the expected cost for
+  // those in flight.
+  double committed_usd() const;
 
  private:
+  struct ClipCost {
+    std::optional<double> reported;
+    bool paid_before = false;
+  };
+  // What a clip is expected to cost before it reports: the price table's
+  // estimate, or more once a clip reported more (every clip is the same
+  // job but for its prompt).
+  double expected_clip_usd() const;
+
   ChannelRules rules_;
   ChannelSchedule schedule_;
   int last_played_ = -1;
-  std::vector<int> kept_results_;  // played, kept while they may be extended
+  std::vector<int> kept_results_;    // played, kept while they may be extended
+  std::map<int, ClipCost> started_;  // by clip index
+  double highest_reported_usd_ = 0;
+  bool budget_reached_ = false;
 };
 
 }  // namespace grokimagine

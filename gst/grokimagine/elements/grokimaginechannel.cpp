@@ -38,7 +38,7 @@
 #include <thread>
 
 #include "channel-clip.h"
-#include "core/channel-schedule.h"
+#include "core/channel-plan.h"
 #include "core/channel-timeline.h"
 #include "core/download.h"
 #include "core/prompt-list.h"
@@ -50,7 +50,9 @@
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_channel_debug);
 #define GST_CAT_DEFAULT grok_imagine_channel_debug
 
-using grokimagine::ChannelSchedule;
+using grokimagine::ChannelContinuity;
+using grokimagine::ChannelFiller;
+using grokimagine::ChannelStep;
 
 enum {
   PROP_PROMPTS = GROK_IMAGINE_N_JOB_PROPERTIES,
@@ -67,9 +69,6 @@ enum {
 
 enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
 static guint channel_signals[N_SIGNALS];
-
-enum class Filler { Hold, Black, Loop };
-enum class Continuity { None, LastFrame, Extend };
 
 namespace {
 
@@ -91,22 +90,21 @@ struct ChannelSettings {
   bool is_live = false;
   bool loop = false;
   guint lookahead = 1;
-  Filler filler = Filler::Hold;
+  ChannelFiller filler = ChannelFiller::Hold;
   int width = 0;  // 0: from resolution and aspect-ratio
   int height = 0;
   int fps_n = 24;
   int fps_d = 1;
-  Continuity continuity = Continuity::None;
+  ChannelContinuity continuity = ChannelContinuity::None;
   guint connections = grokimagine::Download::kDefaultConnections;  // each clip's download
 };
 
 // What exists while the channel runs.
 struct RunState {
-  ChannelSchedule schedule;
+  grokimagine::ChannelPlan plan;  // shared with the text pad: under Private::lock
   ChannelFormat format;
   std::map<int, std::unique_ptr<ChannelClip>> clips;
   std::string clips_dir;  // each generated clip's file, for replays (loop)
-  bool text_linked = false;
   GstSegment text_segment;
   // What has been pushed, in frames and audio samples (its rates are set
   // with the format, at start).
@@ -115,21 +113,14 @@ struct RunState {
   GstBuffer *last_frame = nullptr;               // for filler=hold
   bool in_filler = false;
   GstClockTime filler_started = 0;
-  int last_played = -1;  // for filler=loop
-  Continuity continuity = Continuity::None;
   // continuity=extend: where each clip's own part starts in its file (after
   // the input it extends; absent: 0), and the lengths of input the provider
   // extends.
   std::map<int, GstClockTime> own_part_start;
   ExtensionInputLimits extension_limits{};
-  std::vector<int> kept_results;                // played, kept while they may be extended
   std::map<int, ExtensionInputTask> preparing;  // clips whose input is being written
-  // The budget over all clips: what started clips are expected to cost.
-  double clip_estimate_usd = 0;
-  double committed_usd = 0;
-  bool budget_reached = false;  // no more jobs
 
-  RunState(guint lookahead, bool loop, bool chained) : schedule(lookahead, loop, chained) {
+  explicit RunState(const grokimagine::ChannelRules &rules) : plan(rules) {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
   }
   ~RunState() {
@@ -223,12 +214,12 @@ static GType continuity_get_type() {
   static GType type = 0;
   if (g_once_init_enter(&type)) {
     static const GEnumValue values[] = {
-        {int(Continuity::None), "Each clip from its own prompt", "none"},
-        {int(Continuity::LastFrame),
+        {int(ChannelContinuity::None), "Each clip from its own prompt", "none"},
+        {int(ChannelContinuity::LastFrame),
          "Each clip starts from the previous clip's last frame (its image); a clip is then "
          "generated once the previous one has played",
          "last-frame"},
-        {int(Continuity::Extend),
+        {int(ChannelContinuity::Extend),
          "Each clip extends the previous one and only its new seconds play: one continuous "
          "shot (xai); a clip is generated once the previous one's result is whole",
          "extend"},
@@ -258,9 +249,10 @@ static GType filler_get_type() {
   static GType type = 0;
   if (g_once_init_enter(&type)) {
     static const GEnumValue values[] = {
-        {int(Filler::Hold), "The last frame, with silence", "hold"},
-        {int(Filler::Black), "Black, with silence", "black"},
-        {int(Filler::Loop), "Replay what has played (the last frame before anything has)", "loop"},
+        {int(ChannelFiller::Hold), "The last frame, with silence", "hold"},
+        {int(ChannelFiller::Black), "Black, with silence", "black"},
+        {int(ChannelFiller::Loop), "Replay what has played (the last frame before anything has)",
+         "loop"},
         {0, nullptr, nullptr}};
     g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelFiller", values));
   }
@@ -373,8 +365,8 @@ static GstClockTime timeline_running_time(const RunState &run, GstClockTime time
 }
 
 // One frame of filler (and the audio under it).
-static bool push_filler_frame(GstGrokImagineChannel *self, RunState &run, Filler filler, bool live,
-                              const char *reason) {
+static bool push_filler_frame(GstGrokImagineChannel *self, RunState &run, ChannelFiller filler,
+                              bool live, const char *reason) {
   if (!run.in_filler) {
     run.in_filler = true;
     run.filler_started = run.timeline.position();
@@ -386,7 +378,7 @@ static bool push_filler_frame(GstGrokImagineChannel *self, RunState &run, Filler
                           G_TYPE_UINT64, timeline_running_time(run, run.filler_started), nullptr));
   }
   GstBuffer *frame = nullptr;
-  if (filler == Filler::Hold && run.last_frame) {
+  if (filler == ChannelFiller::Hold && run.last_frame) {
     frame = gst_buffer_copy(run.last_frame);
   } else {
     // I420 black: Y at 16, U and V at 128.
@@ -514,7 +506,7 @@ static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, 
     g_object_set(source, "connections", p.settings.connections, nullptr);
   }
   g_object_set(source, "prompt", prompt.c_str(), "location", path.c_str(), nullptr);
-  if (run.continuity == Continuity::LastFrame && index > 0 && run.last_frame) {
+  if (run.plan.rules().continuity == ChannelContinuity::LastFrame && index > 0 && run.last_frame) {
     // Continued from what the viewer saw last: the previous clip's last frame.
     const std::string image = frame_as_png_uri(run.format, run.last_frame);
     if (!image.empty()) g_object_set(source, "image", image.c_str(), nullptr);
@@ -540,7 +532,7 @@ static std::string clip_request_id(ChannelClip &clip) {
 // are; an error ends that clip (a warning), or the channel when every clip
 // would fail the same way (no key, a refused key, no credits, bad settings).
 // False when the channel must end.
-static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
+static bool handle_clip_messages(GstGrokImagineChannel *self, RunState &run, ChannelClip &clip,
                                  bool *clip_failed) {
   bool fatal = false;
   clip.drain_messages([&](GstMessage *message) {
@@ -549,15 +541,23 @@ static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
         // What each clip's job costs, as its messages say it (an estimate,
         // then the provider's figure), is what the channel has spent; not
         // a job an earlier run paid for (resumed, or replayed from the cache).
+        // The budget counts the provider's figure once it is known.
         const GstStructure *s = gst_message_get_structure(message);
         double cost = 0;
         if (gst_structure_has_name(s, "grokimagine-job")) {
           const gchar *status = gst_structure_get_string(s, "status");
-          if (g_strcmp0(status, "RESUMED") == 0 || g_strcmp0(status, "CACHED") == 0)
+          if (g_strcmp0(status, "RESUMED") == 0 || g_strcmp0(status, "CACHED") == 0) {
             clip.set_paid_before();
+            std::lock_guard<std::mutex> lock(self->priv->lock);
+            run.plan.clip_paid_before(clip.index());
+          }
           if (!clip.paid_before() && gst_structure_get_double(s, "cost-usd", &cost)) {
             self->priv->job.add_spent_usd(cost - clip.counted_cost());
             clip.set_counted_cost(cost);
+            if (g_strcmp0(gst_structure_get_string(s, "cost-source"), "provider") == 0) {
+              std::lock_guard<std::mutex> lock(self->priv->lock);
+              run.plan.clip_cost(clip.index(), cost);
+            }
           }
         }
         gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
@@ -659,10 +659,10 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
   // Audio that came with a frame but reaches past it: the next frame's.
   g_autoptr(GstBuffer) rest = nullptr;
   while (!stopping(self)) {
-    if (!handle_clip_messages(self, clip, &failed)) return false;
+    if (!handle_clip_messages(self, run, clip, &failed)) return false;
     if (failed) break;
     // Extensions: the next clip starts once this one's result is whole.
-    if (run.continuity == Continuity::Extend) start_clips(self, run);
+    if (run.plan.rules().continuity == ChannelContinuity::Extend) start_clips(self, run);
     g_autoptr(GstSample) sample = clip.pull_video(100 * GST_MSECOND);
     if (!sample) {
       if (clip.video_ended()) break;
@@ -686,33 +686,23 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
   }
   if (!failed && !stopping(self) && GST_IS_GROK_IMAGINE_SRC(clip.source()))
     gst_grok_imagine_src_deliver(GST_GROK_IMAGINE_SRC(clip.source()));
-  {
-    std::lock_guard<std::mutex> lock(self->priv->lock);
-    run.schedule.played(index);
-  }
   return !stopping(self);
 }
 
 // ---- The worker ----
 
-// The schedule is shared with the text pad and queue-prompt: only touched
+// The plan is shared with the text pad and queue-prompt: only touched
 // under the lock, which is never held while posting a message.
-// The channel's budget is spent: no more jobs. What is generated still
+
+// The channel's budget is reached: no more jobs. What is generated still
 // plays; then the channel ends, or (live) goes on with filler or loop.
-static void stop_generating(GstGrokImagineChannel *self, RunState &run) {
-  Private &p = *self->priv;
-  const double budget = p.job.settings().budget_usd;
-  const double spent = p.job.spent_usd();
-  GST_INFO_OBJECT(self, "budget of $%.2f reached ($%.2f spent): no more jobs", budget, spent);
-  {
-    std::lock_guard<std::mutex> lock(p.lock);
-    for (std::size_t i = 0; i < run.schedule.size(); i++)
-      if (run.schedule.clip(int(i)).state == grokimagine::ScheduledClip::State::Waiting)
-        run.schedule.failed(int(i));
-    run.schedule.end_of_prompts();
-  }
-  post_element_message(self, gst_structure_new("grokimagine-budget", "budget-usd", G_TYPE_DOUBLE,
-                                               budget, "spent-usd", G_TYPE_DOUBLE, spent, nullptr));
+static void post_budget_reached(GstGrokImagineChannel *self, double committed_usd) {
+  const double budget = self->priv->job.settings().budget_usd;
+  GST_INFO_OBJECT(self, "budget of $%.2f reached ($%.2f spent or committed): no more jobs", budget,
+                  committed_usd);
+  post_element_message(self,
+                       gst_structure_new("grokimagine-budget", "budget-usd", G_TYPE_DOUBLE, budget,
+                                         "spent-usd", G_TYPE_DOUBLE, committed_usd, nullptr));
 }
 
 // Chained clips (continuity=extend): a clip whose result is whole on disk
@@ -721,11 +711,12 @@ static void stop_generating(GstGrokImagineChannel *self, RunState &run) {
 // after the last whole one are looked at (a chained clip starts after every
 // clip before it is settled, so nothing before that one can change).
 static void note_whole_results(RunState &run) {
-  for (int i = int(run.schedule.size()) - 1; i >= 0 && !run.schedule.clip(i).whole; i--) {
-    const grokimagine::ScheduledClip &clip = run.schedule.clip(i);
+  const grokimagine::ChannelSchedule &schedule = run.plan.schedule();
+  for (int i = int(schedule.size()) - 1; i >= 0 && !schedule.clip(i).whole; i--) {
+    const grokimagine::ScheduledClip &clip = schedule.clip(i);
     const bool made = clip.state != grokimagine::ScheduledClip::State::Waiting &&
                       clip.state != grokimagine::ScheduledClip::State::Failed;
-    if (made && g_file_test(clip_path(run, i).c_str(), G_FILE_TEST_EXISTS)) run.schedule.whole(i);
+    if (made && g_file_test(clip_path(run, i).c_str(), G_FILE_TEST_EXISTS)) run.plan.clip_whole(i);
   }
 }
 
@@ -743,7 +734,7 @@ static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
     std::string prompt;
     {
       std::lock_guard<std::mutex> lock(self->priv->lock);
-      prompt = run.schedule.clip(index).prompt;
+      prompt = run.plan.schedule().clip(index).prompt;
     }
     // Its cost was committed when its input was asked for: a budget
     // reached since then does not stop it.
@@ -764,46 +755,27 @@ static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
 }
 
 static void start_clips(GstGrokImagineChannel *self, RunState &run) {
-  if (run.budget_reached) {
-    start_prepared_clips(self, run);
-    return;
-  }
   Private &p = *self->priv;
-  const double budget = p.job.settings().budget_usd;
-  struct Starting {
-    int index;
-    std::string prompt;
-    std::optional<int> continues;
-  };
-  std::vector<Starting> starting;
+  std::vector<grokimagine::ChannelPlan::Start> starting;
+  bool budget_reached_now = false;
+  double committed_usd = 0;
   {
     std::lock_guard<std::mutex> lock(p.lock);
-    const bool chained = run.continuity == Continuity::Extend;
-    if (chained) note_whole_results(run);
-    for (int index : run.schedule.to_start()) {
-      // Every clip's job costs the same (only the prompt differs): one that
-      // would take what is committed past the budget is not started, nor
-      // any after it.
-      if (budget > 0 && run.committed_usd + run.clip_estimate_usd > budget + 1e-9)
-        run.budget_reached = true;
-      if (run.budget_reached) {
-        run.schedule.failed(index);
-        continue;
-      }
-      run.committed_usd += run.clip_estimate_usd;
-      starting.push_back({index, run.schedule.clip(index).prompt,
-                          chained ? run.schedule.continues(index) : std::nullopt});
-    }
+    if (run.plan.rules().continuity == ChannelContinuity::Extend) note_whole_results(run);
+    const bool budget_reached_before = run.plan.budget_reached();
+    starting = run.plan.to_start();
+    budget_reached_now = !budget_reached_before && run.plan.budget_reached();
+    committed_usd = run.plan.committed_usd();
   }
-  if (run.budget_reached) stop_generating(self, run);
-  for (const Starting &clip : starting) {
+  if (budget_reached_now) post_budget_reached(self, committed_usd);
+  for (const auto &clip : starting) {
     if (clip.continues) {
-      GST_INFO_OBJECT(self, "clip %d: writing its input from clip %d", clip.index, *clip.continues);
-      prepare_extension_input(run, clip.index, *clip.continues);
+      GST_INFO_OBJECT(self, "clip %d: writing its input from clip %d", clip.clip, *clip.continues);
+      prepare_extension_input(run, clip.clip, *clip.continues);
       continue;
     }
-    GST_INFO_OBJECT(self, "generating clip %d: %s", clip.index, clip.prompt.c_str());
-    run.clips[clip.index] = make_clip(self, run, clip.index, clip.prompt, false);
+    GST_INFO_OBJECT(self, "generating clip %d: %s", clip.clip, clip.prompt.c_str());
+    run.clips[clip.clip] = make_clip(self, run, clip.clip, clip.prompt, false);
   }
   start_prepared_clips(self, run);
 }
@@ -814,114 +786,77 @@ static bool check_clips(GstGrokImagineChannel *self, RunState &run) {
   for (auto it = run.clips.begin(); it != run.clips.end();) {
     ChannelClip &clip = *it->second;
     bool failed = false;
-    if (!handle_clip_messages(self, clip, &failed)) return false;
+    if (!handle_clip_messages(self, run, clip, &failed)) return false;
     std::lock_guard<std::mutex> lock(self->priv->lock);
     if (failed) {
-      run.schedule.failed(clip.index());
+      run.plan.clip_failed(clip.index());
       it = run.clips.erase(it);
       continue;
     }
-    if (clip.ready()) run.schedule.ready(clip.index());
+    if (clip.ready()) run.plan.clip_ready(clip.index());
     ++it;
   }
   return true;
 }
 
-// Clip `played` has played and will not be replayed: its files go, to free
-// the disk. With continuity=extend a result stays until a later one is
-// whole: until then the next clip may still extend it (a clip after a
-// failed one extends the last whole result).
-static void release_files(GstGrokImagineChannel *self, RunState &run, int played) {
-  g_unlink(extension_input_path(run, played).c_str());
-  run.kept_results.push_back(played);
-  int latest_whole = -1;
-  if (run.continuity == Continuity::Extend) {
-    std::lock_guard<std::mutex> lock(self->priv->lock);
-    for (int i = int(run.schedule.size()) - 1; i >= 0 && latest_whole < 0; i--)
-      if (run.schedule.clip(i).whole) latest_whole = i;
-  }
-  auto releasable = [&](int index) {
-    const bool may_be_extended = run.continuity == Continuity::Extend && index >= latest_whole;
-    if (!may_be_extended) g_unlink(clip_path(run, index).c_str());
-    return !may_be_extended;
-  };
-  run.kept_results.erase(
-      std::remove_if(run.kept_results.begin(), run.kept_results.end(), releasable),
-      run.kept_results.end());
+// The files of played clips that nothing will play again go, to free the
+// disk.
+static void release_files(const RunState &run, const grokimagine::ChannelRelease &release) {
+  for (int index : release.inputs) g_unlink(extension_input_path(run, index).c_str());
+  for (int index : release.results) g_unlink(clip_path(run, index).c_str());
 }
 
 static void run_channel(GstGrokImagineChannel *self) {
   Private &p = *self->priv;
-  ChannelSettings settings;
-  {
-    std::lock_guard<std::mutex> lock(p.settings_lock);
-    settings = p.settings;
-  }
   while (true) {
     std::unique_lock<std::mutex> lock(p.lock);
     if (p.stopping || !p.run) break;
     RunState &run = *p.run;
+    const bool live = run.plan.rules().live;
     lock.unlock();
     start_clips(self, run);
     if (!check_clips(self, run)) break;
     lock.lock();
-    const GstClockTime position = run.timeline.position();
-    ChannelSchedule::Next next = run.schedule.next(position);
-    // A playlist without a text pad ends when it runs dry (queue-prompt can
-    // still add clips until then).
-    if (!settings.is_live && next.starved && !run.text_linked) {
-      run.schedule.end_of_prompts();
-      next = run.schedule.next(position);
-    }
-    const std::string prompt = next.clip >= 0 ? run.schedule.clip(next.clip).prompt : "";
+    const ChannelStep step = run.plan.next(run.timeline.position());
+    const std::string prompt = step.clip >= 0 ? run.plan.schedule().clip(step.clip).prompt : "";
     lock.unlock();
-    if (next.kind == ChannelSchedule::Next::Kind::Clip) {
-      end_filler(self, run);
+    if (step.kind == ChannelStep::Kind::Play) {
+      // A replay that covers a wait (filler=loop) is filler: it begins one.
+      if (!step.covers_wait)
+        end_filler(self, run);
+      else if (!run.in_filler &&
+               !push_filler_frame(self, run, ChannelFiller::Hold, live, "waiting"))
+        break;
       std::unique_ptr<ChannelClip> clip;
-      if (next.replay) {
-        clip = make_clip(self, run, next.clip, prompt, true);
+      if (step.replay) {
+        clip = make_clip(self, run, step.clip, prompt, true);
       } else {
-        clip = std::move(run.clips[next.clip]);
-        run.clips.erase(next.clip);
+        clip = std::move(run.clips[step.clip]);
+        run.clips.erase(step.clip);
       }
-      if (!play_clip(self, run, *clip, next.replay, settings.is_live)) {
+      if (!play_clip(self, run, *clip, step.replay, live)) {
         // Cut short: one more job whose clip did not play (finish_channel).
-        if (!next.replay) run.clips[next.clip] = std::move(clip);
+        if (!step.replay) run.clips[step.clip] = std::move(clip);
         break;
       }
-      if (!next.replay) run.last_played = next.clip;
       clip.reset();
-      if (!settings.loop && settings.filler != Filler::Loop && !next.replay)
-        release_files(self, run, next.clip);
+      grokimagine::ChannelRelease release;
+      {
+        std::lock_guard<std::mutex> relock(p.lock);
+        release = run.plan.clip_played(step.clip, step.replay);
+      }
+      release_files(run, release);
       continue;
     }
-    const bool ended = next.kind == ChannelSchedule::Next::Kind::End;
-    if (ended && !settings.is_live) {
+    if (step.kind == ChannelStep::Kind::End) {
       end_filler(self, run);
       GST_INFO_OBJECT(self, "no more prompts: EOS");
       gst_app_src_end_of_stream(GST_APP_SRC(p.video_src));
       gst_app_src_end_of_stream(GST_APP_SRC(p.audio_src));
       break;
     }
-    // Live and waiting: replay what has played (filler=loop), clip by clip.
-    if (settings.is_live && settings.filler == Filler::Loop && run.last_played >= 0 &&
-        next.until <= position) {
-      std::string prompt;
-      {
-        std::lock_guard<std::mutex> relock(p.lock);
-        prompt = run.schedule.clip(run.last_played).prompt;
-      }
-      const bool was_in_filler = run.in_filler;
-      if (!was_in_filler) push_filler_frame(self, run, Filler::Hold, true, "waiting");
-      auto replay = make_clip(self, run, run.last_played, prompt, true);
-      if (!play_clip(self, run, *replay, true, true)) break;
-      continue;
-    }
-    // A cue ahead, or live: the timeline must go on. Otherwise wait.
-    if (next.until > position || settings.is_live) {
-      if (!push_filler_frame(self, run, settings.filler, settings.is_live,
-                             next.until > position ? "cue" : "waiting"))
-        break;
+    if (step.kind == ChannelStep::Kind::Filler) {
+      if (!push_filler_frame(self, run, step.filler, live, step.reason)) break;
       continue;
     }
     lock.lock();
@@ -956,7 +891,7 @@ static bool queue_prompt(GstGrokImagineChannel *self, const std::string &prompt,
   {
     std::lock_guard<std::mutex> lock(p.lock);
     if (p.run) {
-      added = p.run->schedule.add(prompt, cue);
+      added = p.run->plan.add_prompt(prompt, cue);
     } else {
       // Not running: the prompt joins the playlist of the next run.
       std::lock_guard<std::mutex> settings_lock(p.settings_lock);
@@ -1009,7 +944,7 @@ static gboolean text_event(GstPad *, GstObject *parent, GstEvent *event) {
       GST_INFO_OBJECT(self, "text EOS: no more prompts");
       {
         std::lock_guard<std::mutex> lock(p.lock);
-        if (p.run) p.run->schedule.end_of_prompts();
+        if (p.run) p.run->plan.end_of_prompts();
       }
       p.wake.notify_all();
       break;
@@ -1079,7 +1014,7 @@ static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id
       s.lookahead = g_value_get_uint(value);
       break;
     case PROP_FILLER:
-      s.filler = Filler(g_value_get_enum(value));
+      s.filler = ChannelFiller(g_value_get_enum(value));
       break;
     case PROP_WIDTH:
       s.width = g_value_get_int(value);
@@ -1092,7 +1027,7 @@ static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id
       s.fps_d = gst_value_get_fraction_denominator(value);
       break;
     case PROP_CONTINUITY:
-      s.continuity = Continuity(g_value_get_enum(value));
+      s.continuity = ChannelContinuity(g_value_get_enum(value));
       break;
     case PROP_CONNECTIONS:
       s.connections = g_value_get_uint(value);
@@ -1226,12 +1161,11 @@ static bool start_channel(GstGrokImagineChannel *self) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
-  const double clip_estimate = check.cost().value_or(0);
   if (auto error = check_channel_settings(settings)) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
-  if (settings.continuity == Continuity::LastFrame &&
+  if (settings.continuity == ChannelContinuity::LastFrame &&
       g_str_equal(check.provider().name(), "reapi")) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
                       ("Property 'continuity' is last-frame, but reapi takes images only as "
@@ -1240,22 +1174,24 @@ static bool start_channel(GstGrokImagineChannel *self) {
     return false;
   }
   ExtensionInputLimits extension_limits{};
-  if (settings.continuity == Continuity::Extend) {
+  if (settings.continuity == ChannelContinuity::Extend) {
     if (auto error = check_extensions(check, &extension_limits)) {
       grok_imagine_post_error(GST_ELEMENT(self), *error);
       return false;
     }
   }
-  // Clips continued from a last frame wait for the previous one to play:
-  // nothing to generate ahead. Extensions wait for the previous result
-  // only (the schedule chains them).
-  auto run = std::make_unique<RunState>(
-      settings.continuity == Continuity::LastFrame ? 0 : settings.lookahead, settings.loop,
-      settings.continuity == Continuity::Extend);
-  run->continuity = settings.continuity;
+  grokimagine::ChannelRules rules;
+  rules.live = settings.is_live;
+  rules.loop = settings.loop;
+  rules.filler = settings.filler;
+  rules.continuity = settings.continuity;
+  rules.lookahead = settings.lookahead;
+  rules.more_prompts_may_come = gst_pad_is_linked(p.text_pad);
+  rules.budget_usd = job.budget_usd;
+  rules.clip_estimate_usd = check.cost().value_or(0);
+  rules.spent_before_usd = p.job.spent_usd();
+  auto run = std::make_unique<RunState>(rules);
   run->extension_limits = extension_limits;
-  run->clip_estimate_usd = clip_estimate;
-  run->committed_usd = p.job.spent_usd();
   const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
   run->format.width = settings.width > 0 ? settings.width : size.width;
   run->format.height = settings.height > 0 ? settings.height : size.height;
@@ -1263,8 +1199,7 @@ static bool start_channel(GstGrokImagineChannel *self) {
   run->format.fps_d = settings.fps_d;
   run->timeline =
       grokimagine::ChannelTimeline(settings.fps_n, settings.fps_d, ChannelFormat::kRate);
-  for (const auto &prompt : settings.prompts) run->schedule.add(prompt);
-  run->text_linked = gst_pad_is_linked(p.text_pad);
+  for (const auto &prompt : settings.prompts) run->plan.add_prompt(prompt);
   g_autofree gchar *dir = g_dir_make_tmp("grokimaginechannel-XXXXXX", nullptr);
   if (!dir) {
     GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE, ("Cannot create a directory for the clips."),
@@ -1385,7 +1320,7 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       g_param_spec_enum("filler", "Filler",
                         "What covers a wait (live, or a gap before a cue): the last frame or "
                         "black, with silence",
-                        filler_get_type(), int(Filler::Hold), rw));
+                        filler_get_type(), int(ChannelFiller::Hold), rw));
   g_object_class_install_property(
       gobject_class, PROP_WIDTH,
       g_param_spec_int("width", "Width",
@@ -1406,7 +1341,7 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
                         "How clips follow each other: each from its own prompt (none), from the "
                         "previous clip's last frame (last-frame; not reapi, no lookahead then), or "
                         "as an extension of the previous clip (extend; xai)",
-                        continuity_get_type(), int(Continuity::None), rw));
+                        continuity_get_type(), int(ChannelContinuity::None), rw));
   gst_grok_imagine_src_install_connections(gobject_class, PROP_CONNECTIONS);
   channel_signals[SIGNAL_QUEUE_PROMPT] = g_signal_new_class_handler(
       "queue-prompt", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),

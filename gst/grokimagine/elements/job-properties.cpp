@@ -100,9 +100,9 @@ static GType any_double_param_get_type() {
       param_class->value_is_valid = [](GParamSpec *, const GValue *) -> gboolean { return TRUE; };
     };
     info.instance_size = sizeof(GParamSpecDouble);
-    g_once_init_leave(&type, g_type_register_static(G_TYPE_PARAM_DOUBLE,
-                                                    "GrokImagineParamSpecAnyDouble", &info,
-                                                    GTypeFlags(0)));
+    g_once_init_leave(
+        &type, g_type_register_static(G_TYPE_PARAM_DOUBLE, "GrokImagineParamSpecAnyDouble", &info,
+                                      GTypeFlags(0)));
   }
   return type;
 }
