@@ -412,6 +412,25 @@ GST_START_TEST(test_plan_budget_counts_what_clips_cost) {
 }
 GST_END_TEST;
 
+GST_START_TEST(test_plan_caps_the_queue) {
+  ChannelPlan plan({.lookahead = 0, .more_prompts_may_come = true, .max_queued = 2});
+  std::string refused;
+  fail_unless(plan.add_prompt("a"));
+  fail_unless(plan.add_prompt("b"));
+  fail_if(plan.add_prompt("c", std::nullopt, &refused));
+  assert_equals_string(refused.c_str(), "the queue holds 2 prompts not yet played (max-queued)");
+  fail_if(plan.add_prompt(" ", std::nullopt, &refused));
+  // A clip that plays makes room.
+  fail_unless_equals_int(plan.to_start().at(0).clip, 0);
+  plan.clip_ready(0);
+  fail_unless_equals_int(plan.next(0).clip, 0);
+  plan.clip_played(0, false);
+  fail_unless(plan.add_prompt("c", std::nullopt, &refused));
+  fail_unless(refused.empty());
+  fail_unless_equals_int(plan.schedule().unplayed(), 2);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_plan_last_frame_generates_nothing_ahead) {
   ChannelPlan plan({.continuity = ChannelContinuity::LastFrame, .lookahead = 3});
   plan.add_prompt("a");
@@ -1006,6 +1025,38 @@ GST_START_TEST(test_budget_counts_the_reported_cost) {
 }
 GST_END_TEST;
 
+// A prompt longer than the provider takes, or past max-queued, is skipped
+// with a warning naming it, and never sent.
+GST_START_TEST(test_long_prompts_and_a_full_queue_are_skipped) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  const std::string long_prompt(5000, 'a');
+  const gchar *prompts[] = {"One", long_prompt.c_str(), "Two", nullptr};
+  g_object_set(channel, "prompts", prompts, "max-queued", 2u, nullptr);
+  fail_unless(gst_element_set_state(pipeline, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  fail_unless(gst_element_get_state(pipeline, nullptr, nullptr, 30 * GST_SECOND) ==
+              GST_STATE_CHANGE_SUCCESS);
+  // Prerolled: "One" is playing, "Two" generated: the queue is full.
+  gboolean accepted = TRUE;
+  g_signal_emit_by_name(channel, "queue-prompt", "Three", &accepted);
+  fail_if(accepted);
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless(seen.clip_prompts == std::vector<std::string>({"One", "Two"}));
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  fail_unless_equals_int(seen.warnings.size(), 2);
+  assert_equals_string(seen.warnings[0].c_str(),
+                       "Prompt 2 of 'prompts' is skipped: it has 5000 bytes: at most 4096 are "
+                       "sent to segmind.");
+  assert_equals_string(seen.warnings[1].c_str(),
+                       "A prompt from queue-prompt is skipped: the queue holds 2 prompts not yet "
+                       "played (max-queued)");
+}
+GST_END_TEST;
+
 // A budget GLib would refuse (NaN) does not leave the channel without one.
 GST_START_TEST(test_channel_refuses_a_non_finite_budget) {
   emu::Emulator emulator(test::quick_options());
@@ -1333,6 +1384,7 @@ static Suite *channel_suite() {
   tcase_add_test(schedule, test_plan_releases_files_nothing_will_play);
   tcase_add_test(schedule, test_plan_last_frame_generates_nothing_ahead);
   tcase_add_test(schedule, test_plan_budget_counts_what_clips_cost);
+  tcase_add_test(schedule, test_plan_caps_the_queue);
   suite_add_tcase(suite, schedule);
   TCase *element = tcase_create("element");
   tcase_set_timeout(element, 120);
@@ -1345,6 +1397,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_budget_covers_the_whole_channel);
   tcase_add_test(element, test_channel_refuses_a_non_finite_budget);
   tcase_add_test(element, test_budget_counts_the_reported_cost);
+  tcase_add_test(element, test_long_prompts_and_a_full_queue_are_skipped);
   tcase_add_test(element, test_silent_clips_keep_the_audio_in_step);
   tcase_add_test(element, test_live_channel_over_budget_goes_on_with_filler);
   tcase_add_test(element, test_live_filler_black);

@@ -294,8 +294,26 @@ GST_START_TEST(test_reapi_needs_public_urls) {
   request.image = "https://cdn.example.com/cat.png";
   fail_if(provider("reapi").validate(request).has_value());
   request.prompt = std::string(4001, 'a');
-  auto long_prompt = provider("reapi").validate(request);
+  auto long_prompt = provider("reapi").check_prompt(request.prompt);
   fail_unless(long_prompt && contains(long_prompt->message, "at most 4000"));
+}
+GST_END_TEST;
+
+// A provider that documents no limit is sent at most 4,096 bytes of prompt:
+// a prompt that long is more likely a file read by mistake.
+GST_START_TEST(test_prompt_length_limits) {
+  // reapi counts characters: 4000 of "é" are 8000 bytes, and taken.
+  std::string accents;
+  for (int i = 0; i < 4000; i++) accents += "\xc3\xa9";
+  fail_if(provider("reapi").check_prompt(accents).has_value());
+  for (const char *name : {"xai", "segmind", "aimlapi"}) {
+    fail_if(provider(name).check_prompt(std::string(4096, 'a')).has_value(), "%s", name);
+    auto refused = provider(name).check_prompt(std::string(4097, 'a'), "Prompt 3");
+    fail_unless(refused.has_value(), "%s", name);
+    const std::string expected =
+        std::string("Prompt 3 has 4097 bytes: at most 4096 are sent to ") + name + ".";
+    assert_equals_string(refused->message.c_str(), expected.c_str());
+  }
 }
 GST_END_TEST;
 
@@ -630,6 +648,7 @@ static Suite *core_suite() {
   tcase_add_test(providers, test_xai_resolution_depends_on_model);
   tcase_add_test(providers, test_reference_image_rules);
   tcase_add_test(providers, test_reapi_needs_public_urls);
+  tcase_add_test(providers, test_prompt_length_limits);
   tcase_add_test(providers, test_reapi_error_codes_surface);
   tcase_add_test(providers, test_xai_status_forms);
   tcase_add_test(providers, test_xai_requests_built);

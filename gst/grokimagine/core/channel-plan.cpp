@@ -21,8 +21,18 @@ ChannelPlan::ChannelPlan(const ChannelRules &rules)
       schedule_(effective_lookahead(rules), rules.loop,
                 rules.continuity == ChannelContinuity::Extend) {}
 
-bool ChannelPlan::add_prompt(const std::string &prompt, std::optional<std::uint64_t> cue) {
-  return schedule_.add(prompt, cue);
+bool ChannelPlan::add_prompt(const std::string &prompt, std::optional<std::uint64_t> cue,
+                             std::string *refused) {
+  std::string why;
+  if (rules_.max_queued > 0 && schedule_.unplayed() >= rules_.max_queued)
+    why = "the queue holds " + std::to_string(rules_.max_queued) +
+          " prompts not yet played (max-queued)";
+  else if (schedule_.prompts_ended())
+    why = "no prompt is taken any more (the prompts ended, or the budget is reached)";
+  else if (!schedule_.add(prompt, cue))
+    why = "it is empty";
+  if (refused) *refused = why;
+  return why.empty();
 }
 
 std::vector<ChannelPlan::Start> ChannelPlan::to_start() {

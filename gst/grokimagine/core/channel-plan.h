@@ -40,6 +40,8 @@ struct ChannelRules {
   double budget_usd = 0;
   double clip_estimate_usd = 0;
   double spent_before_usd = 0;
+  // Prompts queued and not yet played, at most (0: no limit).
+  std::size_t max_queued = 0;
 };
 
 struct ChannelStep {
@@ -69,7 +71,10 @@ class ChannelPlan {
   explicit ChannelPlan(const ChannelRules &rules);
 
   // ---- Events ----
-  bool add_prompt(const std::string &prompt, std::optional<std::uint64_t> cue = std::nullopt);
+  // Queues a prompt; false (and why in `refused`) for an empty one, after
+  // the prompts' end, or past max_queued.
+  bool add_prompt(const std::string &prompt, std::optional<std::uint64_t> cue = std::nullopt,
+                  std::string *refused = nullptr);
   void end_of_prompts() { schedule_.end_of_prompts(); }
   void clip_ready(int index) { schedule_.ready(index); }
   void clip_failed(int index) { schedule_.failed(index); }

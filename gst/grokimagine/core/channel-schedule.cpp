@@ -17,12 +17,23 @@ bool ChannelSchedule::add(const std::string &prompt, std::optional<std::uint64_t
   return true;
 }
 
+static bool settled(const ScheduledClip &clip) {
+  return clip.state == ScheduledClip::State::Played || clip.state == ScheduledClip::State::Failed;
+}
+
 std::optional<std::size_t> ChannelSchedule::upcoming() const {
-  for (std::size_t i = 0; i < clips_.size(); i++)
-    if (clips_[i].state != ScheduledClip::State::Played &&
-        clips_[i].state != ScheduledClip::State::Failed)
-      return i;
-  return std::nullopt;
+  // Played and Failed are final: the clips before the first unsettled one
+  // stay settled, so a channel running for days looks at each clip once.
+  while (first_unsettled_ < clips_.size() && settled(clips_[first_unsettled_])) first_unsettled_++;
+  if (first_unsettled_ == clips_.size()) return std::nullopt;
+  return first_unsettled_;
+}
+
+std::size_t ChannelSchedule::unplayed() const {
+  const auto first = upcoming();
+  if (!first) return 0;
+  return std::size_t(std::count_if(clips_.begin() + std::ptrdiff_t(*first), clips_.end(),
+                                   [](const ScheduledClip &clip) { return !settled(clip); }));
 }
 
 std::vector<int> ChannelSchedule::to_start() {

@@ -73,6 +73,8 @@ class ChannelSchedule {
 
   const ScheduledClip &clip(int index) const { return clips_.at(std::size_t(index)); }
   std::size_t size() const { return clips_.size(); }
+  // Clips neither played nor failed: what is queued.
+  std::size_t unplayed() const;
 
  private:
   // The first clip not yet played, failed or replayed past.
@@ -83,7 +85,8 @@ class ChannelSchedule {
   bool chained_;
   bool ended_ = false;
   std::vector<ScheduledClip> clips_;
-  std::size_t replay_cursor_ = 0;  // the next played clip to replay (loop)
+  std::size_t replay_cursor_ = 0;            // the next played clip to replay (loop)
+  mutable std::size_t first_unsettled_ = 0;  // every clip before it played or failed
 };
 
 // The default frame of a channel for a job's resolution and aspect ratio,

@@ -121,6 +121,7 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
     return std::nullopt;
   }
   if (auto error = provider_->validate(request)) return error;
+  if (auto error = provider_->check_prompt(request.prompt)) return error;
   Error error;
   auto inputs = resolve_inputs(request, &error);
   if (!inputs) return error;

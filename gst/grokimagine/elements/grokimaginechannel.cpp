@@ -65,6 +65,7 @@ enum {
   PROP_FRAMERATE,
   PROP_CONTINUITY,
   PROP_CONNECTIONS,
+  PROP_MAX_QUEUED,
 };
 
 enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
@@ -84,6 +85,10 @@ struct ExtensionInputTask {
   std::future<Result> done;                      // its destructor waits for the writer
 };
 
+// Prompts queued and not yet played, by default: a text source or an
+// application cannot grow the queue without bound.
+constexpr guint kDefaultMaxQueued = 1000;
+
 // What the user set on the channel itself (the job defaults live in `job`).
 struct ChannelSettings {
   std::vector<std::string> prompts;
@@ -97,11 +102,13 @@ struct ChannelSettings {
   int fps_d = 1;
   ChannelContinuity continuity = ChannelContinuity::None;
   guint connections = grokimagine::Download::kDefaultConnections;  // each clip's download
+  guint max_queued = kDefaultMaxQueued;
 };
 
 // What exists while the channel runs.
 struct RunState {
-  grokimagine::ChannelPlan plan;  // shared with the text pad: under Private::lock
+  grokimagine::ChannelPlan plan;                    // shared with the text pad: under Private::lock
+  const grokimagine::Provider *provider = nullptr;  // one of all_providers(): never freed
   ChannelFormat format;
   std::map<int, std::unique_ptr<ChannelClip>> clips;
   std::string clips_dir;  // each generated clip's file, for replays (loop)
@@ -884,24 +891,53 @@ static std::string strip_markup(const std::string &markup) {
   return text;
 }
 
+static bool is_blank(const std::string &prompt) {
+  return prompt.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+// A prompt that cannot be queued is skipped with a warning naming it
+// (`origin`): too long for the provider, past max-queued, too late.
+static void warn_prompt_refused(GstGrokImagineChannel *self, const std::string &origin,
+                                const std::string &why) {
+  GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("%s is skipped: %s", origin.c_str(), why.c_str()),
+                      (nullptr));
+}
+
+// Queues a prompt for the running channel (or, stopped, for its next
+// run); `origin` names it in a warning (a cue, queue-prompt).
 static bool queue_prompt(GstGrokImagineChannel *self, const std::string &prompt,
-                         std::optional<guint64> cue) {
+                         std::optional<guint64> cue, const std::string &origin) {
   Private &p = *self->priv;
-  bool added;
+  if (is_blank(prompt)) {
+    GST_INFO_OBJECT(self, "empty prompt (%s) skipped", origin.c_str());
+    return false;
+  }
+  std::string refused;
   {
     std::lock_guard<std::mutex> lock(p.lock);
     if (p.run) {
-      added = p.run->plan.add_prompt(prompt, cue);
+      if (auto error = p.run->provider->check_prompt(prompt, "it"))
+        refused = error->message;
+      else
+        p.run->plan.add_prompt(prompt, cue, &refused);
     } else {
-      // Not running: the prompt joins the playlist of the next run.
+      // Not running: the prompt joins the playlist of the next run (its
+      // length is checked then, with the provider the run will have).
       std::lock_guard<std::mutex> settings_lock(p.settings_lock);
-      added = prompt.find_first_not_of(" \t\r\n") != std::string::npos;
-      if (added) p.settings.prompts.push_back(prompt);
+      if (p.settings.max_queued > 0 && p.settings.prompts.size() >= p.settings.max_queued)
+        refused = "the queue holds " + std::to_string(p.settings.max_queued) +
+                  " prompts not yet played (max-queued)";
+      else
+        p.settings.prompts.push_back(prompt);
     }
   }
   p.wake.notify_all();
-  GST_INFO_OBJECT(self, "prompt %s: %s", added ? "queued" : "refused", prompt.c_str());
-  return added;
+  if (!refused.empty()) {
+    warn_prompt_refused(self, origin, refused);
+    return false;
+  }
+  GST_INFO_OBJECT(self, "prompt queued (%s): %s", origin.c_str(), prompt.c_str());
+  return true;
 }
 
 static GstFlowReturn text_chain(GstPad *pad, GstObject *parent, GstBuffer *buffer) {
@@ -927,7 +963,10 @@ static GstFlowReturn text_chain(GstPad *pad, GstObject *parent, GstBuffer *buffe
   }
   gst_buffer_unref(buffer);
   if (g_strcmp0(format, "pango-markup") == 0) text = strip_markup(text);
-  queue_prompt(self, text, cue);
+  g_autofree gchar *origin =
+      cue ? g_strdup_printf("The cue at %" GST_TIME_FORMAT, GST_TIME_ARGS(*cue))
+          : g_strdup("A prompt on the text pad");
+  queue_prompt(self, text, cue, origin);
   return GST_FLOW_OK;
 }
 
@@ -1032,6 +1071,9 @@ static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id
     case PROP_CONNECTIONS:
       s.connections = g_value_get_uint(value);
       break;
+    case PROP_MAX_QUEUED:
+      s.max_queued = g_value_get_uint(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -1080,6 +1122,9 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
       break;
     case PROP_CONNECTIONS:
       g_value_set_uint(value, s.connections);
+      break;
+    case PROP_MAX_QUEUED:
+      g_value_set_uint(value, s.max_queued);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -1154,7 +1199,9 @@ static bool start_channel(GstGrokImagineChannel *self) {
     settings = p.settings;
   }
   grokimagine::JobSettings job = p.job.settings();
-  job.request.prompt = settings.prompts.empty() ? "channel" : settings.prompts.front();
+  // Each prompt is checked as it is queued (a long one is skipped, not
+  // the channel): the settings are checked with a stand-in.
+  job.request.prompt = "channel";
   job.log_id = GST_OBJECT_NAME(self);
   grokimagine::Generation check;
   if (auto error = check.prepare(job)) {
@@ -1190,7 +1237,9 @@ static bool start_channel(GstGrokImagineChannel *self) {
   rules.budget_usd = job.budget_usd;
   rules.clip_estimate_usd = check.cost().value_or(0);
   rules.spent_before_usd = p.job.spent_usd();
+  rules.max_queued = settings.max_queued;
   auto run = std::make_unique<RunState>(rules);
+  run->provider = &check.provider();
   run->extension_limits = extension_limits;
   const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
   run->format.width = settings.width > 0 ? settings.width : size.width;
@@ -1199,7 +1248,15 @@ static bool start_channel(GstGrokImagineChannel *self) {
   run->format.fps_d = settings.fps_d;
   run->timeline =
       grokimagine::ChannelTimeline(settings.fps_n, settings.fps_d, ChannelFormat::kRate);
-  for (const auto &prompt : settings.prompts) run->plan.add_prompt(prompt);
+  for (std::size_t i = 0; i < settings.prompts.size(); i++) {
+    const std::string origin = "Prompt " + std::to_string(i + 1) + " of 'prompts'";
+    std::string refused;
+    if (auto error = run->provider->check_prompt(settings.prompts[i], "it"))
+      refused = error->message;
+    else if (!is_blank(settings.prompts[i]))
+      run->plan.add_prompt(settings.prompts[i], std::nullopt, &refused);
+    if (!refused.empty()) warn_prompt_refused(self, origin, refused);
+  }
   g_autofree gchar *dir = g_dir_make_tmp("grokimaginechannel-XXXXXX", nullptr);
   if (!dir) {
     GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE, ("Cannot create a directory for the clips."),
@@ -1343,10 +1400,17 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
                         "as an extension of the previous clip (extend; xai)",
                         continuity_get_type(), int(ChannelContinuity::None), rw));
   gst_grok_imagine_src_install_connections(gobject_class, PROP_CONNECTIONS);
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_QUEUED,
+      g_param_spec_uint("max-queued", "Max queued",
+                        "Prompts queued and not yet played, at most: past it queue-prompt returns "
+                        "FALSE and a prompt (or cue) is skipped with a warning (0: no limit)",
+                        0, G_MAXUINT, kDefaultMaxQueued,
+                        GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   channel_signals[SIGNAL_QUEUE_PROMPT] = g_signal_new_class_handler(
       "queue-prompt", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK(+[](GstGrokImagineChannel *self, const gchar *prompt) -> gboolean {
-        return prompt && queue_prompt(self, prompt, std::nullopt);
+        return prompt && queue_prompt(self, prompt, std::nullopt, "A prompt from queue-prompt");
       }),
       nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
   gst_type_mark_as_plugin_api(filler_get_type(), GstPluginAPIFlags(0));

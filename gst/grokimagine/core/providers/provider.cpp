@@ -21,6 +21,21 @@ const std::vector<const Provider *> &all_providers() {
   return table;
 }
 
+std::optional<Error> Provider::check_prompt(const std::string &prompt,
+                                            const std::string &what) const {
+  constexpr std::size_t kUndocumentedMaxBytes = 4096;
+  if (const auto limit = max_prompt_chars()) {
+    const auto chars = std::size_t(g_utf8_strlen(prompt.c_str(), glong(prompt.size())));
+    if (chars > *limit)
+      return invalid_setting(what + " has " + std::to_string(chars) + " characters: " + name() +
+                             " allows at most " + std::to_string(*limit) + ".");
+  } else if (prompt.size() > kUndocumentedMaxBytes) {
+    return invalid_setting(what + " has " + std::to_string(prompt.size()) + " bytes: at most " +
+                           std::to_string(kUndocumentedMaxBytes) + " are sent to " + name() + ".");
+  }
+  return std::nullopt;
+}
+
 Parsed<const Provider *> provider_from_environment() {
   std::vector<const Provider *> found;
   std::string variables;

@@ -90,6 +90,11 @@ class Provider {
   // Refuses, before anything is sent, what this provider cannot do; the
   // error names the property and what this provider allows.
   virtual std::optional<Error> validate(const Request &request) const = 0;
+  // Refuses a prompt longer than this provider takes: its documented limit
+  // in characters, else 4,096 bytes (longer is likelier a file read by
+  // mistake than a description). `what` names where it came from.
+  std::optional<Error> check_prompt(const std::string &prompt,
+                                    const std::string &what = "Property 'prompt'") const;
 
   // The lengths, in seconds, of the videos operation=extend takes; none
   // when the provider does not extend videos.
@@ -98,6 +103,9 @@ class Provider {
     double max_s;
   };
   virtual std::optional<InputRange> extension_input() const { return std::nullopt; }
+  // The longest prompt, in characters, the provider documents; none when
+  // it documents none.
+  virtual std::optional<std::size_t> max_prompt_chars() const { return std::nullopt; }
 
   // Checks what only the resolved inputs tell (a local video's length),
   // still before anything is sent; again once request:ID is resolved.

@@ -51,16 +51,14 @@ class Reapi final : public Provider {
     return std::min(ceiling, steady + (state.elapsed - steady_for) / 5);
   }
 
+  std::optional<std::size_t> max_prompt_chars() const override { return kMaxPromptChars; }
+
   std::optional<Error> validate(const Request &request) const override {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
     if (auto error = check_video(request, {6, 30, kQualities, kSizes, kMaxImages, true}))
       return error;
-    if (g_utf8_strlen(request.prompt.c_str(), -1) > glong(kMaxPromptChars))
-      return invalid_setting("Property 'prompt' has " +
-                             std::to_string(g_utf8_strlen(request.prompt.c_str(), -1)) +
-                             " characters: reapi allows at most 4000.");
     std::vector<std::pair<const char *, std::string>> images;
     if (!request.image.empty()) images.emplace_back("image", request.image);
     for (const auto &reference : request.reference_images)
