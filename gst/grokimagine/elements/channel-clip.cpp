@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "core/channel-schedule.h"
@@ -53,13 +54,47 @@ GstElement *add_branch(GstElement *pipeline, bool video, const ChannelFormat &fo
 
 }  // namespace
 
+void ClipJobFacts::submitted(const std::string &request_id) {
+  std::lock_guard<std::mutex> lock(lock_);
+  request_id_ = request_id;
+}
+
+void ClipJobFacts::paid_before(const std::string &request_id) {
+  std::lock_guard<std::mutex> lock(lock_);
+  request_id_ = request_id;
+  news_.paid_before = true;
+}
+
+void ClipJobFacts::cost(double usd, bool reported) {
+  std::lock_guard<std::mutex> lock(lock_);
+  news_.cost = usd;
+  news_.cost_reported = reported;
+}
+
+void ClipJobFacts::downloaded() {
+  std::lock_guard<std::mutex> lock(lock_);
+  news_.downloaded = true;
+}
+
+std::string ClipJobFacts::request_id() const {
+  std::lock_guard<std::mutex> lock(lock_);
+  return request_id_;
+}
+
+ClipJobFacts::News ClipJobFacts::take_news() {
+  std::lock_guard<std::mutex> lock(lock_);
+  return std::exchange(news_, News{});
+}
+
 ChannelClip::ChannelClip(int index, std::string prompt, GstElement *source,
-                         const ChannelFormat &format, GstClockTime skip)
+                         const ChannelFormat &format, GstClockTime skip,
+                         std::shared_ptr<ClipJobFacts> facts)
     : index_(index),
       prompt_(std::move(prompt)),
       source_(source),
       video_cut_{skip, CutRule::kStartsBefore},
-      audio_cut_{skip, CutRule::kEndsBefore} {
+      audio_cut_{skip, CutRule::kEndsBefore},
+      facts_(std::move(facts)) {
   g_autofree gchar *name = g_strdup_printf("channel-clip-%d", index);
   pipeline_ = grokimagine::GObjectPtr<GstElement>::adopt(
       GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new(name))));

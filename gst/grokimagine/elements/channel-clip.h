@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -29,13 +31,39 @@ struct ChannelFormat {
   GstCaps *audio_caps() const;
 };
 
+// What a clip's job told the channel, typed (GrokImagineClipJob's calls,
+// from its source's streaming thread), until the channel's worker takes it.
+class ClipJobFacts {
+ public:
+  void submitted(const std::string &request_id);
+  void paid_before(const std::string &request_id);
+  void cost(double usd, bool reported);
+  void downloaded();
+
+  std::string request_id() const;
+  // What happened since the last call.
+  struct News {
+    bool paid_before = false;    // an earlier run paid for the job
+    std::optional<double> cost;  // what this run paid for it
+    bool cost_reported = false;  // ... as the provider reported it
+    bool downloaded = false;     // its whole result is on disk
+  };
+  News take_news();
+
+ private:
+  mutable std::mutex lock_;
+  std::string request_id_;
+  News news_;
+};
+
 class ChannelClip {
  public:
-  // `source` is the element that reads the clip (grokimaginesrc with the
-  // job's properties, or filesrc); the clip takes ownership. What comes
-  // before `skip` is not played (an extension's input: it has played).
+  // `source` is the element that reads the clip (grokimaginesrc running
+  // its job, whose calls land in `facts`, or filesrc replaying it: no
+  // facts); the clip takes ownership. What comes before `skip` is not
+  // played (an extension's input: it has played).
   ChannelClip(int index, std::string prompt, GstElement *source, const ChannelFormat &format,
-              GstClockTime skip = 0);
+              GstClockTime skip, std::shared_ptr<ClipJobFacts> facts);
   ~ChannelClip();  // to NULL, promptly
   ChannelClip(const ChannelClip &) = delete;
   ChannelClip &operator=(const ChannelClip &) = delete;
@@ -43,6 +71,7 @@ class ChannelClip {
   int index() const { return index_; }
   const std::string &prompt() const { return prompt_; }
   GstElement *source() const { return source_; }
+  const std::shared_ptr<ClipJobFacts> &facts() const { return facts_; }
   // The first frame is decoded: the clip can start without a wait.
   bool ready() const { return ready_; }
 
@@ -59,13 +88,6 @@ class ChannelClip {
   // No audio stream in this clip (decodebin3 exposed only video).
   bool has_audio() const { return audio_linked_; }
   bool video_linked() const { return video_linked_; }
-  // What of this clip's cost the channel has counted as spent.
-  double counted_cost() const { return counted_cost_; }
-  void set_counted_cost(double usd) { counted_cost_ = usd; }
-  // Its job was paid by an earlier run (the journal resumed it, or its clip
-  // replays from the cache): nothing of it is spent by this channel.
-  bool paid_before() const { return paid_before_; }
-  void set_paid_before() { paid_before_ = true; }
   // The clip's duration as the demuxer knows it; CLOCK_TIME_NONE if not.
   GstClockTime duration() const;
 
@@ -83,9 +105,8 @@ class ChannelClip {
   std::atomic<bool> ready_{false};
   std::atomic<bool> video_linked_{false};
   std::atomic<bool> audio_linked_{false};
-  double counted_cost_ = 0;          // worker thread only
-  bool paid_before_ = false;         // worker thread only
   StreamCut video_cut_, audio_cut_;  // what comes before `skip`
+  std::shared_ptr<ClipJobFacts> facts_;
 };
 
 // The lengths of input video the provider extends.

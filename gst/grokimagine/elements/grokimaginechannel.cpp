@@ -73,6 +73,21 @@ static guint channel_signals[N_SIGNALS];
 
 namespace {
 
+// continuity=extend: the job of a clip that extends `video` (the end of the
+// clip before it), of which only the new seconds play. What belongs to
+// generating goes: an extension takes only the video and the prompt.
+static grokimagine::Request extension_request(grokimagine::Request request,
+                                              const std::string &video) {
+  request.operation = grokimagine::Operation::Extend;
+  request.video = video;
+  request.continuation_only = true;
+  request.image.clear();
+  request.reference_images.clear();
+  request.keyframes.clear();
+  request.reference_audios.clear();
+  return request;
+}
+
 // continuity=extend: the input of clip N's extension being written from
 // clip `from`'s result, on a thread of its own.
 struct ExtensionInputTask {
@@ -107,11 +122,15 @@ struct ChannelSettings {
 
 // What exists while the channel runs.
 struct RunState {
+  // What every clip's job is, but for its prompt (the channel's settings).
+  grokimagine::JobSettings job;
+  unsigned connections = grokimagine::Download::kDefaultConnections;
   grokimagine::ChannelPlan plan;                    // shared with the text pad: under Private::lock
   const grokimagine::Provider *provider = nullptr;  // one of all_providers(): never freed
   ChannelFormat format;
-  std::map<int, std::unique_ptr<ChannelClip>> clips;
-  std::string clips_dir;  // each generated clip's file, for replays (loop)
+  std::map<int, std::unique_ptr<ChannelClip>> clips;  // generating or ready
+  std::unique_ptr<ChannelClip> playing;  // moved under the lock: its facts are read there
+  std::string clips_dir;                 // each generated clip's file, for replays (loop)
   GstSegment text_segment;
   // What has been pushed, in frames and audio samples (its rates are set
   // with the format, at start).
@@ -135,6 +154,7 @@ struct RunState {
     for (auto &[index, task] : preparing) task.cancelled->store(true);
     preparing.clear();
     clips.clear();
+    playing.reset();
     if (last_frame) gst_buffer_unref(last_frame);
     if (!clips_dir.empty()) {
       g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
@@ -448,128 +468,79 @@ static void prepare_extension_input(RunState &run, int index, int from) {
       });
 }
 
-// Makes `source` (clip `index`) extend clip `from` with the input written
-// for it (`length` long): operation=extend, only the new seconds played.
-static void use_extension_input(GstGrokImagineChannel *self, RunState &run, GstElement *source,
-                                int index, int from, GstClockTime length) {
+// Makes `job` (clip `index`) extend clip `from` with the input written for
+// it (`length` long): operation=extend, only the new seconds played.
+static void use_extension_input(GstGrokImagineChannel *self, RunState &run,
+                                grokimagine::JobSettings &job, int index, int from,
+                                GstClockTime length) {
   GST_INFO_OBJECT(self,
                   "clip %d extends clip %d: %" GST_TIME_FORMAT " of it from %" GST_TIME_FORMAT,
                   index, from, GST_TIME_ARGS(length), GST_TIME_ARGS(own_part_start(run, from)));
-  gst_util_set_object_arg(G_OBJECT(source), "operation", "extend");
-  gst_util_set_object_arg(G_OBJECT(source), "output", "continuation");
-  g_object_set(source, "video", extension_input_path(run, index).c_str(), nullptr);
-  // What belongs to generating (copied from the channel) goes back to
-  // nothing: an extension takes only the video and the prompt.
-  for (const char *name : {"image", "reference-images", "keyframes", "reference-audios"}) {
-    GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(source), name);
-    GValue value = G_VALUE_INIT;
-    g_value_init(&value, pspec->value_type);
-    g_param_value_set_default(pspec, &value);
-    g_object_set_property(G_OBJECT(source), name, &value);
-    g_value_unset(&value);
-  }
-  // The channel decodes the result and plays from the new part on.
-  g_object_set_data(G_OBJECT(source), GST_GROK_IMAGINE_SRC_DECODED_KEY, GINT_TO_POINTER(1));
+  job.request = extension_request(job.request, extension_input_path(run, index));
   run.own_part_start[index] = length;
 }
 
-// The clip's source: a job with the channel's properties and its prompt,
-// kept on disk for replays; or, replaying, the file.
-static GstElement *make_clip_source(GstGrokImagineChannel *self, RunState &run, int index,
-                                    const std::string &prompt, bool replay) {
-  Private &p = *self->priv;
-  const std::string path = clip_path(run, index);
-  if (replay) {
-    GstElement *file = gst_element_factory_make("filesrc", nullptr);
-    g_object_set(file, "location", path.c_str(), nullptr);
-    return file;
-  }
-  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
-  // Delivered when played (play_clip): a clip made ahead but never played
-  // is resumed by the next run, not paid for again.
-  g_object_set_data(G_OBJECT(source), GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY, GINT_TO_POINTER(1));
-  guint count = 0;
-  g_autofree GParamSpec **pspecs = g_object_class_list_properties(G_OBJECT_GET_CLASS(self), &count);
-  for (guint i = 0; i < count; i++) {
-    GParamSpec *pspec = pspecs[i];
-    const bool job_property = pspec->owner_type == GST_TYPE_GROK_IMAGINE_CHANNEL &&
-                              pspec->param_id < GROK_IMAGINE_N_JOB_PROPERTIES &&
-                              (pspec->flags & G_PARAM_READABLE) &&
-                              (pspec->flags & G_PARAM_WRITABLE);
-    if (!job_property) continue;
-    GValue value = G_VALUE_INIT;
-    g_value_init(&value, pspec->value_type);
-    g_object_get_property(G_OBJECT(self), pspec->name, &value);
-    g_object_set_property(G_OBJECT(source), pspec->name, &value);
-    g_value_unset(&value);
-  }
-  const grokimagine::JobSettings settings = p.job.settings();
-  // Write-only, so not copied above.
-  if (!settings.api_key.empty()) g_object_set(source, "api-key", settings.api_key.c_str(), nullptr);
-  // The channel keeps its own budget over all clips (start_clips).
-  g_object_set(source, "budget", 0.0, nullptr);
-  {
-    std::lock_guard<std::mutex> lock(p.settings_lock);
-    g_object_set(source, "connections", p.settings.connections, nullptr);
-  }
-  g_object_set(source, "prompt", prompt.c_str(), "location", path.c_str(), nullptr);
+// Clip `index`'s job: the channel's settings with its prompt, kept on disk
+// for replays and extensions; what becomes of it lands in `facts`.
+static GrokImagineClipJob clip_job(const RunState &run, int index, const std::string &prompt,
+                                   const std::shared_ptr<ClipJobFacts> &facts) {
+  GrokImagineClipJob job;
+  job.settings = run.job;
+  job.settings.request.prompt = prompt;
+  job.settings.location = clip_path(run, index);
+  // The channel keeps its own budget over all clips (ChannelPlan).
+  job.settings.budget_usd = 0;
+  job.connections = run.connections;
   if (run.plan.rules().continuity == ChannelContinuity::LastFrame && index > 0 && run.last_frame) {
     // Continued from what the viewer saw last: the previous clip's last frame.
     const std::string image = frame_as_png_uri(run.format, run.last_frame);
-    if (!image.empty()) g_object_set(source, "image", image.c_str(), nullptr);
+    if (!image.empty()) job.settings.request.image = image;
   }
+  job.observer.submitted = [facts](const std::string &id) { facts->submitted(id); };
+  job.observer.paid_before = [facts](const std::string &id) { facts->paid_before(id); };
+  job.observer.cost = [facts](double usd, bool reported) { facts->cost(usd, reported); };
+  job.downloaded = [facts] { facts->downloaded(); };
+  return job;
+}
+
+// The clip's source: its job, or, replaying, its file.
+static GstElement *make_clip_source(const RunState &run, int index, bool replay,
+                                    GrokImagineClipJob job) {
+  if (replay) {
+    GstElement *file = gst_element_factory_make("filesrc", nullptr);
+    g_object_set(file, "location", clip_path(run, index).c_str(), nullptr);
+    return file;
+  }
+  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  gst_grok_imagine_src_set_clip_job(GST_GROK_IMAGINE_SRC(source), std::move(job));
   return source;
 }
 
-static std::unique_ptr<ChannelClip> make_clip(GstGrokImagineChannel *self, RunState &run, int index,
-                                              const std::string &prompt, bool replay) {
-  GstElement *source = make_clip_source(self, run, index, prompt, replay);
+static std::unique_ptr<ChannelClip> make_clip(RunState &run, int index, const std::string &prompt,
+                                              bool replay) {
+  auto facts = replay ? nullptr : std::make_shared<ClipJobFacts>();
+  GstElement *source = make_clip_source(
+      run, index, replay, replay ? GrokImagineClipJob{} : clip_job(run, index, prompt, facts));
   return std::make_unique<ChannelClip>(index, prompt, source, run.format,
-                                       own_part_start(run, index));
+                                       own_part_start(run, index), facts);
 }
 
-static std::string clip_request_id(ChannelClip &clip) {
-  if (!g_object_class_find_property(G_OBJECT_GET_CLASS(clip.source()), "request-id")) return {};
-  g_autofree gchar *id = nullptr;
-  g_object_get(clip.source(), "request-id", &id, nullptr);
-  return id ? id : "";
+static std::string clip_request_id(const ChannelClip &clip) {
+  return clip.facts() ? clip.facts()->request_id() : "";
 }
 
 // A clip's messages: its job's messages go on the channel's bus as they
 // are; an error ends that clip (a warning), or the channel when every clip
 // would fail the same way (no key, a refused key, no credits, bad settings).
 // False when the channel must end.
-static bool handle_clip_messages(GstGrokImagineChannel *self, RunState &run, ChannelClip &clip,
+static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
                                  bool *clip_failed) {
   bool fatal = false;
   clip.drain_messages([&](GstMessage *message) {
     switch (GST_MESSAGE_TYPE(message)) {
-      case GST_MESSAGE_ELEMENT: {
-        // What each clip's job costs, as its messages say it (an estimate,
-        // then the provider's figure), is what the channel has spent; not
-        // a job an earlier run paid for (resumed, or replayed from the cache).
-        // The budget counts the provider's figure once it is known.
-        const GstStructure *s = gst_message_get_structure(message);
-        double cost = 0;
-        if (gst_structure_has_name(s, "grokimagine-job")) {
-          const gchar *status = gst_structure_get_string(s, "status");
-          if (g_strcmp0(status, "RESUMED") == 0 || g_strcmp0(status, "CACHED") == 0) {
-            clip.set_paid_before();
-            std::lock_guard<std::mutex> lock(self->priv->lock);
-            run.plan.clip_paid_before(clip.index());
-          }
-          if (!clip.paid_before() && gst_structure_get_double(s, "cost-usd", &cost)) {
-            self->priv->job.add_spent_usd(cost - clip.counted_cost());
-            clip.set_counted_cost(cost);
-            if (g_strcmp0(gst_structure_get_string(s, "cost-source"), "provider") == 0) {
-              std::lock_guard<std::mutex> lock(self->priv->lock);
-              run.plan.clip_cost(clip.index(), cost);
-            }
-          }
-        }
+      case GST_MESSAGE_ELEMENT:
         gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
         break;
-      }
       // A clip's PROGRESS messages stay with it: gst-launch holds a
       // prerolled pipeline in PAUSED until every progress it saw completes,
       // and a clip ahead (lookahead, an extension) completes its download
@@ -666,7 +637,7 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
   // Audio that came with a frame but reaches past it: the next frame's.
   g_autoptr(GstBuffer) rest = nullptr;
   while (!stopping(self)) {
-    if (!handle_clip_messages(self, run, clip, &failed)) return false;
+    if (!handle_clip_messages(self, clip, &failed)) return false;
     if (failed) break;
     // Extensions: the next clip starts once this one's result is whole.
     if (run.plan.rules().continuity == ChannelContinuity::Extend) start_clips(self, run);
@@ -712,19 +683,20 @@ static void post_budget_reached(GstGrokImagineChannel *self, double committed_us
                                          "spent-usd", G_TYPE_DOUBLE, committed_usd, nullptr));
 }
 
-// Chained clips (continuity=extend): a clip whose result is whole on disk
-// (its source publishes the file once the download is complete) can be
-// extended by the next one. Called for every frame played: only the clips
-// after the last whole one are looked at (a chained clip starts after every
-// clip before it is settled, so nothing before that one can change).
-static void note_whole_results(RunState &run) {
-  const grokimagine::ChannelSchedule &schedule = run.plan.schedule();
-  for (int i = int(schedule.size()) - 1; i >= 0 && !schedule.clip(i).whole; i--) {
-    const grokimagine::ScheduledClip &clip = schedule.clip(i);
-    const bool made = clip.state != grokimagine::ScheduledClip::State::Waiting &&
-                      clip.state != grokimagine::ScheduledClip::State::Failed;
-    if (made && g_file_test(clip_path(run, i).c_str(), G_FILE_TEST_EXISTS)) run.plan.clip_whole(i);
-  }
+// What clips' jobs said since the last look: what this run paid goes to
+// spent-usd, and with whether an earlier run paid, to the budget; a whole
+// result may be extended (continuity=extend). Under the lock.
+static void note_job_facts(Private &p, RunState &run) {
+  auto note = [&](const ChannelClip &clip) {
+    if (!clip.facts()) return;  // a replay
+    const ClipJobFacts::News news = clip.facts()->take_news();
+    if (news.paid_before) run.plan.clip_paid_before(clip.index());
+    if (news.cost) p.job.add_spent_usd(*news.cost);
+    if (news.cost && news.cost_reported) run.plan.clip_cost(clip.index(), *news.cost);
+    if (news.downloaded) run.plan.clip_whole(clip.index());
+  };
+  for (const auto &[index, clip] : run.clips) note(*clip);
+  if (run.playing) note(*run.playing);
 }
 
 // continuity=extend: the clips whose input is written start their jobs (a
@@ -746,7 +718,8 @@ static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
     // Its cost was committed when its input was asked for: a budget
     // reached since then does not stop it.
     GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
-    GstElement *source = make_clip_source(self, run, index, prompt, false);
+    auto facts = std::make_shared<ClipJobFacts>();
+    GrokImagineClipJob job = clip_job(run, index, prompt, facts);
     if (input.error)
       GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
                           ("Clip %d cannot extend clip %d (%s): it is generated from its "
@@ -754,9 +727,10 @@ static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
                            index, task.from, input.error->c_str()),
                           (nullptr));
     else
-      use_extension_input(self, run, source, index, task.from, input.length);
-    run.clips[index] = std::make_unique<ChannelClip>(index, prompt, source, run.format,
-                                                     own_part_start(run, index));
+      use_extension_input(self, run, job.settings, index, task.from, input.length);
+    run.clips[index] =
+        std::make_unique<ChannelClip>(index, prompt, make_clip_source(run, index, false, job),
+                                      run.format, own_part_start(run, index), facts);
     it = run.preparing.erase(it);
   }
 }
@@ -768,7 +742,7 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run) {
   double committed_usd = 0;
   {
     std::lock_guard<std::mutex> lock(p.lock);
-    if (run.plan.rules().continuity == ChannelContinuity::Extend) note_whole_results(run);
+    note_job_facts(p, run);
     const bool budget_reached_before = run.plan.budget_reached();
     starting = run.plan.to_start();
     budget_reached_now = !budget_reached_before && run.plan.budget_reached();
@@ -782,7 +756,7 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run) {
       continue;
     }
     GST_INFO_OBJECT(self, "generating clip %d: %s", clip.clip, clip.prompt.c_str());
-    run.clips[clip.clip] = make_clip(self, run, clip.clip, clip.prompt, false);
+    run.clips[clip.clip] = make_clip(run, clip.clip, clip.prompt, false);
   }
   start_prepared_clips(self, run);
 }
@@ -793,7 +767,7 @@ static bool check_clips(GstGrokImagineChannel *self, RunState &run) {
   for (auto it = run.clips.begin(); it != run.clips.end();) {
     ChannelClip &clip = *it->second;
     bool failed = false;
-    if (!handle_clip_messages(self, run, clip, &failed)) return false;
+    if (!handle_clip_messages(self, clip, &failed)) return false;
     std::lock_guard<std::mutex> lock(self->priv->lock);
     if (failed) {
       run.plan.clip_failed(clip.index());
@@ -836,15 +810,20 @@ static void run_channel(GstGrokImagineChannel *self) {
         break;
       std::unique_ptr<ChannelClip> clip;
       if (step.replay) {
-        clip = make_clip(self, run, step.clip, prompt, true);
+        clip = make_clip(run, step.clip, prompt, true);
       } else {
         clip = std::move(run.clips[step.clip]);
         run.clips.erase(step.clip);
       }
-      if (!play_clip(self, run, *clip, step.replay, live)) {
-        // Cut short: one more job whose clip did not play (finish_channel).
-        if (!step.replay) run.clips[step.clip] = std::move(clip);
-        break;
+      {
+        std::lock_guard<std::mutex> relock(p.lock);
+        run.playing = std::move(clip);
+      }
+      // Cut short, it stays: one more job whose clip did not play (finish_channel).
+      if (!play_clip(self, run, *run.playing, step.replay, live)) break;
+      {
+        std::lock_guard<std::mutex> relock(p.lock);
+        clip = std::move(run.playing);
       }
       clip.reset();
       grokimagine::ChannelRelease release;
@@ -1143,14 +1122,8 @@ static std::optional<grokimagine::Error> check_extensions(const grokimagine::Gen
                                         provider.name() +
                                         " does not extend videos (provider=xai does). Nothing "
                                         "was sent.");
-  grokimagine::Request extension = check.settings().request;
-  extension.operation = grokimagine::Operation::Extend;
-  extension.video = "request:previous-clip";
-  extension.continuation_only = true;
-  extension.image.clear();
-  extension.reference_images.clear();
-  extension.keyframes.clear();
-  extension.reference_audios.clear();
+  const grokimagine::Request extension =
+      extension_request(check.settings().request, "request:previous-clip");
   if (auto error = provider.validate(extension)) {
     error->message =
         "Property 'continuity' is extend, so each clip after the first extends the one "
@@ -1240,6 +1213,8 @@ static bool start_channel(GstGrokImagineChannel *self) {
   rules.max_queued = settings.max_queued;
   auto run = std::make_unique<RunState>(rules);
   run->provider = &check.provider();
+  run->job = p.job.settings();
+  run->connections = settings.connections;
   run->extension_limits = extension_limits;
   const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
   run->format.width = settings.width > 0 ? settings.width : size.width;
@@ -1309,6 +1284,10 @@ static void finish_channel(GstGrokImagineChannel *self) {
     run = std::move(p.run);
   }
   if (!run) return;
+  if (run->playing) {
+    const int index = run->playing->index();
+    run->clips[index] = std::move(run->playing);
+  }
   for (auto &[index, clip] : run->clips) {
     const std::string id = clip_request_id(*clip);
     if (id.empty()) continue;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/clip-source.h"
@@ -55,6 +56,8 @@ struct Private {
   std::shared_ptr<Download> download;
   bool posted_complete = false;  // the download is complete (written under delivery_lock)
   std::atomic<guint> connections{Download::kDefaultConnections};
+  // Set by a parent bin before start: the job it runs (properties unused).
+  std::optional<GrokImagineClipJob> clip_job;
 };
 
 }  // namespace
@@ -127,15 +130,15 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
     p.clip = ClipSource();
     p.posted_complete = p.delivered = false;
   }
-  p.clip.set_connections(p.connections);
+  p.clip.set_connections(p.clip_job ? p.clip_job->connections : p.connections.load());
   p.job_done = false;
   p.job.set_eos_requested(false);
-  grokimagine::JobSettings settings = p.job.settings();
+  grokimagine::JobSettings settings = p.clip_job ? p.clip_job->settings : p.job.settings();
   settings.log_id = GST_OBJECT_NAME(self);
   GST_DEBUG_OBJECT(self, "checking the settings (nothing is sent yet)");
-  // Bytes cannot start mid-clip: only grokimaginevideosrc, which decodes,
-  // can play an extension's new seconds alone.
-  if (settings.request.continuation_only &&
+  // Bytes cannot start mid-clip: only grokimaginevideosrc and the channel,
+  // which decode, can play an extension's new seconds alone.
+  if (settings.request.continuation_only && !p.clip_job &&
       !g_object_get_data(G_OBJECT(self), GST_GROK_IMAGINE_SRC_DECODED_KEY)) {
     grok_imagine_post_error(
         GST_ELEMENT(self),
@@ -268,10 +271,12 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
   Private &p = *self->priv;
   if (!grok_imagine_check_linked(GST_BASE_SRC(self), p.clip.generation()))
     return GST_FLOW_NOT_LINKED;
-  GstFlowReturn ret = grok_imagine_run_job(GST_ELEMENT(self), p.clip.generation(), p.job,
-                                           [&p, cancellable](const grokimagine::JobEvents &events) {
-                                             return p.clip.run(cancellable, events);
-                                           });
+  GstFlowReturn ret = grok_imagine_run_job(
+      GST_ELEMENT(self), p.clip.generation(), p.job,
+      [&p, cancellable](const grokimagine::JobEvents &events) {
+        return p.clip.run(cancellable, events);
+      },
+      p.clip_job ? p.clip_job->observer : GrokImagineJobObserver{});
   if (ret == GST_FLOW_FLUSHING)
     grok_imagine_settle_on_eos(GST_ELEMENT(self), p.clip.generation(), p.job);
   if (ret != GST_FLOW_OK) return ret;
@@ -322,9 +327,9 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     {
       std::lock_guard<std::mutex> lock(p.delivery_lock);
       p.posted_complete = true;
-      if (!g_object_get_data(G_OBJECT(self), GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY))
-        deliver(self, p);
+      if (!p.clip_job) deliver(self, p);
     }
+    if (p.clip_job && p.clip_job->downloaded) p.clip_job->downloaded();
     grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
   }
   const guint64 available = download.available_from(offset);
@@ -398,6 +403,10 @@ static void gst_grok_imagine_src_uri_handler_init(gpointer g_iface, gpointer) {
   iface->set_uri = [](GstURIHandler *handler, const gchar *uri, GError **error) {
     return grok_imagine_apply_job_uri(G_OBJECT(handler), "video", uri, error);
   };
+}
+
+void gst_grok_imagine_src_set_clip_job(GstGrokImagineSrc *src, GrokImagineClipJob job) {
+  src->priv->clip_job = std::move(job);
 }
 
 GstClockTime gst_grok_imagine_src_get_continuation_start(GstGrokImagineSrc *self) {

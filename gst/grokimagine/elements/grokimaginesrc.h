@@ -19,12 +19,10 @@ GstClockTime gst_grok_imagine_src_get_continuation_start(GstGrokImagineSrc *src)
 // Set (object data) by a bin that decodes the source's clip, which can
 // honour output=continuation.
 #define GST_GROK_IMAGINE_SRC_DECODED_KEY "grokimagine-decoded"
-// Set (object data) by a bin that plays the clip later than it downloads
-// (the channel, ahead of time): the journal records the job delivered only
-// when the bin calls gst_grok_imagine_src_deliver(), once the clip has
-// played, so that a clip stopped before it played is resumed by the next
-// run instead of paid for again.
-#define GST_GROK_IMAGINE_SRC_PARENT_DELIVERS_KEY "grokimagine-parent-delivers"
+// A clip run for a parent bin (the channel, see GrokImagineClipJob): the
+// journal records the job delivered only when the bin says so, once the
+// clip has played, so that a clip stopped before it played is resumed by
+// the next run instead of paid for again.
 void gst_grok_imagine_src_deliver(GstGrokImagineSrc *src);
 
 // Installs the download's `connections` property (uint) as `prop_id`, for
@@ -32,3 +30,22 @@ void gst_grok_imagine_src_deliver(GstGrokImagineSrc *src);
 void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id);
 
 G_END_DECLS
+
+#ifdef __cplusplus
+#include "core/download.h"
+#include "job-messages.h"
+
+// A clip a parent bin (the channel) runs through a grokimaginesrc: the job
+// as settings rather than properties, and what becomes of it as typed
+// calls, on the source's streaming thread. The parent decodes the clip (so
+// output=continuation is allowed) and delivers it once it has played.
+struct GrokImagineClipJob {
+  grokimagine::JobSettings settings;
+  unsigned connections = grokimagine::Download::kDefaultConnections;
+  GrokImagineJobObserver observer;
+  // The whole clip is at settings.location.
+  std::function<void()> downloaded;
+};
+// Before the source starts: runs `job` instead of what its properties say.
+void gst_grok_imagine_src_set_clip_job(GstGrokImagineSrc *src, GrokImagineClipJob job);
+#endif

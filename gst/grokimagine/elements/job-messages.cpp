@@ -25,7 +25,8 @@ static void post_job_message(GstElement *element, const grokimagine::Generation 
 
 GstFlowReturn grok_imagine_run_job(
     GstElement *element, grokimagine::Generation &generation, GrokImagineJobState &job,
-    const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run) {
+    const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run,
+    const GrokImagineJobObserver &observer) {
   const gint64 started_us = g_get_monotonic_time();
   grok_imagine_post_progress(
       element, GST_PROGRESS_TYPE_START,
@@ -42,6 +43,7 @@ GstFlowReturn grok_imagine_run_job(
     resuming = true;
     GST_INFO_OBJECT(element, "the journal has this job: following %s", id.c_str());
     post_job_message(element, generation, started_us, "RESUMED", -1);
+    if (observer.paid_before) observer.paid_before(id);
     grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE,
                                "Resuming job " + id +
                                    " from the journal (submitted earlier, never delivered): "
@@ -51,6 +53,7 @@ GstFlowReturn grok_imagine_run_job(
     GST_INFO_OBJECT(element, "replaying job %s's clip from the cache", id.c_str());
     job.remember_request_id(id);
     post_job_message(element, generation, started_us, "CACHED", 100);
+    if (observer.paid_before) observer.paid_before(id);
     grok_imagine_post_progress(
         element, GST_PROGRESS_TYPE_CONTINUE,
         "Replaying job " + id + "'s clip from the cache (reuse=always): nothing sent");
@@ -61,6 +64,7 @@ GstFlowReturn grok_imagine_run_job(
     job.remember_request_id(id);
     g_object_notify(G_OBJECT(element), "request-id");
     post_job_message(element, generation, started_us, "SUBMITTED", -1);
+    if (paid_here && observer.submitted) observer.submitted(id);
     grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE,
                                "Job " + id + " submitted, generating");
   };
@@ -71,8 +75,13 @@ GstFlowReturn grok_imagine_run_job(
     grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE, text);
   };
   auto error = run(events);
-  if (paid_here)
-    if (auto cost = generation.cost()) job.add_spent_usd(*cost);
+  std::string cost_source;
+  if (paid_here) {
+    if (auto cost = generation.cost(&cost_source)) {
+      job.add_spent_usd(*cost);
+      if (observer.cost) observer.cost(*cost, cost_source == "provider");
+    }
+  }
   if (error) {
     if (error->kind == grokimagine::ErrorKind::Cancelled) {
       grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CANCELED, "Cancelled");

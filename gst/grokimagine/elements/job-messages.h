@@ -15,14 +15,27 @@
 
 void grok_imagine_post_progress(GstElement *element, GstProgressType type, const std::string &text);
 
+// What a job's run tells a parent bin that asked for it (the channel), as
+// typed calls on the running thread; any may be empty.
+struct GrokImagineJobObserver {
+  // This run submitted the job: it is paid for.
+  std::function<void(const std::string &request_id)> submitted;
+  // An earlier run paid for it: the journal resumed it, or replays its clip.
+  std::function<void(const std::string &request_id)> paid_before;
+  // The job this run paid for is done: what it cost (the provider's
+  // figure when `reported`, else the price table's estimate).
+  std::function<void(double usd, bool reported)> cost;
+};
+
 // Runs `run` (which runs `generation`'s job with the events it is given)
-// and tells the bus about it; the request id is kept in `job` (the
-// element's settings) and what the job cost added to its spent-usd.
-// GST_FLOW_OK, GST_FLOW_FLUSHING when cancelled, or GST_FLOW_ERROR once the
-// error is posted.
+// and tells the bus about it, and `observer` when given; the request id is
+// kept in `job` (the element's settings) and what the job cost added to its
+// spent-usd. GST_FLOW_OK, GST_FLOW_FLUSHING when cancelled, or
+// GST_FLOW_ERROR once the error is posted.
 GstFlowReturn grok_imagine_run_job(
     GstElement *element, grokimagine::Generation &generation, GrokImagineJobState &job,
-    const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run);
+    const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run,
+    const GrokImagineJobObserver &observer = {});
 
 // A job is paid for as soon as its submit leaves: a source whose pad is
 // unlinked (no sink, or a gst-launch line whose prompt the shell swallowed)
