@@ -25,148 +25,289 @@ GstCaps *ChannelFormat::audio_caps() const {
                              "interleaved", nullptr);
 }
 
+void ClipJobFacts::submitted(const std::string &request_id) {
+  std::unique_lock<std::mutex> lock(events_->lock);
+  request_id_ = request_id;
+  events_->changed(lock);
+}
+
+void ClipJobFacts::paid_before(const std::string &request_id) {
+  std::unique_lock<std::mutex> lock(events_->lock);
+  request_id_ = request_id;
+  news_.paid_before = true;
+  events_->changed(lock);
+}
+
+void ClipJobFacts::cost(double usd, bool reported) {
+  std::unique_lock<std::mutex> lock(events_->lock);
+  news_.cost = usd;
+  news_.cost_reported = reported;
+  events_->changed(lock);
+}
+
+void ClipJobFacts::downloaded() {
+  std::unique_lock<std::mutex> lock(events_->lock);
+  news_.downloaded = true;
+  events_->changed(lock);
+}
+
+// What a clip's threads share with the channel: its streams' queues and its
+// first error, under the events lock. Held by the clip, its pads and its bin
+// (for messages), so that whichever goes last frees it.
+struct ClipStreams {
+  struct Stream {
+    std::deque<GstBuffer *> queue;
+    std::size_t limit;
+    bool linked = false;
+    bool eos = false;
+  };
+  explicit ClipStreams(std::shared_ptr<ChannelEvents> events) : events(std::move(events)) {}
+  ~ClipStreams() {
+    for (Stream *stream : {&video, &audio})
+      for (GstBuffer *buffer : stream->queue) gst_buffer_unref(buffer);
+    if (error) gst_message_unref(error);
+  }
+  ClipStreams(const ClipStreams &) = delete;
+  ClipStreams &operator=(const ClipStreams &) = delete;
+
+  Stream &stream(bool is_video) { return is_video ? video : audio; }
+
+  // A clip's streaming thread: queues `buffer`, waiting for room.
+  GstFlowReturn receive(bool is_video, GstBuffer *buffer) {
+    std::unique_lock<std::mutex> lock(events->lock);
+    Stream &into = stream(is_video);
+    events->wake.wait(
+        lock, [&] { return flushing || events->stopping || into.queue.size() < into.limit; });
+    if (flushing || events->stopping) {
+      gst_buffer_unref(buffer);
+      return GST_FLOW_FLUSHING;
+    }
+    into.queue.push_back(buffer);
+    events->changed(lock);
+    return GST_FLOW_OK;
+  }
+
+  void end(bool is_video) {
+    std::unique_lock<std::mutex> lock(events->lock);
+    stream(is_video).eos = true;
+    events->changed(lock);
+  }
+
+  std::shared_ptr<ChannelEvents> events;
+  // Pulled as fast as the channel plays: a few buffers ahead, then the
+  // clip waits.
+  Stream video{{}, 8};
+  Stream audio{{}, 32};
+  bool flushing = false;
+  GstMessage *error = nullptr;
+};
+
 namespace {
 
-// convert ! scale/resample ! capsfilter ! appsink, in `pipeline`; returns
-// the branch's first element.
-GstElement *add_branch(GstElement *pipeline, bool video, const ChannelFormat &format,
-                       GstAppSink **sink) {
+GQuark clip_quark() {
+  static const GQuark quark = g_quark_from_static_string("grokimagine-channel-clip");
+  return quark;
+}
+
+void attach(gpointer object, std::shared_ptr<ClipStreams> streams) {
+  g_object_set_qdata_full(
+      G_OBJECT(object), clip_quark(), new std::shared_ptr<ClipStreams>(std::move(streams)),
+      [](gpointer held) { delete static_cast<std::shared_ptr<ClipStreams> *>(held); });
+}
+
+std::shared_ptr<ClipStreams> attached(gpointer object) {
+  auto *held = static_cast<std::shared_ptr<ClipStreams> *>(
+      g_object_get_qdata(G_OBJECT(object), clip_quark()));
+  return held ? *held : nullptr;
+}
+
+// The pad a stream of the clip ends in: it queues what comes, answers that
+// it takes the channel's format, and ends the stream at EOS.
+GstPad *make_clip_pad(bool video, const std::shared_ptr<ClipStreams> &streams, GstCaps *format) {
+  GstPad *pad = gst_pad_new(video ? "video" : "audio", GST_PAD_SINK);
+  attach(pad, streams);
+  g_object_set_data_full(G_OBJECT(pad), "grokimagine-format", gst_caps_ref(format),
+                         (GDestroyNotify)gst_caps_unref);
+  gst_pad_set_chain_function(pad, [](GstPad *pad, GstObject *, GstBuffer *buffer) {
+    return attached(pad)->receive(g_str_equal(GST_PAD_NAME(pad), "video"), buffer);
+  });
+  gst_pad_set_event_function(pad, [](GstPad *pad, GstObject *, GstEvent *event) -> gboolean {
+    if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
+      attached(pad)->end(g_str_equal(GST_PAD_NAME(pad), "video"));
+    gst_event_unref(event);
+    return TRUE;
+  });
+  gst_pad_set_query_function(pad, [](GstPad *pad, GstObject *parent, GstQuery *query) -> gboolean {
+    auto *caps = static_cast<GstCaps *>(g_object_get_data(G_OBJECT(pad), "grokimagine-format"));
+    switch (GST_QUERY_TYPE(query)) {
+      case GST_QUERY_CAPS: {
+        GstCaps *filter = nullptr;
+        gst_query_parse_caps(query, &filter);
+        g_autoptr(GstCaps) result =
+            filter ? gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST)
+                   : gst_caps_ref(caps);
+        gst_query_set_caps_result(query, result);
+        return TRUE;
+      }
+      case GST_QUERY_ACCEPT_CAPS: {
+        GstCaps *offered = nullptr;
+        gst_query_parse_accept_caps(query, &offered);
+        gst_query_set_accept_caps_result(query, gst_caps_is_subset(offered, caps));
+        return TRUE;
+      }
+      default:
+        return gst_pad_query_default(pad, parent, query);
+    }
+  });
+  gst_pad_set_active(pad, TRUE);
+  return pad;
+}
+
+// convert ! scale/resample ! rate ! capsfilter in `bin`, into `pad`;
+// returns the branch's first element.
+GstElement *add_branch(GstElement *bin, bool video, GstCaps *format, GstPad *pad) {
   GstElement *convert = gst_element_factory_make(video ? "videoconvert" : "audioconvert", nullptr);
   // videoscale keeps the clip's aspect ratio, adding borders (letter- or
   // pillar-boxing); videorate makes every clip the channel's frame rate.
   GstElement *scale = gst_element_factory_make(video ? "videoscale" : "audioresample", nullptr);
   GstElement *rate = gst_element_factory_make(video ? "videorate" : "identity", nullptr);
   GstElement *filter = gst_element_factory_make("capsfilter", nullptr);
-  GstElement *appsink = gst_element_factory_make("appsink", nullptr);
-  g_autoptr(GstCaps) caps = video ? format.video_caps() : format.audio_caps();
-  g_object_set(filter, "caps", caps, nullptr);
-  // Pulled as fast as the channel plays: a few buffers ahead, then the clip
-  // waits (memory stays flat however long the clip).
-  // async=false: a clip without audio must not hold the pipeline out of
-  // PLAYING waiting for the audio sink's preroll.
-  g_object_set(appsink, "sync", FALSE, "async", FALSE, "max-buffers", video ? 8u : 32u,
-               "emit-signals", FALSE, nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), convert, scale, rate, filter, appsink, nullptr);
-  gst_element_link_many(convert, scale, rate, filter, appsink, nullptr);
-  *sink = GST_APP_SINK(appsink);
+  g_object_set(filter, "caps", format, nullptr);
+  gst_bin_add_many(GST_BIN(bin), convert, scale, rate, filter, nullptr);
+  gst_element_link_many(convert, scale, rate, filter, nullptr);
+  g_autoptr(GstPad) out = gst_element_get_static_pad(filter, "src");
+  // The clip's pad has no parent: across the bins, by design.
+  gst_pad_link_full(out, pad, GST_PAD_LINK_CHECK_NOTHING);
   return convert;
 }
 
 }  // namespace
 
-void ClipJobFacts::submitted(const std::string &request_id) {
-  std::lock_guard<std::mutex> lock(lock_);
-  request_id_ = request_id;
-}
-
-void ClipJobFacts::paid_before(const std::string &request_id) {
-  std::lock_guard<std::mutex> lock(lock_);
-  request_id_ = request_id;
-  news_.paid_before = true;
-}
-
-void ClipJobFacts::cost(double usd, bool reported) {
-  std::lock_guard<std::mutex> lock(lock_);
-  news_.cost = usd;
-  news_.cost_reported = reported;
-}
-
-void ClipJobFacts::downloaded() {
-  std::lock_guard<std::mutex> lock(lock_);
-  news_.downloaded = true;
-}
-
-std::string ClipJobFacts::request_id() const {
-  std::lock_guard<std::mutex> lock(lock_);
-  return request_id_;
-}
-
-ClipJobFacts::News ClipJobFacts::take_news() {
-  std::lock_guard<std::mutex> lock(lock_);
-  return std::exchange(news_, News{});
-}
-
-ChannelClip::ChannelClip(int index, std::string prompt, GstElement *source,
-                         const ChannelFormat &format, GstClockTime skip,
-                         std::shared_ptr<ClipJobFacts> facts)
+ChannelClip::ChannelClip(GstBin *channel, std::shared_ptr<ChannelEvents> events, int index,
+                         std::string prompt, GstElement *source, const ChannelFormat &format,
+                         GstClockTime skip, std::shared_ptr<ClipJobFacts> facts)
     : index_(index),
       prompt_(std::move(prompt)),
+      events_(events),
+      streams_(std::make_shared<ClipStreams>(std::move(events))),
+      channel_(grokimagine::GObjectPtr<GstBin>::ref(channel)),
       source_(source),
       video_cut_{skip, CutRule::kStartsBefore},
       audio_cut_{skip, CutRule::kEndsBefore},
       facts_(std::move(facts)) {
-  g_autofree gchar *name = g_strdup_printf("channel-clip-%d", index);
-  pipeline_ = grokimagine::GObjectPtr<GstElement>::adopt(
-      GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new(name))));
+  g_autofree gchar *name = g_strdup_printf("clip-%d", index);
+  bin_ = gst_bin_new(name);
+  attach(bin_, streams_);
   GstElement *decoder = gst_element_factory_make("decodebin3", nullptr);
-  gst_bin_add_many(GST_BIN(pipeline_.get()), source_, decoder, nullptr);
+  gst_bin_add_many(GST_BIN(bin_), source_, decoder, nullptr);
   gst_element_link(source_, decoder);
-  video_in_ = add_branch(pipeline_.get(), true, format, &video_sink_);
-  audio_in_ = add_branch(pipeline_.get(), false, format, &audio_sink_);
-  GstAppSinkCallbacks callbacks = {};
-  callbacks.new_preroll = [](GstAppSink *, gpointer data) {
-    static_cast<ChannelClip *>(data)->ready_ = true;
-    return GST_FLOW_OK;
-  };
-  callbacks.new_sample = callbacks.new_preroll;
-  gst_app_sink_set_callbacks(video_sink_, &callbacks, this, nullptr);
+  g_autoptr(GstCaps) video_caps = format.video_caps();
+  g_autoptr(GstCaps) audio_caps = format.audio_caps();
+  video_pad_ = grokimagine::GObjectPtr<GstPad>::adopt(
+      GST_PAD(gst_object_ref_sink(make_clip_pad(true, streams_, video_caps))));
+  audio_pad_ = grokimagine::GObjectPtr<GstPad>::adopt(
+      GST_PAD(gst_object_ref_sink(make_clip_pad(false, streams_, audio_caps))));
+  video_in_ = add_branch(bin_, true, video_caps, video_pad_.get());
+  audio_in_ = add_branch(bin_, false, audio_caps, audio_pad_.get());
   g_signal_connect(decoder, "pad-added", G_CALLBACK(on_pad_added), this);
-  // PLAYING at once: the appsinks do not sync, so this only lets the job
-  // and the decoding run ahead until their queues are full.
-  gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING);
+  // Started at once: the job and the decoding run ahead until the queues
+  // are full (that is the lookahead).
+  gst_bin_add(channel, bin_);
+  gst_element_sync_state_with_parent(bin_);
 }
 
 ChannelClip::~ChannelClip() {
-  gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  {
+    std::unique_lock<std::mutex> lock(events_->lock);
+    streams_->flushing = true;
+    events_->changed(lock);
+  }
+  gst_element_set_state(bin_, GST_STATE_NULL);
+  gst_bin_remove(channel_.get(), bin_);
+  for (GstPad *pad : {video_pad_.get(), audio_pad_.get()}) gst_pad_set_active(pad, FALSE);
 }
 
 void ChannelClip::on_pad_added(GstElement *, GstPad *pad, ChannelClip *self) {
   const std::string media = grok_imagine_pad_media(pad);
   const bool video = g_str_has_prefix(media.c_str(), "video/");
   if (!video && !g_str_has_prefix(media.c_str(), "audio/")) return;
-  std::atomic<bool> &linked = video ? self->video_linked_ : self->audio_linked_;
-  if (linked) return;  // the first stream of each kind plays
+  {
+    std::lock_guard<std::mutex> lock(self->events_->lock);
+    if (self->streams_->stream(video).linked) return;  // the first stream of each kind plays
+  }
   g_autoptr(GstPad) sink =
       gst_element_get_static_pad(video ? self->video_in_ : self->audio_in_, "sink");
   if (gst_pad_link(pad, sink) != GST_PAD_LINK_OK) return;
-  linked = true;
-  // Dropped here, not by the channel: held in the appsinks, they would
-  // stall the decoding of the other stream.
+  {
+    std::unique_lock<std::mutex> lock(self->events_->lock);
+    self->streams_->stream(video).linked = true;
+    self->events_->changed(lock);
+  }
+  // Dropped here, not by the channel: held in the queues, they would stall
+  // the decoding of the other stream.
   if (self->video_cut_.at)
     gst_pad_add_probe(
         pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
         grok_imagine_cut_probe, video ? &self->video_cut_ : &self->audio_cut_, nullptr);
 }
 
-void ChannelClip::drain_messages(const std::function<void(GstMessage *)> &handle) {
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline_.get());
-  while (GstMessage *message = gst_bus_pop(bus)) {
-    handle(message);
-    gst_message_unref(message);
-  }
+bool ChannelClip::ready() const {
+  return !streams_->video.queue.empty();
 }
 
-GstSample *ChannelClip::pull_video(GstClockTime timeout) {
-  return gst_app_sink_try_pull_sample(video_sink_, timeout);
+GstMessage *ChannelClip::error() const {
+  return streams_->error;
 }
 
-GstSample *ChannelClip::pull_audio(GstClockTime timeout) {
-  return gst_app_sink_try_pull_sample(audio_sink_, timeout);
+bool ChannelClip::has_audio() const {
+  return streams_->audio.linked;
 }
 
-bool ChannelClip::video_ended() const {
-  return gst_app_sink_is_eos(video_sink_);
+GstBuffer *ChannelClip::take(bool video) {
+  auto &queue = streams_->stream(video).queue;
+  if (queue.empty()) return nullptr;
+  GstBuffer *buffer = queue.front();
+  queue.pop_front();
+  return buffer;
 }
 
-bool ChannelClip::audio_ended() const {
-  return gst_app_sink_is_eos(audio_sink_);
+bool ChannelClip::waiting(bool video) const {
+  return !(video ? streams_->video : streams_->audio).queue.empty();
+}
+
+bool ChannelClip::ended(bool video) const {
+  const ClipStreams::Stream &stream = video ? streams_->video : streams_->audio;
+  return stream.eos && stream.queue.empty();
 }
 
 GstClockTime ChannelClip::duration() const {
   gint64 duration = -1;
-  if (!gst_element_query_duration(pipeline_.get(), GST_FORMAT_TIME, &duration) || duration < 0)
+  if (!gst_pad_peer_query_duration(video_pad_.get(), GST_FORMAT_TIME, &duration) || duration < 0)
     return GST_CLOCK_TIME_NONE;
   return GstClockTime(duration);
+}
+
+bool ChannelClip::from_clip(GstMessage *message) {
+  std::shared_ptr<ClipStreams> streams;
+  GstObject *object =
+      GST_MESSAGE_SRC(message) ? GST_OBJECT(gst_object_ref(GST_MESSAGE_SRC(message))) : nullptr;
+  while (object && !streams) {
+    if (GST_IS_BIN(object)) streams = attached(object);
+    GstObject *parent = gst_object_get_parent(object);
+    gst_object_unref(object);
+    object = parent;
+  }
+  if (object) gst_object_unref(object);
+  if (!streams) return false;
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+    std::unique_lock<std::mutex> lock(streams->events->lock);
+    // The first error says why (the job's); those after it (the stopped
+    // stream, an empty demuxer) only follow from it.
+    if (streams->error) return true;
+    streams->error = gst_message_ref(message);
+    streams->events->changed(lock);
+  }
+  return true;
 }
 
 // ---- The input of an extension ----

@@ -1,22 +1,46 @@
-// One clip of a channel: its own pipeline (grokimaginesrc, or filesrc for a
-// clip replayed from disk, ! decodebin3) decoding into the channel's fixed
-// raw formats, pulled sample by sample by the channel's worker. The job runs
-// as soon as the pipeline starts (that is the lookahead), and the pipeline
-// blocks once a few frames wait, so memory stays flat in the clip's length.
+// One clip of a channel, inside the channel's bin: a bin "clip-N" holding
+// its source (grokimaginesrc running its job, or filesrc replaying its
+// file) ! decodebin3, and per stream convert ! scale ! rate ! capsfilter
+// into the channel's fixed raw formats. Each stream ends in a pad of the
+// clip's own (not an element: the channel stays a source), which queues a
+// few buffers and then blocks the clip's streaming thread: memory stays
+// flat in the clip's length. The channel's streaming thread takes from the
+// queues. Every change (a buffer queued, a stream's end, an error, a fact
+// of the job) happens under the channel's event lock and wakes it.
 #pragma once
 
-#include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 
-#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "core/gobject-ptr.h"
 #include "stream-cut.h"
+
+// What the channel's streaming thread waits on: whatever it reacts to (a
+// clip's buffer or end or error, a job's news, a prompt, a state change, a
+// stop) changes under `lock`, counts in `changes`, and notifies `wake`.
+struct ChannelEvents {
+  std::mutex lock;
+  std::condition_variable wake;
+  std::uint64_t changes = 0;  // under `lock`
+  // The channel is stopping: every wait ends, clips take nothing more.
+  bool stopping = false;  // under `lock`
+
+  // Counts a change made under `held` (the lock), releases it, wakes.
+  void changed(std::unique_lock<std::mutex> &held) {
+    changes++;
+    held.unlock();
+    wake.notify_all();
+  }
+};
 
 struct ChannelFormat {
   int width = 848;
@@ -32,15 +56,18 @@ struct ChannelFormat {
 };
 
 // What a clip's job told the channel, typed (GrokImagineClipJob's calls,
-// from its source's streaming thread), until the channel's worker takes it.
+// from its source's streaming thread), until the channel takes it.
 class ClipJobFacts {
  public:
+  explicit ClipJobFacts(std::shared_ptr<ChannelEvents> events) : events_(std::move(events)) {}
+
   void submitted(const std::string &request_id);
   void paid_before(const std::string &request_id);
   void cost(double usd, bool reported);
   void downloaded();
 
-  std::string request_id() const;
+  // Under the events lock.
+  const std::string &request_id() const { return request_id_; }
   // What happened since the last call.
   struct News {
     bool paid_before = false;    // an earlier run paid for the job
@@ -48,23 +75,28 @@ class ClipJobFacts {
     bool cost_reported = false;  // ... as the provider reported it
     bool downloaded = false;     // its whole result is on disk
   };
-  News take_news();
+  News take_news() { return std::exchange(news_, News{}); }
 
  private:
-  mutable std::mutex lock_;
+  std::shared_ptr<ChannelEvents> events_;
   std::string request_id_;
   News news_;
 };
 
+struct ClipStreams;
+
 class ChannelClip {
  public:
-  // `source` is the element that reads the clip (grokimaginesrc running
-  // its job, whose calls land in `facts`, or filesrc replaying it: no
-  // facts); the clip takes ownership. What comes before `skip` is not
-  // played (an extension's input: it has played).
-  ChannelClip(int index, std::string prompt, GstElement *source, const ChannelFormat &format,
-              GstClockTime skip, std::shared_ptr<ClipJobFacts> facts);
-  ~ChannelClip();  // to NULL, promptly
+  // Adds the clip to `channel` and starts it. `source` reads the clip
+  // (grokimaginesrc running its job, whose calls land in `facts`, or
+  // filesrc replaying it: no facts); the clip takes ownership. What comes
+  // before `skip` is not played (an extension's input: it has played).
+  ChannelClip(GstBin *channel, std::shared_ptr<ChannelEvents> events, int index, std::string prompt,
+              GstElement *source, const ChannelFormat &format, GstClockTime skip,
+              std::shared_ptr<ClipJobFacts> facts);
+  // Flushed, to NULL and out of the channel, promptly. Not under the
+  // events lock: the clip's threads take it to end.
+  ~ChannelClip();
   ChannelClip(const ChannelClip &) = delete;
   ChannelClip &operator=(const ChannelClip &) = delete;
 
@@ -72,40 +104,40 @@ class ChannelClip {
   const std::string &prompt() const { return prompt_; }
   GstElement *source() const { return source_; }
   const std::shared_ptr<ClipJobFacts> &facts() const { return facts_; }
-  // The first frame is decoded: the clip can start without a wait.
-  bool ready() const { return ready_; }
-
-  // The clip's messages (errors, the job's bus messages), to be handled by
-  // the channel; `handle` returns false to stop looking.
-  void drain_messages(const std::function<void(GstMessage *)> &handle);
-
-  // The next video frame or audio buffer; null at the end of that stream
-  // or after `timeout` (check ended()). The caller owns the sample.
-  GstSample *pull_video(GstClockTime timeout);
-  GstSample *pull_audio(GstClockTime timeout);
-  bool video_ended() const;
-  bool audio_ended() const;
-  // No audio stream in this clip (decodebin3 exposed only video).
-  bool has_audio() const { return audio_linked_; }
-  bool video_linked() const { return video_linked_; }
-  // The clip's duration as the demuxer knows it; CLOCK_TIME_NONE if not.
+  // The clip's duration as its demuxer knows it; CLOCK_TIME_NONE if not.
   GstClockTime duration() const;
+
+  // ---- Under the events lock ----
+  // A first frame waits: the clip can start without a wait.
+  bool ready() const;
+  // The first error from inside the clip (its job's, or its decoding's).
+  GstMessage *error() const;
+  bool has_audio() const;
+  // The next buffer of a stream (owned), or null: none yet, or the stream
+  // ended(). Taking makes room: wake the clip (ChannelEvents::changed).
+  GstBuffer *take(bool video);
+  bool waiting(bool video) const;  // a buffer can be taken
+  bool ended(bool video) const;    // none will come
+
+  // Whether `message` comes from inside a clip; an error is then kept as
+  // the clip's error() (the first one) and the channel woken. For the
+  // channel's GstBin::handle_message.
+  static bool from_clip(GstMessage *message);
 
  private:
   static void on_pad_added(GstElement *decoder, GstPad *pad, ChannelClip *self);
 
   int index_;
   std::string prompt_;
-  grokimagine::GObjectPtr<GstElement> pipeline_;
-  GstElement *source_;  // owned by the pipeline
+  std::shared_ptr<ChannelEvents> events_;
+  std::shared_ptr<ClipStreams> streams_;
+  grokimagine::GObjectPtr<GstBin> channel_;
+  GstElement *bin_;     // owned by the channel while the clip lives
+  GstElement *source_;  // owned by bin_
   GstElement *video_in_ = nullptr;
   GstElement *audio_in_ = nullptr;
-  GstAppSink *video_sink_ = nullptr;
-  GstAppSink *audio_sink_ = nullptr;
-  std::atomic<bool> ready_{false};
-  std::atomic<bool> video_linked_{false};
-  std::atomic<bool> audio_linked_{false};
-  StreamCut video_cut_, audio_cut_;  // what comes before `skip`
+  grokimagine::GObjectPtr<GstPad> video_pad_, audio_pad_;  // the clip's own pads
+  StreamCut video_cut_, audio_cut_;                        // what comes before `skip`
   std::shared_ptr<ClipJobFacts> facts_;
 };
 

@@ -31,7 +31,6 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,15 +88,26 @@ static grokimagine::Request extension_request(grokimagine::Request request,
 }
 
 // continuity=extend: the input of clip N's extension being written from
-// clip `from`'s result, on a thread of its own.
+// clip `from`'s result, on a thread of its own, which wakes the channel
+// when done.
 struct ExtensionInputTask {
   struct Result {
     std::optional<std::string> error;
     GstClockTime length = 0;
   };
   int from = -1;
-  std::shared_ptr<std::atomic<bool>> cancelled;  // set to stop the writer at once
-  std::future<Result> done;                      // its destructor waits for the writer
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+  // Set, under the events lock, when the input is written.
+  std::shared_ptr<std::optional<Result>> result = std::make_shared<std::optional<Result>>();
+  std::thread writer;
+
+  ExtensionInputTask() = default;
+  ExtensionInputTask(const ExtensionInputTask &) = delete;
+  ExtensionInputTask &operator=(const ExtensionInputTask &) = delete;
+  ~ExtensionInputTask() {
+    cancelled->store(true);
+    if (writer.joinable()) writer.join();
+  }
 };
 
 // Prompts queued and not yet played, by default: a text source or an
@@ -149,9 +159,9 @@ struct RunState {
   explicit RunState(const grokimagine::ChannelRules &rules) : plan(rules) {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
   }
+  // Not under the events lock: clips and writers take it to end.
   ~RunState() {
     // The input writers first: they write into clips_dir.
-    for (auto &[index, task] : preparing) task.cancelled->store(true);
     preparing.clear();
     clips.clear();
     playing.reset();
@@ -176,13 +186,25 @@ struct Private {
   GstElement *audio_src = nullptr;
   GstPad *text_pad = nullptr;
 
-  // Guards `run` and `stopping`; the worker waits on `wake`.
-  std::mutex lock;
-  std::condition_variable wake;
+  // What the streaming task waits on; its lock guards `run` (but its
+  // destruction), `playing` and `clock_wait`.
+  std::shared_ptr<ChannelEvents> events = std::make_shared<ChannelEvents>();
   std::unique_ptr<RunState> run;
-  bool stopping = false;
-  std::thread worker;
+  bool playing = false;             // in PLAYING: live pacing follows the clock
+  GstClockID clock_wait = nullptr;  // a live wait in progress: a stop or a pause unschedules it
+  std::uint64_t changes_seen = 0;   // the streaming task's: what it has looked at
+
+  // The streaming task: one step (a clip, a frame of filler, a wait) a
+  // call. Under the lock: taken out by finish_channel before it is joined.
+  GstTask *task = nullptr;
+  GRecMutex task_lock;
 };
+
+// Wakes the streaming task: something it looks at changed (under the lock).
+void wake(Private &p) {
+  std::unique_lock<std::mutex> lock(p.events->lock);
+  p.events->changed(lock);
+}
 
 }  // namespace
 
@@ -298,25 +320,35 @@ static GstClockTime running_time(GstGrokImagineChannel *self) {
 }
 
 static bool stopping(GstGrokImagineChannel *self) {
-  std::lock_guard<std::mutex> lock(self->priv->lock);
-  return self->priv->stopping;
+  std::lock_guard<std::mutex> lock(self->priv->events->lock);
+  return self->priv->events->stopping;
 }
 
-// Live: waits until the running time reaches `when` (the buffer's time), in
-// steps short enough for a stop to be prompt. False when stopping.
+// Live: waits on the pipeline clock until the running time reaches `when`
+// (the buffer's time), first for PLAYING, as GstBaseSrc's live sources do.
+// False when stopping.
 static bool wait_until(GstGrokImagineChannel *self, GstClockTime when) {
   Private &p = *self->priv;
-  std::unique_lock<std::mutex> lock(p.lock);
-  while (!p.stopping) {
-    lock.unlock();
-    const GstClockTime now = running_time(self);
-    const bool playing = GST_STATE(self) == GST_STATE_PLAYING;
-    lock.lock();
-    if (playing && now != GST_CLOCK_TIME_NONE && now >= when) return true;
-    const GstClockTime left = playing && now != GST_CLOCK_TIME_NONE ? when - now : 20 * GST_MSECOND;
-    p.wake.wait_for(lock, std::chrono::nanoseconds(MIN(left, 20 * GST_MSECOND)));
+  while (true) {
+    GstClockID id = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(p.events->lock);
+      p.events->wake.wait(lock, [&] { return p.events->stopping || p.playing; });
+      if (p.events->stopping) return false;
+      g_autoptr(GstClock) clock = gst_element_get_clock(GST_ELEMENT(self));
+      if (!clock) return true;  // no clock to follow: as fast as downstream takes it
+      id = gst_clock_new_single_shot_id(clock, gst_element_get_base_time(GST_ELEMENT(self)) + when);
+      p.clock_wait = id;
+    }
+    const GstClockReturn waited = gst_clock_id_wait(id, nullptr);
+    {
+      std::lock_guard<std::mutex> lock(p.events->lock);
+      p.clock_wait = nullptr;
+    }
+    gst_clock_id_unref(id);
+    // UNSCHEDULED: a stop, or a pause (then wait for PLAYING again).
+    if (waited != GST_CLOCK_UNSCHEDULED) return true;
   }
-  return false;
 }
 
 // Pushes `buffer` (owned) at timeline time `pts` on `appsrc`; false when the
@@ -453,18 +485,20 @@ static std::string extension_input_path(const RunState &run, int index) {
 // continuity=extend: clip `index`'s input, the end of clip `from`'s result,
 // written on a thread of its own (remuxing takes tens of milliseconds,
 // which a live channel's worker cannot spend between two frames).
-static void prepare_extension_input(RunState &run, int index, int from) {
+static void prepare_extension_input(const std::shared_ptr<ChannelEvents> &events, RunState &run,
+                                    int index, int from) {
   ExtensionInputTask &task = run.preparing[index];
   task.from = from;
-  task.cancelled = std::make_shared<std::atomic<bool>>(false);
-  task.done = std::async(
-      std::launch::async, [source = clip_path(run, from), dest = extension_input_path(run, index),
-                           played_from = own_part_start(run, from), limits = run.extension_limits,
-                           cancelled = task.cancelled] {
+  task.writer =
+      std::thread([events, source = clip_path(run, from), dest = extension_input_path(run, index),
+                   played_from = own_part_start(run, from), limits = run.extension_limits,
+                   cancelled = task.cancelled, done = task.result] {
         ExtensionInputTask::Result result;
         result.error = write_extension_input(source, played_from, limits, dest, &result.length,
                                              [&cancelled] { return cancelled->load(); });
-        return result;
+        std::unique_lock<std::mutex> lock(events->lock);
+        *done = std::move(result);
+        events->changed(lock);
       });
 }
 
@@ -516,81 +550,57 @@ static GstElement *make_clip_source(const RunState &run, int index, bool replay,
   return source;
 }
 
-static std::unique_ptr<ChannelClip> make_clip(RunState &run, int index, const std::string &prompt,
-                                              bool replay) {
-  auto facts = replay ? nullptr : std::make_shared<ClipJobFacts>();
+static std::unique_ptr<ChannelClip> make_clip(GstGrokImagineChannel *self, RunState &run, int index,
+                                              const std::string &prompt, bool replay) {
+  const auto &events = self->priv->events;
+  auto facts = replay ? nullptr : std::make_shared<ClipJobFacts>(events);
   GstElement *source = make_clip_source(
       run, index, replay, replay ? GrokImagineClipJob{} : clip_job(run, index, prompt, facts));
-  return std::make_unique<ChannelClip>(index, prompt, source, run.format,
+  return std::make_unique<ChannelClip>(GST_BIN(self), events, index, prompt, source, run.format,
                                        own_part_start(run, index), facts);
 }
 
+// Under the events lock.
 static std::string clip_request_id(const ChannelClip &clip) {
   return clip.facts() ? clip.facts()->request_id() : "";
 }
 
-// A clip's messages: its job's messages go on the channel's bus as they
-// are; an error ends that clip (a warning), or the channel when every clip
-// would fail the same way (no key, a refused key, no credits, bad settings).
-// False when the channel must end.
-static bool handle_clip_messages(GstGrokImagineChannel *self, ChannelClip &clip,
-                                 bool *clip_failed) {
-  bool fatal = false;
-  clip.drain_messages([&](GstMessage *message) {
-    switch (GST_MESSAGE_TYPE(message)) {
-      case GST_MESSAGE_ELEMENT:
-        gst_element_post_message(GST_ELEMENT(self), gst_message_ref(message));
-        break;
-      // A clip's PROGRESS messages stay with it: gst-launch holds a
-      // prerolled pipeline in PAUSED until every progress it saw completes,
-      // and a clip ahead (lookahead, an extension) completes its download
-      // only while the channel plays: it would never play. The job's
-      // messages above say the same.
-      case GST_MESSAGE_ERROR: {
-        // The first error says why (the job's); those after it (the
-        // stopped stream, an empty demuxer) only follow from it.
-        if (*clip_failed) break;
-        g_autoptr(GError) error = nullptr;
-        g_autofree gchar *debug = nullptr;
-        gst_message_parse_error(message, &error, &debug);
-        const GstStructure *details = nullptr;
-        gst_message_parse_error_details(message, &details);
-        const gchar *reason = details ? gst_structure_get_string(details, "reason") : nullptr;
-        *clip_failed = true;
-        const std::string id = clip_request_id(clip);
-        const bool every_clip =
-            g_error_matches(error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED) ||
-            g_strcmp0(reason, "invalid-settings") == 0;
-        if (every_clip) {
-          // The clip's error as it is (domain, code, reason, request id):
-          // what a single source would have said.
-          fatal = true;
-          GstStructure *info =
-              details ? gst_structure_copy(details) : gst_structure_new_empty("details");
-          gst_structure_set(info, "clip", G_TYPE_INT, clip.index(), nullptr);
-          gst_element_message_full_with_details(
-              GST_ELEMENT(self), GST_MESSAGE_ERROR, error->domain, error->code,
-              g_strdup(error->message),
-              g_strdup_printf("clip %d: %s", clip.index(), debug ? debug : ""), __FILE__,
-              GST_FUNCTION, __LINE__, info);
-        } else {
-          GstStructure *info =
-              gst_structure_new("details", "clip", G_TYPE_INT, clip.index(), "request-id",
-                                G_TYPE_STRING, id.empty() ? nullptr : id.c_str(), "reason",
-                                G_TYPE_STRING, reason ? reason : "", nullptr);
-          gst_element_message_full_with_details(
-              GST_ELEMENT(self), GST_MESSAGE_WARNING, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-              g_strdup_printf("Clip %d (\"%s\") failed and is skipped: %s", clip.index(),
-                              clip.prompt().c_str(), error->message),
-              g_strdup(debug ? debug : ""), __FILE__, GST_FUNCTION, __LINE__, info);
-        }
-        break;
-      }
-      default:
-        break;
-    }
-  });
-  return !fatal;
+// A clip's error (its first, held in the clip) ends that clip (a warning),
+// or the channel when every clip would fail the same way (no key, a refused
+// key, no credits, bad settings). False when the channel must end. Its
+// job's messages reach the application on their own, through the bin.
+static bool handle_clip_error(GstGrokImagineChannel *self, const ChannelClip &clip,
+                              GstMessage *message, const std::string &request_id) {
+  g_autoptr(GError) error = nullptr;
+  g_autofree gchar *debug = nullptr;
+  gst_message_parse_error(message, &error, &debug);
+  const GstStructure *details = nullptr;
+  gst_message_parse_error_details(message, &details);
+  const gchar *reason = details ? gst_structure_get_string(details, "reason") : nullptr;
+  const bool every_clip =
+      g_error_matches(error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED) ||
+      g_strcmp0(reason, "invalid-settings") == 0;
+  if (every_clip) {
+    // The clip's error as it is (domain, code, reason, request id): what a
+    // single source would have said.
+    GstStructure *info = details ? gst_structure_copy(details) : gst_structure_new_empty("details");
+    gst_structure_set(info, "clip", G_TYPE_INT, clip.index(), nullptr);
+    gst_element_message_full_with_details(
+        GST_ELEMENT(self), GST_MESSAGE_ERROR, error->domain, error->code, g_strdup(error->message),
+        g_strdup_printf("clip %d: %s", clip.index(), debug ? debug : ""), __FILE__, GST_FUNCTION,
+        __LINE__, info);
+    return false;
+  }
+  GstStructure *info =
+      gst_structure_new("details", "clip", G_TYPE_INT, clip.index(), "request-id", G_TYPE_STRING,
+                        request_id.empty() ? nullptr : request_id.c_str(), "reason", G_TYPE_STRING,
+                        reason ? reason : "", nullptr);
+  gst_element_message_full_with_details(
+      GST_ELEMENT(self), GST_MESSAGE_WARNING, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+      g_strdup_printf("Clip %d (\"%s\") failed and is skipped: %s", clip.index(),
+                      clip.prompt().c_str(), error->message),
+      g_strdup(debug ? debug : ""), __FILE__, GST_FUNCTION, __LINE__, info);
+  return true;
 }
 
 static void start_clips(GstGrokImagineChannel *self, RunState &run);
@@ -608,19 +618,50 @@ static GstBuffer *audio_from(GstBuffer *buffer, GstClockTime from) {
   return gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, offset, size - offset);
 }
 
+// What a clip has for the channel next: a buffer of one of its streams
+// (null when that stream ended), or its error.
+struct ClipTake {
+  GstBuffer *buffer = nullptr;
+  GstMessage *error = nullptr;  // a new reference
+  std::string request_id;
+};
+
+// Waits for the next buffer of `clip`'s video or audio, its end or the
+// clip's error; false when the channel stops.
+static bool take_from_clip(Private &p, ChannelClip &clip, bool video, ClipTake *take) {
+  std::unique_lock<std::mutex> lock(p.events->lock);
+  p.events->wake.wait(lock, [&] {
+    return p.events->stopping || clip.error() || clip.waiting(video) || clip.ended(video);
+  });
+  if (p.events->stopping) return false;
+  if (clip.error()) {
+    take->error = gst_message_ref(clip.error());
+    take->request_id = clip_request_id(clip);
+    return true;
+  }
+  take->buffer = clip.take(video);
+  p.events->changed(lock);  // room in the clip's queue
+  return true;
+}
+
 // Plays clip `index` from its decoder: every frame, and its audio made
 // exactly as long. False when the channel must stop.
 static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &clip, bool replay,
                       bool live) {
+  Private &p = *self->priv;
   const int index = clip.index();
   const GstClockTime start = run.timeline.position();
-  const std::string id = clip_request_id(clip);
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(p.events->lock);
+    id = clip_request_id(clip);
+  }
   // An extension's file begins with the input it extends, which has played.
   const GstClockTime skip = own_part_start(run, index);
   GstClockTime duration = clip.duration();
   // Not known yet to the demuxer's queries: the length the job asked for.
   if (!GST_CLOCK_TIME_IS_VALID(duration) || duration <= skip)
-    duration = GstClockTime(self->priv->job.settings().request.duration) * GST_SECOND;
+    duration = GstClockTime(run.job.request.duration) * GST_SECOND;
   else
     duration -= skip;
   GST_INFO_OBJECT(self, "clip %d%s starts at %" GST_TIME_FORMAT, index, replay ? " (replay)" : "",
@@ -631,38 +672,49 @@ static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &c
                               id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
                               timeline_running_time(run, start), "duration", G_TYPE_UINT64,
                               duration, "replay", G_TYPE_BOOLEAN, replay, "spent-usd",
-                              G_TYPE_DOUBLE, self->priv->job.spent_usd(), nullptr));
-  bool failed = false;
+                              G_TYPE_DOUBLE, p.job.spent_usd(), nullptr));
   bool audio_done = false;
   // Audio that came with a frame but reaches past it: the next frame's.
   g_autoptr(GstBuffer) rest = nullptr;
-  while (!stopping(self)) {
-    if (!handle_clip_messages(self, clip, &failed)) return false;
-    if (failed) break;
+  while (true) {
+    ClipTake frame;
+    if (!take_from_clip(p, clip, true, &frame)) return false;
+    if (frame.error) {
+      g_autoptr(GstMessage) error = frame.error;
+      return handle_clip_error(self, clip, error, frame.request_id);
+    }
+    if (!frame.buffer) break;
     // Extensions: the next clip starts once this one's result is whole.
     if (run.plan.rules().continuity == ChannelContinuity::Extend) start_clips(self, run);
-    g_autoptr(GstSample) sample = clip.pull_video(100 * GST_MSECOND);
-    if (!sample) {
-      if (clip.video_ended()) break;
-      continue;
-    }
-    if (!push_frame(self, run, gst_buffer_ref(gst_sample_get_buffer(sample)), live)) return false;
+    if (!push_frame(self, run, frame.buffer, live)) return false;
     // Audio up to the end of this frame, so that neither stream runs ahead.
     if (rest && !push_audio(self, run, g_steal_pointer(&rest), live, &rest)) return false;
-    while (!audio_done && clip.has_audio() && run.timeline.audio_missing() > 0 && !stopping(self)) {
-      g_autoptr(GstSample) audio = clip.pull_audio(100 * GST_MSECOND);
-      if (audio) {
-        GstBuffer *own_audio = audio_from(gst_sample_get_buffer(audio), skip);
-        if (own_audio && !push_audio(self, run, own_audio, live, &rest)) return false;
-      } else if (clip.audio_ended()) {
-        audio_done = true;
+    while (!audio_done && run.timeline.audio_missing() > 0) {
+      bool has_audio;
+      {
+        std::lock_guard<std::mutex> lock(p.events->lock);
+        has_audio = clip.has_audio();
       }
+      if (!has_audio) break;
+      ClipTake audio;
+      if (!take_from_clip(p, clip, false, &audio)) return false;
+      if (audio.error) {
+        g_autoptr(GstMessage) error = audio.error;
+        return handle_clip_error(self, clip, error, audio.request_id);
+      }
+      if (!audio.buffer) {
+        audio_done = true;
+        break;
+      }
+      GstBuffer *own_audio = audio_from(audio.buffer, skip);
+      gst_buffer_unref(audio.buffer);
+      if (own_audio && !push_audio(self, run, own_audio, live, &rest)) return false;
     }
-    // A clip whose audio is shorter than its video: silence under the rest.
-    if (audio_done || !clip.has_audio())
-      if (!push_audio(self, run, nullptr, live)) return false;
+    // A clip whose audio is shorter than its video (or has none): silence
+    // under the rest.
+    if (run.timeline.audio_missing() > 0 && !push_audio(self, run, nullptr, live)) return false;
   }
-  if (!failed && !stopping(self) && GST_IS_GROK_IMAGINE_SRC(clip.source()))
+  if (GST_IS_GROK_IMAGINE_SRC(clip.source()))
     gst_grok_imagine_src_deliver(GST_GROK_IMAGINE_SRC(clip.source()));
   return !stopping(self);
 }
@@ -702,35 +754,37 @@ static void note_job_facts(Private &p, RunState &run) {
 // continuity=extend: the clips whose input is written start their jobs (a
 // clip whose input could not be made is generated from its prompt alone).
 static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
+  Private &p = *self->priv;
   for (auto it = run.preparing.begin(); it != run.preparing.end();) {
     ExtensionInputTask &task = it->second;
-    if (task.done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      ++it;
-      continue;
-    }
     const int index = it->first;
-    const ExtensionInputTask::Result input = task.done.get();
+    std::optional<ExtensionInputTask::Result> input;
     std::string prompt;
     {
-      std::lock_guard<std::mutex> lock(self->priv->lock);
+      std::lock_guard<std::mutex> lock(p.events->lock);
+      input = *task.result;
       prompt = run.plan.schedule().clip(index).prompt;
+    }
+    if (!input) {
+      ++it;
+      continue;
     }
     // Its cost was committed when its input was asked for: a budget
     // reached since then does not stop it.
     GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
-    auto facts = std::make_shared<ClipJobFacts>();
+    auto facts = std::make_shared<ClipJobFacts>(p.events);
     GrokImagineClipJob job = clip_job(run, index, prompt, facts);
-    if (input.error)
+    if (input->error)
       GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
                           ("Clip %d cannot extend clip %d (%s): it is generated from its "
                            "prompt alone.",
-                           index, task.from, input.error->c_str()),
+                           index, task.from, input->error->c_str()),
                           (nullptr));
     else
-      use_extension_input(self, run, job.settings, index, task.from, input.length);
-    run.clips[index] =
-        std::make_unique<ChannelClip>(index, prompt, make_clip_source(run, index, false, job),
-                                      run.format, own_part_start(run, index), facts);
+      use_extension_input(self, run, job.settings, index, task.from, input->length);
+    run.clips[index] = std::make_unique<ChannelClip>(GST_BIN(self), p.events, index, prompt,
+                                                     make_clip_source(run, index, false, job),
+                                                     run.format, own_part_start(run, index), facts);
     it = run.preparing.erase(it);
   }
 }
@@ -741,7 +795,7 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run) {
   bool budget_reached_now = false;
   double committed_usd = 0;
   {
-    std::lock_guard<std::mutex> lock(p.lock);
+    std::lock_guard<std::mutex> lock(p.events->lock);
     note_job_facts(p, run);
     const bool budget_reached_before = run.plan.budget_reached();
     starting = run.plan.to_start();
@@ -752,32 +806,45 @@ static void start_clips(GstGrokImagineChannel *self, RunState &run) {
   for (const auto &clip : starting) {
     if (clip.continues) {
       GST_INFO_OBJECT(self, "clip %d: writing its input from clip %d", clip.clip, *clip.continues);
-      prepare_extension_input(run, clip.clip, *clip.continues);
+      prepare_extension_input(p.events, run, clip.clip, *clip.continues);
       continue;
     }
     GST_INFO_OBJECT(self, "generating clip %d: %s", clip.clip, clip.prompt.c_str());
-    run.clips[clip.clip] = make_clip(run, clip.clip, clip.prompt, false);
+    run.clips[clip.clip] = make_clip(self, run, clip.clip, clip.prompt, false);
   }
   start_prepared_clips(self, run);
 }
 
-// Marks clips ready or failed from what their pipelines say; false when an
-// error ends the channel.
-static bool check_clips(GstGrokImagineChannel *self, RunState &run) {
-  for (auto it = run.clips.begin(); it != run.clips.end();) {
-    ChannelClip &clip = *it->second;
-    bool failed = false;
-    if (!handle_clip_messages(self, clip, &failed)) return false;
-    std::lock_guard<std::mutex> lock(self->priv->lock);
-    if (failed) {
-      run.plan.clip_failed(clip.index());
-      it = run.clips.erase(it);
-      continue;
+// Marks clips ready or failed from what they hold; false when an error ends
+// the channel.
+static bool settle_clips(GstGrokImagineChannel *self, RunState &run) {
+  Private &p = *self->priv;
+  struct Failed {
+    int index;
+    GstMessage *error;  // a new reference
+    std::string request_id;
+  };
+  std::vector<Failed> failed;
+  {
+    std::lock_guard<std::mutex> lock(p.events->lock);
+    for (const auto &[index, clip] : run.clips) {
+      if (clip->error())
+        failed.push_back({index, gst_message_ref(clip->error()), clip_request_id(*clip)});
+      else if (clip->ready())
+        run.plan.clip_ready(index);
     }
-    if (clip.ready()) run.plan.clip_ready(clip.index());
-    ++it;
   }
-  return true;
+  bool go_on = true;
+  for (Failed &clip : failed) {
+    g_autoptr(GstMessage) error = clip.error;
+    go_on = go_on && handle_clip_error(self, *run.clips.at(clip.index), error, clip.request_id);
+    {
+      std::lock_guard<std::mutex> lock(p.events->lock);
+      run.plan.clip_failed(clip.index);
+    }
+    run.clips.erase(clip.index);
+  }
+  return go_on;
 }
 
 // The files of played clips that nothing will play again go, to free the
@@ -787,68 +854,92 @@ static void release_files(const RunState &run, const grokimagine::ChannelRelease
   for (int index : release.results) g_unlink(clip_path(run, index).c_str());
 }
 
-static void run_channel(GstGrokImagineChannel *self) {
+// Plays what the plan says comes next, once (a clip, a frame of filler),
+// or waits until something changes. False when the channel is over: EOS,
+// a stop, an error.
+static bool channel_step(GstGrokImagineChannel *self, RunState &run) {
   Private &p = *self->priv;
-  while (true) {
-    std::unique_lock<std::mutex> lock(p.lock);
-    if (p.stopping || !p.run) break;
-    RunState &run = *p.run;
-    const bool live = run.plan.rules().live;
-    lock.unlock();
-    start_clips(self, run);
-    if (!check_clips(self, run)) break;
-    lock.lock();
-    const ChannelStep step = run.plan.next(run.timeline.position());
-    const std::string prompt = step.clip >= 0 ? run.plan.schedule().clip(step.clip).prompt : "";
-    lock.unlock();
-    if (step.kind == ChannelStep::Kind::Play) {
+  {
+    std::lock_guard<std::mutex> lock(p.events->lock);
+    if (p.events->stopping) return false;
+    // What changes from here on wakes a wait below.
+    p.changes_seen = p.events->changes;
+  }
+  const bool live = run.plan.rules().live;
+  start_clips(self, run);
+  if (!settle_clips(self, run)) return false;
+  ChannelStep step;
+  std::string prompt;
+  {
+    std::lock_guard<std::mutex> lock(p.events->lock);
+    step = run.plan.next(run.timeline.position());
+    if (step.clip >= 0) prompt = run.plan.schedule().clip(step.clip).prompt;
+  }
+  switch (step.kind) {
+    case ChannelStep::Kind::Play: {
       // A replay that covers a wait (filler=loop) is filler: it begins one.
       if (!step.covers_wait)
         end_filler(self, run);
       else if (!run.in_filler &&
                !push_filler_frame(self, run, ChannelFiller::Hold, live, "waiting"))
-        break;
+        return false;
       std::unique_ptr<ChannelClip> clip;
       if (step.replay) {
-        clip = make_clip(run, step.clip, prompt, true);
+        clip = make_clip(self, run, step.clip, prompt, true);
       } else {
         clip = std::move(run.clips[step.clip]);
         run.clips.erase(step.clip);
       }
       {
-        std::lock_guard<std::mutex> relock(p.lock);
+        std::lock_guard<std::mutex> lock(p.events->lock);
         run.playing = std::move(clip);
       }
       // Cut short, it stays: one more job whose clip did not play (finish_channel).
-      if (!play_clip(self, run, *run.playing, step.replay, live)) break;
-      {
-        std::lock_guard<std::mutex> relock(p.lock);
-        clip = std::move(run.playing);
-      }
-      clip.reset();
+      if (!play_clip(self, run, *run.playing, step.replay, live)) return false;
       grokimagine::ChannelRelease release;
       {
-        std::lock_guard<std::mutex> relock(p.lock);
+        std::lock_guard<std::mutex> lock(p.events->lock);
+        clip = std::move(run.playing);
         release = run.plan.clip_played(step.clip, step.replay);
       }
+      clip.reset();
       release_files(run, release);
-      continue;
+      return true;
     }
-    if (step.kind == ChannelStep::Kind::End) {
+    case ChannelStep::Kind::End:
       end_filler(self, run);
       GST_INFO_OBJECT(self, "no more prompts: EOS");
       gst_app_src_end_of_stream(GST_APP_SRC(p.video_src));
       gst_app_src_end_of_stream(GST_APP_SRC(p.audio_src));
-      break;
+      return false;
+    case ChannelStep::Kind::Filler:
+      return push_filler_frame(self, run, step.filler, live, step.reason);
+    case ChannelStep::Kind::Wait: {
+      std::unique_lock<std::mutex> lock(p.events->lock);
+      p.events->wake.wait(
+          lock, [&] { return p.events->stopping || p.events->changes != p.changes_seen; });
+      return !p.events->stopping;
     }
-    if (step.kind == ChannelStep::Kind::Filler) {
-      if (!push_filler_frame(self, run, step.filler, live, step.reason)) break;
-      continue;
-    }
-    lock.lock();
-    p.wake.wait_for(lock, std::chrono::milliseconds(50));
   }
-  GST_DEBUG_OBJECT(self, "worker done");
+  return false;
+}
+
+// The streaming task's function: a step, or, once the channel is over,
+// the task pauses (it is stopped and joined at PAUSED -> READY).
+static void channel_loop(gpointer data) {
+  auto *self = GST_GROK_IMAGINE_CHANNEL(data);
+  Private &p = *self->priv;
+  RunState *run;
+  {
+    std::lock_guard<std::mutex> lock(p.events->lock);
+    run = p.run.get();
+  }
+  if (run && channel_step(self, *run)) return;
+  GST_DEBUG_OBJECT(self, "streaming task done");
+  // Not once finish_channel has taken the task: pausing a stopped task
+  // would start it again.
+  std::lock_guard<std::mutex> lock(p.events->lock);
+  if (p.task) gst_task_pause(p.task);
 }
 
 // ---- The text pad ----
@@ -893,7 +984,7 @@ static bool queue_prompt(GstGrokImagineChannel *self, const std::string &prompt,
   }
   std::string refused;
   {
-    std::lock_guard<std::mutex> lock(p.lock);
+    std::lock_guard<std::mutex> lock(p.events->lock);
     if (p.run) {
       if (auto error = p.run->provider->check_prompt(prompt, "it"))
         refused = error->message;
@@ -910,7 +1001,7 @@ static bool queue_prompt(GstGrokImagineChannel *self, const std::string &prompt,
         p.settings.prompts.push_back(prompt);
     }
   }
-  p.wake.notify_all();
+  wake(p);
   if (!refused.empty()) {
     warn_prompt_refused(self, origin, refused);
     return false;
@@ -933,7 +1024,7 @@ static GstFlowReturn text_chain(GstPad *pad, GstObject *parent, GstBuffer *buffe
   }
   std::optional<guint64> cue;
   if (GST_BUFFER_PTS_IS_VALID(buffer)) {
-    std::lock_guard<std::mutex> lock(p.lock);
+    std::lock_guard<std::mutex> lock(p.events->lock);
     if (p.run) {
       const guint64 at = gst_segment_to_running_time(&p.run->text_segment, GST_FORMAT_TIME,
                                                      GST_BUFFER_PTS(buffer));
@@ -954,17 +1045,17 @@ static gboolean text_event(GstPad *, GstObject *parent, GstEvent *event) {
   Private &p = *self->priv;
   switch (GST_EVENT_TYPE(event)) {
     case GST_EVENT_SEGMENT: {
-      std::lock_guard<std::mutex> lock(p.lock);
+      std::lock_guard<std::mutex> lock(p.events->lock);
       if (p.run) gst_event_copy_segment(event, &p.run->text_segment);
       break;
     }
     case GST_EVENT_EOS: {
       GST_INFO_OBJECT(self, "text EOS: no more prompts");
       {
-        std::lock_guard<std::mutex> lock(p.lock);
+        std::lock_guard<std::mutex> lock(p.events->lock);
         if (p.run) p.run->plan.end_of_prompts();
       }
-      p.wake.notify_all();
+      wake(p);
       break;
     }
     default:
@@ -980,6 +1071,7 @@ static gboolean text_event(GstPad *, GstObject *parent, GstEvent *event) {
 
 static void gst_grok_imagine_channel_init(GstGrokImagineChannel *self) {
   Private &p = *(self->priv = new Private());
+  g_rec_mutex_init(&p.task_lock);
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
   for (auto [src, convert_name, templ] :
        {std::tuple{&p.video_src, "videoconvert", &video_template},
@@ -1002,7 +1094,9 @@ static void gst_grok_imagine_channel_init(GstGrokImagineChannel *self) {
 }
 
 static void gst_grok_imagine_channel_finalize(GObject *object) {
-  delete GST_GROK_IMAGINE_CHANNEL(object)->priv;
+  Private *p = GST_GROK_IMAGINE_CHANNEL(object)->priv;
+  g_rec_mutex_clear(&p->task_lock);
+  delete p;
   G_OBJECT_CLASS(gst_grok_imagine_channel_parent_class)->finalize(object);
 }
 
@@ -1255,32 +1349,44 @@ static bool start_channel(GstGrokImagineChannel *self) {
                  gint64(settings.is_live ? latency : 0), "max-latency",
                  gint64(settings.is_live ? latency : 0), nullptr);
   }
+  GstTask *task = gst_task_new(channel_loop, self, nullptr);
+  gst_task_set_lock(task, &p.task_lock);
   {
-    std::lock_guard<std::mutex> lock(p.lock);
+    std::lock_guard<std::mutex> lock(p.events->lock);
     p.run = std::move(run);
-    p.stopping = false;
+    p.events->stopping = false;
+    p.task = task;
   }
-  p.worker = std::thread(run_channel, self);
+  gst_task_start(task);
   return true;
 }
 
-static void stop_worker(GstGrokImagineChannel *self) {
+// Stops the streaming task's waits: for a clip, for the clock, for PLAYING.
+static void stop_streaming(GstGrokImagineChannel *self) {
   Private &p = *self->priv;
-  {
-    std::lock_guard<std::mutex> lock(p.lock);
-    p.stopping = true;
-  }
-  p.wake.notify_all();
+  std::unique_lock<std::mutex> lock(p.events->lock);
+  p.events->stopping = true;
+  if (p.clock_wait) gst_clock_id_unschedule(p.clock_wait);
+  p.events->changed(lock);
 }
 
 // PAUSED -> READY, after the appsrcs flushed (a blocked push returned):
-// join the worker, say which submitted jobs never played, drop the clips.
+// join the streaming task, say which submitted jobs never played, drop the
+// clips.
 static void finish_channel(GstGrokImagineChannel *self) {
   Private &p = *self->priv;
-  if (p.worker.joinable()) p.worker.join();
+  GstTask *task;
+  {
+    std::lock_guard<std::mutex> lock(p.events->lock);
+    task = std::exchange(p.task, nullptr);
+  }
+  if (task) {
+    gst_task_join(task);
+    gst_object_unref(task);
+  }
   std::unique_ptr<RunState> run;
   {
-    std::lock_guard<std::mutex> lock(p.lock);
+    std::lock_guard<std::mutex> lock(p.events->lock);
     run = std::move(p.run);
   }
   if (!run) return;
@@ -1289,7 +1395,11 @@ static void finish_channel(GstGrokImagineChannel *self) {
     run->clips[index] = std::move(run->playing);
   }
   for (auto &[index, clip] : run->clips) {
-    const std::string id = clip_request_id(*clip);
+    std::string id;
+    {
+      std::lock_guard<std::mutex> lock(p.events->lock);
+      id = clip_request_id(*clip);
+    }
     if (id.empty()) continue;
     post_element_message(self, gst_structure_new("grokimagine-unplayed", "index", G_TYPE_INT, index,
                                                  "prompt", G_TYPE_STRING, clip->prompt().c_str(),
@@ -1300,23 +1410,64 @@ static void finish_channel(GstGrokImagineChannel *self) {
 static GstStateChangeReturn gst_grok_imagine_channel_change_state(GstElement *element,
                                                                   GstStateChange transition) {
   auto *self = GST_GROK_IMAGINE_CHANNEL(element);
+  Private &p = *self->priv;
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start_channel(self))
     return GST_STATE_CHANGE_FAILURE;
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) stop_worker(self);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) stop_streaming(self);
+  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
+    // Live pacing stops with the clock, and waits for PLAYING again.
+    std::unique_lock<std::mutex> lock(p.events->lock);
+    p.playing = false;
+    if (p.clock_wait) gst_clock_id_unschedule(p.clock_wait);
+    p.events->changed(lock);
+  }
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS(gst_grok_imagine_channel_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING) {
+    std::unique_lock<std::mutex> lock(p.events->lock);
+    p.playing = true;
+    p.events->changed(lock);
+  }
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
       (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)) {
-    stop_worker(self);
+    stop_streaming(self);
     finish_channel(self);
   }
-  self->priv->wake.notify_all();
   return ret;
+}
+
+// What comes from inside a clip and is not the channel's to say goes no
+// further.
+static void gst_grok_imagine_channel_handle_message(GstBin *bin, GstMessage *message) {
+  if (ChannelClip::from_clip(message)) {
+    switch (GST_MESSAGE_TYPE(message)) {
+      // Kept by the clip: the channel decides what it means (a warning, or
+      // the channel's error).
+      case GST_MESSAGE_ERROR:
+      // gst-launch holds a prerolled pipeline in PAUSED until every
+      // progress it saw completes, and a clip ahead (lookahead, an
+      // extension) completes its download only while the channel plays: it
+      // would never play. Its grokimagine-job messages say the same.
+      case GST_MESSAGE_PROGRESS:
+      // An application pausing for a clip made ahead would stall the
+      // channel; a clip's streams and length are not the channel's.
+      case GST_MESSAGE_BUFFERING:
+      case GST_MESSAGE_STREAM_COLLECTION:
+      case GST_MESSAGE_STREAMS_SELECTED:
+      case GST_MESSAGE_DURATION_CHANGED:
+        gst_message_unref(message);
+        return;
+      default:
+        break;
+    }
+  }
+  GST_BIN_CLASS(gst_grok_imagine_channel_parent_class)->handle_message(bin, message);
 }
 
 static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klass) {
   GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  GST_BIN_CLASS(klass)->handle_message = gst_grok_imagine_channel_handle_message;
 
   gobject_class->finalize = gst_grok_imagine_channel_finalize;
   gobject_class->set_property = gst_grok_imagine_channel_set_property;
