@@ -491,15 +491,98 @@ GST_START_TEST(test_clip_cache_evicts_the_least_recently_used) {
   auto cached = [&](const char *fingerprint) {
     return g_file_test(journal.cache_path(fingerprint).c_str(), G_FILE_TEST_IS_REGULAR);
   };
-  journal.store_clip("a", reader, 250);
-  journal.store_clip("b", reader, 250);
+  // Clips are named by their job's fingerprint.
+  const std::string a = grokimagine::sha256_hex("a"), b = grokimagine::sha256_hex("b"),
+                    c = grokimagine::sha256_hex("c"), d = grokimagine::sha256_hex("d");
+  // Filesystems stamp times from a coarse clock (a few milliseconds): a
+  // pause between uses, well within one second, keeps their order.
+  auto pause = [] { g_usleep(20 * 1000); };
+  journal.store_clip(a, reader, 250);
+  pause();
+  journal.store_clip(b, reader, 250);
+  pause();
   // "a" replayed (as JobRecord::cached_clip does): now "b" is the oldest.
-  g_utime(journal.cache_path("a").c_str(), nullptr);
-  journal.store_clip("c", reader, 250);
-  fail_unless(cached("a") && !cached("b") && cached("c"));
+  g_utime(journal.cache_path(a).c_str(), nullptr);
+  pause();
+  journal.store_clip(c, reader, 250);
+  fail_unless(cached(a.c_str()) && !cached(b.c_str()) && cached(c.c_str()));
   // A cache smaller than a clip keeps nothing.
-  journal.store_clip("d", reader, 50);
-  fail_if(cached("a") || cached("c") || cached("d"));
+  journal.store_clip(d, reader, 50);
+  fail_if(cached(a.c_str()) || cached(c.c_str()) || cached(d.c_str()));
+}
+GST_END_TEST;
+
+// The journal holds what makes a run follow a job instead of paying: only
+// a directory of the user's own, writable by nobody else, is used.
+GST_START_TEST(test_journal_directory_must_be_the_users) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string shared = dir.path("shared");
+  fail_unless(g_mkdir(shared.c_str(), 0700) == 0 && chmod(shared.c_str(), 0777) == 0);
+  const std::string foreign = dir.path("foreign");
+  fail_unless(g_mkdir(foreign.c_str(), 0700) == 0);
+  // Root (the tests' user) can give it away; otherwise this case is moot.
+  const bool given_away = chown(foreign.c_str(), 65534, 65534) == 0;
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {shared, "others can write in it (mode 0777)"}};
+  if (given_away) cases.push_back({foreign, "it belongs to another user (uid 65534)"});
+  for (const auto &[journal, says] : cases) {
+    RunResult run = test::run_failing(make_source(emulator, journal));
+    fail_unless(test::contains(run.error_text(),
+                               "the job journal '" + journal + "' is not safe to use: " + says),
+                "%s", run.error_text().c_str());
+    fail_unless(test::contains(run.error_text(), "chmod 700"), "%s", run.error_text().c_str());
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
+// Nothing in the journal is followed where a link leads, and eviction
+// deletes only the cache's own clips: not the user's videos behind a
+// `clips` link, nor a file of theirs left in the cache.
+GST_START_TEST(test_journal_follows_no_links_and_evicts_only_its_clips) {
+  test::TempDir dir;
+  const std::string bytes(100, 'x');
+  auto reader = [&](std::uint64_t offset, void *dest, std::size_t size) -> std::int64_t {
+    if (offset >= bytes.size()) return 0;
+    const std::size_t n = std::min(size, bytes.size() - std::size_t(offset));
+    memcpy(dest, bytes.data() + offset, n);
+    return std::int64_t(n);
+  };
+  const std::string videos = dir.path("videos");
+  fail_unless(g_mkdir(videos.c_str(), 0700) == 0);
+  const std::string holiday = videos + "/holiday.mp4";
+  fail_unless(g_file_set_contents(holiday.c_str(), "my holiday", -1, nullptr));
+  const std::string fingerprint = grokimagine::sha256_hex("a");
+
+  // `clips` is a link to the user's videos: not used, nothing deleted.
+  grokimagine::Journal linked(dir.path("linked"));
+  fail_unless(g_mkdir(dir.path("linked").c_str(), 0700) == 0);
+  fail_unless(symlink(videos.c_str(), (dir.path("linked") + "/clips").c_str()) == 0);
+  linked.store_clip(fingerprint, reader, 50);
+  fail_unless(g_file_test(holiday.c_str(), G_FILE_TEST_IS_REGULAR));
+  fail_if(g_file_test((videos + "/" + fingerprint + ".mp4").c_str(), G_FILE_TEST_EXISTS));
+
+  // A file of the user's own in the cache stays, over budget or not.
+  grokimagine::Journal journal(dir.path("journal"));
+  fail_unless(g_mkdir_with_parents((dir.path("journal") + "/clips").c_str(), 0700) == 0);
+  const std::string theirs = dir.path("journal") + "/clips/theirs.mp4";
+  fail_unless(g_file_set_contents(theirs.c_str(), "theirs", -1, nullptr));
+  journal.store_clip(fingerprint, reader, 50);
+  fail_unless(g_file_test(theirs.c_str(), G_FILE_TEST_IS_REGULAR));
+
+  // The lock file is not opened through a link (flock on the target).
+  fail_unless(
+      symlink(holiday.c_str(), (dir.path("journal") + "/" + fingerprint + ".lock").c_str()) == 0);
+  grokimagine::Error error;
+  fail_if(journal.lock(fingerprint, 0, nullptr, &error).has_value());
+  fail_unless(test::contains(error.message, "lock"), "%s", error.message.c_str());
+
+  // An entry that is a FIFO is no entry: listing does not hang on it.
+  const std::string other = grokimagine::sha256_hex("b");
+  fail_unless(mkfifo((dir.path("journal") + "/" + other + ".json").c_str(), 0600) == 0);
+  fail_if(journal.read(other).has_value());
+  fail_unless(journal.list().empty());
 }
 GST_END_TEST;
 
@@ -516,6 +599,8 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_journal_writes_are_atomic);
   tcase_add_test(tc, test_budget_refuses_before_submitting);
   tcase_add_test(tc, test_non_finite_budget_refused_before_submitting);
+  tcase_add_test(tc, test_journal_directory_must_be_the_users);
+  tcase_add_test(tc, test_journal_follows_no_links_and_evicts_only_its_clips);
   tcase_add_test(tc, test_cost_on_the_bus_and_spent);
   tcase_add_test(tc, test_jobs_tool_lists_and_resumes_without_the_key);
   tcase_add_test(tc, test_clip_cache_evicts_the_least_recently_used);

@@ -6,7 +6,10 @@
 #include <gst/check/gstcheck.h>
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -292,6 +295,64 @@ GST_START_TEST(test_location_checked_before_paying) {
 }
 GST_END_TEST;
 
+// A device or a FIFO at `location` (location=/dev/null, to throw the file
+// away) is refused before paying: the clip would be renamed over it (as
+// root, over the system's /dev/null). A regular file, or a link to one, is
+// replaced. The device here is made for the test, never the real one.
+GST_START_TEST(test_location_that_is_not_a_file_is_refused) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string fifo = dir.path("fifo");
+  fail_unless(mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string device = dir.path("null");
+  // A character device like /dev/null (1:3); root can make one.
+  const bool have_device = mknod(device.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0;
+  std::vector<std::pair<std::string, const char *>> cases = {{fifo, "it is a FIFO"}};
+  if (have_device) cases.push_back({device, "it is a device"});
+  for (const auto &[location, says] : cases) {
+    GstElement *source = make_source(emulator);
+    g_object_set(source, "location", location.c_str(), nullptr);
+    RunResult run = test::run_failing(source);
+    fail_unless(
+        test::contains(run.error_text(), "Property 'location' is '" + location + "': " + says),
+        "%s", run.error_text().c_str());
+    struct stat info;
+    fail_unless(lstat(location.c_str(), &info) == 0 && !S_ISREG(info.st_mode));
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+  // A link to a regular file is fine: the clip replaces the link.
+  const std::string target = dir.path("old.mp4");
+  fail_unless(g_file_set_contents(target.c_str(), "old", -1, nullptr));
+  const std::string link = dir.path("link.mp4");
+  fail_unless(symlink(target.c_str(), link.c_str()) == 0);
+  GstElement *source = make_source(emulator);
+  g_object_set(source, "location", link.c_str(), nullptr);
+  GstElement *pipeline = test::pipeline_with_sink(source);
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  struct stat info;
+  fail_unless(lstat(link.c_str(), &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 1000);
+}
+GST_END_TEST;
+
+// Every file the plugin reads is checked to be a regular file first: a
+// FIFO as the price file would block the start for ever.
+GST_START_TEST(test_prices_fifo_is_refused_at_once) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string fifo = dir.path("prices");
+  fail_unless(mkfifo(fifo.c_str(), 0600) == 0);
+  GstElement *source = make_source(emulator);
+  g_object_set(source, "prices", fifo.c_str(), nullptr);
+  RunResult run = test::run_failing(source);
+  fail_unless(test::contains(run.error_text(),
+                             "Property 'prices': cannot read '" + fifo + "': not a regular file"),
+              "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_unusable_tmpdir_checked_before_paying) {
   emu::Emulator emulator(test::quick_options());
   // g_get_tmp_dir() is read once per process: a child process of its own.
@@ -537,6 +598,8 @@ static Suite *safety_suite() {
   tcase_add_test(tc, test_eos_during_submit_reports_the_id);
   tcase_add_test(tc, test_stop_during_submit_is_prompt_and_warns);
   tcase_add_test(tc, test_location_checked_before_paying);
+  tcase_add_test(tc, test_location_that_is_not_a_file_is_refused);
+  tcase_add_test(tc, test_prices_fifo_is_refused_at_once);
   tcase_add_test(tc, test_unusable_tmpdir_checked_before_paying);
   tcase_add_test(tc, test_unlinked_source_submits_nothing);
   tcase_add_test(tc, test_image_type_is_sniffed_not_guessed_from_the_name);

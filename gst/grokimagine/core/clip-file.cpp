@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "local-file.h"
 #include "log.h"
 
 namespace grokimagine {
@@ -112,11 +113,12 @@ std::optional<Error> ClipFile::create(const std::string &keep, const char *log_i
 }
 
 std::optional<Error> ClipFile::open_existing(const std::string &path, std::uint64_t *size) {
-  fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // In the journal's clip cache: a link or a FIFO there is not a clip.
+  std::string why;
+  fd_ = open_regular_file(path, Symlinks::Refuse, &why);
   struct stat info;
   if (fd_ < 0 || fstat(fd_, &info) != 0)
-    return Error{
-        ErrorKind::Io, "cannot open the cached clip '" + path + "': " + g_strerror(errno), {}, 0};
+    return Error{ErrorKind::Io, "cannot open the cached clip '" + path + "': " + why, {}, 0};
   *size = std::uint64_t(info.st_size);
   return std::nullopt;
 }
@@ -141,8 +143,18 @@ std::int64_t ClipFile::read(std::uint64_t offset, void *dest, std::size_t size) 
   return pread(fd_, dest, size, off_t(offset));
 }
 
+std::optional<std::string> not_replaceable(const std::string &path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0 || S_ISREG(info.st_mode)) return std::nullopt;
+  if (S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode)) return std::string("it is a device");
+  if (S_ISFIFO(info.st_mode)) return std::string("it is a FIFO");
+  return std::string("it is not a regular file");
+}
+
 std::optional<std::string> ClipFile::publish() {
   if (keep_path_.empty()) return std::nullopt;
+  // Checked before the job too; again here, where it would be replaced.
+  if (auto why = not_replaceable(keep_path_)) return why;
   if (unnamed_) {
     // linkat() cannot replace: link under a temporary name, then rename.
     g_autofree gchar *dir = g_path_get_dirname(keep_path_.c_str());

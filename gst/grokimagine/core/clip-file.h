@@ -12,6 +12,12 @@
 
 namespace grokimagine {
 
+// Why a clip cannot take the name `path`: something there that is not a
+// regular file (a device such as /dev/null, a FIFO, a socket), which the
+// rename would replace. None when nothing is there or a regular file (or a
+// link to one) is.
+std::optional<std::string> not_replaceable(const std::string &path);
+
 class ClipFile {
  public:
   ClipFile() = default;

@@ -3,6 +3,8 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "clip-file.h"
+
 namespace grokimagine {
 
 namespace {
@@ -37,6 +39,9 @@ std::optional<Error> check_destination(const std::string &location) {
   const std::string named = "Property 'location' is '" + location + "': ";
   if (location.back() == G_DIR_SEPARATOR || g_file_test(location.c_str(), G_FILE_TEST_IS_DIR))
     return invalid_setting(named + "it names a directory; give a file path.");
+  if (auto why = not_replaceable(location))
+    return invalid_setting(named + *why +
+                           "; give the path of a file (an existing file is replaced).");
   g_autofree gchar *dir = g_path_get_dirname(location.c_str());
   std::string problem = cannot_create_in(dir);
   if (!problem.empty()) return invalid_setting(named + problem + ".");

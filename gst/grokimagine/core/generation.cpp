@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "local-file.h"
 #include "log.h"
 
 namespace grokimagine {
@@ -277,13 +278,11 @@ std::optional<Error> Generation::resolve_remote_inputs(Job &job, GCancellable *c
   };
   if (video.upload && video.upload->file_id.empty()) {
     // The video is not kept in memory: read again for the upload.
-    g_autofree gchar *contents = nullptr;
-    gsize length = 0;
-    g_autoptr(GError) gerror = nullptr;
-    if (!g_file_get_contents(video.upload->path.c_str(), &contents, &length, &gerror))
-      return invalid_setting("Property 'video': cannot read '" + video.upload->path +
-                             "': " + gerror->message);
-    std::string bytes(contents, length);
+    std::string why;
+    auto read = read_regular_file(video.upload->path, kMaxVideoBytes, Symlinks::Follow, &why);
+    if (!read)
+      return invalid_setting("Property 'video': cannot read '" + video.upload->path + "': " + why);
+    std::string bytes = std::move(*read);
     g_autofree gchar *digest = g_compute_checksum_for_data(
         G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(bytes.data()), bytes.size());
     if (video.upload->sha256 != digest)

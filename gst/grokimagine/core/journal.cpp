@@ -11,6 +11,7 @@
 
 #include "cancellable.h"
 #include "json.h"
+#include "local-file.h"
 #include "log.h"
 
 namespace grokimagine {
@@ -122,11 +123,12 @@ std::optional<JournalEntry> parse(const std::string &text) {
   return entry;
 }
 
-std::optional<std::string> read_small_file(const std::string &path) {
-  g_autofree gchar *contents = nullptr;
-  gsize length = 0;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) return std::nullopt;
-  return std::string(contents, length);
+// An entry is a few hundred bytes: anything else under its name (a FIFO,
+// a link, a huge file) is not one.
+std::optional<std::string> read_entry_file(const std::string &path) {
+  constexpr std::uint64_t kMaxEntryBytes = 1024 * 1024;
+  std::string why;
+  return read_regular_file(path, kMaxEntryBytes, Symlinks::Refuse, &why);
 }
 
 }  // namespace
@@ -163,12 +165,37 @@ Journal::Lock::~Lock() {
   if (fd_ >= 0) close(fd_);
 }
 
+std::optional<std::string> Journal::untrusted(const std::string &dir, Symlinks symlinks) {
+  struct stat info;
+  const int status =
+      symlinks == Symlinks::Follow ? stat(dir.c_str(), &info) : lstat(dir.c_str(), &info);
+  if (status != 0) return std::string(g_strerror(errno));
+  if (S_ISLNK(info.st_mode)) return std::string("it is a symbolic link");
+  if (!S_ISDIR(info.st_mode)) return std::string("it is not a directory");
+  if (info.st_uid != geteuid())
+    return "it belongs to another user (uid " + std::to_string(info.st_uid) + ")";
+  if (info.st_mode & (S_IWGRP | S_IWOTH)) {
+    g_autofree gchar *mode = g_strdup_printf("%04o", info.st_mode & 07777);
+    return std::string("others can write in it (mode ") + mode + ")";
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> Journal::ensure_dir() const {
+  const std::string guidance =
+      " (set the journal property or GROKIMAGINE_JOURNAL to another directory, or to an "
+      "empty value to turn the journal off)";
   if (g_mkdir_with_parents(dir_.c_str(), 0700) != 0)
     return Error{ErrorKind::Io,
-                 "cannot create the job journal '" + dir_ + "': " + g_strerror(errno) +
-                     " (set the journal property or GROKIMAGINE_JOURNAL to another directory, "
-                     "or to an empty value to turn the journal off)",
+                 "cannot create the job journal '" + dir_ + "': " + g_strerror(errno) + guidance,
+                 {},
+                 0};
+  // Whoever can write in the journal can make a run follow their job, or
+  // delete files through it: only a directory of the user's own.
+  if (auto why = untrusted(dir_, Symlinks::Follow))
+    return Error{ErrorKind::Io,
+                 "the job journal '" + dir_ + "' is not safe to use: " + *why +
+                     ". Use a directory only you can write (chmod 700)" + guidance,
                  {},
                  0};
   return std::nullopt;
@@ -191,7 +218,7 @@ std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint
     return std::nullopt;
   }
   const std::string path = dir_ + G_DIR_SEPARATOR_S + fingerprint + ".lock";
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     *error = Error{ErrorKind::Io,
                    "cannot open the job journal's lock '" + path + "': " + g_strerror(errno),
@@ -221,7 +248,7 @@ std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint
 
 std::optional<JournalEntry> Journal::read(const std::string &fingerprint) const {
   if (!is_fingerprint(fingerprint)) return std::nullopt;
-  auto text = read_small_file(entry_path(fingerprint));
+  auto text = read_entry_file(entry_path(fingerprint));
   return text ? parse(*text) : std::nullopt;
 }
 
@@ -285,6 +312,11 @@ void Journal::store_clip(
   const std::string path = cache_path(fingerprint);
   g_autofree gchar *clips = g_path_get_dirname(path.c_str());
   if (g_mkdir_with_parents(clips, 0700) != 0) return;
+  // Eviction deletes files in it: never somewhere a link leads.
+  if (auto why = untrusted(clips, Symlinks::Refuse)) {
+    GST_CAT_WARNING(grokimagine_core_debug, "clip cache %s not used: %s", clips, why->c_str());
+    return;
+  }
   std::string temp = path + ".XXXXXX";
   int out = g_mkstemp_full(temp.data(), O_WRONLY | O_CLOEXEC, 0600);
   if (out < 0) return;
@@ -315,10 +347,14 @@ void Journal::store_clip(
   std::uint64_t total = 0;
   g_autoptr(GDir) dir = g_dir_open(clips, 0, nullptr);
   while (const gchar *name = dir ? g_dir_read_name(dir) : nullptr) {
-    if (!g_str_has_suffix(name, ".mp4")) continue;
+    // Only the cache's own clips (named by their job's fingerprint), never
+    // another file that happens to be there.
+    const std::string stem(name);
+    if (!g_str_has_suffix(name, ".mp4") || !is_fingerprint(stem.substr(0, stem.size() - 4)))
+      continue;
     g_autofree gchar *clip = g_build_filename(clips, name, nullptr);
-    GStatBuf info;
-    if (g_stat(clip, &info) != 0) continue;
+    struct stat info;
+    if (lstat(clip, &info) != 0 || !S_ISREG(info.st_mode)) continue;
     // To the nanosecond: clips stored or replayed within one second keep
     // their order.
     kept.push_back(

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "error.h"
+#include "local-file.h"
 
 namespace grokimagine {
 
@@ -72,6 +73,10 @@ class Journal {
   static std::string default_dir();
 
   explicit Journal(std::string dir);
+  // Why `dir` cannot hold a journal or its clips: not a directory (or,
+  // with Symlinks::Refuse, a link to one), not the user's, writable by
+  // others. None when it can.
+  static std::optional<std::string> untrusted(const std::string &dir, Symlinks symlinks);
   bool enabled() const { return !dir_.empty(); }
   const std::string &dir() const { return dir_; }
 

@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "local-file.h"
+
 namespace grokimagine {
 
 namespace {
@@ -27,13 +29,15 @@ std::optional<PriceTable> PriceTable::load(const std::string &path, Error *error
   PriceTable table;
   table.prices_.assign(std::begin(kBuiltIn), std::end(kBuiltIn));
   if (path.empty()) return table;
-  g_autofree gchar *contents = nullptr;
-  g_autoptr(GError) gerror = nullptr;
-  if (!g_file_get_contents(path.c_str(), &contents, nullptr, &gerror)) {
-    *error = invalid_setting("Property 'prices': cannot read '" + path + "': " + gerror->message);
+  // A price file is a few lines; a bound keeps a mistaken path cheap.
+  constexpr std::uint64_t kMaxBytes = 1024 * 1024;
+  std::string why;
+  auto contents = read_regular_file(path, kMaxBytes, Symlinks::Follow, &why);
+  if (!contents) {
+    *error = invalid_setting("Property 'prices': cannot read '" + path + "': " + why + ".");
     return std::nullopt;
   }
-  if (auto failure = table.add_lines(contents, path)) {
+  if (auto failure = table.add_lines(*contents, path)) {
     *error = *failure;
     return std::nullopt;
   }

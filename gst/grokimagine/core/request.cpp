@@ -7,6 +7,10 @@
 #include <cstring>
 #include <memory>
 
+#include <unistd.h>
+
+#include "local-file.h"
+
 namespace grokimagine {
 
 Error invalid_setting(std::string message) {
@@ -90,21 +94,12 @@ std::optional<ImageInput> read_local_file(const std::string &path, const char *p
                              ", a local path or a file:// URI of a readable " + kind.noun + ".");
     return std::nullopt;
   };
-  g_autoptr(GFile) file = g_file_new_for_path(path.c_str());
-  g_autoptr(GError) gerror = nullptr;
-  g_autoptr(GFileInfo) info =
-      g_file_query_info(file, G_FILE_ATTRIBUTE_STANDARD_SIZE "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                        G_FILE_QUERY_INFO_NONE, nullptr, &gerror);
-  if (!info) return fail(gerror->message);
-  if (g_file_info_get_file_type(info) != G_FILE_TYPE_REGULAR) return fail("not a regular file");
-  if (g_file_info_get_size(info) > kind.max_bytes)
-    return fail("larger than " + std::to_string(kind.max_bytes / (1024 * 1024)) + " MiB");
-  g_autofree gchar *contents = nullptr;
-  gsize length = 0;
-  if (!g_file_load_contents(file, nullptr, &contents, &length, nullptr, &gerror))
-    return fail(gerror->message);
+  std::string why;
+  auto contents = read_regular_file(path, std::uint64_t(kind.max_bytes), Symlinks::Follow, &why);
+  if (!contents) return fail(why);
+  const std::size_t length = contents->size();
   if (length == 0) return fail("the file is empty");
-  std::string bytes(contents, length);
+  std::string bytes = std::move(*contents);
   std::string mime = sniff_type(bytes, kind.mime_prefix);
   if (mime.empty())
     return fail(std::string("its content is not ") +
@@ -277,9 +272,13 @@ std::optional<Keyframe> parse_keyframe(const std::string &entry, std::string *wh
 }
 
 std::optional<double> mp4_duration(const std::string &path, std::string *why) {
-  FILE *file = g_fopen(path.c_str(), "rb");
+  const int fd = open_regular_file(path, Symlinks::Follow, why);
+  FILE *file = fd < 0 ? nullptr : fdopen(fd, "rb");
   if (!file) {
-    *why = g_strerror(errno);
+    if (fd >= 0) {
+      *why = g_strerror(errno);
+      close(fd);
+    }
     return std::nullopt;
   }
   std::unique_ptr<FILE, int (*)(FILE *)> closer(file, fclose);
