@@ -2,16 +2,26 @@
 // resumes or replays a job without paying for it again.
 //
 //   grokimagine-jobs [--journal DIR]            list every job, newest first
-//   grokimagine-jobs [--journal DIR] resume ID  the line that gives job ID again
+//   grokimagine-jobs [--journal DIR] [--api-url URL] resume ID
+//                                               the line that gives job ID again
 //                                               (a request id or a fingerprint)
 //                                               without paying, if there is one
+//
+// What it prints comes from the journal, which holds what providers and
+// prompts said: control characters are shown escaped, never sent to the
+// terminal, and a printed gst-launch line carries only values that cannot
+// add elements to it.
 #include <glib.h>
 
+#include <algorithm>
+#include <clocale>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "core/journal.h"
 #include "core/providers/provider.h"
+#include "core/request.h"
 
 using grokimagine::Journal;
 using grokimagine::JournalEntry;
@@ -33,12 +43,39 @@ std::string cost(const JournalEntry &entry) {
   return text;
 }
 
+// `text` as valid UTF-8 with C0 and C1 control characters (U+0000-001F,
+// U+007F-009F) escaped: a prompt or a provider's answer holding terminal
+// escapes (a title, a cleared screen) is shown, not obeyed.
+std::string printable(const std::string &text) {
+  g_autofree gchar *valid = g_utf8_make_valid(text.c_str(), gssize(text.size()));
+  std::string shown;
+  for (const gchar *at = valid; *at; at = g_utf8_next_char(at)) {
+    const gunichar c = g_utf8_get_char(at);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
+      g_autofree gchar *escaped = g_strdup_printf("\\x%02x", c);
+      shown += escaped;
+    } else {
+      shown.append(at, std::size_t(g_utf8_next_char(at) - at));
+    }
+  }
+  return shown;
+}
+
 // The prompt, shortened to fit a table row.
 std::string excerpt(const std::string &prompt) {
-  g_autofree gchar *valid = g_utf8_make_valid(prompt.c_str(), -1);
-  if (g_utf8_strlen(valid, -1) <= 40) return valid;
-  g_autofree gchar *cut = g_utf8_substring(valid, 0, 39);
+  const std::string shown = printable(prompt);
+  if (g_utf8_strlen(shown.c_str(), -1) <= 40) return shown;
+  g_autofree gchar *cut = g_utf8_substring(shown.c_str(), 0, 39);
   return std::string(cut) + "…";
+}
+
+// A value gst-launch reads as one: it joins its arguments and parses them
+// again, so a quote, a space or a '!' in a value would start another
+// element (a filesink over a file of the user's).
+bool one_gst_value(const std::string &value) {
+  return !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return g_ascii_isalnum(c) || strchr("._/+,@%=~:-", c);
+  });
 }
 
 std::string quoted(const std::string &text) {
@@ -50,11 +87,18 @@ std::string quoted(const std::string &text) {
 // a line resuming it by request id (a status request and a download); once
 // it is gone, the copy in the cache. Empty, with `why`, when neither is
 // left (a line describing the job again would be a new, paid job).
-std::string free_line(const JournalEntry &entry, const Journal &journal, std::string *why) {
+// `api_url`: where to resume the job (the user's --api-url), else the
+// provider's own.
+std::string free_line(const JournalEntry &entry, const Journal &journal, const std::string &api_url,
+                      std::string *why) {
   const bool video = entry.kind != "image";
   const std::string output =
       video ? " ! filesink location=clip.mp4" : " ! multifilesink location=image-%d";
   const grokimagine::Provider *provider = grokimagine::find_provider(entry.provider);
+  if (!provider) {
+    *why = "its provider '" + printable(entry.provider) + "' is not one this plugin knows";
+    return {};
+  }
   Request request;
   request.model = entry.model;
   const bool synchronous = provider && provider->answers_with_media(request);
@@ -63,20 +107,37 @@ std::string free_line(const JournalEntry &entry, const Journal &journal, std::st
       provider ? grokimagine::retained_until(entry, provider->retention()) : 0;
   const bool resumable = entry.state != JournalEntry::State::Failed && !entry.request_id.empty() &&
                          !synchronous && g_get_real_time() / G_USEC_PER_SEC < kept_until;
-  if (resumable)
+  if (resumable) {
+    // Journal entries with another id are never read; checked again here,
+    // where it matters most.
+    if (std::string problem = grokimagine::request_id_problem(entry.request_id); !problem.empty()) {
+      *why = "its request id cannot go on a command line: " + problem;
+      return {};
+    }
+    if (api_url.empty() && !entry.api_url.empty() && entry.api_url != provider->default_api_url())
+      g_printerr("Job %s was made through %s: pass --api-url to resume it there.\n",
+                 entry.request_id.c_str(), printable(entry.api_url).c_str());
     return std::string("gst-launch-1.0 ") + (video ? "grokimaginesrc" : "grokimagineimagesrc") +
-           " provider=" + entry.provider + " api-url=" + quoted(entry.api_url) +
+           " provider=" + provider->name() +
+           (api_url.empty() ? std::string() : " api-url=" + quoted(api_url)) +
            " request-id=" + quoted(entry.request_id) + output;
+  }
   const std::string cached = journal.cache_path(entry.fingerprint);
   if (video && entry.state == JournalEntry::State::Delivered &&
-      g_file_test(cached.c_str(), G_FILE_TEST_IS_REGULAR))
+      g_file_test(cached.c_str(), G_FILE_TEST_IS_REGULAR)) {
+    if (!one_gst_value(cached)) {
+      *why = "the path of its cached copy (" + printable(cached) +
+             ") holds characters a gst-launch line cannot carry as one value; copy that file";
+      return {};
+    }
     return "gst-launch-1.0 filesrc location=" + quoted(cached) + output;
+  }
   switch (entry.state) {
     case JournalEntry::State::Submitting:
       *why = "its submit was never answered, so there is no request id to resume";
       break;
     case JournalEntry::State::Failed:
-      *why = "it failed" + (entry.detail.empty() ? std::string() : ": " + entry.detail);
+      *why = "it failed" + (entry.detail.empty() ? std::string() : ": " + printable(entry.detail));
       break;
     default:
       *why = synchronous ? "the provider answered it at once (no job to resume) and "
@@ -90,12 +151,19 @@ std::string free_line(const JournalEntry &entry, const Journal &journal, std::st
 }  // namespace
 
 int main(int argc, char **argv) {
+  // Text goes out in the terminal's own encoding (UTF-8 where it takes it),
+  // not as '?' for every character outside ASCII.
+  setlocale(LC_ALL, "");
   gchar *journal_option = nullptr;
-  const GOptionEntry options[] = {{"journal", 'j', 0, G_OPTION_ARG_FILENAME, &journal_option,
-                                   "The journal directory (default: GROKIMAGINE_JOURNAL, else "
-                                   "$XDG_STATE_HOME/grokimagine)",
-                                   "DIR"},
-                                  {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  gchar *api_url_option = nullptr;
+  const GOptionEntry options[] = {
+      {"journal", 'j', 0, G_OPTION_ARG_FILENAME, &journal_option,
+       "The journal directory (default: GROKIMAGINE_JOURNAL, else "
+       "$XDG_STATE_HOME/grokimagine)",
+       "DIR"},
+      {"api-url", 0, 0, G_OPTION_ARG_STRING, &api_url_option,
+       "Resume through this API URL (default: the provider's own)", "URL"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_autoptr(GOptionContext) context = g_option_context_new("[resume ID]");
   g_option_context_set_summary(context,
                                "Lists the Grok Imagine job journal, or prints the gst-launch "
@@ -107,7 +175,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const std::string dir = journal_option ? journal_option : Journal::default_dir();
+  const std::string api_url = api_url_option ? api_url_option : "";
   g_free(journal_option);
+  g_free(api_url_option);
+  if (!api_url.empty() && !one_gst_value(api_url)) {
+    g_printerr("--api-url %s holds characters a gst-launch line cannot carry as one value.\n",
+               printable(api_url).c_str());
+    return 2;
+  }
   if (dir.empty()) {
     g_printerr("The journal is off (GROKIMAGINE_JOURNAL is empty).\n");
     return 1;
@@ -119,16 +194,16 @@ int main(int argc, char **argv) {
     for (const JournalEntry &entry : entries)
       if (entry.request_id == argv[2] || entry.fingerprint == argv[2]) {
         std::string why;
-        const std::string line = free_line(entry, journal, &why);
+        const std::string line = free_line(entry, journal, api_url, &why);
         if (line.empty()) {
-          g_printerr("Job %s cannot be had again without paying for a new one: %s.\n", argv[2],
-                     why.c_str());
+          g_printerr("Job %s cannot be had again without paying for a new one: %s.\n",
+                     printable(argv[2]).c_str(), why.c_str());
           return 1;
         }
         g_print("%s\n", line.c_str());
         return 0;
       }
-    g_printerr("No job %s in %s.\n", argv[2], dir.c_str());
+    g_printerr("No job %s in %s.\n", printable(argv[2]).c_str(), printable(dir).c_str());
     return 1;
   }
   if (argc != 1) {
@@ -140,10 +215,10 @@ int main(int argc, char **argv) {
           "COST", "REQUEST ID", "PROMPT");
   for (const JournalEntry &entry : entries)
     g_print("%-19s  %-8s  %-24s  %-10s  %-10s  %-36s  %s\n", when(entry.created).c_str(),
-            entry.provider.c_str(), entry.model.c_str(),
+            printable(entry.provider).c_str(), printable(entry.model).c_str(),
             grokimagine::journal_state_name(entry.state), cost(entry).c_str(),
-            entry.request_id.empty() ? "-" : entry.request_id.c_str(),
+            entry.request_id.empty() ? "-" : printable(entry.request_id).c_str(),
             excerpt(entry.prompt).c_str());
-  if (entries.empty()) g_print("(no jobs in %s)\n", dir.c_str());
+  if (entries.empty()) g_print("(no jobs in %s)\n", printable(dir).c_str());
   return 0;
 }

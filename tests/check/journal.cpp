@@ -398,8 +398,15 @@ GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
                 listing.c_str());
 
   // While the provider keeps the job: its line resumes it, and running that
-  // line pays nothing.
+  // line pays nothing. The line names the provider's own API unless told
+  // another (the emulator's, here).
   std::string line = run_tool({"resume", id});
+  fail_unless(g_str_has_prefix(line.c_str(),
+                               "gst-launch-1.0 grokimaginesrc provider=segmind "
+                               "request-id="),
+              "%s", line.c_str());
+  fail_unless(test::contains(line, "pass --api-url to resume it there"), "%s", line.c_str());
+  line = run_tool({"--api-url", emulator.api_url(), "resume", id});
   fail_unless(g_str_has_prefix(line.c_str(), "gst-launch-1.0 grokimaginesrc provider=segmind"),
               "%s", line.c_str());
   fail_unless(test::contains(line, "request-id='" + id + "'"), "%s", line.c_str());
@@ -448,6 +455,72 @@ GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
     if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
       fail_if(test::contains(test::read_file(path), options.api_key), "the key is in %s", name);
   }
+}
+GST_END_TEST;
+
+// A hostile API answers a request id that would steer the printed line: it
+// is refused when it arrives, naming its problem, and a journal holding one
+// anyway (written by something else) gives no line. What the tool lists is
+// shown, never obeyed: terminal escapes in a prompt or a model are escaped,
+// and text outside ASCII comes out as UTF-8.
+GST_START_TEST(test_jobs_tool_prints_nothing_a_hostile_answer_steers) {
+  emu::Options options = test::quick_options();
+  options.request_id_prefix = "a\" ! tee name=t t. ! queue ! filesink location=/tmp/x ";
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  RunResult run = test::run_failing(make_source(emulator, journal));
+  fail_unless(test::contains(run.error_text(),
+                             "it contains '\"': request ids are letters, "
+                             "digits and . _ : - only"),
+              "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless_equals_int(emulator.counters().status_polls, 0);
+
+  grokimagine::Journal entries(journal);
+  grokimagine::JournalEntry steering;
+  steering.fingerprint = grokimagine::sha256_hex("steering");
+  steering.state = grokimagine::JournalEntry::State::Submitted;
+  steering.created = steering.updated = g_get_real_time() / G_USEC_PER_SEC;
+  steering.provider = "segmind";
+  steering.model = "grok-imagine-video";
+  steering.request_id = "a\" ! filesink location=/tmp/x";
+  fail_if(entries.write(steering).has_value());
+  grokimagine::JournalEntry shown = steering;
+  shown.fingerprint = grokimagine::sha256_hex("shown");
+  shown.request_id = "req-1";
+  shown.prompt = "Un caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \x1b]0;owned\x07\x1b[2J at night by the river";
+  shown.model = "model\x1b[31m";
+  fail_if(entries.write(shown).has_value());
+
+  const char *tool = g_getenv("GROKIMAGINE_JOBS");
+  auto run_tool = [&](std::vector<std::string> args, bool *ok) {
+    args.insert(args.begin(), {tool, "--journal", journal});
+    std::vector<char *> argv;
+    for (auto &arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    g_autofree gchar *out = nullptr;
+    g_autofree gchar *err = nullptr;
+    int status = 0;
+    const gchar *env[] = {"LANG=C.UTF-8", "LC_ALL=C.UTF-8", nullptr};
+    fail_unless(g_spawn_sync(nullptr, argv.data(), const_cast<gchar **>(env), G_SPAWN_DEFAULT,
+                             nullptr, nullptr, &out, &err, &status, nullptr));
+    *ok = g_spawn_check_wait_status(status, nullptr);
+    return std::string(out) + err;
+  };
+  bool ok = true;
+  const std::string listing = run_tool({}, &ok);
+  fail_unless(ok, "%s", listing.c_str());
+  fail_if(test::contains(listing, "\x1b"), "a raw escape in:\n%s", listing.c_str());
+  fail_if(test::contains(listing, "\x07"), "a raw bell in:\n%s", listing.c_str());
+  fail_unless(test::contains(listing, "model\\x1b[31m"), "%s", listing.c_str());
+  fail_unless(test::contains(listing, "Un caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \\x1b]0;owned\\x07"),
+              "%s", listing.c_str());
+  fail_unless(test::contains(listing, "\xe2\x80\xa6"), "no ellipsis in:\n%s", listing.c_str());
+  fail_if(test::contains(listing, "filesink"), "%s", listing.c_str());
+  const std::string line = run_tool({"resume", steering.fingerprint}, &ok);
+  fail_if(ok, "%s", line.c_str());
+  fail_if(test::contains(line, "gst-launch"), "%s", line.c_str());
 }
 GST_END_TEST;
 
@@ -603,6 +676,7 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_journal_follows_no_links_and_evicts_only_its_clips);
   tcase_add_test(tc, test_cost_on_the_bus_and_spent);
   tcase_add_test(tc, test_jobs_tool_lists_and_resumes_without_the_key);
+  tcase_add_test(tc, test_jobs_tool_prints_nothing_a_hostile_answer_steers);
   tcase_add_test(tc, test_clip_cache_evicts_the_least_recently_used);
   tcase_add_test(tc, test_entries_past_retention_are_not_followed);
   suite_add_tcase(suite, tc);

@@ -188,7 +188,7 @@ class AimlapiProfile : public Profile {
       bad_request(msg, error);
       return;
     }
-    request.spec.id = random_uuid();
+    request.spec.id = core_.request_id(random_uuid());
     request.spec.outcome = core_.planned_outcome(false);
     core_.accept_job(
         std::move(paused), record_index, request.inputs, request.spec,

@@ -288,6 +288,8 @@ std::unique_ptr<Profile> make_reapi_profile(Core &core);
 // GMainContext, jobs and their media, faults, counters, the CDN.
 class Core {
  public:
+  // A new job's request id: `base` (random), after options.request_id_prefix.
+  std::string request_id(const std::string &base) const { return options.request_id_prefix + base; }
   explicit Core(Options emulator_options);
   ~Core();
   Core(const Core &) = delete;

@@ -127,6 +127,9 @@ struct Options {
   // next token, at least 1) and the profile's error envelope, and takes
   // none. The key is checked first: a wrong key still gets its 401.
   unsigned rate_limit_per_s = 0;
+  // Every job's request id begins with this: a hostile API answering ids
+  // that would steer a command line (`a" ! filesink location=...`).
+  std::string request_id_prefix;
   // 0: pick free ports.
   unsigned api_port = 0;
   unsigned cdn_port = 0;

@@ -68,6 +68,7 @@ int main(int argc, char **argv) {
   g_autofree gchar *provider = nullptr;
   g_autofree gchar *api_key = nullptr;
   g_autofree gchar *fail_detail = nullptr;
+  g_autofree gchar *request_id_prefix = nullptr;
   const GOptionEntry entries[] = {
       {"provider", 0, 0, G_OPTION_ARG_STRING, &provider,
        "API to speak: segmind (default), xai, aimlapi or reapi", "NAME"},
@@ -91,6 +92,8 @@ int main(int argc, char **argv) {
        "N"},
       {"fail-detail", 0, 0, G_OPTION_ARG_STRING, &fail_detail,
        "Make every job fail with this detail, the provider's way", "TEXT"},
+      {"request-id-prefix", 0, 0, G_OPTION_ARG_STRING, &request_id_prefix,
+       "Begin every job's request id with this (a hostile API's ids)", "TEXT"},
       {"moderate", 0, 0, G_OPTION_ARG_NONE, &moderate,
        "xai: jobs end done but blocked by moderation (empty url)", nullptr},
       {"expire-jobs", 0, 0, G_OPTION_ARG_NONE, &expire_jobs, "xai: jobs end expired", nullptr},
@@ -149,6 +152,7 @@ int main(int argc, char **argv) {
   options.moderate = moderate;
   options.expire_jobs = expire_jobs;
   options.cost_scale = cost_scale;
+  if (request_id_prefix) options.request_id_prefix = request_id_prefix;
   options.ignore_range = ignore_range;
   options.cdn_unknown_total = unknown_total;
   options.cdn_delay_ms = static_cast<unsigned>(cdn_delay_ms);

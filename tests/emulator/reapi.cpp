@@ -229,7 +229,7 @@ class ReapiProfile : public Profile {
       respond_error(msg, SOUP_STATUS_BAD_REQUEST, refusal.code, refusal.message);
       return;
     }
-    request.spec.id = "task_" + random_hex();
+    request.spec.id = core_.request_id("task_" + random_hex());
     request.spec.outcome = core_.planned_outcome(false);
     core_.accept_job(
         std::move(paused), record_index, request.inputs, request.spec,

@@ -227,7 +227,7 @@ class SegmindProfile : public Profile {
       respond_error(msg, SOUP_STATUS_BAD_REQUEST, error);
       return;
     }
-    request.spec.id = random_uuid();
+    request.spec.id = core_.request_id(random_uuid());
     request.spec.model = model;
     request.spec.outcome = core_.planned_outcome(false);
     ImageInputs inputs;

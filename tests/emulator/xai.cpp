@@ -689,7 +689,7 @@ class XaiProfile : public Profile {
     spec.input_path = video.path;
     spec.input_seconds = video.seconds;
     spec.restyle = !extend;
-    spec.id = random_uuid();
+    spec.id = core_.request_id(random_uuid());
     spec.outcome = core_.planned_outcome(true);
     core_.create_job(record_index, spec);
     respond(paused->get(), SOUP_STATUS_OK, JsonWriter().add("request_id", spec.id).finish());
@@ -704,7 +704,7 @@ class XaiProfile : public Profile {
       core_.submit_records[record_index].keyframes = request.keyframes;
       core_.submit_records[record_index].generate_audio = request.audio;
     }
-    request.spec.id = random_uuid();
+    request.spec.id = core_.request_id(random_uuid());
     request.spec.outcome = core_.planned_outcome(true);
     core_.accept_job(
         std::move(paused), record_index, request.inputs, request.spec,
@@ -717,7 +717,7 @@ class XaiProfile : public Profile {
   void submit_images(PausedPtr paused, const std::string &body, std::size_t record_index) {
     ImagesRequest request;
     if (!parse_body(paused->get(), body, parse_images, &request)) return;
-    request.spec.id = random_uuid();
+    request.spec.id = core_.request_id(random_uuid());
     // A synchronous answer has nothing left to expire.
     const Outcome outcome = core_.planned_outcome(true);
     request.spec.outcome = outcome == Outcome::Expire ? Outcome::Complete : outcome;

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "local-file.h"
 #include "log.h"
+#include "request.h"
 
 namespace grokimagine {
 
@@ -114,6 +115,9 @@ std::optional<JournalEntry> parse(const std::string &text) {
     }
   }
   entry.request_id = json::string_at(node, "request_id");
+  // Written by this plugin from a checked id: anything else was not.
+  if (!entry.request_id.empty() && !request_id_problem(entry.request_id).empty())
+    return std::nullopt;
   entry.media_url = json::string_at(node, "media_url");
   entry.media_expires = integer("media_expires");
   entry.cost_usd = json::number_at(node, "cost_usd").value_or(-1);

@@ -24,6 +24,14 @@ std::string request_id_problem(const std::string &id) {
   if (id == "." || id == "..") return "it is a relative path segment";
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f) return "it contains control characters";
+  // Ids go into URLs, file names, logs and the command lines
+  // grokimagine-jobs prints: a quote or a space from a hostile answer could
+  // add elements to a gst-launch line. Providers' ids are words.
+  for (char c : id)
+    if (!g_ascii_isalnum(c) && !strchr("._:-", c))
+      return (g_ascii_isprint(c) ? std::string("it contains '") + c + "'"
+                                 : std::string("it contains a character outside ASCII")) +
+             ": request ids are letters, digits and . _ : - only";
   return {};
 }
 

@@ -125,8 +125,9 @@ std::optional<Error> check_range(const char *property, int value, int min, int m
                                  const std::string &who);
 Error invalid_setting(std::string message);
 
-// Why `id` cannot be a provider's request id (it goes into URL paths and
-// logs): empty, too long, or holding control characters. Empty when fine.
+// Why `id` cannot be a provider's request id (it goes into URL paths, logs
+// and printed command lines): empty, too long, a path segment, or holding
+// anything but letters, digits and . _ : -. Empty when fine.
 std::string request_id_problem(const std::string &id);
 
 }  // namespace grokimagine
