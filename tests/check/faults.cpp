@@ -955,6 +955,80 @@ static std::string download_whole_clip(const emu::Emulator &emulator, const std:
   return clip;
 }
 
+// Media is asked for as it is (Accept-Encoding: identity): a CDN that
+// compresses when offered gzip sends the clip whole. One that compresses
+// anyway is refused at once: libsoup would decode it and the download stop
+// at the compressed Content-Length, a clip cut short and called done.
+GST_START_TEST(test_compressed_media_is_never_cut_short) {
+  emu::Options options = test::quick_options();
+  options.cdn_lie = emu::Options::CdnLie::GzipWhenOffered;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  download_whole_clip(emulator, dir.path("plain.mp4"), 4);
+
+  options.cdn_lie = emu::Options::CdnLie::GzipAlways;
+  emu::Emulator gzip(options);
+  GstElement *source = make_element("grokimaginesrc", gzip);
+  g_object_set(source, "location", dir.path("gzip.mp4").c_str(), nullptr);
+  RunResult run = run_with_fakesink(source);
+  fail_if(run.eos, "a compressed clip was taken for the clip");
+  assert_str_eq(run.error_detail("reason"), "protocol");
+  fail_unless(test::contains(run.error_text(), "Content-Encoding: gzip"), "%s",
+              run.error_text().c_str());
+  fail_if(g_file_test(dir.path("gzip.mp4").c_str(), G_FILE_TEST_EXISTS));
+}
+GST_END_TEST;
+
+// After a proper 206, a later part answered without Content-Range, as a
+// 200 holding only that part, or with another total, is a protocol error
+// before any of its bytes is stored or handed on: what reached downstream
+// is the clip's own bytes.
+GST_START_TEST(test_range_answers_that_lie_are_refused) {
+  using CdnLie = emu::Options::CdnLie;
+  const std::pair<CdnLie, const char *> lies[] = {
+      {CdnLie::NoContentRange, "206 without Content-Range"},
+      {CdnLie::PartAs200, "differs from the"},
+      {CdnLie::WrongTotal, "differs from the"},
+  };
+  for (const auto &[lie, says] : lies) {
+    emu::Options options = test::quick_options();
+    options.bulky = true;
+    options.cdn_lie = lie;
+    emu::Emulator emulator(options);
+    test::TempDir dir;
+    GstElement *source = make_element("grokimaginesrc", emulator);
+    g_object_set(source, "duration", 2, "location", dir.path("clip.mp4").c_str(), nullptr);
+    // What the source hands on, by offset.
+    std::string received;
+    g_autoptr(GstPad) pad = gst_element_get_static_pad(source, "src");
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *, GstPadProbeInfo *info, gpointer data) {
+          auto *into = static_cast<std::string *>(data);
+          GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+          GstMapInfo map;
+          if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+            const std::size_t at = std::size_t(GST_BUFFER_OFFSET(buffer));
+            if (into->size() < at + map.size) into->resize(at + map.size);
+            into->replace(at, map.size, reinterpret_cast<const char *>(map.data), map.size);
+            gst_buffer_unmap(buffer, &map);
+          }
+          return GST_PAD_PROBE_OK;
+        },
+        &received, nullptr);
+    RunResult run = run_with_fakesink(source);
+    fail_if(run.eos, "%s: a lying answer was taken for the clip", says);
+    assert_str_eq(run.error_detail("reason"), "protocol");
+    fail_unless(test::contains(run.error_text(), says), "%s", run.error_text().c_str());
+    fail_if(g_file_test(dir.path("clip.mp4").c_str(), G_FILE_TEST_EXISTS));
+    const std::string clip =
+        test::read_file(emulator.clip_path(emulator.submits().at(0).request_id));
+    fail_unless(received.size() <= clip.size() && clip.compare(0, received.size(), received) == 0,
+                "%s: %zu bytes handed on that are not the clip's", says, received.size());
+  }
+}
+GST_END_TEST;
+
 // A CDN without Range: the first request's Range is ignored (200 with the
 // whole clip), and that one body is the download, in order, however many
 // connections were allowed.
@@ -1125,6 +1199,8 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_tail_fetched_first_when_moov_at_end);
   tcase_add_test(tc, test_parallel_download_survives_random_cuts);
   tcase_add_test(tc, test_no_range_falls_back_to_one_body);
+  tcase_add_test(tc, test_compressed_media_is_never_cut_short);
+  tcase_add_test(tc, test_range_answers_that_lie_are_refused);
   tcase_add_test(tc, test_range_without_total_length);
   tcase_add_test(tc, test_parallel_download_uses_its_connections);
   tcase_add_test(tc, test_stop_with_parts_in_flight);

@@ -48,6 +48,7 @@ std::string joined(std::initializer_list<const char *> items, const char *separa
 std::string random_hex();
 // A random UUID, "xxxxxxxx-xxxx-4xxx-...".
 std::string random_uuid();
+GBytes *gzip_bytes(GBytes *bytes);
 
 // ---- JSON ----
 

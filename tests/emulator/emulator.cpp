@@ -180,6 +180,18 @@ std::string random_hex() {
   return hex;
 }
 
+// `bytes` gzip-compressed, as a CDN's Content-Encoding: gzip sends them.
+GBytes *gzip_bytes(GBytes *bytes) {
+  g_autoptr(GZlibCompressor) gzip = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, -1);
+  g_autoptr(GOutputStream) memory = g_memory_output_stream_new_resizable();
+  g_autoptr(GOutputStream) out = g_converter_output_stream_new(memory, G_CONVERTER(gzip));
+  gsize size = 0;
+  const void *data = g_bytes_get_data(bytes, &size);
+  g_output_stream_write_all(out, data, size, nullptr, nullptr, nullptr);
+  g_output_stream_close(out, nullptr, nullptr);
+  return g_memory_output_stream_steal_as_bytes(G_MEMORY_OUTPUT_STREAM(memory));
+}
+
 std::string random_uuid() {
   g_autofree gchar *uuid = g_uuid_string_random();
   return uuid;
@@ -1342,6 +1354,32 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
   soup_message_headers_replace(response_headers, "Content-Type", content_type);
   if (!options.ignore_range)
     soup_message_headers_replace(response_headers, "Accept-Ranges", "bytes");
+  using CdnLie = Options::CdnLie;
+  const char *offered = soup_message_headers_get_one(request_headers, "Accept-Encoding");
+  if (options.cdn_lie == CdnLie::GzipAlways ||
+      (options.cdn_lie == CdnLie::GzipWhenOffered && offered && strstr(offered, "gzip"))) {
+    // The whole file, compressed, whatever Range asked.
+    soup_message_headers_remove(request_headers, "Range");
+    BytesPtr compressed(gzip_bytes(media));
+    soup_message_headers_replace(response_headers, "Content-Encoding", "gzip");
+    soup_message_headers_set_content_length(
+        response_headers, static_cast<goffset>(g_bytes_get_size(compressed.get())));
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
+    if (method == SOUP_METHOD_GET)
+      soup_message_body_append_bytes(soup_server_message_get_response_body(msg), compressed.get());
+    return;
+  }
+  const bool later_part = range.kind == ByteRange::Kind::Partial && range.first > 0;
+  if (later_part && options.cdn_lie == CdnLie::PartAs200) {
+    const guint64 part = range.last - range.first + 1;
+    soup_message_headers_remove(request_headers, "Range");
+    soup_message_headers_set_content_length(response_headers, static_cast<goffset>(part));
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
+    BytesPtr body(g_bytes_new_from_bytes(media, range.first, part));
+    if (method == SOUP_METHOD_GET)
+      soup_message_body_append_bytes(soup_server_message_get_response_body(msg), body.get());
+    return;
+  }
   guint status = SOUP_STATUS_OK;
   switch (range.kind) {
     case ByteRange::Kind::Unsatisfiable:
@@ -1352,7 +1390,12 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
       return;
     case ByteRange::Kind::Partial:
       status = SOUP_STATUS_PARTIAL_CONTENT;
-      if (options.cdn_unknown_total)
+      if (later_part && options.cdn_lie == CdnLie::NoContentRange) break;
+      if (later_part && options.cdn_lie == CdnLie::WrongTotal)
+        soup_message_headers_set_content_range(response_headers, static_cast<goffset>(range.first),
+                                               static_cast<goffset>(range.last),
+                                               static_cast<goffset>(size + 1000));
+      else if (options.cdn_unknown_total)
         soup_message_headers_replace(
             response_headers, "Content-Range",
             ("bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/*")

@@ -98,6 +98,14 @@ struct Options {
   // ("Content-Range: bytes 0-1023/*", which RFC 9110 allows when the length
   // is unknown, e.g. a file still being written).
   bool cdn_unknown_total = false;
+  // A CDN that lies about the bytes it sends (RFC 9110 says otherwise):
+  // compresses media (Content-Encoding: gzip, the compressed length as
+  // Content-Length) when the request offers gzip, or whatever it offers;
+  // or answers a later part of a ranged download (a Range not from byte 0)
+  // with a 206 without Content-Range, a 200 carrying only that part, or a
+  // Content-Range whose total is not the file's size.
+  enum class CdnLie { None, GzipWhenOffered, GzipAlways, NoContentRange, PartAs200, WrongTotal };
+  CdnLie cdn_lie = CdnLie::None;
   // Link shaping of the CDN, to model a real one tens of milliseconds away
   // that caps each connection's throughput. cdn_delay_ms: every CDN answer
   // (its head and body) waits this long after the request arrived.

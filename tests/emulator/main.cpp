@@ -69,6 +69,7 @@ int main(int argc, char **argv) {
   g_autofree gchar *api_key = nullptr;
   g_autofree gchar *fail_detail = nullptr;
   g_autofree gchar *request_id_prefix = nullptr;
+  g_autofree gchar *cdn_lie = nullptr;
   const GOptionEntry entries[] = {
       {"provider", 0, 0, G_OPTION_ARG_STRING, &provider,
        "API to speak: segmind (default), xai, aimlapi or reapi", "NAME"},
@@ -101,6 +102,10 @@ int main(int argc, char **argv) {
        "xai: finished jobs report this many times the published price (1)", "X"},
       {"ignore-range", 0, 0, G_OPTION_ARG_NONE, &ignore_range,
        "The CDN ignores Range and always sends the whole clip (200)", nullptr},
+      {"cdn-lie", 0, 0, G_OPTION_ARG_STRING, &cdn_lie,
+       "The CDN lies: gzip-when-offered, gzip (compressed media), no-content-range, part-as-200 "
+       "or wrong-total (a later part of a ranged download)",
+       "HOW"},
       {"cdn-unknown-total", 0, 0, G_OPTION_ARG_NONE, &unknown_total,
        "The CDN answers Range without the clip's length (Content-Range: bytes A-B/*)", nullptr},
       {"cdn-delay-ms", 0, 0, G_OPTION_ARG_INT, &cdn_delay_ms,
@@ -153,6 +158,24 @@ int main(int argc, char **argv) {
   options.expire_jobs = expire_jobs;
   options.cost_scale = cost_scale;
   if (request_id_prefix) options.request_id_prefix = request_id_prefix;
+  if (cdn_lie) {
+    using CdnLie = grokimagine::emulator::Options::CdnLie;
+    const std::pair<const char *, CdnLie> lies[] = {{"gzip-when-offered", CdnLie::GzipWhenOffered},
+                                                    {"gzip", CdnLie::GzipAlways},
+                                                    {"no-content-range", CdnLie::NoContentRange},
+                                                    {"part-as-200", CdnLie::PartAs200},
+                                                    {"wrong-total", CdnLie::WrongTotal}};
+    bool known = false;
+    for (const auto &[name, lie] : lies)
+      if (g_str_equal(cdn_lie, name)) {
+        options.cdn_lie = lie;
+        known = true;
+      }
+    if (!known) {
+      g_printerr("--cdn-lie: unknown '%s'\n", cdn_lie);
+      return 2;
+    }
+  }
   options.ignore_range = ignore_range;
   options.cdn_unknown_total = unknown_total;
   options.cdn_delay_ms = static_cast<unsigned>(cdn_delay_ms);

@@ -334,6 +334,16 @@ struct Fetch {
                   status);
       return;
     }
+    // Asked for as it is: an encoded body's length is not the clip's, and
+    // a decoded one would end at the encoded length, cut short.
+    const char *encoding = soup_message_headers_get_one(headers, "Content-Encoding");
+    if (encoding && g_ascii_strcasecmp(encoding, "identity") != 0) {
+      owner->fail(ErrorKind::Protocol,
+                  std::string("the video host sent the clip encoded (Content-Encoding: ") +
+                      encoding + ") though it was asked for as it is",
+                  status);
+      return;
+    }
     const char *content_type = soup_message_headers_get_content_type(headers, nullptr);
     if (content_type &&
         (g_str_has_prefix(content_type, "text/") || g_str_has_suffix(content_type, "/json"))) {
@@ -342,7 +352,17 @@ struct Fetch {
       return;
     }
     goffset start = 0, last = 0, length = 0;
-    if (status == 206 && soup_message_headers_get_content_range(headers, &start, &last, &length)) {
+    // A 206 says which bytes it holds; without that they cannot be placed.
+    const bool placed =
+        status == 206 && soup_message_headers_get_content_range(headers, &start, &last, &length);
+    if (status == 206 && !placed) {
+      owner->fail(ErrorKind::Protocol,
+                  "the video host answered a Range with a 206 without "
+                  "Content-Range: which bytes it holds is unknown",
+                  status);
+      return;
+    }
+    if (placed) {
       if (std::uint64_t(start) > pos) {
         attempt_failed(ErrorKind::Protocol,
                        "the video host answered bytes from " + std::to_string(start) +
@@ -631,6 +651,15 @@ bool Download::State::learn_size(std::uint64_t bytes) {
          0);
     return false;
   }
+  if (size && bytes != *size) {
+    // A part of another file, or only the part asked for passed off as the
+    // whole clip: none of it is stored.
+    fail(ErrorKind::Protocol,
+         "the video host announced " + std::to_string(bytes) + " bytes, which differs from the " +
+             std::to_string(*size) + " it announced before",
+         0);
+    return false;
+  }
   if (!size) {
     size = bytes;
     progress.set_size(bytes);
@@ -769,6 +798,7 @@ std::unique_ptr<Download> Download::open_file(const std::string &path, Error *er
 HttpRequest Download::media_get(const std::string &url, const std::string &log_id) {
   HttpRequest get{"GET", url, {}, {}};
   get.follow_redirects = true;
+  get.identity_encoding = true;
   get.log_id = log_id;
   return get;
 }

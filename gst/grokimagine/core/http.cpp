@@ -95,6 +95,10 @@ SoupMessage *HttpClient::new_message(const HttpRequest &request) {
   SoupMessageHeaders *headers = soup_message_get_request_headers(message);
   for (const auto &[name, value] : request.headers)
     soup_message_headers_replace(headers, name.c_str(), value.c_str());
+  if (request.identity_encoding) {
+    soup_message_disable_feature(message, SOUP_TYPE_CONTENT_DECODER);
+    soup_message_headers_replace(headers, "Accept-Encoding", "identity");
+  }
   if (!request.body.empty()) {
     g_autoptr(GBytes) body = g_bytes_new(request.body.data(), request.body.size());
     soup_message_set_request_body_from_bytes(message, request.content_type.c_str(), body);

@@ -28,6 +28,9 @@ struct HttpRequest {
   // API requests carry the key: they never follow redirects (a redirect
   // could replay the key to another host). Media fetches carry no key.
   bool follow_redirects = false;
+  // Media: asked for as it is (Accept-Encoding: identity) and never
+  // decoded, so that its length is the announced one.
+  bool identity_encoding = false;
   gsize max_body_bytes = 1 << 20;  // API answers are small JSON
   guint timeout_ms = 0;            // the whole request; 0: only the session's I/O timeout
   std::string log_id;              // who asks (the element's name), for the debug log
