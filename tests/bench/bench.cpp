@@ -32,7 +32,8 @@ constexpr const char *kKey = "bench-key";
 
 struct Config {
   int runs = 5;
-  bool quick = false;  // small sizes and few jobs: checks the bench itself runs
+  bool quick = false;        // small sizes and few jobs: checks the bench itself runs
+  double soak_minutes = 60;  // channel-soak: how long each side runs
 };
 
 [[noreturn]] void fail(const std::string &what) {
@@ -841,7 +842,7 @@ double resident_mb() {
   g_autofree gchar *statm = nullptr;
   if (!g_file_get_contents("/proc/self/statm", &statm, nullptr, nullptr)) return -1;
   long pages = 0;
-  std::sscanf(statm, "%*ld %ld", &pages);
+  std::sscanf(statm, "%*s %ld", &pages);
   return double(pages) * double(sysconf(_SC_PAGESIZE)) / 1e6;
 }
 
@@ -1051,6 +1052,213 @@ void channel_memory(const Config &config) {
       "-", "-", "flat: no growth with the clips played");
 }
 
+// --- channel-soak: a live channel for a long run, beside a playlist -------
+
+// One side of the soak, measured in a process of its own (re-running this
+// program with --soak-child): memory and threads a second, CPU over all.
+struct Soak {
+  std::vector<double> rss_mb;
+  std::vector<int> threads;
+  double cpu_s = 0;
+  double seconds = 0;
+};
+
+constexpr int kSoakClips = 20;       // distinct clips, played in turn
+constexpr int kSoakClipSeconds = 2;  // a new clip every 2 s
+
+int thread_count() {
+  g_autofree gchar *status = nullptr;
+  if (!g_file_get_contents("/proc/self/status", &status, nullptr, nullptr)) return -1;
+  const char *line = strstr(status, "\nThreads:");
+  return line ? std::atoi(line + 9) : -1;
+}
+
+// Plays `pipeline` for `minutes`, sampling every second; fails on an error.
+Soak soak(GstElement *pipeline, double minutes) {
+  Soak result;
+  const double cpu_before = cpu_seconds();
+  const gint64 start = g_get_monotonic_time();
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  while (g_get_monotonic_time() - start < gint64(minutes * 60 * G_USEC_PER_SEC)) {
+    g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+        bus, GST_SECOND, GstMessageType(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    if (message) {
+      g_autoptr(GError) error = nullptr;
+      if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR)
+        gst_message_parse_error(message, &error, nullptr);
+      fail(std::string("soak: ") + (error ? error->message : "EOS"));
+    }
+    result.rss_mb.push_back(resident_mb());
+    result.threads.push_back(thread_count());
+  }
+  result.seconds = double(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+  result.cpu_s = cpu_seconds() - cpu_before;
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  return result;
+}
+
+// The child's side: the channel making a new clip every 2 s, or playbin3
+// playing the same clips as a gapless playlist. Prints the samples.
+int soak_child(const std::string &side, double minutes, const std::string &api_url,
+               const std::string &clips_dir) {
+  Soak result;
+  if (side == "channel") {
+    std::string prompts;
+    const int count = int(minutes * 60 / kSoakClipSeconds) + 10;
+    for (int i = 0; i < count; i++)
+      prompts += (i ? "," : "") + std::string("clip") + std::to_string(i % kSoakClips);
+    Pipeline pipeline =
+        parse("grokimaginechannel name=c is-live=true provider=segmind api-url=" + api_url +
+              " api-key=" + kKey + " duration=" + std::to_string(kSoakClipSeconds) +
+              " poll-interval=100 max-queued=0 prompts=\"<" + prompts +
+              ">\" c.video ! queue ! fakesink sync=true c.audio ! queue ! fakesink sync=true");
+    result = soak(pipeline.get(), minutes);
+  } else {
+    Pipeline pipeline = parse(
+        "playbin3 video-sink=\"fakesink sync=true\" "
+        "audio-sink=\"fakesink sync=true\"");
+    struct Playlist {
+      std::string dir;
+      int next = 1;
+    } playlist{clips_dir};
+    auto uri = [&](int index) {
+      g_autofree gchar *path =
+          g_build_filename(clips_dir.c_str(),
+                           ("clip" + std::to_string(index % kSoakClips) + ".mp4").c_str(), nullptr);
+      g_autofree gchar *text = g_filename_to_uri(path, nullptr, nullptr);
+      return std::string(text);
+    };
+    g_object_set(pipeline.get(), "uri", uri(0).c_str(), nullptr);
+    // Gapless: the next clip is given while this one plays.
+    g_signal_connect(
+        pipeline.get(), "about-to-finish", G_CALLBACK(+[](GstElement *playbin, Playlist *list) {
+          g_autofree gchar *path = g_build_filename(
+              list->dir.c_str(),
+              ("clip" + std::to_string(list->next++ % kSoakClips) + ".mp4").c_str(), nullptr);
+          g_autofree gchar *text = g_filename_to_uri(path, nullptr, nullptr);
+          g_object_set(playbin, "uri", text, nullptr);
+        }),
+        &playlist);
+    result = soak(pipeline.get(), minutes);
+  }
+  std::string line = format("soak %.3f", result.seconds) + format(" %.3f", result.cpu_s);
+  for (std::size_t i = 0; i < result.rss_mb.size(); i++)
+    line += format(" %.2f", result.rss_mb[i]) + ":" + std::to_string(result.threads[i]);
+  std::printf("%s\n", line.c_str());
+  return 0;
+}
+
+// Runs one side in a child process of its own: its figures alone.
+Soak soak_side(const char *side, double minutes, const std::string &api_url,
+               const std::string &clips_dir) {
+  g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
+  const std::string minutes_text = format("%.3f", minutes);
+  const gchar *argv[] = {self,
+                         "--soak-child",
+                         side,
+                         "--minutes",
+                         minutes_text.c_str(),
+                         "--soak-api-url",
+                         api_url.c_str(),
+                         "--soak-clips",
+                         clips_dir.c_str(),
+                         nullptr};
+  g_autofree gchar *out = nullptr;
+  g_autofree gchar *err = nullptr;
+  gint status = 0;
+  g_autoptr(GError) error = nullptr;
+  if (!g_spawn_sync(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr,
+                    &out, &err, &status, &error) ||
+      !g_spawn_check_wait_status(status, nullptr))
+    fail(std::string("soak ") + side + ": " + (error ? error->message : err ? err : ""));
+  Soak result;
+  const char *line = strstr(out, "soak ");
+  if (!line) fail(std::string("soak ") + side + " printed nothing");
+  g_auto(GStrv) fields = g_strsplit(line + 5, " ", -1);
+  result.seconds = g_ascii_strtod(fields[0], nullptr);
+  result.cpu_s = g_ascii_strtod(fields[1], nullptr);
+  for (int i = 2; fields[i]; i++) {
+    result.rss_mb.push_back(g_ascii_strtod(fields[i], nullptr));
+    const char *colon = strchr(fields[i], ':');
+    result.threads.push_back(colon ? std::atoi(colon + 1) : -1);
+  }
+  return result;
+}
+
+// Past the warm-up: the median RSS of the first and last thirds, the slope
+// over the second half (MB/h, least squares), threads (min-max), CPU s/s.
+struct SoakFigures {
+  double start_mb, end_mb, first_third, last_third, slope_mb_h;
+  int threads_min, threads_max;
+  double cpu_per_s;
+};
+
+SoakFigures figures_of(const Soak &soak, int warm_up_s) {
+  std::vector<double> rss(
+      soak.rss_mb.begin() + std::min<std::size_t>(warm_up_s, soak.rss_mb.size()),
+      soak.rss_mb.end());
+  if (rss.size() < 6) fail("soak: too few samples");
+  const std::size_t third = rss.size() / 3;
+  SoakFigures figures{};
+  figures.start_mb = soak.rss_mb.front();
+  figures.end_mb = soak.rss_mb.back();
+  figures.first_third = median({rss.begin(), rss.begin() + std::ptrdiff_t(third)});
+  figures.last_third = median({rss.end() - std::ptrdiff_t(third), rss.end()});
+  const std::size_t half = rss.size() / 2;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  const double n = double(rss.size() - half);
+  for (std::size_t i = half; i < rss.size(); i++) {
+    const double x = double(i) / 3600.0, y = rss[i];  // hours (a sample a second), MB
+    sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  figures.slope_mb_h = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  const auto [low, high] =
+      std::minmax_element(soak.threads.begin() + warm_up_s, soak.threads.end());
+  figures.threads_min = *low;
+  figures.threads_max = *high;
+  figures.cpu_per_s = soak.cpu_s / soak.seconds;
+  return figures;
+}
+
+std::string describe(const SoakFigures &f) {
+  return format("RSS %.0f", f.start_mb) + format(" -> %.0f MB", f.end_mb) +
+         format(", thirds %.1f", f.first_third) + format(" / %.1f MB", f.last_third) +
+         format(", slope %+.1f MB/h", f.slope_mb_h) + ", threads " + std::to_string(f.threads_min) +
+         (f.threads_max != f.threads_min ? "-" + std::to_string(f.threads_max) : "") +
+         format(", CPU %.3f s/s", f.cpu_per_s);
+}
+
+void channel_soak(const Config &config) {
+  const double minutes = config.quick ? 1 : config.soak_minutes;
+  const int warm_up_s = config.quick ? 10 : 60;
+  EmulatorProcess emulator(EmulatorSpec{});
+  // The clips both sides play: the emulator makes one clip per prompt, the
+  // same bytes each time it is asked again.
+  g_autofree gchar *clips_dir = g_dir_make_tmp("grokimagine-soak-XXXXXX", nullptr);
+  for (int i = 0; i < kSoakClips; i++) {
+    Pipeline download =
+        parse("grokimaginesrc " + source_properties(emulator, "segmind") + " prompt=clip" +
+              std::to_string(i) + " duration=" + std::to_string(kSoakClipSeconds) +
+              " ! filesink location=" + clips_dir + "/clip" + std::to_string(i) + ".mp4");
+    run_to_eos(download.get());
+  }
+  const SoakFigures channel =
+      figures_of(soak_side("channel", minutes, emulator.api_url(), clips_dir), warm_up_s);
+  const SoakFigures playlist =
+      figures_of(soak_side("playlist", minutes, emulator.api_url(), clips_dir), warm_up_s);
+  for (int i = 0; i < kSoakClips; i++)
+    g_unlink((std::string(clips_dir) + "/clip" + std::to_string(i) + ".mp4").c_str());
+  g_rmdir(clips_dir);
+  add_row("channel-soak, live 480p, a new 2 s clip every 2 s, " + format("%.0f min", minutes) +
+              format(" (after %.0f s warm-up)", warm_up_s),
+          describe(channel), "playbin3 gapless playlist of the same clips: " + describe(playlist),
+          format("RSS %.2fx", channel.last_third / playlist.last_third) +
+              format(", CPU %.2fx", channel.cpu_per_s / playlist.cpu_per_s),
+          "last third <= first + 10 MB; slope <= 5 MB/h (60 min); threads constant; RSS and "
+          "CPU <= 1.3x");
+}
+
 void print_table() {
   std::printf("| figure | grokimagine | compared with | ratio | target |\n");
   std::printf("| --- | --- | --- | --- | --- |\n");
@@ -1070,7 +1278,18 @@ int main(int argc, char **argv) {
   gboolean quick = FALSE;
   g_autofree gchar *only = nullptr;
   gint connections = 0;
+  gdouble minutes = config.soak_minutes;
+  g_autofree gchar *soak_child_side = nullptr;
+  g_autofree gchar *soak_api_url = nullptr;
+  g_autofree gchar *soak_clips = nullptr;
   const GOptionEntry entries[] = {
+      {"minutes", 0, 0, G_OPTION_ARG_DOUBLE, &minutes,
+       "channel-soak: how long each side runs (60 by default; 10 for a CI-sized run)", "M"},
+      {"soak-child", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &soak_child_side, nullptr,
+       nullptr},
+      {"soak-api-url", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &soak_api_url, nullptr,
+       nullptr},
+      {"soak-clips", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &soak_clips, nullptr, nullptr},
       {"connections", 0, 0, G_OPTION_ARG_INT, &connections,
        "The sources' `connections` in every figure (0: their default)", "N"},
       {"runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per figure (the median is shown)", "N"},
@@ -1079,7 +1298,7 @@ int main(int argc, char **argv) {
       {"only", 0, 0, G_OPTION_ARG_STRING, &only,
        "One figure: first-frame, first-frame-big, full-decode, rss, shaped-first-frame, "
        "shaped-download, connections, many-jobs, rate-limited, requests-per-job, channel, "
-       "channel-lookahead, channel-cpu, channel-continuity, channel-memory",
+       "channel-lookahead, channel-cpu, channel-continuity, channel-memory, channel-soak",
        "NAME"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
@@ -1094,6 +1313,16 @@ int main(int argc, char **argv) {
   config.runs = std::max(1, runs);
   connections_override = unsigned(std::max(0, connections));
   config.quick = quick;
+  config.soak_minutes = minutes;
+  if (soak_child_side) {
+    try {
+      return soak_child(soak_child_side, minutes, soak_api_url ? soak_api_url : "",
+                        soak_clips ? soak_clips : "");
+    } catch (const std::exception &failure) {
+      std::fprintf(stderr, "grokimagine-bench: %s\n", failure.what());
+      return 1;
+    }
+  }
   const std::vector<std::pair<const char *, std::function<void(const Config &)>>> figures = {
       {"first-frame", first_frame},
       {"first-frame-big", first_frame_big},
@@ -1110,6 +1339,7 @@ int main(int argc, char **argv) {
       {"channel-cpu", channel_cpu},
       {"channel-continuity", channel_continuity},
       {"channel-memory", channel_memory},
+      {"channel-soak", channel_soak},
   };
   try {
     for (const auto &[name, measure] : figures)
