@@ -959,6 +959,39 @@ GST_START_TEST(test_silent_clips_keep_the_audio_in_step) {
 }
 GST_END_TEST;
 
+// Clips are decoded inside the channel's bin, on its clock: a DOT dump of
+// the running pipeline shows each clip's source and decoder.
+GST_START_TEST(test_clips_show_in_a_dot_dump) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  set_prompts(channel, "<\"A dog\",\"A cat\">");
+  std::string dot;
+  bool same_clock = false;
+  test::RunResult result = test::run_pipeline(pipeline, 60, [&](GstMessage *message) {
+    observe(&seen, message);
+    const GstStructure *s = gst_message_get_structure(message);
+    if (dot.empty() && s && gst_structure_has_name(s, "grokimagine-clip")) {
+      g_autofree gchar *data =
+          gst_debug_bin_to_dot_data(GST_BIN(pipeline), GST_DEBUG_GRAPH_SHOW_ALL);
+      dot = data;
+      g_autoptr(GstElement) clip = gst_bin_get_by_name(GST_BIN(channel), "clip-0");
+      g_autoptr(GstClock) clip_clock = clip ? gst_element_get_clock(clip) : nullptr;
+      g_autoptr(GstClock) clock = gst_element_get_clock(pipeline);
+      same_clock = clip && clip_clock == clock &&
+                   gst_element_get_base_time(clip) == gst_element_get_base_time(pipeline);
+    }
+  });
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  for (const char *part : {"clip-0", "grokimaginesrc", "decodebin3", "videoscale", "audioresample"})
+    fail_unless(test::contains(dot, part), "no %s in the DOT dump", part);
+  fail_unless(same_clock, "clip-0 is not on the pipeline's clock and base time");
+  fail_unless_equals_int(seen.clip_prompts.size(), 2);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_budget_covers_the_whole_channel) {
   emu::Emulator emulator(xai_options());
   GstElement *pipeline = gst_pipeline_new(nullptr);
@@ -1395,6 +1428,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);
+  tcase_add_test(element, test_clips_show_in_a_dot_dump);
   tcase_add_test(element, test_channel_refuses_a_non_finite_budget);
   tcase_add_test(element, test_budget_counts_the_reported_cost);
   tcase_add_test(element, test_long_prompts_and_a_full_queue_are_skipped);
