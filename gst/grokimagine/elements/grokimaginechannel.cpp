@@ -36,7 +36,7 @@
 #include <mutex>
 #include <thread>
 
-#include "channel-clip.h"
+#include "channel-run.h"
 #include "core/channel-plan.h"
 #include "core/channel-timeline.h"
 #include "core/download.h"
@@ -46,7 +46,7 @@
 #include "grokimaginesrc.h"
 #include "job-properties.h"
 
-GST_DEBUG_CATEGORY_STATIC(grok_imagine_channel_debug);
+GST_DEBUG_CATEGORY(grok_imagine_channel_debug);
 #define GST_CAT_DEFAULT grok_imagine_channel_debug
 
 using grokimagine::ChannelContinuity;
@@ -72,44 +72,6 @@ static guint channel_signals[N_SIGNALS];
 
 namespace {
 
-// continuity=extend: the job of a clip that extends `video` (the end of the
-// clip before it), of which only the new seconds play. What belongs to
-// generating goes: an extension takes only the video and the prompt.
-static grokimagine::Request extension_request(grokimagine::Request request,
-                                              const std::string &video) {
-  request.operation = grokimagine::Operation::Extend;
-  request.video = video;
-  request.continuation_only = true;
-  request.image.clear();
-  request.reference_images.clear();
-  request.keyframes.clear();
-  request.reference_audios.clear();
-  return request;
-}
-
-// continuity=extend: the input of clip N's extension being written from
-// clip `from`'s result, on a thread of its own, which wakes the channel
-// when done.
-struct ExtensionInputTask {
-  struct Result {
-    std::optional<std::string> error;
-    GstClockTime length = 0;
-  };
-  int from = -1;
-  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
-  // Set, under the events lock, when the input is written.
-  std::shared_ptr<std::optional<Result>> result = std::make_shared<std::optional<Result>>();
-  std::thread writer;
-
-  ExtensionInputTask() = default;
-  ExtensionInputTask(const ExtensionInputTask &) = delete;
-  ExtensionInputTask &operator=(const ExtensionInputTask &) = delete;
-  ~ExtensionInputTask() {
-    cancelled->store(true);
-    if (writer.joinable()) writer.join();
-  }
-};
-
 // Prompts queued and not yet played, by default: a text source or an
 // application cannot grow the queue without bound.
 constexpr guint kDefaultMaxQueued = 1000;
@@ -130,53 +92,6 @@ struct ChannelSettings {
   guint max_queued = kDefaultMaxQueued;
 };
 
-// What exists while the channel runs.
-struct RunState {
-  // What every clip's job is, but for its prompt (the channel's settings).
-  grokimagine::JobSettings job;
-  unsigned connections = grokimagine::Download::kDefaultConnections;
-  grokimagine::ChannelPlan plan;                    // shared with the text pad: under Private::lock
-  const grokimagine::Provider *provider = nullptr;  // one of all_providers(): never freed
-  ChannelFormat format;
-  std::map<int, std::unique_ptr<ChannelClip>> clips;  // generating or ready
-  std::unique_ptr<ChannelClip> playing;  // moved under the lock: its facts are read there
-  std::string clips_dir;                 // each generated clip's file, for replays (loop)
-  GstSegment text_segment;
-  // What has been pushed, in frames and audio samples (its rates are set
-  // with the format, at start).
-  grokimagine::ChannelTimeline timeline{24, 1, ChannelFormat::kRate};
-  GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
-  GstBuffer *last_frame = nullptr;               // for filler=hold
-  bool in_filler = false;
-  GstClockTime filler_started = 0;
-  // continuity=extend: where each clip's own part starts in its file (after
-  // the input it extends; absent: 0), and the lengths of input the provider
-  // extends.
-  std::map<int, GstClockTime> own_part_start;
-  ExtensionInputLimits extension_limits{};
-  std::map<int, ExtensionInputTask> preparing;  // clips whose input is being written
-
-  explicit RunState(const grokimagine::ChannelRules &rules) : plan(rules) {
-    gst_segment_init(&text_segment, GST_FORMAT_TIME);
-  }
-  // Not under the events lock: clips and writers take it to end.
-  ~RunState() {
-    // The input writers first: they write into clips_dir.
-    preparing.clear();
-    clips.clear();
-    playing.reset();
-    if (last_frame) gst_buffer_unref(last_frame);
-    if (!clips_dir.empty()) {
-      g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
-      while (const gchar *name = dir ? g_dir_read_name(dir) : nullptr) {
-        g_autofree gchar *path = g_build_filename(clips_dir.c_str(), name, nullptr);
-        g_unlink(path);
-      }
-      g_rmdir(clips_dir.c_str());
-    }
-  }
-};
-
 struct Private {
   GrokImagineJobState job{grokimagine::MediaKind::Video};
   std::mutex settings_lock;
@@ -187,12 +102,9 @@ struct Private {
   GstPad *text_pad = nullptr;
 
   // What the streaming task waits on; its lock guards `run` (but its
-  // destruction), `playing` and `clock_wait`.
+  // destruction).
   std::shared_ptr<ChannelEvents> events = std::make_shared<ChannelEvents>();
-  std::unique_ptr<RunState> run;
-  bool playing = false;             // in PLAYING: live pacing follows the clock
-  GstClockID clock_wait = nullptr;  // a live wait in progress: a stop or a pause unschedules it
-  std::uint64_t changes_seen = 0;   // the streaming task's: what it has looked at
+  std::unique_ptr<ChannelRun> run;
 
   // The streaming task: one step (a clip, a frame of filler, a wait) a
   // call. Under the lock: taken out by finish_channel before it is joined.
@@ -278,22 +190,6 @@ static GType continuity_get_type() {
   return type;
 }
 
-// The frame as a PNG data: URI, the image a continued clip starts from.
-static std::string frame_as_png_uri(const ChannelFormat &format, GstBuffer *frame) {
-  g_autoptr(GstCaps) raw = format.video_caps();
-  g_autoptr(GstSample) sample = gst_sample_new(frame, raw, nullptr, nullptr);
-  g_autoptr(GstCaps) png = gst_caps_new_empty_simple("image/png");
-  g_autoptr(GError) error = nullptr;
-  g_autoptr(GstSample) converted = gst_video_convert_sample(sample, png, 5 * GST_SECOND, &error);
-  if (!converted) return {};
-  GstMapInfo map;
-  GstBuffer *buffer = gst_sample_get_buffer(converted);
-  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) return {};
-  g_autofree gchar *base64 = g_base64_encode(map.data, map.size);
-  gst_buffer_unmap(buffer, &map);
-  return std::string("data:image/png;base64,") + base64;
-}
-
 static GType filler_get_type() {
   static GType type = 0;
   if (g_once_init_enter(&type)) {
@@ -308,633 +204,17 @@ static GType filler_get_type() {
   return type;
 }
 
-// ---- Pushing on the timeline ----
-
-// The pipeline's running time now, or NONE without a clock.
-static GstClockTime running_time(GstGrokImagineChannel *self) {
-  g_autoptr(GstClock) clock = gst_element_get_clock(GST_ELEMENT(self));
-  if (!clock) return GST_CLOCK_TIME_NONE;
-  const GstClockTime now = gst_clock_get_time(clock);
-  const GstClockTime base = gst_element_get_base_time(GST_ELEMENT(self));
-  return now > base ? now - base : 0;
-}
-
-static bool stopping(GstGrokImagineChannel *self) {
-  std::lock_guard<std::mutex> lock(self->priv->events->lock);
-  return self->priv->events->stopping;
-}
-
-// Live: waits on the pipeline clock until the running time reaches `when`
-// (the buffer's time), first for PLAYING, as GstBaseSrc's live sources do.
-// False when stopping.
-static bool wait_until(GstGrokImagineChannel *self, GstClockTime when) {
-  Private &p = *self->priv;
-  while (true) {
-    GstClockID id = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(p.events->lock);
-      p.events->wake.wait(lock, [&] { return p.events->stopping || p.playing; });
-      if (p.events->stopping) return false;
-      g_autoptr(GstClock) clock = gst_element_get_clock(GST_ELEMENT(self));
-      if (!clock) return true;  // no clock to follow: as fast as downstream takes it
-      id = gst_clock_new_single_shot_id(clock, gst_element_get_base_time(GST_ELEMENT(self)) + when);
-      p.clock_wait = id;
-    }
-    const GstClockReturn waited = gst_clock_id_wait(id, nullptr);
-    {
-      std::lock_guard<std::mutex> lock(p.events->lock);
-      p.clock_wait = nullptr;
-    }
-    gst_clock_id_unref(id);
-    // UNSCHEDULED: a stop, or a pause (then wait for PLAYING again).
-    if (waited != GST_CLOCK_UNSCHEDULED) return true;
-  }
-}
-
-// Pushes `buffer` (owned) at timeline time `pts` on `appsrc`; false when the
-// stream is over (stopping, flushing, not linked).
-static bool push(GstGrokImagineChannel *self, RunState &run, GstElement *appsrc, GstBuffer *buffer,
-                 GstClockTime pts, GstClockTime duration, bool live) {
-  buffer = gst_buffer_make_writable(buffer);
-  if (live) {
-    if (run.live_base == GST_CLOCK_TIME_NONE) {
-      if (!wait_until(self, 0)) {
-        gst_buffer_unref(buffer);
-        return false;
-      }
-      run.live_base = running_time(self);
-    }
-    pts += run.live_base;
-    if (!wait_until(self, pts)) {
-      gst_buffer_unref(buffer);
-      return false;
-    }
-  }
-  GST_BUFFER_PTS(buffer) = pts;
-  GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
-  GST_BUFFER_DURATION(buffer) = duration;
-  const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer);
-  if (ret != GST_FLOW_OK) GST_DEBUG_OBJECT(self, "push: %s", gst_flow_get_name(ret));
-  return ret == GST_FLOW_OK;
-}
-
-static bool push_frame(GstGrokImagineChannel *self, RunState &run, GstBuffer *frame, bool live) {
-  if (run.last_frame) gst_buffer_unref(run.last_frame);
-  run.last_frame = gst_buffer_ref(frame);
-  const auto span = run.timeline.add_frame();
-  return push(self, run, self->priv->video_src, frame, span.pts, span.duration, live);
-}
-
-// Pushes audio from `buffer` (owned; null for silence) up to where the
-// frames pushed end. What of it reaches past goes to `*rest` (the next
-// frame's audio begins with it), or is dropped without `rest`.
-static bool push_audio(GstGrokImagineChannel *self, RunState &run, GstBuffer *buffer, bool live,
-                       GstBuffer **rest = nullptr) {
-  const guint64 missing = run.timeline.audio_missing();
-  if (!buffer && missing == 0) return true;
-  if (!buffer) {
-    buffer = gst_buffer_new_allocate(nullptr, missing * ChannelFormat::kBytesPerFrame, nullptr);
-    gst_buffer_memset(buffer, 0, 0, missing * ChannelFormat::kBytesPerFrame);
-  }
-  const gsize size = gst_buffer_get_size(buffer);
-  const guint64 take = run.timeline.audio_to_take(size / ChannelFormat::kBytesPerFrame);
-  const gsize used = take * ChannelFormat::kBytesPerFrame;
-  if (used < size && rest)
-    *rest = take == 0 ? gst_buffer_ref(buffer)
-                      : gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, used, size - used);
-  if (take == 0) {
-    gst_buffer_unref(buffer);
-    return true;
-  }
-  if (used < size) {
-    GstBuffer *cut = gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, 0, used);
-    gst_buffer_unref(buffer);
-    buffer = cut;
-  }
-  const auto span = run.timeline.add_samples(take);
-  return push(self, run, self->priv->audio_src, buffer, span.pts, span.duration, live);
-}
-
-static void post_element_message(GstGrokImagineChannel *self, GstStructure *s) {
-  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
-}
-
-static GstClockTime timeline_running_time(const RunState &run, GstClockTime timeline) {
-  return run.live_base == GST_CLOCK_TIME_NONE ? timeline : run.live_base + timeline;
-}
-
-// One frame of filler (and the audio under it).
-static bool push_filler_frame(GstGrokImagineChannel *self, RunState &run, ChannelFiller filler,
-                              bool live, const char *reason) {
-  if (!run.in_filler) {
-    run.in_filler = true;
-    run.filler_started = run.timeline.position();
-    GST_INFO_OBJECT(self, "filler (%s) from %" GST_TIME_FORMAT, reason,
-                    GST_TIME_ARGS(run.filler_started));
-    post_element_message(
-        self,
-        gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, reason, "running-time",
-                          G_TYPE_UINT64, timeline_running_time(run, run.filler_started), nullptr));
-  }
-  GstBuffer *frame = nullptr;
-  if (filler == ChannelFiller::Hold && run.last_frame) {
-    frame = gst_buffer_copy(run.last_frame);
-  } else {
-    // I420 black: Y at 16, U and V at 128.
-    GstVideoInfo info;
-    g_autoptr(GstCaps) caps = run.format.video_caps();
-    gst_video_info_from_caps(&info, caps);
-    const gsize luma = GST_VIDEO_INFO_PLANE_OFFSET(&info, 1);
-    frame = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
-    gst_buffer_memset(frame, 0, 16, luma);
-    gst_buffer_memset(frame, luma, 128, GST_VIDEO_INFO_SIZE(&info) - luma);
-  }
-  if (!push_frame(self, run, frame, live)) return false;
-  return push_audio(self, run, nullptr, live);
-}
-
-static void end_filler(GstGrokImagineChannel *self, RunState &run) {
-  if (!run.in_filler) return;
-  run.in_filler = false;
-  const GstClockTime now = run.timeline.position();
-  post_element_message(
-      self, gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, "ended",
-                              "running-time", G_TYPE_UINT64, timeline_running_time(run, now),
-                              "duration", G_TYPE_UINT64, now - run.filler_started, nullptr));
-}
-
-// ---- Clips ----
-
-// Where clip `index`'s own part starts in its file: after the input it
-// extends (continuity=extend), else 0.
-static GstClockTime own_part_start(const RunState &run, int index) {
-  const auto known = run.own_part_start.find(index);
-  return known == run.own_part_start.end() ? 0 : known->second;
-}
-
-// Clip `index`'s whole result, on disk while it may play again (or be
-// extended); and (continuity=extend) the input its job extends.
-static std::string clip_path(const RunState &run, int index) {
-  return run.clips_dir + "/clip-" + std::to_string(index) + ".mp4";
-}
-
-static std::string extension_input_path(const RunState &run, int index) {
-  return run.clips_dir + "/input-" + std::to_string(index) + ".mp4";
-}
-
-// continuity=extend: clip `index`'s input, the end of clip `from`'s result,
-// written on a thread of its own (remuxing takes tens of milliseconds,
-// which a live channel's worker cannot spend between two frames).
-static void prepare_extension_input(const std::shared_ptr<ChannelEvents> &events, RunState &run,
-                                    int index, int from) {
-  ExtensionInputTask &task = run.preparing[index];
-  task.from = from;
-  task.writer =
-      std::thread([events, source = clip_path(run, from), dest = extension_input_path(run, index),
-                   played_from = own_part_start(run, from), limits = run.extension_limits,
-                   cancelled = task.cancelled, done = task.result] {
-        ExtensionInputTask::Result result;
-        result.error = write_extension_input(source, played_from, limits, dest, &result.length,
-                                             [&cancelled] { return cancelled->load(); });
-        std::unique_lock<std::mutex> lock(events->lock);
-        *done = std::move(result);
-        events->changed(lock);
-      });
-}
-
-// Makes `job` (clip `index`) extend clip `from` with the input written for
-// it (`length` long): operation=extend, only the new seconds played.
-static void use_extension_input(GstGrokImagineChannel *self, RunState &run,
-                                grokimagine::JobSettings &job, int index, int from,
-                                GstClockTime length) {
-  GST_INFO_OBJECT(self,
-                  "clip %d extends clip %d: %" GST_TIME_FORMAT " of it from %" GST_TIME_FORMAT,
-                  index, from, GST_TIME_ARGS(length), GST_TIME_ARGS(own_part_start(run, from)));
-  job.request = extension_request(job.request, extension_input_path(run, index));
-  run.own_part_start[index] = length;
-}
-
-// Clip `index`'s job: the channel's settings with its prompt, kept on disk
-// for replays and extensions; what becomes of it lands in `facts`.
-static GrokImagineClipJob clip_job(const RunState &run, int index, const std::string &prompt,
-                                   const std::shared_ptr<ClipJobFacts> &facts) {
-  GrokImagineClipJob job;
-  job.settings = run.job;
-  job.settings.request.prompt = prompt;
-  job.settings.location = clip_path(run, index);
-  // The channel keeps its own budget over all clips (ChannelPlan).
-  job.settings.budget_usd = 0;
-  job.connections = run.connections;
-  if (run.plan.rules().continuity == ChannelContinuity::LastFrame && index > 0 && run.last_frame) {
-    // Continued from what the viewer saw last: the previous clip's last frame.
-    const std::string image = frame_as_png_uri(run.format, run.last_frame);
-    if (!image.empty()) job.settings.request.image = image;
-  }
-  job.observer.submitted = [facts](const std::string &id) { facts->submitted(id); };
-  job.observer.paid_before = [facts](const std::string &id) { facts->paid_before(id); };
-  job.observer.cost = [facts](double usd, bool reported) { facts->cost(usd, reported); };
-  job.downloaded = [facts] { facts->downloaded(); };
-  return job;
-}
-
-// The clip's source: its job, or, replaying, its file.
-static GstElement *make_clip_source(const RunState &run, int index, bool replay,
-                                    GrokImagineClipJob job) {
-  if (replay) {
-    GstElement *file = gst_element_factory_make("filesrc", nullptr);
-    g_object_set(file, "location", clip_path(run, index).c_str(), nullptr);
-    return file;
-  }
-  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
-  gst_grok_imagine_src_set_clip_job(GST_GROK_IMAGINE_SRC(source), std::move(job));
-  return source;
-}
-
-static std::unique_ptr<ChannelClip> make_clip(GstGrokImagineChannel *self, RunState &run, int index,
-                                              const std::string &prompt, bool replay) {
-  const auto &events = self->priv->events;
-  auto facts = replay ? nullptr : std::make_shared<ClipJobFacts>(events);
-  GstElement *source = make_clip_source(
-      run, index, replay, replay ? GrokImagineClipJob{} : clip_job(run, index, prompt, facts));
-  return std::make_unique<ChannelClip>(GST_BIN(self), events, index, prompt, source, run.format,
-                                       own_part_start(run, index), facts);
-}
-
-// Under the events lock.
-static std::string clip_request_id(const ChannelClip &clip) {
-  return clip.facts() ? clip.facts()->request_id() : "";
-}
-
-// A clip's error (its first, held in the clip) ends that clip (a warning),
-// or the channel when every clip would fail the same way (no key, a refused
-// key, no credits, bad settings). False when the channel must end. Its
-// job's messages reach the application on their own, through the bin.
-static bool handle_clip_error(GstGrokImagineChannel *self, const ChannelClip &clip,
-                              GstMessage *message, const std::string &request_id) {
-  g_autoptr(GError) error = nullptr;
-  g_autofree gchar *debug = nullptr;
-  gst_message_parse_error(message, &error, &debug);
-  const GstStructure *details = nullptr;
-  gst_message_parse_error_details(message, &details);
-  const gchar *reason = details ? gst_structure_get_string(details, "reason") : nullptr;
-  const bool every_clip =
-      g_error_matches(error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED) ||
-      g_strcmp0(reason, "invalid-settings") == 0;
-  if (every_clip) {
-    // The clip's error as it is (domain, code, reason, request id): what a
-    // single source would have said.
-    GstStructure *info = details ? gst_structure_copy(details) : gst_structure_new_empty("details");
-    gst_structure_set(info, "clip", G_TYPE_INT, clip.index(), nullptr);
-    gst_element_message_full_with_details(
-        GST_ELEMENT(self), GST_MESSAGE_ERROR, error->domain, error->code, g_strdup(error->message),
-        g_strdup_printf("clip %d: %s", clip.index(), debug ? debug : ""), __FILE__, GST_FUNCTION,
-        __LINE__, info);
-    return false;
-  }
-  GstStructure *info =
-      gst_structure_new("details", "clip", G_TYPE_INT, clip.index(), "request-id", G_TYPE_STRING,
-                        request_id.empty() ? nullptr : request_id.c_str(), "reason", G_TYPE_STRING,
-                        reason ? reason : "", nullptr);
-  gst_element_message_full_with_details(
-      GST_ELEMENT(self), GST_MESSAGE_WARNING, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-      g_strdup_printf("Clip %d (\"%s\") failed and is skipped: %s", clip.index(),
-                      clip.prompt().c_str(), error->message),
-      g_strdup(debug ? debug : ""), __FILE__, GST_FUNCTION, __LINE__, info);
-  return true;
-}
-
-static void start_clips(GstGrokImagineChannel *self, RunState &run);
-
-// The part of `buffer` (S16 interleaved, at ChannelFormat::kRate) from
-// `from` on, as a new reference; null when it all comes before.
-static GstBuffer *audio_from(GstBuffer *buffer, GstClockTime from) {
-  if (!from || !GST_BUFFER_PTS_IS_VALID(buffer)) return gst_buffer_ref(buffer);
-  const gsize size = gst_buffer_get_size(buffer);
-  const guint64 before = grokimagine::samples_before_cut(
-      GST_BUFFER_PTS(buffer), from, ChannelFormat::kRate, size / ChannelFormat::kBytesPerFrame);
-  if (before == 0) return gst_buffer_ref(buffer);
-  const gsize offset = gsize(before) * ChannelFormat::kBytesPerFrame;
-  if (offset >= size) return nullptr;
-  return gst_buffer_copy_region(buffer, GST_BUFFER_COPY_ALL, offset, size - offset);
-}
-
-// What a clip has for the channel next: a buffer of one of its streams
-// (null when that stream ended), or its error.
-struct ClipTake {
-  GstBuffer *buffer = nullptr;
-  GstMessage *error = nullptr;  // a new reference
-  std::string request_id;
-};
-
-// Waits for the next buffer of `clip`'s video or audio, its end or the
-// clip's error; false when the channel stops.
-static bool take_from_clip(Private &p, ChannelClip &clip, bool video, ClipTake *take) {
-  std::unique_lock<std::mutex> lock(p.events->lock);
-  p.events->wake.wait(lock, [&] {
-    return p.events->stopping || clip.error() || clip.waiting(video) || clip.ended(video);
-  });
-  if (p.events->stopping) return false;
-  if (clip.error()) {
-    take->error = gst_message_ref(clip.error());
-    take->request_id = clip_request_id(clip);
-    return true;
-  }
-  take->buffer = clip.take(video);
-  p.events->changed(lock);  // room in the clip's queue
-  return true;
-}
-
-// Plays clip `index` from its decoder: every frame, and its audio made
-// exactly as long. False when the channel must stop.
-static bool play_clip(GstGrokImagineChannel *self, RunState &run, ChannelClip &clip, bool replay,
-                      bool live) {
-  Private &p = *self->priv;
-  const int index = clip.index();
-  const GstClockTime start = run.timeline.position();
-  std::string id;
-  {
-    std::lock_guard<std::mutex> lock(p.events->lock);
-    id = clip_request_id(clip);
-  }
-  // An extension's file begins with the input it extends, which has played.
-  const GstClockTime skip = own_part_start(run, index);
-  GstClockTime duration = clip.duration();
-  // Not known yet to the demuxer's queries: the length the job asked for.
-  if (!GST_CLOCK_TIME_IS_VALID(duration) || duration <= skip)
-    duration = GstClockTime(run.job.request.duration) * GST_SECOND;
-  else
-    duration -= skip;
-  GST_INFO_OBJECT(self, "clip %d%s starts at %" GST_TIME_FORMAT, index, replay ? " (replay)" : "",
-                  GST_TIME_ARGS(start));
-  post_element_message(
-      self, gst_structure_new("grokimagine-clip", "index", G_TYPE_INT, index, "prompt",
-                              G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
-                              id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
-                              timeline_running_time(run, start), "duration", G_TYPE_UINT64,
-                              duration, "replay", G_TYPE_BOOLEAN, replay, "spent-usd",
-                              G_TYPE_DOUBLE, p.job.spent_usd(), nullptr));
-  bool audio_done = false;
-  // Audio that came with a frame but reaches past it: the next frame's.
-  g_autoptr(GstBuffer) rest = nullptr;
-  while (true) {
-    ClipTake frame;
-    if (!take_from_clip(p, clip, true, &frame)) return false;
-    if (frame.error) {
-      g_autoptr(GstMessage) error = frame.error;
-      return handle_clip_error(self, clip, error, frame.request_id);
-    }
-    if (!frame.buffer) break;
-    // Extensions: the next clip starts once this one's result is whole.
-    if (run.plan.rules().continuity == ChannelContinuity::Extend) start_clips(self, run);
-    if (!push_frame(self, run, frame.buffer, live)) return false;
-    // Audio up to the end of this frame, so that neither stream runs ahead.
-    if (rest && !push_audio(self, run, g_steal_pointer(&rest), live, &rest)) return false;
-    while (!audio_done && run.timeline.audio_missing() > 0) {
-      bool has_audio;
-      {
-        std::lock_guard<std::mutex> lock(p.events->lock);
-        has_audio = clip.has_audio();
-      }
-      if (!has_audio) break;
-      ClipTake audio;
-      if (!take_from_clip(p, clip, false, &audio)) return false;
-      if (audio.error) {
-        g_autoptr(GstMessage) error = audio.error;
-        return handle_clip_error(self, clip, error, audio.request_id);
-      }
-      if (!audio.buffer) {
-        audio_done = true;
-        break;
-      }
-      GstBuffer *own_audio = audio_from(audio.buffer, skip);
-      gst_buffer_unref(audio.buffer);
-      if (own_audio && !push_audio(self, run, own_audio, live, &rest)) return false;
-    }
-    // A clip whose audio is shorter than its video (or has none): silence
-    // under the rest.
-    if (run.timeline.audio_missing() > 0 && !push_audio(self, run, nullptr, live)) return false;
-  }
-  if (GST_IS_GROK_IMAGINE_SRC(clip.source()))
-    gst_grok_imagine_src_deliver(GST_GROK_IMAGINE_SRC(clip.source()));
-  return !stopping(self);
-}
-
-// ---- The worker ----
-
-// The plan is shared with the text pad and queue-prompt: only touched
-// under the lock, which is never held while posting a message.
-
-// The channel's budget is reached: no more jobs. What is generated still
-// plays; then the channel ends, or (live) goes on with filler or loop.
-static void post_budget_reached(GstGrokImagineChannel *self, double committed_usd) {
-  const double budget = self->priv->job.settings().budget_usd;
-  GST_INFO_OBJECT(self, "budget of $%.2f reached ($%.2f spent or committed): no more jobs", budget,
-                  committed_usd);
-  post_element_message(self,
-                       gst_structure_new("grokimagine-budget", "budget-usd", G_TYPE_DOUBLE, budget,
-                                         "spent-usd", G_TYPE_DOUBLE, committed_usd, nullptr));
-}
-
-// What clips' jobs said since the last look: what this run paid goes to
-// spent-usd, and with whether an earlier run paid, to the budget; a whole
-// result may be extended (continuity=extend). Under the lock.
-static void note_job_facts(Private &p, RunState &run) {
-  auto note = [&](const ChannelClip &clip) {
-    if (!clip.facts()) return;  // a replay
-    const ClipJobFacts::News news = clip.facts()->take_news();
-    if (news.paid_before) run.plan.clip_paid_before(clip.index());
-    if (news.cost) p.job.add_spent_usd(*news.cost);
-    if (news.cost && news.cost_reported) run.plan.clip_cost(clip.index(), *news.cost);
-    if (news.downloaded) run.plan.clip_whole(clip.index());
-  };
-  for (const auto &[index, clip] : run.clips) note(*clip);
-  if (run.playing) note(*run.playing);
-}
-
-// continuity=extend: the clips whose input is written start their jobs (a
-// clip whose input could not be made is generated from its prompt alone).
-static void start_prepared_clips(GstGrokImagineChannel *self, RunState &run) {
-  Private &p = *self->priv;
-  for (auto it = run.preparing.begin(); it != run.preparing.end();) {
-    ExtensionInputTask &task = it->second;
-    const int index = it->first;
-    std::optional<ExtensionInputTask::Result> input;
-    std::string prompt;
-    {
-      std::lock_guard<std::mutex> lock(p.events->lock);
-      input = *task.result;
-      prompt = run.plan.schedule().clip(index).prompt;
-    }
-    if (!input) {
-      ++it;
-      continue;
-    }
-    // Its cost was committed when its input was asked for: a budget
-    // reached since then does not stop it.
-    GST_INFO_OBJECT(self, "generating clip %d: %s", index, prompt.c_str());
-    auto facts = std::make_shared<ClipJobFacts>(p.events);
-    GrokImagineClipJob job = clip_job(run, index, prompt, facts);
-    if (input->error)
-      GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
-                          ("Clip %d cannot extend clip %d (%s): it is generated from its "
-                           "prompt alone.",
-                           index, task.from, input->error->c_str()),
-                          (nullptr));
-    else
-      use_extension_input(self, run, job.settings, index, task.from, input->length);
-    run.clips[index] = std::make_unique<ChannelClip>(GST_BIN(self), p.events, index, prompt,
-                                                     make_clip_source(run, index, false, job),
-                                                     run.format, own_part_start(run, index), facts);
-    it = run.preparing.erase(it);
-  }
-}
-
-static void start_clips(GstGrokImagineChannel *self, RunState &run) {
-  Private &p = *self->priv;
-  std::vector<grokimagine::ChannelPlan::Start> starting;
-  bool budget_reached_now = false;
-  double committed_usd = 0;
-  {
-    std::lock_guard<std::mutex> lock(p.events->lock);
-    note_job_facts(p, run);
-    const bool budget_reached_before = run.plan.budget_reached();
-    starting = run.plan.to_start();
-    budget_reached_now = !budget_reached_before && run.plan.budget_reached();
-    committed_usd = run.plan.committed_usd();
-  }
-  if (budget_reached_now) post_budget_reached(self, committed_usd);
-  for (const auto &clip : starting) {
-    if (clip.continues) {
-      GST_INFO_OBJECT(self, "clip %d: writing its input from clip %d", clip.clip, *clip.continues);
-      prepare_extension_input(p.events, run, clip.clip, *clip.continues);
-      continue;
-    }
-    GST_INFO_OBJECT(self, "generating clip %d: %s", clip.clip, clip.prompt.c_str());
-    run.clips[clip.clip] = make_clip(self, run, clip.clip, clip.prompt, false);
-  }
-  start_prepared_clips(self, run);
-}
-
-// Marks clips ready or failed from what they hold; false when an error ends
-// the channel.
-static bool settle_clips(GstGrokImagineChannel *self, RunState &run) {
-  Private &p = *self->priv;
-  struct Failed {
-    int index;
-    GstMessage *error;  // a new reference
-    std::string request_id;
-  };
-  std::vector<Failed> failed;
-  {
-    std::lock_guard<std::mutex> lock(p.events->lock);
-    for (const auto &[index, clip] : run.clips) {
-      if (clip->error())
-        failed.push_back({index, gst_message_ref(clip->error()), clip_request_id(*clip)});
-      else if (clip->ready())
-        run.plan.clip_ready(index);
-    }
-  }
-  bool go_on = true;
-  for (Failed &clip : failed) {
-    g_autoptr(GstMessage) error = clip.error;
-    go_on = go_on && handle_clip_error(self, *run.clips.at(clip.index), error, clip.request_id);
-    {
-      std::lock_guard<std::mutex> lock(p.events->lock);
-      run.plan.clip_failed(clip.index);
-    }
-    run.clips.erase(clip.index);
-  }
-  return go_on;
-}
-
-// The files of played clips that nothing will play again go, to free the
-// disk.
-static void release_files(const RunState &run, const grokimagine::ChannelRelease &release) {
-  for (int index : release.inputs) g_unlink(extension_input_path(run, index).c_str());
-  for (int index : release.results) g_unlink(clip_path(run, index).c_str());
-}
-
-// Plays what the plan says comes next, once (a clip, a frame of filler),
-// or waits until something changes. False when the channel is over: EOS,
-// a stop, an error.
-static bool channel_step(GstGrokImagineChannel *self, RunState &run) {
-  Private &p = *self->priv;
-  {
-    std::lock_guard<std::mutex> lock(p.events->lock);
-    if (p.events->stopping) return false;
-    // What changes from here on wakes a wait below.
-    p.changes_seen = p.events->changes;
-  }
-  const bool live = run.plan.rules().live;
-  start_clips(self, run);
-  if (!settle_clips(self, run)) return false;
-  ChannelStep step;
-  std::string prompt;
-  {
-    std::lock_guard<std::mutex> lock(p.events->lock);
-    step = run.plan.next(run.timeline.position());
-    if (step.clip >= 0) prompt = run.plan.schedule().clip(step.clip).prompt;
-  }
-  switch (step.kind) {
-    case ChannelStep::Kind::Play: {
-      // A replay that covers a wait (filler=loop) is filler: it begins one.
-      if (!step.covers_wait)
-        end_filler(self, run);
-      else if (!run.in_filler &&
-               !push_filler_frame(self, run, ChannelFiller::Hold, live, "waiting"))
-        return false;
-      std::unique_ptr<ChannelClip> clip;
-      if (step.replay) {
-        clip = make_clip(self, run, step.clip, prompt, true);
-      } else {
-        clip = std::move(run.clips[step.clip]);
-        run.clips.erase(step.clip);
-      }
-      {
-        std::lock_guard<std::mutex> lock(p.events->lock);
-        run.playing = std::move(clip);
-      }
-      // Cut short, it stays: one more job whose clip did not play (finish_channel).
-      if (!play_clip(self, run, *run.playing, step.replay, live)) return false;
-      grokimagine::ChannelRelease release;
-      {
-        std::lock_guard<std::mutex> lock(p.events->lock);
-        clip = std::move(run.playing);
-        release = run.plan.clip_played(step.clip, step.replay);
-      }
-      clip.reset();
-      release_files(run, release);
-      return true;
-    }
-    case ChannelStep::Kind::End:
-      end_filler(self, run);
-      GST_INFO_OBJECT(self, "no more prompts: EOS");
-      gst_app_src_end_of_stream(GST_APP_SRC(p.video_src));
-      gst_app_src_end_of_stream(GST_APP_SRC(p.audio_src));
-      return false;
-    case ChannelStep::Kind::Filler:
-      return push_filler_frame(self, run, step.filler, live, step.reason);
-    case ChannelStep::Kind::Wait: {
-      std::unique_lock<std::mutex> lock(p.events->lock);
-      p.events->wake.wait(
-          lock, [&] { return p.events->stopping || p.events->changes != p.changes_seen; });
-      return !p.events->stopping;
-    }
-  }
-  return false;
-}
-
 // The streaming task's function: a step, or, once the channel is over,
 // the task pauses (it is stopped and joined at PAUSED -> READY).
 static void channel_loop(gpointer data) {
   auto *self = GST_GROK_IMAGINE_CHANNEL(data);
   Private &p = *self->priv;
-  RunState *run;
+  ChannelRun *run;
   {
     std::lock_guard<std::mutex> lock(p.events->lock);
     run = p.run.get();
   }
-  if (run && channel_step(self, *run)) return;
+  if (run && channel_run_step(*run)) return;
   GST_DEBUG_OBJECT(self, "streaming task done");
   // Not once finish_channel has taken the task: pausing a stopped task
   // would start it again.
@@ -1305,7 +585,8 @@ static bool start_channel(GstGrokImagineChannel *self) {
   rules.clip_estimate_usd = check.cost().value_or(0);
   rules.spent_before_usd = p.job.spent_usd();
   rules.max_queued = settings.max_queued;
-  auto run = std::make_unique<RunState>(rules);
+  auto run = std::make_unique<ChannelRun>(GST_ELEMENT(self), p.video_src, p.audio_src, p.job,
+                                          p.events, rules);
   run->provider = &check.provider();
   run->job = p.job.settings();
   run->connections = settings.connections;
@@ -1366,7 +647,7 @@ static void stop_streaming(GstGrokImagineChannel *self) {
   Private &p = *self->priv;
   std::unique_lock<std::mutex> lock(p.events->lock);
   p.events->stopping = true;
-  if (p.clock_wait) gst_clock_id_unschedule(p.clock_wait);
+  if (p.run && p.run->clock_wait) gst_clock_id_unschedule(p.run->clock_wait);
   p.events->changed(lock);
 }
 
@@ -1384,7 +665,7 @@ static void finish_channel(GstGrokImagineChannel *self) {
     gst_task_join(task);
     gst_object_unref(task);
   }
-  std::unique_ptr<RunState> run;
+  std::unique_ptr<ChannelRun> run;
   {
     std::lock_guard<std::mutex> lock(p.events->lock);
     run = std::move(p.run);
@@ -1401,9 +682,12 @@ static void finish_channel(GstGrokImagineChannel *self) {
       id = clip_request_id(*clip);
     }
     if (id.empty()) continue;
-    post_element_message(self, gst_structure_new("grokimagine-unplayed", "index", G_TYPE_INT, index,
-                                                 "prompt", G_TYPE_STRING, clip->prompt().c_str(),
-                                                 "request-id", G_TYPE_STRING, id.c_str(), nullptr));
+    gst_element_post_message(
+        GST_ELEMENT(self),
+        gst_message_new_element(
+            GST_OBJECT(self), gst_structure_new("grokimagine-unplayed", "index", G_TYPE_INT, index,
+                                                "prompt", G_TYPE_STRING, clip->prompt().c_str(),
+                                                "request-id", G_TYPE_STRING, id.c_str(), nullptr)));
   }
 }
 
@@ -1417,15 +701,17 @@ static GstStateChangeReturn gst_grok_imagine_channel_change_state(GstElement *el
   if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
     // Live pacing stops with the clock, and waits for PLAYING again.
     std::unique_lock<std::mutex> lock(p.events->lock);
-    p.playing = false;
-    if (p.clock_wait) gst_clock_id_unschedule(p.clock_wait);
+    if (p.run) {
+      p.run->pipeline_playing = false;
+      if (p.run->clock_wait) gst_clock_id_unschedule(p.run->clock_wait);
+    }
     p.events->changed(lock);
   }
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS(gst_grok_imagine_channel_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING) {
     std::unique_lock<std::mutex> lock(p.events->lock);
-    p.playing = true;
+    if (p.run) p.run->pipeline_playing = true;
     p.events->changed(lock);
   }
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||

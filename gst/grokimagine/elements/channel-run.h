@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// A running grokimaginechannel: its plan and timeline, its clips inside the
+// channel's bin, and what its streaming task does each step (play a clip,
+// push a frame of filler, or wait for something to change). The element
+// (grokimaginechannel.cpp) keeps the pads, the properties and the states.
+#pragma once
+
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "channel-clip.h"
+#include "core/channel-plan.h"
+#include "core/channel-timeline.h"
+#include "core/download.h"
+#include "core/generation.h"
+#include "job-properties.h"
+
+// continuity=extend: the job of a clip that extends `video` (the end of the
+// clip before it), of which only the new seconds play. What belongs to
+// generating goes: an extension takes only the video and the prompt.
+grokimagine::Request extension_request(grokimagine::Request request, const std::string &video);
+
+// continuity=extend: the input of clip N's extension being written from
+// clip `from`'s result, on a thread of its own, which wakes the channel
+// when done.
+struct ExtensionInputTask {
+  struct Result {
+    std::optional<std::string> error;
+    GstClockTime length = 0;
+  };
+  int from = -1;
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+  // Set, under the events lock, when the input is written.
+  std::shared_ptr<std::optional<Result>> result = std::make_shared<std::optional<Result>>();
+  std::thread writer;
+
+  ExtensionInputTask() = default;
+  ExtensionInputTask(const ExtensionInputTask &) = delete;
+  ExtensionInputTask &operator=(const ExtensionInputTask &) = delete;
+  ~ExtensionInputTask() {
+    cancelled->store(true);
+    if (writer.joinable()) writer.join();
+  }
+};
+
+// What exists while the channel runs: made at READY -> PAUSED, dropped at
+// PAUSED -> READY once its streaming task is joined.
+struct ChannelRun {
+  // The channel, which owns this run, its clips' bins and its appsrcs.
+  GstElement *element;
+  GstElement *video_src, *audio_src;
+  GrokImagineJobState &job_state;  // the channel's spent-usd
+  // What the streaming task waits on; its lock guards the plan, `playing`
+  // and `clock_wait`.
+  std::shared_ptr<ChannelEvents> events;
+  bool pipeline_playing = false;    // in PLAYING: live pacing follows the clock
+  GstClockID clock_wait = nullptr;  // a live wait in progress: a stop or a pause unschedules it
+  std::uint64_t changes_seen = 0;   // the streaming task's: what it has looked at
+
+  // What every clip's job is, but for its prompt (the channel's settings).
+  grokimagine::JobSettings job;
+  unsigned connections = grokimagine::Download::kDefaultConnections;
+  grokimagine::ChannelPlan plan;  // shared with the text pad: under the events lock
+  const grokimagine::Provider *provider = nullptr;  // one of all_providers(): never freed
+  ChannelFormat format;
+  std::map<int, std::unique_ptr<ChannelClip>> clips;  // generating or ready
+  std::unique_ptr<ChannelClip> playing;  // moved under the lock: its facts are read there
+  std::string clips_dir;                 // each generated clip's file, for replays (loop)
+  GstSegment text_segment;
+  // What has been pushed, in frames and audio samples (its rates are set
+  // with the format, at start).
+  grokimagine::ChannelTimeline timeline{24, 1, ChannelFormat::kRate};
+  GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
+  GstBuffer *last_frame = nullptr;               // for filler=hold
+  bool in_filler = false;
+  GstClockTime filler_started = 0;
+  // continuity=extend: where each clip's own part starts in its file (after
+  // the input it extends; absent: 0), and the lengths of input the provider
+  // extends.
+  std::map<int, GstClockTime> own_part_start;
+  ExtensionInputLimits extension_limits{};
+  std::map<int, ExtensionInputTask> preparing;  // clips whose input is being written
+
+  ChannelRun(GstElement *channel, GstElement *video, GstElement *audio, GrokImagineJobState &job,
+             std::shared_ptr<ChannelEvents> channel_events, const grokimagine::ChannelRules &rules)
+      : element(channel),
+        video_src(video),
+        audio_src(audio),
+        job_state(job),
+        events(std::move(channel_events)),
+        plan(rules) {
+    gst_segment_init(&text_segment, GST_FORMAT_TIME);
+  }
+  ChannelRun(const ChannelRun &) = delete;
+  ChannelRun &operator=(const ChannelRun &) = delete;
+  // Not under the events lock: clips and writers take it to end.
+  ~ChannelRun() {
+    // The input writers first: they write into clips_dir.
+    preparing.clear();
+    clips.clear();
+    playing.reset();
+    if (last_frame) gst_buffer_unref(last_frame);
+    if (!clips_dir.empty()) {
+      g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
+      while (const gchar *name = dir ? g_dir_read_name(dir) : nullptr) {
+        g_autofree gchar *path = g_build_filename(clips_dir.c_str(), name, nullptr);
+        g_unlink(path);
+      }
+      g_rmdir(clips_dir.c_str());
+    }
+  }
+};
+
+// One step of the streaming task; false once the channel is over (EOS, a
+// stop, an error that ends it).
+bool channel_run_step(ChannelRun &run);
+
+// The request id of a clip's job, once it has one. Under the events lock.
+std::string clip_request_id(const ChannelClip &clip);
