@@ -26,6 +26,32 @@ grokimagine::Request extension_request(grokimagine::Request request, const std::
   return request;
 }
 
+// continuity=extend: every clip after the first is an extension of the one
+// before it, so the provider must extend videos and the job's settings
+// must suit an extension too (its model, its duration).
+std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation &check,
+                                                   ExtensionInputLimits *limits) {
+  const grokimagine::Provider &provider = check.provider();
+  const auto range = provider.extension_input();
+  if (!range)
+    return grokimagine::invalid_setting(std::string("Property 'continuity' is extend, but ") +
+                                        provider.name() +
+                                        " does not extend videos (provider=xai does). Nothing "
+                                        "was sent.");
+  const grokimagine::Request extension =
+      extension_request(check.settings().request, "request:previous-clip");
+  if (auto error = provider.validate(extension)) {
+    error->message =
+        "Property 'continuity' is extend, so each clip after the first extends the one "
+        "before it: " +
+        error->message + " Nothing was sent.";
+    return error;
+  }
+  limits->min_length = GstClockTime(range->min_s * GST_SECOND);
+  limits->max_length = GstClockTime(range->max_s * GST_SECOND);
+  return std::nullopt;
+}
+
 // The frame as a PNG data: URI, the image a continued clip starts from.
 static std::string frame_as_png_uri(const ChannelFormat &format, GstBuffer *frame) {
   g_autoptr(GstCaps) raw = format.video_caps();
@@ -163,7 +189,8 @@ static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live,
     run.filler_started = run.timeline.position();
     GST_INFO_OBJECT(run.element, "filler (%s) from %" GST_TIME_FORMAT, reason,
                     GST_TIME_ARGS(run.filler_started));
-    post_element_message(run,
+    post_element_message(
+        run,
         gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, reason, "running-time",
                           G_TYPE_UINT64, timeline_running_time(run, run.filler_started), nullptr));
   }
@@ -188,9 +215,10 @@ static void end_filler(ChannelRun &run) {
   if (!run.in_filler) return;
   run.in_filler = false;
   const GstClockTime now = run.timeline.position();
-  post_element_message(run, gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, "ended",
-                                     "running-time", G_TYPE_UINT64, timeline_running_time(run, now),
-                                     "duration", G_TYPE_UINT64, now - run.filler_started, nullptr));
+  post_element_message(
+      run, gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, "ended", "running-time",
+                             G_TYPE_UINT64, timeline_running_time(run, now), "duration",
+                             G_TYPE_UINT64, now - run.filler_started, nullptr));
 }
 
 // ---- Clips ----
@@ -285,8 +313,8 @@ static std::unique_ptr<ChannelClip> make_clip(ChannelRun &run, int index, const 
   auto facts = replay ? nullptr : std::make_shared<ClipJobFacts>(events);
   GstElement *source = make_clip_source(
       run, index, replay, replay ? GrokImagineClipJob{} : clip_job(run, index, prompt, facts));
-  return std::make_unique<ChannelClip>(GST_BIN(run.element), events, index, prompt, source, run.format,
-                                       own_part_start(run, index), facts);
+  return std::make_unique<ChannelClip>(GST_BIN(run.element), events, index, prompt, source,
+                                       run.format, own_part_start(run, index), facts);
 }
 
 std::string clip_request_id(const ChannelClip &clip) {
@@ -392,13 +420,13 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
     duration -= skip;
   GST_INFO_OBJECT(run.element, "clip %d%s starts at %" GST_TIME_FORMAT, index,
                   replay ? " (replay)" : "", GST_TIME_ARGS(start));
-  post_element_message(run,
-      gst_structure_new("grokimagine-clip", "index", G_TYPE_INT, index, "prompt", G_TYPE_STRING,
-                        clip.prompt().c_str(), "request-id", G_TYPE_STRING,
-                        id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
-                        timeline_running_time(run, start), "duration", G_TYPE_UINT64, duration,
-                        "replay", G_TYPE_BOOLEAN, replay, "spent-usd", G_TYPE_DOUBLE,
-                        run.job_state.spent_usd(), nullptr));
+  post_element_message(
+      run, gst_structure_new("grokimagine-clip", "index", G_TYPE_INT, index, "prompt",
+                             G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
+                             id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
+                             timeline_running_time(run, start), "duration", G_TYPE_UINT64, duration,
+                             "replay", G_TYPE_BOOLEAN, replay, "spent-usd", G_TYPE_DOUBLE,
+                             run.job_state.spent_usd(), nullptr));
   bool audio_done = false;
   // Audio that came with a frame but reaches past it: the next frame's.
   g_autoptr(GstBuffer) rest = nullptr;
@@ -507,9 +535,9 @@ static void start_prepared_clips(ChannelRun &run) {
                           (nullptr));
     else
       use_extension_input(run, job.settings, index, task.from, input->length);
-    run.clips[index] = std::make_unique<ChannelClip>(GST_BIN(run.element), run.events, index, prompt,
-                                                     make_clip_source(run, index, false, job),
-                                                     run.format, own_part_start(run, index), facts);
+    run.clips[index] = std::make_unique<ChannelClip>(
+        GST_BIN(run.element), run.events, index, prompt, make_clip_source(run, index, false, job),
+        run.format, own_part_start(run, index), facts);
     it = run.preparing.erase(it);
   }
 }

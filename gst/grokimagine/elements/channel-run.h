@@ -28,6 +28,12 @@
 // generating goes: an extension takes only the video and the prompt.
 grokimagine::Request extension_request(grokimagine::Request request, const std::string &video);
 
+// continuity=extend: whether the provider extends videos and the job's
+// settings suit an extension too (its model, its duration), before any job;
+// the lengths of input it extends in `limits`.
+std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation &check,
+                                                   ExtensionInputLimits *limits);
+
 // continuity=extend: the input of clip N's extension being written from
 // clip `from`'s result, on a thread of its own, which wakes the channel
 // when done.

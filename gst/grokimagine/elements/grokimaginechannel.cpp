@@ -24,21 +24,11 @@
  */
 #include "grokimaginechannel.h"
 
-#include <gst/app/gstappsrc.h>
-#include <gst/video/video.h>
-#include <glib/gstdio.h>
 
-#include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #include "channel-run.h"
-#include "core/channel-plan.h"
-#include "core/channel-timeline.h"
 #include "core/download.h"
 #include "core/prompt-list.h"
 #include "core/generation.h"
@@ -482,32 +472,6 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
-}
-
-// continuity=extend: every clip after the first is an extension of the one
-// before it, so the provider must extend videos and the job's settings
-// must suit an extension too (its model, its duration).
-static std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation &check,
-                                                          ExtensionInputLimits *limits) {
-  const grokimagine::Provider &provider = check.provider();
-  const auto range = provider.extension_input();
-  if (!range)
-    return grokimagine::invalid_setting(std::string("Property 'continuity' is extend, but ") +
-                                        provider.name() +
-                                        " does not extend videos (provider=xai does). Nothing "
-                                        "was sent.");
-  const grokimagine::Request extension =
-      extension_request(check.settings().request, "request:previous-clip");
-  if (auto error = provider.validate(extension)) {
-    error->message =
-        "Property 'continuity' is extend, so each clip after the first extends the one "
-        "before it: " +
-        error->message + " Nothing was sent.";
-    return error;
-  }
-  limits->min_length = GstClockTime(range->min_s * GST_SECOND);
-  limits->max_length = GstClockTime(range->max_s * GST_SECOND);
-  return std::nullopt;
 }
 
 // The channel's own settings take every value a user can type (GObject
