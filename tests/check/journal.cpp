@@ -360,6 +360,26 @@ GST_START_TEST(test_cost_on_the_bus_and_spent) {
 }
 GST_END_TEST;
 
+// Runs grokimagine-jobs on `journal`, in a UTF-8 locale: what it printed
+// (out and err), and whether it succeeded.
+static std::string run_jobs_tool(const std::string &journal, std::vector<std::string> args,
+                                 bool *ok) {
+  const char *tool = g_getenv("GROKIMAGINE_JOBS");
+  fail_unless(tool != nullptr);
+  args.insert(args.begin(), {tool, "--journal", journal});
+  std::vector<char *> argv;
+  for (auto &arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "LC_ALL", "C.UTF-8", TRUE);
+  g_autofree gchar *out = nullptr;
+  g_autofree gchar *err = nullptr;
+  int status = 0;
+  fail_unless(g_spawn_sync(nullptr, argv.data(), env, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err,
+                           &status, nullptr));
+  *ok = g_spawn_check_wait_status(status, nullptr);
+  return std::string(out) + err;
+}
+
 GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
   emu::Options options = test::quick_options();
   options.api_key = "sk-journal-never-holds-this";
@@ -371,25 +391,15 @@ GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
   fail_unless(run_with_sink(source).eos);
   const std::string id = emulator.submits().at(0).request_id;
 
-  const char *tool = g_getenv("GROKIMAGINE_JOBS");
-  fail_unless(tool != nullptr);
-  // What the tool prints, and whether it succeeded.
+  // What the tool prints; a failure fails the test unless `ok` is asked.
   auto run_tool = [&](std::vector<std::string> args, bool *ok = nullptr) {
-    args.insert(args.begin(), {tool, "--journal", journal});
-    std::vector<char *> argv;
-    for (auto &arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    g_autofree gchar *out = nullptr;
-    g_autofree gchar *err = nullptr;
-    int status = 0;
-    fail_unless(g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out,
-                             &err, &status, nullptr));
-    const bool succeeded = g_spawn_check_wait_status(status, nullptr);
+    bool succeeded = false;
+    const std::string printed = run_jobs_tool(journal, std::move(args), &succeeded);
     if (ok)
       *ok = succeeded;
     else
-      fail_unless(succeeded, "%s", err);
-    return std::string(out) + err;
+      fail_unless(succeeded, "%s", printed.c_str());
+    return printed;
   };
   const std::string listing = run_tool({});
   for (const std::string &expected : {id, std::string("delivered"), std::string("segmind"),
@@ -489,24 +499,13 @@ GST_START_TEST(test_jobs_tool_prints_nothing_a_hostile_answer_steers) {
   grokimagine::JournalEntry shown = steering;
   shown.fingerprint = grokimagine::sha256_hex("shown");
   shown.request_id = "req-1";
-  shown.prompt = "Un caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \x1b]0;owned\x07\x1b[2J at night by the river";
+  shown.prompt =
+      "Un caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \x1b]0;owned\x07\x1b[2J at night by the river";
   shown.model = "model\x1b[31m";
   fail_if(entries.write(shown).has_value());
 
-  const char *tool = g_getenv("GROKIMAGINE_JOBS");
   auto run_tool = [&](std::vector<std::string> args, bool *ok) {
-    args.insert(args.begin(), {tool, "--journal", journal});
-    std::vector<char *> argv;
-    for (auto &arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    g_autofree gchar *out = nullptr;
-    g_autofree gchar *err = nullptr;
-    int status = 0;
-    const gchar *env[] = {"LANG=C.UTF-8", "LC_ALL=C.UTF-8", nullptr};
-    fail_unless(g_spawn_sync(nullptr, argv.data(), const_cast<gchar **>(env), G_SPAWN_DEFAULT,
-                             nullptr, nullptr, &out, &err, &status, nullptr));
-    *ok = g_spawn_check_wait_status(status, nullptr);
-    return std::string(out) + err;
+    return run_jobs_tool(journal, std::move(args), ok);
   };
   bool ok = true;
   const std::string listing = run_tool({}, &ok);
