@@ -568,6 +568,18 @@ static void start_clips(ChannelRun &run) {
   start_prepared_clips(run);
 }
 
+// A clip done with goes once no state change of the channel runs: torn
+// down under the channel's state lock, so that a state change (the
+// application reacting to a clip's error, say) never finds it half gone
+// and sets it back to READY. If one holds the lock now, the clip waits for
+// the next step, or for the run's end.
+static void retire(ChannelRun &run, std::unique_ptr<ChannelClip> clip) {
+  if (clip) run.retired.push_back(std::move(clip));
+  if (run.retired.empty() || !GST_STATE_TRYLOCK(run.element)) return;
+  run.retired.clear();
+  GST_STATE_UNLOCK(run.element);
+}
+
 // Marks clips ready or failed from what they hold; false when an error ends
 // the channel.
 static bool settle_clips(ChannelRun &run) {
@@ -594,6 +606,7 @@ static bool settle_clips(ChannelRun &run) {
       std::lock_guard<std::mutex> lock(run.events->lock);
       run.plan.clip_failed(clip.index);
     }
+    retire(run, std::move(run.clips.at(clip.index)));
     run.clips.erase(clip.index);
   }
   return go_on;
@@ -617,6 +630,7 @@ bool channel_run_step(ChannelRun &run) {
     run.changes_seen = run.events->changes;
   }
   const bool live = run.plan.rules().live;
+  retire(run, nullptr);
   start_clips(run);
   if (!settle_clips(run)) return false;
   ChannelStep step;
@@ -652,7 +666,7 @@ bool channel_run_step(ChannelRun &run) {
         clip = std::move(run.playing);
         release = run.plan.clip_played(step.clip, step.replay);
       }
-      clip.reset();
+      retire(run, std::move(clip));
       release_files(run, release);
       return true;
     }

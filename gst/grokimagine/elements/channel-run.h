@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "channel-clip.h"
 #include "core/channel-plan.h"
@@ -79,7 +80,8 @@ struct ChannelRun {
   ChannelFormat format;
   std::map<int, std::unique_ptr<ChannelClip>> clips;  // generating or ready
   std::unique_ptr<ChannelClip> playing;  // moved under the lock: its facts are read there
-  std::string clips_dir;                 // each generated clip's file, for replays (loop)
+  std::vector<std::unique_ptr<ChannelClip>> retired;  // done with, to tear down (retire())
+  std::string clips_dir;  // each generated clip's file, for replays (loop)
   GstSegment text_segment;
   // What has been pushed, in frames and audio samples (its rates are set
   // with the format, at start).
@@ -111,6 +113,7 @@ struct ChannelRun {
   ~ChannelRun() {
     // The input writers first: they write into clips_dir.
     preparing.clear();
+    retired.clear();
     clips.clear();
     playing.reset();
     if (last_frame) gst_buffer_unref(last_frame);
