@@ -988,6 +988,7 @@ GST_START_TEST(test_range_answers_that_lie_are_refused) {
   const std::pair<CdnLie, const char *> lies[] = {
       {CdnLie::NoContentRange, "206 without Content-Range"},
       {CdnLie::PartAs200, "differs from the"},
+      {CdnLie::PartAs200Unsized, "a 200 of unknown length"},
       {CdnLie::WrongTotal, "differs from the"},
   };
   for (const auto &[lie, says] : lies) {

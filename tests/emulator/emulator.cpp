@@ -1370,10 +1370,14 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
     return;
   }
   const bool later_part = range.kind == ByteRange::Kind::Partial && range.first > 0;
-  if (later_part && options.cdn_lie == CdnLie::PartAs200) {
+  if (later_part &&
+      (options.cdn_lie == CdnLie::PartAs200 || options.cdn_lie == CdnLie::PartAs200Unsized)) {
     const guint64 part = range.last - range.first + 1;
     soup_message_headers_remove(request_headers, "Range");
-    soup_message_headers_set_content_length(response_headers, static_cast<goffset>(part));
+    if (options.cdn_lie == CdnLie::PartAs200Unsized)
+      soup_message_headers_set_encoding(response_headers, SOUP_ENCODING_CHUNKED);
+    else
+      soup_message_headers_set_content_length(response_headers, static_cast<goffset>(part));
     soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
     BytesPtr body(g_bytes_new_from_bytes(media, range.first, part));
     if (method == SOUP_METHOD_GET)

@@ -102,9 +102,18 @@ struct Options {
   // compresses media (Content-Encoding: gzip, the compressed length as
   // Content-Length) when the request offers gzip, or whatever it offers;
   // or answers a later part of a ranged download (a Range not from byte 0)
-  // with a 206 without Content-Range, a 200 carrying only that part, or a
-  // Content-Range whose total is not the file's size.
-  enum class CdnLie { None, GzipWhenOffered, GzipAlways, NoContentRange, PartAs200, WrongTotal };
+  // with a 206 without Content-Range, a 200 carrying only that part (with
+  // its length, or chunked without one), or a Content-Range whose total is
+  // not the file's size.
+  enum class CdnLie {
+    None,
+    GzipWhenOffered,
+    GzipAlways,
+    NoContentRange,
+    PartAs200,
+    PartAs200Unsized,
+    WrongTotal
+  };
   CdnLie cdn_lie = CdnLie::None;
   // Link shaping of the CDN, to model a real one tens of milliseconds away
   // that caps each connection's throughput. cdn_delay_ms: every CDN answer

@@ -103,8 +103,8 @@ int main(int argc, char **argv) {
       {"ignore-range", 0, 0, G_OPTION_ARG_NONE, &ignore_range,
        "The CDN ignores Range and always sends the whole clip (200)", nullptr},
       {"cdn-lie", 0, 0, G_OPTION_ARG_STRING, &cdn_lie,
-       "The CDN lies: gzip-when-offered, gzip (compressed media), no-content-range, part-as-200 "
-       "or wrong-total (a later part of a ranged download)",
+       "The CDN lies: gzip-when-offered, gzip (compressed media), no-content-range, part-as-200, "
+       "part-as-200-unsized or wrong-total (a later part of a ranged download)",
        "HOW"},
       {"cdn-unknown-total", 0, 0, G_OPTION_ARG_NONE, &unknown_total,
        "The CDN answers Range without the clip's length (Content-Range: bytes A-B/*)", nullptr},
@@ -160,11 +160,10 @@ int main(int argc, char **argv) {
   if (request_id_prefix) options.request_id_prefix = request_id_prefix;
   if (cdn_lie) {
     using CdnLie = grokimagine::emulator::Options::CdnLie;
-    const std::pair<const char *, CdnLie> lies[] = {{"gzip-when-offered", CdnLie::GzipWhenOffered},
-                                                    {"gzip", CdnLie::GzipAlways},
-                                                    {"no-content-range", CdnLie::NoContentRange},
-                                                    {"part-as-200", CdnLie::PartAs200},
-                                                    {"wrong-total", CdnLie::WrongTotal}};
+    const std::pair<const char *, CdnLie> lies[] = {
+        {"gzip-when-offered", CdnLie::GzipWhenOffered},    {"gzip", CdnLie::GzipAlways},
+        {"no-content-range", CdnLie::NoContentRange},      {"part-as-200", CdnLie::PartAs200},
+        {"part-as-200-unsized", CdnLie::PartAs200Unsized}, {"wrong-total", CdnLie::WrongTotal}};
     bool known = false;
     for (const auto &[name, lie] : lies)
       if (g_str_equal(cdn_lie, name)) {

@@ -94,6 +94,8 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
     // paid submit.
     HttpRequest submit = generation_.submit_request();
     submit.log_id = settings.log_id;
+    // Its answer is the clip: as it is, like any media.
+    submit.identity_encoding = true;
     download_ = Download::start(
         submit, settings.location, settings.max_size,
         RetryPolicy(settings.timing, RetryPolicy::Clock::now() + settings.timing.timeout),

@@ -389,6 +389,15 @@ struct Fetch {
       // The whole clip (again): skip what comes before this part.
       discard = pos;
       const goffset announced = soup_message_headers_get_content_length(headers);
+      // Once the CDN has answered a Range, a 200 must show it holds the
+      // whole clip: one of unknown length could be only the part asked for.
+      if (owner->ranged && announced <= 0) {
+        owner->fail(ErrorKind::Protocol,
+                    "the video host answered a Range with a 200 of unknown length: whether it "
+                    "holds the whole clip is unknown",
+                    status);
+        return;
+      }
       body_end = announced > 0 ? std::uint64_t(announced) : kUnknown;
       if (announced > 0 && !owner->learn_size(std::uint64_t(announced))) return;
       if (!owner->ranged) {
