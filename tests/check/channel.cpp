@@ -965,7 +965,9 @@ GST_START_TEST(test_clips_show_in_a_dot_dump) {
   emu::Emulator emulator(test::quick_options());
   GstElement *pipeline = gst_pipeline_new(nullptr);
   Seen seen;
-  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  // Synced sinks: the clip plays for its second, and is still there when
+  // the bus message that it started is looked at (however slow the build).
+  GstElement *channel = make_channel(emulator, pipeline, &seen, true);
   set_prompts(channel, "<\"A dog\",\"A cat\">");
   std::string dot;
   bool same_clock = false;
