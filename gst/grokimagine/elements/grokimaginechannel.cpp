@@ -24,7 +24,6 @@
  */
 #include "grokimaginechannel.h"
 
-
 #include <memory>
 #include <mutex>
 
