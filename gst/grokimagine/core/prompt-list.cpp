@@ -61,4 +61,24 @@ std::string serialize_prompt_list(const std::vector<std::string> &prompts) {
   return text + ">";
 }
 
+bool is_blank_prompt(const std::string &prompt) {
+  return prompt.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+std::string plain_text_of_markup(const std::string &markup) {
+  std::string text;
+  bool in_tag = false;
+  for (char c : markup) {
+    if (c == '<') in_tag = true;
+    if (!in_tag) text += c;
+    if (c == '>') in_tag = false;
+  }
+  static const std::pair<const char *, const char *> kEntities[] = {
+      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
+  for (const auto &[entity, plain] : kEntities)
+    for (std::size_t at; (at = text.find(entity)) != std::string::npos;)
+      text.replace(at, std::string(entity).size(), plain);
+  return text;
+}
+
 }  // namespace grokimagine

@@ -14,4 +14,10 @@ std::optional<std::vector<std::string>> parse_prompt_list(const std::string &tex
 // The quoted form, which parse_prompt_list reads back.
 std::string serialize_prompt_list(const std::vector<std::string> &prompts);
 
+// A prompt of nothing but white space: skipped, never a job.
+bool is_blank_prompt(const std::string &prompt);
+// Pango markup (a text/x-raw format of subtitles) to plain text: tags
+// dropped, entities decoded.
+std::string plain_text_of_markup(const std::string &markup);
+
 }  // namespace grokimagine

@@ -29,8 +29,8 @@ grokimagine::Request extension_request(grokimagine::Request request, const std::
 // continuity=extend: every clip after the first is an extension of the one
 // before it, so the provider must extend videos and the job's settings
 // must suit an extension too (its model, its duration).
-std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation &check,
-                                                   ExtensionInputLimits *limits) {
+static std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation &check,
+                                                          ExtensionInputLimits *limits) {
   const grokimagine::Provider &provider = check.provider();
   const auto range = provider.extension_input();
   if (!range)
@@ -50,6 +50,33 @@ std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation
   limits->min_length = GstClockTime(range->min_s * GST_SECOND);
   limits->max_length = GstClockTime(range->max_s * GST_SECOND);
   return std::nullopt;
+}
+
+std::optional<grokimagine::Error> check_channel(const ChannelSettings &settings,
+                                                grokimagine::JobSettings job,
+                                                grokimagine::Generation &check,
+                                                ExtensionInputLimits *limits) {
+  // Each prompt is checked as it is queued (a long one is skipped, not the
+  // channel): the settings are checked with a stand-in.
+  job.request.prompt = "channel";
+  if (auto error = check.prepare(job)) return error;
+  if (auto error = check_channel_settings(settings)) return error;
+  if (settings.continuity == ChannelContinuity::LastFrame &&
+      g_str_equal(check.provider().name(), "reapi"))
+    return grokimagine::invalid_setting(
+        "Property 'continuity' is last-frame, but reapi takes images only as public http(s) "
+        "URLs, and a frame of the stream has none.");
+  if (settings.continuity == ChannelContinuity::Extend) return check_extensions(check, limits);
+  return std::nullopt;
+}
+
+void ChannelRun::set_format(const ChannelSettings &settings, const grokimagine::JobSettings &job) {
+  const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
+  format.width = settings.width > 0 ? settings.width : size.width;
+  format.height = settings.height > 0 ? settings.height : size.height;
+  format.fps_n = settings.fps_n;
+  format.fps_d = settings.fps_d;
+  timeline = grokimagine::ChannelTimeline(settings.fps_n, settings.fps_d, ChannelFormat::kRate);
 }
 
 // The frame as a PNG data: URI, the image a continued clip starts from.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "channel-clip.h"
+#include "channel-settings.h"
 #include "core/channel-plan.h"
 #include "core/channel-timeline.h"
 #include "core/download.h"
@@ -29,11 +30,13 @@
 // generating goes: an extension takes only the video and the prompt.
 grokimagine::Request extension_request(grokimagine::Request request, const std::string &video);
 
-// continuity=extend: whether the provider extends videos and the job's
-// settings suit an extension too (its model, its duration), before any job;
-// the lengths of input it extends in `limits`.
-std::optional<grokimagine::Error> check_extensions(const grokimagine::Generation &check,
-                                                   ExtensionInputLimits *limits);
+// READY -> PAUSED, before anything is paid: the job's settings (prepared
+// in `check`), the channel's, and what its continuity asks of the
+// provider; the lengths of input an extension takes in `limits`.
+std::optional<grokimagine::Error> check_channel(const ChannelSettings &settings,
+                                                grokimagine::JobSettings job,
+                                                grokimagine::Generation &check,
+                                                ExtensionInputLimits *limits);
 
 // continuity=extend: the input of clip N's extension being written from
 // clip `from`'s result, on a thread of its own, which wakes the channel
@@ -107,6 +110,9 @@ struct ChannelRun {
         plan(rules) {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
   }
+  // The output format and the timeline's rates: the settings' size, else
+  // the job's resolution and aspect ratio.
+  void set_format(const ChannelSettings &settings, const grokimagine::JobSettings &job);
   ChannelRun(const ChannelRun &) = delete;
   ChannelRun &operator=(const ChannelRun &) = delete;
   // Not under the events lock: clips and writers take it to end.

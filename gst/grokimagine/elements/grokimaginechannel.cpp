@@ -28,6 +28,7 @@
 #include <mutex>
 
 #include "channel-run.h"
+#include "channel-settings.h"
 #include "core/download.h"
 #include "core/prompt-list.h"
 #include "core/generation.h"
@@ -60,26 +61,6 @@ enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
 static guint channel_signals[N_SIGNALS];
 
 namespace {
-
-// Prompts queued and not yet played, by default: a text source or an
-// application cannot grow the queue without bound.
-constexpr guint kDefaultMaxQueued = 1000;
-
-// What the user set on the channel itself (the job defaults live in `job`).
-struct ChannelSettings {
-  std::vector<std::string> prompts;
-  bool is_live = false;
-  bool loop = false;
-  guint lookahead = 1;
-  ChannelFiller filler = ChannelFiller::Hold;
-  int width = 0;  // 0: from resolution and aspect-ratio
-  int height = 0;
-  int fps_n = 24;
-  int fps_d = 1;
-  ChannelContinuity continuity = ChannelContinuity::None;
-  guint connections = grokimagine::Download::kDefaultConnections;  // each clip's download
-  guint max_queued = kDefaultMaxQueued;
-};
 
 struct Private {
   GrokImagineJobState job{grokimagine::MediaKind::Video};
@@ -126,73 +107,6 @@ static GstStaticPadTemplate text_template = GST_STATIC_PAD_TEMPLATE(
     "text", GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS("text/x-raw, format = (string) { utf8, pango-markup }"));
 
-// gst-launch (and gst_util_set_object_arg) set a GStrv property through a
-// GstValueTable, which GStreamer 1.22 has none of for GStrv: register one,
-// unless GStreamer brings its own.
-static void register_prompt_list_value() {
-  GValue probe = G_VALUE_INIT;
-  g_value_init(&probe, G_TYPE_STRV);
-  const bool known = gst_value_deserialize(&probe, "<a>");
-  g_value_unset(&probe);
-  if (known) return;
-  static GstValueTable table = {
-      G_TYPE_STRV,
-      [](const GValue *a, const GValue *b) -> gint {
-        return g_strv_equal(static_cast<const gchar *const *>(g_value_get_boxed(a)),
-                            static_cast<const gchar *const *>(g_value_get_boxed(b)))
-                   ? GST_VALUE_EQUAL
-                   : GST_VALUE_UNORDERED;
-      },
-      [](const GValue *value) -> gchar * {
-        std::vector<std::string> items;
-        if (auto strv = static_cast<const gchar *const *>(g_value_get_boxed(value)))
-          for (; *strv; strv++) items.push_back(*strv);
-        return g_strdup(grokimagine::serialize_prompt_list(items).c_str());
-      },
-      [](GValue *dest, const gchar *text) -> gboolean {
-        auto items = grokimagine::parse_prompt_list(text);
-        if (!items) return FALSE;
-        GStrv strv = g_new0(gchar *, items->size() + 1);
-        for (std::size_t i = 0; i < items->size(); i++) strv[i] = g_strdup((*items)[i].c_str());
-        g_value_take_boxed(dest, strv);
-        return TRUE;
-      }};
-  gst_value_register(&table);
-}
-
-static GType continuity_get_type() {
-  static GType type = 0;
-  if (g_once_init_enter(&type)) {
-    static const GEnumValue values[] = {
-        {int(ChannelContinuity::None), "Each clip from its own prompt", "none"},
-        {int(ChannelContinuity::LastFrame),
-         "Each clip starts from the previous clip's last frame (its image); a clip is then "
-         "generated once the previous one has played",
-         "last-frame"},
-        {int(ChannelContinuity::Extend),
-         "Each clip extends the previous one and only its new seconds play: one continuous "
-         "shot (xai); a clip is generated once the previous one's result is whole",
-         "extend"},
-        {0, nullptr, nullptr}};
-    g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelContinuity", values));
-  }
-  return type;
-}
-
-static GType filler_get_type() {
-  static GType type = 0;
-  if (g_once_init_enter(&type)) {
-    static const GEnumValue values[] = {
-        {int(ChannelFiller::Hold), "The last frame, with silence", "hold"},
-        {int(ChannelFiller::Black), "Black, with silence", "black"},
-        {int(ChannelFiller::Loop), "Replay what has played (the last frame before anything has)",
-         "loop"},
-        {0, nullptr, nullptr}};
-    g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelFiller", values));
-  }
-  return type;
-}
-
 // The streaming task's function: a step, or, once the channel is over,
 // the task pauses (it is stopped and joined at PAUSED -> READY).
 static void channel_loop(gpointer data) {
@@ -213,27 +127,6 @@ static void channel_loop(gpointer data) {
 
 // ---- The text pad ----
 
-// Pango markup to plain text: tags dropped, entities decoded.
-static std::string strip_markup(const std::string &markup) {
-  std::string text;
-  bool in_tag = false;
-  for (char c : markup) {
-    if (c == '<') in_tag = true;
-    if (!in_tag) text += c;
-    if (c == '>') in_tag = false;
-  }
-  static const std::pair<const char *, const char *> kEntities[] = {
-      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
-  for (const auto &[entity, plain] : kEntities)
-    for (std::size_t at; (at = text.find(entity)) != std::string::npos;)
-      text.replace(at, strlen(entity), plain);
-  return text;
-}
-
-static bool is_blank(const std::string &prompt) {
-  return prompt.find_first_not_of(" \t\r\n") == std::string::npos;
-}
-
 // A prompt that cannot be queued is skipped with a warning naming it
 // (`origin`): too long for the provider, past max-queued, too late.
 static void warn_prompt_refused(GstGrokImagineChannel *self, const std::string &origin,
@@ -247,7 +140,7 @@ static void warn_prompt_refused(GstGrokImagineChannel *self, const std::string &
 static bool queue_prompt(GstGrokImagineChannel *self, const std::string &prompt,
                          std::optional<guint64> cue, const std::string &origin) {
   Private &p = *self->priv;
-  if (is_blank(prompt)) {
+  if (grokimagine::is_blank_prompt(prompt)) {
     GST_INFO_OBJECT(self, "empty prompt (%s) skipped", origin.c_str());
     return false;
   }
@@ -301,7 +194,7 @@ static GstFlowReturn text_chain(GstPad *pad, GstObject *parent, GstBuffer *buffe
     }
   }
   gst_buffer_unref(buffer);
-  if (g_strcmp0(format, "pango-markup") == 0) text = strip_markup(text);
+  if (g_strcmp0(format, "pango-markup") == 0) text = grokimagine::plain_text_of_markup(text);
   g_autofree gchar *origin =
       cue ? g_strdup_printf("The cue at %" GST_TIME_FORMAT, GST_TIME_ARGS(*cue))
           : g_strdup("A prompt on the text pad");
@@ -473,32 +366,6 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
   }
 }
 
-// The channel's own settings take every value a user can type (GObject
-// would otherwise keep the old value with a warning, and the channel run
-// with what was not asked): what is out of range is refused here, before
-// any job.
-static std::optional<grokimagine::Error> check_channel_settings(const ChannelSettings &settings) {
-  constexpr guint kMaxLookahead = 16;  // each clip ahead is a paid job
-  constexpr int kMinSide = 16, kMaxSide = 8192;
-  constexpr int kMaxFps = 240;
-  if (settings.lookahead > kMaxLookahead)
-    return grokimagine::invalid_setting("Property 'lookahead' is " +
-                                        std::to_string(settings.lookahead) + ": at most " +
-                                        std::to_string(kMaxLookahead) + " clips ahead.");
-  for (const auto &[name, side] : {std::pair{"width", settings.width}, {"height", settings.height}})
-    if (side != 0 && (side < kMinSide || side > kMaxSide))
-      return grokimagine::invalid_setting(std::string("Property '") + name + "' is " +
-                                          std::to_string(side) + ": 0 (from resolution and " +
-                                          "aspect-ratio) or " + std::to_string(kMinSide) + " to " +
-                                          std::to_string(kMaxSide) + ".");
-  if (settings.fps_n <= 0 || settings.fps_d <= 0 ||
-      gint64(settings.fps_n) > gint64(kMaxFps) * settings.fps_d)
-    return grokimagine::invalid_setting(
-        "Property 'framerate' is " + std::to_string(settings.fps_n) + "/" +
-        std::to_string(settings.fps_d) + ": above 0 and at most " + std::to_string(kMaxFps) + ".");
-  return grokimagine::Download::check_connections(settings.connections);
-}
-
 // READY -> PAUSED: check what every clip will be asked before anything is
 // paid, fix the output format, start the worker.
 static bool start_channel(GstGrokImagineChannel *self) {
@@ -509,64 +376,31 @@ static bool start_channel(GstGrokImagineChannel *self) {
     settings = p.settings;
   }
   grokimagine::JobSettings job = p.job.settings();
-  // Each prompt is checked as it is queued (a long one is skipped, not
-  // the channel): the settings are checked with a stand-in.
-  job.request.prompt = "channel";
   job.log_id = GST_OBJECT_NAME(self);
   grokimagine::Generation check;
-  if (auto error = check.prepare(job)) {
-    grok_imagine_post_error(GST_ELEMENT(self), *error);
-    return false;
-  }
-  if (auto error = check_channel_settings(settings)) {
-    grok_imagine_post_error(GST_ELEMENT(self), *error);
-    return false;
-  }
-  if (settings.continuity == ChannelContinuity::LastFrame &&
-      g_str_equal(check.provider().name(), "reapi")) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                      ("Property 'continuity' is last-frame, but reapi takes images only as "
-                       "public http(s) URLs, and a frame of the stream has none."),
-                      (nullptr));
-    return false;
-  }
   ExtensionInputLimits extension_limits{};
-  if (settings.continuity == ChannelContinuity::Extend) {
-    if (auto error = check_extensions(check, &extension_limits)) {
-      grok_imagine_post_error(GST_ELEMENT(self), *error);
-      return false;
-    }
+  if (auto error = check_channel(settings, job, check, &extension_limits)) {
+    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    return false;
   }
-  grokimagine::ChannelRules rules;
-  rules.live = settings.is_live;
-  rules.loop = settings.loop;
-  rules.filler = settings.filler;
-  rules.continuity = settings.continuity;
-  rules.lookahead = settings.lookahead;
+  grokimagine::ChannelRules rules = channel_rules(settings);
   rules.more_prompts_may_come = gst_pad_is_linked(p.text_pad);
   rules.budget_usd = job.budget_usd;
   rules.clip_estimate_usd = check.cost().value_or(0);
   rules.spent_before_usd = p.job.spent_usd();
-  rules.max_queued = settings.max_queued;
   auto run = std::make_unique<ChannelRun>(GST_ELEMENT(self), p.video_src, p.audio_src, p.job,
                                           p.events, rules);
   run->provider = &check.provider();
   run->job = p.job.settings();
   run->connections = settings.connections;
   run->extension_limits = extension_limits;
-  const auto size = grokimagine::frame_size(job.request.resolution, job.request.aspect_ratio);
-  run->format.width = settings.width > 0 ? settings.width : size.width;
-  run->format.height = settings.height > 0 ? settings.height : size.height;
-  run->format.fps_n = settings.fps_n;
-  run->format.fps_d = settings.fps_d;
-  run->timeline =
-      grokimagine::ChannelTimeline(settings.fps_n, settings.fps_d, ChannelFormat::kRate);
+  run->set_format(settings, job);
   for (std::size_t i = 0; i < settings.prompts.size(); i++) {
     const std::string origin = "Prompt " + std::to_string(i + 1) + " of 'prompts'";
     std::string refused;
     if (auto error = run->provider->check_prompt(settings.prompts[i], "it"))
       refused = error->message;
-    else if (!is_blank(settings.prompts[i]))
+    else if (!grokimagine::is_blank_prompt(settings.prompts[i]))
       run->plan.add_prompt(settings.prompts[i], std::nullopt, &refused);
     if (!refused.empty()) warn_prompt_refused(self, origin, refused);
   }
@@ -756,7 +590,7 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       g_param_spec_enum("filler", "Filler",
                         "What covers a wait (live, or a gap before a cue): the last frame or "
                         "black, with silence",
-                        filler_get_type(), int(ChannelFiller::Hold), rw));
+                        grok_imagine_channel_filler_get_type(), int(ChannelFiller::Hold), rw));
   g_object_class_install_property(
       gobject_class, PROP_WIDTH,
       g_param_spec_int("width", "Width",
@@ -777,7 +611,8 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
                         "How clips follow each other: each from its own prompt (none), from the "
                         "previous clip's last frame (last-frame; not reapi, no lookahead then), or "
                         "as an extension of the previous clip (extend; xai)",
-                        continuity_get_type(), int(ChannelContinuity::None), rw));
+                        grok_imagine_channel_continuity_get_type(), int(ChannelContinuity::None),
+                        rw));
   gst_grok_imagine_src_install_connections(gobject_class, PROP_CONNECTIONS);
   g_object_class_install_property(
       gobject_class, PROP_MAX_QUEUED,
@@ -792,9 +627,9 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
         return prompt && queue_prompt(self, prompt, std::nullopt, "A prompt from queue-prompt");
       }),
       nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1, G_TYPE_STRING);
-  gst_type_mark_as_plugin_api(filler_get_type(), GstPluginAPIFlags(0));
-  gst_type_mark_as_plugin_api(continuity_get_type(), GstPluginAPIFlags(0));
-  register_prompt_list_value();
+  gst_type_mark_as_plugin_api(grok_imagine_channel_filler_get_type(), GstPluginAPIFlags(0));
+  gst_type_mark_as_plugin_api(grok_imagine_channel_continuity_get_type(), GstPluginAPIFlags(0));
+  grok_imagine_register_prompt_list_value();
 
   element_class->change_state = gst_grok_imagine_channel_change_state;
   for (GstStaticPadTemplate *templ : {&video_template, &audio_template, &text_template})
