@@ -987,7 +987,10 @@ GST_START_TEST(test_clips_show_in_a_dot_dump) {
   });
   gst_object_unref(pipeline);
   fail_unless(result.eos, "%s", result.error_text().c_str());
-  for (const char *part : {"clip-0", "grokimaginesrc", "decodebin3", "videoscale", "audioresample"})
+  // Each clip parses its job's result; the channel's decoding, which the
+  // clips are fed to in turn, decodes and scales.
+  for (const char *part : {"clip-0", "grokimaginesrc", "parsebin", "decoding-video", "videoscale",
+                           "decoding-audio", "audioresample"})
     fail_unless(test::contains(dot, part), "no %s in the DOT dump", part);
   fail_unless(same_clock, "clip-0 is not on the pipeline's clock and base time");
   fail_unless_equals_int(seen.clip_prompts.size(), 2);

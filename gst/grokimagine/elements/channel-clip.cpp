@@ -13,18 +13,6 @@
 #include "pad-media.h"
 #include "stream-cut.h"
 
-GstCaps *ChannelFormat::video_caps() const {
-  return gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-                             width, "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION,
-                             fps_n, fps_d, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
-}
-
-GstCaps *ChannelFormat::audio_caps() const {
-  return gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "S16LE", "rate", G_TYPE_INT,
-                             kRate, "channels", G_TYPE_INT, kChannels, "layout", G_TYPE_STRING,
-                             "interleaved", nullptr);
-}
-
 void ClipJobFacts::submitted(const std::string &request_id) {
   std::unique_lock<std::mutex> lock(events_->lock);
   request_id_ = request_id;
@@ -51,57 +39,6 @@ void ClipJobFacts::downloaded() {
   events_->changed(lock);
 }
 
-// What a clip's threads share with the channel: its streams' queues and its
-// first error, under the events lock. Held by the clip, its pads and its bin
-// (for messages), so that whichever goes last frees it.
-struct ClipStreams {
-  struct Stream {
-    std::deque<GstBuffer *> queue;
-    std::size_t limit;
-    bool linked = false;
-    bool eos = false;
-  };
-  explicit ClipStreams(std::shared_ptr<ChannelEvents> events) : events(std::move(events)) {}
-  ~ClipStreams() {
-    for (Stream *stream : {&video, &audio})
-      for (GstBuffer *buffer : stream->queue) gst_buffer_unref(buffer);
-    if (error) gst_message_unref(error);
-  }
-  ClipStreams(const ClipStreams &) = delete;
-  ClipStreams &operator=(const ClipStreams &) = delete;
-
-  Stream &stream(bool is_video) { return is_video ? video : audio; }
-
-  // A clip's streaming thread: queues `buffer`, waiting for room.
-  GstFlowReturn receive(bool is_video, GstBuffer *buffer) {
-    std::unique_lock<std::mutex> lock(events->lock);
-    Stream &into = stream(is_video);
-    events->wake.wait(
-        lock, [&] { return flushing || events->stopping || into.queue.size() < into.limit; });
-    if (flushing || events->stopping) {
-      gst_buffer_unref(buffer);
-      return GST_FLOW_FLUSHING;
-    }
-    into.queue.push_back(buffer);
-    events->changed(lock);
-    return GST_FLOW_OK;
-  }
-
-  void end(bool is_video) {
-    std::unique_lock<std::mutex> lock(events->lock);
-    stream(is_video).eos = true;
-    events->changed(lock);
-  }
-
-  std::shared_ptr<ChannelEvents> events;
-  // Pulled as fast as the channel plays: a few buffers ahead, then the
-  // clip waits.
-  Stream video{{}, 8};
-  Stream audio{{}, 32};
-  bool flushing = false;
-  GstMessage *error = nullptr;
-};
-
 namespace {
 
 GQuark clip_quark() {
@@ -121,97 +58,31 @@ std::shared_ptr<ClipStreams> attached(gpointer object) {
   return held ? *held : nullptr;
 }
 
-// The pad a stream of the clip ends in: it queues what comes, answers that
-// it takes the channel's format, and ends the stream at EOS.
-GstPad *make_clip_pad(bool video, const std::shared_ptr<ClipStreams> &streams, GstCaps *format) {
-  GstPad *pad = gst_pad_new(video ? "video" : "audio", GST_PAD_SINK);
-  attach(pad, streams);
-  g_object_set_data_full(G_OBJECT(pad), "grokimagine-format", gst_caps_ref(format),
-                         (GDestroyNotify)gst_caps_unref);
-  gst_pad_set_chain_function(pad, [](GstPad *pad, GstObject *, GstBuffer *buffer) {
-    return attached(pad)->receive(g_str_equal(GST_PAD_NAME(pad), "video"), buffer);
-  });
-  gst_pad_set_event_function(pad, [](GstPad *pad, GstObject *, GstEvent *event) -> gboolean {
-    if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
-      attached(pad)->end(g_str_equal(GST_PAD_NAME(pad), "video"));
-    gst_event_unref(event);
-    return TRUE;
-  });
-  gst_pad_set_query_function(pad, [](GstPad *pad, GstObject *parent, GstQuery *query) -> gboolean {
-    auto *caps = static_cast<GstCaps *>(g_object_get_data(G_OBJECT(pad), "grokimagine-format"));
-    switch (GST_QUERY_TYPE(query)) {
-      case GST_QUERY_CAPS: {
-        GstCaps *filter = nullptr;
-        gst_query_parse_caps(query, &filter);
-        g_autoptr(GstCaps) result =
-            filter ? gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST)
-                   : gst_caps_ref(caps);
-        gst_query_set_caps_result(query, result);
-        return TRUE;
-      }
-      case GST_QUERY_ACCEPT_CAPS: {
-        GstCaps *offered = nullptr;
-        gst_query_parse_accept_caps(query, &offered);
-        gst_query_set_accept_caps_result(query, gst_caps_is_subset(offered, caps));
-        return TRUE;
-      }
-      default:
-        return gst_pad_query_default(pad, parent, query);
-    }
-  });
-  gst_pad_set_active(pad, TRUE);
-  return pad;
-}
-
-// convert ! scale/resample ! rate ! capsfilter in `bin`, into `pad`;
-// returns the branch's first element.
-GstElement *add_branch(GstElement *bin, bool video, GstCaps *format, GstPad *pad) {
-  GstElement *convert = gst_element_factory_make(video ? "videoconvert" : "audioconvert", nullptr);
-  // videoscale keeps the clip's aspect ratio, adding borders (letter- or
-  // pillar-boxing); videorate makes every clip the channel's frame rate.
-  GstElement *scale = gst_element_factory_make(video ? "videoscale" : "audioresample", nullptr);
-  GstElement *rate = gst_element_factory_make(video ? "videorate" : "identity", nullptr);
-  GstElement *filter = gst_element_factory_make("capsfilter", nullptr);
-  g_object_set(filter, "caps", format, nullptr);
-  gst_bin_add_many(GST_BIN(bin), convert, scale, rate, filter, nullptr);
-  gst_element_link_many(convert, scale, rate, filter, nullptr);
-  g_autoptr(GstPad) out = gst_element_get_static_pad(filter, "src");
-  // The clip's pad has no parent: across the bins, by design.
-  gst_pad_link_full(out, pad, GST_PAD_LINK_CHECK_NOTHING);
-  return convert;
-}
-
 }  // namespace
 
 ChannelClip::ChannelClip(GstBin *channel, std::shared_ptr<ChannelEvents> events, int index,
-                         std::string prompt, GstElement *source, const ChannelFormat &format,
+                         std::string prompt, GstElement *source, const ChannelDecoding &decoding,
                          GstClockTime skip, std::shared_ptr<ClipJobFacts> facts)
     : index_(index),
       prompt_(std::move(prompt)),
       events_(events),
-      streams_(std::make_shared<ClipStreams>(std::move(events))),
+      streams_(std::make_shared<ClipStreams>(std::move(events), skip)),
       channel_(grokimagine::GObjectPtr<GstBin>::ref(channel)),
       source_(source),
-      video_cut_{skip, CutRule::kStartsBefore},
-      audio_cut_{skip, CutRule::kEndsBefore},
       facts_(std::move(facts)) {
   g_autofree gchar *name = g_strdup_printf("clip-%d", index);
   bin_ = gst_bin_new(name);
   attach(bin_, streams_);
-  GstElement *decoder = gst_element_factory_make("decodebin3", nullptr);
-  gst_bin_add_many(GST_BIN(bin_), source_, decoder, nullptr);
-  gst_element_link(source_, decoder);
-  g_autoptr(GstCaps) video_caps = format.video_caps();
-  g_autoptr(GstCaps) audio_caps = format.audio_caps();
+  GstElement *parser = gst_element_factory_make("parsebin", nullptr);
+  gst_bin_add_many(GST_BIN(bin_), source_, parser, nullptr);
+  gst_element_link(source_, parser);
   video_pad_ = grokimagine::GObjectPtr<GstPad>::adopt(
-      GST_PAD(gst_object_ref_sink(make_clip_pad(true, streams_, video_caps))));
+      GST_PAD(gst_object_ref_sink(decoding.make_gate(true, streams_))));
   audio_pad_ = grokimagine::GObjectPtr<GstPad>::adopt(
-      GST_PAD(gst_object_ref_sink(make_clip_pad(false, streams_, audio_caps))));
-  video_in_ = add_branch(bin_, true, video_caps, video_pad_.get());
-  audio_in_ = add_branch(bin_, false, audio_caps, audio_pad_.get());
-  g_signal_connect(decoder, "pad-added", G_CALLBACK(on_pad_added), this);
-  // Started at once: the job and the decoding run ahead until the queues
-  // are full (that is the lookahead).
+      GST_PAD(gst_object_ref_sink(decoding.make_gate(false, streams_))));
+  g_signal_connect(parser, "pad-added", G_CALLBACK(on_pad_added), this);
+  // Started at once: the job and the parsing run ahead to the gates (that
+  // is the lookahead).
   gst_bin_add(channel, bin_);
   gst_element_sync_state_with_parent(bin_);
 }
@@ -235,24 +106,16 @@ void ChannelClip::on_pad_added(GstElement *, GstPad *pad, ChannelClip *self) {
     std::lock_guard<std::mutex> lock(self->events_->lock);
     if (self->streams_->stream(video).linked) return;  // the first stream of each kind plays
   }
-  g_autoptr(GstPad) sink =
-      gst_element_get_static_pad(video ? self->video_in_ : self->audio_in_, "sink");
-  if (gst_pad_link(pad, sink) != GST_PAD_LINK_OK) return;
-  {
-    std::unique_lock<std::mutex> lock(self->events_->lock);
-    self->streams_->stream(video).linked = true;
-    self->events_->changed(lock);
-  }
-  // Dropped here, not by the channel: held in the queues, they would stall
-  // the decoding of the other stream.
-  if (self->video_cut_.at)
-    gst_pad_add_probe(
-        pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-        grok_imagine_cut_probe, video ? &self->video_cut_ : &self->audio_cut_, nullptr);
+  if (gst_pad_link_full(pad, video ? self->video_pad_.get() : self->audio_pad_.get(),
+                        GST_PAD_LINK_CHECK_NOTHING) != GST_PAD_LINK_OK)
+    return;
+  std::unique_lock<std::mutex> lock(self->events_->lock);
+  self->streams_->stream(video).linked = true;
+  self->events_->changed(lock);
 }
 
 bool ChannelClip::ready() const {
-  return !streams_->video.queue.empty();
+  return streams_->video.at_gate || streams_->audio.at_gate || waiting(true);
 }
 
 GstMessage *ChannelClip::error() const {
@@ -272,11 +135,11 @@ GstBuffer *ChannelClip::take(bool video) {
 }
 
 bool ChannelClip::waiting(bool video) const {
-  return !(video ? streams_->video : streams_->audio).queue.empty();
+  return !streams_->stream(video).queue.empty();
 }
 
 bool ChannelClip::ended(bool video) const {
-  const ClipStreams::Stream &stream = video ? streams_->video : streams_->audio;
+  const ClipStreams::Stream &stream = streams_->stream(video);
   return stream.eos && stream.queue.empty();
 }
 
@@ -288,9 +151,12 @@ GstClockTime ChannelClip::duration() const {
 }
 
 bool ChannelClip::from_clip(GstMessage *message) {
-  std::shared_ptr<ClipStreams> streams;
-  GstObject *object =
-      GST_MESSAGE_SRC(message) ? GST_OBJECT(gst_object_ref(GST_MESSAGE_SRC(message))) : nullptr;
+  std::shared_ptr<ClipStreams> streams = ChannelDecoding::clip_of(message);
+  const bool from_decoding = bool(streams);
+  GstObject *object = from_decoding ? nullptr
+                      : GST_MESSAGE_SRC(message)
+                          ? GST_OBJECT(gst_object_ref(GST_MESSAGE_SRC(message)))
+                          : nullptr;
   while (object && !streams) {
     if (GST_IS_BIN(object)) streams = attached(object);
     GstObject *parent = gst_object_get_parent(object);

@@ -1,12 +1,11 @@
 // One clip of a channel, inside the channel's bin: a bin "clip-N" holding
 // its source (grokimaginesrc running its job, or filesrc replaying its
-// file) ! decodebin3, and per stream convert ! scale ! rate ! capsfilter
-// into the channel's fixed raw formats. Each stream ends in a pad of the
-// clip's own (not an element: the channel stays a source), which queues a
-// few buffers and then blocks the clip's streaming thread: memory stays
-// flat in the clip's length. The channel's streaming thread takes from the
-// queues. Every change (a buffer queued, a stream's end, an error, a fact
-// of the job) happens under the channel's event lock and wakes it.
+// file) ! parsebin, whose video and audio streams end in the clip's gates
+// (ChannelDecoding): they wait there, the clip's thread blocked, until the
+// channel feeds the clip to its decoding, whose output fills the clip's
+// queues. Every change (a sample at a gate, a buffer decoded, a stream's
+// end, an error, a fact of the job) happens under the channel's event lock
+// and wakes it.
 #pragma once
 
 #include <gst/gst.h>
@@ -22,38 +21,7 @@
 #include <utility>
 
 #include "core/gobject-ptr.h"
-#include "stream-cut.h"
-
-// What the channel's streaming thread waits on: whatever it reacts to (a
-// clip's buffer or end or error, a job's news, a prompt, a state change, a
-// stop) changes under `lock`, counts in `changes`, and notifies `wake`.
-struct ChannelEvents {
-  std::mutex lock;
-  std::condition_variable wake;
-  std::uint64_t changes = 0;  // under `lock`
-  // The channel is stopping: every wait ends, clips take nothing more.
-  bool stopping = false;  // under `lock`
-
-  // Counts a change made under `held` (the lock), releases it, wakes.
-  void changed(std::unique_lock<std::mutex> &held) {
-    changes++;
-    held.unlock();
-    wake.notify_all();
-  }
-};
-
-struct ChannelFormat {
-  int width = 848;
-  int height = 480;
-  int fps_n = 24;
-  int fps_d = 1;
-  static constexpr int kRate = 48000;
-  static constexpr int kChannels = 2;
-  static constexpr int kBytesPerFrame = 2 * kChannels;  // S16LE interleaved
-
-  GstCaps *video_caps() const;
-  GstCaps *audio_caps() const;
-};
+#include "channel-decoding.h"
 
 // What a clip's job told the channel, typed (GrokImagineClipJob's calls,
 // from its source's streaming thread), until the channel takes it.
@@ -83,16 +51,15 @@ class ClipJobFacts {
   News news_;
 };
 
-struct ClipStreams;
-
 class ChannelClip {
  public:
-  // Adds the clip to `channel` and starts it. `source` reads the clip
-  // (grokimaginesrc running its job, whose calls land in `facts`, or
-  // filesrc replaying it: no facts); the clip takes ownership. What comes
-  // before `skip` is not played (an extension's input: it has played).
+  // Adds the clip to `channel` and starts it: its job, its parsing, up to
+  // its gates in `decoding`. `source` reads the clip (grokimaginesrc
+  // running its job, whose calls land in `facts`, or filesrc replaying it:
+  // no facts); the clip takes ownership. What comes before `skip` is not
+  // played (an extension's input: it has played).
   ChannelClip(GstBin *channel, std::shared_ptr<ChannelEvents> events, int index, std::string prompt,
-              GstElement *source, const ChannelFormat &format, GstClockTime skip,
+              GstElement *source, const ChannelDecoding &decoding, GstClockTime skip,
               std::shared_ptr<ClipJobFacts> facts);
   // Flushed, to NULL and out of the channel, promptly. Not under the
   // events lock: the clip's threads take it to end.
@@ -107,8 +74,11 @@ class ChannelClip {
   // The clip's duration as its demuxer knows it; CLOCK_TIME_NONE if not.
   GstClockTime duration() const;
 
+  // What `decoding` decodes from now on (the clip about to play).
+  void feed(ChannelDecoding &decoding) const { decoding.feed(streams_); }
+
   // ---- Under the events lock ----
-  // A first frame waits: the clip can start without a wait.
+  // Its first sample waits to be fed: the clip can start without a wait.
   bool ready() const;
   // The first error from inside the clip (its job's, or its decoding's).
   GstMessage *error() const;
@@ -119,13 +89,14 @@ class ChannelClip {
   bool waiting(bool video) const;  // a buffer can be taken
   bool ended(bool video) const;    // none will come
 
-  // Whether `message` comes from inside a clip; an error is then kept as
-  // the clip's error() (the first one) and the channel woken. For the
-  // channel's GstBin::handle_message.
+  // Whether `message` comes from inside a clip, or from the decoding of
+  // the clip being fed; an error is then kept as the clip's error() (the
+  // first one) and the channel woken. For the channel's
+  // GstBin::handle_message.
   static bool from_clip(GstMessage *message);
 
  private:
-  static void on_pad_added(GstElement *decoder, GstPad *pad, ChannelClip *self);
+  static void on_pad_added(GstElement *parser, GstPad *pad, ChannelClip *self);
 
   int index_;
   std::string prompt_;
@@ -134,10 +105,7 @@ class ChannelClip {
   grokimagine::GObjectPtr<GstBin> channel_;
   GstElement *bin_;     // owned by the channel while the clip lives
   GstElement *source_;  // owned by bin_
-  GstElement *video_in_ = nullptr;
-  GstElement *audio_in_ = nullptr;
-  grokimagine::GObjectPtr<GstPad> video_pad_, audio_pad_;  // the clip's own pads
-  StreamCut video_cut_, audio_cut_;                        // what comes before `skip`
+  grokimagine::GObjectPtr<GstPad> video_pad_, audio_pad_;  // its gates
   std::shared_ptr<ClipJobFacts> facts_;
 };
 

@@ -77,6 +77,7 @@ void ChannelRun::set_format(const ChannelSettings &settings, const grokimagine::
   format.fps_n = settings.fps_n;
   format.fps_d = settings.fps_d;
   timeline = grokimagine::ChannelTimeline(settings.fps_n, settings.fps_d, ChannelFormat::kRate);
+  decoding = std::make_unique<ChannelDecoding>(GST_BIN(element), events, format);
 }
 
 // The frame as a PNG data: URI, the image a continued clip starts from.
@@ -341,7 +342,7 @@ static std::unique_ptr<ChannelClip> make_clip(ChannelRun &run, int index, const 
   GstElement *source = make_clip_source(
       run, index, replay, replay ? GrokImagineClipJob{} : clip_job(run, index, prompt, facts));
   return std::make_unique<ChannelClip>(GST_BIN(run.element), events, index, prompt, source,
-                                       run.format, own_part_start(run, index), facts);
+                                       *run.decoding, own_part_start(run, index), facts);
 }
 
 std::string clip_request_id(const ChannelClip &clip) {
@@ -447,6 +448,7 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
     duration -= skip;
   GST_INFO_OBJECT(run.element, "clip %d%s starts at %" GST_TIME_FORMAT, index,
                   replay ? " (replay)" : "", GST_TIME_ARGS(start));
+  clip.feed(*run.decoding);
   post_element_message(
       run, gst_structure_new("grokimagine-clip", "index", G_TYPE_INT, index, "prompt",
                              G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
@@ -564,7 +566,7 @@ static void start_prepared_clips(ChannelRun &run) {
       use_extension_input(run, job.settings, index, task.from, input->length);
     run.clips[index] = std::make_unique<ChannelClip>(
         GST_BIN(run.element), run.events, index, prompt, make_clip_source(run, index, false, job),
-        run.format, own_part_start(run, index), facts);
+        *run.decoding, own_part_start(run, index), facts);
     it = run.preparing.erase(it);
   }
 }

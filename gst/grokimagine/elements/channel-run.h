@@ -81,6 +81,8 @@ struct ChannelRun {
   grokimagine::ChannelPlan plan;  // shared with the text pad: under the events lock
   const grokimagine::Provider *provider = nullptr;  // one of all_providers(): never freed
   ChannelFormat format;
+  // Decodes each clip as it plays (made with the format).
+  std::unique_ptr<ChannelDecoding> decoding;
   std::map<int, std::unique_ptr<ChannelClip>> clips;  // generating or ready
   std::unique_ptr<ChannelClip> playing;  // moved under the lock: its facts are read there
   std::vector<std::unique_ptr<ChannelClip>> retired;  // done with, to tear down (retire())
@@ -110,8 +112,8 @@ struct ChannelRun {
         plan(rules) {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
   }
-  // The output format and the timeline's rates: the settings' size, else
-  // the job's resolution and aspect ratio.
+  // The output format and the timeline's rates (the settings' size, else
+  // the job's resolution and aspect ratio), and the decoding into it.
   void set_format(const ChannelSettings &settings, const grokimagine::JobSettings &job);
   ChannelRun(const ChannelRun &) = delete;
   ChannelRun &operator=(const ChannelRun &) = delete;
@@ -122,6 +124,7 @@ struct ChannelRun {
     retired.clear();
     clips.clear();
     playing.reset();
+    decoding.reset();  // after its clips
     if (last_frame) gst_buffer_unref(last_frame);
     if (!clips_dir.empty()) {
       g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
