@@ -116,6 +116,50 @@ GST_START_TEST(test_playbin_plays_a_prompt) {
 }
 GST_END_TEST;
 
+// What a machine's owner can do for every URI it plays, with no
+// source-setup handler: GROKIMAGINE_<PROVIDER>_API_URL chooses where the
+// provider's jobs go (a URI still cannot), as the key comes from the
+// environment; plain http stays for loopback, and an error names the
+// variable.
+GST_START_TEST(test_api_url_from_the_environment) {
+  emu::Emulator emulator(test::quick_options());
+  g_setenv("SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
+  g_setenv("GROKIMAGINE_SEGMIND_API_URL", emulator.api_url().c_str(), TRUE);
+  GstElement *playbin = gst_element_factory_make("playbin", nullptr);
+  GstElement *video_sink = gst_element_factory_make("fakesink", nullptr);
+  GstElement *audio_sink = gst_element_factory_make("fakesink", nullptr);
+  int frames = 0;
+  g_object_set(video_sink, "signal-handoffs", TRUE, "sync", FALSE, nullptr);
+  g_object_set(audio_sink, "sync", FALSE, nullptr);
+  g_signal_connect(video_sink, "handoff",
+                   G_CALLBACK(+[](GstElement *, GstBuffer *, GstPad *, int *n) { (*n)++; }),
+                   &frames);
+  g_object_set(playbin, "uri", job_uri(1).c_str(), "video-sink", video_sink, "audio-sink",
+               audio_sink, nullptr);
+  RunResult run = test::run_pipeline(playbin);
+  gst_object_unref(playbin);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(frames, 24);
+  fail_unless_equals_int(emulator.counters().submits_accepted, 1);
+
+  // The key over plain http to a remote host: refused before anything is
+  // sent, naming the variable, whatever set it.
+  g_setenv("GROKIMAGINE_SEGMIND_API_URL", "http://192.0.2.1:9", TRUE);
+  GstElement *pipeline = gst_parse_launch(
+      ("uridecodebin3 uri=\"" + job_uri(1) + "\" ! fakesink").c_str(), nullptr);
+  run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.error.message, "an http API URL to a remote host was used");
+  assert_str_eq(run.error_detail("reason"), "invalid-settings");
+  fail_unless(run.error_text().find("GROKIMAGINE_SEGMIND_API_URL is 'http://192.0.2.1:9'") !=
+                  std::string::npos,
+              "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_accepted, 1);
+  g_unsetenv("GROKIMAGINE_SEGMIND_API_URL");
+  g_unsetenv("SEGMIND_API_KEY");
+}
+GST_END_TEST;
+
 GST_START_TEST(test_uridecodebin3_plays_a_prompt) {
   emu::Emulator emulator(test::quick_options());
   g_setenv("SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
@@ -295,6 +339,7 @@ static Suite *native_suite() {
   tcase_add_test(tc, test_uri_refusals);
   tcase_add_test(tc, test_playbin_plays_a_prompt);
   tcase_add_test(tc, test_uridecodebin3_plays_a_prompt);
+  tcase_add_test(tc, test_api_url_from_the_environment);
   tcase_add_test(tc, test_remux_without_reencoding);
   tcase_add_test(tc, test_stream_collection_and_streams);
   tcase_add_test(tc, test_buffering_while_downloading);

@@ -5,6 +5,8 @@
 // while running, and logs that show each step without the key.
 #include <gst/check/gstcheck.h>
 
+#include <cmath>
+
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -158,6 +160,40 @@ GST_START_TEST(test_out_of_range_values_are_refused_not_replaced) {
   fail_unless(test::contains(run.error_text(), "Property 'n' is 99: segmind allows 1 to 4."), "%s",
               run.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 0);
+
+  // What gst-inspect shows is the range the element takes, not the type's.
+  struct {
+    const char *element, *property;
+    double minimum, maximum;
+  } ranges[] = {
+      {"grokimaginesrc", "duration", 1, 30},        {"grokimaginesrc", "poll-interval", 0, 600000},
+      {"grokimaginesrc", "timeout", 1, 604800},     {"grokimaginesrc", "request-timeout", 1, 3600},
+      {"grokimaginesrc", "retries", 0, 20},         {"grokimaginesrc", "retry-backoff", 10, 60000},
+      {"grokimaginesrc", "connections", 1, 16},     {"grokimaginesrc", "budget", 0, INFINITY},
+      {"grokimagineimagesrc", "n", 1, 10},          {"grokimaginechannel", "lookahead", 0, 16},
+      {"grokimaginechannel", "width", 0, 8192},     {"grokimaginechannel", "height", 0, 8192},
+  };
+  for (const auto &r : ranges) {
+    GstElementFactory *factory = gst_element_factory_find(r.element);
+    GObjectClass *klass =
+        G_OBJECT_CLASS(g_type_class_ref(gst_element_factory_get_element_type(factory)));
+    GParamSpec *pspec = g_object_class_find_property(klass, r.property);
+    double minimum = 0, maximum = 0;
+    if (G_IS_PARAM_SPEC_INT(pspec)) {
+      minimum = G_PARAM_SPEC_INT(pspec)->minimum;
+      maximum = G_PARAM_SPEC_INT(pspec)->maximum;
+    } else if (G_IS_PARAM_SPEC_UINT(pspec)) {
+      minimum = G_PARAM_SPEC_UINT(pspec)->minimum;
+      maximum = G_PARAM_SPEC_UINT(pspec)->maximum;
+    } else if (G_IS_PARAM_SPEC_DOUBLE(pspec)) {
+      minimum = G_PARAM_SPEC_DOUBLE(pspec)->minimum;
+      maximum = G_PARAM_SPEC_DOUBLE(pspec)->maximum;
+    }
+    fail_unless(minimum == r.minimum && maximum == r.maximum, "%s %s: %g to %g, not %g to %g",
+                r.element, r.property, minimum, maximum, r.minimum, r.maximum);
+    g_type_class_unref(klass);
+    gst_object_unref(factory);
+  }
 }
 GST_END_TEST;
 

@@ -11,8 +11,9 @@ namespace {
 
 // The API's base URL: where the key goes, and what every request path is
 // appended to, so nothing but scheme, host, port and path.
-std::optional<Error> check_api_url(const std::string &api_url) {
-  const std::string named = "Property 'api-url' is '" + api_url + "': ";
+// `named` says where it came from: the property or the environment.
+std::optional<Error> check_api_url(const std::string &api_url, const std::string &named_as) {
+  const std::string named = named_as + " is '" + api_url + "': ";
   g_autoptr(GError) error = nullptr;
   g_autoptr(GUri) uri = g_uri_parse(api_url.c_str(), G_URI_FLAGS_NONE, &error);
   if (!uri) return invalid_setting(named + "not a valid URL (" + error->message + ").");
@@ -59,7 +60,7 @@ std::optional<Error> check_timing(const JobTiming &timing) {
 
 // The key must not cross a network in clear text: plain http is for
 // loopback (the emulator, a local proxy) unless the user says otherwise.
-std::optional<Error> check_transport(const JobSettings &settings) {
+std::optional<Error> check_transport(const JobSettings &settings, const std::string &named_as) {
   if (!g_str_has_prefix(settings.api_url.c_str(), "http://") || settings.allow_insecure_http)
     return std::nullopt;
   g_autoptr(GUri) uri = g_uri_parse(settings.api_url.c_str(), G_URI_FLAGS_NONE, nullptr);
@@ -67,7 +68,7 @@ std::optional<Error> check_transport(const JobSettings &settings) {
   g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host.c_str());
   if (host == "localhost" || (address && g_inet_address_get_is_loopback(address)))
     return std::nullopt;
-  return invalid_setting("Property 'api-url' is '" + settings.api_url +
+  return invalid_setting(named_as + " is '" + settings.api_url +
                          "': plain http to a remote host would send the API key unencrypted. "
                          "Use https, or set allow-insecure-http=true if you know why.");
 }
@@ -90,11 +91,16 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   Request &request = settings_.request;
   const char *default_model = provider_->default_model(request.kind);
   if (request.model.empty() && default_model) request.model = default_model;
-  if (settings_.api_url.empty()) settings_.api_url = provider_->default_api_url();
+  std::string api_url_named_as = "Property 'api-url'";
+  if (settings_.api_url.empty()) {
+    settings_.api_url = provider_->api_url();
+    if (settings_.api_url != provider_->default_api_url())
+      api_url_named_as = "The environment's " + provider_->api_url_env();
+  }
   while (!settings_.api_url.empty() && settings_.api_url.back() == '/')
     settings_.api_url.pop_back();
-  if (auto error = check_api_url(settings_.api_url)) return error;
-  if (auto error = check_transport(settings_)) return error;
+  if (auto error = check_api_url(settings_.api_url, api_url_named_as)) return error;
+  if (auto error = check_transport(settings_, api_url_named_as)) return error;
   if (settings_.api_key.empty()) {
     const char *from_env = g_getenv(provider_->key_env());
     if (from_env) settings_.api_key = from_env;

@@ -35,6 +35,7 @@
 #include "element-errors.h"
 #include "grokimaginesrc.h"
 #include "job-properties.h"
+#include "unchecked-param.h"
 
 GST_DEBUG_CATEGORY(grok_imagine_channel_debug);
 #define GST_CAT_DEFAULT grok_imagine_channel_debug
@@ -581,10 +582,10 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
                            FALSE, rw));
   g_object_class_install_property(
       gobject_class, PROP_LOOKAHEAD,
-      g_param_spec_uint("lookahead", "Lookahead",
-                        "Clips generated ahead of the one playing (0 to 16; more is refused at "
-                        "start)",
-                        0, G_MAXUINT, 1, rw));
+      grok_imagine_param_spec_uint("lookahead", "Lookahead",
+                                   "Clips generated ahead of the one playing (0 to 16; more is "
+                                   "refused at start)",
+                                   0, 16, 1, rw));
   g_object_class_install_property(
       gobject_class, PROP_FILLER,
       g_param_spec_enum("filler", "Filler",
@@ -593,14 +594,14 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
                         grok_imagine_channel_filler_get_type(), int(ChannelFiller::Hold), rw));
   g_object_class_install_property(
       gobject_class, PROP_WIDTH,
-      g_param_spec_int("width", "Width",
-                       "Output width, 16 to 8192 (0: from resolution and aspect-ratio)", G_MININT,
-                       G_MAXINT, 0, rw));
+      grok_imagine_param_spec_int("width", "Width",
+                                  "Output width, 16 to 8192 (0: from resolution and aspect-ratio)",
+                                  0, 8192, 0, rw));
   g_object_class_install_property(
       gobject_class, PROP_HEIGHT,
-      g_param_spec_int("height", "Height",
-                       "Output height, 16 to 8192 (0: from resolution and aspect-ratio)", G_MININT,
-                       G_MAXINT, 0, rw));
+      grok_imagine_param_spec_int("height", "Height",
+                                  "Output height, 16 to 8192 (0: from resolution and aspect-ratio)",
+                                  0, 8192, 0, rw));
   g_object_class_install_property(
       gobject_class, PROP_FRAMERATE,
       gst_param_spec_fraction("framerate", "Frame rate", "Output frame rate (above 0, at most 240)",

@@ -27,6 +27,7 @@
 #include "job-messages.h"
 #include "job-properties.h"
 #include "job-uri.h"
+#include "unchecked-param.h"
 
 GST_DEBUG_CATEGORY_STATIC(grok_imagine_src_debug);
 #define GST_CAT_DEFAULT grok_imagine_src_debug
@@ -113,12 +114,12 @@ static void gst_grok_imagine_src_get_property(GObject *object, guint prop_id, GV
 void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id) {
   g_object_class_install_property(
       klass, prop_id,
-      g_param_spec_uint(
+      grok_imagine_param_spec_uint(
           "connections", "Connections",
           "How many connections the download may use at once where the CDN accepts Range "
           "(parts of the clip in parallel, those the pipeline waits for first; a moov at the end "
           "is fetched at once, even with 1), 1 to 16. A CDN without Range always gets one",
-          0, G_MAXUINT, Download::kDefaultConnections,
+          1, 16, Download::kDefaultConnections,
           GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 }
 

@@ -1,5 +1,7 @@
 #include "job-properties.h"
 
+#include "unchecked-param.h"
+
 #include <cmath>
 #include <vector>
 
@@ -84,39 +86,6 @@ JobSettings grok_imagine_default_settings(MediaKind kind) {
   return settings;
 }
 
-// A double property that takes every value a user can type, NaN and the
-// infinities included: GLib refuses those with a warning and keeps the
-// default, and for `budget` the default (0) means "no limit", so a typo
-// would pay without one. The element receives the value and refuses it at
-// start, naming the property.
-static GType any_double_param_get_type() {
-  static GType type = 0;
-  if (g_once_init_enter(&type)) {
-    GTypeInfo info = {};
-    info.class_size = sizeof(GParamSpecClass);
-    info.class_init = [](gpointer klass, gpointer) {
-      auto *param_class = static_cast<GParamSpecClass *>(klass);
-      param_class->value_validate = [](GParamSpec *, GValue *) -> gboolean { return FALSE; };
-      param_class->value_is_valid = [](GParamSpec *, const GValue *) -> gboolean { return TRUE; };
-    };
-    info.instance_size = sizeof(GParamSpecDouble);
-    g_once_init_leave(
-        &type, g_type_register_static(G_TYPE_PARAM_DOUBLE, "GrokImagineParamSpecAnyDouble", &info,
-                                      GTypeFlags(0)));
-  }
-  return type;
-}
-
-static GParamSpec *any_double_param(const char *name, const char *nick, const char *blurb,
-                                    double default_value, GParamFlags flags) {
-  auto *pspec = G_PARAM_SPEC_DOUBLE(
-      g_param_spec_internal(any_double_param_get_type(), name, nick, blurb, flags));
-  pspec->minimum = -INFINITY;
-  pspec->maximum = INFINITY;
-  pspec->default_value = default_value;
-  return G_PARAM_SPEC(pspec);
-}
-
 void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                          GrokImagineJobScope scope) {
   // A channel's properties are each clip's defaults: what names one clip
@@ -160,8 +129,8 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
   install(GROK_IMAGINE_PROP_API_URL,
           g_param_spec_string(
               "api-url", "API URL",
-              "Base URL of the provider's API (unset or empty: the provider's own, e.g. "
-              "https://api.x.ai/v1)",
+              "Base URL of the provider's API (unset or empty: GROKIMAGINE_<PROVIDER>_API_URL "
+              "from the environment, else the provider's own, e.g. https://api.x.ai/v1)",
               nullptr, rw));
   install(GROK_IMAGINE_PROP_API_KEY,
           g_param_spec_string(
@@ -199,40 +168,40 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                       "also 9:19.5, 19.5:9, 9:20, 20:9, 1:2, 2:1, auto)",
                               defaults.request.aspect_ratio.c_str(), rw));
   install(GROK_IMAGINE_PROP_POLL_INTERVAL,
-          g_param_spec_uint(
+          grok_imagine_param_spec_uint(
               "poll-interval", "Poll interval",
               "Milliseconds between two status requests (100 to 600000); 0 follows the provider: "
               "by reported progress (xai), every 5 s then backing off (reapi), or "
               "from 1 s growing to 5 s. All jobs of one key share the provider's "
               "rate limit (xai: 1 request/s)",
-              0, G_MAXUINT, guint(defaults.timing.poll_interval.count()), rw));
+              0, 600000, guint(defaults.timing.poll_interval.count()), rw));
   install(GROK_IMAGINE_PROP_TIMEOUT,
-          g_param_spec_uint("timeout", "Timeout",
+          grok_imagine_param_spec_uint("timeout", "Timeout",
                             "Overall deadline in seconds from submit to the result; the job can be "
                             "resumed with request-id after it (1 to 604800)",
-                            0, G_MAXUINT, guint(defaults.timing.timeout.count()), rw));
+                            1, 604800, guint(defaults.timing.timeout.count()), rw));
   install(GROK_IMAGINE_PROP_REQUEST_ID,
           g_param_spec_string("request-id", "Request id",
                               "The provider's id of the job, readable once submitted; set it "
                               "before starting to resume that job without submitting a new one",
                               nullptr, rw));
   install(GROK_IMAGINE_PROP_REQUEST_TIMEOUT,
-          g_param_spec_uint("request-timeout", "Request timeout",
+          grok_imagine_param_spec_uint("request-timeout", "Request timeout",
                             "Seconds one API request may take, answer included, before it counts "
                             "as failed (and is retried where that is safe); a download making no "
                             "progress for this long is cut (1 to 3600)",
-                            0, G_MAXUINT, guint(defaults.timing.request_timeout.count()), rw));
+                            1, 3600, guint(defaults.timing.request_timeout.count()), rw));
   install(GROK_IMAGINE_PROP_RETRIES,
-          g_param_spec_uint("retries", "Retries",
+          grok_imagine_param_spec_uint("retries", "Retries",
                             "How many times a request that failed for a passing reason (429, 5xx, "
                             "network) is tried again within the timeout; a submit is repeated only "
                             "where the provider cannot have accepted it (0 to 20)",
-                            0, G_MAXUINT, guint(defaults.timing.max_attempts - 1), rw));
+                            0, 20, guint(defaults.timing.max_attempts - 1), rw));
   install(GROK_IMAGINE_PROP_RETRY_BACKOFF,
-          g_param_spec_uint("retry-backoff", "Retry backoff",
+          grok_imagine_param_spec_uint("retry-backoff", "Retry backoff",
                             "Milliseconds before the first retry; doubled each time (with jitter, "
                             "capped at 30 s), unless the server says Retry-After (10 to 60000)",
-                            0, G_MAXUINT, guint(defaults.timing.retry_backoff.count()), rw));
+                            10, 60000, guint(defaults.timing.retry_backoff.count()), rw));
   install(GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP,
           g_param_spec_boolean("allow-insecure-http", "Allow insecure HTTP",
                                "Send the API key over plain http to a host that is not loopback "
@@ -251,10 +220,11 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                             "(never)",
                             GROK_IMAGINE_TYPE_REUSE, int(defaults.reuse), rw));
   install(GROK_IMAGINE_PROP_BUDGET,
-          any_double_param("budget", "Budget",
-                           "US dollars this element may spend (0: no limit); a job whose "
-                           "estimated cost would pass it is refused before it is submitted",
-                           defaults.budget_usd, rw));
+          grok_imagine_param_spec_double(
+              "budget", "Budget",
+              "US dollars this element may spend (0: no limit); a job whose estimated cost would "
+              "pass it is refused before it is submitted",
+              0, INFINITY, defaults.budget_usd, rw));
   install(GROK_IMAGINE_PROP_PRICES,
           g_param_spec_string("prices", "Prices",
                               "A price file: lines of 'provider model resolution usd-per-second "
@@ -278,11 +248,11 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                 "Largest clip accepted from the network, in bytes (0: no limit)", 0,
                                 G_MAXUINT64, defaults.max_size, rw));
     install(GROK_IMAGINE_PROP_DURATION,
-            g_param_spec_int("duration", "Duration",
+            grok_imagine_param_spec_int("duration", "Duration",
                              "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
                              "30; the provider refuses others before anything is sent); with "
                              "operation=extend, the seconds added (2 to 10)",
-                             G_MININT, G_MAXINT, defaults.request.duration, rw));
+                             1, 30, defaults.request.duration, rw));
     install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
             gst_param_spec_array("reference-images", "Reference images",
                                  "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "
@@ -340,9 +310,9 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                             nullptr, rw));
   } else {
     install(GROK_IMAGINE_PROP_N,
-            g_param_spec_int("n", "Count",
+            grok_imagine_param_spec_int("n", "Count",
                              "How many images to generate (segmind: 1 to 4; xai: 1 to 10)",
-                             G_MININT, G_MAXINT, defaults.request.count, rw));
+                             1, 10, defaults.request.count, rw));
     install(
         GROK_IMAGINE_PROP_OUTPUT_FORMAT,
         g_param_spec_string("output-format", "Output format",

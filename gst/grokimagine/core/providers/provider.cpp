@@ -36,6 +36,16 @@ std::optional<Error> Provider::check_prompt(const std::string &prompt,
   return std::nullopt;
 }
 
+std::string Provider::api_url_env() const {
+  g_autofree gchar *upper = g_ascii_strup(name(), -1);
+  return std::string("GROKIMAGINE_") + upper + "_API_URL";
+}
+
+std::string Provider::api_url() const {
+  const char *chosen = g_getenv(api_url_env().c_str());
+  return chosen && *chosen ? chosen : default_api_url();
+}
+
 Parsed<const Provider *> provider_from_environment() {
   std::vector<const Provider *> found;
   std::string variables;

@@ -84,6 +84,14 @@ class Provider {
   virtual const char *name() const = 0;
   virtual const char *key_env() const = 0;
   virtual const char *default_api_url() const = 0;
+  // The environment variable that overrides default_api_url() when the
+  // api-url property is not set (GROKIMAGINE_XAI_API_URL, ...): how a URI
+  // played by playbin, which may not choose hosts, reaches a local emulator
+  // or a proxy the machine's owner chose, as the key comes from the
+  // environment too.
+  std::string api_url_env() const;
+  // The base URL a job goes to when api-url is not set.
+  std::string api_url() const;
   // Empty when the provider does not make this kind of media.
   virtual const char *default_model(MediaKind kind) const = 0;
 
