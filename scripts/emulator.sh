@@ -62,6 +62,8 @@ case "$action" in
     done
     api_url=$(sed -n 's/^api-url=//p' "$log.url")
     rm -f "$log.url"
+    # xAI's API lives under /v1, as https://api.x.ai/v1 does.
+    [ "$provider" = xai ] && api_url="$api_url/v1"
     if [ -z "$api_url" ]; then
       echo "emulator.sh: the emulator did not start; its log:" >&2
       cat "$log" >&2

@@ -330,6 +330,55 @@ GST_START_TEST(test_buffering_while_downloading) {
 }
 GST_END_TEST;
 
+// gst-launch holds a prerolled pipeline in PAUSED until every progress
+// message sequence completes. In PAUSED the sink holds the source's
+// create() back after the first buffer, so the download's "complete" must
+// come from the download itself, or `grokimaginesrc ! filesink` waits for
+// ever on a clip that takes longer to download than to preroll.
+GST_START_TEST(test_download_completes_while_paused) {
+  emu::Options options = test::quick_options();
+  options.cdn_rate_bytes_per_s = 200 * 1024;  // a few seconds for the clip
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  gst_util_set_object_arg(G_OBJECT(source), "provider", "segmind");
+  g_object_set(source, "api-url", emulator.api_url().c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
+               "duration", 2, nullptr);
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  gst_element_set_state(pipeline, GST_STATE_PAUSED);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  std::vector<std::string> progress;
+  bool complete = false;
+  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (!complete && g_get_monotonic_time() < deadline) {
+    GstMessage *message = gst_bus_timed_pop_filtered(
+        bus, GST_SECOND, GstMessageType(GST_MESSAGE_PROGRESS | GST_MESSAGE_ERROR));
+    if (!message) continue;
+    fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR, "error while paused");
+    GstProgressType type;
+    gchar *code = nullptr, *text = nullptr;
+    gst_message_parse_progress(message, &type, &code, &text);
+    progress.push_back(text);
+    complete = type == GST_PROGRESS_TYPE_COMPLETE;
+    g_free(code);
+    g_free(text);
+    gst_message_unref(message);
+  }
+  GstState state = GST_STATE_NULL;
+  gst_element_get_state(pipeline, &state, nullptr, 0);
+  fail_unless(complete, "no complete progress in PAUSED; last: %s",
+              progress.empty() ? "none" : progress.back().c_str());
+  assert_str_eq(progress.back(), "Clip downloaded");
+  fail_unless_equals_int(state, GST_STATE_PAUSED);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+}
+GST_END_TEST;
+
 static Suite *native_suite() {
   Suite *s = suite_create("native");
   TCase *tc = tcase_create("native");
@@ -343,6 +392,7 @@ static Suite *native_suite() {
   tcase_add_test(tc, test_remux_without_reencoding);
   tcase_add_test(tc, test_stream_collection_and_streams);
   tcase_add_test(tc, test_buffering_while_downloading);
+  tcase_add_test(tc, test_download_completes_while_paused);
   return s;
 }
 

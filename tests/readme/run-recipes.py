@@ -16,8 +16,8 @@ a display and an RTMP server would not need to:
   (what scripts/emulator.sh exports), and gst-launch-1.0 gets the key of
   the provider its line names (segmind when it names none), whatever the
   block exported;
-- autovideosink / autoaudiosink are fakesink, gst-play-1.0 gets fakesinks,
-  an rtmp2sink writes a file;
+- autovideosink / autoaudiosink are fakesink, playbin and gst-play-1.0 get
+  fakesinks, an rtmp2sink writes a file;
 - `<id>`, `ID` and `request:ID` are the request id of the last job the
   line's provider accepted;
 - a live pipeline (is-live=true) is interrupted (SIGINT) after a while, as
@@ -97,7 +97,7 @@ _provider() {
 }
 _last_id() {
   cat "$RECIPES_OUT"/emulator-"$1".log "$BUILD_DIR"/emulator-"$1".log 2>/dev/null |
-    sed -n 's/.* accepted \([^ ]*\) (.*/\1/p' | tail -n 1
+    sed -n 's/.* accepted \([^ ]*\) (.*/\1/p' | tail -n 1 || true
 }
 _prepare() {
   local provider id
@@ -110,6 +110,7 @@ _prepare() {
   for word in "$@"; do
     case "$word" in
       autovideosink | autoaudiosink) word=fakesink ;;
+      playbin | playbin3) _args+=("$word" video-sink=fakesink audio-sink=fakesink); continue ;;
       rtmp2sink) word=filesink ;;
       location=rtmp://*) word=location=rtmp.flv ;;
       *'<id>'*) word=${word//<id>/$id} ;;
@@ -126,29 +127,34 @@ _key_var() {
   esac
 }
 _bounded() {
-  local live=0 word
+  local live=0 word program
+  program=$(type -P "$1")
+  shift
   for word in "$@"; do [ "$word" = is-live=true ] && live=1; done
   if [ $live = 1 ]; then
     # Ctrl-C after a while: with -e an EOS, then the end of the files.
-    timeout -s INT -k 20 "$RECIPES_LIVE_SECONDS" "$@"
+    # Without -e, gst-launch-1.0 ends an interrupted run with 130, as a
+    # shell does for Ctrl-C: that is this recipe's normal end.
+    timeout --preserve-status -s INT -k 20 "$RECIPES_LIVE_SECONDS" "$program" "$@" ||
+      { local status=$?; [ $status = 130 ] || return $status; }
   else
-    timeout -k 5 "$RECIPES_SECONDS" "$@"
+    timeout -k 5 "$RECIPES_SECONDS" "$program" "$@"
   fi
 }
 gst-launch-1.0() {
   _prepare "$@"
   echo "+ gst-launch-1.0 ${_args[*]}" >&2
-  _bounded command gst-launch-1.0 "${_args[@]}"
+  _bounded gst-launch-1.0 "${_args[@]}"
 }
 gst-play-1.0() {
   _prepare "$@"
   echo "+ gst-play-1.0 ${_args[*]}" >&2
-  _bounded command gst-play-1.0 --videosink=fakesink --audiosink=fakesink "${_args[@]}"
+  _bounded gst-play-1.0 --videosink=fakesink --audiosink=fakesink "${_args[@]}"
 }
 grokimagine-jobs() {
   _prepare "$@"
   echo "+ grokimagine-jobs ${_args[*]}" >&2
-  _bounded command grokimagine-jobs "${_args[@]}"
+  _bounded grokimagine-jobs "${_args[@]}"
 }
 '''
 
@@ -192,7 +198,18 @@ def check_outputs(text, directory):
     return problems
 
 
+def python_with_gi():
+    """$PYTHON, else the first python3 that has PyGObject (Debian's python3-gi
+    is for /usr/bin/python3, which another python3 on PATH may hide)."""
+    for candidate in filter(None, [os.environ.get("PYTHON"), shutil.which("python3"),
+                                   "/usr/bin/python3"]):
+        if subprocess.run([candidate, "-c", "import gi"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
 def main():
+    python = python_with_gi()
     os.makedirs(output_dir, exist_ok=True)
     out = tempfile.mkdtemp(dir=output_dir, prefix="run.")
     bin_dir = os.path.join(out, "bin")
@@ -204,7 +221,8 @@ def main():
         for provider in PROVIDERS:
             process, url = start_emulator(provider, out)
             emulators.append(process)
-            env[f"GROKIMAGINE_{provider.upper()}_API_URL"] = url
+            # xAI's API lives under /v1, as api.x.ai/v1 does.
+            env[f"GROKIMAGINE_{provider.upper()}_API_URL"] = url + ("/v1" if provider == "xai" else "")
         env.update(PATH=bin_dir + os.pathsep + env["PATH"],
                    GROKIMAGINE_JOURNAL=os.path.join(out, "journal"),
                    BUILD_DIR=build_root, RECIPES_OUT=out,
@@ -227,12 +245,11 @@ def main():
             print(f"--- {name} ({language})")
             if language == "python":
                 script = os.path.join(directory, "recipe.py")
-                command = [sys.executable, script]
-                try:
-                    import gi  # noqa: F401
-                except ImportError:
-                    print(f"ok {number} {name} # SKIP no PyGObject", file=tap, flush=True)
+                if not python:
+                    print(f"ok {number} {name} # SKIP no python3 with PyGObject", file=tap,
+                          flush=True)
                     continue
+                command = [python, script]
             else:
                 script = os.path.join(directory, "recipe.sh")
                 command = ["bash", script]

@@ -112,12 +112,26 @@ void DownloadProgress::add(std::uint64_t offset, std::uint64_t size) {
 }
 
 void DownloadProgress::mark_finished() {
+  std::function<void()> callback;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     size_ = on_disk_.run_end(0);
     finished_ = true;
+    callback = std::move(finished_callback_);
   }
   changed_.notify_all();
+  if (callback) callback();
+}
+
+void DownloadProgress::on_finished(std::function<void()> callback) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!finished_) {
+      if (!failed_) finished_callback_ = std::move(callback);
+      return;
+    }
+  }
+  callback();
 }
 
 void DownloadProgress::mark_failed(Error error, std::string body) {
@@ -126,6 +140,7 @@ void DownloadProgress::mark_failed(Error error, std::string body) {
     failed_ = true;
     error_ = std::move(error);
     error_body_ = std::move(body);
+    finished_callback_ = nullptr;
   }
   changed_.notify_all();
 }

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -61,6 +62,11 @@ class DownloadProgress {
   void mark_finished();  // the size is what was received
   void mark_failed(Error error, std::string body = {});
 
+  // Runs `callback` once the download is complete: on the writer's thread,
+  // or at once when it already is; never when it fails. For what must not
+  // wait for a reader, which a sink may hold back (prerolled in PAUSED).
+  void on_finished(std::function<void()> callback);
+
  private:
   mutable std::mutex mutex_;
   std::condition_variable changed_;
@@ -71,6 +77,7 @@ class DownloadProgress {
   bool failed_ = false;
   Error error_;
   std::string error_body_;  // what came with an HTTP error status
+  std::function<void()> finished_callback_;
 };
 
 }  // namespace grokimagine

@@ -862,6 +862,10 @@ bool Download::finished() const {
   return state_->progress.finished();
 }
 
+void Download::on_finished(std::function<void()> callback) {
+  state_->progress.on_finished(std::move(callback));
+}
+
 std::uint64_t Download::downloaded() const {
   return state_->progress.received();
 }

@@ -88,6 +88,8 @@ class Download {
   std::optional<std::uint64_t> size() const;
   std::uint64_t downloaded() const;  // bytes on disk, wherever they are
   bool finished() const;             // complete (and at `location`)
+  // See DownloadProgress::on_finished.
+  void on_finished(std::function<void()> callback);
   Error error() const;
   std::string error_body() const;
 

@@ -55,7 +55,7 @@ struct Private {
   // shared, so that a query holding it keeps it alive through a stop.
   std::mutex download_lock;
   std::shared_ptr<Download> download;
-  bool posted_complete = false;  // the download is complete (written under delivery_lock)
+  bool download_complete = false;  // the download is complete (written under delivery_lock)
   std::atomic<guint> connections{Download::kDefaultConnections};
   // Set by a parent bin before start: the job it runs (properties unused).
   std::optional<GrokImagineClipJob> clip_job;
@@ -129,7 +129,7 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
   {
     std::lock_guard<std::mutex> lock(p.delivery_lock);
     p.clip = ClipSource();
-    p.posted_complete = p.delivered = false;
+    p.download_complete = p.delivered = false;
   }
   p.clip.set_connections(p.clip_job ? p.clip_job->connections : p.connections.load());
   p.job_done = false;
@@ -179,7 +179,7 @@ static gboolean gst_grok_imagine_src_stop(GstBaseSrc *base) {
 // The journal learns that the clip was delivered, once it is whole.
 // Under delivery_lock.
 static void deliver(GstGrokImagineSrc *src, Private &p) {
-  if (!p.posted_complete || p.delivered) return;
+  if (!p.download_complete || p.delivered) return;
   GST_DEBUG_OBJECT(src, "clip delivered");
   p.clip.delivered();
   p.delivered = true;
@@ -267,6 +267,20 @@ static void post_buffering(GstGrokImagineSrc *self, gint percent) {
   gst_element_post_message(GST_ELEMENT(self), message);
 }
 
+// A weak reference to an element, for callbacks that may outlive it.
+class WeakElement {
+ public:
+  explicit WeakElement(GstElement *element) { g_weak_ref_init(&ref_, element); }
+  ~WeakElement() { g_weak_ref_clear(&ref_); }
+  WeakElement(const WeakElement &) = delete;
+  WeakElement &operator=(const WeakElement &) = delete;
+  // A new reference, or null once the element is gone.
+  GstElement *get() { return static_cast<GstElement *>(g_weak_ref_get(&ref_)); }
+
+ private:
+  GWeakRef ref_;
+};
+
 // Runs the paid part: submit (or resume), poll, start the download.
 static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable) {
   Private &p = *self->priv;
@@ -284,6 +298,18 @@ static GstFlowReturn run_job(GstGrokImagineSrc *self, GCancellable *cancellable)
   grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_CONTINUE, "Downloading the clip");
   p.job_done = true;
   publish_download(p, p.clip.download());
+  // "Clip downloaded" comes from the download's own thread when its last
+  // byte is on disk: gst-launch holds a prerolled pipeline in PAUSED until
+  // every progress completes, and in PAUSED the sink holds create() back,
+  // so create() could not be the one to say it. The element may be gone by
+  // then: a weak reference.
+  auto element = std::make_shared<WeakElement>(GST_ELEMENT(self));
+  p.clip.download()->on_finished([element] {
+    if (GstElement *alive = element->get()) {
+      grok_imagine_post_progress(alive, GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
+      gst_object_unref(alive);
+    }
+  });
   return GST_FLOW_OK;
 }
 
@@ -324,14 +350,13 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
     case Download::Wait::End:
       break;
   }
-  if (!p.posted_complete && download.finished()) {
+  if (!p.download_complete && download.finished()) {
     {
       std::lock_guard<std::mutex> lock(p.delivery_lock);
-      p.posted_complete = true;
+      p.download_complete = true;
       if (!p.clip_job) deliver(self, p);
     }
     if (p.clip_job && p.clip_job->downloaded) p.clip_job->downloaded();
-    grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_COMPLETE, "Clip downloaded");
   }
   const guint64 available = download.available_from(offset);
   if (available == 0) return GST_FLOW_EOS;
