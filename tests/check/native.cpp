@@ -145,8 +145,8 @@ GST_START_TEST(test_api_url_from_the_environment) {
   // The key over plain http to a remote host: refused before anything is
   // sent, naming the variable, whatever set it.
   g_setenv("GROKIMAGINE_SEGMIND_API_URL", "http://192.0.2.1:9", TRUE);
-  GstElement *pipeline = gst_parse_launch(
-      ("uridecodebin3 uri=\"" + job_uri(1) + "\" ! fakesink").c_str(), nullptr);
+  GstElement *pipeline =
+      gst_parse_launch(("uridecodebin3 uri=\"" + job_uri(1) + "\" ! fakesink").c_str(), nullptr);
   run = test::run_pipeline(pipeline);
   gst_object_unref(pipeline);
   fail_unless(run.error.message, "an http API URL to a remote host was used");

@@ -166,12 +166,12 @@ GST_START_TEST(test_out_of_range_values_are_refused_not_replaced) {
     const char *element, *property;
     double minimum, maximum;
   } ranges[] = {
-      {"grokimaginesrc", "duration", 1, 30},        {"grokimaginesrc", "poll-interval", 0, 600000},
-      {"grokimaginesrc", "timeout", 1, 604800},     {"grokimaginesrc", "request-timeout", 1, 3600},
-      {"grokimaginesrc", "retries", 0, 20},         {"grokimaginesrc", "retry-backoff", 10, 60000},
-      {"grokimaginesrc", "connections", 1, 16},     {"grokimaginesrc", "budget", 0, INFINITY},
-      {"grokimagineimagesrc", "n", 1, 10},          {"grokimaginechannel", "lookahead", 0, 16},
-      {"grokimaginechannel", "width", 0, 8192},     {"grokimaginechannel", "height", 0, 8192},
+      {"grokimaginesrc", "duration", 1, 30},    {"grokimaginesrc", "poll-interval", 0, 600000},
+      {"grokimaginesrc", "timeout", 1, 604800}, {"grokimaginesrc", "request-timeout", 1, 3600},
+      {"grokimaginesrc", "retries", 0, 20},     {"grokimaginesrc", "retry-backoff", 10, 60000},
+      {"grokimaginesrc", "connections", 1, 16}, {"grokimaginesrc", "budget", 0, INFINITY},
+      {"grokimagineimagesrc", "n", 1, 10},      {"grokimaginechannel", "lookahead", 0, 16},
+      {"grokimaginechannel", "width", 0, 8192}, {"grokimaginechannel", "height", 0, 8192},
   };
   for (const auto &r : ranges) {
     GstElementFactory *factory = gst_element_factory_find(r.element);

@@ -176,32 +176,36 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
               "rate limit (xai: 1 request/s)",
               0, 600000, guint(defaults.timing.poll_interval.count()), rw));
   install(GROK_IMAGINE_PROP_TIMEOUT,
-          grok_imagine_param_spec_uint("timeout", "Timeout",
-                            "Overall deadline in seconds from submit to the result; the job can be "
-                            "resumed with request-id after it (1 to 604800)",
-                            1, 604800, guint(defaults.timing.timeout.count()), rw));
+          grok_imagine_param_spec_uint(
+              "timeout", "Timeout",
+              "Overall deadline in seconds from submit to the result; the job can be "
+              "resumed with request-id after it (1 to 604800)",
+              1, 604800, guint(defaults.timing.timeout.count()), rw));
   install(GROK_IMAGINE_PROP_REQUEST_ID,
           g_param_spec_string("request-id", "Request id",
                               "The provider's id of the job, readable once submitted; set it "
                               "before starting to resume that job without submitting a new one",
                               nullptr, rw));
   install(GROK_IMAGINE_PROP_REQUEST_TIMEOUT,
-          grok_imagine_param_spec_uint("request-timeout", "Request timeout",
-                            "Seconds one API request may take, answer included, before it counts "
-                            "as failed (and is retried where that is safe); a download making no "
-                            "progress for this long is cut (1 to 3600)",
-                            1, 3600, guint(defaults.timing.request_timeout.count()), rw));
+          grok_imagine_param_spec_uint(
+              "request-timeout", "Request timeout",
+              "Seconds one API request may take, answer included, before it counts "
+              "as failed (and is retried where that is safe); a download making no "
+              "progress for this long is cut (1 to 3600)",
+              1, 3600, guint(defaults.timing.request_timeout.count()), rw));
   install(GROK_IMAGINE_PROP_RETRIES,
-          grok_imagine_param_spec_uint("retries", "Retries",
-                            "How many times a request that failed for a passing reason (429, 5xx, "
-                            "network) is tried again within the timeout; a submit is repeated only "
-                            "where the provider cannot have accepted it (0 to 20)",
-                            0, 20, guint(defaults.timing.max_attempts - 1), rw));
+          grok_imagine_param_spec_uint(
+              "retries", "Retries",
+              "How many times a request that failed for a passing reason (429, 5xx, "
+              "network) is tried again within the timeout; a submit is repeated only "
+              "where the provider cannot have accepted it (0 to 20)",
+              0, 20, guint(defaults.timing.max_attempts - 1), rw));
   install(GROK_IMAGINE_PROP_RETRY_BACKOFF,
-          grok_imagine_param_spec_uint("retry-backoff", "Retry backoff",
-                            "Milliseconds before the first retry; doubled each time (with jitter, "
-                            "capped at 30 s), unless the server says Retry-After (10 to 60000)",
-                            10, 60000, guint(defaults.timing.retry_backoff.count()), rw));
+          grok_imagine_param_spec_uint(
+              "retry-backoff", "Retry backoff",
+              "Milliseconds before the first retry; doubled each time (with jitter, "
+              "capped at 30 s), unless the server says Retry-After (10 to 60000)",
+              10, 60000, guint(defaults.timing.retry_backoff.count()), rw));
   install(GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP,
           g_param_spec_boolean("allow-insecure-http", "Allow insecure HTTP",
                                "Send the API key over plain http to a host that is not loopback "
@@ -248,11 +252,12 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                 "Largest clip accepted from the network, in bytes (0: no limit)", 0,
                                 G_MAXUINT64, defaults.max_size, rw));
     install(GROK_IMAGINE_PROP_DURATION,
-            grok_imagine_param_spec_int("duration", "Duration",
-                             "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
-                             "30; the provider refuses others before anything is sent); with "
-                             "operation=extend, the seconds added (2 to 10)",
-                             1, 30, defaults.request.duration, rw));
+            grok_imagine_param_spec_int(
+                "duration", "Duration",
+                "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
+                "30; the provider refuses others before anything is sent); with "
+                "operation=extend, the seconds added (2 to 10)",
+                1, 30, defaults.request.duration, rw));
     install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
             gst_param_spec_array("reference-images", "Reference images",
                                  "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "
@@ -310,9 +315,9 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                             nullptr, rw));
   } else {
     install(GROK_IMAGINE_PROP_N,
-            grok_imagine_param_spec_int("n", "Count",
-                             "How many images to generate (segmind: 1 to 4; xai: 1 to 10)",
-                             1, 10, defaults.request.count, rw));
+            grok_imagine_param_spec_int(
+                "n", "Count", "How many images to generate (segmind: 1 to 4; xai: 1 to 10)", 1, 10,
+                defaults.request.count, rw));
     install(
         GROK_IMAGINE_PROP_OUTPUT_FORMAT,
         g_param_spec_string("output-format", "Output format",

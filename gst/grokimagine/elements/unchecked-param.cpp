@@ -45,8 +45,8 @@ GParamSpec *grok_imagine_param_spec_uint(const char *name, const char *nick, con
 }
 
 GParamSpec *grok_imagine_param_spec_double(const char *name, const char *nick, const char *blurb,
-                                           gdouble minimum, gdouble maximum,
-                                           gdouble default_value, GParamFlags flags) {
+                                           gdouble minimum, gdouble maximum, gdouble default_value,
+                                           GParamFlags flags) {
   static const GType type =
       unchecked_type<GParamSpecDouble>(G_TYPE_PARAM_DOUBLE, "GrokImagineParamSpecDouble");
   return make<GParamSpecDouble>(type, name, nick, blurb, minimum, maximum, default_value, flags);

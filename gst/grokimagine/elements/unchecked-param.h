@@ -16,5 +16,5 @@ GParamSpec *grok_imagine_param_spec_uint(const char *name, const char *nick, con
                                          guint minimum, guint maximum, guint default_value,
                                          GParamFlags flags);
 GParamSpec *grok_imagine_param_spec_double(const char *name, const char *nick, const char *blurb,
-                                           gdouble minimum, gdouble maximum,
-                                           gdouble default_value, GParamFlags flags);
+                                           gdouble minimum, gdouble maximum, gdouble default_value,
+                                           GParamFlags flags);
