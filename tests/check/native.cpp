@@ -92,23 +92,30 @@ GST_START_TEST(test_uri_refusals) {
 }
 GST_END_TEST;
 
-GST_START_TEST(test_playbin_plays_a_prompt) {
-  emu::Emulator emulator(test::quick_options());
-  g_setenv("SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
+// Plays a 1 s job's URI in playbin (pointed at `emulator` from source-setup
+// when given); counts the video frames.
+static RunResult play_in_playbin(const emu::Emulator *emulator, int *frames) {
   GstElement *playbin = gst_element_factory_make("playbin", nullptr);
   GstElement *video_sink = gst_element_factory_make("fakesink", nullptr);
   GstElement *audio_sink = gst_element_factory_make("fakesink", nullptr);
-  int frames = 0;
   g_object_set(video_sink, "signal-handoffs", TRUE, "sync", FALSE, nullptr);
   g_object_set(audio_sink, "sync", FALSE, nullptr);
   g_signal_connect(video_sink, "handoff",
                    G_CALLBACK(+[](GstElement *, GstBuffer *, GstPad *, int *n) { (*n)++; }),
-                   &frames);
+                   frames);
   g_object_set(playbin, "uri", job_uri(1).c_str(), "video-sink", video_sink, "audio-sink",
                audio_sink, nullptr);
-  point_at_emulator(playbin, emulator);
+  if (emulator) point_at_emulator(playbin, *emulator);
   RunResult run = test::run_pipeline(playbin);
   gst_object_unref(playbin);
+  return run;
+}
+
+GST_START_TEST(test_playbin_plays_a_prompt) {
+  emu::Emulator emulator(test::quick_options());
+  g_setenv("SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
+  int frames = 0;
+  RunResult run = play_in_playbin(&emulator, &frames);
   fail_unless(run.eos, "%s", run.error_text().c_str());
   fail_unless_equals_int(frames, 24);
   fail_unless_equals_int(emulator.counters().submits_accepted, 1);
@@ -125,19 +132,8 @@ GST_START_TEST(test_api_url_from_the_environment) {
   emu::Emulator emulator(test::quick_options());
   g_setenv("SEGMIND_API_KEY", emulator.options().api_key.c_str(), TRUE);
   g_setenv("GROKIMAGINE_SEGMIND_API_URL", emulator.api_url().c_str(), TRUE);
-  GstElement *playbin = gst_element_factory_make("playbin", nullptr);
-  GstElement *video_sink = gst_element_factory_make("fakesink", nullptr);
-  GstElement *audio_sink = gst_element_factory_make("fakesink", nullptr);
   int frames = 0;
-  g_object_set(video_sink, "signal-handoffs", TRUE, "sync", FALSE, nullptr);
-  g_object_set(audio_sink, "sync", FALSE, nullptr);
-  g_signal_connect(video_sink, "handoff",
-                   G_CALLBACK(+[](GstElement *, GstBuffer *, GstPad *, int *n) { (*n)++; }),
-                   &frames);
-  g_object_set(playbin, "uri", job_uri(1).c_str(), "video-sink", video_sink, "audio-sink",
-               audio_sink, nullptr);
-  RunResult run = test::run_pipeline(playbin);
-  gst_object_unref(playbin);
+  RunResult run = play_in_playbin(nullptr, &frames);
   fail_unless(run.eos, "%s", run.error_text().c_str());
   fail_unless_equals_int(frames, 24);
   fail_unless_equals_int(emulator.counters().submits_accepted, 1);
