@@ -623,6 +623,131 @@ GST_START_TEST(test_debug_log_shows_each_step_and_never_the_key) {
 }
 GST_END_TEST;
 
+// ---- What gst-launch prints: one error, in order, with what to do ----
+
+static bool any_contains(const std::vector<std::string> &texts, const char *part) {
+  for (const auto &text : texts)
+    if (test::contains(text, part)) return true;
+  return false;
+}
+
+// A settings error is the element's one ERROR: GstBaseSrc's "failed to post
+// a proper error message" does not follow it.
+GST_START_TEST(test_settings_error_is_the_only_error) {
+  emu::Emulator emulator(test::quick_options());
+  for (const char *factory : {"grokimaginesrc", "grokimagineimagesrc"}) {
+    GstElement *pipeline = gst_pipeline_new(nullptr);
+    GstElement *source = make_source(emulator, factory);
+    gst_util_set_object_arg(G_OBJECT(source), "resolution", "4k");
+    GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+    gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+    fail_unless(gst_element_link(source, sink));
+    fail_unless(gst_element_set_state(pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE);
+    g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+    std::vector<std::string> errors;
+    while (GstMessage *message = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+      errors.push_back(message_text(message));
+      gst_message_unref(message);
+    }
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    fail_unless_equals_int(errors.size(), 1);
+    fail_unless(test::contains(errors[0], "Property 'resolution' is '4k'"), "%s: %s", factory,
+                errors[0].c_str());
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
+// "Submitting" only once the journal and the budget let the job go; a
+// job the journal follows says "resumed", not "submitted".
+GST_START_TEST(test_progress_says_submitting_only_when_it_is) {
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  options.generation_ms = 3000;  // time to stop after the submit
+  emu::Emulator emulator(options);
+  test::TempDir journal;
+  auto make = [&] {
+    GstElement *source = make_source(emulator);
+    gst_util_set_object_arg(G_OBJECT(source), "provider", "xai");
+    g_object_set(source, "api-url", (emulator.api_url() + "/v1").c_str(), "journal",
+                 journal.path("journal").c_str(), nullptr);
+    return source;
+  };
+  // xAI's built-in price: $0.05 a second, more than a $0.01 budget.
+  GstElement *refused = make();
+  g_object_set(refused, "budget", 0.01, nullptr);
+  RunResult run = test::run_failing(refused);
+  fail_unless(test::contains(run.error_text(), "Property 'budget'"), "%s",
+              run.error_text().c_str());
+  fail_unless(any_contains(run.progress_texts, "Starting a job on xai"));
+  fail_if(any_contains(run.progress_texts, "Submitting"), "'Submitting' before a refusal");
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+
+  // Stopped once submitted; the rerun follows that job.
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *source = make();
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  wait_for_submits(emulator, 1);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  GstElement *rerun = gst_pipeline_new(nullptr);
+  source = make();
+  sink = gst_element_factory_make("fakesink", nullptr);
+  gst_bin_add_many(GST_BIN(rerun), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  run = test::run_pipeline(rerun);
+  gst_object_unref(rerun);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  fail_unless(any_contains(run.progress_texts, " resumed, generating"));
+  fail_if(any_contains(run.progress_texts, "Submitting"));
+  fail_if(any_contains(run.progress_texts, " submitted"));
+}
+GST_END_TEST;
+
+// A mistyped api-url (nothing listening) ends after two attempts, not the
+// whole backoff, and says what to check; xAI's 404 without /v1 says so.
+GST_START_TEST(test_wrong_api_url_says_what_to_check) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *source = make_source(emulator);
+  // A port that was just free: nothing listens there.
+  GSocket *socket =
+      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
+  fail_unless(g_socket_bind(socket, any, TRUE, nullptr));
+  g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, nullptr);
+  const guint port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+  g_object_unref(socket);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  g_object_set(source, "api-url", url.c_str(), "retries", 10u, "retry-backoff", 1000u, nullptr);
+  const gint64 started = g_get_monotonic_time();
+  RunResult run = test::run_failing(source);
+  const double seconds = double(g_get_monotonic_time() - started) / G_USEC_PER_SEC;
+  assert_str_eq(run.error_detail("reason"), "network");
+  fail_unless(test::contains(run.error_text(), "nothing answered at " + url +
+                                                   " (2 attempts): check api-url, or "
+                                                   "GROKIMAGINE_SEGMIND_API_URL"),
+              "%s", run.error_text().c_str());
+  // One backoff (1 to 2 s with jitter), not ten growing ones.
+  fail_unless(seconds < 10, "%.1f s", seconds);
+
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  emu::Emulator xai(options);
+  GstElement *no_v1 = make_source(xai);
+  gst_util_set_object_arg(G_OBJECT(no_v1), "provider", "xai");
+  run = test::run_failing(no_v1);
+  fail_unless(test::contains(run.error_text(), "xAI's routes are under /v1"), "%s",
+              run.error_text().c_str());
+  fail_unless_equals_int(xai.counters().submits_accepted, 0);
+}
+GST_END_TEST;
+
 static Suite *safety_suite() {
   Suite *suite = suite_create("safety");
   TCase *tc = tcase_create("safety");
@@ -644,6 +769,9 @@ static Suite *safety_suite() {
   tcase_add_test(tc, test_xai_status_that_is_not_a_word_is_an_error);
   tcase_add_test(tc, test_oversized_submit_answer_says_a_job_may_exist);
   tcase_add_test(tc, test_debug_log_shows_each_step_and_never_the_key);
+  tcase_add_test(tc, test_settings_error_is_the_only_error);
+  tcase_add_test(tc, test_progress_says_submitting_only_when_it_is);
+  tcase_add_test(tc, test_wrong_api_url_says_what_to_check);
   suite_add_tcase(suite, tc);
   return suite;
 }

@@ -68,9 +68,11 @@ RunResult run_pipeline(GstElement *pipeline, int timeout_s,
         break;
       case GST_MESSAGE_PROGRESS: {
         GstProgressType type;
-        gst_message_parse_progress(message, &type, nullptr, nullptr);
+        g_autofree gchar *text = nullptr;
+        gst_message_parse_progress(message, &type, nullptr, &text);
         const char *names[] = {"start", "continue", "complete", "canceled", "error"};
         result.progress_codes.push_back(names[type]);
+        result.progress_texts.push_back(text ? text : "");
         break;
       }
       case GST_MESSAGE_ELEMENT: {

@@ -33,6 +33,7 @@ struct RunResult {
   std::vector<std::string> job_request_ids;
   std::vector<int> job_progress;
   std::vector<std::string> progress_codes;  // "start", "continue", ... in order
+  std::vector<std::string> progress_texts;  // what gst-launch prints for each
 
   // Error accessors (empty when no error).
   GQuark error_domain() const;

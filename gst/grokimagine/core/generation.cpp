@@ -212,6 +212,7 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
                            " and this job would cost " + format_usd(*estimate_) +
                            ". Nothing was sent.");
   }
+  if (events.submitting) events.submitting();
   return std::nullopt;
 }
 

@@ -106,11 +106,28 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
     }
     if (in_flight) in_flight->reset();
     if (response.cancelled) return cancelled();
+    if (response.status != 0) api_answered_ = true;
     bool retry = !response.oversized &&
                  (phase == Phase::Submit ? submit_is_repeatable(response) : is_transient(response));
     if (!retry) {
       if (response.status == 0) return failure(response);
       return response;
+    }
+    // Nothing has ever answered at this address: a mistyped api-url or a
+    // server that is not running, which the backoff (seconds of retries)
+    // will not fix. The second attempt is for a server just starting.
+    constexpr int kFirstContactAttempts = 2;
+    if (response.not_sent && !api_answered_ && attempt >= kFirstContactAttempts) {
+      GST_CAT_INFO_ID(grokimagine_core_debug, log_id(log_id_),
+                      "%s: attempt %d failed (%s); nothing has answered at %s yet: giving up",
+                      phase_name(phase), attempt, response.transport_error.c_str(),
+                      endpoint_.api_url.c_str());
+      Error error = failure(response);
+      error.kind = ErrorKind::Network;
+      error.message += "; nothing answered at " + endpoint_.api_url + " (" +
+                       std::to_string(attempt) + " attempts): check api-url, or " +
+                       provider_.api_url_env() + " where it is set.";
+      return error;
     }
     const auto decision = policy.after_failure(attempt, response.header("Retry-After"));
     // The limit is the key's: every job of it waits, not only this one.

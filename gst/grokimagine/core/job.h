@@ -25,6 +25,9 @@ struct JobTiming {
 };
 
 struct JobEvents {
+  // The checks that may stop a job without sending it passed (the journal,
+  // the budget): its inputs are uploaded and its submit sent next.
+  std::function<void()> submitting;
   std::function<void(const std::string &request_id)> submitted;
   // Called whenever the provider's status word or progress changes.
   std::function<void(const JobStatus &status)> status_changed;
@@ -91,7 +94,8 @@ class Job {
   Clock::time_point deadline_;
   std::string budget_;  // this key's share of the process-wide request budget
   std::string log_id_;
-  bool settle_only_ = false;  // send nothing new: only follow the submit in flight
+  bool settle_only_ = false;   // send nothing new: only follow the submit in flight
+  bool api_answered_ = false;  // an HTTP answer came from the API at least once
 };
 
 }  // namespace grokimagine

@@ -69,8 +69,9 @@ static void gst_grok_imagine_image_src_get_property(GObject *object, guint prop_
   GST_GROK_IMAGINE_IMAGE_SRC(object)->priv->job.get_property(prop_id, value);
 }
 
-static gboolean gst_grok_imagine_image_src_start(GstBaseSrc *base) {
-  auto *self = GST_GROK_IMAGINE_IMAGE_SRC(base);
+// Checks the settings and prepares the job; nothing is sent. False once
+// the refusal is posted.
+static bool prepare_job(GstGrokImagineImageSrc *self) {
   Private &p = *self->priv;
   p.images = grokimagine::ImageSet();
   p.job_done = false;
@@ -80,9 +81,19 @@ static gboolean gst_grok_imagine_image_src_start(GstBaseSrc *base) {
   settings.log_id = GST_OBJECT_NAME(self);
   if (auto error = p.images.prepare(settings)) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
-    return FALSE;
+    return false;
   }
-  return TRUE;
+  return true;
+}
+
+// Before GstBaseSrc starts, as grokimaginesrc does: one error, the element's.
+static GstStateChangeReturn gst_grok_imagine_image_src_change_state(GstElement *element,
+                                                                    GstStateChange transition) {
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
+      !prepare_job(GST_GROK_IMAGINE_IMAGE_SRC(element)))
+    return GST_STATE_CHANGE_FAILURE;
+  return GST_ELEMENT_CLASS(gst_grok_imagine_image_src_parent_class)
+      ->change_state(element, transition);
 }
 
 static gboolean gst_grok_imagine_image_src_stop(GstBaseSrc *base) {
@@ -163,7 +174,7 @@ static void gst_grok_imagine_image_src_class_init(GstGrokImagineImageSrcClass *k
       "gst-grokimagine developers");
 
   element_class->send_event = gst_grok_imagine_image_src_send_event;
-  basesrc_class->start = gst_grok_imagine_image_src_start;
+  element_class->change_state = gst_grok_imagine_image_src_change_state;
   basesrc_class->stop = gst_grok_imagine_image_src_stop;
   basesrc_class->unlock = gst_grok_imagine_image_src_unlock;
   basesrc_class->unlock_stop = gst_grok_imagine_image_src_unlock_stop;

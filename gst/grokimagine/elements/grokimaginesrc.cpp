@@ -123,8 +123,9 @@ void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id
           GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 }
 
-static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
-  GstGrokImagineSrc *self = GST_GROK_IMAGINE_SRC(base);
+// Checks the settings and prepares the job; nothing is sent. False once
+// the refusal is posted.
+static bool prepare_job(GstGrokImagineSrc *self) {
   Private &p = *self->priv;
   {
     std::lock_guard<std::mutex> lock(p.delivery_lock);
@@ -146,13 +147,24 @@ static gboolean gst_grok_imagine_src_start(GstBaseSrc *base) {
         grokimagine::invalid_setting(
             "Property 'output' is 'continuation': grokimaginesrc gives the whole MP4; use "
             "grokimaginevideosrc (decode=true) to play only the new seconds. Nothing was sent."));
-    return FALSE;
+    return false;
   }
   if (auto error = p.clip.prepare(settings)) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
-    return FALSE;
+    return false;
   }
-  return TRUE;
+  return true;
+}
+
+// The job is prepared before GstBaseSrc starts, not in start(): a refusal
+// is then the element's one error, where a failed start() adds GstBaseSrc's
+// "state change failed and some element failed to post a proper error
+// message" after it.
+static GstStateChangeReturn gst_grok_imagine_src_change_state(GstElement *element,
+                                                              GstStateChange transition) {
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !prepare_job(GST_GROK_IMAGINE_SRC(element)))
+    return GST_STATE_CHANGE_FAILURE;
+  return GST_ELEMENT_CLASS(gst_grok_imagine_src_parent_class)->change_state(element, transition);
 }
 
 static void publish_download(Private &p, std::shared_ptr<Download> download) {
@@ -329,7 +341,9 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   // pushes what the network brought: waiting for a whole block would hold
   // the first frame back by the time a block takes to arrive (26 ms at
   // 2.5 MB/s). Waiting for bytes is buffering, as a network source reports it.
-  const bool stalled = download.available_from(offset) == 0;
+  // Not at the end of a finished download: nothing is awaited there, and a
+  // buffering cycle would make gst-launch pause and resume for nothing.
+  const bool stalled = download.available_from(offset) == 0 && !download.finished();
   if (stalled) post_buffering(self, 0);
   const auto waited = download.wait_for(offset, offset + 1, cancellable);
   // Whatever ends the wait ends the buffering: an application (gst-launch)
@@ -404,7 +418,7 @@ static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
       "gst-grokimagine developers");
 
   element_class->send_event = gst_grok_imagine_src_send_event;
-  basesrc_class->start = gst_grok_imagine_src_start;
+  element_class->change_state = gst_grok_imagine_src_change_state;
   basesrc_class->stop = gst_grok_imagine_src_stop;
   basesrc_class->unlock = gst_grok_imagine_src_unlock;
   basesrc_class->unlock_stop = gst_grok_imagine_src_unlock_stop;

@@ -28,17 +28,23 @@ GstFlowReturn grok_imagine_run_job(
     const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run,
     const GrokImagineJobObserver &observer) {
   const gint64 started_us = g_get_monotonic_time();
-  grok_imagine_post_progress(
-      element, GST_PROGRESS_TYPE_START,
-      generation.request_id().empty()
-          ? std::string("Submitting the job to ") + generation.provider().name()
-          : "Resuming job " + generation.request_id());
+  // "Submitting" only once nothing can stop the job without sending it
+  // (events.submitting): the journal may resume it, the budget refuse it.
+  grok_imagine_post_progress(element, GST_PROGRESS_TYPE_START,
+                             generation.request_id().empty()
+                                 ? std::string("Starting a job on ") + generation.provider().name()
+                                 : "Resuming job " + generation.request_id());
   // Only a job this run submitted is spent by this element: not one it
   // resumes (request-id, the journal, a run cut short before).
   bool resuming = !generation.request_id().empty();
   bool paid_here = false;
   generation.set_spent_usd(job.spent_usd());
   grokimagine::JobEvents events;
+  events.submitting = [&] {
+    grok_imagine_post_progress(
+        element, GST_PROGRESS_TYPE_CONTINUE,
+        std::string("Submitting the job to ") + generation.provider().name());
+  };
   events.resumed = [&](const std::string &id) {
     resuming = true;
     GST_INFO_OBJECT(element, "the journal has this job: following %s", id.c_str());
@@ -65,8 +71,9 @@ GstFlowReturn grok_imagine_run_job(
     g_object_notify(G_OBJECT(element), "request-id");
     post_job_message(element, generation, started_us, "SUBMITTED", -1);
     if (paid_here && observer.submitted) observer.submitted(id);
-    grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE,
-                               "Job " + id + " submitted, generating");
+    grok_imagine_post_progress(
+        element, GST_PROGRESS_TYPE_CONTINUE,
+        "Job " + id + (resuming ? " resumed" : " submitted") + ", generating");
   };
   events.status_changed = [&](const grokimagine::JobStatus &status) {
     post_job_message(element, generation, started_us, status.provider_status, status.progress);

@@ -256,6 +256,14 @@ class Xai final : public Provider {
   }
 
   Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+    if (response.status == 404) {
+      // Most often a base URL without /v1 (an emulator's or a proxy's
+      // address copied as printed), where no route matches.
+      Error error = http_error(response, Phase::Submit);
+      error.message +=
+          " xAI's routes are under /v1: api-url ends in /v1, as https://api.x.ai/v1 does.";
+      return error;
+    }
     if (response.status != 200) return http_error(response, Phase::Submit);
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
