@@ -1095,6 +1095,24 @@ GST_START_TEST(test_long_prompts_and_a_full_queue_are_skipped) {
 }
 GST_END_TEST;
 
+// A channel with no prompts, no text and nothing queued ends at once: it
+// says why, rather than end as if something had played.
+GST_START_TEST(test_channel_with_nothing_to_play_warns) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  make_channel(emulator, pipeline, &seen);
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless_equals_int(seen.frames, 0);
+  fail_unless_equals_int(seen.warnings.size(), 1);
+  fail_unless(test::contains(seen.warnings[0], "Nothing to play: no prompts."), "%s",
+              seen.warnings[0].c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
 // A budget GLib would refuse (NaN) does not leave the channel without one.
 GST_START_TEST(test_channel_refuses_a_non_finite_budget) {
   emu::Emulator emulator(test::quick_options());
@@ -1435,6 +1453,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_budget_covers_the_whole_channel);
   tcase_add_test(element, test_clips_show_in_a_dot_dump);
   tcase_add_test(element, test_channel_refuses_a_non_finite_budget);
+  tcase_add_test(element, test_channel_with_nothing_to_play_warns);
   tcase_add_test(element, test_budget_counts_the_reported_cost);
   tcase_add_test(element, test_long_prompts_and_a_full_queue_are_skipped);
   tcase_add_test(element, test_silent_clips_keep_the_audio_in_step);

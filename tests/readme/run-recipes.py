@@ -27,6 +27,7 @@ After a block, each file a `location=` names (not a pattern) must exist, and
 an .mp4 must hold H.264 video. Blocks not marked (the steps with a real
 key, file formats) are not run.
 """
+import glob
 import os
 import re
 import shutil
@@ -184,8 +185,20 @@ def check_outputs(text, directory):
     flv = os.path.join(directory, "rtmp.flv")
     if "rtmp2sink" in text and (not os.path.isfile(flv) or os.path.getsize(flv) == 0):
         problems.append("rtmp.flv (what rtmp2sink would have sent): empty")
+    magic = {".png": b"\x89PNG", ".jpeg": b"\xff\xd8", ".jpg": b"\xff\xd8"}
     for name in sorted(set(re.findall(r"location=([^\s\"']+)", text))):
-        if "%" in name or name.startswith("rtmp://") or "$" in name:
+        if name.startswith("rtmp://") or "$" in name:
+            continue
+        extension = os.path.splitext(name)[1]
+        if "%" in name:  # multifilesink's pattern: the files it wrote
+            pattern = os.path.join(directory, re.sub(r"%0?\d*d", "*", name))
+            written = sorted(glob.glob(pattern))
+            if not written:
+                problems.append(f"{name}: nothing written")
+            for path in written if extension in magic else []:
+                with open(path, "rb") as f:
+                    if not f.read(4).startswith(magic[extension]):
+                        problems.append(f"{os.path.basename(path)}: not {extension[1:]} data")
             continue
         path = os.path.join(directory, name)
         if not os.path.isfile(path) or os.path.getsize(path) == 0:

@@ -699,12 +699,24 @@ bool channel_run_step(ChannelRun &run) {
       release_files(run, release);
       return true;
     }
-    case ChannelStep::Kind::End:
+    case ChannelStep::Kind::End: {
       end_filler(run);
+      bool nothing_played;
+      {
+        std::lock_guard<std::mutex> lock(run.events->lock);
+        nothing_played = run.plan.schedule().size() == 0;
+      }
+      // An EOS at once, with no clip, reads as a broken pipeline.
+      if (nothing_played)
+        GST_ELEMENT_WARNING(run.element, RESOURCE, SETTINGS,
+                            ("Nothing to play: no prompts. Set 'prompts', link the 'text' pad, or "
+                             "call queue-prompt before the channel plays."),
+                            ("the channel ends with no clip"));
       GST_INFO_OBJECT(run.element, "no more prompts: EOS");
       gst_app_src_end_of_stream(GST_APP_SRC(run.video_src));
       gst_app_src_end_of_stream(GST_APP_SRC(run.audio_src));
       return false;
+    }
     case ChannelStep::Kind::Filler:
       return push_filler_frame(run, step.filler, live, step.reason);
     case ChannelStep::Kind::Wait: {

@@ -589,8 +589,8 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
   g_object_class_install_property(
       gobject_class, PROP_FILLER,
       g_param_spec_enum("filler", "Filler",
-                        "What covers a wait (live, or a gap before a cue): the last frame or "
-                        "black, with silence",
+                        "What covers a wait (live, or a gap before a cue): the last frame "
+                        "(hold) or black, with silence, or the last clip played again (loop)",
                         grok_imagine_channel_filler_get_type(), int(ChannelFiller::Hold), rw));
   g_object_class_install_property(
       gobject_class, PROP_WIDTH,
