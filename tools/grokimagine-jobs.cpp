@@ -114,7 +114,7 @@ std::string free_line(const JournalEntry &entry, const Journal &journal, const s
       *why = "its request id cannot go on a command line: " + problem;
       return {};
     }
-    if (api_url.empty() && !entry.api_url.empty() && entry.api_url != provider->default_api_url())
+    if (api_url.empty() && !entry.api_url.empty() && entry.api_url != provider->api_url())
       g_printerr("Job %s was made through %s: pass --api-url to resume it there.\n",
                  entry.request_id.c_str(), printable(entry.api_url).c_str());
     return std::string("gst-launch-1.0 ") + (video ? "grokimaginesrc" : "grokimagineimagesrc") +
@@ -123,7 +123,8 @@ std::string free_line(const JournalEntry &entry, const Journal &journal, const s
            " request-id=" + quoted(entry.request_id) + output;
   }
   const std::string cached = journal.cache_path(entry.fingerprint);
-  if (video && entry.state == JournalEntry::State::Delivered &&
+  // The cache holds the newest job of a description: not an archived one's.
+  if (video && !entry.archived && entry.state == JournalEntry::State::Delivered &&
       g_file_test(cached.c_str(), G_FILE_TEST_IS_REGULAR)) {
     if (!one_gst_value(cached)) {
       *why = "the path of its cached copy (" + printable(cached) +

@@ -117,7 +117,15 @@ GST_START_TEST(test_reuse_never_and_delivered_jobs_pay_again) {
   gst_util_set_object_arg(G_OBJECT(never), "reuse", "never");
   fail_unless(run_with_sink(never).eos);
   fail_unless_equals_int(emulator.counters().submits_total, 3);
-  fail_unless_equals_int(grokimagine::Journal(journal).list().size(), 1);
+  // One current entry for the description; the jobs it replaced are kept
+  // in the history, each with its own id.
+  const auto entries = grokimagine::Journal(journal).list();
+  fail_unless_equals_int(std::count_if(entries.begin(), entries.end(),
+                                       [](const auto &entry) { return !entry.archived; }),
+                         1);
+  fail_unless_equals_int(entries.size(), 3);
+  for (int i = 0; i < 3; i++)
+    fail_unless(entries[std::size_t(2 - i)].request_id == emulator.submits().at(i).request_id);
 }
 GST_END_TEST;
 
@@ -379,6 +387,40 @@ static std::string run_jobs_tool(const std::string &journal, std::vector<std::st
   *ok = g_spawn_check_wait_status(status, nullptr);
   return std::string(out) + err;
 }
+
+// Every job of a description stays listable and resumable by its id, and
+// an estimated cost is stored with its source.
+GST_START_TEST(test_jobs_tool_keeps_every_job_and_its_estimate) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  const std::string journal = dir.path("journal");
+  const std::string prices = dir.path("prices.txt");
+  fail_unless(
+      g_file_set_contents(prices.c_str(), "segmind grok-imagine-video * 0.07\n", -1, nullptr));
+  for (int i = 0; i < 2; i++) {
+    GstElement *source = make_source(emulator, journal);
+    gst_util_set_object_arg(G_OBJECT(source), "reuse", "never");
+    g_object_set(source, "prices", prices.c_str(), nullptr);
+    fail_unless(run_with_sink(source).eos);
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  const std::string first = emulator.submits().at(0).request_id;
+  const std::string second = emulator.submits().at(1).request_id;
+  bool ok = false;
+  const std::string listing = run_jobs_tool(journal, {}, &ok);
+  fail_unless(ok, "%s", listing.c_str());
+  // The clips last 1 s: $0.07 each, marked as an estimate.
+  for (const std::string &expected : {first, second, std::string("$0.07 (est.)")})
+    fail_unless(test::contains(listing, expected), "no %s in:\n%s", expected.c_str(),
+                listing.c_str());
+  const std::string line =
+      run_jobs_tool(journal, {"--api-url", emulator.api_url(), "resume", first}, &ok);
+  fail_unless(ok, "%s", line.c_str());
+  fail_unless(test::contains(line, "request-id='" + first + "'"), "%s", line.c_str());
+  // The cache holds the newest clip of the description: never offered for the older job.
+  fail_if(test::contains(line, "filesrc"), "%s", line.c_str());
+}
+GST_END_TEST;
 
 GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
   emu::Options options = test::quick_options();
@@ -665,6 +707,7 @@ static Suite *journal_suite() {
   tcase_add_test(tc, test_rerun_after_kill_pays_once);
   tcase_add_test(tc, test_two_processes_submit_once);
   tcase_add_test(tc, test_reuse_never_and_delivered_jobs_pay_again);
+  tcase_add_test(tc, test_jobs_tool_keeps_every_job_and_its_estimate);
   tcase_add_test(tc, test_reuse_always_replays_without_network);
   tcase_add_test(tc, test_ambiguous_submit_is_not_repeated);
   tcase_add_test(tc, test_synchronous_preview_is_journaled);

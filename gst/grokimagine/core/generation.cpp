@@ -355,6 +355,8 @@ JobEvents Generation::remembering_id(const JobEvents &events) {
   JobEvents tracked = events;
   tracked.submitted = [this, submitted = events.submitted](const std::string &id) {
     request_id_ = id;
+    // Until (unless) the provider reports what it cost: what grokimagine-jobs shows.
+    if (estimate_) record_.set_cost(*estimate_, "estimate");
     record_.submitted(id);
     if (submitted) submitted(id);
   };

@@ -74,6 +74,12 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
                    0};
     }
   }
+  // The job this one replaces stays listable and resumable by its id.
+  if (found && !found->request_id.empty())
+    if (auto failure = journal_.archive(*found))
+      GST_CAT_WARNING(grokimagine_core_debug, "journal %s: job %s not kept in the history: %s",
+                      entry_.fingerprint.c_str(), found->request_id.c_str(),
+                      failure->message.c_str());
   entry_.state = JournalEntry::State::Submitting;
   entry_.created = now;
   entry_.request_id.clear();
@@ -138,6 +144,8 @@ void JobRecord::uploads_deleted() {
 
 void JobRecord::set_cost(double usd, const std::string &source) {
   if (entry_.cost_usd == usd && entry_.cost_source == source) return;
+  // The provider's figure is never replaced by an estimate.
+  if (source == "estimate" && entry_.cost_source == "provider") return;
   entry_.cost_usd = usd;
   entry_.cost_source = source;
   if (entry_.state != JournalEntry::State::Submitting) save();

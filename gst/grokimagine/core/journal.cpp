@@ -259,8 +259,12 @@ std::optional<JournalEntry> Journal::read(const std::string &fingerprint) const 
 std::optional<Error> Journal::write(JournalEntry entry) const {
   if (auto failure = ensure_dir()) return failure;
   entry.updated = g_get_real_time() / G_USEC_PER_SEC;
-  const std::string text = serialize(entry);
   const std::string path = entry_path(entry.fingerprint);
+  return write_at(path, std::move(entry));
+}
+
+std::optional<Error> Journal::write_at(const std::string &path, JournalEntry entry) const {
+  const std::string text = serialize(entry);
   std::string temp = path + ".XXXXXX";
   auto fail = [&](const char *what) {
     return Error{ErrorKind::Io,
@@ -295,6 +299,56 @@ void Journal::remove(const std::string &fingerprint) const {
   g_unlink(entry_path(fingerprint).c_str());
 }
 
+std::string Journal::history_dir() const {
+  return dir_ + G_DIR_SEPARATOR_S + "history";
+}
+
+namespace {
+
+// History files: FINGERPRINT-CREATED-REQUESTID.json, so that one
+// description's jobs sort by age and are found by their fingerprint.
+std::vector<std::string> history_files(const std::string &dir, const std::string &fingerprint) {
+  std::vector<std::string> names;
+  g_autoptr(GDir) listing = g_dir_open(dir.c_str(), 0, nullptr);
+  while (const gchar *name = listing ? g_dir_read_name(listing) : nullptr) {
+    const std::string file(name);
+    const auto dash = file.find('-');
+    if (dash == std::string::npos || !g_str_has_suffix(name, kEntrySuffix) ||
+        !is_fingerprint(file.substr(0, dash)))
+      continue;
+    if (fingerprint.empty() || file.compare(0, dash, fingerprint) == 0) names.push_back(file);
+  }
+  return names;
+}
+
+}  // namespace
+
+std::optional<Error> Journal::archive(const JournalEntry &entry) const {
+  if (!is_fingerprint(entry.fingerprint) || !request_id_problem(entry.request_id).empty())
+    return std::nullopt;
+  const std::string dir = history_dir();
+  if (g_mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error{ErrorKind::Io,
+                 "cannot create the journal's history '" + dir + "': " + g_strerror(errno),
+                 {},
+                 0};
+  // It is the journal's own, as the journal is: never somewhere a link leads.
+  if (auto why = untrusted(dir, Symlinks::Refuse))
+    return Error{
+        ErrorKind::Io, "the journal's history '" + dir + "' is not safe to use: " + *why, {}, 0};
+  // The request id too: jobs of one second (reuse=never) are still apart.
+  // Ids are letters, digits and ". _ : -" (request_id_problem), safe here.
+  g_autofree gchar *name =
+      g_strdup_printf("%s-%020" G_GINT64_FORMAT "-%s%s", entry.fingerprint.c_str(), entry.created,
+                      entry.request_id.c_str(), kEntrySuffix);
+  if (auto failure = write_at(dir + G_DIR_SEPARATOR_S + name, entry)) return failure;
+  auto kept = history_files(dir, entry.fingerprint);
+  std::sort(kept.begin(), kept.end());  // oldest first: the times are zero-padded
+  for (std::size_t i = 0; i + kHistoryPerDescription < kept.size(); i++)
+    g_unlink((dir + G_DIR_SEPARATOR_S + kept[i]).c_str());
+  return std::nullopt;
+}
+
 std::vector<JournalEntry> Journal::list() const {
   std::vector<JournalEntry> entries;
   g_autoptr(GDir) dir = g_dir_open(dir_.c_str(), 0, nullptr);
@@ -303,6 +357,16 @@ std::vector<JournalEntry> Journal::list() const {
     if (!g_str_has_suffix(name, kEntrySuffix)) continue;
     std::string fingerprint(name, strlen(name) - strlen(kEntrySuffix));
     if (auto entry = read(fingerprint)) entries.push_back(std::move(*entry));
+  }
+  const std::string history = history_dir();
+  if (!untrusted(history, Symlinks::Refuse)) {
+    for (const std::string &name : history_files(history, {})) {
+      auto text = read_entry_file(history + G_DIR_SEPARATOR_S + name);
+      auto entry = text ? parse(*text) : std::nullopt;
+      if (!entry || name.compare(0, entry->fingerprint.size(), entry->fingerprint) != 0) continue;
+      entry->archived = true;
+      entries.push_back(std::move(*entry));
+    }
   }
   std::sort(entries.begin(), entries.end(),
             [](const JournalEntry &a, const JournalEntry &b) { return a.created > b.created; });

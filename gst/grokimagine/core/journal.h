@@ -56,6 +56,9 @@ struct JournalEntry {
   double cost_usd = -1;      // < 0: unknown
   std::string cost_source;   // "provider" or "estimate"
   std::string detail;        // why it failed
+  // An earlier job of the description, kept in the journal's history (see
+  // Journal::archive); not written, known from where it was read.
+  bool archived = false;
 };
 
 const char *journal_state_name(JournalEntry::State state);
@@ -103,7 +106,12 @@ class Journal {
   // Durably replaces the entry (temporary file, fsync, rename).
   std::optional<Error> write(JournalEntry entry) const;
   void remove(const std::string &fingerprint) const;
-  // Every entry, newest first.
+  // Keeps `entry` (a job that had a request id) in the history before a new
+  // job of the same description replaces it, so that it stays listable and
+  // resumable by its id; the newest kHistoryPerDescription are kept.
+  std::optional<Error> archive(const JournalEntry &entry) const;
+  static constexpr std::size_t kHistoryPerDescription = 32;
+  // Every entry, the current ones and the history's, newest first.
   std::vector<JournalEntry> list() const;
 
   // Where a delivered clip is kept for reuse=always.
@@ -118,6 +126,9 @@ class Journal {
  private:
   std::optional<Error> ensure_dir() const;
   std::string entry_path(const std::string &fingerprint) const;
+  std::string history_dir() const;
+  // Durably writes `entry` at `path` (temporary file, fsync, rename).
+  std::optional<Error> write_at(const std::string &path, JournalEntry entry) const;
 
   std::string dir_;
 };
