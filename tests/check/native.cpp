@@ -375,6 +375,41 @@ GST_START_TEST(test_download_completes_while_paused) {
 }
 GST_END_TEST;
 
+// gst-launch pauses the pipeline for each buffering cycle: none once the
+// download is complete (the end of the clip is not waited for).
+GST_START_TEST(test_no_buffering_once_downloaded) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  gst_util_set_object_arg(G_OBJECT(source), "provider", "segmind");
+  g_object_set(source, "api-url", emulator.api_url().c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
+               "duration", 2, nullptr);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  GstElement *sink = gst_element_factory_make("filesink", nullptr);
+  g_object_set(sink, "location", dir.path("clip.mp4").c_str(), nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), source, sink, nullptr);
+  fail_unless(gst_element_link(source, sink));
+  bool complete = false;
+  int cycles_after = 0;
+  RunResult run = test::run_pipeline(pipeline, 60, [&](GstMessage *message) {
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_PROGRESS) {
+      GstProgressType type;
+      gst_message_parse_progress(message, &type, nullptr, nullptr);
+      complete = complete || type == GST_PROGRESS_TYPE_COMPLETE;
+    } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_BUFFERING && complete) {
+      int percent = 100;
+      gst_message_parse_buffering(message, &percent);
+      if (percent < 100) cycles_after++;
+    }
+  });
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless(complete);
+  fail_unless_equals_int(cycles_after, 0);
+}
+GST_END_TEST;
+
 static Suite *native_suite() {
   Suite *s = suite_create("native");
   TCase *tc = tcase_create("native");
@@ -389,6 +424,7 @@ static Suite *native_suite() {
   tcase_add_test(tc, test_stream_collection_and_streams);
   tcase_add_test(tc, test_buffering_while_downloading);
   tcase_add_test(tc, test_download_completes_while_paused);
+  tcase_add_test(tc, test_no_buffering_once_downloaded);
   return s;
 }
 
