@@ -731,17 +731,14 @@ GST_START_TEST(test_wrong_api_url_says_what_to_check) {
   const guint port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
   g_object_unref(socket);
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  // Ten retries allowed: two attempts made.
   g_object_set(source, "api-url", url.c_str(), "retries", 10u, "retry-backoff", 1000u, nullptr);
-  const gint64 started = g_get_monotonic_time();
   RunResult run = test::run_failing(source);
-  const double seconds = double(g_get_monotonic_time() - started) / G_USEC_PER_SEC;
   assert_str_eq(run.error_detail("reason"), "network");
   fail_unless(test::contains(run.error_text(), "nothing answered at " + url +
                                                    " (2 attempts): check api-url, or "
                                                    "GROKIMAGINE_SEGMIND_API_URL"),
               "%s", run.error_text().c_str());
-  // One backoff (1 to 2 s with jitter), not ten growing ones.
-  fail_unless(seconds < 10, "%.1f s", seconds);
 
   emu::Options options = test::quick_options();
   options.provider = emu::Provider::Xai;
