@@ -3,12 +3,12 @@
 # real H.264/AAC clips, for trying the plugin without a key or money.
 #
 #   eval "$(scripts/emulator.sh start [PROVIDER])"   # segmind (default), xai, aimlapi, reapi
-#   scripts/emulator.sh stop [PROVIDER]
+#   eval "$(scripts/emulator.sh stop [PROVIDER])"    # stops it, unsets its API URL
 #
 # `start` builds what is missing, starts the emulator in the background (its
 # log in build/emulator-PROVIDER.log) and prints the exports that point the
-# plugin at it: GST_PLUGIN_PATH (the plugin as built), the provider's key
-# variable, and GROKIMAGINE_<PROVIDER>_API_URL, which every element, URI,
+# plugin at it: GST_PLUGIN_PATH (the plugin as built), PATH (with build/, for
+# grokimagine-jobs), the provider's key variable, and GROKIMAGINE_<PROVIDER>_API_URL, which every element, URI,
 # playbin and gst-play-1.0 then use as the provider's API. Only that
 # provider's key is exported, so provider=auto picks it; other keys already
 # in your environment are unset (auto would refuse to choose). BUILD_DIR
@@ -71,19 +71,21 @@ case "$action" in
       exit 1
     fi
     echo "export GST_PLUGIN_PATH=$build/gst"
+    # grokimagine-jobs, as built.
+    case ":$PATH:" in *":$build:"*) ;; *) echo "export PATH=\"$build:\$PATH\"" ;; esac
     for other in XAI_API_KEY SEGMIND_API_KEY AIMLAPI_KEY REAPI_KEY; do
       [ "$other" = "$key_var" ] || echo "unset $other"
     done
     echo "export $key_var=$key"
     echo "export $url_var=$api_url"
-    echo "# $provider emulator at $api_url (log: $log); stop it with: scripts/emulator.sh stop $provider" >&2
+    echo "# $provider emulator at $api_url (log: $log); stop it with: eval \"\$(scripts/emulator.sh stop $provider)\"" >&2
     ;;
   stop)
     stop
     echo "unset $url_var"
     ;;
   *)
-    echo "usage: eval \"\$(scripts/emulator.sh start [PROVIDER])\"; scripts/emulator.sh stop [PROVIDER]" >&2
+    echo "usage: eval \"\$(scripts/emulator.sh start|stop [PROVIDER])\"" >&2
     exit 2
     ;;
 esac
