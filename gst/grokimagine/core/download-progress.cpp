@@ -21,6 +21,26 @@ void ByteRanges::add(std::uint64_t begin, std::uint64_t end) {
   bytes_ += end - begin;
 }
 
+void ByteRanges::remove(std::uint64_t begin, std::uint64_t end) {
+  if (begin >= end) return;
+  auto it = ranges_.upper_bound(begin);
+  if (it != ranges_.begin() && std::prev(it)->second > begin) --it;
+  while (it != ranges_.end() && it->first < end) {
+    const auto [first, last] = *it;
+    bytes_ -= last - first;
+    it = ranges_.erase(it);
+    // What lies outside [begin, end) stays.
+    if (first < begin) {
+      ranges_.emplace(first, begin);
+      bytes_ += begin - first;
+    }
+    if (last > end) {
+      ranges_.emplace(end, last);
+      bytes_ += last - end;
+    }
+  }
+}
+
 bool ByteRanges::covers(std::uint64_t begin, std::uint64_t end) const {
   return begin >= end || run_end(begin) >= end;
 }

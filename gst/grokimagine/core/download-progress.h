@@ -21,6 +21,7 @@ namespace grokimagine {
 class ByteRanges {
  public:
   void add(std::uint64_t begin, std::uint64_t end);
+  void remove(std::uint64_t begin, std::uint64_t end);
   // Whether every byte of [begin, end) is in the set (true when empty).
   bool covers(std::uint64_t begin, std::uint64_t end) const;
   // The end of the run of bytes in the set that starts at `offset`

@@ -124,6 +124,9 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   void read_layout();
   void part_done();
   void reader_waits(std::uint64_t offset);
+  // A fetch taking bytes [at, ...) that another should take sooner: it
+  // stops at `at`, which is no longer claimed.
+  bool split_at(std::uint64_t at);
   void complete();
   void fail(ErrorKind kind, std::string why, unsigned status, std::string body = {});
 };
@@ -181,7 +184,9 @@ struct Fetch {
     message = GObjectPtr<SoupMessage>::adopt(HttpClient::new_message(http));
     if (!http.follow_redirects) soup_message_add_flags(message.get(), SOUP_MESSAGE_NO_REDIRECT);
     std::string range;
-    if (owner->repeatable() && (pos > 0 || end != kUnknown))
+    // bytes=0- too: a 206 to it says the CDN takes Range (a moov at the end
+    // may then be fetched apart) and costs nothing where it does not.
+    if (owner->repeatable())
       range = "bytes=" + std::to_string(pos) + "-" +
               (end != kUnknown ? std::to_string(end - 1) : std::string());
     if (!range.empty())
@@ -592,8 +597,10 @@ void Download::State::begin() {
   }
   // A GET starts with a first part: its answer tells whether the CDN takes
   // Range (206) or sends the whole clip (200: then one body in order, as
-  // before). A POST is one body.
-  start_part(0, repeatable() ? kFirstPart : kUnknown);
+  // before). With one connection the first part is the whole clip, one
+  // open-ended Range as souphttpsrc asks (cut where a moov at the end or a
+  // seek ahead needs bytes sooner). A POST is one body.
+  start_part(0, repeatable() && connections > 1 ? kFirstPart : kUnknown);
 }
 
 Fetch &Download::State::idle_fetch() {
@@ -630,6 +637,8 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> Download::State::next_par
   auto gap = claimed.first_gap(from, *size);
   if (!gap) gap = claimed.first_gap(0, *size);
   if (!gap) return std::nullopt;
+  // One connection: all of the gap, one request.
+  if (connections == 1) return gap;
   const std::uint64_t left = *size - claimed.bytes();
   const std::uint64_t part = std::clamp<std::uint64_t>(left / connections, kMinPart, kMaxPart);
   std::uint64_t end = std::min(gap->second, gap->first + part);
@@ -713,6 +722,7 @@ void Download::State::read_layout() {
   std::optional<std::uint64_t> tail;
   if (!find_layout(head, *size, &tail)) return;
   layout_known = true;
+  if (tail) split_at(*tail);
   if (tail && !claimed.covers(*tail, *size)) {
     GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                     "the moov comes after the mdat: fetching bytes %" G_GUINT64_FORMAT
@@ -743,10 +753,26 @@ void Download::State::part_done() {
   fill();
 }
 
+bool Download::State::split_at(std::uint64_t at) {
+  // Only a fetch far behind `at`: a little further and it is there anyway.
+  for (auto &fetch : fetches) {
+    if (!fetch->busy || fetch->end <= at || fetch->pos + kMinPart > at) continue;
+    GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(),
+                     "fetch %d: ends at byte %" G_GUINT64_FORMAT " (bytes after it wanted sooner)",
+                     fetch->id, at);
+    claimed.remove(at, fetch->end);
+    fetch->end = at;
+    return true;
+  }
+  return false;
+}
+
 void Download::State::reader_waits(std::uint64_t offset) {
-  if (done || !ranged || !size || !layout_known || offset >= *size ||
-      claimed.covers(offset, offset + 1))
-    return;
+  if (done || !ranged || !size || !layout_known || offset >= *size) return;
+  // One connection's open-ended fetch claims the whole clip: a seek far
+  // ahead of it cuts it there, so that the reader does not wait for
+  // everything before (parts of several connections are short already).
+  if (claimed.covers(offset, offset + 1) && (connections > 1 || !split_at(offset))) return;
   // A reader jumped ahead of every fetch (a seek): one more connection, so
   // that it does not wait for the parts in flight.
   if (busy() > connections) return;

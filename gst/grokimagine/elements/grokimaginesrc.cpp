@@ -118,7 +118,8 @@ void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id
           "connections", "Connections",
           "How many connections the download may use at once where the CDN accepts Range "
           "(parts of the clip in parallel, those the pipeline waits for first; a moov at the end "
-          "is fetched at once, even with 1), 1 to 16. A CDN without Range always gets one",
+          "is fetched at once, even with 1), 1 to 16. With 1, one open-ended request. A CDN "
+          "without Range always gets one",
           1, 16, Download::kDefaultConnections,
           GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 }
