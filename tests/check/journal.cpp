@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "assert-string.h"
 #include "core/journal.h"
@@ -124,8 +125,13 @@ GST_START_TEST(test_reuse_never_and_delivered_jobs_pay_again) {
                                        [](const auto &entry) { return !entry.archived; }),
                          1);
   fail_unless_equals_int(entries.size(), 3);
-  for (int i = 0; i < 3; i++)
-    fail_unless(entries[std::size_t(2 - i)].request_id == emulator.submits().at(i).request_id);
+  // Jobs of one second have the same time: compared as sets.
+  std::set<std::string> listed, submitted;
+  for (int i = 0; i < 3; i++) {
+    listed.insert(entries[std::size_t(i)].request_id);
+    submitted.insert(emulator.submits().at(std::size_t(i)).request_id);
+  }
+  fail_unless(listed == submitted);
 }
 GST_END_TEST;
 
