@@ -8,8 +8,10 @@
 
 #include "core/generation.h"
 #include "core/json.h"
+#include "core/mp4.h"
 #include "core/pacing.h"
 #include "core/providers/provider.h"
+#include "core/widening.h"
 
 using namespace grokimagine;
 
@@ -627,6 +629,100 @@ GST_START_TEST(test_request_budget_spaces_one_key) {
 }
 GST_END_TEST;
 
+// ---- The download's width (issue 23) ----
+
+// Feeds a Widening the bytes of a link: `per_connection` bytes/s each (0:
+// no such cap) behind a shared `link` (0: none), and returns the width it
+// settles at.
+static unsigned settle(unsigned connections, double per_connection, double link) {
+  using namespace std::chrono_literals;
+  grokimagine::Widening widening(connections);
+  auto rate = [&](unsigned width) {
+    const double capped = per_connection > 0 ? per_connection * width : 1e12;
+    return link > 0 ? std::min(capped, link) : capped;
+  };
+  auto now = grokimagine::Widening::Clock::time_point{};
+  double received = 0;
+  auto run = [&](std::chrono::milliseconds span, unsigned width) {
+    now += span;
+    received += rate(width) * std::chrono::duration<double>(span).count();
+  };
+  widening.first_bytes(now, 0);
+  run(300ms, 1);  // the head, alone
+  fail_unless_equals_int(widening.width(), 1);
+  if (!widening.head_done()) return widening.width();
+  for (int steps = 0; steps < 20; steps++) {
+    run(40ms, widening.width() - 1);  // the probe's round trip
+    const auto window = widening.probe_answered(now, std::uint64_t(received), 40ms);
+    fail_unless(window >= grokimagine::Widening::kMinWindow);
+    run(window, widening.width());
+    const auto verdict = widening.judge(now, std::uint64_t(received));
+    if (verdict != grokimagine::Widening::Verdict::Widen) {
+      fail_unless(widening.settled());
+      return widening.width();
+    }
+  }
+  fail("never settled");
+  return 0;
+}
+
+GST_START_TEST(test_widening_follows_the_link) {
+  // A cap per connection: each one more pays, up to the most allowed.
+  fail_unless_equals_int(settle(4, 2.5e6, 0), 4);
+  fail_unless_equals_int(settle(8, 2.5e6, 0), 8);
+  // One shared link: a second connection brings nothing and is let go.
+  fail_unless_equals_int(settle(4, 0, 2.5e6), 1);
+  // Capped per connection behind a link two connections fill: two.
+  fail_unless_equals_int(settle(4, 2.5e6, 5e6), 2);
+  // connections=1 never tries another.
+  fail_unless_equals_int(settle(1, 2.5e6, 0), 1);
+}
+GST_END_TEST;
+
+// The moov of a clip with an audio track first and the video second, each
+// with one chunk: where the video's first sample ends.
+GST_START_TEST(test_mp4_first_frame_end) {
+  auto full = [](const char *type, const std::string &payload) {
+    return box(type, std::string(4, '\0') + payload);  // version and flags
+  };
+  auto track = [&](const char *handler, std::uint32_t chunk, const std::string &sizes,
+                   const char *offsets) {
+    const std::string table =
+        box("stbl", full("stsz", sizes) + full(offsets, be32(1) + (std::string(offsets) == "co64"
+                                                                       ? be32(0) + be32(chunk)
+                                                                       : be32(chunk))));
+    return box("trak", box("mdia", full("hdlr", be32(0) + handler + std::string(12, '\0')) +
+                                       box("minf", table)));
+  };
+  // stsz: one size for all (0: a table), then the count.
+  const std::string audio = track("soun", 1000, be32(0) + be32(2) + be32(300) + be32(310), "stco");
+  const std::string video = track("vide", 1300, be32(0) + be32(2) + be32(5000) + be32(90), "stco");
+  const std::string moov = box("moov", box("mvhd", std::string(100, '\0')) + audio + video);
+  const auto end = grokimagine::mp4::first_frame_end(moov);
+  fail_unless(end.has_value());
+  fail_unless_equals_uint64(*end, 1300 + 5000);
+  // One size for every sample; 64-bit chunk offsets.
+  const std::string fixed = box("moov", track("vide", 7000, be32(4096) + be32(3), "co64"));
+  fail_unless_equals_uint64(grokimagine::mp4::first_frame_end(fixed).value_or(0), 7000 + 4096);
+  // No video track, a cut table, not a moov: nothing.
+  fail_if(grokimagine::mp4::first_frame_end(box("moov", audio)).has_value());
+  fail_if(grokimagine::mp4::first_frame_end(moov.substr(0, moov.size() - 4)).has_value());
+  fail_if(grokimagine::mp4::first_frame_end(box("free", video)).has_value());
+  // The layout: the moov before the mdat, or the mdat first (the tail).
+  const std::string faststart = box("ftyp", "isom") + moov + box("mdat", std::string(64, 'x'));
+  auto layout = grokimagine::mp4::find_layout(faststart, faststart.size(), 4096);
+  fail_unless(layout.decided && layout.moov_begin && !layout.tail);
+  fail_unless_equals_uint64(*layout.moov_begin, 12);
+  fail_unless_equals_uint64(*layout.moov_end, 12 + moov.size());
+  const std::string at_end = box("ftyp", "isom") + box("mdat", std::string(64, 'x')) + moov;
+  layout = grokimagine::mp4::find_layout(at_end.substr(0, 40), at_end.size(), 4096);
+  fail_unless(layout.decided && !layout.moov_begin && layout.tail.value_or(0) == 12 + 72);
+  fail_unless(!grokimagine::mp4::find_layout(at_end.substr(0, 10), at_end.size(), 4096).decided);
+  const auto found = grokimagine::mp4::find_top_box(at_end.substr(84), 84, "moov");
+  fail_unless(found && found->first == 84 && found->second == at_end.size());
+}
+GST_END_TEST;
+
 static Suite *core_suite() {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("segmind");
@@ -664,6 +760,10 @@ static Suite *core_suite() {
   tcase_add_test(pacing, test_poll_schedule_follows_xai_progress);
   tcase_add_test(pacing, test_poll_schedule_defaults_and_overrides);
   tcase_add_test(pacing, test_request_budget_spaces_one_key);
+  TCase *download = tcase_create("download");
+  suite_add_tcase(s, download);
+  tcase_add_test(download, test_widening_follows_the_link);
+  tcase_add_test(download, test_mp4_first_frame_end);
   return s;
 }
 

@@ -22,6 +22,7 @@
 
 #include "assert-string.h"
 #include "core/download.h"
+#include "core/mp4.h"
 #include "support.h"
 
 namespace emu = grokimagine::emulator;
@@ -694,13 +695,16 @@ static void collect_log_line(GstDebugCategory *category, GstDebugLevel, const gc
 // At GST_DEBUG=grokimagine*:6 a user sees each request, each retry and why,
 // each Range resume, and never the key.
 GST_START_TEST(test_download_is_logged_without_the_key) {
+  // Before the emulator: its thread may still be inside collect_log_line()
+  // after the function is removed (GStreamer lets such a call finish), so
+  // the lines outlive it and are read under their lock.
+  LogLines log;
   emu::Options options = test::quick_options();
   options.api_key = "k3y-that-must-not-be-logged";
   emu::Emulator emulator(options);
   emu::Fault cut{emu::Phase::Download};
   cut.truncate_at = 20000;
   emulator.add_fault(cut);
-  LogLines log;
   gst_debug_set_active(TRUE);
   gst_debug_set_threshold_from_string("grokimagine*:6", FALSE);
   gst_debug_add_log_function(collect_log_line, &log, nullptr);
@@ -710,8 +714,13 @@ GST_START_TEST(test_download_is_logged_without_the_key) {
   gst_debug_set_threshold_from_string("grokimagine*:0", FALSE);
   fail_unless(run.eos, "%s", run.error_text().c_str());
   const std::string id = emulator.submits().at(0).request_id;
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(log.mutex);
+    lines = log.lines;
+  }
   auto has = [&](const std::vector<std::string> &parts) {
-    for (const auto &line : log.lines) {
+    for (const auto &line : lines) {
       bool all = true;
       for (const auto &part : parts) all = all && test::contains(line, part);
       if (all) return true;
@@ -719,11 +728,11 @@ GST_START_TEST(test_download_is_logged_without_the_key) {
     return false;
   };
   std::string all;  // the download's lines, for the failure messages
-  for (const auto &line : log.lines) {
+  for (const auto &line : lines) {
     fail_if(test::contains(line, options.api_key), "the key is in: %s", line.c_str());
     if (g_str_has_prefix(line.c_str(), "grokimaginedownload")) all += line.substr(0, 200) + "\n";
   }
-  fail_unless(!log.lines.empty(), "nothing was logged");
+  fail_unless(!lines.empty(), "nothing was logged");
   fail_unless(has({"grokimaginehttp", "POST " + emulator.api_url() + "/v2/", "HTTP 200"}),
               "no submit line:\n%s", all.c_str());
   fail_unless(has({"grokimaginehttp", "GET " + emulator.api_url(), id, "HTTP 200", " ms"}),
@@ -856,18 +865,7 @@ GST_END_TEST;
 // Where the boxes after the mdat begin, in a clip whose mdat comes before
 // its moov; 0 when it does not.
 static guint64 end_of_mdat(const std::string &clip) {
-  guint64 at = 0;
-  while (at + 8 <= clip.size()) {
-    guint64 box = 0;
-    for (int i = 0; i < 4; i++) box = box << 8 | guint8(clip[at + i]);
-    const std::string type = clip.substr(at + 4, 4);
-    if (box == 1)
-      for (int i = 8, j = 0; j < 8; i++, j++) box = (j ? box << 8 : 0) | guint8(clip[at + i]);
-    if (type == "moov" || box < 8) return 0;
-    if (type == "mdat") return at + box;
-    at += box;
-  }
-  return 0;
+  return grokimagine::mp4::find_layout(clip, clip.size(), clip.size()).tail.value_or(0);
 }
 
 // The moov comes last: once the first bytes show it, the tail is asked for
@@ -901,6 +899,8 @@ GST_END_TEST;
 GST_START_TEST(test_parallel_download_survives_random_cuts) {
   emu::Options options = test::quick_options();
   options.bulky = true;
+  // Capped per connection: more connections pay, and the download widens.
+  options.cdn_rate_bytes_per_s = 8 << 20;
   emu::Emulator emulator(options);
   g_autoptr(GRand) random = g_rand_new_with_seed(14);
   for (int i = 0; i < 8; i++) {
@@ -920,20 +920,23 @@ GST_START_TEST(test_parallel_download_survives_random_cuts) {
   fail_unless(clip.size() > (10 << 20), "the clip is only %zu bytes", clip.size());
   fail_unless_equals_uint64(got.size(), clip.size());
   fail_unless(got == clip, "the file differs from the clip");
-  // Parts: every request asks for a bounded range; at least five parts,
-  // and cut parts resumed inside what they had asked for before.
+  // Parts: every request asks for a range (open-ended: to the clip's
+  // end); more than one part, and cut parts resumed inside what they had
+  // asked for before.
   std::vector<std::pair<guint64, guint64>> asked;
   int resumed = 0;
   for (const auto &range : emulator.cdn_ranges()) {
-    guint64 first = 0, last = 0;
+    guint64 first = 0, last = clip.size() - 1;
     fail_unless(
-        sscanf(range.c_str(), "bytes=%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, &first, &last) == 2,
-        "not a bounded range: '%s'", range.c_str());
-    for (const auto &[a, b] : asked) resumed += first > a && first <= b && last == b;
+        sscanf(range.c_str(), "bytes=%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, &first, &last) >= 1,
+        "not a range: '%s'", range.c_str());
+    resumed += std::any_of(asked.begin(), asked.end(), [&](const auto &before) {
+      return first > before.first && first <= before.second && last == before.second;
+    });
     asked.emplace_back(first, last);
   }
   const int parts = int(asked.size()) - resumed;
-  fail_unless(parts >= 5, "%d parts", parts);
+  fail_unless(parts >= 2, "%d parts", parts);
   fail_unless(resumed >= 3, "%d resumes", resumed);
 }
 GST_END_TEST;
@@ -956,7 +959,7 @@ static std::string download_whole_clip(const emu::Emulator &emulator, const std:
 
 // One connection is one request: the whole clip comes from one open-ended
 // Range (as souphttpsrc asks), not a chain of parts each paying a round
-// trip; with four, the parts are bounded.
+// trip; with four, the first request is the same (head first).
 GST_START_TEST(test_one_connection_is_one_request) {
   emu::Options options = test::quick_options();
   options.bulky = true;
@@ -969,8 +972,7 @@ GST_START_TEST(test_one_connection_is_one_request) {
 
   emu::Emulator four(options);
   download_whole_clip(four, dir.path("four.mp4"), 4u);
-  fail_unless(four.cdn_ranges().size() > 1);
-  assert_str_eq(four.cdn_ranges()[0], "bytes=0-1048575");
+  assert_str_eq(four.cdn_ranges().at(0), "bytes=0-");
 }
 GST_END_TEST;
 
@@ -1061,55 +1063,88 @@ GST_START_TEST(test_no_range_falls_back_to_one_body) {
   download_whole_clip(emulator, dir.path("sequential.mp4"), 4);
   const auto ranges = emulator.cdn_ranges();
   fail_unless_equals_int(int(ranges.size()), 1);
-  assert_str_eq(ranges[0], "bytes=0-1048575");
+  assert_str_eq(ranges[0], "bytes=0-");
 }
 GST_END_TEST;
 
-// A CDN that answers Range without the clip's length (bytes a-b/*): parts
-// cannot be planned, so after the first the rest comes as one open-ended
-// Range, read to its end (this used to wait for ever after the first part).
+// A CDN that answers Range without the clip's length (bytes a-b/*): the
+// first request, open-ended, is answered to the clip's end, which gives the
+// length; parts taken by more connections (capped per connection here, so
+// they pay) are answered without it too. The clip arrives whole (this used
+// to wait for ever after a first bounded part).
 GST_START_TEST(test_range_without_total_length) {
   emu::Options options = test::quick_options();
   options.bulky = true;
   options.cdn_unknown_total = true;
+  options.cdn_rate_bytes_per_s = 8 << 20;
   emu::Emulator emulator(options);
   test::TempDir dir;
   const std::string clip = download_whole_clip(emulator, dir.path("unknown-length.mp4"), 4);
   fail_unless(clip.size() > (2 << 20), "the clip is only %zu bytes", clip.size());
   const auto ranges = emulator.cdn_ranges();
   fail_unless(ranges.size() >= 2, "%zu requests", ranges.size());
-  assert_str_eq(ranges[0], "bytes=0-1048575");
-  assert_str_eq(ranges[1], "bytes=1048576-");
-
-  // A clip shorter than the first part: its end is confirmed by a 416.
-  options.bulky = false;
-  emu::Emulator small(options);
-  const std::string small_clip = download_whole_clip(small, dir.path("small.mp4"), 4);
-  fail_unless(small_clip.size() < (1 << 20), "the clip is %zu bytes", small_clip.size());
-  const auto asked = small.cdn_ranges();
-  fail_unless_equals_int(int(asked.size()), 2);
-  assert_str_eq(asked[1], "bytes=" + std::to_string(small_clip.size()) + "-");
+  assert_str_eq(ranges[0], "bytes=0-");
+  guint64 first = 0, last = 0;
+  fail_unless(sscanf(ranges[1].c_str(), "bytes=%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, &first,
+                     &last) == 2 &&
+                  first > 0 && last == clip.size() - 1,
+              "the second request asked for '%s'", ranges[1].c_str());
 }
 GST_END_TEST;
 
 // Where the CDN takes Range, the download runs over `connections`
 // connections at once; with 1, one part after another.
+// Head first, then widen where it pays. Every body is paced, so that the
+// emulator sees how many overlap: under a cap per connection the download
+// widens to its four connections; behind one link they all share, a
+// second connection brings nothing and it stays at one (two at once while
+// the second is tried); with connections=1, one. In each, the second
+// request leaves only once the first frame's bytes (the moov and the first
+// video sample) went out alone.
 GST_START_TEST(test_parallel_download_uses_its_connections) {
-  int peak[2] = {0, 0};
-  for (int i = 0; i < 2; i++) {
+  struct Link {
+    const char *name;
+    guint64 per_connection, shared;
+    guint connections;
+  };
+  const Link links[] = {{"capped per connection", 2 << 20, 0, 4},
+                        {"one shared link", 0, 8 << 20, 4},
+                        {"connections=1", 2 << 20, 0, 1}};
+  int peak[3] = {0, 0, 0}, requests[3] = {0, 0, 0};
+  for (int i = 0; i < 3; i++) {
     emu::Options options = test::quick_options();
     options.bulky = true;
-    // Every body paced, so that the emulator sees how many overlap.
-    options.cdn_rate_bytes_per_s = 16 << 20;
+    options.cdn_rate_bytes_per_s = links[i].per_connection;
+    options.cdn_link_rate_bytes_per_s = links[i].shared;
     emu::Emulator emulator(options);
     test::TempDir dir;
-    download_whole_clip(emulator, dir.path("clip.mp4"), i == 0 ? 4u : 1u);
+    const std::string clip =
+        download_whole_clip(emulator, dir.path("clip.mp4"), links[i].connections);
     peak[i] = emulator.counters().cdn_peak_paced_bodies;
+    requests[i] = int(emulator.cdn_ranges().size());
+    const auto layout = grokimagine::mp4::find_layout(clip, clip.size(), clip.size());
+    fail_unless(layout.moov_begin && layout.moov_end, "the clip is not faststart");
+    const auto first_frame = grokimagine::mp4::first_frame_end(
+        clip.substr(*layout.moov_begin, *layout.moov_end - *layout.moov_begin));
+    fail_unless(first_frame && *first_frame > *layout.moov_end && *first_frame < clip.size());
+    const auto sent = emulator.cdn_paced_bytes_at_requests();
+    assert_str_eq(emulator.cdn_ranges().at(0), "bytes=0-");
+    if (sent.size() > 1)
+      fail_unless(sent[1] >= *first_frame,
+                  "%s: the second request left after %" G_GUINT64_FORMAT
+                  " bytes, before the first frame's %" G_GUINT64_FORMAT,
+                  links[i].name, sent[1], *first_frame);
   }
   // Four, or one more for a reader that jumped ahead; the CDN may still be
   // finishing a body whose last bytes the client already has.
-  fail_unless(peak[0] >= 3 && peak[0] <= 5, "connections=4: %d bodies at once", peak[0]);
-  fail_unless(peak[1] <= 2 && peak[1] < peak[0], "connections=1: %d bodies at once", peak[1]);
+  fail_unless(peak[0] >= 3 && peak[0] <= 5, "%s: %d bodies at once", links[0].name, peak[0]);
+  // Behind the shared link: the probe, then the rest of the clip as one
+  // request (the first connection's body may still be closing then).
+  fail_unless(peak[1] >= 2 && peak[1] <= 3, "%s: %d bodies at once", links[1].name, peak[1]);
+  fail_unless(requests[1] <= 3, "%s: %d requests", links[1].name, requests[1]);
+  fail_unless(requests[0] >= 4, "%s: %d requests", links[0].name, requests[0]);
+  fail_unless_equals_int(requests[2], 1);
+  fail_unless(peak[2] <= 2 && peak[2] < peak[0], "%s: %d bodies at once", links[2].name, peak[2]);
 }
 GST_END_TEST;
 

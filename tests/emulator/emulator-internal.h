@@ -367,8 +367,15 @@ class Core {
   Counters counters;
   std::vector<SubmitRecord> submit_records;
   std::vector<std::string> cdn_headers;
-  std::vector<std::string> cdn_ranges;  // of each GET, in order
-  int paced_bodies = 0;                 // being sent now (write_raw)
+  std::vector<std::string> cdn_ranges;                     // of each GET, in order
+  std::vector<std::uint64_t> cdn_paced_bytes_at_requests;  // of each GET, in order
+  // The shared access link (Options::cdn_link_rate_bytes_per_s): bytes it
+  // may carry now, refilled at its rate, and when it was last refilled.
+  double link_allowance = 0;
+  gint64 link_refilled_us = 0;
+  // At most `want` bytes the link lets one of `sharing` bodies send now.
+  std::size_t take_from_link(std::size_t want, int sharing);
+  int paced_bodies = 0;  // being sent now (write_raw)
   std::vector<Fault> faults;
   std::map<std::string, Job> jobs;
 

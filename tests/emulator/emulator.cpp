@@ -790,7 +790,7 @@ void Core::answer(PausedPtr paused, const std::optional<Fault> &fault, Step step
   // SoupServer's own call into the handler: go through the loop for it too.
   // A shaped CDN writes its answers by hand too.
   const bool leave_handler_first =
-      options.cdn_rate_bytes_per_s > 0 ||
+      options.cdn_rate_bytes_per_s > 0 || options.cdn_link_rate_bytes_per_s > 0 ||
       (fault && (fault->delay_ms > 0 || fault->truncate_at >= 0 || fault->reset));
   if (leave_handler_first) {
     run_later(fault ? fault->delay_ms : 0, std::move(paused), std::move(faulted_step));
@@ -1265,6 +1265,7 @@ void Core::on_cdn_request(SoupServerMessage *msg, const char *path) {
       ++counters.downloads;
       const char *range = soup_message_headers_get_one(request_headers, "Range");
       cdn_ranges.emplace_back(range ? range : "");
+      cdn_paced_bytes_at_requests.push_back(counters.cdn_paced_bytes);
     }
     if (carries_key) ++counters.cdn_requests_with_key;
   }
@@ -1425,7 +1426,8 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
                                      static_cast<std::int64_t>(length));
   const unsigned trickle_ms = fault ? fault->trickle_ms : 0;
   const std::uint64_t rate = options.cdn_rate_bytes_per_s;
-  if ((first >= 0 || trickle_ms > 0 || rate > 0) && method == SOUP_METHOD_GET) {
+  const bool shaped = rate > 0 || options.cdn_link_rate_bytes_per_s > 0;
+  if ((first >= 0 || trickle_ms > 0 || shaped) && method == SOUP_METHOD_GET) {
     if (first < 0 && trickle_ms == 0) first = static_cast<std::int64_t>(length);
     write_raw(std::move(paused), status, body.get(), std::max<std::int64_t>(first, 0), trickle_ms,
               rate);
@@ -1440,6 +1442,23 @@ void Core::serve_media(PausedPtr paused, const std::string &path, bool carries_k
 // Paced writes go out every tick, as many bytes as the rate allows by then.
 constexpr unsigned kPacingTickMs = 5;
 constexpr gsize kMaxPacedWrite = 256 * 1024;
+// The shared link lets this many ticks' worth pile up while idle (a tick
+// fired late loses nothing), and one body take at most its share of it.
+constexpr unsigned kLinkBurstTicks = 4;
+
+std::size_t Core::take_from_link(std::size_t want, int sharing) {
+  const double rate = double(options.cdn_link_rate_bytes_per_s);
+  const double burst = rate * kLinkBurstTicks * kPacingTickMs / 1000;
+  const gint64 now = g_get_monotonic_time();
+  if (link_refilled_us == 0) link_refilled_us = now;
+  link_allowance =
+      std::min(burst, link_allowance + rate * double(now - link_refilled_us) / G_USEC_PER_SEC);
+  link_refilled_us = now;
+  const double share = std::max(1.0, burst / std::max(1, sharing));
+  const auto granted = std::size_t(std::min({double(want), link_allowance, share}));
+  link_allowance -= double(granted);
+  return granted;
+}
 
 // Sends the response head announcing the whole body, then only `first`
 // bytes of it (paced to `rate` bytes/s when > 0), then closes (a connection
@@ -1488,9 +1507,17 @@ void Core::write_raw(PausedPtr paused, guint status, GBytes *body, std::int64_t 
           allowed = due > offset ? std::min<std::uint64_t>(due - offset, allowed) : 0;
           allowed = std::min<gsize>(allowed, kMaxPacedWrite);
         }
+        if (allowed > 0 && core->options.cdn_link_rate_bytes_per_s > 0) {
+          std::lock_guard<std::mutex> lock(core->mutex);
+          allowed = core->take_from_link(allowed, core->paced_bodies);
+        }
         if (allowed > 0) {
           pending.assign(data() + offset, allowed);
           offset += allowed;
+          {
+            std::lock_guard<std::mutex> lock(core->mutex);
+            core->counters.cdn_paced_bytes += allowed;
+          }
           write();
         } else {
           later(kPacingTickMs);
@@ -1619,6 +1646,11 @@ std::vector<SubmitRecord> Emulator::submits() const {
 std::vector<std::string> Emulator::cdn_request_headers() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->cdn_headers;
+}
+
+std::vector<std::uint64_t> Emulator::cdn_paced_bytes_at_requests() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->cdn_paced_bytes_at_requests;
 }
 
 std::vector<std::string> Emulator::cdn_ranges() const {

@@ -124,6 +124,11 @@ struct Options {
   // each get the full rate, as from a CDN with no shared bottleneck.
   unsigned cdn_delay_ms = 0;
   std::uint64_t cdn_rate_bytes_per_s = 0;
+  // cdn_link_rate_bytes_per_s (> 0): the CDN sits behind one access link of
+  // this rate that every body shares (each gets a fair share of it), as
+  // most users do: more connections then do not raise the total. With
+  // cdn_rate_bytes_per_s as well, both caps apply.
+  std::uint64_t cdn_link_rate_bytes_per_s = 0;
   // When non-empty, jobs end failed with this detail, in the provider's own
   // way (Segmind: FAILED as HTTP 422; xAI: status failed with error.message;
   // AI/ML API: status error; reAPI: status failed with error {code, message}).
@@ -162,6 +167,8 @@ struct Counters {
   // (Options::cdn_rate_bytes_per_s, or a truncate/cut/trickle fault): how
   // many connections a client downloads over at once.
   int cdn_peak_paced_bodies = 0;
+  // Body bytes of paced answers written so far.
+  std::uint64_t cdn_paced_bytes = 0;
   int cdn_requests_with_key = 0;  // CDN requests that carried the API key (refused with 403)
   // API requests answered 429 by Options::rate_limit_per_s (they count in
   // the counters above as well: a limited submit in submits_total only).
@@ -259,6 +266,9 @@ class Emulator {
   // The Range header of each GET the CDN received, in arrival order ("" for
   // a GET without one).
   std::vector<std::string> cdn_ranges() const;
+  // For each GET the CDN received, in arrival order: Counters::
+  // cdn_paced_bytes when it arrived (what the link had carried before it).
+  std::vector<std::uint64_t> cdn_paced_bytes_at_requests() const;
   // Path of the MP4 served for a completed request id (empty if unknown or
   // not yet encoded), for byte-for-byte comparisons.
   std::string clip_path(const std::string &request_id) const;

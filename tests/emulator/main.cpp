@@ -65,6 +65,7 @@ int main(int argc, char **argv) {
   gboolean unknown_total = FALSE;
   gint cdn_delay_ms = 0;
   gint64 cdn_rate = 0;
+  gint64 cdn_link_rate = 0;
   g_autofree gchar *provider = nullptr;
   g_autofree gchar *api_key = nullptr;
   g_autofree gchar *fail_detail = nullptr;
@@ -112,6 +113,8 @@ int main(int argc, char **argv) {
        "Link shaping: every CDN answer waits N ms after its request (latency)", "N"},
       {"cdn-rate", 0, 0, G_OPTION_ARG_INT64, &cdn_rate,
        "Link shaping: each CDN body is sent at most N bytes/s, per connection (0: no cap)", "N"},
+      {"cdn-link-rate", 0, 0, G_OPTION_ARG_INT64, &cdn_link_rate,
+       "Link shaping: every CDN body shares one link of N bytes/s (0: no shared link)", "N"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
   g_autoptr(GOptionContext) option_context =
@@ -132,10 +135,10 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "grokimagine-emulator: ports must be 0..65535 and times >= 0\n");
     return 2;
   }
-  if (rate_limit < 0 || clip_bytes < 0 || cdn_delay_ms < 0 || cdn_rate < 0) {
+  if (rate_limit < 0 || clip_bytes < 0 || cdn_delay_ms < 0 || cdn_rate < 0 || cdn_link_rate < 0) {
     std::fprintf(stderr,
-                 "grokimagine-emulator: --rate-limit, --clip-bytes, --cdn-delay-ms and --cdn-rate "
-                 "must be >= 0\n");
+                 "grokimagine-emulator: --rate-limit, --clip-bytes, --cdn-delay-ms, --cdn-rate and "
+                 "--cdn-link-rate must be >= 0\n");
     return 2;
   }
 
@@ -179,6 +182,7 @@ int main(int argc, char **argv) {
   options.cdn_unknown_total = unknown_total;
   options.cdn_delay_ms = static_cast<unsigned>(cdn_delay_ms);
   options.cdn_rate_bytes_per_s = static_cast<std::uint64_t>(cdn_rate);
+  options.cdn_link_rate_bytes_per_s = static_cast<std::uint64_t>(cdn_link_rate);
 
   try {
     grokimagine::emulator::Emulator emulator(options);

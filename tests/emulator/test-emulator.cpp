@@ -1088,6 +1088,43 @@ void check_cdn_shaping() {
   CHECK(emulator.counters().cdn_peak_paced_bodies == 1);
 }
 
+// A shared link: two bodies at once share cdn_link_rate_bytes_per_s, so
+// both take as long as the two one after the other would (each alone would
+// take half); the counters tell what the link carried before each request.
+void check_cdn_shared_link() {
+  emu::Options options = timed(emu::Provider::Segmind, 10, 100);
+  options.cdn_link_rate_bytes_per_s = 2 << 20;
+  options.clip_bytes = 1000000;  // half a second alone on the link
+  emu::Emulator emulator(options);
+  Http http;
+  std::string url;
+  const std::string id = run_job(http, emulator, R"({"prompt": "shared", "duration": 2})", &url);
+  if (!CHECK(!id.empty())) return;
+  const std::string clip = read_file(emulator.clip_path(id));
+  const gint64 started = g_get_monotonic_time();
+  Response first, second;
+  std::thread other([&] {
+    Http own;
+    second = own.request("GET", url);
+  });
+  first = http.request("GET", url);
+  other.join();
+  const gint64 took_ms = (g_get_monotonic_time() - started) / 1000;
+  CHECK(first.status == 200 && first.body == clip);
+  CHECK(second.status == 200 && second.body == clip);
+  // The link's burst (four 5 ms ticks) is all it may run ahead.
+  const gint64 least_ms =
+      gint64(2 * clip.size()) * 1000 / gint64(options.cdn_link_rate_bytes_per_s) - 20;
+  CHECK(took_ms >= least_ms);
+  std::printf("shared link: 2 x %zu bytes at once in %" G_GINT64_FORMAT
+              " ms (2 MiB/s for both: at least %" G_GINT64_FORMAT " ms)\n",
+              clip.size(), took_ms, least_ms);
+  CHECK(emulator.counters().cdn_peak_paced_bodies == 2);
+  CHECK(emulator.counters().cdn_paced_bytes == 2 * clip.size());
+  const auto before = emulator.cdn_paced_bytes_at_requests();
+  CHECK(before.size() == 2 && before[0] == 0);
+}
+
 // ---- Provider profiles ----
 
 void check_image_sizes() {
@@ -2169,6 +2206,7 @@ int main(int argc, char **argv) {
   check_rate_limit();
   check_clip_bytes_and_stats();
   check_cdn_shaping();
+  check_cdn_shared_link();
   check_segmind_preview();
   check_segmind_images();
   check_xai();

@@ -9,6 +9,8 @@
 #include "gobject-ptr.h"
 #include "http.h"
 #include "log.h"
+#include "mp4.h"
+#include "widening.h"
 
 namespace grokimagine {
 
@@ -21,16 +23,15 @@ constexpr gsize kMaxErrorBodyBytes = 64 * 1024;
 // byte every few seconds keeps a connection open but never a clip coming.
 constexpr std::uint64_t kMinBytesPerSecond = 1024;
 constexpr std::uint64_t kUnknown = std::numeric_limits<std::uint64_t>::max();
-// A ranged download asks for the clip in parts: the first part tells
-// whether the CDN takes Range, the size, and the layout; the others are
-// sized to spread what is left over the connections, within these bounds
-// (a part is one request: one round trip before its body).
-constexpr std::uint64_t kFirstPart = 1 << 20;
+// A connection takes the back half of another's part only when that leaves
+// both at least this much (a part is one request: one round trip before
+// its body); a seek ahead cuts a part only this far behind it.
 constexpr std::uint64_t kMinPart = 256 << 10;
-constexpr std::uint64_t kMaxPart = 4 << 20;
 // The first bytes, kept to tell an MP4 from an error page and to find
 // where the moov is.
 constexpr std::size_t kHeadBytes = 4096;
+// The most moov bytes read to find where the first frame ends.
+constexpr std::uint64_t kMaxMoovBytes = 16 << 20;
 
 bool looks_like_mp4(const std::string &head) {
   static const char *const kBoxes[] = {"ftyp", "moov", "mdat", "free", "skip",
@@ -38,37 +39,6 @@ bool looks_like_mp4(const std::string &head) {
   for (const char *box : kBoxes)
     if (head.compare(4, 4, box) == 0) return true;
   return false;
-}
-
-std::uint64_t be(const std::string &bytes, std::size_t at, int count) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < count; i++) value = value << 8 | std::uint8_t(bytes[at + i]);
-  return value;
-}
-
-// Where the moov is, from the top-level boxes in the first bytes of a clip
-// of `size` bytes: decided (true) once a moov or an mdat is seen, with
-// *tail set to where the boxes after the mdat begin when the mdat comes
-// first (mp4mux's default layout: qtdemux must read the moov at the end
-// before any frame). Undecided (false) while more head bytes could tell.
-bool find_layout(const std::string &head, std::uint64_t size, std::optional<std::uint64_t> *tail) {
-  std::uint64_t at = 0;
-  while (true) {
-    if (at + 8 > head.size()) return head.size() >= kHeadBytes;  // give up past the head
-    std::uint64_t box = be(head, at, 4);
-    const std::string type = head.substr(at + 4, 4);
-    if (box == 1) {
-      if (at + 16 > head.size()) return head.size() >= kHeadBytes;
-      box = be(head, at + 8, 8);
-    }
-    if (type == "moov") return true;
-    if (type == "mdat") {
-      if (box >= 8 && at + box < size) *tail = at + box;
-      return true;
-    }
-    if (box < 8) return true;  // to the end of the file, or not boxes: nothing to do
-    at += box;
-  }
 }
 
 }  // namespace
@@ -95,6 +65,17 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   bool ranged = false;  // the CDN answered a Range with 206: parts may go in parallel
   bool layout_known = false;
   std::string head;
+  // Head first: where the moov is ([begin, end): the moov itself, or all
+  // the boxes after the mdat), and where the first video frame ends, read
+  // from it (0: unknown, the moov is all there is to wait for). Until those
+  // bytes are here the clip comes over one connection.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> moov_region;
+  std::optional<std::uint64_t> first_frame_end;
+  bool head_here = false;
+  bool first_bytes_seen = false;
+  Widening widening{1};  // set with `connections`
+  int probe = -1;        // the fetch on trial while widening
+  GSource *probe_timer = nullptr;
   int requests = 0;  // sent, for the log
   bool done = false;
   GSource *deadline_timer = nullptr;
@@ -115,13 +96,18 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
 
   void begin();
   Fetch &idle_fetch();
-  void start_part(std::uint64_t begin, std::uint64_t end, bool extra = false);
+  Fetch &start_part(std::uint64_t begin, std::uint64_t end, bool extra = false);
   std::optional<std::pair<std::uint64_t, std::uint64_t>> next_part(std::uint64_t from) const;
   unsigned busy() const;
-  void fill();
+  Fetch *fill();
+  Fetch *steal();
   bool learn_size(std::uint64_t bytes);
   bool store(std::uint64_t offset, const guint8 *bytes, gsize length);
   void read_layout();
+  void check_head();
+  std::uint64_t read_first_frame_end() const;
+  void body_began(const Fetch &fetch);
+  void judge_probe();
   void part_done();
   void reader_waits(std::uint64_t offset);
   // A fetch taking bytes [at, ...) that another should take sooner: it
@@ -322,13 +308,6 @@ struct Fetch {
       read();
       return;
     }
-    if (status == 416 && owner->ranged && !owner->size && end == kUnknown) {
-      // The rest of a clip of unknown length was asked for from past its
-      // end: it ended where the parts before did.
-      if (!owner->learn_size(pos)) return;
-      finish_part();
-      return;
-    }
     if (status != 200 && status != 206) {
       ErrorKind kind = (status == 404 || status == 410)   ? ErrorKind::NotFound
                        : (status == 401 || status == 403) ? ErrorKind::NotAuthorized
@@ -376,10 +355,8 @@ struct Fetch {
         return;
       }
       body_end = std::uint64_t(last) + 1;
-      // Without the clip's length (bytes a-b/*): an open-ended Range is
-      // answered to the clip's end, which gives the length; a shorter
-      // answer than a bounded Range asked for may be where the clip ends,
-      // so the part ends there (part_done() asks for the rest).
+      // Without the clip's length (bytes a-b/*): the first request, open
+      // ended, is answered to the clip's end, which gives the length.
       if (length <= 0 && end == kUnknown) length = goffset(body_end);
       if (length > 0 && !owner->learn_size(std::uint64_t(length))) return;
       end = owner->size ? std::min(end, *owner->size) : std::min(end, body_end);
@@ -417,6 +394,7 @@ struct Fetch {
             ": HTTP %u with the whole clip (Range ignored), discarding %" G_GUINT64_FORMAT " bytes",
             pos, status, pos);
     }
+    owner->body_began(*this);
     read();
   }
 
@@ -545,6 +523,8 @@ struct Fetch {
         self.fail(ErrorKind::Cancelled, "cancelled", 0);
       else if (self.out_of_time)
         attempt_failed(ErrorKind::Timeout, "out of time", 0, nullptr, false, {});
+      else if (end != kUnknown && pos >= end)
+        finish_part();  // cut short meanwhile (a probe let go): nothing left to ask for
       else
         request();
     });
@@ -558,6 +538,7 @@ Download::State::~State() {
     fetch->drop_send_guard();
   }
   drop_source(deadline_timer);
+  drop_source(probe_timer);
 }
 
 // Timers only need the State if it is still there: a weak reference, so a
@@ -595,12 +576,13 @@ void Download::State::begin() {
       for (auto &fetch : self.fetches) fetch->cut();
     });
   }
-  // A GET starts with a first part: its answer tells whether the CDN takes
-  // Range (206) or sends the whole clip (200: then one body in order, as
-  // before). With one connection the first part is the whole clip, one
-  // open-ended Range as souphttpsrc asks (cut where a moov at the end or a
-  // seek ahead needs bytes sooner). A POST is one body.
-  start_part(0, repeatable() && connections > 1 ? kFirstPart : kUnknown);
+  // Head first: the whole clip is asked for as one open-ended Range, as
+  // souphttpsrc asks, so that the bytes the decoder waits for have the
+  // whole link. Its answer tells whether the CDN takes Range (206) or sends
+  // the whole clip (200: then one body in order), the size, and the layout;
+  // the part is cut where a moov at the end, a seek ahead or another
+  // connection needs bytes sooner. A POST is one body.
+  start_part(0, kUnknown);
 }
 
 Fetch &Download::State::idle_fetch() {
@@ -613,7 +595,7 @@ Fetch &Download::State::idle_fetch() {
   return *fetches.back();
 }
 
-void Download::State::start_part(std::uint64_t begin, std::uint64_t end, bool extra) {
+Fetch &Download::State::start_part(std::uint64_t begin, std::uint64_t end, bool extra) {
   claimed.add(begin, end);
   Fetch &fetch = idle_fetch();
   if (fetch.id > 0 || extra)
@@ -621,6 +603,7 @@ void Download::State::start_part(std::uint64_t begin, std::uint64_t end, bool ex
                      "fetch %d: bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "%s", fetch.id,
                      begin, end - 1, extra ? " (a reader waits there)" : "");
   fetch.start(begin, end);
+  return fetch;
 }
 
 unsigned Download::State::busy() const {
@@ -629,21 +612,14 @@ unsigned Download::State::busy() const {
   return count;
 }
 
-// The next part to fetch: where the readers are first (the bytes the
-// pipeline waits for), then from the start; sized to share what is left
-// between the connections.
+// The next bytes no fetch has taken: where the readers are first (the
+// bytes the pipeline waits for), then from the start; a whole gap, one
+// request (other connections take halves of it later: steal()).
 std::optional<std::pair<std::uint64_t, std::uint64_t>> Download::State::next_part(
     std::uint64_t from) const {
   auto gap = claimed.first_gap(from, *size);
   if (!gap) gap = claimed.first_gap(0, *size);
-  if (!gap) return std::nullopt;
-  // One connection: all of the gap, one request.
-  if (connections == 1) return gap;
-  const std::uint64_t left = *size - claimed.bytes();
-  const std::uint64_t part = std::clamp<std::uint64_t>(left / connections, kMinPart, kMaxPart);
-  std::uint64_t end = std::min(gap->second, gap->first + part);
-  if (gap->second - end < kMinPart) end = gap->second;  // no scrap left behind
-  return std::pair(gap->first, end);
+  return gap;
 }
 
 std::optional<Error> Download::check_connections(unsigned connections) {
@@ -652,13 +628,36 @@ std::optional<Error> Download::check_connections(unsigned connections) {
                          ": it takes 1 to " + std::to_string(kMaxConnections) + ".");
 }
 
-void Download::State::fill() {
-  if (done || !ranged || !size || !layout_known) return;
-  while (busy() < connections) {
-    const auto part = next_part(progress.wanted());
-    if (!part) return;
-    start_part(part->first, part->second);
+// Keeps the width's connections busy; returns the last fetch it started.
+Fetch *Download::State::fill() {
+  Fetch *started = nullptr;
+  if (done || !ranged || !size || !layout_known) return started;
+  while (busy() < widening.width()) {
+    if (const auto part = next_part(progress.wanted()))
+      started = &start_part(part->first, part->second);
+    else if (Fetch *stolen = steal())
+      started = stolen;
+    else
+      break;
   }
+  return started;
+}
+
+// Everything is taken: an idle connection takes the back half of the busy
+// part with the most bytes still to come. Every connection then stays busy
+// to the end with one request each, where parts of a fixed size would each
+// pay a round trip.
+Fetch *Download::State::steal() {
+  Fetch *longest = nullptr;
+  for (auto &fetch : fetches)
+    if (fetch->busy && fetch->end != kUnknown &&
+        (!longest || fetch->end - fetch->pos > longest->end - longest->pos))
+      longest = fetch.get();
+  if (!longest || longest->end - longest->pos < 2 * kMinPart) return nullptr;
+  const std::uint64_t end = longest->end;
+  const std::uint64_t middle = longest->pos + (end - longest->pos) / 2;
+  split_at(middle);
+  return &start_part(middle, end);
 }
 
 bool Download::State::learn_size(std::uint64_t bytes) {
@@ -711,43 +710,125 @@ bool Download::State::store(std::uint64_t offset, const guint8 *bytes, gsize len
   }
   progress.add(offset, length);
   if (!layout_known) read_layout();
+  if (!head_here) check_head();
   return true;
 }
 
 // Once the head shows the layout: a moov after the mdat is fetched at once,
-// beside the rest, so that the first frame does not wait for the whole
-// clip; then the other connections start.
+// beside the head, so that the first frame does not wait for the whole
+// clip (a moov is small: it takes little of the link from the head).
 void Download::State::read_layout() {
   if (!ranged || !size) return;
-  std::optional<std::uint64_t> tail;
-  if (!find_layout(head, *size, &tail)) return;
+  const mp4::Layout layout = mp4::find_layout(head, *size, kHeadBytes);
+  if (!layout.decided) return;
   layout_known = true;
-  if (tail) split_at(*tail);
-  if (tail && !claimed.covers(*tail, *size)) {
-    GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                    "the moov comes after the mdat: fetching bytes %" G_GUINT64_FORMAT
-                    "-%" G_GUINT64_FORMAT " first",
-                    *tail, *size - 1);
-    start_part(*tail, *size, true);
+  if (layout.moov_begin) moov_region = std::pair(*layout.moov_begin, *layout.moov_end);
+  if (layout.tail) {
+    moov_region = std::pair(*layout.tail, *size);
+    split_at(*layout.tail);
+    if (!claimed.covers(*layout.tail, *size)) {
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                      "the moov comes after the mdat: fetching bytes %" G_GUINT64_FORMAT
+                      "-%" G_GUINT64_FORMAT " first",
+                      *layout.tail, *size - 1);
+      start_part(*layout.tail, *size, true);
+    }
   }
   fill();
+}
+
+// Whether the first frame's bytes are here: the moov, and the clip up to
+// where its first video sample ends. Then the download may widen.
+void Download::State::check_head() {
+  if (done || !layout_known || !size) return;
+  if (moov_region && !first_frame_end) {
+    const auto [begin, end] = *moov_region;
+    if (progress.available_from(begin) < end - begin) return;
+    first_frame_end = read_first_frame_end();
+  }
+  if (first_frame_end && progress.available_from(0) < std::min(*first_frame_end, *size)) return;
+  head_here = true;
+  GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                  "the first frame's bytes are here (%" G_GUINT64_FORMAT " received)%s",
+                  progress.received(), connections > 1 ? ": trying one more connection" : "");
+  if (!widening.head_done()) return;
+  Fetch *opened = fill();
+  probe = opened ? opened->id : -1;
+}
+
+// From the moov on disk; 0 when it cannot tell (the moov is then all the
+// head waits for).
+std::uint64_t Download::State::read_first_frame_end() const {
+  const auto [begin, end] = *moov_region;
+  if (end - begin > kMaxMoovBytes) return 0;
+  std::string bytes(end - begin, '\0');
+  if (file.read(begin, bytes.data(), bytes.size()) != std::int64_t(bytes.size())) return 0;
+  // A moov at the end may share the tail with other boxes.
+  const auto moov = mp4::find_top_box(bytes, begin, "moov");
+  if (!moov || moov->second > end) return 0;
+  const auto frame =
+      mp4::first_frame_end(bytes.substr(moov->first - begin, moov->second - moov->first));
+  GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(),
+                   "moov at bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+                   ": the first video frame ends at byte %" G_GUINT64_FORMAT,
+                   moov->first, moov->second - 1, frame.value_or(0));
+  return frame.value_or(0);
+}
+
+// A fetch's body began: the first connection's starts the rate measured
+// before any probe; the probe's starts its trial.
+void Download::State::body_began(const Fetch &fetch) {
+  const auto now = Widening::Clock::now();
+  if (!first_bytes_seen) {
+    first_bytes_seen = true;
+    widening.first_bytes(now, progress.received());
+  }
+  if (fetch.id != probe || probe_timer) return;
+  const auto window = widening.probe_answered(now, progress.received(),
+                                              std::chrono::milliseconds(fetch.attempt_ms()));
+  probe_timer = add_timer(window, [](State &self) {
+    drop_source(self.probe_timer);
+    self.judge_probe();
+  });
+}
+
+void Download::State::judge_probe() {
+  if (done) return;
+  const auto verdict = widening.judge(Widening::Clock::now(), progress.received());
+  Fetch &tried = *fetches.at(std::size_t(probe));
+  probe = -1;
+  switch (verdict) {
+    case Widening::Verdict::Widen: {
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                      "connection %u raised the rate (%s): trying one more", widening.width() - 1,
+                      widening.rates().c_str());
+      Fetch *opened = fill();
+      probe = opened ? opened->id : -1;
+      break;
+    }
+    case Widening::Verdict::Enough:
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                      "connection %u raised the rate (%s): %u connections, the most allowed",
+                      widening.width(), widening.rates().c_str(), widening.width());
+      break;
+    case Widening::Verdict::Drop:
+      // A shared bottleneck: the probe only split the link. Its part ends
+      // where it is; what it had not fetched goes back to the others.
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                      "connection %u did not raise the rate (%s): staying at %u",
+                      widening.width() + 1, widening.rates().c_str(), widening.width());
+      if (tried.busy && tried.end != kUnknown && tried.pos < tried.end) {
+        claimed.remove(tried.pos, tried.end);
+        tried.end = tried.pos;
+      }
+      break;
+  }
 }
 
 void Download::State::part_done() {
   if (done) return;
   if (size && progress.received() >= *size) {
     complete();
-    return;
-  }
-  if (!layout_known && ranged) {
-    // The head told nothing: fetch in plain order.
-    layout_known = true;
-  }
-  if (ranged && !size) {
-    // Range answers without the clip's length (bytes a-b/*): parts cannot
-    // be planned, and came one after another. The rest comes as one
-    // open-ended Range, answered to the clip's end.
-    start_part(progress.received(), kUnknown);
     return;
   }
   fill();
@@ -758,7 +839,7 @@ bool Download::State::split_at(std::uint64_t at) {
   for (auto &fetch : fetches) {
     if (!fetch->busy || fetch->end <= at || fetch->pos + kMinPart > at) continue;
     GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(),
-                     "fetch %d: ends at byte %" G_GUINT64_FORMAT " (bytes after it wanted sooner)",
+                     "fetch %d: ends at byte %" G_GUINT64_FORMAT " (another takes the rest)",
                      fetch->id, at);
     claimed.remove(at, fetch->end);
     fetch->end = at;
@@ -769,10 +850,9 @@ bool Download::State::split_at(std::uint64_t at) {
 
 void Download::State::reader_waits(std::uint64_t offset) {
   if (done || !ranged || !size || !layout_known || offset >= *size) return;
-  // One connection's open-ended fetch claims the whole clip: a seek far
-  // ahead of it cuts it there, so that the reader does not wait for
-  // everything before (parts of several connections are short already).
-  if (claimed.covers(offset, offset + 1) && (connections > 1 || !split_at(offset))) return;
+  // A part claims the rest of the clip, or half of it: a seek far ahead of
+  // it cuts it there, so that the reader does not wait for everything before.
+  if (claimed.covers(offset, offset + 1) && !split_at(offset)) return;
   // A reader jumped ahead of every fetch (a seek): one more connection, so
   // that it does not wait for the parts in flight.
   if (busy() > connections) return;
@@ -789,6 +869,7 @@ void Download::State::complete() {
   }
   done = true;
   drop_source(deadline_timer);
+  drop_source(probe_timer);
   GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                   "complete: %" G_GUINT64_FORMAT " bytes in %d request(s) over %zu connection(s)",
                   progress.received(), requests, fetches.size());
@@ -800,6 +881,7 @@ void Download::State::fail(ErrorKind kind, std::string why, unsigned status, std
   done = true;
   for (auto &fetch : fetches) fetch->cut();
   drop_source(deadline_timer);
+  drop_source(probe_timer);
   // Before readers hear of the failure: `location` never holds a partial clip.
   file.discard();
   if (kind != ErrorKind::Cancelled)
@@ -846,6 +928,7 @@ std::unique_ptr<Download> Download::start(const HttpRequest &request, const std:
   state->http = request;
   state->max_bytes = max_bytes;
   state->connections = std::max(1u, connections);
+  state->widening = Widening(state->connections);
   const std::string &url = request.url;
   if (!g_uri_is_valid(url.c_str(), G_URI_FLAGS_NONE, nullptr) ||
       !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://"))) {

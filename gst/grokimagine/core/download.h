@@ -46,12 +46,16 @@ class Download {
   // bounded by the policy's deadline only). A download with a deadline
   // (the synchronous API's: the job's `timeout`) fails at it.
   //
-  // Where the CDN takes Range, a GET fetches the clip in parts over up to
-  // `connections` connections at once (a per-connection throughput cap
-  // then no longer bounds it), the parts where the readers wait first; and
-  // when the first bytes show the moov after the mdat, the tail with the
-  // moov at once, on one more connection. Each part follows the rules above
-  // on its own. A CDN that ignores Range gets one request, read in order.
+  // A GET asks for the whole clip as one open-ended Range, so that the
+  // bytes the decoder waits for have the whole link: when the first bytes
+  // show the moov after the mdat, the tail with the moov comes at once on
+  // one more connection. Once the first video frame's bytes are here (the
+  // moov's tables tell where), and where the CDN takes Range, one more
+  // connection at a time takes the back half of the longest part left,
+  // kept only while each raises the total rate (Widening), up to
+  // `connections`; a reader that seeks far ahead gets a part of its own.
+  // Each part follows the rules above on its own. A CDN that ignores Range
+  // gets one request, read in order.
   static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
                                          std::uint64_t max_bytes, const RetryPolicy &policy,
                                          Error *error, unsigned connections = kDefaultConnections);

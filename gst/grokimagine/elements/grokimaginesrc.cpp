@@ -116,10 +116,11 @@ void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id
       klass, prop_id,
       grok_imagine_param_spec_uint(
           "connections", "Connections",
-          "How many connections the download may use at once where the CDN accepts Range "
-          "(parts of the clip in parallel, those the pipeline waits for first; a moov at the end "
-          "is fetched at once, even with 1), 1 to 16. With 1, one open-ended request. A CDN "
-          "without Range always gets one",
+          "The most connections the download may use at once where the CDN accepts Range, 1 to "
+          "16. The clip starts as one open-ended request (the first frame's bytes get the whole "
+          "link); then one more connection at a time while each raises the total rate (a CDN "
+          "capping each connection), none behind a link they all share. A moov at the end is "
+          "fetched at once, even with 1. A CDN without Range always gets one",
           1, 16, Download::kDefaultConnections,
           GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 }
