@@ -636,12 +636,13 @@ GST_END_TEST;
 // settles at.
 static unsigned settle(unsigned connections, double per_connection, double link) {
   using namespace std::chrono_literals;
-  grokimagine::Widening widening(connections);
+  using grokimagine::Widening;
+  Widening widening(connections);
   auto rate = [&](unsigned width) {
     const double capped = per_connection > 0 ? per_connection * width : 1e12;
     return link > 0 ? std::min(capped, link) : capped;
   };
-  auto now = grokimagine::Widening::Clock::time_point{};
+  auto now = Widening::Clock::time_point{};
   double received = 0;
   auto run = [&](std::chrono::milliseconds span, unsigned width) {
     now += span;
@@ -652,12 +653,21 @@ static unsigned settle(unsigned connections, double per_connection, double link)
   fail_unless_equals_int(widening.width(), 1);
   if (!widening.head_done()) return widening.width();
   for (int steps = 0; steps < 20; steps++) {
-    run(40ms, widening.width() - 1);  // the probe's round trip
-    const auto window = widening.probe_answered(now, std::uint64_t(received), 40ms);
-    fail_unless(window >= grokimagine::Widening::kMinWindow);
-    run(window, widening.width());
-    const auto verdict = widening.judge(now, std::uint64_t(received));
-    if (verdict != grokimagine::Widening::Verdict::Widen) {
+    const unsigned before = widening.width() - widening.probes();
+    fail_unless(widening.probes() >= 1 && widening.probes() <= before, "%u probes beside %u",
+                widening.probes(), before);
+    run(40ms, before);  // the probes' round trip
+    widening.probes_answered(now, std::uint64_t(received), 40ms);
+    fail_unless(widening.early_window() >= Widening::kMinEarlyWindow &&
+                widening.early_window() < widening.window());
+    run(widening.early_window(), widening.width());
+    auto verdict = widening.judge(now, std::uint64_t(received), false);
+    if (verdict == Widening::Verdict::Undecided) {
+      run(widening.window() - widening.early_window(), widening.width());
+      verdict = widening.judge(now, std::uint64_t(received), true);
+      fail_if(verdict == Widening::Verdict::Undecided);
+    }
+    if (verdict != Widening::Verdict::Widen) {
       fail_unless(widening.settled());
       return widening.width();
     }
@@ -674,6 +684,10 @@ GST_START_TEST(test_widening_follows_the_link) {
   fail_unless_equals_int(settle(4, 0, 2.5e6), 1);
   // Capped per connection behind a link two connections fill: two.
   fail_unless_equals_int(settle(4, 2.5e6, 5e6), 2);
+  // A link over three fill: the step from two to four brings 1.6x, enough.
+  fail_unless_equals_int(settle(4, 2.5e6, 8e6), 4);
+  // Doubling stops at the most allowed.
+  fail_unless_equals_int(settle(3, 2.5e6, 0), 3);
   // connections=1 never tries another.
   fail_unless_equals_int(settle(1, 2.5e6, 0), 1);
 }

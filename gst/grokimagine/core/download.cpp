@@ -73,8 +73,9 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   std::optional<std::uint64_t> first_frame_end;
   bool head_here = false;
   bool first_bytes_seen = false;
-  Widening widening{1};  // set with `connections`
-  int probe = -1;        // the fetch on trial while widening
+  Widening widening{1};             // set with `connections`
+  std::vector<int> probes;          // the fetches on trial while widening
+  std::vector<int> probes_waiting;  // of them, those whose bodies have not begun
   GSource *probe_timer = nullptr;
   int requests = 0;  // sent, for the log
   bool done = false;
@@ -99,7 +100,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   Fetch &start_part(std::uint64_t begin, std::uint64_t end, bool extra = false);
   std::optional<std::pair<std::uint64_t, std::uint64_t>> next_part(std::uint64_t from) const;
   unsigned busy() const;
-  Fetch *fill();
+  std::vector<int> fill();
   Fetch *steal();
   bool learn_size(std::uint64_t bytes);
   bool store(std::uint64_t offset, const guint8 *bytes, gsize length);
@@ -107,7 +108,8 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   void check_head();
   std::uint64_t read_first_frame_end() const;
   void body_began(const Fetch &fetch);
-  void judge_probe();
+  void open_probes();
+  void judge_probes(bool final);
   void part_done();
   void reader_waits(std::uint64_t offset);
   // A fetch taking bytes [at, ...) that another should take sooner: it
@@ -628,15 +630,15 @@ std::optional<Error> Download::check_connections(unsigned connections) {
                          ": it takes 1 to " + std::to_string(kMaxConnections) + ".");
 }
 
-// Keeps the width's connections busy; returns the last fetch it started.
-Fetch *Download::State::fill() {
-  Fetch *started = nullptr;
+// Keeps the width's connections busy; returns the fetches it started.
+std::vector<int> Download::State::fill() {
+  std::vector<int> started;
   if (done || !ranged || !size || !layout_known) return started;
   while (busy() < widening.width()) {
     if (const auto part = next_part(progress.wanted()))
-      started = &start_part(part->first, part->second);
+      started.push_back(start_part(part->first, part->second).id);
     else if (Fetch *stolen = steal())
-      started = stolen;
+      started.push_back(stolen->id);
     else
       break;
   }
@@ -749,11 +751,16 @@ void Download::State::check_head() {
   if (first_frame_end && progress.available_from(0) < std::min(*first_frame_end, *size)) return;
   head_here = true;
   GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                  "the first frame's bytes are here (%" G_GUINT64_FORMAT " received)%s",
-                  progress.received(), connections > 1 ? ": trying one more connection" : "");
-  if (!widening.head_done()) return;
-  Fetch *opened = fill();
-  probe = opened ? opened->id : -1;
+                  "the first frame's bytes are here (%" G_GUINT64_FORMAT " received)",
+                  progress.received());
+  if (widening.head_done()) open_probes();
+}
+
+void Download::State::open_probes() {
+  probes = fill();
+  probes_waiting = probes;
+  GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "trying %zu more connection(s), %u in all",
+                  probes.size(), widening.width());
 }
 
 // From the moov on disk; 0 when it cannot tell (the moov is then all the
@@ -776,53 +783,62 @@ std::uint64_t Download::State::read_first_frame_end() const {
 }
 
 // A fetch's body began: the first connection's starts the rate measured
-// before any probe; the probe's starts its trial.
+// before any probe; the last probe's starts their trial.
 void Download::State::body_began(const Fetch &fetch) {
   const auto now = Widening::Clock::now();
   if (!first_bytes_seen) {
     first_bytes_seen = true;
     widening.first_bytes(now, progress.received());
   }
-  if (fetch.id != probe || probe_timer) return;
-  const auto window = widening.probe_answered(now, progress.received(),
-                                              std::chrono::milliseconds(fetch.attempt_ms()));
-  probe_timer = add_timer(window, [](State &self) {
+  const auto waiting = std::find(probes_waiting.begin(), probes_waiting.end(), fetch.id);
+  if (waiting == probes_waiting.end()) return;
+  probes_waiting.erase(waiting);
+  if (!probes_waiting.empty()) return;
+  widening.probes_answered(now, progress.received(), std::chrono::milliseconds(fetch.attempt_ms()));
+  probe_timer = add_timer(widening.early_window(), [](State &self) {
     drop_source(self.probe_timer);
-    self.judge_probe();
+    self.judge_probes(false);
   });
 }
 
-void Download::State::judge_probe() {
+// Probes that already pay are kept at once (a cap per connection shows in
+// a round trip); others are given the whole window.
+void Download::State::judge_probes(bool final) {
   if (done) return;
-  const auto verdict = widening.judge(Widening::Clock::now(), progress.received());
-  Fetch &tried = *fetches.at(std::size_t(probe));
-  probe = -1;
-  switch (verdict) {
-    case Widening::Verdict::Widen: {
-      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                      "connection %u raised the rate (%s): trying one more", widening.width() - 1,
-                      widening.rates().c_str());
-      Fetch *opened = fill();
-      probe = opened ? opened->id : -1;
-      break;
-    }
+  const unsigned tried = widening.probes();
+  switch (widening.judge(Widening::Clock::now(), progress.received(), final)) {
+    case Widening::Verdict::Undecided:
+      probe_timer = add_timer(widening.window() - widening.early_window(), [](State &self) {
+        drop_source(self.probe_timer);
+        self.judge_probes(true);
+      });
+      return;
+    case Widening::Verdict::Widen:
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "%u more connection(s) paid (%s)",
+                      tried, widening.rates().c_str());
+      open_probes();
+      return;
     case Widening::Verdict::Enough:
       GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                      "connection %u raised the rate (%s): %u connections, the most allowed",
-                      widening.width(), widening.rates().c_str(), widening.width());
+                      "%u more connection(s) paid (%s): %u, the most allowed", tried,
+                      widening.rates().c_str(), widening.width());
       break;
     case Widening::Verdict::Drop:
-      // A shared bottleneck: the probe only split the link. Its part ends
-      // where it is; what it had not fetched goes back to the others.
+      // A shared bottleneck: the probes only split the link. Their parts
+      // end where they are; what they had not fetched goes back to the others.
       GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                      "connection %u did not raise the rate (%s): staying at %u",
-                      widening.width() + 1, widening.rates().c_str(), widening.width());
-      if (tried.busy && tried.end != kUnknown && tried.pos < tried.end) {
-        claimed.remove(tried.pos, tried.end);
-        tried.end = tried.pos;
+                      "%u more connection(s) did not raise the rate (%s): staying at %u", tried,
+                      widening.rates().c_str(), widening.width());
+      for (int id : probes) {
+        Fetch &probe = *fetches.at(std::size_t(id));
+        if (probe.busy && probe.end != kUnknown && probe.pos < probe.end) {
+          claimed.remove(probe.pos, probe.end);
+          probe.end = probe.pos;
+        }
       }
       break;
   }
+  probes.clear();
 }
 
 void Download::State::part_done() {

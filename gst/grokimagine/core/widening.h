@@ -4,9 +4,10 @@
 // them bring nothing. Where a CDN caps each connection instead, each one
 // more raises the total. So a clip first comes over one connection (the
 // bytes the decoder waits for get the whole link); once the first frame's
-// bytes are here, one more connection at a time is tried (the probe) and
-// kept only when the total rate rose with it: measured, not assumed.
-// Pure: the download feeds it times and byte counts.
+// bytes are here, more connections are tried (the probes: one, then as
+// many again as there are, as TCP's slow start doubles) and kept only when
+// the total rate rose with them: measured, not assumed. Pure: the download
+// feeds it times and byte counts.
 #pragma once
 
 #include <chrono>
@@ -25,43 +26,54 @@ class Widening {
   // Connections the download may keep busy now (parts for a seek ahead or
   // a moov at the end come on top).
   unsigned width() const { return width_; }
+  // How many of them are the probes on trial.
+  unsigned probes() const { return width_ - before_; }
   bool settled() const { return settled_; }
 
   // The first connection's body began: its rate counts from here.
   void first_bytes(Clock::time_point now, std::uint64_t received);
-  // The first frame's bytes are here: true when a probe should open (the
-  // width is then one more).
+  // The first frame's bytes are here: true when probes should open (the
+  // width is then larger).
   bool head_done();
-  // The probe's first bytes came, `latency` after it was asked for: the
-  // rate with it counts from here, over the window returned.
-  std::chrono::milliseconds probe_answered(Clock::time_point now, std::uint64_t received,
-                                           std::chrono::milliseconds latency);
+  // The probes' first bytes came, `latency` after they were asked for: the
+  // rate with them counts from here. judge() may accept them after
+  // early_window() and decides after window().
+  void probes_answered(Clock::time_point now, std::uint64_t received,
+                       std::chrono::milliseconds latency);
+  std::chrono::milliseconds early_window() const;
+  std::chrono::milliseconds window() const;
 
   enum class Verdict {
-    Widen,   // the probe paid: it stays and one more is tried (width() + 1)
-    Enough,  // the probe paid and the width is the most allowed
-    Drop,    // the probe did not pay: it goes (width() - 1), no more are tried
+    Undecided,  // early: no gain yet, measuring on until window()
+    Widen,      // the probes paid: they stay, and more are tried (width() grows)
+    Enough,     // the probes paid and the width is the most allowed
+    Drop,       // the probes did not pay: they go (width() as before), no more tried
   };
-  Verdict judge(Clock::time_point now, std::uint64_t received);
+  // `final`: the window is over (a probe that has not paid by then does not).
+  Verdict judge(Clock::time_point now, std::uint64_t received, bool final);
   // The two rates the last verdict compared, for the log.
   std::string rates() const;
 
-  // The shortest window a probe is measured over (a few pacing ticks of a
-  // shaped link, a few round trips of a real one: 3 latencies if longer).
+  // The shortest windows a step is measured over: a few pacing ticks of a
+  // shaped link, a round trip or three of a real one (TCP's ramp).
+  static constexpr std::chrono::milliseconds kMinEarlyWindow{100};
   static constexpr std::chrono::milliseconds kMinWindow{150};
   static constexpr std::chrono::milliseconds kMaxWindow{1000};
 
  private:
   double rate_since(Clock::time_point now, std::uint64_t received) const;
+  void step();
 
   unsigned most_;
   unsigned width_ = 1;
+  unsigned before_ = 1;  // the width before the probes on trial
   bool settled_ = false;
+  std::chrono::milliseconds latency_{0};
   Clock::time_point mark_time_;  // where the rate being measured began
   std::uint64_t mark_bytes_ = 0;
-  double rate_before_ = -1;  // bytes/s without the probe (< 0: not measured yet)
-  double rate_with_ = 0;     // bytes/s with it
-  double compared_ = 0;      // the rate without it the last verdict compared with
+  double rate_before_ = -1;  // bytes/s without the probes (< 0: not measured yet)
+  double rate_with_ = 0;     // bytes/s with them
+  double compared_ = 0;      // the rate without them the last verdict compared with
 };
 
 }  // namespace grokimagine
