@@ -429,6 +429,182 @@ GST_START_TEST(test_image_validation_per_provider) {
 }
 GST_END_TEST;
 
+// ---- Failover between providers (issue 21) ----
+
+// `emulator` as a fallback provider: its key and API URL in the environment,
+// as a user sets them (GROKIMAGINE_<PROVIDER>_API_URL, never a URI).
+class FallbackEnvironment {
+ public:
+  FallbackEnvironment(const char *key_variable, const char *url_variable,
+                      const emu::Emulator &emulator)
+      : key_(key_variable), url_(url_variable) {
+    g_setenv(key_, emulator.options().api_key.c_str(), TRUE);
+    g_setenv(url_, emulator.api_url().c_str(), TRUE);
+  }
+  ~FallbackEnvironment() {
+    g_unsetenv(key_);
+    g_unsetenv(url_);
+  }
+  FallbackEnvironment(const FallbackEnvironment &) = delete;
+  FallbackEnvironment &operator=(const FallbackEnvironment &) = delete;
+
+ private:
+  const char *key_, *url_;
+};
+
+struct Failover {
+  std::string from, to, reason, request_id;
+};
+
+// Decodes `source` and collects its grokimagine-failover messages.
+static Decoded decode_with_failovers(GstElement *source, std::vector<Failover> *failovers,
+                                     std::vector<std::string> *warnings = nullptr) {
+  Decoded decoded;
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  gst_bin_add(GST_BIN(pipeline), source);
+  test::attach_counting_sinks(pipeline, source, &decoded.video, &decoded.audio);
+  decoded.run = test::run_pipeline(pipeline, 90, [&](GstMessage *message) {
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_WARNING && warnings) {
+      g_autoptr(GError) error = nullptr;
+      gst_message_parse_warning(message, &error, nullptr);
+      warnings->push_back(error->message);
+    }
+    const GstStructure *s = gst_message_get_structure(message);
+    if (GST_MESSAGE_TYPE(message) != GST_MESSAGE_ELEMENT ||
+        !gst_structure_has_name(s, "grokimagine-failover"))
+      return;
+    failovers->push_back({gst_structure_get_string(s, "from"), gst_structure_get_string(s, "to"),
+                          gst_structure_get_string(s, "reason"),
+                          gst_structure_get_string(s, "request-id")});
+  });
+  gst_object_unref(pipeline);
+  return decoded;
+}
+
+// A moderated job on xai, then a submit refused for credit on segmind: each
+// time the next provider makes the clip, with one submit on each and the
+// failover said with its reason and the failed job's id.
+GST_START_TEST(test_failover_to_the_next_provider) {
+  emu::Options moderating = profile(emu::Provider::Xai);
+  moderating.moderate = true;
+  emu::Emulator xai(moderating);
+  emu::Emulator segmind(profile(emu::Provider::Segmind));
+  {
+    FallbackEnvironment fallback("SEGMIND_API_KEY", "GROKIMAGINE_SEGMIND_API_URL", segmind);
+    GstElement *source = make_element("grokimaginevideosrc", "xai", xai);
+    gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<segmind>");
+    g_object_set(source, "duration", 2, "failover-cooldown", 0u, nullptr);
+    std::vector<Failover> failovers;
+    Decoded d = decode_with_failovers(source, &failovers);
+    assert_clip(d, emu::frame_size("480p", "16:9"), 2);
+    fail_unless_equals_int(xai.counters().submits_total, 1);
+    fail_unless_equals_int(segmind.counters().submits_total, 1);
+    fail_unless_equals_int(xai.counters().downloads, 0);
+    fail_unless_equals_int(failovers.size(), 1);
+    assert_str_eq(failovers[0].from, "xai");
+    assert_str_eq(failovers[0].to, "segmind");
+    assert_str_eq(failovers[0].request_id, xai.submits().at(0).request_id);
+    fail_unless(test::contains(failovers[0].reason, "moderation"), "%s",
+                failovers[0].reason.c_str());
+    assert_str_eq(d.run.job_request_ids.back(), segmind.submits().at(0).request_id);
+  }
+
+  // Refused before any job existed (Segmind's 406: out of credit).
+  emu::Emulator broke(profile(emu::Provider::Segmind));
+  emu::Fault no_credit{emu::Phase::Submit};
+  no_credit.status = 406;
+  broke.add_fault(no_credit);
+  emu::Emulator aimlapi(profile(emu::Provider::Aimlapi));
+  FallbackEnvironment fallback("AIMLAPI_KEY", "GROKIMAGINE_AIMLAPI_API_URL", aimlapi);
+  GstElement *source = make_element("grokimaginevideosrc", "segmind", broke);
+  gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<aimlapi>");
+  g_object_set(source, "duration", 2, "failover-cooldown", 0u, nullptr);
+  std::vector<Failover> failovers;
+  Decoded d = decode_with_failovers(source, &failovers);
+  assert_clip(d, emu::frame_size("480p", "16:9"), 2);
+  fail_unless_equals_int(broke.counters().submits_total, 1);
+  fail_unless_equals_int(broke.counters().submits_accepted, 0);
+  fail_unless_equals_int(aimlapi.counters().submits_total, 1);
+  fail_unless_equals_int(failovers.size(), 1);
+  assert_str_eq(failovers[0].request_id, "");
+  fail_unless(test::contains(failovers[0].reason, "credit"), "%s", failovers[0].reason.c_str());
+}
+GST_END_TEST;
+
+// A submit whose fate is unknown (a 500 after it arrived: the provider may
+// have made, and billed, the job) is never followed by another provider's:
+// the error says so, and the fallback saw nothing.
+GST_START_TEST(test_no_failover_after_an_ambiguous_submit) {
+  emu::Emulator segmind(profile(emu::Provider::Segmind));
+  emu::Fault server_error{emu::Phase::Submit};
+  server_error.status = 500;
+  segmind.add_fault(server_error);
+  emu::Emulator aimlapi(profile(emu::Provider::Aimlapi));
+  FallbackEnvironment fallback("AIMLAPI_KEY", "GROKIMAGINE_AIMLAPI_API_URL", aimlapi);
+  GstElement *source = make_element("grokimaginesrc", "segmind", segmind);
+  gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<aimlapi>");
+  g_object_set(source, "failover-cooldown", 0u, nullptr);
+  RunResult run = test::run_failing(source);
+  fail_unless(test::contains(run.error_text(), "may have accepted"), "%s",
+              run.error_text().c_str());
+  fail_unless_equals_int(segmind.counters().submits_total, 1);
+  fail_unless_equals_int(aimlapi.counters().submits_total, 0);
+}
+GST_END_TEST;
+
+// A provider that failed a job is skipped for the next jobs of the process
+// until its cool-down ends: the second element starts on the fallback, and
+// says why.
+GST_START_TEST(test_failover_cooldown_skips_a_failed_provider) {
+  emu::Emulator segmind(profile(emu::Provider::Segmind));
+  emu::Fault no_credit{emu::Phase::Submit};
+  no_credit.status = 406;
+  segmind.add_fault(no_credit);
+  emu::Emulator aimlapi(profile(emu::Provider::Aimlapi));
+  FallbackEnvironment fallback("AIMLAPI_KEY", "GROKIMAGINE_AIMLAPI_API_URL", aimlapi);
+  std::vector<Failover> failovers;
+  for (int i = 0; i < 2; i++) {
+    GstElement *source = make_element("grokimaginevideosrc", "segmind", segmind);
+    gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<aimlapi>");
+    g_object_set(source, "duration", 1, "failover-cooldown", 600u, nullptr);
+    assert_clip(decode_with_failovers(source, &failovers), emu::frame_size("480p", "16:9"), 1);
+  }
+  fail_unless_equals_int(segmind.counters().submits_total, 1);
+  fail_unless_equals_int(aimlapi.counters().submits_total, 2);
+  fail_unless_equals_int(failovers.size(), 2);
+  fail_unless(test::contains(failovers[1].reason, "cooling down"), "%s",
+              failovers[1].reason.c_str());
+}
+GST_END_TEST;
+
+// Refused at start: a name that is no provider. Left out with a warning: a
+// fallback without its key.
+GST_START_TEST(test_fallback_providers_checked_at_start) {
+  emu::Emulator segmind(profile(emu::Provider::Segmind));
+  GstElement *unknown = make_element("grokimaginesrc", "segmind", segmind);
+  gst_util_set_object_arg(G_OBJECT(unknown), "fallback-providers", "<nonesuch>");
+  RunResult refused = test::run_failing(unknown);
+  fail_unless(test::contains(refused.error_text(),
+                             "Property 'fallback-providers' names "
+                             "'nonesuch', which is not a provider"),
+              "%s", refused.error_text().c_str());
+  fail_unless_equals_int(segmind.counters().submits_total, 0);
+
+  g_unsetenv("REAPI_KEY");
+  GstElement *source = make_element("grokimaginevideosrc", "segmind", segmind);
+  gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<reapi>");
+  g_object_set(source, "duration", 1, nullptr);
+  std::vector<Failover> failovers;
+  std::vector<std::string> warnings;
+  assert_clip(decode_with_failovers(source, &failovers, &warnings), emu::frame_size("480p", "16:9"),
+              1);
+  fail_unless_equals_int(warnings.size(), 1);
+  fail_unless(test::contains(warnings[0], "Fallback provider reapi: No API key for reapi"), "%s",
+              warnings[0].c_str());
+  fail_unless(failovers.empty());
+}
+GST_END_TEST;
+
 static Suite *providers_suite() {
   Suite *s = suite_create("providers");
   TCase *video = tcase_create("video");
@@ -446,6 +622,13 @@ static Suite *providers_suite() {
   tcase_add_test(video, test_auto_provider_uses_the_key_in_the_environment);
   tcase_add_test(video, test_segmind_preview_is_synchronous);
   tcase_add_test(video, test_segmind_preview_refusals);
+  TCase *failover = tcase_create("failover");
+  tcase_set_timeout(failover, 120);
+  suite_add_tcase(s, failover);
+  tcase_add_test(failover, test_failover_to_the_next_provider);
+  tcase_add_test(failover, test_no_failover_after_an_ambiguous_submit);
+  tcase_add_test(failover, test_failover_cooldown_skips_a_failed_provider);
+  tcase_add_test(failover, test_fallback_providers_checked_at_start);
   TCase *images = tcase_create("images");
   tcase_set_timeout(images, 120);
   suite_add_tcase(s, images);

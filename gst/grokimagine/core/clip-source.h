@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "download.h"
+#include "failover.h"
 #include "generation.h"
 
 namespace grokimagine {
@@ -13,14 +14,21 @@ class ClipSource {
  public:
   // Checks the settings, reads local inputs and makes sure the clip can be
   // written where it will go (`location`, or $TMPDIR); nothing is sent.
+  // Each fallback provider is checked the same way with its own key: one
+  // that cannot take the job is left out, and said why (skipped()).
   std::optional<Error> prepare(const JobSettings &settings);
+  // The fallback providers left out at prepare(), each with why.
+  const std::vector<std::string> &skipped() const { return fallbacks_.skipped; }
 
   // Runs the job until the video URL is known, then starts the download.
+  // When the job cannot be had from its provider (allows_failover), the
+  // next fallback provider runs it (events.failed_over), each at most once.
   std::optional<Error> run(GCancellable *cancellable, const JobEvents &events);
 
   // How many connections the download may use at once (Download::start).
   void set_connections(unsigned connections) { connections_ = connections; }
 
+  // The job's generation on the provider it is being had from.
   const Generation &generation() const { return generation_; }
   Generation &generation() { return generation_; }
   // Shared: the element's queries (other threads) may still hold it while
@@ -35,7 +43,14 @@ class ClipSource {
   Error download_failed();
 
  private:
+  std::optional<Error> run_on_provider(GCancellable *cancellable, const JobEvents &events);
+  // The generation moves on to the next fallback: false when none is left.
+  bool next_provider(const std::string &reason, const std::string &request_id,
+                     const JobEvents &events);
+
   Generation generation_;
+  Fallbacks fallbacks_;
+  std::size_t next_fallback_ = 0;
   std::shared_ptr<Download> download_;
   unsigned connections_ = Download::kDefaultConnections;
 };

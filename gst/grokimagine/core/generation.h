@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,12 @@ struct JobSettings {
                              << 30;  // bytes of delivered clips kept (reuse=always)
   double budget_usd = 0;             // 0: none
   std::string prices;                // a price file (empty: GROKIMAGINE_PRICES, or none)
+  // Providers tried in order after `provider` for a job that cannot be had
+  // from it (allows_failover), each with its own key and API URL from the
+  // environment; a provider in cool-down after a failure is skipped for
+  // `failover_cooldown`.
+  std::vector<std::string> fallback_providers;
+  std::chrono::seconds failover_cooldown{60};
 };
 
 class Generation {

@@ -37,6 +37,12 @@ struct JobEvents {
   // reuse=always: the clip of that delivered job is played from the cache,
   // with no request at all.
   std::function<void(const std::string &request_id)> replayed;
+  // The job moves on to the next provider (`to`) because of `reason`, the
+  // failed attempt's request id if one existed (failover.h).
+  struct Failover {
+    std::string from, to, reason, request_id;
+  };
+  std::function<void(const Failover &failover)> failed_over;
 };
 
 // A submit that has left, and may therefore have been accepted (billed): its

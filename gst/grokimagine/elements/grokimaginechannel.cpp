@@ -30,6 +30,7 @@
 #include "channel-run.h"
 #include "channel-settings.h"
 #include "core/download.h"
+#include "core/failover.h"
 #include "core/prompt-list.h"
 #include "core/generation.h"
 #include "element-errors.h"
@@ -384,6 +385,16 @@ static bool start_channel(GstGrokImagineChannel *self) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
+  // Checked as a clip's job would be (with a stand-in prompt, as above).
+  grokimagine::JobSettings clip_job = job;
+  clip_job.request.prompt = "channel";
+  auto fallbacks = grokimagine::prepare_fallbacks(clip_job, check.provider());
+  if (auto *error = std::get_if<grokimagine::Error>(&fallbacks)) {
+    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    return false;
+  }
+  grok_imagine_warn_skipped_fallbacks(GST_ELEMENT(self),
+                                      std::get<grokimagine::Fallbacks>(fallbacks).skipped);
   grokimagine::ChannelRules rules = channel_rules(settings);
   rules.more_prompts_may_come = gst_pad_is_linked(p.text_pad);
   rules.budget_usd = job.budget_usd;

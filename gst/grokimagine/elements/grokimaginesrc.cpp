@@ -155,6 +155,8 @@ static bool prepare_job(GstGrokImagineSrc *self) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
+  // A channel says it once for all its clips.
+  if (!p.clip_job) grok_imagine_warn_skipped_fallbacks(GST_ELEMENT(self), p.clip.skipped());
   return true;
 }
 

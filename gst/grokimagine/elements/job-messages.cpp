@@ -75,6 +75,24 @@ GstFlowReturn grok_imagine_run_job(
         element, GST_PROGRESS_TYPE_CONTINUE,
         "Job " + id + (resuming ? " resumed" : " submitted") + ", generating");
   };
+  // A failed attempt was not paid here: the next provider's job is.
+  events.failed_over = [&](const grokimagine::JobEvents::Failover &failover) {
+    resuming = false;
+    paid_here = false;
+    GST_INFO_OBJECT(element, "failover from %s to %s: %s", failover.from.c_str(),
+                    failover.to.c_str(), failover.reason.c_str());
+    gst_element_post_message(
+        element,
+        gst_message_new_element(
+            GST_OBJECT(element),
+            gst_structure_new("grokimagine-failover", "from", G_TYPE_STRING, failover.from.c_str(),
+                              "to", G_TYPE_STRING, failover.to.c_str(), "reason", G_TYPE_STRING,
+                              failover.reason.c_str(), "request-id", G_TYPE_STRING,
+                              failover.request_id.c_str(), nullptr)));
+    grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE,
+                               failover.from + " could not make the clip (" + failover.reason +
+                                   "): trying " + failover.to);
+  };
   events.status_changed = [&](const grokimagine::JobStatus &status) {
     post_job_message(element, generation, started_us, status.provider_status, status.progress);
     std::string text = "Job " + generation.request_id() + ": " + status.provider_status;
@@ -99,6 +117,14 @@ GstFlowReturn grok_imagine_run_job(
     return GST_FLOW_ERROR;
   }
   return GST_FLOW_OK;
+}
+
+void grok_imagine_warn_skipped_fallbacks(GstElement *element,
+                                         const std::vector<std::string> &skipped) {
+  for (const std::string &why : skipped)
+    GST_ELEMENT_WARNING(element, RESOURCE, SETTINGS,
+                        ("Fallback provider %s; it is left out.", why.c_str()),
+                        ("fallback-providers"));
 }
 
 bool grok_imagine_check_linked(GstBaseSrc *source, const grokimagine::Generation &generation) {

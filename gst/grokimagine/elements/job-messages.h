@@ -37,6 +37,11 @@ GstFlowReturn grok_imagine_run_job(
     const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run,
     const GrokImagineJobObserver &observer = {});
 
+// Says once, at start, which fallback providers are left out and why (no
+// key, the job's settings refused): a warning.
+void grok_imagine_warn_skipped_fallbacks(GstElement *element,
+                                         const std::vector<std::string> &skipped);
+
 // A job is paid for as soon as its submit leaves: a source whose pad is
 // unlinked (no sink, or a gst-launch line whose prompt the shell swallowed)
 // is stopped before, with an error saying nothing was submitted. False then.

@@ -76,6 +76,26 @@ GType grok_imagine_output_get_type(void) {
   return type;
 }
 
+// A GstValueArray of strings property (reference-images, fallback-providers).
+static std::vector<std::string> strings_of_array(const GValue *value) {
+  std::vector<std::string> strings;
+  for (guint i = 0; i < gst_value_array_get_size(value); i++) {
+    const GValue *item = gst_value_array_get_value(value, i);
+    if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
+      strings.push_back(g_value_get_string(item));
+  }
+  return strings;
+}
+
+static void set_array_of_strings(GValue *value, const std::vector<std::string> &strings) {
+  for (const auto &string : strings) {
+    GValue item = G_VALUE_INIT;
+    g_value_init(&item, G_TYPE_STRING);
+    g_value_set_string(&item, string.c_str());
+    gst_value_array_append_and_take_value(value, &item);
+  }
+}
+
 JobSettings grok_imagine_default_settings(MediaKind kind) {
   JobSettings settings;
   settings.request.kind = kind;
@@ -242,6 +262,23 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                               0, G_MAXDOUBLE, 0,
                               GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   if (video) {
+    install(GROK_IMAGINE_PROP_FALLBACK_PROVIDERS,
+            gst_param_spec_array(
+                "fallback-providers", "Fallback providers",
+                "Providers tried in order after 'provider' for a job that cannot be had from it "
+                "(refused before any job existed: credit, key, the request, rate limits or the "
+                "network; or the job failed or was moderated), never after a submit whose fate "
+                "is unknown; each with its key and GROKIMAGINE_<PROVIDER>_API_URL from the "
+                "environment, e.g. \"<segmind,aimlapi>\" (one without a key or that cannot take "
+                "the job is left out, said at start)",
+                g_param_spec_string("provider", "Provider", "A provider's name", nullptr,
+                                    G_PARAM_READWRITE),
+                rw));
+    install(GROK_IMAGINE_PROP_FAILOVER_COOLDOWN,
+            g_param_spec_uint("failover-cooldown", "Failover cool-down",
+                              "Seconds a provider that failed a job is skipped for the next jobs "
+                              "with fallback providers, in the whole process (0: never skipped)",
+                              0, G_MAXUINT, guint(defaults.failover_cooldown.count()), rw));
     install(GROK_IMAGINE_PROP_CACHE_SIZE,
             g_param_spec_uint64("cache-size", "Cache size",
                                 "Bytes of delivered clips kept beside the journal for reuse=always "
@@ -413,6 +450,14 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.budget_usd = g_value_get_double(value);
       defines_job = false;
       break;
+    case GROK_IMAGINE_PROP_FALLBACK_PROVIDERS:
+      s.fallback_providers = strings_of_array(value);
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_FAILOVER_COOLDOWN:
+      s.failover_cooldown = std::chrono::seconds(g_value_get_uint(value));
+      defines_job = false;
+      break;
     case GROK_IMAGINE_PROP_PRICES:
       s.prices = string_or_empty(value);
       defines_job = false;
@@ -425,12 +470,7 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.request.duration = g_value_get_int(value);
       break;
     case GROK_IMAGINE_PROP_REFERENCE_IMAGES:
-      s.request.reference_images.clear();
-      for (guint i = 0; i < gst_value_array_get_size(value); i++) {
-        const GValue *item = gst_value_array_get_value(value, i);
-        if (G_VALUE_HOLDS_STRING(item) && g_value_get_string(item))
-          s.request.reference_images.push_back(g_value_get_string(item));
-      }
+      s.request.reference_images = strings_of_array(value);
       break;
     case GROK_IMAGINE_PROP_LOCATION:
       s.location = string_or_empty(value);
@@ -533,6 +573,12 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
     case GROK_IMAGINE_PROP_REUSE:
       g_value_set_enum(value, int(s.reuse));
       break;
+    case GROK_IMAGINE_PROP_FALLBACK_PROVIDERS:
+      set_array_of_strings(value, s.fallback_providers);
+      break;
+    case GROK_IMAGINE_PROP_FAILOVER_COOLDOWN:
+      g_value_set_uint(value, guint(s.failover_cooldown.count()));
+      break;
     case GROK_IMAGINE_PROP_BUDGET:
       g_value_set_double(value, s.budget_usd);
       break;
@@ -546,12 +592,7 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
       g_value_set_int(value, s.request.duration);
       break;
     case GROK_IMAGINE_PROP_REFERENCE_IMAGES:
-      for (const auto &reference : s.request.reference_images) {
-        GValue item = G_VALUE_INIT;
-        g_value_init(&item, G_TYPE_STRING);
-        g_value_set_string(&item, reference.c_str());
-        gst_value_array_append_and_take_value(value, &item);
-      }
+      set_array_of_strings(value, s.request.reference_images);
       break;
     case GROK_IMAGINE_PROP_LOCATION:
       set_string(s.location);
