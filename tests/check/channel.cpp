@@ -506,6 +506,10 @@ struct Seen {
   int audio_gaps = 0;
   int width = 0, height = 0;
   std::vector<GstClockTime> black_frames;  // PTS of I420 frames all black (luma 16)
+  // Frames of the red 4:3 slate letter-boxed into 848x480: red in the
+  // middle (luma 81 in BT.601), black bars at the sides.
+  int slate_frames = 0;
+  std::vector<std::string> filler_kinds;  // `kind` of each grokimagine-filler that starts
   std::vector<std::string> clip_prompts;
   std::vector<GstClockTime> clip_times;
   std::vector<bool> clip_replays;
@@ -517,6 +521,9 @@ struct Seen {
   double budget_spent = -1;  // spent-usd of the last grokimagine-budget
   std::vector<std::string> filler_reasons;
   std::vector<std::string> warnings;
+  // grokimagine-moderated: "clip prompt request-id" each.
+  std::vector<std::string> moderated;
+  std::vector<std::string> failovers;  // grokimagine-failover: "from>to"
   // The left channel's rising zero crossings: the emulator's clips carry a
   // 440 Hz tone, so 440 a second when no audio is lost or repeated.
   guint64 rising = 0;
@@ -540,6 +547,10 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
       bool black = map.size >= 848 * 480;
       for (gsize at = 0; black && at < 848 * 480; at++) black = map.data[at] == 16;
       if (black) seen->black_frames.push_back(GST_BUFFER_PTS(buffer));
+      if (map.size >= 848 * 480) {
+        const guint8 middle = map.data[240 * 848 + 424], side = map.data[240 * 848 + 10];
+        seen->slate_frames += middle >= 75 && middle <= 87 && side == 16;
+      }
       gst_buffer_unmap(buffer, &map);
     }
     if (!seen->width) {
@@ -631,6 +642,15 @@ static void observe(Seen *seen, GstMessage *message) {
     gst_structure_get_double(s, "spent-usd", &seen->budget_spent);
   } else if (gst_structure_has_name(s, "grokimagine-filler")) {
     seen->filler_reasons.push_back(gst_structure_get_string(s, "reason"));
+    if (const gchar *kind = gst_structure_get_string(s, "kind")) seen->filler_kinds.push_back(kind);
+  } else if (gst_structure_has_name(s, "grokimagine-moderated")) {
+    int clip = -1;
+    gst_structure_get_int(s, "clip", &clip);
+    seen->moderated.push_back(std::to_string(clip) + " " + gst_structure_get_string(s, "prompt") +
+                              " " + gst_structure_get_string(s, "request-id"));
+  } else if (gst_structure_has_name(s, "grokimagine-failover")) {
+    seen->failovers.push_back(std::string(gst_structure_get_string(s, "from")) + ">" +
+                              gst_structure_get_string(s, "to"));
   }
 }
 
@@ -780,6 +800,57 @@ GST_START_TEST(test_failed_clip_is_skipped_with_a_warning) {
 }
 GST_END_TEST;
 
+// A moderated clip is skipped with its own message (the cue's prompt and
+// request id); the channel goes on with the next prompt. With a fallback
+// provider, that clip comes from it instead.
+GST_START_TEST(test_moderated_clip_is_skipped_with_its_message) {
+  emu::Options options = xai_options();
+  options.moderate_prompts_with = "forbidden";
+  emu::Emulator emulator(options);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_xai_channel(emulator, pipeline, &seen);
+  set_prompts(channel, "<\"Fine\",\"A forbidden scene\",\"Fine again\">");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  const std::vector<std::string> expected = {"Fine", "Fine again"};
+  fail_unless(seen.clip_prompts == expected);
+  fail_unless_equals_int(seen.moderated.size(), 1);
+  std::string moderated_id;
+  for (const auto &submit : emulator.submits())
+    if (test::contains(submit.body, "forbidden")) moderated_id = submit.request_id;
+  fail_if(moderated_id.empty());
+  const std::string expected_message = "1 A forbidden scene " + moderated_id;
+  assert_equals_string(seen.moderated[0].c_str(), expected_message.c_str());
+  fail_unless_equals_int(seen.frames, 48);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+
+  // The same channel with segmind as its fallback: three clips, the second
+  // from segmind, one submit there.
+  emu::Emulator segmind(test::quick_options());
+  g_setenv("SEGMIND_API_KEY", segmind.options().api_key.c_str(), TRUE);
+  g_setenv("GROKIMAGINE_SEGMIND_API_URL", segmind.api_url().c_str(), TRUE);
+  GstElement *second = gst_pipeline_new(nullptr);
+  Seen failed_over;
+  channel = make_xai_channel(emulator, second, &failed_over);
+  set_prompts(channel, "<\"Fine\",\"A forbidden scene\",\"Fine again\">");
+  gst_util_set_object_arg(G_OBJECT(channel), "fallback-providers", "<segmind>");
+  g_object_set(channel, "failover-cooldown", 0u, nullptr);
+  result = run(second, &failed_over);
+  gst_object_unref(second);
+  g_unsetenv("SEGMIND_API_KEY");
+  g_unsetenv("GROKIMAGINE_SEGMIND_API_URL");
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless_equals_int(failed_over.clip_prompts.size(), 3);
+  fail_unless(failed_over.moderated.empty());
+  fail_unless(failed_over.failovers == std::vector<std::string>{"xai>segmind"});
+  fail_unless_equals_int(segmind.counters().submits_total, 1);
+  fail_unless(test::contains(segmind.submits().at(0).body, "A forbidden scene"));
+  fail_unless_equals_int(failed_over.frames, 72);
+}
+GST_END_TEST;
+
 // A live channel playing in real time, each clip generated only once the
 // one before plays (lookahead 0), waits covered by `filler`.
 static GstElement *make_live_channel(const emu::Emulator &emulator, GstElement *pipeline,
@@ -790,6 +861,58 @@ static GstElement *make_live_channel(const emu::Emulator &emulator, GstElement *
   gst_util_set_object_arg(G_OBJECT(channel), "filler", filler);
   return channel;
 }
+
+// filler=slate: the operator's image (4:3, red) covers the wait for the
+// first clip, letter-boxed into the 16:9 output, with silence; the filler
+// message says which kind covered it. Without an image, or with one that
+// is not, the channel is refused before any job.
+GST_START_TEST(test_slate_covers_the_wait) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 1500;
+  emu::Emulator emulator(options);
+  const std::string slate = test::make_png(320, 240, "red");
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_live_channel(emulator, pipeline, &seen, "<\"Slow one\">", "slate");
+  g_object_set(channel, "slate", slate.c_str(), nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  const gint64 deadline = g_get_monotonic_time() + 40 * G_USEC_PER_SEC;
+  while (seen.clip_prompts.empty()) {
+    fail_unless(g_get_monotonic_time() < deadline, "the clip never played");
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
+    if (message) {
+      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
+      observe(&seen, message);
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  g_unlink(slate.c_str());
+  // At least a second of slate before the clip (1.5 s of generation).
+  fail_unless(seen.slate_frames >= 24, "%d slate frames", seen.slate_frames);
+  fail_unless(seen.black_frames.empty(), "%zu black frames", seen.black_frames.size());
+  fail_unless(!seen.filler_kinds.empty());
+  assert_equals_string(seen.filler_kinds[0].c_str(), "slate");
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+
+  const std::string text = slate + ".txt";
+  fail_unless(g_file_set_contents(text.c_str(), "not an image", -1, nullptr));
+  for (const std::string &bad : {std::string(), std::string("/nonexistent/card.png"), text}) {
+    GstElement *refused_pipeline = gst_pipeline_new(nullptr);
+    Seen refused_seen;
+    GstElement *refused =
+        make_live_channel(emulator, refused_pipeline, &refused_seen, "<\"Never\">", "slate");
+    if (!bad.empty()) g_object_set(refused, "slate", bad.c_str(), nullptr);
+    test::RunResult result = run(refused_pipeline, &refused_seen);
+    gst_object_unref(refused_pipeline);
+    fail_unless(test::contains(result.error_text(), "'slate'"), "%s: %s", bad.c_str(),
+                result.error_text().c_str());
+  }
+  g_unlink(text.c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
 
 GST_START_TEST(test_live_filler_covers_slow_generation) {
   emu::Options options = test::quick_options();
@@ -1448,6 +1571,8 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_text_cues_from_subparse);
   tcase_add_test(element, test_loop_replays_without_new_jobs);
   tcase_add_test(element, test_failed_clip_is_skipped_with_a_warning);
+  tcase_add_test(element, test_moderated_clip_is_skipped_with_its_message);
+  tcase_add_test(element, test_slate_covers_the_wait);
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);

@@ -481,6 +481,25 @@ static Decoded decode_with_failovers(GstElement *source, std::vector<Failover> *
   return decoded;
 }
 
+// `factory` on `primary` as provider `name`, turning to `fallbacks` (e.g.
+// "<segmind>"), with a cool-down of `cooldown_s`.
+static GstElement *with_fallbacks(const char *factory, const char *name,
+                                  const emu::Emulator &primary, const char *fallbacks,
+                                  guint cooldown_s) {
+  GstElement *source = make_element(factory, name, primary);
+  gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", fallbacks);
+  g_object_set(source, "failover-cooldown", cooldown_s, nullptr);
+  if (g_str_equal(factory, "grokimaginevideosrc")) g_object_set(source, "duration", 1, nullptr);
+  return source;
+}
+
+// Segmind out of credit: its next submit is refused with HTTP 406.
+static void refuse_next_submit_for_credit(emu::Emulator &segmind) {
+  emu::Fault no_credit{emu::Phase::Submit};
+  no_credit.status = 406;
+  segmind.add_fault(no_credit);
+}
+
 // A moderated job on xai, then a submit refused for credit on segmind: each
 // time the next provider makes the clip, with one submit on each and the
 // failover said with its reason and the failed job's id.
@@ -491,12 +510,10 @@ GST_START_TEST(test_failover_to_the_next_provider) {
   emu::Emulator segmind(profile(emu::Provider::Segmind));
   {
     FallbackEnvironment fallback("SEGMIND_API_KEY", "GROKIMAGINE_SEGMIND_API_URL", segmind);
-    GstElement *source = make_element("grokimaginevideosrc", "xai", xai);
-    gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<segmind>");
-    g_object_set(source, "duration", 2, "failover-cooldown", 0u, nullptr);
     std::vector<Failover> failovers;
-    Decoded d = decode_with_failovers(source, &failovers);
-    assert_clip(d, emu::frame_size("480p", "16:9"), 2);
+    Decoded d = decode_with_failovers(
+        with_fallbacks("grokimaginevideosrc", "xai", xai, "<segmind>", 0), &failovers);
+    assert_clip(d, emu::frame_size("480p", "16:9"), 1);
     fail_unless_equals_int(xai.counters().submits_total, 1);
     fail_unless_equals_int(segmind.counters().submits_total, 1);
     fail_unless_equals_int(xai.counters().downloads, 0);
@@ -511,17 +528,13 @@ GST_START_TEST(test_failover_to_the_next_provider) {
 
   // Refused before any job existed (Segmind's 406: out of credit).
   emu::Emulator broke(profile(emu::Provider::Segmind));
-  emu::Fault no_credit{emu::Phase::Submit};
-  no_credit.status = 406;
-  broke.add_fault(no_credit);
+  refuse_next_submit_for_credit(broke);
   emu::Emulator aimlapi(profile(emu::Provider::Aimlapi));
   FallbackEnvironment fallback("AIMLAPI_KEY", "GROKIMAGINE_AIMLAPI_API_URL", aimlapi);
-  GstElement *source = make_element("grokimaginevideosrc", "segmind", broke);
-  gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<aimlapi>");
-  g_object_set(source, "duration", 2, "failover-cooldown", 0u, nullptr);
   std::vector<Failover> failovers;
-  Decoded d = decode_with_failovers(source, &failovers);
-  assert_clip(d, emu::frame_size("480p", "16:9"), 2);
+  Decoded d = decode_with_failovers(
+      with_fallbacks("grokimaginevideosrc", "segmind", broke, "<aimlapi>", 0), &failovers);
+  assert_clip(d, emu::frame_size("480p", "16:9"), 1);
   fail_unless_equals_int(broke.counters().submits_total, 1);
   fail_unless_equals_int(broke.counters().submits_accepted, 0);
   fail_unless_equals_int(aimlapi.counters().submits_total, 1);
@@ -541,10 +554,8 @@ GST_START_TEST(test_no_failover_after_an_ambiguous_submit) {
   segmind.add_fault(server_error);
   emu::Emulator aimlapi(profile(emu::Provider::Aimlapi));
   FallbackEnvironment fallback("AIMLAPI_KEY", "GROKIMAGINE_AIMLAPI_API_URL", aimlapi);
-  GstElement *source = make_element("grokimaginesrc", "segmind", segmind);
-  gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<aimlapi>");
-  g_object_set(source, "failover-cooldown", 0u, nullptr);
-  RunResult run = test::run_failing(source);
+  RunResult run =
+      test::run_failing(with_fallbacks("grokimaginesrc", "segmind", segmind, "<aimlapi>", 0));
   fail_unless(test::contains(run.error_text(), "may have accepted"), "%s",
               run.error_text().c_str());
   fail_unless_equals_int(segmind.counters().submits_total, 1);
@@ -557,18 +568,15 @@ GST_END_TEST;
 // says why.
 GST_START_TEST(test_failover_cooldown_skips_a_failed_provider) {
   emu::Emulator segmind(profile(emu::Provider::Segmind));
-  emu::Fault no_credit{emu::Phase::Submit};
-  no_credit.status = 406;
-  segmind.add_fault(no_credit);
+  refuse_next_submit_for_credit(segmind);
   emu::Emulator aimlapi(profile(emu::Provider::Aimlapi));
   FallbackEnvironment fallback("AIMLAPI_KEY", "GROKIMAGINE_AIMLAPI_API_URL", aimlapi);
   std::vector<Failover> failovers;
-  for (int i = 0; i < 2; i++) {
-    GstElement *source = make_element("grokimaginevideosrc", "segmind", segmind);
-    gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<aimlapi>");
-    g_object_set(source, "duration", 1, "failover-cooldown", 600u, nullptr);
-    assert_clip(decode_with_failovers(source, &failovers), emu::frame_size("480p", "16:9"), 1);
-  }
+  for (int i = 0; i < 2; i++)
+    assert_clip(decode_with_failovers(
+                    with_fallbacks("grokimaginevideosrc", "segmind", segmind, "<aimlapi>", 600),
+                    &failovers),
+                emu::frame_size("480p", "16:9"), 1);
   fail_unless_equals_int(segmind.counters().submits_total, 1);
   fail_unless_equals_int(aimlapi.counters().submits_total, 2);
   fail_unless_equals_int(failovers.size(), 2);
@@ -581,9 +589,8 @@ GST_END_TEST;
 // fallback without its key.
 GST_START_TEST(test_fallback_providers_checked_at_start) {
   emu::Emulator segmind(profile(emu::Provider::Segmind));
-  GstElement *unknown = make_element("grokimaginesrc", "segmind", segmind);
-  gst_util_set_object_arg(G_OBJECT(unknown), "fallback-providers", "<nonesuch>");
-  RunResult refused = test::run_failing(unknown);
+  RunResult refused =
+      test::run_failing(with_fallbacks("grokimaginesrc", "segmind", segmind, "<nonesuch>", 0));
   fail_unless(test::contains(refused.error_text(),
                              "Property 'fallback-providers' names "
                              "'nonesuch', which is not a provider"),
@@ -591,13 +598,12 @@ GST_START_TEST(test_fallback_providers_checked_at_start) {
   fail_unless_equals_int(segmind.counters().submits_total, 0);
 
   g_unsetenv("REAPI_KEY");
-  GstElement *source = make_element("grokimaginevideosrc", "segmind", segmind);
-  gst_util_set_object_arg(G_OBJECT(source), "fallback-providers", "<reapi>");
-  g_object_set(source, "duration", 1, nullptr);
   std::vector<Failover> failovers;
   std::vector<std::string> warnings;
-  assert_clip(decode_with_failovers(source, &failovers, &warnings), emu::frame_size("480p", "16:9"),
-              1);
+  assert_clip(decode_with_failovers(
+                  with_fallbacks("grokimaginevideosrc", "segmind", segmind, "<reapi>", 60),
+                  &failovers, &warnings),
+              emu::frame_size("480p", "16:9"), 1);
   fail_unless_equals_int(warnings.size(), 1);
   fail_unless(test::contains(warnings[0], "Fallback provider reapi: No API key for reapi"), "%s",
               warnings[0].c_str());

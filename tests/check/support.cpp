@@ -123,15 +123,16 @@ grokimagine::emulator::Options quick_options() {
   return options;
 }
 
-std::string make_png(int width, int height) {
+std::string make_png(int width, int height, const char *pattern) {
   g_autofree gchar *path =
       g_build_filename(g_get_tmp_dir(), "grokimagine-test-XXXXXX.png", nullptr);
   int fd = g_mkstemp(path);
   fail_unless(fd >= 0);
   close(fd);
   g_autofree gchar *description = g_strdup_printf(
-      "videotestsrc num-buffers=1 ! video/x-raw,width=%d,height=%d ! pngenc ! filesink location=%s",
-      width, height, path);
+      "videotestsrc num-buffers=1 pattern=%s ! video/x-raw,width=%d,height=%d ! pngenc ! "
+      "filesink location=%s",
+      pattern, width, height, path);
   GstElement *pipeline = gst_parse_launch(description, nullptr);
   fail_unless(pipeline != nullptr);
   RunResult result = run_pipeline(pipeline, 30);

@@ -60,8 +60,8 @@ bool contains(const std::string &text, const std::string &part);
 // An emulator whose generation is quick, for the element suites.
 grokimagine::emulator::Options quick_options();
 
-// Writes a real PNG (videotestsrc ! pngenc) and returns its path.
-std::string make_png(int width, int height);
+// Writes a real PNG (videotestsrc ! pngenc, of `pattern`) and returns its path.
+std::string make_png(int width, int height, const char *pattern = "smpte");
 
 std::string read_file(const std::string &path);
 

@@ -189,7 +189,7 @@ class AimlapiProfile : public Profile {
       return;
     }
     request.spec.id = core_.request_id(random_uuid());
-    request.spec.outcome = core_.planned_outcome(false);
+    request.spec.outcome = core_.planned_outcome(false, request.spec.prompt);
     core_.accept_job(
         std::move(paused), record_index, request.inputs, request.spec,
         [](const JobSpec &spec) {

@@ -336,9 +336,9 @@ class Core {
   void accept_job(PausedPtr paused, std::size_t record_index, const ImageInputs &inputs,
                   const JobSpec &spec, AcceptedBody accepted, ImagesFailed failed);
 
-  // The outcome `options` ask for; moderation and expiry only where the
-  // provider has them (xAI).
-  Outcome planned_outcome(bool has_moderation_and_expiry) const;
+  // The outcome `options` ask for a job of `prompt`; moderation and expiry
+  // only where the provider has them (xAI).
+  Outcome planned_outcome(bool has_moderation_and_expiry, const std::string &prompt) const;
   // Creates a job (counted as accepted, noted on the submit record) and
   // starts making its media.
   void create_job(std::size_t record_index, const JobSpec &spec);

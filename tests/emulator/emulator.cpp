@@ -1009,9 +1009,12 @@ JobSpec video_spec(const std::string &model, const std::string &prompt, int dura
   return spec;
 }
 
-Outcome Core::planned_outcome(bool has_moderation_and_expiry) const {
+Outcome Core::planned_outcome(bool has_moderation_and_expiry, const std::string &prompt) const {
   if (!options.fail_detail.empty()) return Outcome::Fail;
-  if (has_moderation_and_expiry && options.moderate) return Outcome::Moderate;
+  const bool moderated =
+      options.moderate || (!options.moderate_prompts_with.empty() &&
+                           prompt.find(options.moderate_prompts_with) != std::string::npos);
+  if (has_moderation_and_expiry && moderated) return Outcome::Moderate;
   if (has_moderation_and_expiry && options.expire_jobs) return Outcome::Expire;
   return Outcome::Complete;
 }

@@ -136,6 +136,8 @@ struct Options {
   // xAI only: jobs end `done` with video.respect_moderation false and an
   // empty url (a moderation block).
   bool moderate = false;
+  // xAI only: jobs whose prompt contains this (when non-empty) end so.
+  std::string moderate_prompts_with;
   // xAI only: jobs end with status `expired`.
   bool expire_jobs = false;
   // xAI only: the cost a finished job reports (usage.cost_in_usd_ticks) is

@@ -230,7 +230,7 @@ class ReapiProfile : public Profile {
       return;
     }
     request.spec.id = core_.request_id("task_" + random_hex());
-    request.spec.outcome = core_.planned_outcome(false);
+    request.spec.outcome = core_.planned_outcome(false, request.spec.prompt);
     core_.accept_job(
         std::move(paused), record_index, request.inputs, request.spec,
         [this](const JobSpec &spec) {

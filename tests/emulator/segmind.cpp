@@ -229,7 +229,7 @@ class SegmindProfile : public Profile {
     }
     request.spec.id = core_.request_id(random_uuid());
     request.spec.model = model;
-    request.spec.outcome = core_.planned_outcome(false);
+    request.spec.outcome = core_.planned_outcome(false, request.spec.prompt);
     ImageInputs inputs;
     inputs.image = request.image;
     core_.resolve_images(

@@ -1053,6 +1053,12 @@ void check_clip_bytes_and_stats() {
   CHECK(http.request("POST", emulator.api_url() + "/emulator/stats").status == 405);
 }
 
+// A finished Segmind job's clip and its CDN URL; "" when the job failed.
+std::string served_clip(Http &http, emu::Emulator &emulator, std::string *url) {
+  const std::string id = run_job(http, emulator, R"({"prompt": "shaped", "duration": 2})", url);
+  return id.empty() ? std::string() : read_file(emulator.clip_path(id));
+}
+
 // Link shaping: every CDN answer waits cdn_delay_ms, each body is sent no
 // faster than cdn_rate_bytes_per_s, and cdn_unknown_total leaves the
 // length out of Content-Range.
@@ -1065,9 +1071,8 @@ void check_cdn_shaping() {
   emu::Emulator emulator(options);
   Http http;
   std::string url;
-  const std::string id = run_job(http, emulator, R"({"prompt": "shaped", "duration": 2})", &url);
-  if (!CHECK(!id.empty())) return;
-  const std::string clip = read_file(emulator.clip_path(id));
+  const std::string clip = served_clip(http, emulator, &url);
+  if (!CHECK(!clip.empty())) return;
   const gint64 started = g_get_monotonic_time();
   const Response whole = http.request("GET", url);
   const gint64 took_ms = (g_get_monotonic_time() - started) / 1000;
@@ -1098,9 +1103,8 @@ void check_cdn_shared_link() {
   emu::Emulator emulator(options);
   Http http;
   std::string url;
-  const std::string id = run_job(http, emulator, R"({"prompt": "shared", "duration": 2})", &url);
-  if (!CHECK(!id.empty())) return;
-  const std::string clip = read_file(emulator.clip_path(id));
+  const std::string clip = served_clip(http, emulator, &url);
+  if (!CHECK(!clip.empty())) return;
   const gint64 started = g_get_monotonic_time();
   Response first, second;
   std::thread other([&] {

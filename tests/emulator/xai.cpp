@@ -690,7 +690,7 @@ class XaiProfile : public Profile {
     spec.input_seconds = video.seconds;
     spec.restyle = !extend;
     spec.id = core_.request_id(random_uuid());
-    spec.outcome = core_.planned_outcome(true);
+    spec.outcome = core_.planned_outcome(true, spec.prompt);
     core_.create_job(record_index, spec);
     respond(paused->get(), SOUP_STATUS_OK, JsonWriter().add("request_id", spec.id).finish());
   }
@@ -705,7 +705,7 @@ class XaiProfile : public Profile {
       core_.submit_records[record_index].generate_audio = request.audio;
     }
     request.spec.id = core_.request_id(random_uuid());
-    request.spec.outcome = core_.planned_outcome(true);
+    request.spec.outcome = core_.planned_outcome(true, request.spec.prompt);
     core_.accept_job(
         std::move(paused), record_index, request.inputs, request.spec,
         [](const JobSpec &spec) { return JsonWriter().add("request_id", spec.id).finish(); },
@@ -719,7 +719,7 @@ class XaiProfile : public Profile {
     if (!parse_body(paused->get(), body, parse_images, &request)) return;
     request.spec.id = core_.request_id(random_uuid());
     // A synchronous answer has nothing left to expire.
-    const Outcome outcome = core_.planned_outcome(true);
+    const Outcome outcome = core_.planned_outcome(true, request.spec.prompt);
     request.spec.outcome = outcome == Outcome::Expire ? Outcome::Complete : outcome;
     core_.create_job(record_index, request.spec);
     const bool base64 = request.base64;

@@ -14,8 +14,8 @@ a display and an RTMP server would not need to:
 
 - every provider's API is an emulator, through GROKIMAGINE_<PROVIDER>_API_URL
   (what scripts/emulator.sh exports), and gst-launch-1.0 gets the key of
-  the provider its line names (segmind when it names none), whatever the
-  block exported;
+  the provider its line names (segmind when it names none) and of those in
+  its fallback-providers, whatever the block exported;
 - autovideosink / autoaudiosink are fakesink, playbin and gst-play-1.0 get
   fakesinks, an rtmp2sink writes a file;
 - `<id>`, `ID` and `request:ID` are the request id of the last job the
@@ -107,7 +107,14 @@ _prepare() {
   unset XAI_API_KEY SEGMIND_API_KEY AIMLAPI_KEY REAPI_KEY
   export "$(_key_var "$provider")=emulator-key"
   _args=()
-  local word
+  local word fallback
+  for word in "$@"; do
+    case "$word" in
+      fallback-providers=*)  # each fallback's key, as a user sets them
+        word=${word#fallback-providers=}
+        for fallback in ${word//[<>,]/ }; do export "$(_key_var "$fallback")=emulator-key"; done ;;
+    esac
+  done
   for word in "$@"; do
     case "$word" in
       autovideosink | autoaudiosink) word=fakesink ;;

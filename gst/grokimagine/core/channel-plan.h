@@ -21,7 +21,7 @@
 namespace grokimagine {
 
 // What covers a wait (the element's `filler`).
-enum class ChannelFiller { Hold, Black, Loop };
+enum class ChannelFiller { Hold, Black, Loop, Slate };
 // How clips follow each other (the element's `continuity`).
 enum class ChannelContinuity { None, LastFrame, Extend };
 

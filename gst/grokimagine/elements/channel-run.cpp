@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "channel-run.h"
 
+#include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 
 #include <algorithm>
 
+#include "core/request.h"
 #include "grokimaginesrc.h"
 
 GST_DEBUG_CATEGORY_EXTERN(grok_imagine_channel_debug);
@@ -94,6 +96,50 @@ static std::string frame_as_png_uri(const ChannelFormat &format, GstBuffer *fram
   g_autofree gchar *base64 = g_base64_encode(map.data, map.size);
   gst_buffer_unmap(buffer, &map);
   return std::string("data:image/png;base64,") + base64;
+}
+
+std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate) {
+  grokimagine::Error error;
+  auto image = grokimagine::resolve_image(slate, "slate", &error);
+  if (!image) return error;
+  if (image->data.empty())
+    return grokimagine::invalid_setting(
+        "Property 'slate' is '" + slate +
+        "': it takes a local path, a file:// URI or a data: URI of an image (it is read once, "
+        "at start; a URL could fail while the channel runs).");
+  // Decoded and scaled once, here: at the output's size with square
+  // pixels (videoscale keeps the image's shape and adds black borders).
+  g_autoptr(GstElement) pipeline = gst_parse_launch(
+      "appsrc name=image ! decodebin ! videoconvert ! videoscale ! capsfilter name=size ! "
+      "appsink name=frame sync=false",
+      nullptr);
+  g_autoptr(GstElement) source = gst_bin_get_by_name(GST_BIN(pipeline), "image");
+  g_autoptr(GstElement) size = gst_bin_get_by_name(GST_BIN(pipeline), "size");
+  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "frame");
+  g_autoptr(GstCaps) encoded = gst_caps_new_empty_simple(image->mime_type.c_str());
+  g_autoptr(GstCaps) raw = run.format.video_caps();
+  gst_structure_remove_field(gst_caps_get_structure(raw, 0), "framerate");  // an image has none
+  g_object_set(source, "caps", encoded, nullptr);
+  g_object_set(size, "caps", raw, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  gst_app_src_push_buffer(GST_APP_SRC(source),
+                          gst_buffer_new_memdup(image->data.data(), image->data.size()));
+  gst_app_src_end_of_stream(GST_APP_SRC(source));
+  g_autoptr(GstSample) frame = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 10 * GST_SECOND);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  g_autoptr(GstMessage) failed = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  if (!frame) {
+    g_autoptr(GError) failure = nullptr;
+    if (failed) gst_message_parse_error(failed, &failure, nullptr);
+    return grokimagine::invalid_setting(
+        "Property 'slate': cannot decode '" + slate + "' (" + image->mime_type +
+        "): " + (failure ? failure->message : "it timed out") + ".");
+  }
+  run.slate = gst_buffer_ref(gst_sample_get_buffer(frame));
+  GST_INFO_OBJECT(run.element, "slate: %s (%s) at %dx%d", slate.c_str(), image->mime_type.c_str(),
+                  run.format.width, run.format.height);
+  return std::nullopt;
 }
 
 // ---- Pushing on the timeline ----
@@ -219,12 +265,16 @@ static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live,
                     GST_TIME_ARGS(run.filler_started));
     post_element_message(
         run,
-        gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, reason, "running-time",
+        gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, reason, "kind",
+                          G_TYPE_STRING, grok_imagine_channel_filler_name(filler), "running-time",
                           G_TYPE_UINT64, timeline_running_time(run, run.filler_started), nullptr));
   }
   GstBuffer *frame = nullptr;
-  if (filler == ChannelFiller::Hold && run.last_frame) {
+  // A replay that covers a wait (loop) begins with the last frame.
+  if ((filler == ChannelFiller::Hold || filler == ChannelFiller::Loop) && run.last_frame) {
     frame = gst_buffer_copy(run.last_frame);
+  } else if (filler == ChannelFiller::Slate && run.slate) {
+    frame = gst_buffer_copy(run.slate);
   } else {
     // I420 black: Y at 16, U and V at 128.
     GstVideoInfo info;
@@ -375,6 +425,16 @@ static bool handle_clip_error(ChannelRun &run, const ChannelClip &clip, GstMessa
         __LINE__, info);
     return false;
   }
+  // A moderated clip is its own event: the operator may want that prompt
+  // out of the schedule. The channel goes on with the next one.
+  if (g_strcmp0(reason, "moderated") == 0)
+    gst_element_post_message(
+        run.element,
+        gst_message_new_element(
+            GST_OBJECT(run.element),
+            gst_structure_new("grokimagine-moderated", "clip", G_TYPE_INT, clip.index(), "prompt",
+                              G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
+                              request_id.c_str(), nullptr)));
   GstStructure *info =
       gst_structure_new("details", "clip", G_TYPE_INT, clip.index(), "request-id", G_TYPE_STRING,
                         request_id.empty() ? nullptr : request_id.c_str(), "reason", G_TYPE_STRING,
@@ -674,7 +734,7 @@ bool channel_run_step(ChannelRun &run) {
       // A replay that covers a wait (filler=loop) is filler: it begins one.
       if (!step.covers_wait)
         end_filler(run);
-      else if (!run.in_filler && !push_filler_frame(run, ChannelFiller::Hold, live, "waiting"))
+      else if (!run.in_filler && !push_filler_frame(run, ChannelFiller::Loop, live, "waiting"))
         return false;
       std::unique_ptr<ChannelClip> clip;
       if (step.replay) {

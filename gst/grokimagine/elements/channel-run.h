@@ -93,6 +93,7 @@ struct ChannelRun {
   grokimagine::ChannelTimeline timeline{24, 1, ChannelFormat::kRate};
   GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
   GstBuffer *last_frame = nullptr;               // for filler=hold
+  GstBuffer *slate = nullptr;                    // filler=slate: the image, as a frame
   bool in_filler = false;
   GstClockTime filler_started = 0;
   // continuity=extend: where each clip's own part starts in its file (after
@@ -126,6 +127,7 @@ struct ChannelRun {
     playing.reset();
     decoding.reset();  // after its clips
     if (last_frame) gst_buffer_unref(last_frame);
+    if (slate) gst_buffer_unref(slate);
     if (!clips_dir.empty()) {
       g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
       while (const gchar *name = dir ? g_dir_read_name(dir) : nullptr) {
@@ -140,6 +142,11 @@ struct ChannelRun {
 // One step of the streaming task; false once the channel is over (EOS, a
 // stop, an error that ends it).
 bool channel_run_step(ChannelRun &run);
+
+// filler=slate: reads `slate` (checked as `image` is, local only) and makes
+// it a frame of the output's format, letter-boxed; an error naming the
+// property when it is not a readable image. Once, at start.
+std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate);
 
 // The request id of a clip's job, once it has one. Under the events lock.
 std::string clip_request_id(const ChannelClip &clip);

@@ -29,7 +29,18 @@ std::optional<grokimagine::Error> check_channel_settings(const ChannelSettings &
     return grokimagine::invalid_setting(
         "Property 'framerate' is " + std::to_string(settings.fps_n) + "/" +
         std::to_string(settings.fps_d) + ": above 0 and at most " + std::to_string(kMaxFps) + ".");
+  if (settings.filler == ChannelFiller::Slate && settings.slate.empty())
+    return grokimagine::invalid_setting(
+        "Property 'filler' is slate, but 'slate' is not set: give it an image (a local path, a "
+        "file:// URI or a data: URI).");
   return grokimagine::Download::check_connections(settings.connections);
+}
+
+const char *grok_imagine_channel_filler_name(ChannelFiller filler) {
+  g_autoptr(GEnumClass) values =
+      static_cast<GEnumClass *>(g_type_class_ref(grok_imagine_channel_filler_get_type()));
+  const GEnumValue *value = g_enum_get_value(values, int(filler));
+  return value ? value->value_nick : "";
 }
 
 grokimagine::ChannelRules channel_rules(const ChannelSettings &settings) {
@@ -68,6 +79,8 @@ GType grok_imagine_channel_filler_get_type() {
     static const GEnumValue values[] = {
         {int(ChannelFiller::Hold), "The last frame, with silence", "hold"},
         {int(ChannelFiller::Black), "Black, with silence", "black"},
+        {int(ChannelFiller::Slate),
+         "The image in 'slate' (letter-boxed to the output), with silence", "slate"},
         {int(ChannelFiller::Loop), "Replay what has played (the last frame before anything has)",
          "loop"},
         {0, nullptr, nullptr}};

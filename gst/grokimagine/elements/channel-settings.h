@@ -23,7 +23,8 @@ struct ChannelSettings {
   bool loop = false;
   guint lookahead = 1;
   grokimagine::ChannelFiller filler = grokimagine::ChannelFiller::Hold;
-  int width = 0;  // 0: from resolution and aspect-ratio
+  std::string slate;  // filler=slate: the image (path, file:// or data: URI)
+  int width = 0;      // 0: from resolution and aspect-ratio
   int height = 0;
   int fps_n = 24;
   int fps_d = 1;
@@ -44,6 +45,8 @@ grokimagine::ChannelRules channel_rules(const ChannelSettings &settings);
 
 GType grok_imagine_channel_continuity_get_type();
 GType grok_imagine_channel_filler_get_type();
+// The `filler` value's name ("hold", "slate", ...), as the property takes it.
+const char *grok_imagine_channel_filler_name(grokimagine::ChannelFiller filler);
 
 // gst-launch (and gst_util_set_object_arg) set a GStrv property through a
 // GstValueTable, which GStreamer 1.22 has none of for GStrv: registers one,

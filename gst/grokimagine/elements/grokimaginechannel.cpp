@@ -57,6 +57,7 @@ enum {
   PROP_CONTINUITY,
   PROP_CONNECTIONS,
   PROP_MAX_QUEUED,
+  PROP_SLATE,
 };
 
 enum { SIGNAL_QUEUE_PROMPT, N_SIGNALS };
@@ -305,6 +306,11 @@ static void gst_grok_imagine_channel_set_property(GObject *object, guint prop_id
     case PROP_CONTINUITY:
       s.continuity = ChannelContinuity(g_value_get_enum(value));
       break;
+    case PROP_SLATE: {
+      const gchar *slate = g_value_get_string(value);
+      s.slate = slate ? slate : "";
+      break;
+    }
     case PROP_CONNECTIONS:
       s.connections = g_value_get_uint(value);
       break;
@@ -357,6 +363,9 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
     case PROP_CONTINUITY:
       g_value_set_enum(value, int(s.continuity));
       break;
+    case PROP_SLATE:
+      g_value_set_string(value, s.slate.empty() ? nullptr : s.slate.c_str());
+      break;
     case PROP_CONNECTIONS:
       g_value_set_uint(value, s.connections);
       break;
@@ -407,6 +416,11 @@ static bool start_channel(GstGrokImagineChannel *self) {
   run->connections = settings.connections;
   run->extension_limits = extension_limits;
   run->set_format(settings, job);
+  if (settings.filler == ChannelFiller::Slate)
+    if (auto error = load_slate(*run, settings.slate)) {
+      grok_imagine_post_error(GST_ELEMENT(self), *error);
+      return false;
+    }
   for (std::size_t i = 0; i < settings.prompts.size(); i++) {
     const std::string origin = "Prompt " + std::to_string(i + 1) + " of 'prompts'";
     std::string refused;
@@ -601,8 +615,16 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       gobject_class, PROP_FILLER,
       g_param_spec_enum("filler", "Filler",
                         "What covers a wait (live, or a gap before a cue): the last frame "
-                        "(hold) or black, with silence, or the last clip played again (loop)",
+                        "(hold), black or the image in 'slate', with silence, or the last clip "
+                        "played again (loop)",
                         grok_imagine_channel_filler_get_type(), int(ChannelFiller::Hold), rw));
+  g_object_class_install_property(
+      gobject_class, PROP_SLATE,
+      g_param_spec_string("slate", "Slate",
+                          "The operator's card for filler=slate: an image (a local path, a "
+                          "file:// URI or a data: URI), read once at start and letter-boxed to "
+                          "the output",
+                          nullptr, rw));
   g_object_class_install_property(
       gobject_class, PROP_WIDTH,
       grok_imagine_param_spec_int("width", "Width",
