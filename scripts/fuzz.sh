@@ -13,5 +13,5 @@ else
     -Dfuzz-seconds="$seconds"
 fi
 meson compile -C build-fuzz
-meson test -C build-fuzz --print-errorlogs fuzz-responses fuzz-requests
+meson test -C build-fuzz --print-errorlogs fuzz-responses fuzz-requests fuzz-mp4
 grep -hE "^(Done|stat::number_of_executed_units)" build-fuzz/meson-logs/testlog.txt || true

@@ -662,6 +662,25 @@ static void set_prompts(GstElement *channel, const char *serialized) {
   gst_util_set_object_arg(G_OBJECT(channel), "prompts", serialized);
 }
 
+// Plays `pipeline` until `clips` clips have started (any error fails the
+// test, as do `timeout_s` seconds), then stops it and drops it.
+static void play_until_clips(GstElement *pipeline, Seen *seen, std::size_t clips, int timeout_s) {
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  const gint64 deadline = g_get_monotonic_time() + timeout_s * G_USEC_PER_SEC;
+  while (seen->clip_prompts.size() < clips) {
+    fail_unless(g_get_monotonic_time() < deadline, "only %zu clips played",
+                seen->clip_prompts.size());
+    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
+    if (message) {
+      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
+      observe(seen, message);
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+}
+
 GST_START_TEST(test_playlist_is_one_gapless_stream) {
   emu::Emulator emulator(test::quick_options());
   GstElement *pipeline = gst_pipeline_new(nullptr);
@@ -745,20 +764,7 @@ GST_START_TEST(test_loop_replays_without_new_jobs) {
   GstElement *channel = make_channel(emulator, pipeline, &seen);
   set_prompts(channel, "<\"One\",\"Two\">");
   g_object_set(channel, "loop", TRUE, nullptr);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  const gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
-  while (seen.clip_prompts.size() < 5) {
-    fail_unless(g_get_monotonic_time() < deadline, "only %zu clips played",
-                seen.clip_prompts.size());
-    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
-    if (message) {
-      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
-      observe(&seen, message);
-    }
-  }
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
+  play_until_clips(pipeline, &seen, 5, 60);
   fail_unless_equals_int(emulator.counters().submits_total, 2);
   const std::vector<std::string> expected = {"One", "Two", "One", "Two", "One"};
   fail_unless(std::equal(expected.begin(), expected.end(), seen.clip_prompts.begin()));
@@ -875,19 +881,7 @@ GST_START_TEST(test_slate_covers_the_wait) {
   Seen seen;
   GstElement *channel = make_live_channel(emulator, pipeline, &seen, "<\"Slow one\">", "slate");
   g_object_set(channel, "slate", slate.c_str(), nullptr);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  const gint64 deadline = g_get_monotonic_time() + 40 * G_USEC_PER_SEC;
-  while (seen.clip_prompts.empty()) {
-    fail_unless(g_get_monotonic_time() < deadline, "the clip never played");
-    g_autoptr(GstMessage) message = gst_bus_timed_pop(bus, 100 * GST_MSECOND);
-    if (message) {
-      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR);
-      observe(&seen, message);
-    }
-  }
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
+  play_until_clips(pipeline, &seen, 1, 40);
   g_unlink(slate.c_str());
   // At least a second of slate before the clip (1.5 s of generation).
   fail_unless(seen.slate_frames >= 24, "%d slate frames", seen.slate_frames);

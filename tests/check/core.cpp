@@ -732,8 +732,17 @@ GST_START_TEST(test_mp4_first_frame_end) {
   layout = grokimagine::mp4::find_layout(at_end.substr(0, 40), at_end.size(), 4096);
   fail_unless(layout.decided && !layout.moov_begin && layout.tail.value_or(0) == 12 + 72);
   fail_unless(!grokimagine::mp4::find_layout(at_end.substr(0, 10), at_end.size(), 4096).decided);
-  const auto found = grokimagine::mp4::find_top_box(at_end.substr(84), 84, "moov");
-  fail_unless(found && found->first == 84 && found->second == at_end.size());
+  // A 64-bit box size near 2^64 (found by fuzz-mp4: the walk wrapped
+  // around and read far outside the head): no box, nothing read outside.
+  const std::string hostile = be32(1) + "free" + std::string(8, '\xff') + std::string(64, 'x');
+  layout = grokimagine::mp4::find_layout(hostile, hostile.size(), 4096);
+  fail_unless(layout.decided && !layout.tail && !layout.moov_begin);
+  fail_if(
+      grokimagine::mp4::find_box(grokimagine::mp4::read_from(hostile), 0, hostile.size(), "moov"));
+  const std::string tail = at_end.substr(84);
+  const auto found =
+      grokimagine::mp4::find_box(grokimagine::mp4::read_from(tail, 84), 84, at_end.size(), "moov");
+  fail_unless(found && found->begin == 84 && found->payload == 92 && found->end == at_end.size());
 }
 GST_END_TEST;
 

@@ -500,6 +500,32 @@ static void refuse_next_submit_for_credit(emu::Emulator &segmind) {
   segmind.add_fault(no_credit);
 }
 
+// grokimaginevideosrc on `primary` (as `name`) with `fallback` as its one
+// fallback provider (as `fallback_name`, reached through `key_variable`
+// and `url_variable`): the clip comes from the fallback, with one submit
+// on each, and one failover said with its reason (containing `reason`)
+// and the failed job's id ("" when the submit was refused: no job existed).
+static void expect_one_failover(const emu::Emulator &primary, const char *name,
+                                const emu::Emulator &fallback, const char *fallback_name,
+                                const char *key_variable, const char *url_variable,
+                                const char *reason) {
+  FallbackEnvironment environment(key_variable, url_variable, fallback);
+  std::vector<Failover> failovers;
+  const std::string fallbacks = std::string("<") + fallback_name + ">";
+  Decoded d = decode_with_failovers(
+      with_fallbacks("grokimaginevideosrc", name, primary, fallbacks.c_str(), 0), &failovers);
+  assert_clip(d, emu::frame_size("480p", "16:9"), 1);
+  fail_unless_equals_int(primary.counters().submits_total, 1);
+  fail_unless_equals_int(primary.counters().downloads, 0);
+  fail_unless_equals_int(fallback.counters().submits_total, 1);
+  fail_unless_equals_int(failovers.size(), 1);
+  assert_str_eq(failovers[0].from, name);
+  assert_str_eq(failovers[0].to, fallback_name);
+  assert_str_eq(failovers[0].request_id, primary.submits().at(0).request_id);
+  fail_unless(test::contains(failovers[0].reason, reason), "%s", failovers[0].reason.c_str());
+  assert_str_eq(d.run.job_request_ids.back(), fallback.submits().at(0).request_id);
+}
+
 // A moderated job on xai, then a submit refused for credit on segmind: each
 // time the next provider makes the clip, with one submit on each and the
 // failover said with its reason and the failed job's id.
@@ -508,39 +534,17 @@ GST_START_TEST(test_failover_to_the_next_provider) {
   moderating.moderate = true;
   emu::Emulator xai(moderating);
   emu::Emulator segmind(profile(emu::Provider::Segmind));
-  {
-    FallbackEnvironment fallback("SEGMIND_API_KEY", "GROKIMAGINE_SEGMIND_API_URL", segmind);
-    std::vector<Failover> failovers;
-    Decoded d = decode_with_failovers(
-        with_fallbacks("grokimaginevideosrc", "xai", xai, "<segmind>", 0), &failovers);
-    assert_clip(d, emu::frame_size("480p", "16:9"), 1);
-    fail_unless_equals_int(xai.counters().submits_total, 1);
-    fail_unless_equals_int(segmind.counters().submits_total, 1);
-    fail_unless_equals_int(xai.counters().downloads, 0);
-    fail_unless_equals_int(failovers.size(), 1);
-    assert_str_eq(failovers[0].from, "xai");
-    assert_str_eq(failovers[0].to, "segmind");
-    assert_str_eq(failovers[0].request_id, xai.submits().at(0).request_id);
-    fail_unless(test::contains(failovers[0].reason, "moderation"), "%s",
-                failovers[0].reason.c_str());
-    assert_str_eq(d.run.job_request_ids.back(), segmind.submits().at(0).request_id);
-  }
+  expect_one_failover(xai, "xai", segmind, "segmind", "SEGMIND_API_KEY",
+                      "GROKIMAGINE_SEGMIND_API_URL", "moderation");
+  fail_if(xai.submits().at(0).request_id.empty());
 
   // Refused before any job existed (Segmind's 406: out of credit).
   emu::Emulator broke(profile(emu::Provider::Segmind));
   refuse_next_submit_for_credit(broke);
   emu::Emulator aimlapi(profile(emu::Provider::Aimlapi));
-  FallbackEnvironment fallback("AIMLAPI_KEY", "GROKIMAGINE_AIMLAPI_API_URL", aimlapi);
-  std::vector<Failover> failovers;
-  Decoded d = decode_with_failovers(
-      with_fallbacks("grokimaginevideosrc", "segmind", broke, "<aimlapi>", 0), &failovers);
-  assert_clip(d, emu::frame_size("480p", "16:9"), 1);
-  fail_unless_equals_int(broke.counters().submits_total, 1);
+  expect_one_failover(broke, "segmind", aimlapi, "aimlapi", "AIMLAPI_KEY",
+                      "GROKIMAGINE_AIMLAPI_API_URL", "credit");
   fail_unless_equals_int(broke.counters().submits_accepted, 0);
-  fail_unless_equals_int(aimlapi.counters().submits_total, 1);
-  fail_unless_equals_int(failovers.size(), 1);
-  assert_str_eq(failovers[0].request_id, "");
-  fail_unless(test::contains(failovers[0].reason, "credit"), "%s", failovers[0].reason.c_str());
 }
 GST_END_TEST;
 

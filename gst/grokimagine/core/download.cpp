@@ -771,14 +771,14 @@ std::uint64_t Download::State::read_first_frame_end() const {
   std::string bytes(end - begin, '\0');
   if (file.read(begin, bytes.data(), bytes.size()) != std::int64_t(bytes.size())) return 0;
   // A moov at the end may share the tail with other boxes.
-  const auto moov = mp4::find_top_box(bytes, begin, "moov");
-  if (!moov || moov->second > end) return 0;
+  const auto moov = mp4::find_box(mp4::read_from(bytes, begin), begin, end, "moov");
+  if (!moov || moov->end > end) return 0;
   const auto frame =
-      mp4::first_frame_end(bytes.substr(moov->first - begin, moov->second - moov->first));
+      mp4::first_frame_end(bytes.substr(moov->begin - begin, moov->end - moov->begin));
   GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(),
                    "moov at bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
                    ": the first video frame ends at byte %" G_GUINT64_FORMAT,
-                   moov->first, moov->second - 1, frame.value_or(0));
+                   moov->begin, moov->end - 1, frame.value_or(0));
   return frame.value_or(0);
 }
 

@@ -1,5 +1,10 @@
 #include "mp4.h"
 
+#include <glib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <vector>
 
 namespace grokimagine::mp4 {
@@ -91,35 +96,137 @@ Layout find_layout(const std::string &head, std::uint64_t size, std::size_t max_
       box = be(head, at + 8, 8);
     }
     layout.decided = true;
+    // Past the clip's end, or to it (0): no box after it to fetch first.
+    const bool inside = box >= 8 && box < size - at;
     if (type == "moov") {
-      if (box >= 8) layout.moov_begin = at, layout.moov_end = at + box;
+      if (inside) layout.moov_begin = at, layout.moov_end = at + box;
       return layout;
     }
     if (type == "mdat") {
-      if (box >= 8 && at + box < size) layout.tail = at + box;
+      if (inside) layout.tail = at + box;
       return layout;
     }
-    if (box < 8) return layout;  // to the end of the file, or not boxes: nothing to do
+    if (!inside) return layout;  // to the end of the file, or not boxes: nothing to do
     at += box;
   }
 }
 
-std::optional<std::pair<std::uint64_t, std::uint64_t>> find_top_box(const std::string &bytes,
-                                                                    std::uint64_t offset,
-                                                                    const char *type) {
-  std::size_t at = 0;
-  for (int boxes = 0; boxes < kMaxBoxes && at + 8 <= bytes.size(); boxes++) {
-    std::uint64_t size = be(bytes, at, 4);
+std::optional<BoxSpan> find_box(const ReadAt &read, std::uint64_t offset, std::uint64_t end,
+                                const char *type) {
+  std::uint64_t at = offset;
+  for (int boxes = 0; boxes < kMaxBoxes && at + 8 <= end; boxes++) {
+    std::string head(16, '\0');
+    if (read(at, head.data(), 8) != 8) return std::nullopt;
+    std::uint64_t size = be(head, 0, 4);
+    std::uint64_t header = 8;
     if (size == 1) {
-      if (at + 16 > bytes.size()) return std::nullopt;
-      size = be(bytes, at + 8, 8);
+      if (read(at + 8, head.data() + 8, 8) != 8) return std::nullopt;
+      size = be(head, 8, 8);
+      header = 16;
+    } else if (size == 0) {
+      size = end - at;  // to the end of the file
     }
-    if (bytes.compare(at + 4, 4, type) == 0 && size >= 8)
-      return std::pair(offset + at, offset + at + size);
-    if (size < 8 || size > bytes.size() - at) return std::nullopt;
+    // A size no file has (it would end past 2^64) is no box.
+    if (size < header || size > UINT64_MAX - at) return std::nullopt;
+    if (head.compare(4, 4, type) == 0) return BoxSpan{at, at + header, at + size};
+    if (size > end - at) return std::nullopt;
     at += size;
   }
   return std::nullopt;
+}
+
+ReadAt read_from(const std::string &bytes, std::uint64_t offset) {
+  return [&bytes, offset](std::uint64_t at, void *dest, std::size_t size) -> std::int64_t {
+    if (at < offset || at - offset >= bytes.size()) return 0;
+    const std::size_t count = std::min<std::uint64_t>(size, bytes.size() - (at - offset));
+    bytes.copy(static_cast<char *>(dest), count, std::size_t(at - offset));
+    return std::int64_t(count);
+  };
+}
+
+std::optional<Moov> read_moov(const ReadAt &read, std::uint64_t file_size, std::string *why,
+                              std::uint64_t max_bytes) {
+  const auto span = find_box(read, 0, file_size, "moov");
+  if (!span) {
+    *why = "it is not an MP4 (no moov box)";
+    return std::nullopt;
+  }
+  if (span->end > file_size) {
+    *why = "its moov box is cut short";
+    return std::nullopt;
+  }
+  if (span->end - span->begin > max_bytes) {
+    *why = "its moov box is larger than " + std::to_string(max_bytes >> 20) + " MiB";
+    return std::nullopt;
+  }
+  Moov moov{*span, std::string(span->end - span->begin, '\0')};
+  if (read(span->begin, moov.bytes.data(), moov.bytes.size()) != std::int64_t(moov.bytes.size())) {
+    *why = "its moov box cannot be read";
+    return std::nullopt;
+  }
+  return moov;
+}
+
+std::optional<Moov> read_moov(int fd, std::string *why) {
+  struct stat info;
+  if (fstat(fd, &info) != 0) {
+    *why = g_strerror(errno);
+    return std::nullopt;
+  }
+  return read_moov(
+      [fd](std::uint64_t offset, void *dest, std::size_t size) {
+        return std::int64_t(pread(fd, dest, size, off_t(offset)));
+      },
+      std::uint64_t(info.st_size), why);
+}
+
+std::optional<double> movie_duration(const std::string &moov, std::string *why) {
+  const std::vector<Box> top = children(moov, 0, moov.size());
+  if (top.size() != 1 || top[0].type != "moov") {
+    *why = "its moov box is cut short";
+    return std::nullopt;
+  }
+  const auto header = child(moov, top[0], "mvhd");
+  if (!header) {
+    *why = "its moov box has no mvhd";
+    return std::nullopt;
+  }
+  // Version and flags, two times, the timescale, the duration: 32 bits
+  // each (version 0), or 64 for the times and the duration (version 1).
+  const std::size_t length = header->end - header->payload;
+  const bool wide = length >= 1 && moov[header->payload] == 1;
+  if (length < (wide ? 32u : 20u)) {
+    *why = "its mvhd box is cut short";
+    return std::nullopt;
+  }
+  const std::uint64_t timescale = be(moov, header->payload + (wide ? 20 : 12), 4);
+  const std::uint64_t duration = be(moov, header->payload + (wide ? 24 : 16), wide ? 8 : 4);
+  if (timescale == 0 || duration == 0 || duration == 0xffffffff || duration == UINT64_MAX) {
+    *why = "its header gives no duration (a fragmented MP4?)";
+    return std::nullopt;
+  }
+  return double(duration) / double(timescale);
+}
+
+namespace {
+
+void clear_times_in(std::string &bytes, const Box &parent) {
+  for (const Box &box : children(bytes, parent.payload, parent.end)) {
+    if (box.type == "trak" || box.type == "mdia") {
+      clear_times_in(bytes, box);
+    } else if (box.type == "mvhd" || box.type == "tkhd" || box.type == "mdhd") {
+      // Version, flags, then the two times: 32 bits each (version 0) or 64.
+      const std::size_t times = bytes[box.payload] == 1 ? 16 : 8;
+      if (box.end - box.payload >= 4 + times) bytes.replace(box.payload + 4, times, times, '\0');
+    }
+  }
+}
+
+}  // namespace
+
+void clear_times(std::string &moov) {
+  const std::vector<Box> top = children(moov, 0, moov.size());
+  if (top.size() == 1 && top[0].type == "moov") clear_times_in(moov, top[0]);
 }
 
 std::optional<std::uint64_t> first_frame_end(const std::string &moov) {

@@ -1,10 +1,12 @@
-// What the download reads from an MP4's boxes (ISO/IEC 14496-12) to give
-// the decoder its bytes first: where the moov is, and where the first
-// video frame ends. Bounded walks over bytes in memory; nothing here trusts
-// a size it did not check.
+// The one reader of MP4 (ISO/IEC 14496-12) boxes: where the moov is and
+// where the first video frame ends (the download), how long a file plays
+// (extend's input), and its header times cleared (the channel's extension
+// inputs). Bounded walks; nothing here trusts a size it did not check.
+// Fuzzed (fuzz/fuzz-mp4.cpp).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,12 +26,41 @@ struct Layout {
 // still no moov nor mdat, the layout is decided as unknown.
 Layout find_layout(const std::string &head, std::uint64_t size, std::size_t max_head);
 
-// The top-level box `type` among the boxes in `bytes` (which begin at file
-// offset `offset`): its [begin, end) in the file, if it is there whole or
-// not. Nothing when the boxes stop making sense.
-std::optional<std::pair<std::uint64_t, std::uint64_t>> find_top_box(const std::string &bytes,
-                                                                    std::uint64_t offset,
-                                                                    const char *type);
+// Reads up to `size` bytes at `offset` of a file into `dest`: how many (0
+// past its end), or -1 on an error.
+using ReadAt = std::function<std::int64_t(std::uint64_t offset, void *dest, std::size_t size)>;
+// A box in a file: where it begins, its payload begins, and it ends.
+struct BoxSpan {
+  std::uint64_t begin, payload, end;
+};
+// The top-level box `type` among the boxes from `offset` to `end` of what
+// `read` reads (box headers only are read): whole or not (`end` may be
+// past what there is). Nothing when the boxes stop making sense first.
+std::optional<BoxSpan> find_box(const ReadAt &read, std::uint64_t offset, std::uint64_t end,
+                                const char *type);
+// `bytes` as a ReadAt, as if they began at file offset `offset`.
+ReadAt read_from(const std::string &bytes, std::uint64_t offset = 0);
+
+// A file's moov box: where it is, and its bytes. Nothing, with `why`, when
+// there is none, it is cut short, or larger than `max_bytes`.
+struct Moov {
+  BoxSpan span;
+  std::string bytes;
+};
+std::optional<Moov> read_moov(const ReadAt &read, std::uint64_t file_size, std::string *why,
+                              std::uint64_t max_bytes = 64 << 20);
+// The same from an open file.
+std::optional<Moov> read_moov(int fd, std::string *why);
+
+// How long the movie plays, in seconds, from a moov box's mvhd (`moov`:
+// the box's bytes, header included); nothing with `why` when it cannot
+// tell (a fragmented MP4 gives no duration there).
+std::optional<double> movie_duration(const std::string &moov, std::string *why);
+
+// Zeroes the creation and modification times of the mvhd, tkhd and mdhd
+// boxes in a moov box's bytes (header included): two encodes of the same
+// media then give the same bytes.
+void clear_times(std::string &moov);
 
 // Where the first sample of the video track ends in the file, from the moov
 // box's bytes (header included): the byte after which a decoder has its

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "local-file.h"
+#include "mp4.h"
 
 namespace grokimagine {
 
@@ -281,80 +282,10 @@ std::optional<Keyframe> parse_keyframe(const std::string &entry, std::string *wh
 
 std::optional<double> mp4_duration(const std::string &path, std::string *why) {
   const int fd = open_regular_file(path, Symlinks::Follow, why);
-  FILE *file = fd < 0 ? nullptr : fdopen(fd, "rb");
-  if (!file) {
-    if (fd >= 0) {
-      *why = g_strerror(errno);
-      close(fd);
-    }
-    return std::nullopt;
-  }
-  std::unique_ptr<FILE, int (*)(FILE *)> closer(file, fclose);
-  auto be = [](const unsigned char *bytes, int count) {
-    std::uint64_t value = 0;
-    for (int i = 0; i < count; i++) value = (value << 8) | bytes[i];
-    return value;
-  };
-  // Walks the boxes in [start, end) looking for `type`; returns its payload
-  // range. At most 4096 boxes a level: a file cannot make this loop long.
-  auto find_box = [&](std::uint64_t start, std::uint64_t end, const char *type,
-                      std::uint64_t *payload, std::uint64_t *payload_end) {
-    std::uint64_t at = start;
-    for (int boxes = 0; boxes < 4096 && at + 8 <= end; boxes++) {
-      unsigned char head[16];
-      if (fseeko(file, off_t(at), SEEK_SET) != 0 || fread(head, 1, 8, file) != 8) return false;
-      std::uint64_t size = be(head, 4);
-      std::uint64_t header = 8;
-      if (size == 1) {
-        if (fread(head + 8, 1, 8, file) != 8) return false;
-        size = be(head + 8, 8);
-        header = 16;
-      } else if (size == 0) {
-        size = end - at;
-      }
-      if (size < header || at + size > end) return false;
-      if (memcmp(head + 4, type, 4) == 0) {
-        *payload = at + header;
-        *payload_end = at + size;
-        return true;
-      }
-      at += size;
-    }
-    return false;
-  };
-  if (fseeko(file, 0, SEEK_END) != 0) {
-    *why = "it cannot be read";
-    return std::nullopt;
-  }
-  const std::uint64_t file_size = std::uint64_t(ftello(file));
-  std::uint64_t moov = 0, moov_end = 0, mvhd = 0, mvhd_end = 0;
-  if (!find_box(0, file_size, "moov", &moov, &moov_end)) {
-    *why = "it is not an MP4 (no moov box)";
-    return std::nullopt;
-  }
-  if (!find_box(moov, moov_end, "mvhd", &mvhd, &mvhd_end)) {
-    *why = "its moov box has no mvhd";
-    return std::nullopt;
-  }
-  unsigned char box[32];
-  const size_t want = std::min<std::uint64_t>(sizeof box, mvhd_end - mvhd);
-  if (fseeko(file, off_t(mvhd), SEEK_SET) != 0 || fread(box, 1, want, file) != want || want < 20) {
-    *why = "its mvhd box is cut short";
-    return std::nullopt;
-  }
-  std::uint64_t timescale = 0, duration = 0;
-  if (box[0] == 1 && want >= 32) {
-    timescale = be(box + 20, 4);
-    duration = be(box + 24, 8);
-  } else if (box[0] == 0) {
-    timescale = be(box + 12, 4);
-    duration = be(box + 16, 4);
-  }
-  if (timescale == 0 || duration == 0 || duration == 0xffffffff || duration == G_MAXUINT64) {
-    *why = "its header gives no duration (a fragmented MP4?)";
-    return std::nullopt;
-  }
-  return double(duration) / double(timescale);
+  if (fd < 0) return std::nullopt;
+  auto moov = mp4::read_moov(fd, why);
+  close(fd);
+  return moov ? mp4::movie_duration(moov->bytes, why) : std::nullopt;
 }
 
 std::optional<Inputs> resolve_inputs(const Request &request, Error *error) {

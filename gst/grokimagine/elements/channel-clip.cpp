@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/channel-schedule.h"
+#include "core/mp4.h"
 #include "pad-media.h"
 #include "stream-cut.h"
 
@@ -238,61 +239,19 @@ grokimagine::GObjectPtr<GstElement> demux_pipeline(const std::string &path,
 
 }  // namespace
 
-namespace {
-
-std::uint64_t read_be(const guint8 *data, int bytes) {
-  std::uint64_t value = 0;
-  for (int i = 0; i < bytes; i++) value = value << 8 | data[i];
-  return value;
-}
-
-// Zeroes the creation and modification times of the header boxes (mvhd,
-// tkhd, mdhd) among the boxes in `data`, going into trak and mdia.
-void clear_box_times(guint8 *data, std::size_t size) {
-  for (std::size_t offset = 0; offset + 8 <= size;) {
-    const std::size_t box = std::size_t(read_be(data + offset, 4));
-    if (box < 8 || box > size - offset) return;
-    const char *type = reinterpret_cast<const char *>(data + offset + 4);
-    if (!memcmp(type, "trak", 4) || !memcmp(type, "mdia", 4)) {
-      clear_box_times(data + offset + 8, box - 8);
-    } else if (!memcmp(type, "mvhd", 4) || !memcmp(type, "tkhd", 4) || !memcmp(type, "mdhd", 4)) {
-      // Version, flags, then the two times: 32 bits each (version 0) or 64.
-      const std::size_t times = data[offset + 8] == 1 ? 16 : 8;
-      if (box >= 12 + times) memset(data + offset + 12, 0, times);
-    }
-    offset += box;
-  }
-}
-
-}  // namespace
-
 std::optional<std::string> clear_mp4_times(const std::string &path) {
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return std::string(g_strerror(errno));
-  std::optional<std::string> error = std::string("no moov box");
-  for (std::uint64_t offset = 0;;) {
-    guint8 header[16];
-    if (pread(fd, header, 8, off_t(offset)) != 8) break;
-    std::uint64_t size = read_be(header, 4);
-    std::uint64_t header_size = 8;
-    if (size == 1) {  // a 64-bit size follows the type
-      if (pread(fd, header + 8, 8, off_t(offset + 8)) != 8) break;
-      size = read_be(header + 8, 8);
-      header_size = 16;
-    }
-    if (size < header_size) break;
-    if (memcmp(header + 4, "moov", 4) != 0) {
-      offset += size;
-      continue;
-    }
-    std::vector<guint8> moov(size - header_size);
-    if (pread(fd, moov.data(), moov.size(), off_t(offset + header_size)) != ssize_t(moov.size()))
-      break;
-    clear_box_times(moov.data(), moov.size());
-    error.reset();
-    if (pwrite(fd, moov.data(), moov.size(), off_t(offset + header_size)) != ssize_t(moov.size()))
+  std::string why;
+  auto moov = grokimagine::mp4::read_moov(fd, &why);
+  std::optional<std::string> error;
+  if (!moov) {
+    error = why;
+  } else {
+    grokimagine::mp4::clear_times(moov->bytes);
+    if (pwrite(fd, moov->bytes.data(), moov->bytes.size(), off_t(moov->span.begin)) !=
+        ssize_t(moov->bytes.size()))
       error = std::string(g_strerror(errno));
-    break;
   }
   close(fd);
   return error;
