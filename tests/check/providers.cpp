@@ -548,6 +548,23 @@ GST_START_TEST(test_failover_to_the_next_provider) {
 }
 GST_END_TEST;
 
+// on-moderation=fail: a moderated job is the error (reason moderated, its
+// request id), fallback providers or not.
+GST_START_TEST(test_on_moderation_fail_keeps_the_error) {
+  emu::Options moderating = profile(emu::Provider::Xai);
+  moderating.moderate = true;
+  emu::Emulator xai(moderating);
+  emu::Emulator segmind(profile(emu::Provider::Segmind));
+  FallbackEnvironment fallback("SEGMIND_API_KEY", "GROKIMAGINE_SEGMIND_API_URL", segmind);
+  GstElement *source = with_fallbacks("grokimaginesrc", "xai", xai, "<segmind>", 0);
+  gst_util_set_object_arg(G_OBJECT(source), "on-moderation", "fail");
+  RunResult run = test::run_failing(source);
+  assert_str_eq(run.error_detail("reason"), "moderated");
+  assert_str_eq(run.error_detail("request-id"), xai.submits().at(0).request_id);
+  fail_unless_equals_int(segmind.counters().submits_total, 0);
+}
+GST_END_TEST;
+
 // A submit whose fate is unknown (a 500 after it arrived: the provider may
 // have made, and billed, the job) is never followed by another provider's:
 // the error says so, and the fallback saw nothing.
@@ -637,6 +654,7 @@ static Suite *providers_suite() {
   suite_add_tcase(s, failover);
   tcase_add_test(failover, test_failover_to_the_next_provider);
   tcase_add_test(failover, test_no_failover_after_an_ambiguous_submit);
+  tcase_add_test(failover, test_on_moderation_fail_keeps_the_error);
   tcase_add_test(failover, test_failover_cooldown_skips_a_failed_provider);
   tcase_add_test(failover, test_fallback_providers_checked_at_start);
   TCase *images = tcase_create("images");

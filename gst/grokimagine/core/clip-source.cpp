@@ -94,7 +94,9 @@ std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents 
                   {}, events);
   while (true) {
     auto error = run_on_provider(cancellable, events);
-    if (!error || !allows_failover(*error) || next_fallback_ >= fallbacks_.providers.size())
+    const bool kept = error && error->kind == ErrorKind::Moderated &&
+                      !generation_.settings().fallback_on_moderation;
+    if (!error || kept || !allows_failover(*error) || next_fallback_ >= fallbacks_.providers.size())
       return error;
     const auto cooldown = generation_.settings().failover_cooldown;
     if (cooldown.count() > 0)

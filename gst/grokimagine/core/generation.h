@@ -44,6 +44,9 @@ struct JobSettings {
   // `failover_cooldown`.
   std::vector<std::string> fallback_providers;
   std::chrono::seconds failover_cooldown{60};
+  // A moderated job moves on to the next provider too (on-moderation=
+  // fallback), or is the job's error (fail).
+  bool fallback_on_moderation = true;
 };
 
 class Generation {

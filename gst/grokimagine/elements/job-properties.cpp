@@ -48,6 +48,18 @@ GType grok_imagine_reuse_get_type(void) {
   return type;
 }
 
+GType grok_imagine_on_moderation_get_type(void) {
+  static GType type = 0;
+  if (g_once_init_enter(&type)) {
+    static const GEnumValue values[] = {
+        {1, "The next of fallback-providers makes the clip", "fallback"},
+        {0, "The job fails (reason moderated); a channel skips the clip", "fail"},
+        {0, nullptr, nullptr}};
+    g_once_init_leave(&type, g_enum_register_static("GrokImagineOnModeration", values));
+  }
+  return type;
+}
+
 GType grok_imagine_operation_get_type(void) {
   static GType type = 0;
   if (g_once_init_enter(&type)) {
@@ -131,6 +143,7 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
   if (kind == MediaKind::Video) {
     gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_OPERATION, GstPluginAPIFlags(0));
     gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_OUTPUT, GstPluginAPIFlags(0));
+    gst_type_mark_as_plugin_api(GROK_IMAGINE_TYPE_ON_MODERATION, GstPluginAPIFlags(0));
   }
   const JobSettings defaults = grok_imagine_default_settings(kind);
   const bool video = kind == MediaKind::Video;
@@ -279,6 +292,12 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                               "Seconds a provider that failed a job is skipped for the next jobs "
                               "with fallback providers, in the whole process (0: never skipped)",
                               0, G_MAXUINT, guint(defaults.failover_cooldown.count()), rw));
+    install(GROK_IMAGINE_PROP_ON_MODERATION,
+            g_param_spec_enum("on-moderation", "On moderation",
+                              "What a moderated job does with fallback-providers set: move on to "
+                              "the next provider, or fail (a channel skips the clip)",
+                              GROK_IMAGINE_TYPE_ON_MODERATION,
+                              defaults.fallback_on_moderation ? 1 : 0, rw));
     install(GROK_IMAGINE_PROP_CACHE_SIZE,
             g_param_spec_uint64("cache-size", "Cache size",
                                 "Bytes of delivered clips kept beside the journal for reuse=always "
@@ -458,6 +477,10 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.failover_cooldown = std::chrono::seconds(g_value_get_uint(value));
       defines_job = false;
       break;
+    case GROK_IMAGINE_PROP_ON_MODERATION:
+      s.fallback_on_moderation = g_value_get_enum(value) == 1;
+      defines_job = false;
+      break;
     case GROK_IMAGINE_PROP_PRICES:
       s.prices = string_or_empty(value);
       defines_job = false;
@@ -578,6 +601,9 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
       break;
     case GROK_IMAGINE_PROP_FAILOVER_COOLDOWN:
       g_value_set_uint(value, guint(s.failover_cooldown.count()));
+      break;
+    case GROK_IMAGINE_PROP_ON_MODERATION:
+      g_value_set_enum(value, s.fallback_on_moderation ? 1 : 0);
       break;
     case GROK_IMAGINE_PROP_BUDGET:
       g_value_set_double(value, s.budget_usd);

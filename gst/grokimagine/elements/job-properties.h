@@ -50,6 +50,7 @@ enum GrokImagineJobProperty {
   GROK_IMAGINE_PROP_MODE,
   GROK_IMAGINE_PROP_FALLBACK_PROVIDERS,
   GROK_IMAGINE_PROP_FAILOVER_COOLDOWN,
+  GROK_IMAGINE_PROP_ON_MODERATION,
   GROK_IMAGINE_N_JOB_PROPERTIES  // elements number their own properties from here
 };
 
@@ -59,6 +60,10 @@ GType grok_imagine_provider_get_type(void);
 // The `reuse` enum: unfinished, always, never.
 GType grok_imagine_reuse_get_type(void);
 #define GROK_IMAGINE_TYPE_REUSE (grok_imagine_reuse_get_type())
+
+// The `on-moderation` enum: fallback, fail.
+GType grok_imagine_on_moderation_get_type(void);
+#define GROK_IMAGINE_TYPE_ON_MODERATION (grok_imagine_on_moderation_get_type())
 
 // The `operation` enum: generate, extend, edit.
 GType grok_imagine_operation_get_type(void);
