@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "core/mp4.h"
 #include "core/pacing.h"
+#include "core/retry.h"
 #include "core/providers/provider.h"
 #include "core/widening.h"
 
@@ -746,6 +747,24 @@ GST_START_TEST(test_mp4_first_frame_end) {
 }
 GST_END_TEST;
 
+// One rule for every request (job polls, clips, images): which answers
+// are asked again, and what a media URL's error status means.
+GST_START_TEST(test_transient_statuses_and_media_errors) {
+  using grokimagine::ErrorKind;
+  for (unsigned status : {0u, 429u, 500u, 502u, 503u, 504u})
+    fail_unless(grokimagine::http_status_is_transient(status), "%u", status);
+  for (unsigned status : {200u, 400u, 401u, 404u, 422u, 501u, 505u, 511u})
+    fail_if(grokimagine::http_status_is_transient(status), "%u", status);
+  fail_unless(grokimagine::media_status_kind(404) == ErrorKind::NotFound);
+  fail_unless(grokimagine::media_status_kind(410) == ErrorKind::NotFound);
+  fail_unless(grokimagine::media_status_kind(403) == ErrorKind::NotAuthorized);
+  fail_unless(grokimagine::media_status_kind(401) == ErrorKind::NotAuthorized);
+  fail_unless(grokimagine::media_status_kind(503) == ErrorKind::Network);
+  fail_unless(grokimagine::media_status_kind(418) == ErrorKind::Protocol);
+  fail_unless(grokimagine::media_status_kind(505) == ErrorKind::Protocol);
+}
+GST_END_TEST;
+
 static Suite *core_suite() {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("segmind");
@@ -783,6 +802,7 @@ static Suite *core_suite() {
   tcase_add_test(pacing, test_poll_schedule_follows_xai_progress);
   tcase_add_test(pacing, test_poll_schedule_defaults_and_overrides);
   tcase_add_test(pacing, test_request_budget_spaces_one_key);
+  tcase_add_test(pacing, test_transient_statuses_and_media_errors);
   TCase *download = tcase_create("download");
   suite_add_tcase(s, download);
   tcase_add_test(download, test_widening_follows_the_link);

@@ -298,7 +298,7 @@ struct Fetch {
                     http.method.c_str(), loggable_url(http.url).c_str(), attempts, status,
                     attempt_ms());
     if (!owner->repeatable()) start_watchdog();
-    if ((status >= 500 || status == 429) && owner->repeatable()) {
+    if (http_status_is_transient(status) && owner->repeatable()) {
       const char *retry_after = soup_message_headers_get_one(headers, "Retry-After");
       attempt_failed(ErrorKind::Network, "the video host answered HTTP " + std::to_string(status),
                      status, nullptr, false, retry_after ? retry_after : "");
@@ -311,9 +311,7 @@ struct Fetch {
       return;
     }
     if (status != 200 && status != 206) {
-      ErrorKind kind = (status == 404 || status == 410)   ? ErrorKind::NotFound
-                       : (status == 401 || status == 403) ? ErrorKind::NotAuthorized
-                                                          : ErrorKind::Protocol;
+      const ErrorKind kind = media_status_kind(status);
       owner->fail(kind,
                   "the video URL answered HTTP " + std::to_string(status) +
                       (kind == ErrorKind::NotFound ? " (the link may have expired)" : ""),

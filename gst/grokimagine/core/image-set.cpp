@@ -61,14 +61,11 @@ std::optional<Error> ImageSet::fetch(Output &image, GCancellable *cancellable) c
       image.data = std::move(response.body);
       return std::nullopt;
     }
-    const bool transient = !response.oversized && (response.status == 0 || response.status == 429 ||
-                                                   response.status >= 500);
+    const bool transient = !response.oversized && http_status_is_transient(response.status);
     Error error =
         response.status == 0
             ? Error{ErrorKind::Network, "image download: " + response.transport_error, {}, 0}
-            : Error{response.status == 404 || response.status == 410 ? ErrorKind::NotFound
-                    : transient                                      ? ErrorKind::Network
-                                                                     : ErrorKind::Protocol,
+            : Error{media_status_kind(response.status),
                     "the image URL answered HTTP " + std::to_string(response.status),
                     {},
                     response.status};

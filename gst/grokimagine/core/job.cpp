@@ -12,8 +12,7 @@ namespace grokimagine {
 namespace {
 
 bool is_transient(const HttpResponse &response) {
-  return response.status == 0 || response.status == 429 ||
-         (response.status >= 500 && response.status <= 504);
+  return http_status_is_transient(response.status);
 }
 
 // A submit may be repeated only where the provider cannot have accepted it:

@@ -34,6 +34,16 @@ std::optional<milliseconds> parse_retry_after(const std::string &value) {
 
 }  // namespace
 
+bool http_status_is_transient(unsigned status) {
+  return status == 0 || status == 429 || (status >= 500 && status <= 504 && status != 501);
+}
+
+ErrorKind media_status_kind(unsigned status) {
+  if (status == 404 || status == 410) return ErrorKind::NotFound;
+  if (status == 401 || status == 403) return ErrorKind::NotAuthorized;
+  return http_status_is_transient(status) ? ErrorKind::Network : ErrorKind::Protocol;
+}
+
 RetryPolicy::RetryPolicy(const JobTiming &timing, Clock::time_point deadline)
     : timing_(timing), deadline_(deadline) {
   timing_.max_attempts = std::max(timing_.max_attempts, 1);

@@ -12,6 +12,15 @@
 
 namespace grokimagine {
 
+// An HTTP answer worth asking again for, by every request: none at all (0:
+// the transport failed), 429 (rate limited) or a server error that may pass
+// (500 to 504; 501 and 505 and up say the request will never work).
+bool http_status_is_transient(unsigned status);
+// What a media URL's (a clip's, an image's) HTTP error status means:
+// 404/410 NotFound (the link expired), 401/403 NotAuthorized, transient
+// ones Network, anything else Protocol.
+ErrorKind media_status_kind(unsigned status);
+
 class RetryPolicy {
  public:
   using Clock = std::chrono::steady_clock;
