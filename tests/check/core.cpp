@@ -649,10 +649,12 @@ static unsigned settle(unsigned connections, double per_connection, double link)
     now += span;
     received += rate(width) * std::chrono::duration<double>(span).count();
   };
-  widening.first_bytes(now, 0);
+  widening.first_bytes(now, 0, 40ms);
   run(300ms, 1);  // the head, alone
   fail_unless_equals_int(widening.width(), 1);
-  if (!widening.head_done()) return widening.width();
+  if (!widening.head_done(now, std::uint64_t(received))) return widening.width();
+  // A connection's worth of a round trip: 40 ms at one connection's rate.
+  fail_unless_equals_uint64(widening.round_trip_bytes(), std::uint64_t(rate(1) * 0.04));
   for (int steps = 0; steps < 20; steps++) {
     const unsigned before = widening.width() - widening.probes();
     fail_unless(widening.probes() >= 1 && widening.probes() <= before, "%u probes beside %u",

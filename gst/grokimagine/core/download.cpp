@@ -646,16 +646,21 @@ std::vector<int> Download::State::fill() {
 // Everything is taken: an idle connection takes the back half of the busy
 // part with the most bytes still to come. Every connection then stays busy
 // to the end with one request each, where parts of a fixed size would each
-// pay a round trip.
+// pay a round trip. The part that goes on keeps what it brings while the
+// new one's request makes its round trip, so that both end together; a
+// part too short for that is left alone.
 Fetch *Download::State::steal() {
   Fetch *longest = nullptr;
   for (auto &fetch : fetches)
     if (fetch->busy && fetch->end != kUnknown &&
         (!longest || fetch->end - fetch->pos > longest->end - longest->pos))
       longest = fetch.get();
-  if (!longest || longest->end - longest->pos < 2 * kMinPart) return nullptr;
+  if (!longest) return nullptr;
+  const std::uint64_t left = longest->end - longest->pos;
+  const std::uint64_t lead = widening.round_trip_bytes();
+  if (left < lead || left - lead < 2 * kMinPart) return nullptr;
   const std::uint64_t end = longest->end;
-  const std::uint64_t middle = longest->pos + (end - longest->pos) / 2;
+  const std::uint64_t middle = longest->pos + (left + lead) / 2;
   split_at(middle);
   return &start_part(middle, end);
 }
@@ -751,7 +756,7 @@ void Download::State::check_head() {
   GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                   "the first frame's bytes are here (%" G_GUINT64_FORMAT " received)",
                   progress.received());
-  if (widening.head_done()) open_probes();
+  if (widening.head_done(Widening::Clock::now(), progress.received())) open_probes();
 }
 
 void Download::State::open_probes() {
@@ -786,7 +791,7 @@ void Download::State::body_began(const Fetch &fetch) {
   const auto now = Widening::Clock::now();
   if (!first_bytes_seen) {
     first_bytes_seen = true;
-    widening.first_bytes(now, progress.received());
+    widening.first_bytes(now, progress.received(), std::chrono::milliseconds(fetch.attempt_ms()));
   }
   const auto waiting = std::find(probes_waiting.begin(), probes_waiting.end(), fetch.id);
   if (waiting == probes_waiting.end()) return;

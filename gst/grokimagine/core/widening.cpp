@@ -5,9 +5,15 @@
 
 namespace grokimagine {
 
-void Widening::first_bytes(Clock::time_point now, std::uint64_t received) {
+void Widening::first_bytes(Clock::time_point now, std::uint64_t received,
+                           std::chrono::milliseconds latency) {
   mark_time_ = now;
   mark_bytes_ = received;
+  latency_ = latency;
+}
+
+std::uint64_t Widening::round_trip_bytes() const {
+  return std::uint64_t(per_connection_ * std::chrono::duration<double>(latency_).count());
 }
 
 // As many probes as there are connections, within the most allowed.
@@ -16,8 +22,9 @@ void Widening::step() {
   width_ = std::min(most_, 2 * width_);
 }
 
-bool Widening::head_done() {
+bool Widening::head_done(Clock::time_point now, std::uint64_t received) {
   if (settled_ || width_ > 1) return false;
+  per_connection_ = rate_since(now, received);
   if (most_ <= 1) {
     settled_ = true;
     return false;
@@ -59,6 +66,7 @@ Widening::Verdict Widening::judge(Clock::time_point now, std::uint64_t received,
   // bring at least half of the first.
   const double needed = 1.0 + 0.5 * double(width_ - before_) / double(before_);
   if (rate_before_ > 0 && rate_with_ >= rate_before_ * needed) {
+    per_connection_ = rate_with_ / width_;
     if (width_ >= most_) {
       settled_ = true;
       return Verdict::Enough;
@@ -68,6 +76,7 @@ Widening::Verdict Widening::judge(Clock::time_point now, std::uint64_t received,
     return Verdict::Widen;
   }
   if (!final) return Verdict::Undecided;
+  per_connection_ = rate_with_ / before_;  // they only shared it
   width_ = before_;
   settled_ = true;
   return Verdict::Drop;

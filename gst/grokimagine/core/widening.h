@@ -30,11 +30,17 @@ class Widening {
   unsigned probes() const { return width_ - before_; }
   bool settled() const { return settled_; }
 
-  // The first connection's body began: its rate counts from here.
-  void first_bytes(Clock::time_point now, std::uint64_t received);
+  // The first connection's body began, `latency` after it was asked for:
+  // its rate counts from here.
+  void first_bytes(Clock::time_point now, std::uint64_t received,
+                   std::chrono::milliseconds latency);
   // The first frame's bytes are here: true when probes should open (the
   // width is then larger).
-  bool head_done();
+  bool head_done(Clock::time_point now, std::uint64_t received);
+  // What one connection brings in one round trip, as last measured: the
+  // lead a part that goes on has over a new one taking the rest, whose
+  // first byte comes a round trip later (0 before any measure).
+  std::uint64_t round_trip_bytes() const;
   // The probes' first bytes came, `latency` after they were asked for: the
   // rate with them counts from here. judge() may accept them after
   // early_window() and decides after window().
@@ -71,9 +77,10 @@ class Widening {
   std::chrono::milliseconds latency_{0};
   Clock::time_point mark_time_;  // where the rate being measured began
   std::uint64_t mark_bytes_ = 0;
-  double rate_before_ = -1;  // bytes/s without the probes (< 0: not measured yet)
-  double rate_with_ = 0;     // bytes/s with them
-  double compared_ = 0;      // the rate without them the last verdict compared with
+  double rate_before_ = -1;    // bytes/s without the probes (< 0: not measured yet)
+  double per_connection_ = 0;  // bytes/s of one connection, as last measured
+  double rate_with_ = 0;       // bytes/s with them
+  double compared_ = 0;        // the rate without them the last verdict compared with
 };
 
 }  // namespace grokimagine
