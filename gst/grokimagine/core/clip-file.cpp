@@ -78,8 +78,7 @@ std::optional<Error> ClipFile::create(const std::string &keep, const char *log_i
     g_autofree gchar *path = nullptr;
     fd_ = g_file_open_tmp("grokimagine-XXXXXX.mp4", &path, &gerror);
     if (fd_ < 0)
-      return Error{
-          ErrorKind::Io, std::string("cannot create a temporary file: ") + gerror->message, {}, 0};
+      return Error::io(std::string("cannot create a temporary file: ") + gerror->message);
     // Anonymous: the clip goes away with us.
     g_unlink(path);
     return std::nullopt;
@@ -88,10 +87,8 @@ std::optional<Error> ClipFile::create(const std::string &keep, const char *log_i
   g_autofree gchar *dir = g_path_get_dirname(keep.c_str());
   g_autofree gchar *base = g_path_get_basename(keep.c_str());
   auto cannot_write = [&](int code) {
-    return Error{ErrorKind::Io,
-                 "Property 'location': cannot write beside '" + keep + "': " + g_strerror(code),
-                 {},
-                 0};
+    return Error::io("Property 'location': cannot write beside '" + keep +
+                     "': " + g_strerror(code));
   };
   remove_stale_parts(dir, base, log_id);
   fd_ = open_unnamed(dir);
@@ -118,7 +115,7 @@ std::optional<Error> ClipFile::open_existing(const std::string &path, std::uint6
   fd_ = open_regular_file(path, Symlinks::Refuse, &why);
   struct stat info;
   if (fd_ < 0 || fstat(fd_, &info) != 0)
-    return Error{ErrorKind::Io, "cannot open the cached clip '" + path + "': " + why, {}, 0};
+    return Error::io("cannot open the cached clip '" + path + "': " + why);
   *size = std::uint64_t(info.st_size);
   return std::nullopt;
 }

@@ -31,12 +31,9 @@ std::optional<Error> check_destination(const std::string &location) {
     const gchar *tmp = g_get_tmp_dir();
     std::string problem = cannot_create_in(tmp);
     if (problem.empty()) return std::nullopt;
-    return Error{ErrorKind::Io,
-                 "The clip is downloaded to a temporary file in " + std::string(tmp) +
+    return Error::io("The clip is downloaded to a temporary file in " + std::string(tmp) +
                      " ($TMPDIR), but " + problem +
-                     ". Set TMPDIR to a writable directory, or set 'location'.",
-                 {},
-                 0};
+                     ". Set TMPDIR to a writable directory, or set 'location'.");
   }
   const std::string named = "Property 'location' is '" + location + "': ";
   if (location.back() == G_DIR_SEPARATOR || g_file_test(location.c_str(), G_FILE_TEST_IS_DIR))
@@ -118,11 +115,8 @@ static std::optional<Error> copy_to_location(const std::string &from, const std:
                    nullptr, nullptr, nullptr, &error) ||
       g_rename(temp.c_str(), location.c_str()) != 0) {
     g_unlink(temp.c_str());
-    return Error{ErrorKind::Io,
-                 "cannot copy the cached clip to location '" + location +
-                     "': " + (error ? error->message : g_strerror(errno)),
-                 {},
-                 0};
+    return Error::io("cannot copy the cached clip to location '" + location +
+                     "': " + (error ? error->message : g_strerror(errno)));
   }
   return std::nullopt;
 }

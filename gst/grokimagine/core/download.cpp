@@ -905,7 +905,7 @@ void Download::State::fail(ErrorKind kind, std::string why, unsigned status, std
   file.discard();
   if (kind != ErrorKind::Cancelled)
     GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "failed: %s", why.c_str());
-  progress.mark_failed(Error{kind, std::move(why), {}, status}, std::move(body));
+  progress.mark_failed(Error::of(kind, std::move(why), status), std::move(body));
 }
 
 Download::Download(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -951,7 +951,7 @@ std::unique_ptr<Download> Download::start(const HttpRequest &request, const std:
   const std::string &url = request.url;
   if (!g_uri_is_valid(url.c_str(), G_URI_FLAGS_NONE, nullptr) ||
       !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://"))) {
-    *error = Error{ErrorKind::Protocol, "the provider named an invalid video URL", {}, 0};
+    *error = Error::protocol("the provider named an invalid video URL");
     return nullptr;
   }
   if (auto failure = state->file.create(keep_path, state->log_id())) {

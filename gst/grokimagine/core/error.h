@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 namespace grokimagine {
 
@@ -30,6 +31,21 @@ struct Error {
   // The submit reached the provider, which may have accepted (and billed)
   // the job without our learning its id.
   bool maybe_billed = false;
+
+  // Named constructors: an error with no request id yet (with_request_id()
+  // adds it once a job exists).
+  static Error of(ErrorKind kind, std::string message, unsigned http_status = 0) {
+    return Error{kind, std::move(message), {}, http_status};
+  }
+  static Error cancelled() { return of(ErrorKind::Cancelled, "cancelled"); }
+  static Error protocol(std::string message, unsigned http_status = 0) {
+    return of(ErrorKind::Protocol, std::move(message), http_status);
+  }
+  static Error network(std::string message, unsigned http_status = 0) {
+    return of(ErrorKind::Network, std::move(message), http_status);
+  }
+  static Error io(std::string message) { return of(ErrorKind::Io, std::move(message)); }
+  static Error timeout(std::string message) { return of(ErrorKind::Timeout, std::move(message)); }
 };
 
 // After a submit, every error names the job so that the user can resume it.

@@ -106,12 +106,9 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
     if (from_env) settings_.api_key = from_env;
   }
   if (settings_.api_key.empty())
-    return Error{ErrorKind::NotAuthorized,
-                 std::string("No API key for ") + provider_->name() +
-                     ": set the api-key property or the " + provider_->key_env() +
-                     " environment variable.",
-                 {},
-                 0};
+    return Error::of(ErrorKind::NotAuthorized, std::string("No API key for ") + provider_->name() +
+                                                   ": set the api-key property or the " +
+                                                   provider_->key_env() + " environment variable.");
   request_id_ = settings_.request_id;
   if (!request_id_.empty())
     if (std::string problem = request_id_problem(request_id_); !problem.empty())

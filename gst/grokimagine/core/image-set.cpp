@@ -31,11 +31,9 @@ std::optional<Error> ImageSet::run(GCancellable *cancellable, const JobEvents &e
         return with_request_id(*error, generation_.request_id());
     image.mime_type = sniff_mime_type(image.data);
     if (!g_str_has_prefix(image.mime_type.c_str(), "image/"))
-      return with_request_id(Error{ErrorKind::Protocol,
-                                   "the provider sent " + image.mime_type + " instead of an image",
-                                   {},
-                                   0},
-                             generation_.request_id());
+      return with_request_id(
+          Error::protocol("the provider sent " + image.mime_type + " instead of an image"),
+          generation_.request_id());
   }
   return std::nullopt;
 }
@@ -55,20 +53,17 @@ std::optional<Error> ImageSet::fetch(Output &image, GCancellable *cancellable) c
     // fails (and may be tried again).
     request.timeout_ms = guint(policy.request_timeout().count());
     HttpResponse response = HttpClient::instance().send(request, cancellable);
-    if (response.cancelled || g_cancellable_is_cancelled(cancellable))
-      return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
+    if (response.cancelled || g_cancellable_is_cancelled(cancellable)) return Error::cancelled();
     if (response.status == 200) {
       image.data = std::move(response.body);
       return std::nullopt;
     }
     const bool transient = !response.oversized && http_status_is_transient(response.status);
-    Error error =
-        response.status == 0
-            ? Error{ErrorKind::Network, "image download: " + response.transport_error, {}, 0}
-            : Error{media_status_kind(response.status),
-                    "the image URL answered HTTP " + std::to_string(response.status),
-                    {},
-                    response.status};
+    Error error = response.status == 0
+                      ? Error::network("image download: " + response.transport_error)
+                      : Error::of(media_status_kind(response.status),
+                                  "the image URL answered HTTP " + std::to_string(response.status),
+                                  response.status);
     if (!transient) return error;
     const auto decision = policy.after_failure(attempt, response.header("Retry-After"));
     if (decision.verdict != RetryPolicy::Verdict::Retry) {
@@ -78,8 +73,7 @@ std::optional<Error> ImageSet::fetch(Output &image, GCancellable *cancellable) c
     GST_CAT_INFO_ID(grokimagine_core_debug, log_id(settings.log_id),
                     "image fetch attempt %d failed (%s); retrying in %" G_GINT64_FORMAT " ms",
                     attempt, error.message.c_str(), gint64(decision.wait.count()));
-    if (!sleep_cancellable(cancellable, decision.wait))
-      return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
+    if (!sleep_cancellable(cancellable, decision.wait)) return Error::cancelled();
   }
 }
 

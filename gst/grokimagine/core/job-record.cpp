@@ -61,17 +61,15 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
       g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(found->created);
       g_autofree gchar *at = g_date_time_format(when, "%F %T");
       const gint64 left_min = (retained_until(*found, retention_) - now + 59) / 60;
-      return Error{ErrorKind::InvalidSettings,
-                   "The same job was submitted at " + std::string(at) +
-                       " and no answer was recorded (a crash, or an error that may hide an "
-                       "accepted job): the provider may have billed it. Nothing was sent now. "
-                       "Check the provider's dashboard; to submit anyway set reuse=never, or "
-                       "wait " +
-                       std::to_string(left_min) +
-                       " min until the provider could no longer deliver it (journal entry " +
-                       entry_.fingerprint + " in " + journal_.dir() + ").",
-                   {},
-                   0};
+      return Error::of(ErrorKind::InvalidSettings,
+                       "The same job was submitted at " + std::string(at) +
+                           " and no answer was recorded (a crash, or an error that may hide an "
+                           "accepted job): the provider may have billed it. Nothing was sent now. "
+                           "Check the provider's dashboard; to submit anyway set reuse=never, or "
+                           "wait " +
+                           std::to_string(left_min) +
+                           " min until the provider could no longer deliver it (journal entry " +
+                           entry_.fingerprint + " in " + journal_.dir() + ").");
     }
   }
   // The job this one replaces stays listable and resumable by its id.

@@ -24,10 +24,6 @@ bool submit_is_repeatable(const HttpResponse &response) {
   return response.not_sent || response.status == 429 || response.status == 503;
 }
 
-Error cancelled() {
-  return Error{ErrorKind::Cancelled, "cancelled", {}, 0};
-}
-
 bool is_terminal(JobStatus::State state) {
   return state != JobStatus::State::Pending && state != JobStatus::State::Running;
 }
@@ -71,11 +67,8 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
   timed.log_phase = phase_name(phase);
   auto failure = [&](const HttpResponse &response) {
     if (response.status != 0) return provider_.http_error(response, phase);
-    Error error{
-        ErrorKind::Network,
-        std::string("network error while ") + phase_name(phase) + ": " + response.transport_error,
-        {},
-        0};
+    Error error = Error::network(std::string("network error while ") + phase_name(phase) + ": " +
+                                 response.transport_error);
     // An answer that cannot be read is still an answer: the job may exist.
     if (phase == Phase::Submit && !response.not_sent) note_maybe_billed(error, provider_);
     return error;
@@ -83,10 +76,10 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
   for (int attempt = 1;; attempt++) {
     std::shared_ptr<HttpAnswer> answer = in_flight ? *in_flight : nullptr;
     if (!answer) {
-      if (settle_only_) return cancelled();
+      if (settle_only_) return Error::cancelled();
       if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(),
                                                cancellable))
-        return cancelled();
+        return Error::cancelled();
       // Never past the overall deadline, never past the per-request limit.
       timed.timeout_ms = guint(policy.request_timeout().count());
       timed.log_attempt = attempt;
@@ -101,10 +94,10 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
         GST_CAT_INFO_ID(grokimagine_core_debug, log_id(log_id_),
                         "stopped waiting while %s; the request goes on and its answer is kept",
                         phase_name(phase));
-      return cancelled();
+      return Error::cancelled();
     }
     if (in_flight) in_flight->reset();
-    if (response.cancelled) return cancelled();
+    if (response.cancelled) return Error::cancelled();
     if (response.status != 0) api_answered_ = true;
     bool retry = !response.oversized &&
                  (phase == Phase::Submit ? submit_is_repeatable(response) : is_transient(response));
@@ -160,7 +153,7 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
                     "%s: attempt %d failed (%s); retrying in %" G_GINT64_FORMAT " ms%s",
                     phase_name(phase), attempt, why.c_str(), gint64(decision.wait.count()),
                     response.header("Retry-After").empty() ? "" : " (as Retry-After asks)");
-    if (settle_only_ || !sleep_cancellable(cancellable, decision.wait)) return cancelled();
+    if (settle_only_ || !sleep_cancellable(cancellable, decision.wait)) return Error::cancelled();
   }
 }
 
@@ -238,18 +231,13 @@ Error Job::not_completed(const JobStatus &status) const {
   const std::string detail = status.detail.empty() ? "" : ": " + status.detail;
   switch (status.state) {
     case JobStatus::State::Moderated:
-      return Error{ErrorKind::Moderated,
-                   provider + " withheld the result: it was blocked by moderation" + detail,
-                   {},
-                   0};
+      return Error::of(ErrorKind::Moderated,
+                       provider + " withheld the result: it was blocked by moderation" + detail);
     case JobStatus::State::Expired:
-      return Error{ErrorKind::Expired, provider + " reports the job expired" + detail, {}, 0};
+      return Error::of(ErrorKind::Expired, provider + " reports the job expired" + detail);
     default:
-      return Error{
-          ErrorKind::JobFailed,
-          provider + " reports the job failed" + (detail.empty() ? ": no detail given" : detail),
-          {},
-          0};
+      return Error::of(ErrorKind::JobFailed, provider + " reports the job failed" +
+                                                 (detail.empty() ? ": no detail given" : detail));
   }
 }
 
@@ -286,16 +274,13 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
     if (last) {
       const auto delay = schedule.next_delay(Clock::now());
       if (Clock::now() + delay > deadline_)
-        return stamped(Error{ErrorKind::Timeout,
-                             "the job did not finish within the timeout of " +
-                                 std::to_string(timing_.timeout.count()) + " s (last status " +
-                                 last->provider_status + "); set request-id to resume it",
-                             {},
-                             0});
+        return stamped(Error::timeout("the job did not finish within the timeout of " +
+                                      std::to_string(timing_.timeout.count()) + " s (last status " +
+                                      last->provider_status + "); set request-id to resume it"));
       GST_CAT_DEBUG_ID(grokimagine_core_debug, log_id_.c_str(),
                        "job %s: next status request in %lld ms", request_id.c_str(),
                        static_cast<long long>(delay.count()));
-      if (!sleep_cancellable(cancellable, delay)) return cancelled();
+      if (!sleep_cancellable(cancellable, delay)) return Error::cancelled();
     }
     auto sent = send(provider_.status_request(request_id, endpoint_), Phase::Status, cancellable);
     if (auto *error = std::get_if<Error>(&sent)) return stamped(*error);
@@ -327,11 +312,8 @@ Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &input
     }
   }
   if (last->outputs.empty())
-    return stamped(
-        Error{ErrorKind::Protocol,
-              std::string(provider_.name()) + " reports the job complete but names no result",
-              {},
-              0});
+    return stamped(Error::protocol(std::string(provider_.name()) +
+                                   " reports the job complete but names no result"));
   GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "job %s done: %zu file(s)",
                   request_id.c_str(), last->outputs.size());
   return last->outputs;

@@ -190,18 +190,13 @@ std::optional<Error> Journal::ensure_dir() const {
       " (set the journal property or GROKIMAGINE_JOURNAL to another directory, or to an "
       "empty value to turn the journal off)";
   if (g_mkdir_with_parents(dir_.c_str(), 0700) != 0)
-    return Error{ErrorKind::Io,
-                 "cannot create the job journal '" + dir_ + "': " + g_strerror(errno) + guidance,
-                 {},
-                 0};
+    return Error::io("cannot create the job journal '" + dir_ + "': " + g_strerror(errno) +
+                     guidance);
   // Whoever can write in the journal can make a run follow their job, or
   // delete files through it: only a directory of the user's own.
   if (auto why = untrusted(dir_, Symlinks::Follow))
-    return Error{ErrorKind::Io,
-                 "the job journal '" + dir_ + "' is not safe to use: " + *why +
-                     ". Use a directory only you can write (chmod 700)" + guidance,
-                 {},
-                 0};
+    return Error::io("the job journal '" + dir_ + "' is not safe to use: " + *why +
+                     ". Use a directory only you can write (chmod 700)" + guidance);
   return std::nullopt;
 }
 
@@ -224,10 +219,7 @@ std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint
   const std::string path = dir_ + G_DIR_SEPARATOR_S + fingerprint + ".lock";
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    *error = Error{ErrorKind::Io,
-                   "cannot open the job journal's lock '" + path + "': " + g_strerror(errno),
-                   {},
-                   0};
+    *error = Error::io("cannot open the job journal's lock '" + path + "': " + g_strerror(errno));
     return std::nullopt;
   }
   Lock lock(fd);
@@ -235,15 +227,13 @@ std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint
   // Polled rather than blocking, so that a stop interrupts the wait.
   while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      *error = Error{ErrorKind::Timeout,
-                     "another pipeline is submitting the same job (journal entry " + fingerprint +
-                         ") and has not finished within " + std::to_string(wait_ms / 1000) + " s",
-                     {},
-                     0};
+      *error = Error::timeout("another pipeline is submitting the same job (journal entry " +
+                              fingerprint + ") and has not finished within " +
+                              std::to_string(wait_ms / 1000) + " s");
       return std::nullopt;
     }
     if (!sleep_cancellable(cancellable, std::chrono::milliseconds(50))) {
-      *error = Error{ErrorKind::Cancelled, "cancelled", {}, 0};
+      *error = Error::cancelled();
       return std::nullopt;
     }
   }
@@ -267,11 +257,8 @@ std::optional<Error> Journal::write_at(const std::string &path, JournalEntry ent
   const std::string text = serialize(entry);
   std::string temp = path + ".XXXXXX";
   auto fail = [&](const char *what) {
-    return Error{ErrorKind::Io,
-                 std::string("cannot ") + what + " the job journal entry '" + path +
-                     "': " + g_strerror(errno),
-                 {},
-                 0};
+    return Error::io(std::string("cannot ") + what + " the job journal entry '" + path +
+                     "': " + g_strerror(errno));
   };
   int fd = g_mkstemp_full(temp.data(), O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return fail("create");
@@ -328,14 +315,10 @@ std::optional<Error> Journal::archive(const JournalEntry &entry) const {
     return std::nullopt;
   const std::string dir = history_dir();
   if (g_mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Error{ErrorKind::Io,
-                 "cannot create the journal's history '" + dir + "': " + g_strerror(errno),
-                 {},
-                 0};
+    return Error::io("cannot create the journal's history '" + dir + "': " + g_strerror(errno));
   // It is the journal's own, as the journal is: never somewhere a link leads.
   if (auto why = untrusted(dir, Symlinks::Refuse))
-    return Error{
-        ErrorKind::Io, "the journal's history '" + dir + "' is not safe to use: " + *why, {}, 0};
+    return Error::io("the journal's history '" + dir + "' is not safe to use: " + *why);
   // The request id too: jobs of one second (reuse=never) are still apart.
   // Ids are letters, digits and ". _ : -" (request_id_problem), safe here.
   g_autofree gchar *name =

@@ -15,7 +15,7 @@
 namespace grokimagine {
 
 Error invalid_setting(std::string message) {
-  return Error{ErrorKind::InvalidSettings, std::move(message), {}, 0};
+  return Error::of(ErrorKind::InvalidSettings, std::move(message));
 }
 
 std::string request_id_problem(const std::string &id) {

@@ -77,10 +77,8 @@ class Aimlapi final : public Provider {
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
     if (!root)
-      return Error{ErrorKind::Protocol,
-                   "aimlapi sent an unreadable job status (" + why + ")",
-                   {},
-                   response.status};
+      return Error::protocol("aimlapi sent an unreadable job status (" + why + ")",
+                             response.status);
     JobStatus status;
     const std::string word = json::string_at(root.get(), "status");
     status.provider_status = word;

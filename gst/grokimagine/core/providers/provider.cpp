@@ -74,10 +74,8 @@ Headers Provider::bearer_headers(const Endpoint &endpoint) {
 }
 
 Error Provider::unknown_status(const std::string &word, unsigned http_status) const {
-  return Error{ErrorKind::Protocol,
-               std::string(name()) + " sent an unknown job status '" + word + "'",
-               {},
-               http_status};
+  return Error::protocol(std::string(name()) + " sent an unknown job status '" + word + "'",
+                         http_status);
 }
 
 std::string Provider::path_segment(const std::string &id) {
@@ -90,17 +88,13 @@ Parsed<Submitted> Provider::submitted_id(const HttpResponse &response, const cha
   json::NodePtr root = json::parse_object(response.body, &why);
   std::string id = root ? json::string_at(root.get(), member) : "";
   if (id.empty())
-    return Error{ErrorKind::Protocol,
-                 std::string(name()) + " accepted the job but its answer names no " + member +
-                     " (" + (root ? std::string("no such member") : why) + ")",
-                 {},
-                 response.status};
+    return Error::protocol(std::string(name()) + " accepted the job but its answer names no " +
+                               member + " (" + (root ? std::string("no such member") : why) + ")",
+                           response.status);
   if (std::string problem = request_id_problem(id); !problem.empty())
-    return Error{
-        ErrorKind::Protocol,
+    return Error::protocol(
         std::string(name()) + " accepted the job but its " + member + " cannot be used: " + problem,
-        {},
-        response.status};
+        response.status);
   return Submitted{id, std::nullopt};
 }
 

@@ -132,7 +132,7 @@ class Provider {
   }
   // The uploaded file's id.
   virtual Parsed<std::string> parse_upload(const HttpResponse & /*response*/) const {
-    return Error{ErrorKind::Protocol, "no Files API", {}, 0};
+    return Error::protocol("no Files API");
   }
   virtual HttpRequest delete_file_request(const std::string & /*file_id*/,
                                           const Endpoint & /*endpoint*/) const {

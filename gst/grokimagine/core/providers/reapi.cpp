@@ -118,10 +118,7 @@ class Reapi final : public Provider {
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
     if (!root)
-      return Error{ErrorKind::Protocol,
-                   "reapi sent an unreadable task status (" + why + ")",
-                   {},
-                   response.status};
+      return Error::protocol("reapi sent an unreadable task status (" + why + ")", response.status);
     JobStatus status;
     const std::string word = json::string_at(root.get(), "status");
     status.provider_status = word;

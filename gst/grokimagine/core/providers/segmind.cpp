@@ -162,10 +162,8 @@ class Segmind final : public Provider {
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
     if (!root)
-      return Error{ErrorKind::Protocol,
-                   "segmind sent an unreadable job status (" + why + ")",
-                   {},
-                   response.status};
+      return Error::protocol("segmind sent an unreadable job status (" + why + ")",
+                             response.status);
     JobStatus status;
     status.provider_status = json::string_at(root.get(), "status");
     if (response.status == 422 || status.provider_status == "FAILED") {

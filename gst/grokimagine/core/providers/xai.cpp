@@ -158,10 +158,8 @@ class Xai final : public Provider {
     json::NodePtr root = json::parse_object(response.body, &why);
     std::string id = root ? json::string_at(root.get(), "id") : "";
     if (id.empty() || !request_id_problem(id).empty())
-      return Error{ErrorKind::Protocol,
-                   "xai accepted the upload but its answer names no usable file id",
-                   {},
-                   response.status};
+      return Error::protocol("xai accepted the upload but its answer names no usable file id",
+                             response.status);
     return id;
   }
 
@@ -268,8 +266,7 @@ class Xai final : public Provider {
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
     if (!root)
-      return Error{
-          ErrorKind::Protocol, "xai sent an unreadable answer (" + why + ")", {}, response.status};
+      return Error::protocol("xai sent an unreadable answer (" + why + ")", response.status);
     if (JsonNode *data = json::node_at(root.get(), "data")) return finished_images(data, response);
     return submitted_id(response, "request_id");
   }
@@ -294,10 +291,7 @@ class Xai final : public Provider {
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
     if (!root)
-      return Error{ErrorKind::Protocol,
-                   "xai sent an unreadable job status (" + why + ")",
-                   {},
-                   response.status};
+      return Error::protocol("xai sent an unreadable job status (" + why + ")", response.status);
     if (auto progress = json::number_at(root.get(), "progress"))
       status.progress = int(CLAMP(*progress, 0.0, 100.0));
     // A status that is there but not a word (7, null) is not "pending": it
@@ -305,8 +299,7 @@ class Xai final : public Provider {
     JsonNode *status_node = json::node_at(root.get(), "status");
     if (status_node && !(JSON_NODE_HOLDS_VALUE(status_node) &&
                          json_node_get_value_type(status_node) == G_TYPE_STRING))
-      return Error{
-          ErrorKind::Protocol, "xai sent a job status that is not a word", {}, response.status};
+      return Error::protocol("xai sent a job status that is not a word", response.status);
     std::string word = json::string_at(root.get(), "status");
     if (!word.empty()) status.provider_status = word;
     // 1e10 ticks are one US dollar.
