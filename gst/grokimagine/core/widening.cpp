@@ -51,7 +51,7 @@ void Widening::probes_answered(Clock::time_point now, std::uint64_t received,
 }
 
 std::chrono::milliseconds Widening::early_window() const {
-  return std::clamp(latency_, kMinEarlyWindow, kMaxWindow);
+  return std::clamp(latency_ / 2, kMinEarlyWindow, kMaxWindow);
 }
 
 std::chrono::milliseconds Widening::window() const {
@@ -63,8 +63,8 @@ Widening::Verdict Widening::judge(Clock::time_point now, std::uint64_t received,
   compared_ = rate_before_;
   // Under per-connection caps the probes multiply the rate by width/before;
   // under one shared bottleneck they leave it as it was. They pay when they
-  // bring at least half of the first.
-  const double needed = 1.0 + 0.5 * double(width_ - before_) / double(before_);
+  // bring at least half of that gain (early: most of it).
+  const double needed = 1.0 + (final ? 0.5 : 0.8) * double(width_ - before_) / double(before_);
   if (rate_before_ > 0 && rate_with_ >= rate_before_ * needed) {
     per_connection_ = rate_with_ / width_;
     if (width_ >= most_) {

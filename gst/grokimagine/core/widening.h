@@ -61,8 +61,10 @@ class Widening {
   std::string rates() const;
 
   // The shortest windows a step is measured over: a few pacing ticks of a
-  // shaped link, a round trip or three of a real one (TCP's ramp).
-  static constexpr std::chrono::milliseconds kMinEarlyWindow{100};
+  // shaped link; half a round trip (early) or three (TCP's ramp) of a real
+  // one. Early, only probes that bring most of what a per-connection cap
+  // gives are kept: a short window may catch a shared link's burst.
+  static constexpr std::chrono::milliseconds kMinEarlyWindow{50};
   static constexpr std::chrono::milliseconds kMinWindow{150};
   static constexpr std::chrono::milliseconds kMaxWindow{1000};
 
