@@ -50,10 +50,11 @@ class Download {
   // bytes the decoder waits for have the whole link: when the first bytes
   // show the moov after the mdat, the tail with the moov comes at once on
   // one more connection. Once the first video frame's bytes are here (the
-  // moov's tables tell where), and where the CDN takes Range, one more
-  // connection at a time takes the back half of the longest part left,
-  // kept only while each raises the total rate (Widening), up to
-  // `connections`; a reader that seeks far ahead gets a part of its own.
+  // moov's tables tell where), and where the CDN takes Range, more
+  // connections (1, then 2, then 4...) each take the back half of the
+  // longest part left, kept only while they raise the total rate
+  // (Widening), up to `connections`; a reader that seeks far ahead gets a
+  // part of its own.
   // Each part follows the rules above on its own. A CDN that ignores Range
   // gets one request, read in order.
   static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
