@@ -135,8 +135,17 @@ void DownloadProgress::mark_finished() {
   std::function<void()> callback;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    callback = std::move(finished_callback_);
+  }
+  // Before readers can see the end: what the callback says (the element's
+  // "Clip downloaded") then reaches the bus before the end of stream they
+  // go on to, never after it.
+  if (callback) callback();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
     size_ = on_disk_.run_end(0);
     finished_ = true;
+    // One given meanwhile runs below (its order then is not promised).
     callback = std::move(finished_callback_);
   }
   changed_.notify_all();

@@ -64,8 +64,9 @@ class DownloadProgress {
   void mark_failed(Error error, std::string body = {});
 
   // Runs `callback` once the download is complete: on the writer's thread,
-  // or at once when it already is; never when it fails. For what must not
-  // wait for a reader, which a sink may hold back (prerolled in PAUSED).
+  // before readers see the end (so a message it posts comes before their
+  // EOS), or at once when it already is; never when it fails. For what must
+  // not wait for a reader, which a sink may hold back (prerolled in PAUSED).
   void on_finished(std::function<void()> callback);
 
  private:
