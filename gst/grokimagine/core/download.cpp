@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "mp4.h"
+#include "request.h"
 #include "widening.h"
 
 namespace grokimagine {

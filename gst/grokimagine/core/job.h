@@ -12,17 +12,9 @@
 #include <string>
 
 #include "providers/provider.h"
+#include "retry.h"
 
 namespace grokimagine {
-
-struct JobTiming {
-  // Fixed time between status requests; 0 follows the provider's schedule.
-  std::chrono::milliseconds poll_interval{0};
-  std::chrono::seconds timeout{900};             // overall deadline, from submit to video URL
-  int max_attempts = 6;                          // per request, for transient failures
-  std::chrono::milliseconds retry_backoff{500};  // before the first retry, then doubled
-  std::chrono::seconds request_timeout{30};      // one API request, answer included
-};
 
 struct JobEvents {
   // The checks that may stop a job without sending it passed (the journal,

@@ -20,4 +20,13 @@ void init_logging() {
   });
 }
 
+std::string loggable_url(const std::string &url) {
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (!uri) return "(unparsable URL)";
+  const char *host = g_uri_get_host(uri);
+  std::string shown = std::string(g_uri_get_scheme(uri)) + "://" + (host ? host : "");
+  if (g_uri_get_port(uri) > 0) shown += ":" + std::to_string(g_uri_get_port(uri));
+  return shown + g_uri_get_path(uri);
+}
+
 }  // namespace grokimagine

@@ -19,6 +19,11 @@ inline const char *log_id(const std::string &id) {
   return id.empty() ? nullptr : id.c_str();
 }
 
+// A URL as the debug log shows it: scheme://host[:port]/path, without user
+// info, query or fragment (pre-signed CDN URLs carry their credentials in
+// the query).
+std::string loggable_url(const std::string &url);
+
 }  // namespace grokimagine
 
 // grokimagine: jobs (submit, poll schedule, status changes, retries)

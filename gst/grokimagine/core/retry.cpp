@@ -76,13 +76,4 @@ RetryPolicy::Decision RetryPolicy::after_failure(int failures, const std::string
   return {Verdict::Retry, wait, {}};
 }
 
-std::string loggable_url(const std::string &url) {
-  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  if (!uri) return "(unparsable URL)";
-  const char *host = g_uri_get_host(uri);
-  std::string shown = std::string(g_uri_get_scheme(uri)) + "://" + (host ? host : "");
-  if (g_uri_get_port(uri) > 0) shown += ":" + std::to_string(g_uri_get_port(uri));
-  return shown + g_uri_get_path(uri);
-}
-
 }  // namespace grokimagine

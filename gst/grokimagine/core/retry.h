@@ -8,9 +8,20 @@
 #include <chrono>
 #include <string>
 
-#include "job.h"
+#include "error.h"
 
 namespace grokimagine {
+
+// How a job's requests are timed, from the job's properties (poll-interval,
+// timeout, retries, retry-backoff, request-timeout).
+struct JobTiming {
+  // Fixed time between status requests; 0 follows the provider's schedule.
+  std::chrono::milliseconds poll_interval{0};
+  std::chrono::seconds timeout{900};             // overall deadline, from submit to video URL
+  int max_attempts = 6;                          // per request, for transient failures
+  std::chrono::milliseconds retry_backoff{500};  // before the first retry, then doubled
+  std::chrono::seconds request_timeout{30};      // one API request, answer included
+};
 
 // An HTTP answer worth asking again for, by every request: none at all (0:
 // the transport failed), 429 (rate limited) or a server error that may pass
@@ -63,10 +74,5 @@ class RetryPolicy {
   JobTiming timing_;
   Clock::time_point deadline_;
 };
-
-// A URL as the debug log shows it: scheme://host[:port]/path, without user
-// info, query or fragment (pre-signed CDN URLs carry their credentials in
-// the query).
-std::string loggable_url(const std::string &url);
 
 }  // namespace grokimagine
