@@ -345,9 +345,12 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   // pushes what the network brought: waiting for a whole block would hold
   // the first frame back by the time a block takes to arrive (26 ms at
   // 2.5 MB/s). Waiting for bytes is buffering, as a network source reports it.
-  // Not at the end of a finished download: nothing is awaited there, and a
-  // buffering cycle would make gst-launch pause and resume for nothing.
-  const bool stalled = download.available_from(offset) == 0 && !download.finished();
+  // Not at the end of the clip: no byte is awaited there (only the
+  // download's last step, after its "Clip downloaded"), and a buffering
+  // cycle would make gst-launch pause and resume for nothing.
+  const auto clip_size = download.size();
+  const bool at_end = clip_size && offset >= *clip_size;
+  const bool stalled = !at_end && download.available_from(offset) == 0 && !download.finished();
   if (stalled) post_buffering(self, 0);
   const auto waited = download.wait_for(offset, offset + 1, cancellable);
   // Whatever ends the wait ends the buffering: an application (gst-launch)
