@@ -11,6 +11,7 @@ packages=(
   gstreamer1.0-x glib-networking ca-certificates fonts-dejavu-core
   python3-gi gir1.2-gstreamer-1.0 shared-mime-info
   clang libclang-rt-14-dev valgrind
+  libpq-dev postgresql
 )
 
 missing=()

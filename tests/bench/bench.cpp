@@ -1200,42 +1200,56 @@ int soak_child(const std::string &side, double minutes, const std::string &api_u
   return 0;
 }
 
-// Runs one side in a child process of its own: its figures alone.
-Soak soak_side(const char *side, double minutes, const std::string &api_url,
-               const std::string &clips_dir) {
-  g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
-  const std::string minutes_text = format("%.3f", minutes);
-  const gchar *argv[] = {self,
-                         "--soak-child",
-                         side,
-                         "--minutes",
-                         minutes_text.c_str(),
-                         "--soak-api-url",
-                         api_url.c_str(),
-                         "--soak-clips",
-                         clips_dir.c_str(),
-                         nullptr};
-  g_autofree gchar *out = nullptr;
-  g_autofree gchar *err = nullptr;
-  gint status = 0;
-  g_autoptr(GError) error = nullptr;
-  if (!g_spawn_sync(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr,
-                    &out, &err, &status, &error) ||
-      !g_spawn_check_wait_status(status, nullptr))
-    fail(std::string("soak ") + side + ": " + (error ? error->message : err ? err : ""));
-  Soak result;
-  const char *line = strstr(out, "soak ");
-  if (!line) fail(std::string("soak ") + side + " printed nothing");
-  g_auto(GStrv) fields = g_strsplit(line + 5, " ", -1);
-  result.seconds = g_ascii_strtod(fields[0], nullptr);
-  result.cpu_s = g_ascii_strtod(fields[1], nullptr);
-  for (int i = 2; fields[i]; i++) {
-    result.rss_mb.push_back(g_ascii_strtod(fields[i], nullptr));
-    const char *colon = strchr(fields[i], ':');
-    result.threads.push_back(colon ? std::atoi(colon + 1) : -1);
+// One side in a child process of its own (its figures alone), started now;
+// finish() waits for it and reads its samples. Both sides run at once, so
+// that they share the machine's conditions (and the run takes half as long).
+class SoakSide {
+ public:
+  SoakSide(const char *side, double minutes, const std::string &api_url,
+           const std::string &clips_dir)
+      : side_(side) {
+    g_autofree gchar *self = g_file_read_link("/proc/self/exe", nullptr);
+    const std::string minutes_text = format("%.3f", minutes);
+    const gchar *argv[] = {self,
+                           "--soak-child",
+                           side,
+                           "--minutes",
+                           minutes_text.c_str(),
+                           "--soak-api-url",
+                           api_url.c_str(),
+                           "--soak-clips",
+                           clips_dir.c_str(),
+                           nullptr};
+    g_autoptr(GError) error = nullptr;
+    process_ = g_subprocess_newv(argv, GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_PIPE), &error);
+    if (!process_) fail(std::string("soak ") + side + ": " + error->message);
   }
-  return result;
-}
+  ~SoakSide() { g_clear_object(&process_); }
+
+  Soak finish() {
+    g_autofree gchar *out = nullptr;
+    g_autoptr(GError) error = nullptr;
+    if (!g_subprocess_communicate_utf8(process_, nullptr, nullptr, &out, nullptr, &error) ||
+        !g_subprocess_get_successful(process_))
+      fail("soak " + side_ + (error ? std::string(": ") + error->message : " failed"));
+    Soak result;
+    const char *line = out ? strstr(out, "soak ") : nullptr;
+    if (!line) fail("soak " + side_ + " printed nothing");
+    g_auto(GStrv) fields = g_strsplit(line + 5, " ", -1);
+    result.seconds = g_ascii_strtod(fields[0], nullptr);
+    result.cpu_s = g_ascii_strtod(fields[1], nullptr);
+    for (int i = 2; fields[i]; i++) {
+      result.rss_mb.push_back(g_ascii_strtod(fields[i], nullptr));
+      const char *colon = strchr(fields[i], ':');
+      result.threads.push_back(colon ? std::atoi(colon + 1) : -1);
+    }
+    return result;
+  }
+
+ private:
+  std::string side_;
+  GSubprocess *process_ = nullptr;
+};
 
 // Past the warm-up: the median RSS of the first and last thirds, the slope
 // over the second half (MB/h, least squares), threads (min-max), CPU s/s.
@@ -1294,10 +1308,10 @@ void channel_soak(const Config &config) {
               " ! filesink location=" + clips_dir + "/clip" + std::to_string(i) + ".mp4");
     run_to_eos(download.get());
   }
-  const SoakFigures channel =
-      figures_of(soak_side("channel", minutes, emulator.api_url(), clips_dir), warm_up_s);
-  const SoakFigures playlist =
-      figures_of(soak_side("playlist", minutes, emulator.api_url(), clips_dir), warm_up_s);
+  SoakSide channel_side("channel", minutes, emulator.api_url(), clips_dir);
+  SoakSide playlist_side("playlist", minutes, emulator.api_url(), clips_dir);
+  const SoakFigures channel = figures_of(channel_side.finish(), warm_up_s);
+  const SoakFigures playlist = figures_of(playlist_side.finish(), warm_up_s);
   for (int i = 0; i < kSoakClips; i++)
     g_unlink((std::string(clips_dir) + "/clip" + std::to_string(i) + ".mp4").c_str());
   g_rmdir(clips_dir);

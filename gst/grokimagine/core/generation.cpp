@@ -4,6 +4,7 @@
 
 #include "local-file.h"
 #include "log.h"
+#include "store.h"
 
 namespace grokimagine {
 
@@ -164,8 +165,16 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
     described.operation = operation_name(request.operation);
     described.video = request.video;
   }
-  record_.prepare(settings_.journal ? *settings_.journal : Journal::default_dir(), settings_.reuse,
-                  std::move(described), provider_->retention());
+  const std::string store = settings_.store ? *settings_.store : default_store();
+  std::shared_ptr<EntryStore> entries;
+  if (!store.empty()) {
+    Error refused;
+    entries = open_store(store, settings_.timing.request_timeout, &refused);
+    if (!entries) return refused;
+  }
+  record_.prepare(
+      Journal(settings_.journal ? *settings_.journal : Journal::default_dir(), std::move(entries)),
+      settings_.reuse, std::move(described), provider_->retention());
   GST_CAT_INFO_ID(grokimagine_core_debug, settings_.log_id.c_str(),
                   "prepared a job for %s (%s), model %s; nothing sent yet", provider_->name(),
                   settings_.api_url.c_str(), request.model.c_str());

@@ -33,6 +33,10 @@ struct JobSettings {
   // The job journal's directory: unset for the default (Journal::default_dir),
   // empty for none.
   std::optional<std::string> journal;
+  // Where the journal's entries live when machines share them: a
+  // PostgreSQL connection string (store.h); unset for GROKIMAGINE_STORE,
+  // empty for the journal's directory.
+  std::optional<std::string> store;
   Reuse reuse = Reuse::Unfinished;
   std::uint64_t cache_size = std::uint64_t(1)
                              << 30;  // bytes of delivered clips kept (reuse=always)

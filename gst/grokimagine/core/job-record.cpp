@@ -30,9 +30,9 @@ std::string job_fingerprint(const std::string &provider, const std::string &api_
                     submit.body);
 }
 
-void JobRecord::prepare(const std::string &dir, Reuse reuse, JournalEntry entry,
+void JobRecord::prepare(Journal journal, Reuse reuse, JournalEntry entry,
                         std::chrono::seconds retention) {
-  journal_ = Journal(dir);
+  journal_ = std::move(journal);
   reuse_ = reuse;
   entry_ = std::move(entry);
   retention_ = retention;
@@ -46,7 +46,11 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
   auto lock = journal_.lock(entry_.fingerprint, wait_ms, cancellable, &error);
   if (!lock) return error;
   const gint64 now = now_s();
-  auto found = journal_.read(entry_.fingerprint);
+  // A journal that cannot say whether the job was paid for must not be
+  // taken for one that has no entry: nothing is sent.
+  std::optional<Error> unreadable;
+  auto found = journal_.read(entry_.fingerprint, &unreadable);
+  if (unreadable) return *unreadable;
   const bool fresh = found && now < retained_until(*found, retention_);
   if (found && fresh && reuse_ != Reuse::Never) {
     if (found->state == JournalEntry::State::Submitted && !found->request_id.empty()) {
@@ -69,7 +73,7 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
                            "wait " +
                            std::to_string(left_min) +
                            " min until the provider could no longer deliver it (journal entry " +
-                           entry_.fingerprint + " in " + journal_.dir() + ").");
+                           entry_.fingerprint + " in " + journal_.where() + ").");
     }
   }
   // The job this one replaces stays listable and resumable by its id.
@@ -163,7 +167,7 @@ std::string JobRecord::cached_clip(std::string *request_id) const {
   auto found = journal_.read(entry_.fingerprint);
   if (!found || found->state != JournalEntry::State::Delivered) return {};
   std::string path = journal_.cache_path(entry_.fingerprint);
-  if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) return {};
+  if (path.empty() || !g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) return {};
   // Used now: the least recently used clips are evicted first.
   g_utime(path.c_str(), nullptr);
   *request_id = found->request_id;

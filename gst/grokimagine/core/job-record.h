@@ -22,9 +22,8 @@ enum class Reuse {
 class JobRecord {
  public:
   // `entry` describes the job (provider, model, prompt, ...); `fingerprint`
-  // is of what the provider will see. An empty `dir` records nothing.
-  void prepare(const std::string &dir, Reuse reuse, JournalEntry entry,
-               std::chrono::seconds retention);
+  // is of what the provider will see. A journal that is off records nothing.
+  void prepare(Journal journal, Reuse reuse, JournalEntry entry, std::chrono::seconds retention);
   bool enabled() const { return journal_.enabled(); }
   const std::string &fingerprint() const { return entry_.fingerprint; }
 

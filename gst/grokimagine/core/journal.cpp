@@ -44,7 +44,9 @@ bool is_fingerprint(const std::string &text) {
          std::all_of(text.begin(), text.end(), [](char c) { return g_ascii_isxdigit(c); });
 }
 
-std::string serialize(const JournalEntry &entry) {
+}  // namespace
+
+std::string journal_entry_to_json(const JournalEntry &entry) {
   g_autoptr(JsonBuilder) builder = json_builder_new();
   json_builder_begin_object(builder);
   json::add_member(builder, "version", gint64(1));
@@ -80,7 +82,7 @@ std::string serialize(const JournalEntry &entry) {
   return json::to_string(builder);
 }
 
-std::optional<JournalEntry> parse(const std::string &text) {
+std::optional<JournalEntry> journal_entry_from_json(const std::string &text) {
   json::NodePtr root = json::parse_object(text);
   if (!root) return std::nullopt;
   JsonNode *node = root.get();
@@ -127,6 +129,8 @@ std::optional<JournalEntry> parse(const std::string &text) {
   return entry;
 }
 
+namespace {
+
 // An entry is a few hundred bytes: anything else under its name (a FIFO,
 // a link, a huge file) is not one.
 std::optional<std::string> read_entry_file(const std::string &path) {
@@ -155,18 +159,22 @@ std::string Journal::default_dir() {
   return dir;
 }
 
-Journal::Journal(std::string dir) : dir_(std::move(dir)) {
+Journal::Journal(std::string dir, std::shared_ptr<EntryStore> store)
+    : dir_(std::move(dir)), store_(std::move(store)) {
   init_logging();
 }
 
+std::string Journal::where() const {
+  return store_ ? store_->describe() : dir_;
+}
+
 Journal::Lock &Journal::Lock::operator=(Lock &&other) noexcept {
-  std::swap(fd_, other.fd_);
+  std::swap(release_, other.release_);
   return *this;
 }
 
 Journal::Lock::~Lock() {
-  // Closing the descriptor releases the flock.
-  if (fd_ >= 0) close(fd_);
+  if (release_) release_();
 }
 
 std::optional<std::string> Journal::untrusted(const std::string &dir, Symlinks symlinks) {
@@ -205,6 +213,7 @@ std::string Journal::entry_path(const std::string &fingerprint) const {
 }
 
 std::string Journal::cache_path(const std::string &fingerprint) const {
+  if (dir_.empty()) return {};
   g_autofree gchar *path =
       g_build_filename(dir_.c_str(), "clips", (fingerprint + ".mp4").c_str(), nullptr);
   return path;
@@ -212,6 +221,11 @@ std::string Journal::cache_path(const std::string &fingerprint) const {
 
 std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint wait_ms,
                                            GCancellable *cancellable, Error *error) const {
+  if (store_) {
+    auto release = store_->lock(fingerprint, wait_ms, cancellable, error);
+    if (!release) return std::nullopt;
+    return Lock(std::move(release));
+  }
   if (auto failure = ensure_dir()) {
     *error = *failure;
     return std::nullopt;
@@ -222,7 +236,8 @@ std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint
     *error = Error::io("cannot open the job journal's lock '" + path + "': " + g_strerror(errno));
     return std::nullopt;
   }
-  Lock lock(fd);
+  // Closing the descriptor releases the flock.
+  Lock lock([fd] { close(fd); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   // Polled rather than blocking, so that a stop interrupts the wait.
   while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -240,21 +255,29 @@ std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint
   return lock;
 }
 
-std::optional<JournalEntry> Journal::read(const std::string &fingerprint) const {
+std::optional<JournalEntry> Journal::read(const std::string &fingerprint,
+                                          std::optional<Error> *error) const {
   if (!is_fingerprint(fingerprint)) return std::nullopt;
+  if (store_) {
+    std::optional<Error> failure;
+    auto entry = store_->read(fingerprint, &failure);
+    if (error) *error = failure;
+    return entry;
+  }
   auto text = read_entry_file(entry_path(fingerprint));
-  return text ? parse(*text) : std::nullopt;
+  return text ? journal_entry_from_json(*text) : std::nullopt;
 }
 
 std::optional<Error> Journal::write(JournalEntry entry) const {
-  if (auto failure = ensure_dir()) return failure;
   entry.updated = g_get_real_time() / G_USEC_PER_SEC;
+  if (store_) return store_->write(entry);
+  if (auto failure = ensure_dir()) return failure;
   const std::string path = entry_path(entry.fingerprint);
   return write_at(path, std::move(entry));
 }
 
 std::optional<Error> Journal::write_at(const std::string &path, JournalEntry entry) const {
-  const std::string text = serialize(entry);
+  const std::string text = journal_entry_to_json(entry);
   std::string temp = path + ".XXXXXX";
   auto fail = [&](const char *what) {
     return Error::io(std::string("cannot ") + what + " the job journal entry '" + path +
@@ -283,6 +306,7 @@ std::optional<Error> Journal::write_at(const std::string &path, JournalEntry ent
 
 void Journal::remove(const std::string &fingerprint) const {
   if (!is_fingerprint(fingerprint)) return;
+  if (store_) return store_->remove(fingerprint);
   g_unlink(entry_path(fingerprint).c_str());
 }
 
@@ -313,6 +337,7 @@ std::vector<std::string> history_files(const std::string &dir, const std::string
 std::optional<Error> Journal::archive(const JournalEntry &entry) const {
   if (!is_fingerprint(entry.fingerprint) || !request_id_problem(entry.request_id).empty())
     return std::nullopt;
+  if (store_) return store_->archive(entry, kHistoryPerDescription);
   const std::string dir = history_dir();
   if (g_mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Error::io("cannot create the journal's history '" + dir + "': " + g_strerror(errno));
@@ -332,7 +357,13 @@ std::optional<Error> Journal::archive(const JournalEntry &entry) const {
   return std::nullopt;
 }
 
-std::vector<JournalEntry> Journal::list() const {
+std::vector<JournalEntry> Journal::list(std::optional<Error> *error) const {
+  if (store_) {
+    std::optional<Error> failure;
+    auto entries = store_->list(&failure);
+    if (error) *error = failure;
+    return entries;
+  }
   std::vector<JournalEntry> entries;
   g_autoptr(GDir) dir = g_dir_open(dir_.c_str(), 0, nullptr);
   if (!dir) return entries;
@@ -345,7 +376,7 @@ std::vector<JournalEntry> Journal::list() const {
   if (!untrusted(history, Symlinks::Refuse)) {
     for (const std::string &name : history_files(history, {})) {
       auto text = read_entry_file(history + G_DIR_SEPARATOR_S + name);
-      auto entry = text ? parse(*text) : std::nullopt;
+      auto entry = text ? journal_entry_from_json(*text) : std::nullopt;
       if (!entry || name.compare(0, entry->fingerprint.size(), entry->fingerprint) != 0) continue;
       entry->archived = true;
       entries.push_back(std::move(*entry));
@@ -361,6 +392,7 @@ void Journal::store_clip(
     const std::function<std::int64_t(std::uint64_t, void *, std::size_t)> &read,
     std::uint64_t cache_bytes) const {
   const std::string path = cache_path(fingerprint);
+  if (path.empty()) return;
   g_autofree gchar *clips = g_path_get_dirname(path.c_str());
   if (g_mkdir_with_parents(clips, 0700) != 0) return;
   // Eviction deletes files in it: never somewhere a link leads.

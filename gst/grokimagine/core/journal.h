@@ -8,7 +8,9 @@
 // 0600: prompts and media URLs are private; the key is never written, only
 // a hash of it inside the fingerprint). Writes go to a temporary file,
 // fsync, rename: a crash leaves the old entry or the new one. A lock file
-// per fingerprint (flock) orders processes and threads.
+// per fingerprint (flock) orders processes and threads. With a `store` the
+// entries live there instead (EntryStore), shared by every machine that
+// uses it; delivered clips stay in the directory, on each machine.
 #pragma once
 
 #include <gio/gio.h>
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,32 +72,62 @@ inline gint64 retained_until(const JournalEntry &entry, std::chrono::seconds ret
   return entry.created + gint64(retention.count());
 }
 
+// An entry as the journal writes it (JSON), and read back: none when the
+// text is not one (or names a request id the plugin would not have written).
+std::string journal_entry_to_json(const JournalEntry &entry);
+std::optional<JournalEntry> journal_entry_from_json(const std::string &text);
+
+// Where entries live when several machines share them (store.h): the same
+// operations as the journal's files, each bounded in time. Every message
+// names the store without its password.
+class EntryStore {
+ public:
+  virtual ~EntryStore() = default;
+  // Holds `fingerprint`'s entry against every other user of the store until
+  // the returned function runs (or the process ends); waits at most
+  // `wait_ms` for another holder. Empty with `error` set when not held.
+  virtual std::function<void()> lock(const std::string &fingerprint, guint wait_ms,
+                                     GCancellable *cancellable, Error *error) = 0;
+  // The entry, none when there is none; `error` set when the store could
+  // not say (which is not "none": an entry may be there).
+  virtual std::optional<JournalEntry> read(const std::string &fingerprint,
+                                           std::optional<Error> *error) = 0;
+  virtual std::optional<Error> write(const JournalEntry &entry) = 0;
+  virtual void remove(const std::string &fingerprint) = 0;
+  virtual std::optional<Error> archive(const JournalEntry &entry, std::size_t keep) = 0;
+  virtual std::vector<JournalEntry> list(std::optional<Error> *error) = 0;
+  virtual std::string describe() const = 0;
+};
+
 class Journal {
  public:
   // GROKIMAGINE_JOURNAL when set (empty: off), else
   // $XDG_STATE_HOME/grokimagine (~/.local/state/grokimagine).
   static std::string default_dir();
 
-  explicit Journal(std::string dir);
+  // `dir` holds the entries, or with a `store` only the delivered clips
+  // (empty: none kept).
+  explicit Journal(std::string dir, std::shared_ptr<EntryStore> store = nullptr);
   // Why `dir` cannot hold a journal or its clips: not a directory (or,
   // with Symlinks::Refuse, a link to one), not the user's, writable by
   // others. None when it can.
   static std::optional<std::string> untrusted(const std::string &dir, Symlinks symlinks);
-  bool enabled() const { return !dir_.empty(); }
+  bool enabled() const { return store_ || !dir_.empty(); }
   const std::string &dir() const { return dir_; }
+  // Where the entries are, for messages: the directory, or the store.
+  std::string where() const;
 
   // Holds the entry of one fingerprint against other processes and threads
-  // until destroyed.
+  // (and, with a store, machines) until destroyed.
   class Lock {
    public:
-    explicit Lock(int fd = -1) : fd_(fd) {}
-    Lock(Lock &&other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    explicit Lock(std::function<void()> release) : release_(std::move(release)) {}
+    Lock(Lock &&other) noexcept : release_(std::move(other.release_)) { other.release_ = nullptr; }
     Lock &operator=(Lock &&other) noexcept;
     ~Lock();
-    bool held() const { return fd_ >= 0; }
 
    private:
-    int fd_;
+    std::function<void()> release_;
   };
 
   // Waits for the lock until `cancellable` fires or `wait_ms` pass (then an
@@ -102,7 +135,10 @@ class Journal {
   std::optional<Lock> lock(const std::string &fingerprint, guint wait_ms, GCancellable *cancellable,
                            Error *error) const;
 
-  std::optional<JournalEntry> read(const std::string &fingerprint) const;
+  // The entry, none when there is none; `error` (when given) set when the
+  // journal could not say.
+  std::optional<JournalEntry> read(const std::string &fingerprint,
+                                   std::optional<Error> *error = nullptr) const;
   // Durably replaces the entry (temporary file, fsync, rename).
   std::optional<Error> write(JournalEntry entry) const;
   void remove(const std::string &fingerprint) const;
@@ -112,9 +148,9 @@ class Journal {
   std::optional<Error> archive(const JournalEntry &entry) const;
   static constexpr std::size_t kHistoryPerDescription = 32;
   // Every entry, the current ones and the history's, newest first.
-  std::vector<JournalEntry> list() const;
+  std::vector<JournalEntry> list(std::optional<Error> *error = nullptr) const;
 
-  // Where a delivered clip is kept for reuse=always.
+  // Where a delivered clip is kept for reuse=always (empty: no directory).
   std::string cache_path(const std::string &fingerprint) const;
   // Copies a clip (`read`: offset, buffer, size -> bytes read, 0 at the end)
   // into the cache as `fingerprint`'s, then evicts the least recently used
@@ -131,6 +167,7 @@ class Journal {
   std::optional<Error> write_at(const std::string &path, JournalEntry entry) const;
 
   std::string dir_;
+  std::shared_ptr<EntryStore> store_;
 };
 
 // SHA-256 of `text`, in hex.

@@ -250,6 +250,15 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
               "Directory of the job journal, which makes running the same job twice cost one job "
               "(unset: GROKIMAGINE_JOURNAL, else $XDG_STATE_HOME/grokimagine; empty: no journal)",
               nullptr, rw));
+  install(GROK_IMAGINE_PROP_STORE,
+          g_param_spec_string(
+              "store", "Store",
+              "Where the journal's entries live when machines share one key: a PostgreSQL "
+              "connection string or postgresql:// URI (write-only: it may hold a password; unset: "
+              "GROKIMAGINE_STORE; empty: the journal directory). Delivered clips stay in the "
+              "journal directory",
+              nullptr,
+              GParamFlags(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   install(GROK_IMAGINE_PROP_REUSE,
           g_param_spec_enum("reuse", "Reuse",
                             "What a journal entry of the same description is good for: follow an "
@@ -459,6 +468,11 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
     case GROK_IMAGINE_PROP_JOURNAL:
       s.journal = g_value_get_string(value) ? std::optional<std::string>(g_value_get_string(value))
                                             : std::nullopt;
+      defines_job = false;
+      break;
+    case GROK_IMAGINE_PROP_STORE:
+      s.store = g_value_get_string(value) ? std::optional<std::string>(g_value_get_string(value))
+                                          : std::nullopt;
       defines_job = false;
       break;
     case GROK_IMAGINE_PROP_REUSE:

@@ -1,0 +1,381 @@
+#include "store.h"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "log.h"
+#include "request.h"
+
+namespace grokimagine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// SQLSTATEs the store's answers are told apart by.
+constexpr const char *kLockNotAvailable = "55P03";  // lock_timeout passed
+constexpr const char *kQueryCanceled = "57014";     // statement_timeout passed
+
+// The schema: entries by fingerprint, the history of each description's
+// earlier jobs, and the version these tables are at. Made on first use
+// under a transaction lock, so that machines starting together make it once.
+constexpr const char *kSchema =
+    "BEGIN;"
+    "SELECT pg_advisory_xact_lock(7164951235817029221);"
+    "CREATE TABLE IF NOT EXISTS grokimagine_schema (version integer NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS grokimagine_jobs ("
+    " fingerprint text PRIMARY KEY, state text NOT NULL, created bigint NOT NULL,"
+    " updated bigint NOT NULL, request_id text NOT NULL, entry jsonb NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS grokimagine_job_history ("
+    " fingerprint text NOT NULL, request_id text NOT NULL, created bigint NOT NULL,"
+    " entry jsonb NOT NULL, PRIMARY KEY (fingerprint, request_id));"
+    "INSERT INTO grokimagine_schema SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM grokimagine_schema);"
+    "COMMIT;"
+    "SELECT max(version) FROM grokimagine_schema;";
+
+using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// The store's name in messages: where it is and who connects, never the
+// password (nor anything else the connection string holds).
+std::string name_of(PQconninfoOption *options) {
+  std::string name;
+  for (const char *key : {"host", "hostaddr", "port", "dbname", "user"})
+    for (PQconninfoOption *option = options; option->keyword; option++)
+      if (g_str_equal(option->keyword, key) && option->val && *option->val)
+        name += std::string(name.empty() ? "" : " ") + key + "=" + option->val;
+  return "the job store (PostgreSQL" + (name.empty() ? std::string() : " " + name) + ")";
+}
+
+// The advisory lock of a fingerprint: its first 64 bits.
+std::string lock_key(const std::string &fingerprint) {
+  return std::to_string(gint64(g_ascii_strtoull(fingerprint.substr(0, 16).c_str(), nullptr, 16)));
+}
+
+// One connection to the store, used by one thread at a time (its owner's
+// mutex), connected on first use and again after a loss.
+class Connection {
+ public:
+  Connection(std::string conninfo, std::string name, std::chrono::milliseconds timeout)
+      : conninfo_(std::move(conninfo)), name_(std::move(name)), timeout_(timeout) {}
+  ~Connection() { close(); }
+  Connection(const Connection &) = delete;
+  Connection &operator=(const Connection &) = delete;
+
+  // Runs `sql` (with `params` as $1, $2, ...; none: several statements may
+  // follow one another) and gives the last statement's result. `wait`
+  // bounds the wait beyond the statement timeout (a lock's). Null with
+  // `error` set when it failed; `sqlstate` then says why, when the server
+  // answered.
+  Result exec(const std::string &sql, const std::vector<std::string> &params,
+              GCancellable *cancellable, Error *error, std::string *sqlstate = nullptr,
+              std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
+    Result none(nullptr, PQclear);
+    if (!connected(cancellable, error)) return none;
+    const auto deadline = Clock::now() + timeout_ + wait + std::chrono::seconds(1);
+    std::vector<const char *> values;
+    for (const auto &param : params) values.push_back(param.c_str());
+    const int sent = params.empty()
+                         ? PQsendQuery(conn_, sql.c_str())
+                         : PQsendQueryParams(conn_, sql.c_str(), int(values.size()), nullptr,
+                                             values.data(), nullptr, nullptr, 0);
+    if (!sent) return lost(error);
+    for (int flushed; (flushed = PQflush(conn_)) != 0;)
+      if (flushed < 0 || !wait_socket(true, deadline, cancellable, error)) return lost(error);
+    Result last(nullptr, PQclear);
+    Result failed(nullptr, PQclear);
+    for (;;) {
+      if (!PQconsumeInput(conn_)) return lost(error);
+      while (!PQisBusy(conn_)) {
+        PGresult *result = PQgetResult(conn_);
+        if (!result) {
+          if (!failed) return last;
+          const char *state = PQresultErrorField(failed.get(), PG_DIAG_SQLSTATE);
+          if (sqlstate) *sqlstate = state ? state : "";
+          *error = Error::io(name_ + ": " + trimmed(PQresultErrorMessage(failed.get())));
+          return none;
+        }
+        const ExecStatusType status = PQresultStatus(result);
+        if (status == PGRES_FATAL_ERROR && !failed)
+          failed.reset(result);
+        else
+          last.reset(result);
+      }
+      if (!wait_socket(false, deadline, cancellable, error)) {
+        // Stopped, or the server went silent: what runs there is cancelled
+        // and the connection (with any lock it held) let go.
+        if (PGcancel *cancel = PQgetCancel(conn_)) {
+          char why[256];
+          PQcancel(cancel, why, sizeof why);
+          PQfreeCancel(cancel);
+        }
+        close();
+        return none;
+      }
+    }
+  }
+
+  void close() {
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+  }
+
+  const std::string &name() const { return name_; }
+
+ private:
+  static std::string trimmed(const char *message) {
+    std::string text(message ? message : "");
+    while (!text.empty() && g_ascii_isspace(text.back())) text.pop_back();
+    return text;
+  }
+
+  Result lost(Error *error) {
+    *error = Error::io(name_ + " was lost: " + trimmed(PQerrorMessage(conn_)));
+    close();
+    return Result(nullptr, PQclear);
+  }
+
+  // Waits until the socket can be written (or read), the deadline passes
+  // (an error) or `cancellable` fires (cancelled).
+  bool wait_socket(bool write, Clock::time_point deadline, GCancellable *cancellable,
+                   Error *error) {
+    GPollFD fds[2] = {{PQsocket(conn_), gushort(write ? G_IO_OUT : G_IO_IN), 0}, {}};
+    const bool cancellable_fd = cancellable && g_cancellable_make_pollfd(cancellable, &fds[1]);
+    for (;;) {
+      if (g_cancellable_is_cancelled(cancellable)) {
+        *error = Error::cancelled();
+        break;
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        *error = Error::timeout(name_ + " did not answer in time");
+        break;
+      }
+      fds[0].revents = 0;
+      const int ready = g_poll(fds, cancellable_fd ? 2 : 1, gint(left));
+      if (ready > 0 && fds[0].revents) {
+        if (cancellable_fd) g_cancellable_release_fd(cancellable);
+        return true;
+      }
+    }
+    if (cancellable_fd) g_cancellable_release_fd(cancellable);
+    return false;
+  }
+
+  bool connected(GCancellable *cancellable, Error *error) {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return true;
+    close();
+    const auto deadline = Clock::now() + timeout_;
+    const std::string seconds =
+        std::to_string(std::max<long long>(1, (timeout_.count() + 999) / 1000));
+    const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", nullptr};
+    const char *values[] = {conninfo_.c_str(), "grokimagine", seconds.c_str(), nullptr};
+    conn_ = PQconnectStartParams(keys, values, 1);
+    if (!conn_) {
+      *error = Error::io(name_ + " cannot be reached: out of memory");
+      return false;
+    }
+    PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
+    while (polling != PGRES_POLLING_OK) {
+      if (PQstatus(conn_) == CONNECTION_BAD || polling == PGRES_POLLING_FAILED) {
+        *error = Error::io(name_ + " cannot be reached: " + trimmed(PQerrorMessage(conn_)));
+        close();
+        return false;
+      }
+      if (!wait_socket(polling == PGRES_POLLING_WRITING, deadline, cancellable, error)) {
+        if (error->kind == ErrorKind::Timeout)
+          *error = Error::io(name_ + " cannot be reached: no answer within " +
+                             std::to_string(timeout_.count()) + " ms");
+        close();
+        return false;
+      }
+      polling = PQconnectPoll(conn_);
+    }
+    PQsetnonblocking(conn_, 1);
+    // The server's notices (a table that exists already) go to the debug
+    // log, not to the application's stderr.
+    PQsetNoticeProcessor(
+        conn_,
+        [](void *, const char *message) {
+          GST_CAT_LOG(grokimagine_core_debug, "store: %s", message);
+        },
+        nullptr);
+    GST_CAT_DEBUG(grokimagine_core_debug, "connected to %s", name_.c_str());
+    // Every statement bounded, on the server too.
+    const std::string bound =
+        "SET statement_timeout = " + std::to_string(timeout_.count()) + ";" + kSchema;
+    Result version = exec(bound, {}, cancellable, error);
+    if (!version) return false;
+    const int found =
+        PQntuples(version.get()) == 1 ? std::atoi(PQgetvalue(version.get(), 0, 0)) : 0;
+    if (found > kStoreSchemaVersion) {
+      *error = Error::io(name_ + " holds schema version " + std::to_string(found) +
+                         ", newer than this plugin's (" + std::to_string(kStoreSchemaVersion) +
+                         "): update the plugin on this machine");
+      close();
+      return false;
+    }
+    return true;
+  }
+
+  std::string conninfo_;
+  std::string name_;
+  std::chrono::milliseconds timeout_;
+  PGconn *conn_ = nullptr;
+};
+
+class PostgresStore : public EntryStore {
+ public:
+  PostgresStore(std::string conninfo, std::string name, std::chrono::milliseconds timeout)
+      : conninfo_(std::move(conninfo)),
+        name_(std::move(name)),
+        timeout_(timeout),
+        connection_(conninfo_, name_, timeout_) {}
+
+  std::function<void()> lock(const std::string &fingerprint, guint wait_ms,
+                             GCancellable *cancellable, Error *error) override {
+    // A connection of the lock's own: the lock lives as long as it does,
+    // and a machine that dies lets go of it with its connection.
+    auto held = std::make_shared<Connection>(conninfo_, name_, timeout_);
+    const std::string key = lock_key(fingerprint);
+    // The wait is the lock's (lock_timeout), not a statement's.
+    const std::string sql = "BEGIN; SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = " +
+                            std::to_string(std::max(1u, wait_ms)) + "; SELECT pg_advisory_lock(" +
+                            key + "); COMMIT;";
+    std::string sqlstate;
+    if (!held->exec(sql, {}, cancellable, error, &sqlstate, std::chrono::milliseconds(wait_ms))) {
+      if (sqlstate == kLockNotAvailable)
+        *error = Error::timeout("another pipeline is submitting the same job (journal entry " +
+                                fingerprint + " in " + name_ + ") and has not finished within " +
+                                std::to_string(wait_ms / 1000) + " s");
+      return nullptr;
+    }
+    GST_CAT_DEBUG(grokimagine_core_debug, "journal %s: held in %s", fingerprint.c_str(),
+                  name_.c_str());
+    return [held, key] {
+      Error ignored;
+      // Closing the connection would release it too; unlocking keeps no
+      // connection waiting on the server for its end.
+      held->exec("SELECT pg_advisory_unlock(" + key + ")", {}, nullptr, &ignored);
+    };
+  }
+
+  std::optional<JournalEntry> read(const std::string &fingerprint,
+                                   std::optional<Error> *error) override {
+    std::lock_guard<std::mutex> hold(mutex_);
+    Error failure;
+    Result result =
+        connection_.exec("SELECT entry::text FROM grokimagine_jobs WHERE fingerprint = $1",
+                         {fingerprint}, nullptr, &failure);
+    if (!result) {
+      if (error) *error = failure;
+      return std::nullopt;
+    }
+    if (PQntuples(result.get()) != 1) return std::nullopt;
+    return journal_entry_from_json(PQgetvalue(result.get(), 0, 0));
+  }
+
+  std::optional<Error> write(const JournalEntry &entry) override {
+    std::lock_guard<std::mutex> hold(mutex_);
+    Error failure;
+    Result result = connection_.exec(
+        "INSERT INTO grokimagine_jobs (fingerprint, state, created, updated, request_id, entry) "
+        "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (fingerprint) DO UPDATE SET "
+        "state = EXCLUDED.state, created = EXCLUDED.created, updated = EXCLUDED.updated, "
+        "request_id = EXCLUDED.request_id, entry = EXCLUDED.entry",
+        {entry.fingerprint, journal_state_name(entry.state), std::to_string(entry.created),
+         std::to_string(entry.updated), entry.request_id, journal_entry_to_json(entry)},
+        nullptr, &failure);
+    if (!result) return failure;
+    GST_CAT_DEBUG(grokimagine_core_debug, "journal %s: %s in %s", entry.fingerprint.c_str(),
+                  journal_state_name(entry.state), name_.c_str());
+    return std::nullopt;
+  }
+
+  void remove(const std::string &fingerprint) override {
+    std::lock_guard<std::mutex> hold(mutex_);
+    Error failure;
+    if (!connection_.exec("DELETE FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint},
+                          nullptr, &failure))
+      GST_CAT_WARNING(grokimagine_core_debug, "journal %s not removed: %s", fingerprint.c_str(),
+                      failure.message.c_str());
+  }
+
+  std::optional<Error> archive(const JournalEntry &entry, std::size_t keep) override {
+    std::lock_guard<std::mutex> hold(mutex_);
+    Error failure;
+    // Kept, then the oldest beyond `keep` of its description go.
+    if (!connection_.exec("INSERT INTO grokimagine_job_history (fingerprint, request_id, created, "
+                          "entry) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+                          {entry.fingerprint, entry.request_id, std::to_string(entry.created),
+                           journal_entry_to_json(entry)},
+                          nullptr, &failure) ||
+        !connection_.exec("DELETE FROM grokimagine_job_history WHERE fingerprint = $1 AND "
+                          "request_id NOT IN (SELECT request_id FROM grokimagine_job_history "
+                          "WHERE fingerprint = $1 ORDER BY created DESC, request_id DESC LIMIT $2)",
+                          {entry.fingerprint, std::to_string(keep)}, nullptr, &failure))
+      return failure;
+    return std::nullopt;
+  }
+
+  std::vector<JournalEntry> list(std::optional<Error> *error) override {
+    std::lock_guard<std::mutex> hold(mutex_);
+    std::vector<JournalEntry> entries;
+    Error failure;
+    Result result = connection_.exec(
+        "SELECT entry::text, false, created FROM grokimagine_jobs UNION ALL "
+        "SELECT entry::text, true, created FROM grokimagine_job_history ORDER BY 3 DESC",
+        {}, nullptr, &failure);
+    if (!result) {
+      if (error) *error = failure;
+      return entries;
+    }
+    for (int row = 0; row < PQntuples(result.get()); row++) {
+      auto entry = journal_entry_from_json(PQgetvalue(result.get(), row, 0));
+      if (!entry) continue;
+      entry->archived = PQgetvalue(result.get(), row, 1)[0] == 't';
+      entries.push_back(std::move(*entry));
+    }
+    return entries;
+  }
+
+  std::string describe() const override { return name_; }
+
+ private:
+  const std::string conninfo_;
+  const std::string name_;
+  const std::chrono::milliseconds timeout_;
+  std::mutex mutex_;  // one statement at a time on connection_
+  Connection connection_;
+};
+
+}  // namespace
+
+std::string default_store() {
+  const gchar *chosen = g_getenv("GROKIMAGINE_STORE");
+  return chosen ? chosen : "";
+}
+
+std::shared_ptr<EntryStore> open_store(const std::string &conninfo,
+                                       std::chrono::milliseconds timeout, Error *error) {
+  init_logging();
+  char *why = nullptr;
+  PQconninfoOption *options = PQconninfoParse(conninfo.c_str(), &why);
+  // libpq's reason may quote the string, password and all: not repeated.
+  PQfreemem(why);
+  if (!options) {
+    *error = Error::of(ErrorKind::InvalidSettings,
+                       "Property 'store' is not a PostgreSQL connection string or URI "
+                       "(postgresql://user@host/database, or 'host=... dbname=...').");
+    return nullptr;
+  }
+  const std::string name = name_of(options);
+  PQconninfoFree(options);
+  return std::make_shared<PostgresStore>(conninfo, name, timeout);
+}
+
+}  // namespace grokimagine

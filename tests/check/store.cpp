@@ -1,0 +1,235 @@
+// A fleet on one key (the store property): machines that share a PostgreSQL
+// store pay once for a job, as processes on one machine do with the
+// journal's files. A real server (initdb, pg_ctl) on a unix socket in a
+// temporary directory; "machines" are processes with journal directories
+// of their own.
+#include <gst/check/gstcheck.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <mutex>
+
+#include "assert-string.h"
+#include "core/journal.h"
+#include "core/store.h"
+#include "postgres.h"
+#include "support.h"
+
+namespace emu = grokimagine::emulator;
+using grokimagine::JournalEntry;
+using test::RunResult;
+
+static const char *kPrompt = "A lighthouse keeper feeding gulls at dawn";
+
+// The pipeline a user runs on one machine of the fleet: its own journal
+// directory (for cached clips), the fleet's store, the key from the
+// environment.
+static test::Child spawn_machine(const emu::Emulator &emulator, const std::string &store,
+                                 const std::string &journal, const std::string &out) {
+  return test::spawn_child_pipeline(
+      "grokimaginesrc provider=segmind api-url=" + emulator.api_url() + " prompt=\"" + kPrompt +
+          "\" duration=1 poll-interval=100 ! filesink location=" + out,
+      {{"GROKIMAGINE_JOURNAL", journal},
+       {"GROKIMAGINE_STORE", store},
+       {"SEGMIND_API_KEY", emulator.options().api_key}});
+}
+
+static std::vector<JournalEntry> store_entries(const std::string &conninfo) {
+  grokimagine::Error error;
+  auto store = grokimagine::open_store(conninfo, std::chrono::seconds(10), &error);
+  fail_unless(store != nullptr, "%s", error.message.c_str());
+  std::optional<grokimagine::Error> failure;
+  auto entries = grokimagine::Journal("", store).list(&failure);
+  fail_if(failure.has_value(), "%s", failure ? failure->message.c_str() : "");
+  return entries;
+}
+
+static void wait_for(const std::function<bool()> &done, const char *what) {
+  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (!done()) {
+    fail_unless(g_get_monotonic_time() < deadline, "%s never happened", what);
+    g_usleep(20000);
+  }
+}
+
+static GstElement *make_source(const emu::Emulator &emulator, const std::string &store,
+                               const std::string &journal) {
+  GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
+  gst_util_set_object_arg(G_OBJECT(source), "provider", "segmind");
+  g_object_set(source, "api-url", emulator.api_url().c_str(), "api-key",
+               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
+               "duration", 1, "journal", journal.c_str(), "store", store.c_str(), nullptr);
+  return source;
+}
+
+// Two machines start the same job at once: one submit, both get the clip.
+GST_START_TEST(test_two_machines_submit_once) {
+  test::Postgres postgres;
+  emu::Emulator emulator(test::quick_options());
+  // The submit takes a second: the other machine starts while it is out.
+  emulator.add_fault(emu::Fault{emu::Phase::Submit, 0, {}, 1000, -1, 1});
+  test::TempDir dir;
+  test::Child a = spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
+  test::Child b = spawn_machine(emulator, postgres.conninfo(), dir.path("b"), dir.path("b.mp4"));
+  auto [status_a, printed_a] = test::finish_child(a);
+  auto [status_b, printed_b] = test::finish_child(b);
+  fail_unless(WIFEXITED(status_a) && WEXITSTATUS(status_a) == 0, "%s", printed_a.c_str());
+  fail_unless(WIFEXITED(status_b) && WEXITSTATUS(status_b) == 0, "%s", printed_b.c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  const std::string id = emulator.submits().at(0).request_id;
+  fail_unless(test::read_file(dir.path("a.mp4")) == test::read_file(emulator.clip_path(id)));
+  fail_unless(test::read_file(dir.path("b.mp4")) == test::read_file(emulator.clip_path(id)));
+  fail_unless(test::contains(printed_a + printed_b, "RESUMED"), "%s\n%s", printed_a.c_str(),
+              printed_b.c_str());
+  // The entry is the store's, not a machine's file.
+  const auto entries = store_entries(postgres.conninfo());
+  fail_unless_equals_int(entries.size(), 1);
+  assert_equals_string(entries[0].request_id.c_str(), id.c_str());
+  fail_unless(entries[0].state == JournalEntry::State::Delivered);
+  fail_if(g_file_test((dir.path("a") + "/" + entries[0].fingerprint + ".json").c_str(),
+                      G_FILE_TEST_EXISTS));
+}
+GST_END_TEST;
+
+// A machine dies while its job runs; another machine running the same
+// description follows the job instead of paying again.
+GST_START_TEST(test_other_machine_follows_a_killed_job) {
+  test::Postgres postgres;
+  emu::Options options = test::quick_options();
+  options.generation_ms = 3000;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  test::Child first =
+      spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
+  wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  kill(first.pid, SIGKILL);
+  test::finish_child(first);
+  auto [status, printed] = test::finish_child(
+      spawn_machine(emulator, postgres.conninfo(), dir.path("b"), dir.path("b.mp4")));
+  fail_unless(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", printed.c_str());
+  fail_unless(test::contains(printed, "RESUMED"), "%s", printed.c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  const std::string id = emulator.submits().at(0).request_id;
+  fail_unless(test::read_file(dir.path("b.mp4")) == test::read_file(emulator.clip_path(id)));
+}
+GST_END_TEST;
+
+// The server stopped while a job runs, then back: the job is neither lost
+// (its machine delivers it) nor paid again by a machine that comes later.
+GST_START_TEST(test_store_lost_mid_run_pays_once) {
+  test::Postgres postgres;
+  emu::Options options = test::quick_options();
+  options.generation_ms = 2000;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  test::Child first =
+      spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
+  wait_for([&] { return emulator.counters().submits_total >= 1; }, "the submit");
+  postgres.stop();
+  auto [status_a, printed_a] = test::finish_child(first);
+  fail_unless(WIFEXITED(status_a) && WEXITSTATUS(status_a) == 0, "%s", printed_a.c_str());
+  const std::string id = emulator.submits().at(0).request_id;
+  fail_unless(test::read_file(dir.path("a.mp4")) == test::read_file(emulator.clip_path(id)));
+  postgres.start();
+  // Another machine, the same job: it follows it or says the store cannot
+  // tell whether it was paid; it never submits it again.
+  auto [status_b, printed_b] = test::finish_child(
+      spawn_machine(emulator, postgres.conninfo(), dir.path("b"), dir.path("b.mp4")));
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  if (WEXITSTATUS(status_b) != 0)
+    fail_unless(test::contains(printed_b, "may have billed"), "%s", printed_b.c_str());
+}
+GST_END_TEST;
+
+// No store, no submit: an unreachable store is refused before paying, with
+// an error that names it (and not its password).
+GST_START_TEST(test_unreachable_store_refused_before_paying) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  // A socket directory with no server in it.
+  const std::string store =
+      "host=" + dir.path("") + " port=5432 dbname=fleet user=grokimagine password=hunter2-secret";
+  RunResult run = test::run_failing(make_source(emulator, store, dir.path("journal")));
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+  fail_unless(run.error_domain() == GST_RESOURCE_ERROR);
+  const std::string text = run.error_text() + run.error_detail("debug");
+  fail_unless(test::contains(text, "the job store (PostgreSQL host=" + dir.path("")), "%s",
+              text.c_str());
+  fail_unless(test::contains(text, "cannot be reached"), "%s", text.c_str());
+  fail_if(test::contains(text, "hunter2"), "%s", text.c_str());
+}
+GST_END_TEST;
+
+// What is not a connection string is refused naming the property, before
+// anything is sent.
+GST_START_TEST(test_malformed_store_refused) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  RunResult run = test::run_failing(
+      make_source(emulator, "postgresql://fleet:hunter2@[::1/bad", dir.path("journal")));
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+  fail_unless(run.error_domain() == GST_RESOURCE_ERROR);
+  fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_SETTINGS);
+  fail_unless(test::contains(run.error_text(), "Property 'store'"), "%s", run.error_text().c_str());
+  fail_if(test::contains(run.error_text() + run.error_detail("debug"), "hunter2"));
+}
+GST_END_TEST;
+
+// The debug log of a run through the store names it, never its password;
+// the property cannot be read back.
+struct Captured {
+  std::mutex mutex;
+  std::string lines;
+};
+
+static void capture_log(GstDebugCategory *category, GstDebugLevel, const gchar *, const gchar *,
+                        gint, GObject *, GstDebugMessage *message, gpointer data) {
+  if (!g_str_has_prefix(gst_debug_category_get_name(category), "grokimagine")) return;
+  auto *captured = static_cast<Captured *>(data);
+  std::lock_guard<std::mutex> lock(captured->mutex);
+  captured->lines += std::string(gst_debug_message_get(message)) + "\n";
+}
+
+GST_START_TEST(test_store_password_never_logged_nor_readable) {
+  test::Postgres postgres;
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  Captured captured;
+  gst_debug_set_active(TRUE);
+  gst_debug_set_threshold_from_string("grokimagine*:9", FALSE);
+  gst_debug_add_log_function(capture_log, &captured, nullptr);
+  GstElement *source =
+      make_source(emulator, postgres.conninfo_with_password("hunter2-secret"), dir.path("j"));
+  fail_unless(g_object_class_find_property(G_OBJECT_GET_CLASS(source), "store")->flags &
+              G_PARAM_WRITABLE);
+  fail_if(g_object_class_find_property(G_OBJECT_GET_CLASS(source), "store")->flags &
+          G_PARAM_READABLE);
+  GstElement *pipeline = test::pipeline_with_sink(source);
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  gst_debug_remove_log_function(capture_log);
+  gst_debug_set_threshold_from_string("grokimagine*:0", FALSE);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  std::lock_guard<std::mutex> lock(captured.mutex);
+  fail_unless(test::contains(captured.lines, "connected to the job store (PostgreSQL host="), "%s",
+              captured.lines.c_str());
+  fail_if(test::contains(captured.lines, "hunter2"));
+}
+GST_END_TEST;
+
+static Suite *store_suite() {
+  Suite *s = suite_create("store");
+  TCase *tc = tcase_create("fleet");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_two_machines_submit_once);
+  tcase_add_test(tc, test_other_machine_follows_a_killed_job);
+  tcase_add_test(tc, test_store_lost_mid_run_pays_once);
+  tcase_add_test(tc, test_unreachable_store_refused_before_paying);
+  tcase_add_test(tc, test_malformed_store_refused);
+  tcase_add_test(tc, test_store_password_never_logged_nor_readable);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+GROKIMAGINE_CHECK_MAIN(store)
