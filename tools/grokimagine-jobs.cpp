@@ -6,6 +6,12 @@
 //                                               the line that gives job ID again
 //                                               (a request id or a fingerprint)
 //                                               without paying, if there is one
+//   grokimagine-jobs [--journal DIR] forget ID  drop job ID's entry: the same
+//                                               description submits (and pays)
+//                                               anew next time
+//
+// With --store (or GROKIMAGINE_STORE) the entries are a fleet's, in
+// PostgreSQL; cached clips are still this machine's, in the directory.
 //
 // What it prints comes from the journal, which holds what providers and
 // prompts said: control characters are shown escaped, never sent to the
@@ -22,6 +28,7 @@
 #include "core/journal.h"
 #include "core/providers/provider.h"
 #include "core/request.h"
+#include "core/store.h"
 
 using grokimagine::Journal;
 using grokimagine::JournalEntry;
@@ -156,16 +163,20 @@ int main(int argc, char **argv) {
   // not as '?' for every character outside ASCII.
   setlocale(LC_ALL, "");
   gchar *journal_option = nullptr;
+  gchar *store_option = nullptr;
   gchar *api_url_option = nullptr;
   const GOptionEntry options[] = {
       {"journal", 'j', 0, G_OPTION_ARG_FILENAME, &journal_option,
        "The journal directory (default: GROKIMAGINE_JOURNAL, else "
        "$XDG_STATE_HOME/grokimagine)",
        "DIR"},
+      {"store", 's', 0, G_OPTION_ARG_STRING, &store_option,
+       "The fleet's store: a PostgreSQL connection string or URI (default: GROKIMAGINE_STORE)",
+       "CONNINFO"},
       {"api-url", 0, 0, G_OPTION_ARG_STRING, &api_url_option,
        "Resume through this API URL (default: the provider's own)", "URL"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
-  g_autoptr(GOptionContext) context = g_option_context_new("[resume ID]");
+  g_autoptr(GOptionContext) context = g_option_context_new("[resume ID | forget ID]");
   g_option_context_set_summary(context,
                                "Lists the Grok Imagine job journal, or prints the gst-launch "
                                "line that resumes (or replays) one job without paying again.");
@@ -176,20 +187,48 @@ int main(int argc, char **argv) {
     return 2;
   }
   const std::string dir = journal_option ? journal_option : Journal::default_dir();
+  const std::string store = store_option ? store_option : grokimagine::default_store();
   const std::string api_url = api_url_option ? api_url_option : "";
   g_free(journal_option);
+  g_free(store_option);
   g_free(api_url_option);
   if (!api_url.empty() && !one_gst_value(api_url)) {
     g_printerr("--api-url %s holds characters a gst-launch line cannot carry as one value.\n",
                printable(api_url).c_str());
     return 2;
   }
-  if (dir.empty()) {
+  std::shared_ptr<grokimagine::EntryStore> entries_store;
+  if (!store.empty()) {
+    grokimagine::Error refused;
+    entries_store = grokimagine::open_store(store, std::chrono::seconds(30), &refused);
+    if (!entries_store) {
+      g_printerr("%s\n", refused.message.c_str());
+      return 2;
+    }
+  } else if (dir.empty()) {
     g_printerr("The journal is off (GROKIMAGINE_JOURNAL is empty).\n");
     return 1;
   }
-  Journal journal(dir);
-  const auto entries = journal.list();
+  Journal journal(dir, entries_store);
+  std::optional<grokimagine::Error> unreadable;
+  const auto entries = journal.list(&unreadable);
+  if (unreadable) {
+    g_printerr("%s\n", unreadable->message.c_str());
+    return 1;
+  }
+  const std::string where = printable(journal.where());
+
+  if (argc == 3 && g_str_equal(argv[1], "forget")) {
+    for (const JournalEntry &entry : entries)
+      if (!entry.archived && (entry.request_id == argv[2] || entry.fingerprint == argv[2])) {
+        journal.remove(entry.fingerprint);
+        g_print("Forgot job %s: the same description submits (and pays) anew next time.\n",
+                printable(argv[2]).c_str());
+        return 0;
+      }
+    g_printerr("No current job %s in %s.\n", printable(argv[2]).c_str(), where.c_str());
+    return 1;
+  }
 
   if (argc == 3 && g_str_equal(argv[1], "resume")) {
     for (const JournalEntry &entry : entries)
@@ -204,7 +243,7 @@ int main(int argc, char **argv) {
         g_print("%s\n", line.c_str());
         return 0;
       }
-    g_printerr("No job %s in %s.\n", printable(argv[2]).c_str(), printable(dir).c_str());
+    g_printerr("No job %s in %s.\n", printable(argv[2]).c_str(), where.c_str());
     return 1;
   }
   if (argc != 1) {
@@ -220,6 +259,6 @@ int main(int argc, char **argv) {
             grokimagine::journal_state_name(entry.state), cost(entry).c_str(),
             entry.request_id.empty() ? "-" : printable(entry.request_id).c_str(),
             excerpt(entry.prompt).c_str());
-  if (entries.empty()) g_print("(no jobs in %s)\n", printable(dir).c_str());
+  if (entries.empty()) g_print("(no jobs in %s)\n", where.c_str());
   return 0;
 }

@@ -218,6 +218,53 @@ GST_START_TEST(test_store_password_never_logged_nor_readable) {
 }
 GST_END_TEST;
 
+// grokimagine-jobs with --store: the fleet's jobs, listed, resumed, forgotten.
+static std::string run_jobs_tool(const std::string &store, std::vector<std::string> args,
+                                 bool *ok) {
+  const char *tool = g_getenv("GROKIMAGINE_JOBS");
+  fail_unless(tool != nullptr);
+  args.insert(args.begin(), {tool, "--journal", "", "--store", store});
+  std::vector<char *> argv;
+  for (auto &arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  g_autofree gchar *out = nullptr;
+  g_autofree gchar *err = nullptr;
+  int status = 0;
+  fail_unless(g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out,
+                           &err, &status, nullptr));
+  *ok = g_spawn_check_wait_status(status, nullptr);
+  return std::string(out) + err;
+}
+
+GST_START_TEST(test_jobs_tool_works_against_the_store) {
+  test::Postgres postgres;
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  GstElement *pipeline =
+      test::pipeline_with_sink(make_source(emulator, postgres.conninfo(), dir.path("j")));
+  RunResult run = test::run_pipeline(pipeline);
+  gst_object_unref(pipeline);
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  const std::string id = emulator.submits().at(0).request_id;
+  bool ok = false;
+  std::string listed = run_jobs_tool(postgres.conninfo(), {}, &ok);
+  fail_unless(ok && test::contains(listed, id) && test::contains(listed, "delivered"), "%s",
+              listed.c_str());
+  std::string line = run_jobs_tool(postgres.conninfo(), {"resume", id}, &ok);
+  fail_unless(ok && test::contains(line, "request-id='" + id + "'"), "%s", line.c_str());
+  std::string forgot = run_jobs_tool(postgres.conninfo(), {"forget", id}, &ok);
+  fail_unless(ok, "%s", forgot.c_str());
+  listed = run_jobs_tool(postgres.conninfo(), {}, &ok);
+  fail_unless(ok && !test::contains(listed, id), "%s", listed.c_str());
+  fail_unless(test::contains(listed, "(no jobs in the job store (PostgreSQL host="), "%s",
+              listed.c_str());
+  // A store that is not there: said, and a failure.
+  std::string failed = run_jobs_tool("host=" + dir.path("none") + " dbname=x", {}, &ok);
+  fail_if(ok);
+  fail_unless(test::contains(failed, "cannot be reached"), "%s", failed.c_str());
+}
+GST_END_TEST;
+
 static Suite *store_suite() {
   Suite *s = suite_create("store");
   TCase *tc = tcase_create("fleet");
@@ -228,6 +275,7 @@ static Suite *store_suite() {
   tcase_add_test(tc, test_unreachable_store_refused_before_paying);
   tcase_add_test(tc, test_malformed_store_refused);
   tcase_add_test(tc, test_store_password_never_logged_nor_readable);
+  tcase_add_test(tc, test_jobs_tool_works_against_the_store);
   suite_add_tcase(s, tc);
   return s;
 }

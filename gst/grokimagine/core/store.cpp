@@ -50,6 +50,16 @@ std::string name_of(PQconninfoOption *options) {
   return "the job store (PostgreSQL" + (name.empty() ? std::string() : " " + name) + ")";
 }
 
+// Whether this process has made or checked the schema of the store named
+// `name` (with `now`: it has).
+bool schema_checked(const std::string &name, bool now = false) {
+  static std::mutex mutex;
+  static std::set<std::string> checked;
+  std::lock_guard<std::mutex> hold(mutex);
+  if (now) checked.insert(name);
+  return checked.count(name) > 0;
+}
+
 // The advisory lock of a fingerprint: its first 64 bits.
 std::string lock_key(const std::string &fingerprint) {
   return std::to_string(gint64(g_ascii_strtoull(fingerprint.substr(0, 16).c_str(), nullptr, 16)));
@@ -205,11 +215,14 @@ class Connection {
         },
         nullptr);
     GST_CAT_DEBUG(grokimagine_core_debug, "connected to %s", name_.c_str());
-    // Every statement bounded, on the server too.
-    const std::string bound =
-        "SET statement_timeout = " + std::to_string(timeout_.count()) + ";" + kSchema;
-    Result version = exec(bound, {}, cancellable, error);
+    // Every statement bounded, on the server too; the schema checked (and
+    // made) once per store in a process.
+    const bool schema_known = schema_checked(name_);
+    Result version = exec("SET statement_timeout = " + std::to_string(timeout_.count()) + ";" +
+                              (schema_known ? std::string() : kSchema),
+                          {}, cancellable, error);
     if (!version) return false;
+    if (schema_known) return true;
     const int found =
         PQntuples(version.get()) == 1 ? std::atoi(PQgetvalue(version.get(), 0, 0)) : 0;
     if (found > kStoreSchemaVersion) {
@@ -219,6 +232,7 @@ class Connection {
       close();
       return false;
     }
+    schema_checked(name_, true);
     return true;
   }
 
