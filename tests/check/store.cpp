@@ -4,10 +4,12 @@
 // temporary directory; "machines" are processes with journal directories
 // of their own.
 #include <gst/check/gstcheck.h>
+#include <libpq-fe.h>
 
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <mutex>
 
 #include "assert-string.h"
@@ -218,6 +220,139 @@ GST_START_TEST(test_store_password_never_logged_nor_readable) {
 }
 GST_END_TEST;
 
+// ---- A budget shared by the fleet (budget-scope) ----
+
+// Runs `sql` on the test's server; the first column of the first row.
+static std::string query(const test::Postgres &postgres, const std::string &sql) {
+  PGconn *conn = PQconnectdb(postgres.conninfo().c_str());
+  fail_unless(PQstatus(conn) == CONNECTION_OK, "%s", PQerrorMessage(conn));
+  PGresult *result = PQexec(conn, sql.c_str());
+  fail_unless(PQresultStatus(result) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(result));
+  std::string value =
+      PQntuples(result) > 0 && !PQgetisnull(result, 0, 0) ? PQgetvalue(result, 0, 0) : "NULL";
+  PQclear(result);
+  PQfinish(conn);
+  return value;
+}
+
+// Eight machines, one scope of $1.00, $0.14 a clip: seven are paid, the
+// eighth is refused before it is sent, naming the scope.
+GST_START_TEST(test_budget_scope_is_shared_by_the_fleet) {
+  test::Postgres postgres;
+  emu::Options options = test::quick_options();
+  options.generation_ms = 1000;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  const std::string prices = dir.path("prices.txt");
+  fail_unless(
+      g_file_set_contents(prices.c_str(), "segmind grok-imagine-video * 0.14\n", -1, nullptr));
+  std::vector<test::Child> machines;
+  for (int i = 0; i < 8; i++) {
+    const std::string name = "m" + std::to_string(i);
+    machines.push_back(test::spawn_child_pipeline(
+        "grokimaginesrc provider=segmind api-url=" + emulator.api_url() + " prompt=\"clip " +
+            std::to_string(i) + "\" duration=1 poll-interval=100 budget=1.0 budget-scope=team " +
+            "prices=" + prices + " ! fakesink",
+        {{"GROKIMAGINE_JOURNAL", dir.path(name.c_str())},
+         {"GROKIMAGINE_STORE", postgres.conninfo()},
+         {"SEGMIND_API_KEY", emulator.options().api_key}}));
+  }
+  int delivered = 0, refused = 0;
+  for (test::Child &machine : machines) {
+    auto [status, printed] = test::finish_child(machine);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      delivered++;
+    } else {
+      refused++;
+      fail_unless(test::contains(printed, "budget-scope 'team'"), "%s", printed.c_str());
+      fail_unless(test::contains(printed, "Nothing was sent"), "%s", printed.c_str());
+    }
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 7);
+  fail_unless_equals_int(delivered, 7);
+  fail_unless_equals_int(refused, 1);
+  assert_equals_string(query(postgres,
+                             "SELECT round(sum(reserved_usd)::numeric, 2)::text FROM "
+                             "grokimagine_spending WHERE scope = 'team'")
+                           .c_str(),
+                       "0.98");
+}
+GST_END_TEST;
+
+// A machine dies with its job's estimate reserved; the machine that
+// follows the job settles the reservation with the provider's figure.
+GST_START_TEST(test_reservation_of_a_killed_job_is_settled) {
+  test::Postgres postgres;
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  options.generation_ms = 3000;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  auto machine = [&](const char *name) {
+    return test::spawn_child_pipeline(
+        "grokimaginesrc provider=xai api-url=" + emulator.api_url() + "/v1 prompt=\"" + kPrompt +
+            "\" duration=1 poll-interval=100 budget=5 budget-scope=team ! fakesink",
+        {{"GROKIMAGINE_JOURNAL", dir.path(name)},
+         {"GROKIMAGINE_STORE", postgres.conninfo()},
+         {"XAI_API_KEY", emulator.options().api_key}});
+  };
+  test::Child first = machine("a");
+  wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  kill(first.pid, SIGKILL);
+  test::finish_child(first);
+  // Reserved at the estimate, not settled.
+  assert_equals_string(query(postgres, "SELECT cost_usd FROM grokimagine_spending").c_str(),
+                       "NULL");
+  const double reserved = g_ascii_strtod(
+      query(postgres, "SELECT reserved_usd FROM grokimagine_spending").c_str(), nullptr);
+  fail_unless(reserved > 0);
+  auto [status, printed] = test::finish_child(machine("b"));
+  fail_unless(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", printed.c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  const auto entries = store_entries(postgres.conninfo());
+  fail_unless_equals_int(entries.size(), 1);
+  assert_equals_string(entries[0].cost_source.c_str(), "provider");
+  const double settled =
+      g_ascii_strtod(query(postgres, "SELECT cost_usd FROM grokimagine_spending").c_str(), nullptr);
+  fail_unless(std::abs(settled - entries[0].cost_usd) < 1e-9, "%f != %f", settled,
+              entries[0].cost_usd);
+  fail_unless_equals_int(std::stoi(query(postgres, "SELECT count(*) FROM grokimagine_spending")),
+                         1);
+}
+GST_END_TEST;
+
+// What a scope needs is refused before anything is sent: a store, a budget,
+// a plain name.
+GST_START_TEST(test_budget_scope_needs_a_store_and_a_budget) {
+  emu::Emulator emulator(test::quick_options());
+  test::TempDir dir;
+  struct Case {
+    const char *scope;
+    double budget;
+    std::string store;
+    const char *says;
+  } cases[] = {
+      {"team", 1.0, "", "needs a store"},
+      {"team", 0.0, "host=" + dir.path("none"), "'budget' is not set"},
+      {"team; DROP", 1.0, "host=" + dir.path("none"), "letters, digits"},
+  };
+  const std::string prices = dir.path("prices.txt");
+  fail_unless(
+      g_file_set_contents(prices.c_str(), "segmind grok-imagine-video * 0.14\n", -1, nullptr));
+  for (const Case &c : cases) {
+    GstElement *source = make_source(emulator, c.store, dir.path("j"));
+    g_object_set(source, "budget-scope", c.scope, "budget", c.budget, "prices", prices.c_str(),
+                 nullptr);
+    RunResult run = test::run_failing(source);
+    fail_unless_equals_int(run.error_code(), GST_RESOURCE_ERROR_SETTINGS);
+    fail_unless(test::contains(run.error_text(), "Property 'budget-scope'"), "%s",
+                run.error_text().c_str());
+    fail_unless(test::contains(run.error_text(), c.says), "%s", run.error_text().c_str());
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
 // grokimagine-jobs with --store: the fleet's jobs, listed, resumed, forgotten.
 static std::string run_jobs_tool(const std::string &store, std::vector<std::string> args,
                                  bool *ok) {
@@ -276,6 +411,9 @@ static Suite *store_suite() {
   tcase_add_test(tc, test_malformed_store_refused);
   tcase_add_test(tc, test_store_password_never_logged_nor_readable);
   tcase_add_test(tc, test_jobs_tool_works_against_the_store);
+  tcase_add_test(tc, test_budget_scope_is_shared_by_the_fleet);
+  tcase_add_test(tc, test_reservation_of_a_killed_job_is_settled);
+  tcase_add_test(tc, test_budget_scope_needs_a_store_and_a_budget);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,5 +1,6 @@
 #include "generation.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "local-file.h"
@@ -166,6 +167,23 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
     described.video = request.video;
   }
   const std::string store = settings_.store ? *settings_.store : default_store();
+  if (!settings_.budget_scope.empty()) {
+    const std::string &scope = settings_.budget_scope;
+    if (scope.size() > 64 || !std::all_of(scope.begin(), scope.end(), [](char c) {
+          return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+        }))
+      return invalid_setting(
+          "Property 'budget-scope' takes a name of up to 64 letters, digits "
+          "and '-', '_', '.', ':'.");
+    if (settings_.budget_usd <= 0)
+      return invalid_setting("Property 'budget-scope' is '" + scope +
+                             "' but 'budget' is not set: the scope shares a budget among "
+                             "machines; set it (the same on each).");
+    if (store.empty())
+      return invalid_setting(
+          "Property 'budget-scope' needs a store (the store property or "
+          "GROKIMAGINE_STORE): the spending it shares is kept there.");
+  }
   std::shared_ptr<EntryStore> entries;
   if (!store.empty()) {
     Error refused;
@@ -198,7 +216,12 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
   if (claimed_ || !request_id_.empty() || submit_in_flight_) return std::nullopt;
   // Long enough for another pipeline's submit (its request timeout) to answer.
   const guint wait_ms = guint(settings_.timing.request_timeout.count()) * 1000 + 5000;
-  auto claim = record_.claim(wait_ms, cancellable);
+  // A scope's budget is checked in the store, with the claim: machines
+  // starting jobs at once cannot all pass it.
+  std::optional<ScopedBudget> scoped;
+  if (!settings_.budget_scope.empty() && estimate_)
+    scoped = ScopedBudget{settings_.budget_scope, settings_.budget_usd, *estimate_};
+  auto claim = record_.claim(wait_ms, cancellable, scoped ? &*scoped : nullptr);
   if (auto *error = std::get_if<Error>(&claim)) return *error;
   claimed_ = true;
   const std::string &resume = std::get<std::string>(claim);
@@ -211,7 +234,8 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
     if (events.resumed) events.resumed(resume);
     return std::nullopt;
   }
-  if (settings_.budget_usd > 0 && estimate_ && spent_usd_ + *estimate_ > settings_.budget_usd) {
+  if (!scoped && settings_.budget_usd > 0 && estimate_ &&
+      spent_usd_ + *estimate_ > settings_.budget_usd) {
     record_.finished(invalid_setting("over budget"), false);
     return invalid_setting("Property 'budget' is " + format_usd(settings_.budget_usd) +
                            ": this element has spent " + format_usd(spent_usd_) +

@@ -41,6 +41,9 @@ struct JobSettings {
   std::uint64_t cache_size = std::uint64_t(1)
                              << 30;  // bytes of delivered clips kept (reuse=always)
   double budget_usd = 0;             // 0: none
+  // Shares `budget_usd` with every job of the same scope name in the store
+  // (on any machine); empty: the budget is this element's.
+  std::string budget_scope;
   std::string prices;                // a price file (empty: GROKIMAGINE_PRICES, or none)
   // Providers tried in order after `provider` for a job that cannot be had
   // from it (allows_failover), each with its own key and API URL from the

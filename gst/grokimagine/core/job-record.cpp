@@ -40,7 +40,8 @@ void JobRecord::prepare(Journal journal, Reuse reuse, JournalEntry entry,
   recording_ = false;
 }
 
-Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
+Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable,
+                                     const ScopedBudget *budget) {
   if (!journal_.enabled()) return std::string();
   Error error;
   auto lock = journal_.lock(entry_.fingerprint, wait_ms, cancellable, &error);
@@ -89,7 +90,7 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable) {
   entry_.media_expires = 0;
   entry_.detail.clear();
   // Written before the submit leaves: a crash from here on is on record.
-  if (auto failure = journal_.write(entry_)) return *failure;
+  if (auto failure = journal_.write(entry_, budget)) return *failure;
   recording_ = true;
   lock_ = std::move(lock);
   return std::string();

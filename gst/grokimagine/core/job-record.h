@@ -31,8 +31,11 @@ class JobRecord {
   // to follow instead (empty: submit, the entry is now written as
   // Submitting and held locked until submitted()); an error for an entry
   // whose submit left without an answer (it may have been billed), or when
-  // another process holds the entry for longer than `wait_ms`.
-  Parsed<std::string> claim(guint wait_ms, GCancellable *cancellable);
+  // another process holds the entry for longer than `wait_ms`. With
+  // `budget`, the claim also reserves the job's estimate in its scope, or
+  // is refused when that would pass the scope's budget.
+  Parsed<std::string> claim(guint wait_ms, GCancellable *cancellable,
+                            const ScopedBudget *budget = nullptr);
   // The provider named the job.
   void submitted(const std::string &request_id);
   // The job's outcome: its media URL, or whether an error leaves it worth

@@ -268,9 +268,9 @@ std::optional<JournalEntry> Journal::read(const std::string &fingerprint,
   return text ? journal_entry_from_json(*text) : std::nullopt;
 }
 
-std::optional<Error> Journal::write(JournalEntry entry) const {
+std::optional<Error> Journal::write(JournalEntry entry, const ScopedBudget *budget) const {
   entry.updated = g_get_real_time() / G_USEC_PER_SEC;
-  if (store_) return store_->write(entry);
+  if (store_) return store_->write(entry, budget);
   if (auto failure = ensure_dir()) return failure;
   const std::string path = entry_path(entry.fingerprint);
   return write_at(path, std::move(entry));

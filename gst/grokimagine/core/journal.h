@@ -72,6 +72,15 @@ inline gint64 retained_until(const JournalEntry &entry, std::chrono::seconds ret
   return entry.created + gint64(retention.count());
 }
 
+// A budget shared by every machine of a store (budget-scope): a job's
+// estimate is reserved in the scope, in the same transaction as its claim,
+// and refused there when the scope's spending would pass the budget.
+struct ScopedBudget {
+  std::string scope;
+  double budget_usd = 0;
+  double reserve_usd = 0;  // this job's estimate
+};
+
 // An entry as the journal writes it (JSON), and read back: none when the
 // text is not one (or names a request id the plugin would not have written).
 std::string journal_entry_to_json(const JournalEntry &entry);
@@ -92,7 +101,12 @@ class EntryStore {
   // not say (which is not "none": an entry may be there).
   virtual std::optional<JournalEntry> read(const std::string &fingerprint,
                                            std::optional<Error> *error) = 0;
-  virtual std::optional<Error> write(const JournalEntry &entry) = 0;
+  // Writes the entry; with `budget`, reserves its estimate in the scope in
+  // the same transaction, or writes nothing and refuses (InvalidSettings)
+  // when the scope's spending and reservations would pass its budget. A
+  // cost from the provider replaces the entry's reservation.
+  virtual std::optional<Error> write(const JournalEntry &entry, const ScopedBudget *budget) = 0;
+  // Removes the entry, and the reservation of a job never submitted.
   virtual void remove(const std::string &fingerprint) = 0;
   virtual std::optional<Error> archive(const JournalEntry &entry, std::size_t keep) = 0;
   virtual std::vector<JournalEntry> list(std::optional<Error> *error) = 0;
@@ -139,8 +153,9 @@ class Journal {
   // journal could not say.
   std::optional<JournalEntry> read(const std::string &fingerprint,
                                    std::optional<Error> *error = nullptr) const;
-  // Durably replaces the entry (temporary file, fsync, rename).
-  std::optional<Error> write(JournalEntry entry) const;
+  // Durably replaces the entry (temporary file, fsync, rename); `budget`
+  // (a store's only) as EntryStore::write.
+  std::optional<Error> write(JournalEntry entry, const ScopedBudget *budget = nullptr) const;
   void remove(const std::string &fingerprint) const;
   // Keeps `entry` (a job that had a request id) in the history before a new
   // job of the same description replaces it, so that it stays listable and

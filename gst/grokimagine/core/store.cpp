@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "log.h"
+#include "prices.h"
 #include "request.h"
 
 namespace grokimagine {
@@ -33,6 +34,10 @@ constexpr const char *kSchema =
     "CREATE TABLE IF NOT EXISTS grokimagine_job_history ("
     " fingerprint text NOT NULL, request_id text NOT NULL, created bigint NOT NULL,"
     " entry jsonb NOT NULL, PRIMARY KEY (fingerprint, request_id));"
+    "CREATE TABLE IF NOT EXISTS grokimagine_spending ("
+    " scope text NOT NULL, fingerprint text NOT NULL, created bigint NOT NULL,"
+    " reserved_usd double precision NOT NULL, cost_usd double precision,"
+    " PRIMARY KEY (scope, fingerprint, created));"
     "INSERT INTO grokimagine_schema SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM grokimagine_schema);"
     "COMMIT;"
     "SELECT max(version) FROM grokimagine_schema;";
@@ -48,6 +53,12 @@ std::string name_of(PQconninfoOption *options) {
       if (g_str_equal(option->keyword, key) && option->val && *option->val)
         name += std::string(name.empty() ? "" : " ") + key + "=" + option->val;
   return "the job store (PostgreSQL" + (name.empty() ? std::string() : " " + name) + ")";
+}
+
+// A dollar figure as PostgreSQL reads it, whatever the locale's decimal mark.
+std::string decimal(double value) {
+  gchar text[G_ASCII_DTOSTR_BUF_SIZE];
+  return g_ascii_dtostr(text, sizeof text, value);
 }
 
 // Whether this process has made or checked the schema of the store named
@@ -293,18 +304,31 @@ class PostgresStore : public EntryStore {
     return journal_entry_from_json(PQgetvalue(result.get(), 0, 0));
   }
 
-  std::optional<Error> write(const JournalEntry &entry) override {
+  std::optional<Error> write(const JournalEntry &entry, const ScopedBudget *budget) override {
     std::lock_guard<std::mutex> hold(mutex_);
     Error failure;
-    Result result = connection_.exec(
-        "INSERT INTO grokimagine_jobs (fingerprint, state, created, updated, request_id, entry) "
-        "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (fingerprint) DO UPDATE SET "
-        "state = EXCLUDED.state, created = EXCLUDED.created, updated = EXCLUDED.updated, "
-        "request_id = EXCLUDED.request_id, entry = EXCLUDED.entry",
-        {entry.fingerprint, journal_state_name(entry.state), std::to_string(entry.created),
-         std::to_string(entry.updated), entry.request_id, journal_entry_to_json(entry)},
-        nullptr, &failure);
-    if (!result) return failure;
+    const std::string created = std::to_string(entry.created);
+    auto upsert = [&] {
+      return bool(connection_.exec(
+          "INSERT INTO grokimagine_jobs (fingerprint, state, created, updated, request_id, entry) "
+          "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (fingerprint) DO UPDATE SET "
+          "state = EXCLUDED.state, created = EXCLUDED.created, updated = EXCLUDED.updated, "
+          "request_id = EXCLUDED.request_id, entry = EXCLUDED.entry",
+          {entry.fingerprint, journal_state_name(entry.state), created,
+           std::to_string(entry.updated), entry.request_id, journal_entry_to_json(entry)},
+          nullptr, &failure));
+    };
+    if (budget) {
+      if (auto refused = reserve_and(*budget, entry, upsert)) return refused;
+    } else if (!upsert()) {
+      return failure;
+    }
+    // The provider's figure replaces the estimate reserved for the job.
+    if (entry.cost_source == "provider" && entry.cost_usd >= 0 &&
+        !connection_.exec("UPDATE grokimagine_spending SET cost_usd = $3 WHERE fingerprint = $1 "
+                          "AND created = $2",
+                          {entry.fingerprint, created, decimal(entry.cost_usd)}, nullptr, &failure))
+      return failure;
     GST_CAT_DEBUG(grokimagine_core_debug, "journal %s: %s in %s", entry.fingerprint.c_str(),
                   journal_state_name(entry.state), name_.c_str());
     return std::nullopt;
@@ -313,7 +337,13 @@ class PostgresStore : public EntryStore {
   void remove(const std::string &fingerprint) override {
     std::lock_guard<std::mutex> hold(mutex_);
     Error failure;
-    if (!connection_.exec("DELETE FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint},
+    // A job removed before its submit left was never paid: its reservation
+    // goes with it.
+    if (!connection_.exec("DELETE FROM grokimagine_spending s USING grokimagine_jobs j WHERE "
+                          "j.fingerprint = $1 AND j.state = 'submitting' AND s.fingerprint = "
+                          "j.fingerprint AND s.created = j.created AND s.cost_usd IS NULL",
+                          {fingerprint}, nullptr, &failure) ||
+        !connection_.exec("DELETE FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint},
                           nullptr, &failure))
       GST_CAT_WARNING(grokimagine_core_debug, "journal %s not removed: %s", fingerprint.c_str(),
                       failure.message.c_str());
@@ -360,6 +390,59 @@ class PostgresStore : public EntryStore {
   std::string describe() const override { return name_; }
 
  private:
+  // In one transaction, under the scope's lock (machines reserving at once
+  // take turns): what the scope has spent (the provider's figure where
+  // known, else the reservation), the refusal when `entry`'s reservation
+  // would pass the budget, else the reservation and `write`. Under mutex_.
+  std::optional<Error> reserve_and(const ScopedBudget &budget, const JournalEntry &entry,
+                                   const std::function<bool()> &write) {
+    Error failure;
+    auto step = [&](const std::string &sql, const std::vector<std::string> &params) {
+      return connection_.exec(sql, params, nullptr, &failure);
+    };
+    auto rollback = [&] {
+      Error ignored;
+      connection_.exec("ROLLBACK", {}, nullptr, &ignored);
+    };
+    if (!step("BEGIN", {}) ||
+        !step("SELECT pg_advisory_xact_lock(" + lock_key(sha256_hex(budget.scope)) + ")", {})) {
+      rollback();
+      return failure;
+    }
+    Result spent = step(
+        "SELECT coalesce(sum(coalesce(cost_usd, reserved_usd)), 0) FROM grokimagine_spending "
+        "WHERE scope = $1",
+        {budget.scope});
+    if (!spent) {
+      rollback();
+      return failure;
+    }
+    const double so_far = g_ascii_strtod(PQgetvalue(spent.get(), 0, 0), nullptr);
+    // A cent's billionth of slack: sums of prices need not add up exactly.
+    if (so_far + budget.reserve_usd > budget.budget_usd + 1e-9) {
+      rollback();
+      return Error::of(ErrorKind::InvalidSettings,
+                       "Property 'budget' is " + format_usd(budget.budget_usd) +
+                           " for budget-scope '" + budget.scope + "': the scope's machines have " +
+                           "spent or reserved " + format_usd(so_far) + " (" + name_ +
+                           ") and this job would cost " + format_usd(budget.reserve_usd) +
+                           ". Nothing was sent.");
+    }
+    if (!step("INSERT INTO grokimagine_spending (scope, fingerprint, created, reserved_usd) "
+              "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+              {budget.scope, entry.fingerprint, std::to_string(entry.created),
+               decimal(budget.reserve_usd)}) ||
+        !write() || !step("COMMIT", {})) {
+      rollback();
+      return failure;
+    }
+    GST_CAT_INFO(grokimagine_core_debug,
+                 "budget-scope %s: %s reserved, %s spent or reserved before, budget %s",
+                 budget.scope.c_str(), format_usd(budget.reserve_usd).c_str(),
+                 format_usd(so_far).c_str(), format_usd(budget.budget_usd).c_str());
+    return std::nullopt;
+  }
+
   const std::string conninfo_;
   const std::string name_;
   const std::chrono::milliseconds timeout_;

@@ -357,8 +357,10 @@ static GrokImagineClipJob clip_job(const ChannelRun &run, int index, const std::
   job.settings = run.job;
   job.settings.request.prompt = prompt;
   job.settings.location = clip_path(run, index);
-  // The channel keeps its own budget over all clips (ChannelPlan).
-  job.settings.budget_usd = 0;
+  // The channel keeps its own budget over all clips (ChannelPlan); a
+  // budget shared with other machines (budget-scope) is also each clip's,
+  // checked in the store as the clip's job is claimed.
+  if (job.settings.budget_scope.empty()) job.settings.budget_usd = 0;
   job.connections = run.connections;
   if (run.plan.rules().continuity == ChannelContinuity::LastFrame && index > 0 && run.last_frame) {
     // Continued from what the viewer saw last: the previous clip's last frame.

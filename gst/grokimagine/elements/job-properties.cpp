@@ -271,6 +271,13 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
               "US dollars this element may spend (0: no limit); a job whose estimated cost would "
               "pass it is refused before it is submitted",
               0, INFINITY, defaults.budget_usd, rw));
+  install(GROK_IMAGINE_PROP_BUDGET_SCOPE,
+          g_param_spec_string("budget-scope", "Budget scope",
+                              "A name (e.g. team, channel-7) whose 'budget' every machine using "
+                              "the same store shares: each job reserves its estimated cost there "
+                              "as it is claimed and is refused when the scope would pass the "
+                              "budget (empty: the budget is this element's)",
+                              nullptr, rw));
   install(GROK_IMAGINE_PROP_PRICES,
           g_param_spec_string("prices", "Prices",
                               "A price file: lines of 'provider model resolution usd-per-second "
@@ -479,6 +486,10 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.reuse = grokimagine::Reuse(g_value_get_enum(value));
       defines_job = false;
       break;
+    case GROK_IMAGINE_PROP_BUDGET_SCOPE:
+      s.budget_scope = g_value_get_string(value) ? g_value_get_string(value) : "";
+      defines_job = false;
+      break;
     case GROK_IMAGINE_PROP_BUDGET:
       s.budget_usd = g_value_get_double(value);
       defines_job = false;
@@ -621,6 +632,9 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
       break;
     case GROK_IMAGINE_PROP_BUDGET:
       g_value_set_double(value, s.budget_usd);
+      break;
+    case GROK_IMAGINE_PROP_BUDGET_SCOPE:
+      g_value_set_string(value, s.budget_scope.c_str());
       break;
     case GROK_IMAGINE_PROP_PRICES:
       set_string(s.prices);
