@@ -353,6 +353,50 @@ GST_START_TEST(test_budget_scope_needs_a_store_and_a_budget) {
 }
 GST_END_TEST;
 
+// ---- The key's request rate, kept by the fleet ----
+
+// Eight machines with one xAI key (1 request a second): together they stay
+// at the key's rate, where each pacing itself alone would send eight times
+// as many.
+GST_START_TEST(test_fleet_keeps_the_keys_request_rate) {
+  test::Postgres postgres;
+  emu::Options options = test::quick_options();
+  options.provider = emu::Provider::Xai;
+  options.generation_ms = 6000;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  std::vector<test::Child> machines;
+  for (int i = 0; i < 8; i++) {
+    const std::string name = "m" + std::to_string(i);
+    machines.push_back(test::spawn_child_pipeline(
+        "grokimaginesrc provider=xai api-url=" + emulator.api_url() + "/v1 prompt=\"clip " +
+            std::to_string(i) + "\" duration=1 poll-interval=100 ! fakesink",
+        {{"GROKIMAGINE_JOURNAL", dir.path(name.c_str())},
+         {"GROKIMAGINE_STORE", postgres.conninfo()},
+         {"XAI_API_KEY", emulator.options().api_key}}));
+  }
+  for (test::Child &machine : machines) {
+    auto [status, printed] = test::finish_child(machine);
+    fail_unless(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", printed.c_str());
+  }
+  fail_unless_equals_int(emulator.counters().submits_total, 8);
+  const std::vector<gint64> times = emulator.api_request_times();
+  // Submits, polls and results of eight jobs of 6 s: more than a window.
+  fail_unless(times.size() >= 16, "%zu requests", times.size());
+  // In any second, the key's one request and one of jitter at most.
+  for (std::size_t first = 0; first < times.size(); first++) {
+    std::size_t in_window = 0;
+    for (std::size_t i = first; i < times.size() && times[i] - times[first] < G_USEC_PER_SEC; i++)
+      in_window++;
+    fail_unless(in_window <= 2, "%zu requests within a second of request %zu", in_window, first);
+  }
+  // And over the whole run, no faster than the key's rate.
+  const double seconds = double(times.back() - times.front()) / G_USEC_PER_SEC;
+  fail_unless(double(times.size() - 1) / seconds <= 1.0, "%zu requests in %.1f s", times.size(),
+              seconds);
+}
+GST_END_TEST;
+
 // grokimagine-jobs with --store: the fleet's jobs, listed, resumed, forgotten.
 static std::string run_jobs_tool(const std::string &store, std::vector<std::string> args,
                                  bool *ok) {
@@ -414,6 +458,7 @@ static Suite *store_suite() {
   tcase_add_test(tc, test_budget_scope_is_shared_by_the_fleet);
   tcase_add_test(tc, test_reservation_of_a_killed_job_is_settled);
   tcase_add_test(tc, test_budget_scope_needs_a_store_and_a_budget);
+  tcase_add_test(tc, test_fleet_keeps_the_keys_request_rate);
   suite_add_tcase(s, tc);
   return s;
 }

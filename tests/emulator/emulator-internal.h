@@ -381,6 +381,10 @@ class Core {
 
   // Every job's times, in submission order.
   std::vector<JobTimes> job_times() const;
+  std::vector<gint64> api_request_times() const {
+    std::lock_guard<std::mutex> lock(mutex);
+    return api_request_us;
+  }
   // Files uploaded to xAI's Files API, by id, in `file_order`; guarded by `mutex`.
   std::map<std::string, FileRecord> files;
   std::vector<std::string> file_order;
@@ -447,6 +451,9 @@ class Core {
     gint64 refilled_us = 0;
   };
   std::map<std::string, TokenBucket> token_buckets;
+  // g_get_monotonic_time() of every API request with the right key, in
+  // arrival order (under mutex).
+  std::vector<gint64> api_request_us;
 
   // Guarded by `mutex`, shared with the encoders.
   std::map<std::string, std::shared_future<MediaFile>> media_by_path;

@@ -715,6 +715,10 @@ bool Core::admit(SoupServerMessage *msg) {
     profile->refuse_credential(msg);
     return false;
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    api_request_us.push_back(g_get_monotonic_time());
+  }
   if (options.rate_limit_per_s == 0) return true;
   unsigned retry_after_s = 0;
   if (take_token(*key, &retry_after_s)) return true;
@@ -1672,6 +1676,10 @@ std::string Emulator::clip_path(const std::string &request_id) const {
 
 std::vector<JobTimes> Emulator::job_times() const {
   return impl_->job_times();
+}
+
+std::vector<gint64> Emulator::api_request_times() const {
+  return impl_->api_request_times();
 }
 
 std::vector<FileRecord> Emulator::files() const {

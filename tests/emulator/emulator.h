@@ -276,6 +276,9 @@ class Emulator {
   std::string clip_path(const std::string &request_id) const;
   // Every accepted job, in submission order.
   std::vector<JobTimes> job_times() const;
+  // When each API request with the right key arrived (submits, polls,
+  // results, files; limited ones too), as g_get_monotonic_time() values.
+  std::vector<gint64> api_request_times() const;
   // Every file uploaded to the Files API (xAI), in upload order.
   std::vector<FileRecord> files() const;
 

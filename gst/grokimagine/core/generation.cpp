@@ -5,6 +5,7 @@
 
 #include "local-file.h"
 #include "log.h"
+#include "pacing.h"
 #include "store.h"
 
 namespace grokimagine {
@@ -190,6 +191,8 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
     entries = open_store(store, settings_.timing.request_timeout, &refused);
     if (!entries) return refused;
   }
+  // The store that keeps the fleet's journal also paces its requests.
+  shared_schedule_ = std::dynamic_pointer_cast<SharedSchedule>(entries);
   record_.prepare(
       Journal(settings_.journal ? *settings_.journal : Journal::default_dir(), std::move(entries)),
       settings_.reuse, std::move(described), provider_->retention());
@@ -349,7 +352,7 @@ std::optional<double> Generation::continuation_start() const {
 
 Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
   if (auto error = before_submit(cancellable, events)) return *error;
-  Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
+  Job job(*provider_, endpoint(), settings_.timing, settings_.log_id, shared_schedule_);
   if (request_id_.empty() && !submit_in_flight_) {
     if (auto error = resolve_remote_inputs(job, cancellable)) {
       // Nothing was submitted: the journal entry goes (a stop here must not
@@ -376,7 +379,7 @@ void Generation::delete_uploads(Job &job, GCancellable *cancellable) {
 }
 
 std::optional<Error> Generation::settle_submit(GCancellable *cancellable, const JobEvents &events) {
-  Job job(*provider_, endpoint(), settings_.timing, settings_.log_id);
+  Job job(*provider_, endpoint(), settings_.timing, settings_.log_id, shared_schedule_);
   return job.settle_submit(settings_.request, submit_in_flight_, cancellable,
                            remembering_id(events));
 }

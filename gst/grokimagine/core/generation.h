@@ -44,7 +44,7 @@ struct JobSettings {
   // Shares `budget_usd` with every job of the same scope name in the store
   // (on any machine); empty: the budget is this element's.
   std::string budget_scope;
-  std::string prices;                // a price file (empty: GROKIMAGINE_PRICES, or none)
+  std::string prices;  // a price file (empty: GROKIMAGINE_PRICES, or none)
   // Providers tried in order after `provider` for a job that cannot be had
   // from it (allows_failover), each with its own key and API URL from the
   // environment; a provider in cool-down after a failure is skipped for
@@ -130,6 +130,8 @@ class Generation {
   std::optional<double> estimate_;
   std::optional<double> reported_cost_;
   double spent_usd_ = 0;
+  // The fleet's request schedule, when a store keeps the journal.
+  std::shared_ptr<SharedSchedule> shared_schedule_;
   bool claimed_ = false;  // the journal was asked before this job's submit
   std::vector<std::string> uploaded_;
   std::optional<double> result_seconds_;  // the finished video's length, from its status

@@ -44,11 +44,13 @@ const char *phase_name(Phase phase) {
 
 }  // namespace
 
-Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::string log_id)
+Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::string log_id,
+         std::shared_ptr<SharedSchedule> shared)
     : provider_(provider),
       endpoint_(std::move(endpoint)),
       timing_(timing),
       budget_(RequestBudget::bucket(provider, endpoint_)),
+      shared_schedule_(std::move(shared)),
       log_id_(std::move(log_id)) {}
 
 void note_maybe_billed(Error &error, const Provider &provider) {
@@ -78,7 +80,7 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
     if (!answer) {
       if (settle_only_) return Error::cancelled();
       if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(),
-                                               cancellable))
+                                               cancellable, shared_schedule_.get()))
         return Error::cancelled();
       // Never past the overall deadline, never past the per-request limit.
       timed.timeout_ms = guint(policy.request_timeout().count());
@@ -124,7 +126,8 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
     const auto decision = policy.after_failure(attempt, response.header("Retry-After"));
     // The limit is the key's: every job of it waits, not only this one.
     if (response.status == 429)
-      RequestBudget::instance().hold_off(budget_, Clock::now() + decision.wait);
+      RequestBudget::instance().hold_off(budget_, Clock::now() + decision.wait,
+                                         shared_schedule_.get());
     const std::string why =
         response.status ? "HTTP " + std::to_string(response.status) : response.transport_error;
     switch (decision.verdict) {

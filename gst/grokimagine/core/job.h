@@ -16,6 +16,8 @@
 
 namespace grokimagine {
 
+class SharedSchedule;  // pacing.h
+
 struct JobEvents {
   // The checks that may stop a job without sending it passed (the journal,
   // the budget): its inputs are uploaded and its submit sent next.
@@ -48,7 +50,9 @@ void note_maybe_billed(Error &error, const Provider &provider);
 
 class Job {
  public:
-  Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::string log_id);
+  // `shared`: the fleet's request schedule (a store), else this process's.
+  Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::string log_id,
+      std::shared_ptr<SharedSchedule> shared = nullptr);
 
   // Submits `request` or, when `resume_id` is not empty, follows that job
   // without submitting; with `in_flight` set, waits for that submit's
@@ -91,6 +95,7 @@ class Job {
   JobTiming timing_;
   Clock::time_point deadline_;
   std::string budget_;  // this key's share of the process-wide request budget
+  std::shared_ptr<SharedSchedule> shared_schedule_;
   std::string log_id_;
   bool settle_only_ = false;   // send nothing new: only follow the submit in flight
   bool api_answered_ = false;  // an HTTP answer came from the API at least once

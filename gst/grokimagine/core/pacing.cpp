@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cancellable.h"
+#include "log.h"
 
 namespace grokimagine {
 
@@ -14,6 +15,14 @@ using std::chrono::milliseconds;
 // Slots a little wider than the published rate: a request sent a few
 // milliseconds late must not make the next one arrive early.
 constexpr double kRateMargin = 1.05;
+
+// The spacing of `requests_per_second`'s slots (0: none).
+milliseconds spacing_of(double requests_per_second) {
+  return requests_per_second > 0
+             ? duration_cast<milliseconds>(std::chrono::duration<double, std::milli>(
+                   1000 * kRateMargin / requests_per_second))
+             : milliseconds(0);
+}
 
 }  // namespace
 
@@ -34,20 +43,30 @@ milliseconds RequestBudget::reserve(const std::string &bucket, double requests_p
   auto &next_free = next_free_[bucket];
   const auto slot = std::max(now, next_free);
   // Without a published rate only a hold-off (a 429) spaces requests.
-  if (requests_per_second > 0)
-    next_free = slot + duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(kRateMargin / requests_per_second));
+  next_free = slot + spacing_of(requests_per_second);
   return duration_cast<milliseconds>(slot - now);
 }
 
 bool RequestBudget::wait_turn(const std::string &bucket, double requests_per_second,
-                              GCancellable *cancellable) {
-  const milliseconds wait = reserve(bucket, requests_per_second);
+                              GCancellable *cancellable, SharedSchedule *shared) {
+  std::optional<milliseconds> shared_wait;
+  if (shared) {
+    Error error;
+    shared_wait = shared->reserve_slot(bucket, spacing_of(requests_per_second), &error);
+    if (!shared_wait)
+      GST_CAT_WARNING(grokimagine_core_debug,
+                      "the fleet's request schedule is out of reach (%s): pacing this "
+                      "process alone",
+                      error.message.c_str());
+  }
+  const milliseconds wait = shared_wait ? *shared_wait : reserve(bucket, requests_per_second);
   return wait.count() <= 0 ? !g_cancellable_is_cancelled(cancellable)
                            : sleep_cancellable(cancellable, wait);
 }
 
-void RequestBudget::hold_off(const std::string &bucket, Clock::time_point until) {
+void RequestBudget::hold_off(const std::string &bucket, Clock::time_point until,
+                             SharedSchedule *shared) {
+  if (shared) shared->hold_off(bucket, duration_cast<milliseconds>(until - Clock::now()));
   std::lock_guard<std::mutex> lock(mutex_);
   auto &next_free = next_free_[bucket];
   next_free = std::max(next_free, until);

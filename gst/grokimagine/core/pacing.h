@@ -12,12 +12,30 @@
 #include <optional>
 #include <string>
 
+#include "error.h"
 #include "providers/provider.h"
 
 namespace grokimagine {
 
+// A request schedule that machines share (a store): each slot is reserved
+// in one place, so that N processes together keep a key's rate.
+class SharedSchedule {
+ public:
+  virtual ~SharedSchedule() = default;
+  // Reserves `bucket`'s next slot, `spacing` after the one before (or now),
+  // and says how long from now it is; none, with `error` set, when the
+  // store cannot say.
+  virtual std::optional<std::chrono::milliseconds> reserve_slot(const std::string &bucket,
+                                                                std::chrono::milliseconds spacing,
+                                                                Error *error) = 0;
+  // No slot of `bucket` before `delay` from now (a 429's Retry-After).
+  virtual void hold_off(const std::string &bucket, std::chrono::milliseconds delay) = 0;
+};
+
 // The process-wide request budget: every API request of every job waits for
 // its key's next free slot. Media downloads (the CDN) are not budgeted.
+// With a shared schedule the slots are the fleet's; when the store cannot
+// say, this process's own spacing applies.
 class RequestBudget {
  public:
   using Clock = std::chrono::steady_clock;
@@ -30,10 +48,12 @@ class RequestBudget {
 
   // Reserves the bucket's next slot, `requests_per_second` apart (0: no
   // spacing), and waits for it. False when cancelled first.
-  bool wait_turn(const std::string &bucket, double requests_per_second, GCancellable *cancellable);
+  bool wait_turn(const std::string &bucket, double requests_per_second, GCancellable *cancellable,
+                 SharedSchedule *shared = nullptr);
   // The provider answered 429 with Retry-After: no job of this bucket sends
-  // before `until`.
-  void hold_off(const std::string &bucket, Clock::time_point until);
+  // before `until` (in the fleet too, with `shared`).
+  void hold_off(const std::string &bucket, Clock::time_point until,
+                SharedSchedule *shared = nullptr);
 
   // The wait a request of `bucket` reserved now would have (for tests).
   std::chrono::milliseconds reserve(const std::string &bucket, double requests_per_second);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "log.h"
+#include "pacing.h"
 #include "prices.h"
 #include "request.h"
 
@@ -38,6 +39,8 @@ constexpr const char *kSchema =
     " scope text NOT NULL, fingerprint text NOT NULL, created bigint NOT NULL,"
     " reserved_usd double precision NOT NULL, cost_usd double precision,"
     " PRIMARY KEY (scope, fingerprint, created));"
+    "CREATE TABLE IF NOT EXISTS grokimagine_pacing ("
+    " bucket text PRIMARY KEY, next_free timestamptz NOT NULL);"
     "INSERT INTO grokimagine_schema SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM grokimagine_schema);"
     "COMMIT;"
     "SELECT max(version) FROM grokimagine_schema;";
@@ -253,7 +256,7 @@ class Connection {
   PGconn *conn_ = nullptr;
 };
 
-class PostgresStore : public EntryStore {
+class PostgresStore : public EntryStore, public SharedSchedule {
  public:
   PostgresStore(std::string conninfo, std::string name, std::chrono::milliseconds timeout)
       : conninfo_(std::move(conninfo)),
@@ -388,6 +391,36 @@ class PostgresStore : public EntryStore {
   }
 
   std::string describe() const override { return name_; }
+
+  // GCRA: the bucket's next free time moves `spacing` past the later of
+  // itself and now, in one statement on the server's clock (machines'
+  // clocks need not agree); the slot reserved is the time before the move.
+  std::optional<std::chrono::milliseconds> reserve_slot(const std::string &bucket,
+                                                        std::chrono::milliseconds spacing,
+                                                        Error *error) override {
+    std::lock_guard<std::mutex> hold(mutex_);
+    Result result = connection_.exec(
+        "INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, clock_timestamp() + "
+        "make_interval(secs => $2::float8)) ON CONFLICT (bucket) DO UPDATE SET next_free = "
+        "greatest(p.next_free, clock_timestamp()) + make_interval(secs => $2::float8) "
+        "RETURNING greatest(0, extract(epoch FROM p.next_free - clock_timestamp()) * 1000 - "
+        "$2::float8 * 1000)::bigint",
+        {sha256_hex(bucket), decimal(spacing.count() / 1000.0)}, nullptr, error);
+    if (!result) return std::nullopt;
+    return std::chrono::milliseconds(g_ascii_strtoll(PQgetvalue(result.get(), 0, 0), nullptr, 10));
+  }
+
+  void hold_off(const std::string &bucket, std::chrono::milliseconds delay) override {
+    std::lock_guard<std::mutex> hold(mutex_);
+    Error failure;
+    if (!connection_.exec("INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, "
+                          "clock_timestamp() + make_interval(secs => $2::float8)) ON CONFLICT "
+                          "(bucket) DO UPDATE SET next_free = greatest(p.next_free, "
+                          "EXCLUDED.next_free)",
+                          {sha256_hex(bucket), decimal(delay.count() / 1000.0)}, nullptr, &failure))
+      GST_CAT_WARNING(grokimagine_core_debug, "the fleet's hold-off was not recorded: %s",
+                      failure.message.c_str());
+  }
 
  private:
   // In one transaction, under the scope's lock (machines reserving at once
