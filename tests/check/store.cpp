@@ -220,6 +220,33 @@ GST_START_TEST(test_store_password_never_logged_nor_readable) {
 }
 GST_END_TEST;
 
+// A pipeline waiting for another machine's claim stops at once when set to
+// NULL, and sends nothing.
+GST_START_TEST(test_stop_while_another_machine_holds_the_job) {
+  test::Postgres postgres;
+  emu::Emulator emulator(test::quick_options());
+  // The other machine's submit takes 10 s: it holds the claim that long.
+  emulator.add_fault(emu::Fault{emu::Phase::Submit, 0, {}, 10000, -1, 1});
+  test::TempDir dir;
+  test::Child other =
+      spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
+  wait_for([&] { return emulator.counters().submits_total >= 1; }, "the other's submit");
+  GstElement *pipeline =
+      test::pipeline_with_sink(make_source(emulator, postgres.conninfo(), dir.path("b")));
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_usleep(500 * 1000);  // waiting for the claim by now
+  const gint64 before = g_get_monotonic_time();
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  const gint64 took_ms = (g_get_monotonic_time() - before) / 1000;
+  gst_object_unref(pipeline);
+  fail_unless(took_ms < 5000, "NULL took %" G_GINT64_FORMAT " ms", took_ms);
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+  auto [status, printed] = test::finish_child(other);
+  fail_unless(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", printed.c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
+
 // ---- A budget shared by the fleet (budget-scope) ----
 
 // Runs `sql` on the test's server; the first column of the first row.
@@ -455,6 +482,7 @@ static Suite *store_suite() {
   tcase_add_test(tc, test_malformed_store_refused);
   tcase_add_test(tc, test_store_password_never_logged_nor_readable);
   tcase_add_test(tc, test_jobs_tool_works_against_the_store);
+  tcase_add_test(tc, test_stop_while_another_machine_holds_the_job);
   tcase_add_test(tc, test_budget_scope_is_shared_by_the_fleet);
   tcase_add_test(tc, test_reservation_of_a_killed_job_is_settled);
   tcase_add_test(tc, test_budget_scope_needs_a_store_and_a_budget);

@@ -129,13 +129,10 @@ class Connection {
           last.reset(result);
       }
       if (!wait_socket(false, deadline, cancellable, error)) {
-        // Stopped, or the server went silent: what runs there is cancelled
-        // and the connection (with any lock it held) let go.
-        if (PGcancel *cancel = PQgetCancel(conn_)) {
-          char why[256];
-          PQcancel(cancel, why, sizeof why);
-          PQfreeCancel(cancel);
-        }
+        // Stopped, or the server went silent: the connection (with any
+        // lock it held) is let go. Not PQcancel: it connects anew, with no
+        // bound of ours, to a server that may be out of reach; the server
+        // ends the statement when it finds its client gone.
         close();
         return none;
       }

@@ -8,8 +8,9 @@
 // machine that dies releases it with its connection, and the entry it
 // wrote ("submitting") tells the next one that a submit may have left.
 // Every statement is bounded by statement_timeout (and the lock's wait by
-// lock_timeout); a stop cancels what runs. The password comes only from
-// the connection string, PGPASSWORD or ~/.pgpass, and no message holds it.
+// lock_timeout); a stop lets go of the connection at once. The password
+// comes only from the connection string, PGPASSWORD or ~/.pgpass, and no
+// message holds it.
 #pragma once
 
 #include <chrono>
