@@ -724,6 +724,27 @@ GST_START_TEST(test_playlist_is_one_gapless_stream) {
 }
 GST_END_TEST;
 
+// Clips made at 24 fps on a 30 fps channel: converted (videorate), each
+// second of clip thirty frames, the sound as long.
+GST_START_TEST(test_clips_of_another_frame_rate_are_converted) {
+  emu::Emulator emulator(test::quick_options());
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_channel(emulator, pipeline, &seen);
+  gst_util_set_object_arg(G_OBJECT(channel), "framerate", "30/1");
+  set_prompts(channel, "<\"A dog\",\"A cat\">");
+  test::RunResult result = run(pipeline, &seen);
+  gst_object_unref(pipeline);
+  fail_unless(result.eos, "%s", result.error_text().c_str());
+  fail_unless_equals_int(seen.frames, 60);
+  fail_unless_equals_int(seen.samples, 2 * 48000);
+  fail_unless_equals_int(seen.video_gaps, 0);
+  fail_unless_equals_int(seen.audio_gaps, 0);
+  fail_unless_equals_uint64(seen.video_next, 2 * GST_SECOND);
+  fail_unless_equals_uint64(seen.clip_times[1], GST_SECOND);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_text_cues_from_subparse) {
   emu::Emulator emulator(test::quick_options());
   test::TempDir dir;
@@ -1562,6 +1583,7 @@ static Suite *channel_suite() {
   TCase *element = tcase_create("element");
   tcase_set_timeout(element, 120);
   tcase_add_test(element, test_playlist_is_one_gapless_stream);
+  tcase_add_test(element, test_clips_of_another_frame_rate_are_converted);
   tcase_add_test(element, test_text_cues_from_subparse);
   tcase_add_test(element, test_loop_replays_without_new_jobs);
   tcase_add_test(element, test_failed_clip_is_skipped_with_a_warning);

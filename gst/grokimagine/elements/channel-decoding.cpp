@@ -24,6 +24,14 @@ struct ChannelDecoding::Chain {
   std::shared_ptr<ChannelEvents> events;
   GstElement *bin = nullptr;  // owned by the channel while the decoding lives
   GstElement *queue = nullptr, *convert = nullptr;
+  // videorate, between `scale` and `filter` only for a clip whose frame
+  // rate is not the channel's: it keeps each frame to decide on the next
+  // and pushes a copy, which would send every frame's memory back to the
+  // decoder's pool still shared, to be dropped there and allocated anew
+  // (as playbin3 does, clips at the channel's rate go through without).
+  // Only on the queue's streaming thread.
+  GstElement *scale = nullptr, *rate = nullptr, *filter = nullptr;
+  bool rate_linked = false;
   // Made for the first clip's caps, remade for a clip whose caps it does
   // not take; only on the queue's streaming thread.
   GstElement *decoder = nullptr;
@@ -43,6 +51,7 @@ struct ChannelDecoding::Chain {
   GstFlowReturn receive(GstBuffer *buffer);
   bool receive_event(GstEvent *event);
   GstPadProbeReturn on_caps(GstCaps *caps);
+  void use_rate(bool needed);
 };
 
 namespace {
@@ -147,8 +156,35 @@ bool Chain::receive_event(GstEvent *event) {
   return true;
 }
 
+void Chain::use_rate(bool needed) {
+  if (needed == rate_linked) return;
+  GST_INFO_OBJECT(bin, "%s videorate", needed ? "through" : "without");
+  if (needed) {
+    // From NULL: nothing of the clip it last timed comes out again.
+    gst_element_set_state(rate, GST_STATE_NULL);
+    gst_element_unlink(scale, filter);
+    gst_element_link_many(scale, rate, filter, nullptr);
+    gst_element_sync_state_with_parent(rate);
+  } else {
+    gst_element_unlink_many(scale, rate, filter, nullptr);
+    gst_element_link(scale, filter);
+  }
+  rate_linked = needed;
+}
+
 // On the queue's streaming thread, before the caps reach the decoder.
 GstPadProbeReturn Chain::on_caps(GstCaps *caps) {
+  if (video) {
+    // The channel's rate, as the clip's stream says it: no videorate.
+    const GstStructure *clip = gst_caps_get_structure(caps, 0);
+    const GstStructure *channel = gst_caps_get_structure(format.get(), 0);
+    int clip_n = 0, clip_d = 0, channel_n = 0, channel_d = 0;
+    const bool same_rate =
+        gst_structure_get_fraction(clip, "framerate", &clip_n, &clip_d) &&
+        gst_structure_get_fraction(channel, "framerate", &channel_n, &channel_d) && clip_n > 0 &&
+        gst_util_fraction_compare(clip_n, clip_d, channel_n, channel_d) == 0;
+    use_rate(!same_rate);
+  }
   if (decoder) {
     g_autoptr(GstPad) sink = gst_element_get_static_pad(decoder, "sink");
     if (gst_pad_query_accept_caps(sink, caps)) return GST_PAD_PROBE_OK;
@@ -193,14 +229,18 @@ ChannelDecoding::ChannelDecoding(GstBin *channel, std::shared_ptr<ChannelEvents>
     // the same clip sounds the same, bit for bit, wherever it plays.
     if (!video) gst_util_set_object_arg(G_OBJECT(chain->convert), "dithering", "none");
     // videoscale keeps the clip's aspect ratio, adding borders (letter- or
-    // pillar-boxing); videorate makes every clip the channel's frame rate.
-    GstElement *scale = gst_element_factory_make(video ? "videoscale" : "audioresample", nullptr);
-    GstElement *rate = gst_element_factory_make(video ? "videorate" : "identity", nullptr);
-    GstElement *filter = gst_element_factory_make("capsfilter", nullptr);
+    // pillar-boxing); videorate (use_rate) makes a clip of another frame
+    // rate the channel's.
+    GstElement *scale = chain->scale =
+        gst_element_factory_make(video ? "videoscale" : "audioresample", nullptr);
+    GstElement *filter = chain->filter = gst_element_factory_make("capsfilter", nullptr);
     g_object_set(filter, "caps", chain->format.get(), nullptr);
-    gst_bin_add_many(GST_BIN(chain->bin), chain->queue, chain->convert, scale, rate, filter,
-                     nullptr);
-    gst_element_link_many(chain->convert, scale, rate, filter, nullptr);
+    gst_bin_add_many(GST_BIN(chain->bin), chain->queue, chain->convert, scale, filter, nullptr);
+    gst_element_link_many(chain->convert, scale, filter, nullptr);
+    if (video) {
+      chain->rate = gst_element_factory_make("videorate", nullptr);
+      gst_bin_add(GST_BIN(chain->bin), chain->rate);
+    }
 
     g_autoptr(GstPad) queue_src = gst_element_get_static_pad(chain->queue, "src");
     gst_pad_add_probe(

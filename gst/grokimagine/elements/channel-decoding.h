@@ -1,7 +1,8 @@
 // The channel's decoding, shared by its clips in turn, as playbin3 reuses
 // its decoders from one item to the next: per stream kind, a bin
 // "decoding-video" (or -audio) holding queue ! decoder ! convert !
-// scale/resample ! rate ! capsfilter into the channel's fixed raw format.
+// scale/resample ! capsfilter into the channel's fixed raw format, with a
+// videorate before the capsfilter for a clip of another frame rate.
 // A clip's parsed streams wait at its gates (pads of the clip's own) until
 // the channel feeds the clip: then its samples go through the chain, and
 // what comes out fills the clip's queues. Between two clips the chain is

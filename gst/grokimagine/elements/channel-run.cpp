@@ -185,9 +185,10 @@ static bool wait_until(ChannelRun &run, GstClockTime when) {
 }
 
 // Pushes `buffer` (owned) at timeline time `pts` on `appsrc`; false when the
-// stream is over (stopping, flushing, not linked).
+// stream is over (stopping, flushing, not linked). With `keep`, what was
+// pushed is kept there too (a reference).
 static bool push(ChannelRun &run, GstElement *appsrc, GstBuffer *buffer, GstClockTime pts,
-                 GstClockTime duration, bool live) {
+                 GstClockTime duration, bool live, GstBuffer **keep = nullptr) {
   buffer = gst_buffer_make_writable(buffer);
   if (live) {
     if (run.live_base == GST_CLOCK_TIME_NONE) {
@@ -206,16 +207,20 @@ static bool push(ChannelRun &run, GstElement *appsrc, GstBuffer *buffer, GstCloc
   GST_BUFFER_PTS(buffer) = pts;
   GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION(buffer) = duration;
+  if (keep) gst_buffer_replace(keep, buffer);
   const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer);
   if (ret != GST_FLOW_OK) GST_DEBUG_OBJECT(run.element, "push: %s", gst_flow_get_name(ret));
   return ret == GST_FLOW_OK;
 }
 
 static bool push_frame(ChannelRun &run, GstBuffer *frame, bool live) {
-  if (run.last_frame) gst_buffer_unref(run.last_frame);
-  run.last_frame = gst_buffer_ref(frame);
   const auto span = run.timeline.add_frame();
-  return push(run, run.video_src, frame, span.pts, span.duration, live);
+  // The last frame (for filler=hold, continuity=last-frame) is the one
+  // pushed, not a second reference taken before: with one, the frame would
+  // be copied to be stamped, and the decoder's pool, getting back a buffer
+  // whose memory the copy still shares, would drop it and allocate (and
+  // page in) a new frame for every frame.
+  return push(run, run.video_src, frame, span.pts, span.duration, live, &run.last_frame);
 }
 
 // Pushes audio from `buffer` (owned; null for silence) up to where the
