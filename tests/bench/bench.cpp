@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -21,10 +22,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
+
+#include "core/job-record.h"
+#include "core/store.h"
+#include "postgres-server.h"
 
 namespace {
 
@@ -45,6 +52,14 @@ double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t mid = values.size() / 2;
   return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+// The nearest-rank percentile `p` (0 to 100) of `values`.
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto rank = std::size_t(std::ceil(p / 100 * double(values.size())));
+  return values[std::max<std::size_t>(rank, 1) - 1];
 }
 
 double now_ms() {
@@ -351,18 +366,23 @@ std::string ratio_text(double ours, double theirs) {
   return format("%.2fx", ours / theirs);
 }
 
-// Downloaded clips, removed at exit.
+// `path` and, for a directory, everything in it.
+void remove_tree(const std::string &path) {
+  if (!g_file_test(path.c_str(), G_FILE_TEST_IS_SYMLINK)) {
+    g_autoptr(GDir) dir = g_dir_open(path.c_str(), 0, nullptr);
+    while (const char *name = dir ? g_dir_read_name(dir) : nullptr) remove_tree(path + "/" + name);
+  }
+  g_remove(path.c_str());
+}
+
+// Downloaded clips and journals, removed at exit.
 class Scratch {
  public:
   Scratch() {
     g_autofree gchar *made = g_dir_make_tmp("grokimagine-bench-XXXXXX", nullptr);
     dir_ = made;
   }
-  ~Scratch() {
-    for (const char *name : {"big.mp4", "full.mp4", "rss.mp4", "shaped.mp4"})
-      g_remove(path(name).c_str());
-    g_rmdir(dir_.c_str());
-  }
+  ~Scratch() { remove_tree(dir_); }
   std::string path(const char *name) const { return dir_ + "/" + name; }
 
  private:
@@ -873,6 +893,96 @@ void requests_per_job(const Config &config) {
           "fewer requests, equal or better lag");
 }
 
+// --- the journal's entries in PostgreSQL (store, issue 22) ----------------
+
+struct JournalTimes {
+  std::vector<double> claim_ms, job_ms;
+};
+
+// Job `index` through `journal` as the element takes a new job: claimed
+// before its submit (the entry written as submitting, held), named by the
+// provider, finished with its clip's URL: three writes. Times the claim
+// and the whole.
+void journal_job(const grokimagine::Journal &journal, int index, JournalTimes *times) {
+  grokimagine::JournalEntry entry;
+  entry.prompt = "store bench job " + std::to_string(index);
+  entry.fingerprint = grokimagine::sha256_hex(entry.prompt);
+  entry.provider = "segmind";
+  entry.kind = "video";
+  entry.duration = 6;
+  entry.resolution = "480p";
+  grokimagine::JobRecord record;
+  record.prepare(journal, grokimagine::Reuse::Unfinished, entry, std::chrono::hours(24));
+  const double start = now_ms();
+  const auto claimed = record.claim(10000, nullptr);
+  const double claimed_at = now_ms();
+  if (const auto *error = std::get_if<grokimagine::Error>(&claimed))
+    fail("claim: " + error->message);
+  if (!std::get<std::string>(claimed).empty()) fail("claim: job " + entry.prompt + " is not new");
+  const std::string id = "id-" + std::to_string(index);
+  record.submitted(id);
+  record.finished(std::vector<grokimagine::Output>{{"https://cdn.example/" + id + ".mp4"}}, false);
+  times->job_ms.push_back(now_ms() - start);
+  times->claim_ms.push_back(claimed_at - start);
+}
+
+// The journal in a PostgreSQL server of our own (on this machine, a unix
+// socket, fsync on as the journal's files are fsynced) against the
+// journal's files, job by job, after one unmeasured job of each (the
+// store's first connection makes its schema); then whole grokimaginesrc
+// jobs with each.
+void store_journal(const Config &config) {
+  const int jobs = config.quick ? 30 : 300;
+  const test::PostgresServer server(true);
+  grokimagine::Error error;
+  auto entries = grokimagine::open_store(server.conninfo(), std::chrono::seconds(10), &error);
+  if (!entries) fail("store: " + error.message);
+  const std::string files_dir = temp_path("journal-files"), store_dir = temp_path("journal-store");
+  const grokimagine::Journal files(files_dir), stored(store_dir, entries);
+  JournalTimes on_files, on_store;
+  for (int i = -1; i < jobs; i++) {
+    if (i == 0) on_files = on_store = {};
+    journal_job(files, i, &on_files);
+    journal_job(stored, i, &on_store);
+  }
+  const auto per_second = [](const std::vector<double> &ms) {
+    return double(ms.size()) * 1000 / std::accumulate(ms.begin(), ms.end(), 0.0);
+  };
+  add_row("store: claims per second, " + std::to_string(jobs) +
+              " new jobs one after another (claim() alone)",
+          format("%.0f claims/s", per_second(on_store.claim_ms)),
+          "the journal's files: " + format("%.0f claims/s", per_second(on_files.claim_ms)),
+          ratio_text(per_second(on_store.claim_ms), per_second(on_files.claim_ms)), "-");
+  const auto median_p95 = [](const std::vector<double> &ms) {
+    return format("%.1f", median(ms)) + " / " + format("%.1f ms", percentile(ms, 95));
+  };
+  add_row("store: one job's claim, submitted and finished, median / p95",
+          median_p95(on_store.job_ms), "the journal's files: " + median_p95(on_files.job_ms),
+          format("%+.1f", median(on_store.job_ms) - median(on_files.job_ms)) + " / " +
+              format("%+.1f ms", percentile(on_store.job_ms, 95) - percentile(on_files.job_ms, 95)),
+          "-");
+  // What that is beside a whole job's requests and download: 1 s 480p, no
+  // generation time, polled every 100 ms.
+  EmulatorProcess emulator({});
+  const auto element_job = [&](int index, const std::string &journal_properties) {
+    return time_to_eos("grokimaginesrc " + source_properties(emulator, "segmind") +
+                       " prompt=store-" + std::to_string(index) + " duration=1 poll-interval=100 " +
+                       journal_properties + " ! fakesink");
+  };
+  std::vector<double> element_files, element_store;
+  for (int i = -1; i < config.runs; i++) {
+    if (i == 0) element_files.clear(), element_store.clear();
+    element_job(i, "");  // the emulator encodes a prompt's clip on its first job
+    element_files.push_back(element_job(i, "journal=" + files_dir));
+    element_store.push_back(
+        element_job(i, "journal=" + store_dir + " store=\"" + server.conninfo() + "\""));
+  }
+  add_row("store: PLAYING -> EOS, grokimaginesrc ! fakesink, a new 1 s 480p job",
+          format("%.0f ms", median(element_store)),
+          "the journal's files: " + format("%.0f ms", median(element_files)),
+          format("%+.0f ms", median(element_store) - median(element_files)), "-");
+}
+
 // --- the channel -----------------------------------------------------------
 
 // What left a channel's pads: the largest distance between where a buffer
@@ -1336,8 +1446,10 @@ void print_table() {
 
 int main(int argc, char **argv) {
   // Every figure measures real jobs: no journal following one job from
-  // another run (the bench repeats the same descriptions).
+  // another run (the bench repeats the same descriptions), nor a store
+  // unless a figure names one.
   g_setenv("GROKIMAGINE_JOURNAL", "", TRUE);
+  g_setenv("GROKIMAGINE_STORE", "", TRUE);
   Config config;
   gint runs = config.runs;
   gboolean quick = FALSE;
@@ -1362,8 +1474,9 @@ int main(int argc, char **argv) {
        nullptr},
       {"only", 0, 0, G_OPTION_ARG_STRING, &only,
        "One figure: first-frame, first-frame-big, full-decode, rss, shaped-first-frame, "
-       "shaped-download, connections, many-jobs, rate-limited, requests-per-job, channel, "
-       "channel-lookahead, channel-cpu, channel-continuity, channel-memory, channel-soak",
+       "shaped-download, connections, many-jobs, rate-limited, requests-per-job, store, "
+       "channel, channel-lookahead, channel-cpu, channel-continuity, channel-memory, "
+       "channel-soak",
        "NAME"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
@@ -1399,6 +1512,7 @@ int main(int argc, char **argv) {
       {"many-jobs", many_jobs},
       {"rate-limited", rate_limited_jobs},
       {"requests-per-job", requests_per_job},
+      {"store", store_journal},
       {"channel", channel_seams},
       {"channel-lookahead", channel_lookahead},
       {"channel-cpu", channel_cpu},

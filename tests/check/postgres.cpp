@@ -1,118 +1,37 @@
 #include "postgres.h"
 
 #include <gst/check/gstcheck.h>
-#include <unistd.h>
 
-#include <vector>
+#include <stdexcept>
 
 namespace test {
 
 namespace {
 
-constexpr const char *kPort = "5432";  // names the socket file; no TCP
-constexpr const char *kUser = "grokimagine";
-
-// Where the server's programs are: pg_config's answer (libpq-dev), else
-// Debian's versioned directory.
-std::string server_bindir() {
-  g_autofree gchar *out = nullptr;
-  gint status = 0;
-  const gchar *argv[] = {"pg_config", "--bindir", nullptr};
-  if (g_spawn_sync(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_SEARCH_PATH, nullptr,
-                   nullptr, &out, nullptr, &status, nullptr) &&
-      g_spawn_check_wait_status(status, nullptr)) {
-    std::string dir = g_strstrip(out);
-    if (g_file_test((dir + "/postgres").c_str(), G_FILE_TEST_IS_EXECUTABLE)) return dir;
+// Runs `step`; what it throws fails the test.
+template <typename Step>
+void or_fail(Step step) {
+  try {
+    step();
+  } catch (const std::runtime_error &failure) {
+    ck_abort_msg("%s", failure.what());
   }
-  for (const char *version : {"17", "16", "15", "14", "13"}) {
-    const std::string dir = std::string("/usr/lib/postgresql/") + version + "/bin";
-    if (g_file_test((dir + "/postgres").c_str(), G_FILE_TEST_IS_EXECUTABLE)) return dir;
-  }
-  return {};
 }
 
 }  // namespace
 
-Postgres::Postgres() : bindir_(server_bindir()) {
-  fail_if(bindir_.empty(),
-          "no PostgreSQL server (package postgresql; scripts/install-deps.sh installs it)");
-  g_autofree gchar *dir = g_dir_make_tmp("grokimagine-pg-XXXXXX", nullptr);
-  fail_unless(dir != nullptr);
-  dir_ = dir;
-  // The server refuses to run as root: as root, its files are postgres's.
-  as_postgres_user_ = geteuid() == 0;
-  if (as_postgres_user_) {
-    std::string output;
-    const gchar *argv[] = {"chown", "postgres:", dir_.c_str(), nullptr};
-    gint status = 0;
-    fail_unless(g_spawn_sync(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_SEARCH_PATH,
-                             nullptr, nullptr, nullptr, nullptr, &status, nullptr) &&
-                    g_spawn_check_wait_status(status, nullptr),
-                "cannot give %s to the postgres user", dir_.c_str());
-  }
-  std::string output;
-  fail_unless(run("initdb",
-                  {"-D", dir_ + "/data", "-U", kUser, "-A", "trust", "-E", "UTF8", "--no-sync",
-                   "--no-instructions"},
-                  &output),
-              "initdb failed: %s", output.c_str());
-  start();
-}
-
-Postgres::~Postgres() {
-  if (running_) stop();
-  const gchar *argv[] = {"rm", "-rf", dir_.c_str(), nullptr};
-  g_spawn_sync(nullptr, const_cast<gchar **>(argv), nullptr, G_SPAWN_SEARCH_PATH, nullptr, nullptr,
-               nullptr, nullptr, nullptr, nullptr);
-}
-
-bool Postgres::run(const std::string &program, const std::vector<std::string> &args,
-                   std::string *output) const {
-  std::vector<std::string> command;
-  if (as_postgres_user_) command = {"runuser", "-u", "postgres", "--"};
-  command.push_back(bindir_ + "/" + program);
-  command.insert(command.end(), args.begin(), args.end());
-  std::vector<const gchar *> argv;
-  for (const auto &arg : command) argv.push_back(arg.c_str());
-  argv.push_back(nullptr);
-  g_autofree gchar *out = nullptr;
-  g_autofree gchar *err = nullptr;
-  gint status = 0;
-  const bool ok =
-      g_spawn_sync(dir_.c_str(), const_cast<gchar **>(argv.data()), nullptr, G_SPAWN_SEARCH_PATH,
-                   nullptr, nullptr, &out, &err, &status, nullptr) &&
-      g_spawn_check_wait_status(status, nullptr);
-  *output = std::string(out ? out : "") + (err ? err : "");
-  return ok;
-}
-
-void Postgres::start() {
-  std::string output;
-  // Only the socket in our directory; fsync off: a test's data need not
-  // survive the machine.
-  fail_unless(run("pg_ctl",
-                  {"-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-t", "60", "-o",
-                   "-k " + dir_ + " -p " + kPort +
-                       " -c listen_addresses= -c fsync=off -c max_connections=200",
-                   "start"},
-                  &output),
-              "the PostgreSQL server did not start: %s", output.c_str());
-  running_ = true;
+// A function-try-block: the server's constructor is what throws.
+Postgres::Postgres() try : PostgresServer() {
+} catch (const std::runtime_error &failure) {
+  ck_abort_msg("%s", failure.what());
 }
 
 void Postgres::stop() {
-  std::string output;
-  fail_unless(run("pg_ctl", {"-D", dir_ + "/data", "-m", "fast", "-w", "stop"}, &output),
-              "the PostgreSQL server did not stop: %s", output.c_str());
-  running_ = false;
+  or_fail([this] { PostgresServer::stop(); });
 }
 
-std::string Postgres::conninfo() const {
-  return "host=" + dir_ + " port=" + kPort + " dbname=postgres user=" + kUser;
-}
-
-std::string Postgres::conninfo_with_password(const std::string &password) const {
-  return conninfo() + " password=" + password;
+void Postgres::start() {
+  or_fail([this] { PostgresServer::start(); });
 }
 
 }  // namespace test
