@@ -6,11 +6,13 @@
 #
 #   eval "$(scripts/postgres.sh start [DIR])"   # prints export GROKIMAGINE_STORE=...
 #   eval "$(scripts/postgres.sh stop [DIR])"    # stops it, removes DIR, unsets it
-#   scripts/postgres.sh restart [DIR]           # stops and starts it on its data
+#   scripts/postgres.sh down [DIR]              # stops it, keeping its data for a start
 #
 # DIR defaults to build/postgres. The server refuses to run as root: as root
 # (CI, containers) it runs as the packaged `postgres` user, which owns DIR.
-# A real fleet points GROKIMAGINE_STORE at its own server instead.
+# Commits are not flushed to the disk (fsync off) unless POSTGRES_FSYNC=on (the
+# benchmark, set against the journal's fsynced files). A real fleet points
+# GROKIMAGINE_STORE at its own server instead.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 action="${1:-}"
@@ -40,7 +42,8 @@ start() {
   fi
   # fsync off: a throwaway server's data need not survive the machine.
   as_server "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-k $dir -p $port -c listen_addresses= -c fsync=off -c max_connections=200" start >&2 ||
+    -o "-k $dir -p $port -c listen_addresses= -c fsync=${POSTGRES_FSYNC:-off} -c max_connections=200" \
+    start >&2 ||
     { cat "$dir/server.log" >&2; exit 1; }
   echo "export GROKIMAGINE_STORE='host=$dir port=$port dbname=postgres user=$user'"
 }
@@ -53,14 +56,14 @@ stop() {
 
 case "$action" in
   start) start ;;
-  restart) stop; start >/dev/null ;;
+  down) stop ;;
   stop)
     stop
     rm -rf "$dir"
     echo "unset GROKIMAGINE_STORE"
     ;;
   *)
-    echo "usage: eval \"\$($0 start|stop [DIR])\", or $0 restart [DIR]" >&2
+    echo "usage: eval \"\$($0 start|stop [DIR])\", or $0 down [DIR]" >&2
     exit 2
     ;;
 esac

@@ -298,11 +298,10 @@ GST_START_TEST(test_budget_scope_is_shared_by_the_fleet) {
   fail_unless_equals_int(emulator.counters().submits_total, 7);
   fail_unless_equals_int(delivered, 7);
   fail_unless_equals_int(refused, 1);
-  assert_equals_string(query(postgres,
-                             "SELECT round(sum(reserved_usd)::numeric, 2)::text FROM "
-                             "grokimagine_spending WHERE scope = 'team'")
-                           .c_str(),
-                       "0.98");
+  const std::string reserved = query(postgres,
+                                     "SELECT round(sum(reserved_usd)::numeric, 2)::text FROM "
+                                     "grokimagine_spending WHERE scope = 'team'");
+  assert_equals_string(reserved.c_str(), "0.98");
 }
 GST_END_TEST;
 
@@ -328,8 +327,8 @@ GST_START_TEST(test_reservation_of_a_killed_job_is_settled) {
   kill(first.pid, SIGKILL);
   test::finish_child(first);
   // Reserved at the estimate, not settled.
-  assert_equals_string(query(postgres, "SELECT cost_usd FROM grokimagine_spending").c_str(),
-                       "NULL");
+  const std::string unsettled = query(postgres, "SELECT cost_usd FROM grokimagine_spending");
+  assert_equals_string(unsettled.c_str(), "NULL");
   const double reserved = g_ascii_strtod(
       query(postgres, "SELECT reserved_usd FROM grokimagine_spending").c_str(), nullptr);
   fail_unless(reserved > 0);
@@ -417,9 +416,10 @@ GST_START_TEST(test_fleet_keeps_the_keys_request_rate) {
       in_window++;
     fail_unless(in_window <= 2, "%zu requests within a second of request %zu", in_window, first);
   }
-  // And over the whole run, no faster than the key's rate.
+  // And over the whole run, the key's rate and a burst: a request that
+  // left late (a loaded machine) brings the next one's gap in, not more.
   const double seconds = double(times.back() - times.front()) / G_USEC_PER_SEC;
-  fail_unless(double(times.size() - 1) / seconds <= 1.0, "%zu requests in %.1f s", times.size(),
+  fail_unless(double(times.size()) <= seconds + 2, "%zu requests in %.1f s", times.size(),
               seconds);
 }
 GST_END_TEST;

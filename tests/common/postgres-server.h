@@ -1,13 +1,12 @@
 // A real PostgreSQL server of our own, for the store's tests and the bench:
-// initdb into a temporary directory, listening only on a unix socket there
-// (no TCP), trust authentication for its own user, stopped and removed at
-// the end. As root (CI) it runs as the packaged `postgres` user, which the
-// server requires. What cannot be done throws std::runtime_error with the
-// server's words (tests/check/postgres.h turns that into a test failure).
+// scripts/postgres.sh in a temporary directory (a unix socket there, no
+// TCP, trust for its own user; as root the packaged `postgres` user runs
+// it), stopped and removed at the end, or when the process ends. What
+// cannot be done throws std::runtime_error with the script's words
+// (tests/check/postgres.h turns that into a test failure).
 #pragma once
 
 #include <string>
-#include <vector>
 
 namespace test {
 
@@ -22,7 +21,7 @@ class PostgresServer {
   PostgresServer &operator=(const PostgresServer &) = delete;
 
   // What a client gives libpq: the socket directory, port, database, user.
-  std::string conninfo() const;
+  const std::string &conninfo() const { return conninfo_; }
   // The same, with a password libpq sends only if the server asks (trust
   // never does): for tests that check it is never shown.
   std::string conninfo_with_password(const std::string &password) const;
@@ -30,16 +29,10 @@ class PostgresServer {
   void start();  // again, on the same data and socket
 
  private:
-  // Runs a server program (as the server's user when root); false on failure.
-  bool run(const std::string &program, const std::vector<std::string> &args,
-           std::string *output) const;
-  bool halt(std::string *output);  // stop(), for the destructor too
-
-  std::string bindir_;
-  std::string dir_;  // data in dir_/data, the socket and log in dir_
+  std::string dir_;  // the script's DIR: data, socket, log
+  std::string conninfo_;
   bool fsync_ = false;
-  bool as_postgres_user_ = false;
-  bool running_ = false;
+  int watchdog_fd_ = -1;  // its end stops the server (the constructor says why)
 };
 
 }  // namespace test
