@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -146,6 +147,11 @@ class Connection {
 
   const std::string &name() const { return name_; }
 
+  // Connected, outside any transaction: fit for another job or lock.
+  bool reusable() const {
+    return conn_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  }
+
  private:
   static std::string trimmed(const char *message) {
     std::string text(message ? message : "");
@@ -253,19 +259,48 @@ class Connection {
   PGconn *conn_ = nullptr;
 };
 
+// Idle connections to each store, kept for the next job and the next lock:
+// connecting (over TCP, with TLS) is most of what a claim costs. A
+// connection goes back only fit for use (reusable()), so never holding a
+// lock or a transaction; a few per store, the rest closed.
+std::shared_ptr<Connection> take_connection(const std::string &conninfo, const std::string &name,
+                                            std::chrono::milliseconds timeout) {
+  static std::mutex mutex;
+  static std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  constexpr std::size_t kIdlePerStore = 4;
+  const std::string key = std::to_string(timeout.count()) + " " + conninfo;
+  std::unique_ptr<Connection> connection;
+  {
+    std::lock_guard<std::mutex> hold(mutex);
+    auto &kept = idle[key];
+    if (!kept.empty()) {
+      connection = std::move(kept.back());
+      kept.pop_back();
+    }
+  }
+  if (!connection) connection = std::make_unique<Connection>(conninfo, name, timeout);
+  return std::shared_ptr<Connection>(connection.release(), [key](Connection *returned) {
+    std::unique_ptr<Connection> owned(returned);
+    if (!owned->reusable()) return;
+    std::lock_guard<std::mutex> hold(mutex);
+    auto &kept = idle[key];
+    if (kept.size() < kIdlePerStore) kept.push_back(std::move(owned));
+  });
+}
+
 class PostgresStore : public EntryStore, public SharedSchedule {
  public:
   PostgresStore(std::string conninfo, std::string name, std::chrono::milliseconds timeout)
       : conninfo_(std::move(conninfo)),
         name_(std::move(name)),
         timeout_(timeout),
-        connection_(conninfo_, name_, timeout_) {}
+        connection_(take_connection(conninfo_, name_, timeout_)) {}
 
   std::function<void()> lock(const std::string &fingerprint, guint wait_ms,
                              GCancellable *cancellable, Error *error) override {
     // A connection of the lock's own: the lock lives as long as it does,
     // and a machine that dies lets go of it with its connection.
-    auto held = std::make_shared<Connection>(conninfo_, name_, timeout_);
+    auto held = take_connection(conninfo_, name_, timeout_);
     const std::string key = lock_key(fingerprint);
     // The wait is the lock's (lock_timeout), not a statement's.
     const std::string sql = "BEGIN; SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = " +
@@ -294,8 +329,8 @@ class PostgresStore : public EntryStore, public SharedSchedule {
     std::lock_guard<std::mutex> hold(mutex_);
     Error failure;
     Result result =
-        connection_.exec("SELECT entry::text FROM grokimagine_jobs WHERE fingerprint = $1",
-                         {fingerprint}, nullptr, &failure);
+        connection_->exec("SELECT entry::text FROM grokimagine_jobs WHERE fingerprint = $1",
+                          {fingerprint}, nullptr, &failure);
     if (!result) {
       if (error) *error = failure;
       return std::nullopt;
@@ -309,7 +344,7 @@ class PostgresStore : public EntryStore, public SharedSchedule {
     Error failure;
     const std::string created = std::to_string(entry.created);
     auto upsert = [&] {
-      return bool(connection_.exec(
+      return bool(connection_->exec(
           "INSERT INTO grokimagine_jobs (fingerprint, state, created, updated, request_id, entry) "
           "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (fingerprint) DO UPDATE SET "
           "state = EXCLUDED.state, created = EXCLUDED.created, updated = EXCLUDED.updated, "
@@ -325,9 +360,10 @@ class PostgresStore : public EntryStore, public SharedSchedule {
     }
     // The provider's figure replaces the estimate reserved for the job.
     if (entry.cost_source == "provider" && entry.cost_usd >= 0 &&
-        !connection_.exec("UPDATE grokimagine_spending SET cost_usd = $3 WHERE fingerprint = $1 "
-                          "AND created = $2",
-                          {entry.fingerprint, created, decimal(entry.cost_usd)}, nullptr, &failure))
+        !connection_->exec("UPDATE grokimagine_spending SET cost_usd = $3 WHERE fingerprint = $1 "
+                           "AND created = $2",
+                           {entry.fingerprint, created, decimal(entry.cost_usd)}, nullptr,
+                           &failure))
       return failure;
     GST_CAT_DEBUG(grokimagine_core_debug, "journal %s: %s in %s", entry.fingerprint.c_str(),
                   journal_state_name(entry.state), name_.c_str());
@@ -339,12 +375,12 @@ class PostgresStore : public EntryStore, public SharedSchedule {
     Error failure;
     // A job removed before its submit left was never paid: its reservation
     // goes with it.
-    if (!connection_.exec("DELETE FROM grokimagine_spending s USING grokimagine_jobs j WHERE "
-                          "j.fingerprint = $1 AND j.state = 'submitting' AND s.fingerprint = "
-                          "j.fingerprint AND s.created = j.created AND s.cost_usd IS NULL",
-                          {fingerprint}, nullptr, &failure) ||
-        !connection_.exec("DELETE FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint},
-                          nullptr, &failure))
+    if (!connection_->exec("DELETE FROM grokimagine_spending s USING grokimagine_jobs j WHERE "
+                           "j.fingerprint = $1 AND j.state = 'submitting' AND s.fingerprint = "
+                           "j.fingerprint AND s.created = j.created AND s.cost_usd IS NULL",
+                           {fingerprint}, nullptr, &failure) ||
+        !connection_->exec("DELETE FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint},
+                           nullptr, &failure))
       GST_CAT_WARNING(grokimagine_core_debug, "journal %s not removed: %s", fingerprint.c_str(),
                       failure.message.c_str());
   }
@@ -353,15 +389,16 @@ class PostgresStore : public EntryStore, public SharedSchedule {
     std::lock_guard<std::mutex> hold(mutex_);
     Error failure;
     // Kept, then the oldest beyond `keep` of its description go.
-    if (!connection_.exec("INSERT INTO grokimagine_job_history (fingerprint, request_id, created, "
-                          "entry) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
-                          {entry.fingerprint, entry.request_id, std::to_string(entry.created),
-                           journal_entry_to_json(entry)},
-                          nullptr, &failure) ||
-        !connection_.exec("DELETE FROM grokimagine_job_history WHERE fingerprint = $1 AND "
-                          "request_id NOT IN (SELECT request_id FROM grokimagine_job_history "
-                          "WHERE fingerprint = $1 ORDER BY created DESC, request_id DESC LIMIT $2)",
-                          {entry.fingerprint, std::to_string(keep)}, nullptr, &failure))
+    if (!connection_->exec("INSERT INTO grokimagine_job_history (fingerprint, request_id, created, "
+                           "entry) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+                           {entry.fingerprint, entry.request_id, std::to_string(entry.created),
+                            journal_entry_to_json(entry)},
+                           nullptr, &failure) ||
+        !connection_->exec(
+            "DELETE FROM grokimagine_job_history WHERE fingerprint = $1 AND "
+            "request_id NOT IN (SELECT request_id FROM grokimagine_job_history "
+            "WHERE fingerprint = $1 ORDER BY created DESC, request_id DESC LIMIT $2)",
+            {entry.fingerprint, std::to_string(keep)}, nullptr, &failure))
       return failure;
     return std::nullopt;
   }
@@ -370,7 +407,7 @@ class PostgresStore : public EntryStore, public SharedSchedule {
     std::lock_guard<std::mutex> hold(mutex_);
     std::vector<JournalEntry> entries;
     Error failure;
-    Result result = connection_.exec(
+    Result result = connection_->exec(
         "SELECT entry::text, false, created FROM grokimagine_jobs UNION ALL "
         "SELECT entry::text, true, created FROM grokimagine_job_history ORDER BY 3 DESC",
         {}, nullptr, &failure);
@@ -396,7 +433,7 @@ class PostgresStore : public EntryStore, public SharedSchedule {
                                                         std::chrono::milliseconds spacing,
                                                         Error *error) override {
     std::lock_guard<std::mutex> hold(mutex_);
-    Result result = connection_.exec(
+    Result result = connection_->exec(
         "INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, clock_timestamp() + "
         "make_interval(secs => $2::float8)) ON CONFLICT (bucket) DO UPDATE SET next_free = "
         "greatest(p.next_free, clock_timestamp()) + make_interval(secs => $2::float8) "
@@ -410,11 +447,12 @@ class PostgresStore : public EntryStore, public SharedSchedule {
   void hold_off(const std::string &bucket, std::chrono::milliseconds delay) override {
     std::lock_guard<std::mutex> hold(mutex_);
     Error failure;
-    if (!connection_.exec("INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, "
-                          "clock_timestamp() + make_interval(secs => $2::float8)) ON CONFLICT "
-                          "(bucket) DO UPDATE SET next_free = greatest(p.next_free, "
-                          "EXCLUDED.next_free)",
-                          {sha256_hex(bucket), decimal(delay.count() / 1000.0)}, nullptr, &failure))
+    if (!connection_->exec("INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, "
+                           "clock_timestamp() + make_interval(secs => $2::float8)) ON CONFLICT "
+                           "(bucket) DO UPDATE SET next_free = greatest(p.next_free, "
+                           "EXCLUDED.next_free)",
+                           {sha256_hex(bucket), decimal(delay.count() / 1000.0)}, nullptr,
+                           &failure))
       GST_CAT_WARNING(grokimagine_core_debug, "the fleet's hold-off was not recorded: %s",
                       failure.message.c_str());
   }
@@ -428,11 +466,11 @@ class PostgresStore : public EntryStore, public SharedSchedule {
                                    const std::function<bool()> &write) {
     Error failure;
     auto step = [&](const std::string &sql, const std::vector<std::string> &params) {
-      return connection_.exec(sql, params, nullptr, &failure);
+      return connection_->exec(sql, params, nullptr, &failure);
     };
     auto rollback = [&] {
       Error ignored;
-      connection_.exec("ROLLBACK", {}, nullptr, &ignored);
+      connection_->exec("ROLLBACK", {}, nullptr, &ignored);
     };
     if (!step("BEGIN", {}) ||
         !step("SELECT pg_advisory_xact_lock(" + lock_key(sha256_hex(budget.scope)) + ")", {})) {
@@ -477,7 +515,7 @@ class PostgresStore : public EntryStore, public SharedSchedule {
   const std::string name_;
   const std::chrono::milliseconds timeout_;
   std::mutex mutex_;  // one statement at a time on connection_
-  Connection connection_;
+  std::shared_ptr<Connection> connection_;
 };
 
 }  // namespace
