@@ -52,14 +52,6 @@ static test::Child spawn_job(const emu::Emulator &emulator, const std::string &j
       {{"GROKIMAGINE_JOURNAL", journal}, {"SEGMIND_API_KEY", emulator.options().api_key}});
 }
 
-static void wait_for(const std::function<bool()> &done, const char *what) {
-  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-  while (!done()) {
-    fail_unless(g_get_monotonic_time() < deadline, "%s never happened", what);
-    g_usleep(20000);
-  }
-}
-
 GST_START_TEST(test_rerun_after_kill_pays_once) {
   emu::Options options = test::quick_options();
   options.generation_ms = 3000;
@@ -68,7 +60,7 @@ GST_START_TEST(test_rerun_after_kill_pays_once) {
   const std::string journal = dir.path("journal");
   const std::string out = dir.path("clip.mp4");
   test::Child first = spawn_job(emulator, journal, out);
-  wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  test::wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
   kill(first.pid, SIGKILL);
   auto [killed_status, killed_printed] = test::finish_child(first);
   fail_unless(WIFSIGNALED(killed_status));
@@ -374,24 +366,11 @@ GST_START_TEST(test_cost_on_the_bus_and_spent) {
 }
 GST_END_TEST;
 
-// Runs grokimagine-jobs on `journal`, in a UTF-8 locale: what it printed
-// (out and err), and whether it succeeded.
+// Runs grokimagine-jobs on `journal`.
 static std::string run_jobs_tool(const std::string &journal, std::vector<std::string> args,
                                  bool *ok) {
-  const char *tool = g_getenv("GROKIMAGINE_JOBS");
-  fail_unless(tool != nullptr);
-  args.insert(args.begin(), {tool, "--journal", journal});
-  std::vector<char *> argv;
-  for (auto &arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "LC_ALL", "C.UTF-8", TRUE);
-  g_autofree gchar *out = nullptr;
-  g_autofree gchar *err = nullptr;
-  int status = 0;
-  fail_unless(g_spawn_sync(nullptr, argv.data(), env, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err,
-                           &status, nullptr));
-  *ok = g_spawn_check_wait_status(status, nullptr);
-  return std::string(out) + err;
+  args.insert(args.begin(), {"--journal", journal});
+  return test::run_jobs_tool(std::move(args), ok);
 }
 
 // Every job of a description stays listable and resumable by its id, and

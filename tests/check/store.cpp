@@ -47,14 +47,6 @@ static std::vector<JournalEntry> store_entries(const std::string &conninfo) {
   return entries;
 }
 
-static void wait_for(const std::function<bool()> &done, const char *what) {
-  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-  while (!done()) {
-    fail_unless(g_get_monotonic_time() < deadline, "%s never happened", what);
-    g_usleep(20000);
-  }
-}
-
 static GstElement *make_source(const emu::Emulator &emulator, const std::string &store,
                                const std::string &journal) {
   GstElement *source = gst_element_factory_make("grokimaginesrc", nullptr);
@@ -104,7 +96,7 @@ GST_START_TEST(test_other_machine_follows_a_killed_job) {
   test::TempDir dir;
   test::Child first =
       spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
-  wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  test::wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
   kill(first.pid, SIGKILL);
   test::finish_child(first);
   auto [status, printed] = test::finish_child(
@@ -127,7 +119,7 @@ GST_START_TEST(test_store_lost_mid_run_pays_once) {
   test::TempDir dir;
   test::Child first =
       spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
-  wait_for([&] { return emulator.counters().submits_total >= 1; }, "the submit");
+  test::wait_for([&] { return emulator.counters().submits_total >= 1; }, "the submit");
   postgres.stop();
   auto [status_a, printed_a] = test::finish_child(first);
   fail_unless(WIFEXITED(status_a) && WEXITSTATUS(status_a) == 0, "%s", printed_a.c_str());
@@ -230,7 +222,7 @@ GST_START_TEST(test_stop_while_another_machine_holds_the_job) {
   test::TempDir dir;
   test::Child other =
       spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
-  wait_for([&] { return emulator.counters().submits_total >= 1; }, "the other's submit");
+  test::wait_for([&] { return emulator.counters().submits_total >= 1; }, "the other's submit");
   GstElement *pipeline =
       test::pipeline_with_sink(make_source(emulator, postgres.conninfo(), dir.path("b")));
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
@@ -323,7 +315,7 @@ GST_START_TEST(test_reservation_of_a_killed_job_is_settled) {
          {"XAI_API_KEY", emulator.options().api_key}});
   };
   test::Child first = machine("a");
-  wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  test::wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
   kill(first.pid, SIGKILL);
   test::finish_child(first);
   // Reserved at the estimate, not settled.
@@ -419,27 +411,15 @@ GST_START_TEST(test_fleet_keeps_the_keys_request_rate) {
   // And over the whole run, the key's rate and a burst: a request that
   // left late (a loaded machine) brings the next one's gap in, not more.
   const double seconds = double(times.back() - times.front()) / G_USEC_PER_SEC;
-  fail_unless(double(times.size()) <= seconds + 2, "%zu requests in %.1f s", times.size(),
-              seconds);
+  fail_unless(double(times.size()) <= seconds + 2, "%zu requests in %.1f s", times.size(), seconds);
 }
 GST_END_TEST;
 
 // grokimagine-jobs with --store: the fleet's jobs, listed, resumed, forgotten.
 static std::string run_jobs_tool(const std::string &store, std::vector<std::string> args,
                                  bool *ok) {
-  const char *tool = g_getenv("GROKIMAGINE_JOBS");
-  fail_unless(tool != nullptr);
-  args.insert(args.begin(), {tool, "--journal", "", "--store", store});
-  std::vector<char *> argv;
-  for (auto &arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  g_autofree gchar *out = nullptr;
-  g_autofree gchar *err = nullptr;
-  int status = 0;
-  fail_unless(g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out,
-                           &err, &status, nullptr));
-  *ok = g_spawn_check_wait_status(status, nullptr);
-  return std::string(out) + err;
+  args.insert(args.begin(), {"--journal", "", "--store", store});
+  return test::run_jobs_tool(std::move(args), ok);
 }
 
 GST_START_TEST(test_jobs_tool_works_against_the_store) {

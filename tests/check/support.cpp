@@ -221,6 +221,31 @@ void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats
       [](gpointer data, GClosure *) { delete static_cast<SinkTargets *>(data); }, GConnectFlags(0));
 }
 
+void wait_for(const std::function<bool()> &done, const char *what) {
+  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (!done()) {
+    fail_unless(g_get_monotonic_time() < deadline, "%s never happened", what);
+    g_usleep(20000);
+  }
+}
+
+std::string run_jobs_tool(std::vector<std::string> args, bool *ok) {
+  const char *tool = g_getenv("GROKIMAGINE_JOBS");
+  fail_unless(tool != nullptr);
+  args.insert(args.begin(), tool);
+  std::vector<char *> argv;
+  for (auto &arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "LC_ALL", "C.UTF-8", TRUE);
+  g_autofree gchar *out = nullptr;
+  g_autofree gchar *err = nullptr;
+  int status = 0;
+  fail_unless(g_spawn_sync(nullptr, argv.data(), env, G_SPAWN_DEFAULT, nullptr, nullptr, &out, &err,
+                           &status, nullptr));
+  *ok = g_spawn_check_wait_status(status, nullptr);
+  return std::string(out) + err;
+}
+
 TempDir::TempDir() {
   g_autofree gchar *dir = g_dir_make_tmp("grokimagine-test-XXXXXX", nullptr);
   fail_unless(dir != nullptr);

@@ -110,6 +110,14 @@ int run_child_pipeline_if_asked();
     return gst_check_run_suite(name##_suite(), #name, __FILE__); \
   }
 
+// Waits until `done` (checked every 20 ms, for at most 30 s); the test
+// fails naming `what` when it never is.
+void wait_for(const std::function<bool()> &done, const char *what);
+
+// Runs grokimagine-jobs (GROKIMAGINE_JOBS) with `args`, in a UTF-8 locale:
+// what it printed (out and err), and whether it succeeded.
+std::string run_jobs_tool(std::vector<std::string> args, bool *ok);
+
 // A temporary directory, removed with what it holds.
 class TempDir {
  public:
