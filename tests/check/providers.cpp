@@ -548,6 +548,49 @@ GST_START_TEST(test_failover_to_the_next_provider) {
 }
 GST_END_TEST;
 
+// grokimagineimagesrc fails over as the video sources do: Segmind out of
+// credit, the image comes from xAI, one submit on each.
+GST_START_TEST(test_image_source_fails_over) {
+  emu::Emulator broke(profile(emu::Provider::Segmind));
+  refuse_next_submit_for_credit(broke);
+  emu::Emulator xai(profile(emu::Provider::Xai));
+  g_setenv("XAI_API_KEY", xai.options().api_key.c_str(), TRUE);
+  g_setenv("GROKIMAGINE_XAI_API_URL", (xai.api_url() + "/v1").c_str(), TRUE);
+  GstElement *source = with_fallbacks("grokimagineimagesrc", "segmind", broke, "<xai>", 0);
+  GstElement *pipeline = test::pipeline_with_sink(source);
+  std::vector<Failover> failovers;
+  int images = 0;
+  g_autoptr(GstPad) src = gst_element_get_static_pad(source, "src");
+  gst_pad_add_probe(
+      src, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer count) {
+        ++*static_cast<int *>(count);
+        return GST_PAD_PROBE_OK;
+      },
+      &images, nullptr);
+  RunResult run = test::run_pipeline(pipeline, 60, [&](GstMessage *message) {
+    const GstStructure *s = gst_message_get_structure(message);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name(s, "grokimagine-failover"))
+      failovers.push_back({gst_structure_get_string(s, "from"), gst_structure_get_string(s, "to"),
+                           gst_structure_get_string(s, "reason"),
+                           gst_structure_get_string(s, "request-id")});
+  });
+  gst_object_unref(pipeline);
+  g_unsetenv("XAI_API_KEY");
+  g_unsetenv("GROKIMAGINE_XAI_API_URL");
+  fail_unless(run.eos, "%s", run.error_text().c_str());
+  fail_unless_equals_int(images, 1);
+  fail_unless_equals_int(broke.counters().submits_total, 1);
+  fail_unless_equals_int(broke.counters().submits_accepted, 0);
+  fail_unless_equals_int(xai.counters().submits_total, 1);
+  fail_unless_equals_int(failovers.size(), 1);
+  assert_str_eq(failovers[0].from, "segmind");
+  assert_str_eq(failovers[0].to, "xai");
+  fail_unless(test::contains(failovers[0].reason, "credit"), "%s", failovers[0].reason.c_str());
+}
+GST_END_TEST;
+
 // on-moderation=fail: a moderated job is the error (reason moderated, its
 // request id), fallback providers or not.
 GST_START_TEST(test_on_moderation_fail_keeps_the_error) {
@@ -653,6 +696,7 @@ static Suite *providers_suite() {
   tcase_set_timeout(failover, 120);
   suite_add_tcase(s, failover);
   tcase_add_test(failover, test_failover_to_the_next_provider);
+  tcase_add_test(failover, test_image_source_fails_over);
   tcase_add_test(failover, test_no_failover_after_an_ambiguous_submit);
   tcase_add_test(failover, test_on_moderation_fail_keeps_the_error);
   tcase_add_test(failover, test_failover_cooldown_skips_a_failed_provider);

@@ -50,57 +50,14 @@ std::optional<Error> check_destination(const std::string &location) {
 }  // namespace
 
 std::optional<Error> ClipSource::prepare(const JobSettings &settings) {
-  if (auto error = generation_.prepare(settings)) return error;
+  if (auto error = providers_.prepare(generation_, settings)) return error;
   if (auto error = Download::check_connections(connections_)) return error;
-  if (auto error = check_destination(settings.location)) return error;
-  auto fallbacks = prepare_fallbacks(settings, generation_.provider());
-  if (auto *error = std::get_if<Error>(&fallbacks)) return *error;
-  fallbacks_ = std::move(std::get<Fallbacks>(fallbacks));
-  next_fallback_ = 0;
-  return std::nullopt;
-}
-
-bool ClipSource::next_provider(const std::string &reason, const std::string &request_id,
-                               const JobEvents &events) {
-  if (next_fallback_ >= fallbacks_.providers.size()) return false;
-  const std::string from = generation_.provider().name();
-  generation_ = Generation();
-  // Prepared once already: only the environment could have changed since.
-  if (auto error = generation_.prepare(fallbacks_.providers[next_fallback_++])) return false;
-  GST_CAT_INFO_ID(grokimagine_core_debug, log_id(generation_.settings().log_id),
-                  "failover: %s -> %s (%s)", from.c_str(), generation_.provider().name(),
-                  reason.c_str());
-  if (events.failed_over)
-    events.failed_over(
-        JobEvents::Failover{from, generation_.provider().name(), reason, request_id});
-  return true;
+  return check_destination(settings.location);
 }
 
 std::optional<Error> ClipSource::run(GCancellable *cancellable, const JobEvents &events) {
-  // A provider that failed a job lately is not tried first again.
-  auto &cooldowns = ProviderCooldowns::instance();
-  auto cooling = [&] {
-    return cooldowns.left(generation_.provider().name(), generation_.settings().api_url,
-                          ProviderCooldowns::Clock::now());
-  };
-  // Not for a job already under way (run again after a stop): it goes on.
-  const bool fresh = generation_.request_id().empty() && !generation_.submit_in_flight();
-  while (fresh && cooling().count() > 0 && next_fallback_ < fallbacks_.providers.size())
-    next_provider("cooling down for " + std::to_string((cooling().count() + 999) / 1000) +
-                      " s more after a failed job (failover-cooldown)",
-                  {}, events);
-  while (true) {
-    auto error = run_on_provider(cancellable, events);
-    const bool kept = error && error->kind == ErrorKind::Moderated &&
-                      !generation_.settings().fallback_on_moderation;
-    if (!error || kept || !allows_failover(*error) || next_fallback_ >= fallbacks_.providers.size())
-      return error;
-    const auto cooldown = generation_.settings().failover_cooldown;
-    if (cooldown.count() > 0)
-      cooldowns.failed(generation_.provider().name(), generation_.settings().api_url,
-                       ProviderCooldowns::Clock::now() + cooldown);
-    if (!next_provider(error->message, error->request_id, events)) return error;
-  }
+  return providers_.run(
+      generation_, [&] { return run_on_provider(cancellable, events); }, events);
 }
 
 // `location` gets a replayed clip as it would a downloaded one: whole or not

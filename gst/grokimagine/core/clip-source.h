@@ -18,7 +18,7 @@ class ClipSource {
   // that cannot take the job is left out, and said why (skipped()).
   std::optional<Error> prepare(const JobSettings &settings);
   // The fallback providers left out at prepare(), each with why.
-  const std::vector<std::string> &skipped() const { return fallbacks_.skipped; }
+  const std::vector<std::string> &skipped() const { return providers_.skipped(); }
 
   // Runs the job until the video URL is known, then starts the download.
   // When the job cannot be had from its provider (allows_failover), the
@@ -44,13 +44,9 @@ class ClipSource {
 
  private:
   std::optional<Error> run_on_provider(GCancellable *cancellable, const JobEvents &events);
-  // The generation moves on to the next fallback: false when none is left.
-  bool next_provider(const std::string &reason, const std::string &request_id,
-                     const JobEvents &events);
 
   Generation generation_;
-  Fallbacks fallbacks_;
-  std::size_t next_fallback_ = 0;
+  ProviderSequence providers_;
   std::shared_ptr<Download> download_;
   unsigned connections_ = Download::kDefaultConnections;
 };

@@ -1,5 +1,7 @@
 #include "failover.h"
 
+#include "log.h"
+
 namespace grokimagine {
 
 bool allows_failover(const Error &error) {
@@ -57,6 +59,61 @@ Parsed<Fallbacks> prepare_fallbacks(const JobSettings &settings, const Provider 
     fallbacks.providers.push_back(std::move(fallback));
   }
   return fallbacks;
+}
+
+std::optional<Error> ProviderSequence::prepare(Generation &generation,
+                                               const JobSettings &settings) {
+  if (auto error = generation.prepare(settings)) return error;
+  auto fallbacks = prepare_fallbacks(settings, generation.provider());
+  if (auto *error = std::get_if<Error>(&fallbacks)) return *error;
+  fallbacks_ = std::move(std::get<Fallbacks>(fallbacks));
+  next_ = 0;
+  return std::nullopt;
+}
+
+bool ProviderSequence::next(Generation &generation, const std::string &reason,
+                            const std::string &request_id, const JobEvents &events) {
+  if (next_ >= fallbacks_.providers.size()) return false;
+  const std::string from = generation.provider().name();
+  generation = Generation();
+  // Prepared once already: only the environment could have changed since.
+  if (auto error = generation.prepare(fallbacks_.providers[next_++])) return false;
+  GST_CAT_INFO_ID(grokimagine_core_debug, log_id(generation.settings().log_id),
+                  "failover: %s -> %s (%s)", from.c_str(), generation.provider().name(),
+                  reason.c_str());
+  if (events.failed_over)
+    events.failed_over(JobEvents::Failover{from, generation.provider().name(), reason, request_id});
+  return true;
+}
+
+std::optional<Error> ProviderSequence::run(Generation &generation,
+                                           const std::function<std::optional<Error>()> &attempt,
+                                           const JobEvents &events) {
+  // A provider that failed a job lately is not tried first again.
+  auto &cooldowns = ProviderCooldowns::instance();
+  auto cooling = [&] {
+    return cooldowns.left(generation.provider().name(), generation.settings().api_url,
+                          ProviderCooldowns::Clock::now());
+  };
+  // Not for a job already under way (run again after a stop): it goes on.
+  const bool fresh = generation.request_id().empty() && !generation.submit_in_flight();
+  while (fresh && cooling().count() > 0 && next_ < fallbacks_.providers.size())
+    next(generation,
+         "cooling down for " + std::to_string((cooling().count() + 999) / 1000) +
+             " s more after a failed job (failover-cooldown)",
+         {}, events);
+  while (true) {
+    auto error = attempt();
+    const bool kept = error && error->kind == ErrorKind::Moderated &&
+                      !generation.settings().fallback_on_moderation;
+    if (!error || kept || !allows_failover(*error) || next_ >= fallbacks_.providers.size())
+      return error;
+    const auto cooldown = generation.settings().failover_cooldown;
+    if (cooldown.count() > 0)
+      cooldowns.failed(generation.provider().name(), generation.settings().api_url,
+                       ProviderCooldowns::Clock::now() + cooldown);
+    if (!next(generation, error->message, error->request_id, events)) return error;
+  }
 }
 
 ProviderCooldowns &ProviderCooldowns::instance() {

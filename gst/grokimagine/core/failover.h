@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -31,6 +32,32 @@ struct Fallbacks {
   std::vector<std::string> skipped;
 };
 Parsed<Fallbacks> prepare_fallbacks(const JobSettings &settings, const Provider &primary);
+
+// A job on its provider, then on each fallback in turn while its error
+// allows it (allows_failover), each at most once, starting past providers
+// that cool down: the loop every source runs its generation in.
+class ProviderSequence {
+ public:
+  // Prepares `generation` for `settings` and checks the fallbacks (those
+  // that cannot take the job are left out: skipped()).
+  std::optional<Error> prepare(Generation &generation, const JobSettings &settings);
+  const std::vector<std::string> &skipped() const { return fallbacks_.skipped; }
+
+  // Runs `attempt` (the job on `generation`'s provider); when its error
+  // allows, `generation` is prepared for the next fallback
+  // (events.failed_over) and `attempt` runs again.
+  std::optional<Error> run(Generation &generation,
+                           const std::function<std::optional<Error>()> &attempt,
+                           const JobEvents &events);
+
+ private:
+  // `generation` moves on to the next fallback: false when none is left.
+  bool next(Generation &generation, const std::string &reason, const std::string &request_id,
+            const JobEvents &events);
+
+  Fallbacks fallbacks_;
+  std::size_t next_ = 0;
+};
 
 // Providers that failed a job recently, for every element of the process:
 // a job starts with the first of its providers that is not cooling down.

@@ -22,6 +22,11 @@ std::string sniff_mime_type(const std::string &data) {
 }  // namespace
 
 std::optional<Error> ImageSet::run(GCancellable *cancellable, const JobEvents &events) {
+  return providers_.run(
+      generation_, [&] { return run_on_provider(cancellable, events); }, events);
+}
+
+std::optional<Error> ImageSet::run_on_provider(GCancellable *cancellable, const JobEvents &events) {
   auto outputs = generation_.run(cancellable, events);
   if (auto *error = std::get_if<Error>(&outputs)) return *error;
   images_ = std::move(std::get<std::vector<Output>>(outputs));

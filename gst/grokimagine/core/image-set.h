@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "failover.h"
 #include "generation.h"
 
 namespace grokimagine {
@@ -13,11 +14,16 @@ constexpr gsize kMaxImageDownloadBytes = 64 * 1024 * 1024;
 
 class ImageSet {
  public:
+  // As ClipSource::prepare: the settings, and each fallback provider's.
   std::optional<Error> prepare(const JobSettings &settings) {
-    return generation_.prepare(settings);
+    return providers_.prepare(generation_, settings);
   }
+  // The fallback providers left out at prepare(), each with why.
+  const std::vector<std::string> &skipped() const { return providers_.skipped(); }
 
   // Runs the job and fetches its images; each then has data and mime_type.
+  // When the job cannot be had from its provider (allows_failover), the
+  // next fallback provider runs it (events.failed_over).
   std::optional<Error> run(GCancellable *cancellable, const JobEvents &events);
 
   const Generation &generation() const { return generation_; }
@@ -25,9 +31,11 @@ class ImageSet {
   const std::vector<Output> &images() const { return images_; }
 
  private:
+  std::optional<Error> run_on_provider(GCancellable *cancellable, const JobEvents &events);
   std::optional<Error> fetch(Output &image, GCancellable *cancellable) const;
 
   Generation generation_;
+  ProviderSequence providers_;
   std::vector<Output> images_;
 };
 

@@ -83,6 +83,7 @@ static bool prepare_job(GstGrokImagineImageSrc *self) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
+  grok_imagine_warn_skipped_fallbacks(GST_ELEMENT(self), p.images.skipped());
   return true;
 }
 

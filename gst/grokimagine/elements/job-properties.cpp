@@ -290,30 +290,30 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                               "where it reports one, else the price table's estimate",
                               0, G_MAXDOUBLE, 0,
                               GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  install(GROK_IMAGINE_PROP_FALLBACK_PROVIDERS,
+          gst_param_spec_array(
+              "fallback-providers", "Fallback providers",
+              "Providers tried in order after 'provider' for a job that cannot be had from it "
+              "(refused before any job existed: credit, key, the request, rate limits or the "
+              "network; or the job failed or was moderated), never after a submit whose fate "
+              "is unknown; each with its key and GROKIMAGINE_<PROVIDER>_API_URL from the "
+              "environment, e.g. \"<segmind,aimlapi>\" (one without a key or that cannot take "
+              "the job is left out, said at start)",
+              g_param_spec_string("provider", "Provider", "A provider's name", nullptr,
+                                  G_PARAM_READWRITE),
+              rw));
+  install(GROK_IMAGINE_PROP_FAILOVER_COOLDOWN,
+          g_param_spec_uint("failover-cooldown", "Failover cool-down",
+                            "Seconds a provider that failed a job is skipped for the next jobs "
+                            "with fallback providers, in the whole process (0: never skipped)",
+                            0, G_MAXUINT, guint(defaults.failover_cooldown.count()), rw));
+  install(GROK_IMAGINE_PROP_ON_MODERATION,
+          g_param_spec_enum("on-moderation", "On moderation",
+                            "What a moderated job does with fallback-providers set: move on to "
+                            "the next provider, or fail (a channel skips the clip)",
+                            GROK_IMAGINE_TYPE_ON_MODERATION,
+                            defaults.fallback_on_moderation ? 1 : 0, rw));
   if (video) {
-    install(GROK_IMAGINE_PROP_FALLBACK_PROVIDERS,
-            gst_param_spec_array(
-                "fallback-providers", "Fallback providers",
-                "Providers tried in order after 'provider' for a job that cannot be had from it "
-                "(refused before any job existed: credit, key, the request, rate limits or the "
-                "network; or the job failed or was moderated), never after a submit whose fate "
-                "is unknown; each with its key and GROKIMAGINE_<PROVIDER>_API_URL from the "
-                "environment, e.g. \"<segmind,aimlapi>\" (one without a key or that cannot take "
-                "the job is left out, said at start)",
-                g_param_spec_string("provider", "Provider", "A provider's name", nullptr,
-                                    G_PARAM_READWRITE),
-                rw));
-    install(GROK_IMAGINE_PROP_FAILOVER_COOLDOWN,
-            g_param_spec_uint("failover-cooldown", "Failover cool-down",
-                              "Seconds a provider that failed a job is skipped for the next jobs "
-                              "with fallback providers, in the whole process (0: never skipped)",
-                              0, G_MAXUINT, guint(defaults.failover_cooldown.count()), rw));
-    install(GROK_IMAGINE_PROP_ON_MODERATION,
-            g_param_spec_enum("on-moderation", "On moderation",
-                              "What a moderated job does with fallback-providers set: move on to "
-                              "the next provider, or fail (a channel skips the clip)",
-                              GROK_IMAGINE_TYPE_ON_MODERATION,
-                              defaults.fallback_on_moderation ? 1 : 0, rw));
     install(GROK_IMAGINE_PROP_CACHE_SIZE,
             g_param_spec_uint64("cache-size", "Cache size",
                                 "Bytes of delivered clips kept beside the journal for reuse=always "
