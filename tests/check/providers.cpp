@@ -675,6 +675,39 @@ GST_START_TEST(test_fallback_providers_checked_at_start) {
 }
 GST_END_TEST;
 
+// A 4 s job that reapi (6 to 30 s) cannot make: left out, said at start,
+// unless fallback-adapt lets it make the nearest it can (6 s).
+GST_START_TEST(test_fallback_adapt_clamps_the_duration) {
+  emu::Emulator reapi(profile(emu::Provider::Reapi));
+  FallbackEnvironment environment("REAPI_KEY", "GROKIMAGINE_REAPI_API_URL", reapi);
+  for (const bool adapt : {false, true}) {
+    emu::Emulator broke(profile(emu::Provider::Segmind));
+    refuse_next_submit_for_credit(broke);
+    GstElement *source = with_fallbacks("grokimaginevideosrc", "segmind", broke, "<reapi>", 0);
+    g_object_set(source, "duration", 4, "fallback-adapt", adapt, nullptr);
+    std::vector<Failover> failovers;
+    std::vector<std::string> warnings;
+    Decoded d = decode_with_failovers(source, &failovers, &warnings);
+    if (!adapt) {
+      fail_if(d.run.eos);
+      fail_unless(test::contains(d.run.error_text(), "credit"), "%s", d.run.error_text().c_str());
+      fail_unless_equals_int(warnings.size(), 1);
+      fail_unless(test::contains(warnings[0], "Fallback provider reapi"), "%s",
+                  warnings[0].c_str());
+      fail_unless(test::contains(warnings[0], "duration"), "%s", warnings[0].c_str());
+      fail_unless_equals_int(reapi.counters().submits_total, 0);
+      continue;
+    }
+    assert_clip(d, emu::frame_size("480p", "16:9"), 6);
+    fail_unless(warnings.empty());
+    fail_unless_equals_int(failovers.size(), 1);
+    fail_unless_equals_int(reapi.counters().submits_total, 1);
+    fail_unless(test::contains(reapi.submits().at(0).body, "\"duration\":6"), "%s",
+                reapi.submits().at(0).body.c_str());
+  }
+}
+GST_END_TEST;
+
 static Suite *providers_suite() {
   Suite *s = suite_create("providers");
   TCase *video = tcase_create("video");
@@ -701,6 +734,7 @@ static Suite *providers_suite() {
   tcase_add_test(failover, test_on_moderation_fail_keeps_the_error);
   tcase_add_test(failover, test_failover_cooldown_skips_a_failed_provider);
   tcase_add_test(failover, test_fallback_providers_checked_at_start);
+  tcase_add_test(failover, test_fallback_adapt_clamps_the_duration);
   TCase *images = tcase_create("images");
   tcase_set_timeout(images, 120);
   suite_add_tcase(s, images);

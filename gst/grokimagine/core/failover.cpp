@@ -1,5 +1,7 @@
 #include "failover.h"
 
+#include <algorithm>
+
 #include "log.h"
 
 namespace grokimagine {
@@ -52,7 +54,23 @@ Parsed<Fallbacks> prepare_fallbacks(const JobSettings &settings, const Provider 
     fallback.api_url.clear();
     fallback.fallback_providers.clear();
     Generation check;
-    if (auto error = check.prepare(fallback)) {
+    auto error = check.prepare(fallback);
+    if (error && settings.fallback_adapt && fallback.request.kind == MediaKind::Video) {
+      // The one adaptation there is: the duration, into what this
+      // provider makes (reapi: 6 to 30 s), when the user allowed it.
+      const auto [shortest, longest] = find_provider(name)->duration_range(fallback.request);
+      JobSettings adapted = fallback;
+      adapted.request.duration = std::clamp(fallback.request.duration, shortest, longest);
+      Generation retry;
+      if (adapted.request.duration != fallback.request.duration && !retry.prepare(adapted)) {
+        GST_CAT_INFO_ID(grokimagine_core_debug, log_id(settings.log_id),
+                        "fallback %s: duration %d s -> %d s (fallback-adapt)", name.c_str(),
+                        fallback.request.duration, adapted.request.duration);
+        fallback = std::move(adapted);
+        error.reset();
+      }
+    }
+    if (error) {
       fallbacks.skipped.push_back(name + ": " + error->message);
       continue;
     }

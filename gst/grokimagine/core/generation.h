@@ -51,6 +51,9 @@ struct JobSettings {
   // `failover_cooldown`.
   std::vector<std::string> fallback_providers;
   std::chrono::seconds failover_cooldown{60};
+  // A fallback provider that cannot make the job's duration makes the
+  // nearest it can (reapi: 6 to 30 s) instead of being left out.
+  bool fallback_adapt = false;
   // A moderated job moves on to the next provider too (on-moderation=
   // fallback), or is the job's error (fail).
   bool fallback_on_moderation = true;

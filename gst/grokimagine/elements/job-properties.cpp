@@ -307,6 +307,11 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                             "Seconds a provider that failed a job is skipped for the next jobs "
                             "with fallback providers, in the whole process (0: never skipped)",
                             0, G_MAXUINT, guint(defaults.failover_cooldown.count()), rw));
+  install(GROK_IMAGINE_PROP_FALLBACK_ADAPT,
+          g_param_spec_boolean("fallback-adapt", "Fallback adapt",
+                               "A fallback provider that cannot make the job's duration makes the "
+                               "nearest it can (reapi: 6 to 30 s) instead of being left out",
+                               FALSE, rw));
   install(GROK_IMAGINE_PROP_ON_MODERATION,
           g_param_spec_enum("on-moderation", "On moderation",
                             "What a moderated job does with fallback-providers set: move on to "
@@ -502,6 +507,10 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       s.failover_cooldown = std::chrono::seconds(g_value_get_uint(value));
       defines_job = false;
       break;
+    case GROK_IMAGINE_PROP_FALLBACK_ADAPT:
+      s.fallback_adapt = g_value_get_boolean(value);
+      defines_job = false;
+      break;
     case GROK_IMAGINE_PROP_ON_MODERATION:
       s.fallback_on_moderation = g_value_get_enum(value) == 1;
       defines_job = false;
@@ -626,6 +635,9 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
       break;
     case GROK_IMAGINE_PROP_FAILOVER_COOLDOWN:
       g_value_set_uint(value, guint(s.failover_cooldown.count()));
+      break;
+    case GROK_IMAGINE_PROP_FALLBACK_ADAPT:
+      g_value_set_boolean(value, s.fallback_adapt);
       break;
     case GROK_IMAGINE_PROP_ON_MODERATION:
       g_value_set_enum(value, s.fallback_on_moderation ? 1 : 0);

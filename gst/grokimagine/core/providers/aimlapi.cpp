@@ -28,7 +28,8 @@ class Aimlapi final : public Provider {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
-    return check_video(request, {1, 15, {"480p", "720p"}, kAspectRatios, 7, false});
+    const auto [shortest, longest] = duration_range(request);
+    return check_video(request, {shortest, longest, {"480p", "720p"}, kAspectRatios, 7, false});
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,

@@ -173,6 +173,11 @@ class Provider {
   // hour (Segmind's).
   virtual std::chrono::seconds retention() const { return std::chrono::hours(1); }
 
+  // The seconds a video job of `request` may last (its model's and
+  // operation's): what validate() checks `duration` against, and what
+  // fallback-adapt clamps it into.
+  virtual std::pair<int, int> duration_range(const Request & /*request*/) const { return {1, 15}; }
+
   // The error for an HTTP answer the provider has no special meaning for.
   Error http_error(const HttpResponse &response, Phase phase) const;
   // The checks every video provider makes: a prompt or an image, then

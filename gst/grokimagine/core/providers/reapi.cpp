@@ -53,11 +53,15 @@ class Reapi final : public Provider {
 
   std::optional<std::size_t> max_prompt_chars() const override { return kMaxPromptChars; }
 
+  std::pair<int, int> duration_range(const Request &) const override { return {6, 30}; }
+
   std::optional<Error> validate(const Request &request) const override {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
-    if (auto error = check_video(request, {6, 30, kQualities, kSizes, kMaxImages, true}))
+    const auto [shortest, longest] = duration_range(request);
+    if (auto error =
+            check_video(request, {shortest, longest, kQualities, kSizes, kMaxImages, true}))
       return error;
     std::vector<std::pair<const char *, std::string>> images;
     if (!request.image.empty()) images.emplace_back("image", request.image);

@@ -67,7 +67,8 @@ class Segmind final : public Provider {
     if (request.kind == MediaKind::Image) return validate_image(request);
     if (auto error = check_model(request, kVideoModels)) return error;
     if (request.model == kPreviewModel) return validate_preview(request);
-    return check_video(request, {1, 15, kResolutions, kAspectRatios, 0, false});
+    const auto [shortest, longest] = duration_range(request);
+    return check_video(request, {shortest, longest, kResolutions, kAspectRatios, 0, false});
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
@@ -136,7 +137,8 @@ class Segmind final : public Provider {
                              " animates an image, so it needs one.");
     if (request.prompt.empty())
       return invalid_setting("Property 'prompt' is empty: " + who + " needs a prompt.");
-    return check_video(request, {1, 15, kPreviewResolutions, kAspectRatios, 0, false});
+    const auto [shortest, longest] = duration_range(request);
+    return check_video(request, {shortest, longest, kPreviewResolutions, kAspectRatios, 0, false});
   }
 
   std::optional<Error> validate_image(const Request &request) const {

@@ -68,6 +68,12 @@ class Xai final : public Provider {
   // Video URLs live 24 hours.
   std::chrono::seconds retention() const override { return std::chrono::hours(24); }
 
+  // An extension adds 2 to 10 s.
+  std::pair<int, int> duration_range(const Request &request) const override {
+    return request.operation == Operation::Extend ? std::pair<int, int>{2, 10}
+                                                  : std::pair<int, int>{1, 15};
+  }
+
   std::optional<Error> validate(const Request &request) const override {
     if (request.kind == MediaKind::Image) {
       if (auto error = check_model(request, kImageModels)) return error;
@@ -87,8 +93,9 @@ class Xai final : public Provider {
       return invalid_setting(
           "Property 'model' is 'grok-imagine-video-1.5': xai extends videos with "
           "grok-imagine-video only.");
-    VideoLimits limits{extend ? 2 : 1,
-                       extend ? 10 : 15,
+    const auto [shortest, longest] = duration_range(request);
+    VideoLimits limits{shortest,
+                       longest,
                        v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
                            : std::vector<std::string>{"480p", "720p"},
                        kAspectRatios,
