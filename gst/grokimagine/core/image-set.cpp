@@ -5,21 +5,10 @@
 #include "cancellable.h"
 #include "download.h"
 #include "log.h"
+#include "request.h"
 #include "retry.h"
 
 namespace grokimagine {
-
-namespace {
-
-// What the bytes are, whatever the server claimed.
-std::string sniff_mime_type(const std::string &data) {
-  g_autofree gchar *type = g_content_type_guess(
-      nullptr, reinterpret_cast<const guchar *>(data.data()), data.size(), nullptr);
-  g_autofree gchar *mime = g_content_type_get_mime_type(type);
-  return mime ? mime : "";
-}
-
-}  // namespace
 
 std::optional<Error> ImageSet::run(GCancellable *cancellable, const JobEvents &events) {
   return providers_.run(
@@ -34,7 +23,7 @@ std::optional<Error> ImageSet::run_on_provider(GCancellable *cancellable, const 
     if (image.data.empty())
       if (auto error = fetch(image, cancellable))
         return with_request_id(*error, generation_.request_id());
-    image.mime_type = sniff_mime_type(image.data);
+    image.mime_type = sniff_media_type(image.data);
     if (!g_str_has_prefix(image.mime_type.c_str(), "image/"))
       return with_request_id(
           Error::protocol("the provider sent " + image.mime_type + " instead of an image"),

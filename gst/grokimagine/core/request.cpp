@@ -58,19 +58,17 @@ std::string ImageInput::data_uri() const {
   return "data:" + mime_type + ";base64," + base64();
 }
 
+std::string sniff_media_type(const std::string &bytes) {
+  g_autofree gchar *content_type = g_content_type_guess(
+      nullptr, reinterpret_cast<const guchar *>(bytes.data()), bytes.size(), nullptr);
+  g_autofree gchar *mime = g_content_type_get_mime_type(content_type);
+  return mime ? mime : "";
+}
+
 namespace {
 
 bool has_prefix_ci(const std::string &text, const char *prefix) {
   return g_ascii_strncasecmp(text.c_str(), prefix, strlen(prefix)) == 0;
-}
-
-// What the bytes are, whatever the file is called or a data: URI claims: a
-// text file named x.png must not be paid for and refused by the provider.
-std::string sniff_image_type(const std::string &bytes) {
-  g_autofree gchar *content_type = g_content_type_guess(
-      nullptr, reinterpret_cast<const guchar *>(bytes.data()), bytes.size(), nullptr);
-  g_autofree gchar *mime = g_content_type_get_mime_type(content_type);
-  return mime && g_str_has_prefix(mime, "image/") ? mime : "";
 }
 
 // What a local file must be: an image, a video or an audio file.
@@ -83,11 +81,10 @@ constexpr LocalKind kImageFile{"image", "image/", kMaxImageBytes};
 constexpr LocalKind kVideoFile{"video", "video/", kMaxVideoBytes};
 constexpr LocalKind kAudioFile{"audio file", "audio/", kMaxAudioBytes};
 
+// `bytes`' type when it is one of `prefix` ("image/"), else empty.
 std::string sniff_type(const std::string &bytes, const char *prefix) {
-  g_autofree gchar *content_type = g_content_type_guess(
-      nullptr, reinterpret_cast<const guchar *>(bytes.data()), bytes.size(), nullptr);
-  g_autofree gchar *mime = g_content_type_get_mime_type(content_type);
-  if (mime && g_str_has_prefix(mime, prefix)) return mime;
+  const std::string mime = sniff_media_type(bytes);
+  if (g_str_has_prefix(mime.c_str(), prefix)) return mime;
   // ISO media (MP4, QuickTime) says "ftyp" at byte 4, whatever GIO thinks.
   if (g_str_equal(prefix, "video/") && bytes.size() >= 8 && bytes.compare(4, 4, "ftyp") == 0)
     return "video/mp4";
@@ -173,7 +170,7 @@ std::optional<ImageInput> decode_data_uri(const std::string &uri, const char *pr
     return std::nullopt;
   }
   std::string data(reinterpret_cast<char *>(bytes), length);
-  if (sniff_image_type(data).empty()) {
+  if (sniff_type(data, "image/").empty()) {
     *error = invalid_setting(named + "the data: URI says " + mime + " but holds no image");
     return std::nullopt;
   }

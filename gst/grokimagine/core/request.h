@@ -103,6 +103,10 @@ constexpr std::int64_t kMaxInlineBytes = 5 * 1024 * 1024;
 constexpr std::int64_t kMaxVideoBytes = 512 * 1024 * 1024;
 constexpr std::int64_t kMaxAudioBytes = 50 * 1024 * 1024;
 
+// What `bytes` are (GIO's guess from their content), whatever a file name,
+// a data: URI or a server claims.
+std::string sniff_media_type(const std::string &bytes);
+
 // Turns one image property value into an ImageInput, reading local files.
 // Errors name `property` and say what is accepted.
 std::optional<ImageInput> resolve_image(const std::string &image, const char *property,
