@@ -10,6 +10,8 @@
 #include <cmath>
 #include <functional>
 #include <mutex>
+#include <set>
+#include <tuple>
 
 #include "assert-string.h"
 #include "core/channel-plan.h"
@@ -250,6 +252,11 @@ GST_START_TEST(test_plan_filler_or_replay) {
        false},
       // Replays what played; before anything has, a frame of filler.
       {"live loop", {.live = true, .filler = ChannelFiller::Loop}, Step::Filler, Step::Play, true},
+      {"live preview",
+       {.live = true, .filler = ChannelFiller::Preview},
+       Step::Filler,
+       Step::Filler,
+       false},
   };
   for (const Row &row : rows) {
     ChannelPlan plan(row.rules);
@@ -259,13 +266,16 @@ GST_START_TEST(test_plan_filler_or_replay) {
     fail_unless_equals_int(starts.size(), 2);
     auto step = plan.next(0);
     fail_unless(step.kind == row.before_anything, "%s", row.what);
-    if (step.kind == Step::Filler) fail_unless(step.filler == row.rules.filler, "%s", row.what);
+    // Filler says which clip it waits for (a preview shows that clip's still).
+    if (step.kind == Step::Filler)
+      fail_unless(step.filler == row.rules.filler && step.awaited == 0, "%s", row.what);
     plan.clip_ready(0);
     step = plan.next(0);
     fail_unless(step.kind == Step::Play && step.clip == 0 && !step.replay, "%s", row.what);
     plan.clip_played(0, false);
     step = plan.next(GST_SECOND);
     fail_unless(step.kind == row.after_one_played, "%s", row.what);
+    if (step.kind == Step::Filler) fail_unless_equals_int(step.awaited, 1);
     fail_unless_equals_int(step.replay, row.replay);
     if (row.replay) fail_unless(step.clip == 0 && step.covers_wait, "%s", row.what);
     // Once the clip is ready it plays, replay or not.
@@ -279,7 +289,7 @@ GST_START_TEST(test_plan_filler_or_replay) {
   plan.to_start();
   plan.clip_ready(0);
   auto step = plan.next(GST_SECOND);
-  fail_unless(step.kind == Step::Filler);
+  fail_unless(step.kind == Step::Filler && step.awaited == 0);
   assert_equals_string(step.reason, "cue");
   fail_unless(plan.next(5 * GST_SECOND).kind == Step::Play);
 }
@@ -380,6 +390,24 @@ GST_START_TEST(test_plan_budget_counts_what_clips_cost) {
        {0, 0, 0, 0},
        1,
        0.10},
+      // filler=preview: each clip's still is paid too ($0.07 a clip).
+      {"with a preview each",
+       {.filler = ChannelFiller::Preview,
+        .lookahead = 16,
+        .budget_usd = 0.15,
+        .clip_estimate_usd = 0.05,
+        .preview_estimate_usd = 0.02},
+       {0, 0, 0, 0},
+       2,
+       0.14},
+      {"a preview price without filler=preview",
+       {.lookahead = 16,
+        .budget_usd = 0.15,
+        .clip_estimate_usd = 0.05,
+        .preview_estimate_usd = 0.02},
+       {0, 0, 0, 0},
+       3,
+       0.15},
   };
   for (const Row &row : rows) {
     ChannelPlan plan(row.rules);
@@ -524,6 +552,11 @@ struct Seen {
   // grokimagine-moderated: "clip prompt request-id" each.
   std::vector<std::string> moderated;
   std::vector<std::string> failovers;  // grokimagine-failover: "from>to"
+  // Each frame's PTS and a print of its row 100 (the luma, weighted by
+  // position: a picture that moves sideways prints otherwise).
+  std::vector<std::pair<GstClockTime, guint64>> frame_prints;
+  // grokimagine-preview: clip index, request id and cost-usd of each.
+  std::vector<std::tuple<int, std::string, double>> previews;
   // The left channel's rising zero crossings: the emulator's clips carry a
   // 440 Hz tone, so 440 a second when no audio is lost or repeated.
   guint64 rising = 0;
@@ -550,6 +583,9 @@ static GstPadProbeReturn count_buffer(GstPad *pad, GstPadProbeInfo *info, gpoint
       if (map.size >= 848 * 480) {
         const guint8 middle = map.data[240 * 848 + 424], side = map.data[240 * 848 + 10];
         seen->slate_frames += middle >= 75 && middle <= 87 && side == 16;
+        guint64 print = 0;
+        for (guint64 x = 0; x < 848; x++) print += (x + 1) * map.data[100 * 848 + x];
+        seen->frame_prints.emplace_back(GST_BUFFER_PTS(buffer), print);
       }
       gst_buffer_unmap(buffer, &map);
     }
@@ -651,6 +687,13 @@ static void observe(Seen *seen, GstMessage *message) {
   } else if (gst_structure_has_name(s, "grokimagine-failover")) {
     seen->failovers.push_back(std::string(gst_structure_get_string(s, "from")) + ">" +
                               gst_structure_get_string(s, "to"));
+  } else if (gst_structure_has_name(s, "grokimagine-preview")) {
+    int clip = -1;
+    double cost = -1;
+    gst_structure_get_int(s, "clip", &clip);
+    gst_structure_get_double(s, "cost-usd", &cost);
+    const gchar *id = gst_structure_get_string(s, "request-id");
+    seen->previews.emplace_back(clip, id ? id : "", cost);
   }
 }
 
@@ -926,6 +969,72 @@ GST_START_TEST(test_slate_covers_the_wait) {
   }
   g_unlink(text.c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
+
+// filler=preview: while the clip generates (2.5 s), a still of its prompt
+// from the image model (0.2 s) covers the wait, panning: frames that are
+// not black, and not all the same, before the clip; the still is a paid
+// job (one more submit, its price in spent-usd). A provider without an
+// image model is refused before any job.
+GST_START_TEST(test_preview_covers_the_wait) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 2500;
+  options.image_generation_ms = 200;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  const std::string prices = dir.path("prices.txt");
+  fail_unless(g_file_set_contents(
+      prices.c_str(), "segmind grok-imagine-video * 0.07\nsegmind grok-imagine-image * 0.02\n", -1,
+      nullptr));
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel =
+      make_live_channel(emulator, pipeline, &seen, "<\"A lighthouse in a storm\">", "preview");
+  g_object_set(channel, "prices", prices.c_str(), "budget", 1.0, nullptr);
+  gst_object_ref(channel);
+  play_until_clips(pipeline, &seen, 1, 40);
+  double spent = -1;
+  g_object_get(channel, "spent-usd", &spent, nullptr);
+  gst_object_unref(channel);
+
+  fail_unless(std::find(seen.filler_kinds.begin(), seen.filler_kinds.end(), "preview") !=
+                  seen.filler_kinds.end(),
+              "no preview filler");
+  const GstClockTime clip_start = seen.clip_times.at(0);
+  std::set<guint64> prints;
+  int preview_frames = 0;
+  for (const auto &[pts, print] : seen.frame_prints) {
+    if (pts >= clip_start || std::count(seen.black_frames.begin(), seen.black_frames.end(), pts))
+      continue;
+    preview_frames++;
+    prints.insert(print);
+  }
+  // At least a second of preview before the clip, and the picture moves.
+  fail_unless(preview_frames >= 24, "%d preview frames before the clip", preview_frames);
+  fail_unless(prints.size() >= 2, "the preview does not pan (%zu prints)", prints.size());
+  fail_unless_equals_int(seen.previews.size(), 1);
+  fail_unless_equals_int(std::get<0>(seen.previews[0]), 0);
+  fail_if(std::get<1>(seen.previews[0]).empty(), "the preview's request id");
+  fail_unless(std::fabs(std::get<2>(seen.previews[0]) - 0.02) < 1e-9);
+  // The clip and its still, each once.
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
+  fail_unless(std::fabs(spent - 0.09) < 1e-9, "spent-usd %f", spent);
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+
+  GstElement *refused_pipeline = gst_pipeline_new(nullptr);
+  Seen refused_seen;
+  GstElement *refused =
+      make_live_channel(emulator, refused_pipeline, &refused_seen, "<\"Never\">", "preview");
+  gst_util_set_object_arg(G_OBJECT(refused), "provider", "reapi");
+  g_object_set(refused, "duration", 6, nullptr);
+  test::RunResult result = run(refused_pipeline, &refused_seen);
+  gst_object_unref(refused_pipeline);
+  fail_unless(test::contains(result.error_text(),
+                             "Property 'filler' is preview, but reapi has no "
+                             "image model"),
+              "%s", result.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 2);
 }
 GST_END_TEST;
 
@@ -1589,6 +1698,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_failed_clip_is_skipped_with_a_warning);
   tcase_add_test(element, test_moderated_clip_is_skipped_with_its_message);
   tcase_add_test(element, test_slate_covers_the_wait);
+  tcase_add_test(element, test_preview_covers_the_wait);
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);
   tcase_add_test(element, test_budget_covers_the_whole_channel);

@@ -3,6 +3,7 @@
 #include <gst/check/gstcheck.h>
 
 #include <glib/gstdio.h>
+#include <cmath>
 
 #include "assert-string.h"
 #include "support.h"
@@ -335,8 +336,19 @@ static Images collect_images(GstElement *source) {
 GST_START_TEST(test_segmind_images) {
   emu::Emulator emulator(test::quick_options());
   GstElement *source = make_element("grokimagineimagesrc", "segmind", emulator);
-  g_object_set(source, "n", 2, "resolution", "1k", "aspect-ratio", "16:9", nullptr);
+  // An image model's price is per image made.
+  test::TempDir dir;
+  const std::string prices = dir.path("prices.txt");
+  fail_unless(
+      g_file_set_contents(prices.c_str(), "segmind grok-imagine-image * 0.03\n", -1, nullptr));
+  g_object_set(source, "n", 2, "resolution", "1k", "aspect-ratio", "16:9", "prices", prices.c_str(),
+               nullptr);
+  gst_object_ref(source);
   Images images = collect_images(source);
+  double spent = -1;
+  g_object_get(source, "spent-usd", &spent, nullptr);
+  gst_object_unref(source);
+  fail_unless(std::fabs(spent - 0.06) < 1e-9, "spent-usd %f for 2 images at $0.03", spent);
   fail_unless(images.run.eos, "%s", images.run.error_text().c_str());
   fail_unless_equals_int(images.caps.size(), 2);
   const emu::FrameSize size = emu::image_size("1k", "16:9");

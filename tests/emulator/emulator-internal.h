@@ -343,6 +343,8 @@ class Core {
   // starts making its media.
   void create_job(std::size_t record_index, const JobSpec &spec);
   std::optional<JobView> view_job(const std::string &id) const;
+  // How long a job of `kind` generates (Options::image_generation_ms).
+  gint64 generation_ms(MediaKind kind) const;
   // Counts a poll of `id` and returns how many it has had, this one included.
   int count_job_poll(const std::string &id);
   // Calls `step` once `id` is in a terminal state (generation_ms after its

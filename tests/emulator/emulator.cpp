@@ -1149,7 +1149,7 @@ std::optional<JobView> Core::view_job(const std::string &id) const {
     view.status = JobStatus::Queued;
     return view;
   }
-  if (view.elapsed_ms < static_cast<gint64>(options.generation_ms)) {
+  if (view.elapsed_ms < generation_ms(job.spec.kind)) {
     view.status = JobStatus::Processing;
     return view;
   }
@@ -1185,6 +1185,13 @@ std::optional<JobView> Core::view_job(const std::string &id) const {
   return view;
 }
 
+gint64 Core::generation_ms(MediaKind kind) const {
+  const unsigned ms = kind == MediaKind::Images && options.image_generation_ms > 0
+                          ? options.image_generation_ms
+                          : options.generation_ms;
+  return static_cast<gint64>(ms);
+}
+
 int Core::count_job_poll(const std::string &id) {
   std::lock_guard<std::mutex> lock(mutex);
   const auto found = jobs.find(id);
@@ -1197,7 +1204,7 @@ void Core::when_finished(PausedPtr paused, const std::string &id, JobStep step) 
     step(std::move(paused), view);
     return;
   }
-  const gint64 left_ms = static_cast<gint64>(options.generation_ms) - view->elapsed_ms;
+  const gint64 left_ms = generation_ms(view->kind) - view->elapsed_ms;
   const auto delay_ms = static_cast<unsigned>(std::max<gint64>(left_ms, kFinishCheckMs));
   run_later(delay_ms, std::move(paused), [this, id, step = std::move(step)](PausedPtr later) {
     when_finished(std::move(later), id, step);
@@ -1218,7 +1225,7 @@ std::vector<JobTimes> Core::job_times() const {
     JobTimes entry{id, job.submitted_us, 0};
     // The same rule as view_job(): terminal once generation_ms has passed
     // and, for a job that completes, its media is made.
-    gint64 finished_us = job.submitted_us + static_cast<gint64>(options.generation_ms) * 1000;
+    gint64 finished_us = job.submitted_us + generation_ms(job.spec.kind) * 1000;
     bool made = true;
     for (const auto &media : job.media) {
       made = made && media_ready(media);

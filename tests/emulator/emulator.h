@@ -74,6 +74,9 @@ struct Options {
   // passed since the submit (and the clip is encoded), then COMPLETED.
   unsigned queued_ms = 100;
   unsigned generation_ms = 500;
+  // When > 0: image jobs take this long instead (an image model answers in
+  // seconds where a video takes minutes).
+  unsigned image_generation_ms = 0;
   // Serve clips with the moov atom after mdat (mp4mux's default) instead of
   // faststart.
   bool moov_at_end = false;

@@ -53,6 +53,7 @@ int main(int argc, char **argv) {
   gint api_port = 0;
   gint cdn_port = 0;
   gint generation_ms = static_cast<gint>(defaults.generation_ms);
+  gint image_generation_ms = 0;
   gint queued_ms = static_cast<gint>(defaults.queued_ms);
   gboolean moov_at_end = FALSE;
   gboolean bulky = FALSE;
@@ -79,6 +80,8 @@ int main(int argc, char **argv) {
       {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key, "Accepted API key (emulator-key)", "K"},
       {"generation-ms", 0, 0, G_OPTION_ARG_INT, &generation_ms,
        "Time from submit to COMPLETED, at least", "N"},
+      {"image-generation-ms", 0, 0, G_OPTION_ARG_INT, &image_generation_ms,
+       "The same for image jobs (0: generation-ms)", "N"},
       {"queued-ms", 0, 0, G_OPTION_ARG_INT, &queued_ms, "Time a job stays QUEUED", "N"},
       {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end,
        "Serve clips with moov after mdat (no faststart)", nullptr},
@@ -131,7 +134,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (!in_range(api_port, 0, 65535) || !in_range(cdn_port, 0, 65535) || generation_ms < 0 ||
-      queued_ms < 0) {
+      image_generation_ms < 0 || queued_ms < 0) {
     std::fprintf(stderr, "grokimagine-emulator: ports must be 0..65535 and times >= 0\n");
     return 2;
   }
@@ -151,6 +154,7 @@ int main(int argc, char **argv) {
   options.cdn_port = static_cast<unsigned>(cdn_port);
   if (api_key != nullptr) options.api_key = api_key;
   options.generation_ms = static_cast<unsigned>(generation_ms);
+  options.image_generation_ms = static_cast<unsigned>(image_generation_ms);
   options.queued_ms = static_cast<unsigned>(queued_ms);
   options.moov_at_end = moov_at_end;
   options.bulky = bulky;

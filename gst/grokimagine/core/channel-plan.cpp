@@ -42,8 +42,8 @@ std::vector<ChannelPlan::Start> ChannelPlan::to_start() {
     // A clip's job is paid once its submit leaves: the budget is checked
     // before, against the worst case of what is committed.
     constexpr double kCentFraction = 1e-9;  // float sums of exact prices
-    if (rules_.budget_usd > 0 &&
-        committed_usd() + expected_clip_usd() > rules_.budget_usd + kCentFraction)
+    if (rules_.budget_usd > 0 && committed_usd() + expected_clip_usd() + expected_preview_usd() >
+                                     rules_.budget_usd + kCentFraction)
       budget_reached_ = true;
     if (budget_reached_) {
       schedule_.failed(index);
@@ -71,7 +71,18 @@ void ChannelPlan::clip_cost(int index, double usd) {
 
 void ChannelPlan::clip_paid_before(int index) {
   const auto clip = started_.find(index);
-  if (clip != started_.end()) clip->second = {std::nullopt, true};
+  if (clip == started_.end()) return;
+  clip->second.reported.reset();
+  clip->second.paid_before = true;
+}
+
+void ChannelPlan::preview_cost(int index, double usd) {
+  const auto clip = started_.find(index);
+  if (clip != started_.end()) clip->second.preview = usd;
+}
+
+double ChannelPlan::expected_preview_usd() const {
+  return rules_.filler == ChannelFiller::Preview ? rules_.preview_estimate_usd : 0;
 }
 
 double ChannelPlan::expected_clip_usd() const {
@@ -80,8 +91,10 @@ double ChannelPlan::expected_clip_usd() const {
 
 double ChannelPlan::committed_usd() const {
   double usd = rules_.spent_before_usd;
-  for (const auto &[index, cost] : started_)
+  for (const auto &[index, cost] : started_) {
     if (!cost.paid_before) usd += cost.reported.value_or(expected_clip_usd());
+    usd += cost.preview.value_or(expected_preview_usd());
+  }
   return usd;
 }
 
@@ -124,6 +137,7 @@ ChannelStep ChannelPlan::next(std::uint64_t position) {
     step.kind = ChannelStep::Kind::Filler;
     step.filler = rules_.filler;
     step.reason = next.until > position ? "cue" : "waiting";
+    step.awaited = next.awaited;
     return step;
   }
   step.kind = ChannelStep::Kind::Wait;

@@ -20,8 +20,10 @@
 
 namespace grokimagine {
 
-// What covers a wait (the element's `filler`).
-enum class ChannelFiller { Hold, Black, Loop, Slate };
+// What covers a wait (the element's `filler`). Preview: a still of the
+// awaited clip's prompt, made by the provider's image model with the clip
+// (Hold until it is there).
+enum class ChannelFiller { Hold, Black, Loop, Slate, Preview };
 // How clips follow each other (the element's `continuity`).
 enum class ChannelContinuity { None, LastFrame, Extend };
 
@@ -39,6 +41,8 @@ struct ChannelRules {
   // expects one clip to cost, and what was spent before this run.
   double budget_usd = 0;
   double clip_estimate_usd = 0;
+  // filler=preview: what the still made with each clip is expected to cost.
+  double preview_estimate_usd = 0;
   double spent_before_usd = 0;
   // Prompts queued and not yet played, at most (0: no limit).
   std::size_t max_queued = 0;
@@ -58,6 +62,8 @@ struct ChannelStep {
   bool covers_wait = false;
   ChannelFiller filler = ChannelFiller::Hold;
   const char *reason = "";
+  // Filler: the clip the wait is for (its preview covers it); -1 for none.
+  int awaited = -1;
 };
 
 // Files of played clips that may go (by clip index).
@@ -87,6 +93,9 @@ class ChannelPlan {
   // Clip `index`'s job was paid by an earlier run (resumed, or replayed
   // from the cache): it costs this run nothing.
   void clip_paid_before(int index);
+  // filler=preview: what the still of clip `index` cost this run (0 when
+  // it was paid before, or refused before its submit).
+  void preview_cost(int index, double usd);
 
   // ---- Actions ----
   struct Start {
@@ -115,11 +124,14 @@ class ChannelPlan {
   struct ClipCost {
     std::optional<double> reported;
     bool paid_before = false;
+    std::optional<double> preview;  // filler=preview: the still's cost, once known
   };
   // What a clip is expected to cost before it reports: the price table's
   // estimate, or more once a clip reported more (every clip is the same
   // job but for its prompt).
   double expected_clip_usd() const;
+  // What each clip's still is expected to cost (filler=preview; else 0).
+  double expected_preview_usd() const;
 
   ChannelRules rules_;
   ChannelSchedule schedule_;

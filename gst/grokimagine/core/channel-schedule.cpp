@@ -93,6 +93,7 @@ ChannelSchedule::Next ChannelSchedule::next(std::uint64_t position) {
       // Early for its cue: filler until then, whether or not it is ready.
       next.kind = Next::Kind::Filler;
       next.until = *clip.cue;
+      next.awaited = int(*first);
       return next;
     }
     if (clip.state == ScheduledClip::State::Ready) {
@@ -101,6 +102,7 @@ ChannelSchedule::Next ChannelSchedule::next(std::uint64_t position) {
       return next;
     }
     next.kind = Next::Kind::Filler;  // generating: it is coming
+    next.awaited = int(*first);
     return next;
   }
   if (loop_) {

@@ -65,6 +65,9 @@ class ChannelSchedule {
     bool replay = false;  // `clip` has played before (loop)
     // Filler because no clip is coming at all yet (no prompt left to play).
     bool starved = false;
+    // Filler: the clip the wait is for (generating, or early for its cue);
+    // -1 when none is coming yet.
+    int awaited = -1;
   };
   // What to play at `position` (where the timeline is). Live channels and
   // cues cover a not-ready clip with filler; otherwise the caller waits for

@@ -56,8 +56,8 @@ std::optional<Error> PriceTable::add_lines(const std::string &text, const std::s
     if (!(fields >> price.provider)) continue;  // blank or comment
     fields >> price.model >> price.resolution >> per_second >> per_image;
     gchar *end = nullptr;
-    price.usd_per_second = g_ascii_strtod(per_second.c_str(), &end);
-    bool ok = !per_second.empty() && end && *end == '\0' && price.usd_per_second >= 0;
+    price.usd_per_unit = g_ascii_strtod(per_second.c_str(), &end);
+    bool ok = !per_second.empty() && end && *end == '\0' && price.usd_per_unit >= 0;
     if (ok && !per_image.empty()) {
       price.usd_per_input_image = g_ascii_strtod(per_image.c_str(), &end);
       ok = end && *end == '\0' && price.usd_per_input_image >= 0;
@@ -78,8 +78,9 @@ std::optional<double> PriceTable::estimate(const std::string &provider,
   for (auto price = prices_.rbegin(); price != prices_.rend(); ++price) {
     if (price->provider != provider || price->model != request.model) continue;
     if (price->resolution != "*" && price->resolution != request.resolution) continue;
+    if (request.kind == MediaKind::Image) return price->usd_per_unit * request.count;
     const size_t images = (request.image.empty() ? 0 : 1) + request.reference_images.size();
-    return price->usd_per_second * request.duration + price->usd_per_input_image * double(images);
+    return price->usd_per_unit * request.duration + price->usd_per_input_image * double(images);
   }
   return std::nullopt;
 }

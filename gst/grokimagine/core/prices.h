@@ -8,6 +8,10 @@
 //   # provider  model                  resolution  usd-per-second  [usd-per-input-image]
 //   segmind     grok-imagine-video     720p        0.06
 //   xai         grok-imagine-video-1.5 *           0.08            0.01
+//   xai         grok-imagine-image     *           0.02
+//
+// An image model's price is per image made (its unit is an image, not a
+// second): the third figure, per input image, is for videos only.
 //
 // `*` matches any resolution; later lines win over earlier ones and over the
 // built-in prices.
@@ -26,7 +30,8 @@ struct Price {
   std::string provider;
   std::string model;
   std::string resolution;  // "*": any
-  double usd_per_second = 0;
+  // Per second of video, or per image made by an image model.
+  double usd_per_unit = 0;
   double usd_per_input_image = 0;
 };
 

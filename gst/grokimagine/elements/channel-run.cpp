@@ -54,10 +54,40 @@ static std::optional<grokimagine::Error> check_extensions(const grokimagine::Gen
   return std::nullopt;
 }
 
+// filler=preview: every clip comes with a still from the provider's image
+// model, checked as its job would be (a stand-in prompt; the channel's
+// aspect ratio), and priced when the channel has a budget.
+static std::optional<grokimagine::Error> check_previews(const grokimagine::JobSettings &job,
+                                                        const grokimagine::Generation &check,
+                                                        double *estimate_usd) {
+  const grokimagine::Provider &provider = check.provider();
+  if (!provider.default_model(grokimagine::MediaKind::Image)) {
+    std::string makers;
+    for (const grokimagine::Provider *maker : grokimagine::all_providers())
+      if (maker->default_model(grokimagine::MediaKind::Image))
+        makers += std::string(makers.empty() ? "" : ", ") + maker->name();
+    return grokimagine::invalid_setting(
+        std::string("Property 'filler' is preview, but ") + provider.name() +
+        " has no image model to make the stills (" + makers + " have one). Nothing was sent.");
+  }
+  grokimagine::JobSettings still = preview_settings(job, "channel");
+  still.provider = provider.name();
+  // The channel's budget covers the stills: their price must be known.
+  still.budget_usd = job.budget_usd;
+  grokimagine::Generation stills;
+  if (auto error = stills.prepare(still)) {
+    error->message = "Property 'filler' is preview, so each clip comes with a still from " +
+                     std::string(provider.name()) + "'s image model: " + error->message;
+    return error;
+  }
+  *estimate_usd = stills.cost().value_or(0);
+  return std::nullopt;
+}
+
 std::optional<grokimagine::Error> check_channel(const ChannelSettings &settings,
                                                 grokimagine::JobSettings job,
                                                 grokimagine::Generation &check,
-                                                ExtensionInputLimits *limits) {
+                                                ChannelChecked *checked) {
   // Each prompt is checked as it is queued (a long one is skipped, not the
   // channel): the settings are checked with a stand-in.
   job.request.prompt = "channel";
@@ -68,7 +98,10 @@ std::optional<grokimagine::Error> check_channel(const ChannelSettings &settings,
     return grokimagine::invalid_setting(
         "Property 'continuity' is last-frame, but reapi takes images only as public http(s) "
         "URLs, and a frame of the stream has none.");
-  if (settings.continuity == ChannelContinuity::Extend) return check_extensions(check, limits);
+  if (settings.filler == ChannelFiller::Preview)
+    if (auto error = check_previews(job, check, &checked->preview_estimate_usd)) return error;
+  if (settings.continuity == ChannelContinuity::Extend)
+    return check_extensions(check, &checked->extension_limits);
   return std::nullopt;
 }
 
@@ -107,36 +140,14 @@ std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string 
         "Property 'slate' is '" + slate +
         "': it takes a local path, a file:// URI or a data: URI of an image (it is read once, "
         "at start; a URL could fail while the channel runs).");
-  // Decoded and scaled once, here: at the output's size with square
-  // pixels (videoscale keeps the image's shape and adds black borders).
-  g_autoptr(GstElement) pipeline = gst_parse_launch(
-      "appsrc name=image ! decodebin ! videoconvert ! videoscale ! capsfilter name=size ! "
-      "appsink name=frame sync=false",
-      nullptr);
-  g_autoptr(GstElement) source = gst_bin_get_by_name(GST_BIN(pipeline), "image");
-  g_autoptr(GstElement) size = gst_bin_get_by_name(GST_BIN(pipeline), "size");
-  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "frame");
-  g_autoptr(GstCaps) encoded = gst_caps_new_empty_simple(image->mime_type.c_str());
+  // Decoded and scaled once, here, at the output's size.
   g_autoptr(GstCaps) raw = run.format.video_caps();
   gst_structure_remove_field(gst_caps_get_structure(raw, 0), "framerate");  // an image has none
-  g_object_set(source, "caps", encoded, nullptr);
-  g_object_set(size, "caps", raw, nullptr);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  gst_app_src_push_buffer(GST_APP_SRC(source),
-                          gst_buffer_new_memdup(image->data.data(), image->data.size()));
-  gst_app_src_end_of_stream(GST_APP_SRC(source));
-  g_autoptr(GstSample) frame = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 10 * GST_SECOND);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  g_autoptr(GstMessage) failed = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  if (!frame) {
-    g_autoptr(GError) failure = nullptr;
-    if (failed) gst_message_parse_error(failed, &failure, nullptr);
-    return grokimagine::invalid_setting(
-        "Property 'slate': cannot decode '" + slate + "' (" + image->mime_type +
-        "): " + (failure ? failure->message : "it timed out") + ".");
-  }
-  run.slate = gst_buffer_ref(gst_sample_get_buffer(frame));
+  std::string why;
+  run.slate = decode_still(image->data, image->mime_type, raw, nullptr, &why);
+  if (!run.slate)
+    return grokimagine::invalid_setting("Property 'slate': cannot decode '" + slate + "' (" +
+                                        image->mime_type + "): " + why + ".");
   GST_INFO_OBJECT(run.element, "slate: %s (%s) at %dx%d", slate.c_str(), image->mime_type.c_str(),
                   run.format.width, run.format.height);
   return std::nullopt;
@@ -260,25 +271,48 @@ static GstClockTime timeline_running_time(const ChannelRun &run, GstClockTime ti
   return run.live_base == GST_CLOCK_TIME_NONE ? timeline : run.live_base + timeline;
 }
 
-// One frame of filler (and the audio under it).
-static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live,
-                              const char *reason) {
-  if (!run.in_filler) {
+// filler=preview: the still of clip `awaited`, once there. Under the
+// events lock.
+static const ChannelPreview *ready_preview(const ChannelRun &run, int awaited) {
+  const auto found = run.previews.find(awaited);
+  if (found == run.previews.end()) return nullptr;
+  const auto &result = found->second->result();
+  return result && result->still ? found->second.get() : nullptr;
+}
+
+// One frame of filler (and the audio under it). With filler=preview, the
+// still of clip `awaited` once it is there, the last frame until then.
+static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live, const char *reason,
+                              int awaited = -1) {
+  const ChannelPreview *preview = nullptr;
+  if (filler == ChannelFiller::Preview) {
+    std::lock_guard<std::mutex> lock(run.events->lock);
+    preview = ready_preview(run, awaited);
+  }
+  const ChannelFiller kind = filler != ChannelFiller::Preview ? filler
+                             : preview                        ? filler
+                                                              : ChannelFiller::Hold;
+  if (!run.in_filler || kind != run.filler_kind) {
+    // A wait begins, or what covers it changes (a preview's still arrives).
+    if (!run.in_filler) run.filler_started = run.timeline.position();
     run.in_filler = true;
-    run.filler_started = run.timeline.position();
-    GST_INFO_OBJECT(run.element, "filler (%s) from %" GST_TIME_FORMAT, reason,
-                    GST_TIME_ARGS(run.filler_started));
+    run.filler_kind = kind;
+    if (kind == ChannelFiller::Preview) run.preview_since = run.timeline.position();
+    GST_INFO_OBJECT(run.element, "filler (%s, %s) from %" GST_TIME_FORMAT, reason,
+                    grok_imagine_channel_filler_name(kind), GST_TIME_ARGS(run.timeline.position()));
     post_element_message(
-        run,
-        gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, reason, "kind",
-                          G_TYPE_STRING, grok_imagine_channel_filler_name(filler), "running-time",
-                          G_TYPE_UINT64, timeline_running_time(run, run.filler_started), nullptr));
+        run, gst_structure_new("grokimagine-filler", "reason", G_TYPE_STRING, reason, "kind",
+                               G_TYPE_STRING, grok_imagine_channel_filler_name(kind),
+                               "running-time", G_TYPE_UINT64,
+                               timeline_running_time(run, run.timeline.position()), nullptr));
   }
   GstBuffer *frame = nullptr;
   // A replay that covers a wait (loop) begins with the last frame.
-  if ((filler == ChannelFiller::Hold || filler == ChannelFiller::Loop) && run.last_frame) {
+  if (preview) {
+    frame = preview->frame(run.timeline.position() - run.preview_since);
+  } else if ((kind == ChannelFiller::Hold || kind == ChannelFiller::Loop) && run.last_frame) {
     frame = gst_buffer_copy(run.last_frame);
-  } else if (filler == ChannelFiller::Slate && run.slate) {
+  } else if (kind == ChannelFiller::Slate && run.slate) {
     frame = gst_buffer_copy(run.slate);
   } else {
     // I420 black: Y at 16, U and V at 128.
@@ -601,6 +635,73 @@ static void note_job_facts(ChannelRun &run) {
   if (run.playing) note(*run.playing);
 }
 
+// filler=preview: clip `index`'s still is made while the clip is.
+static void start_preview(ChannelRun &run, int index, const std::string &prompt) {
+  if (run.plan.rules().filler != ChannelFiller::Preview) return;
+  GST_INFO_OBJECT(run.element, "making clip %d's preview", index);
+  run.previews[index] =
+      std::make_unique<ChannelPreview>(run.events, preview_settings(run.job, prompt), run.format);
+}
+
+// A preview's result, to say on the bus once the lock is left.
+struct PreviewNews {
+  int clip;
+  std::string prompt, request_id, error;
+  double cost_usd;
+};
+
+// What previews finished since the last look: their cost goes to
+// spent-usd and the budget. Under the lock.
+static void note_previews(ChannelRun &run, std::vector<PreviewNews> *news) {
+  for (const auto &[index, preview] : run.previews) {
+    if (!preview->news()) continue;
+    const ChannelPreview::Result &result = *preview->result();
+    run.plan.preview_cost(index, result.cost_usd);
+    if (result.cost_usd > 0) run.job_state.add_spent_usd(result.cost_usd);
+    news->push_back({index, run.plan.schedule().clip(index).prompt, result.request_id,
+                     result.still ? "" : result.error, result.cost_usd});
+  }
+}
+
+static void post_preview_news(ChannelRun &run, const std::vector<PreviewNews> &news) {
+  for (const PreviewNews &preview : news) {
+    if (!preview.error.empty()) {
+      GST_ELEMENT_WARNING(run.element, RESOURCE, FAILED,
+                          ("The preview of clip %d (\"%s\") failed: %s. The last frame covers "
+                           "the wait instead.",
+                           preview.clip, preview.prompt.c_str(), preview.error.c_str()),
+                          ("request-id %s", preview.request_id.c_str()));
+      continue;
+    }
+    post_element_message(
+        run,
+        gst_structure_new("grokimagine-preview", "clip", G_TYPE_INT, preview.clip, "prompt",
+                          G_TYPE_STRING, preview.prompt.c_str(), "request-id", G_TYPE_STRING,
+                          preview.request_id.c_str(), "cost-usd", G_TYPE_DOUBLE, preview.cost_usd,
+                          "spent-usd", G_TYPE_DOUBLE, run.job_state.spent_usd(), nullptr));
+  }
+}
+
+// Previews whose clip is over (played, or failed) go once their job is
+// (they are kept while it runs: a submit that left is followed to its end).
+static void drop_previews(ChannelRun &run) {
+  std::vector<std::unique_ptr<ChannelPreview>> done;
+  {
+    std::lock_guard<std::mutex> lock(run.events->lock);
+    for (auto it = run.previews.begin(); it != run.previews.end();) {
+      const auto state = run.plan.schedule().clip(it->first).state;
+      const bool over = state == grokimagine::ScheduledClip::State::Played ||
+                        state == grokimagine::ScheduledClip::State::Failed;
+      if (over && it->second->noted()) {
+        done.push_back(std::move(it->second));
+        it = run.previews.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
 // continuity=extend: the clips whose input is written start their jobs (a
 // clip whose input could not be made is generated from its prompt alone).
 static void start_prepared_clips(ChannelRun &run) {
@@ -634,6 +735,7 @@ static void start_prepared_clips(ChannelRun &run) {
     run.clips[index] = std::make_unique<ChannelClip>(
         GST_BIN(run.element), run.events, index, prompt, make_clip_source(run, index, false, job),
         *run.decoding, own_part_start(run, index), facts);
+    start_preview(run, index, prompt);
     it = run.preparing.erase(it);
   }
 }
@@ -642,14 +744,17 @@ static void start_clips(ChannelRun &run) {
   std::vector<grokimagine::ChannelPlan::Start> starting;
   bool budget_reached_now = false;
   double committed_usd = 0;
+  std::vector<PreviewNews> previews;
   {
     std::lock_guard<std::mutex> lock(run.events->lock);
     note_job_facts(run);
+    note_previews(run, &previews);
     const bool budget_reached_before = run.plan.budget_reached();
     starting = run.plan.to_start();
     budget_reached_now = !budget_reached_before && run.plan.budget_reached();
     committed_usd = run.plan.committed_usd();
   }
+  post_preview_news(run, previews);
   if (budget_reached_now) post_budget_reached(run, committed_usd);
   for (const auto &clip : starting) {
     if (clip.continues) {
@@ -660,6 +765,7 @@ static void start_clips(ChannelRun &run) {
     }
     GST_INFO_OBJECT(run.element, "generating clip %d: %s", clip.clip, clip.prompt.c_str());
     run.clips[clip.clip] = make_clip(run, clip.clip, clip.prompt, false);
+    start_preview(run, clip.clip, clip.prompt);
   }
   start_prepared_clips(run);
 }
@@ -727,6 +833,7 @@ bool channel_run_step(ChannelRun &run) {
   }
   const bool live = run.plan.rules().live;
   retire(run, nullptr);
+  drop_previews(run);
   start_clips(run);
   if (!settle_clips(run)) return false;
   ChannelStep step;
@@ -785,7 +892,7 @@ bool channel_run_step(ChannelRun &run) {
       return false;
     }
     case ChannelStep::Kind::Filler:
-      return push_filler_frame(run, step.filler, live, step.reason);
+      return push_filler_frame(run, step.filler, live, step.reason, step.awaited);
     case ChannelStep::Kind::Wait: {
       std::unique_lock<std::mutex> lock(run.events->lock);
       run.events->wake.wait(

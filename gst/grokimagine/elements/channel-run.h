@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "channel-clip.h"
+#include "channel-preview.h"
 #include "channel-settings.h"
 #include "core/channel-plan.h"
 #include "core/channel-timeline.h"
@@ -30,13 +31,19 @@
 // generating goes: an extension takes only the video and the prompt.
 grokimagine::Request extension_request(grokimagine::Request request, const std::string &video);
 
+// What the checks at start found out, for the run.
+struct ChannelChecked {
+  ExtensionInputLimits extension_limits{};  // continuity=extend: the inputs extended
+  double preview_estimate_usd = 0;          // filler=preview: what a still should cost
+};
+
 // READY -> PAUSED, before anything is paid: the job's settings (prepared
-// in `check`), the channel's, and what its continuity asks of the
-// provider; the lengths of input an extension takes in `limits`.
+// in `check`), the channel's, and what its continuity and filler ask of
+// the provider.
 std::optional<grokimagine::Error> check_channel(const ChannelSettings &settings,
                                                 grokimagine::JobSettings job,
                                                 grokimagine::Generation &check,
-                                                ExtensionInputLimits *limits);
+                                                ChannelChecked *checked);
 
 // continuity=extend: the input of clip N's extension being written from
 // clip `from`'s result, on a thread of its own, which wakes the channel
@@ -94,8 +101,15 @@ struct ChannelRun {
   GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
   GstBuffer *last_frame = nullptr;               // for filler=hold
   GstBuffer *slate = nullptr;                    // filler=slate: the image, as a frame
+  // filler=preview: the stills of clips being generated (kept until their
+  // clip played and their job is over).
+  std::map<int, std::unique_ptr<ChannelPreview>> previews;
   bool in_filler = false;
   GstClockTime filler_started = 0;
+  // What covers the wait now (filler=preview: hold until the still is
+  // there), and since when a still has shown (its pan starts there).
+  grokimagine::ChannelFiller filler_kind = grokimagine::ChannelFiller::Hold;
+  GstClockTime preview_since = 0;
   // continuity=extend: where each clip's own part starts in its file (after
   // the input it extends; absent: 0), and the lengths of input the provider
   // extends.
@@ -122,6 +136,7 @@ struct ChannelRun {
   ~ChannelRun() {
     // The input writers first: they write into clips_dir.
     preparing.clear();
+    previews.clear();
     retired.clear();
     clips.clear();
     playing.reset();

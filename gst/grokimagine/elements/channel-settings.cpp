@@ -83,6 +83,10 @@ GType grok_imagine_channel_filler_get_type() {
          "The image in 'slate' (letter-boxed to the output), with silence", "slate"},
         {int(ChannelFiller::Loop), "Replay what has played (the last frame before anything has)",
          "loop"},
+        {int(ChannelFiller::Preview),
+         "A still of the awaited clip's prompt from the provider's image model (a paid job), "
+         "panning slowly, with silence (the last frame until it is there)",
+         "preview"},
         {0, nullptr, nullptr}};
     g_once_init_leave(&type, g_enum_register_static("GrokImagineChannelFiller", values));
   }

@@ -389,8 +389,8 @@ static bool start_channel(GstGrokImagineChannel *self) {
   grokimagine::JobSettings job = p.job.settings();
   job.log_id = GST_OBJECT_NAME(self);
   grokimagine::Generation check;
-  ExtensionInputLimits extension_limits{};
-  if (auto error = check_channel(settings, job, check, &extension_limits)) {
+  ChannelChecked checked;
+  if (auto error = check_channel(settings, job, check, &checked)) {
     grok_imagine_post_error(GST_ELEMENT(self), *error);
     return false;
   }
@@ -408,13 +408,15 @@ static bool start_channel(GstGrokImagineChannel *self) {
   rules.more_prompts_may_come = gst_pad_is_linked(p.text_pad);
   rules.budget_usd = job.budget_usd;
   rules.clip_estimate_usd = check.cost().value_or(0);
+  rules.preview_estimate_usd = checked.preview_estimate_usd;
   rules.spent_before_usd = p.job.spent_usd();
   auto run = std::make_unique<ChannelRun>(GST_ELEMENT(self), p.video_src, p.audio_src, p.job,
                                           p.events, rules);
   run->provider = &check.provider();
   run->job = p.job.settings();
+  run->job.log_id = job.log_id;
   run->connections = settings.connections;
-  run->extension_limits = extension_limits;
+  run->extension_limits = checked.extension_limits;
   run->set_format(settings, job);
   if (settings.filler == ChannelFiller::Slate)
     if (auto error = load_slate(*run, settings.slate)) {
@@ -615,8 +617,9 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       gobject_class, PROP_FILLER,
       g_param_spec_enum("filler", "Filler",
                         "What covers a wait (live, or a gap before a cue): the last frame "
-                        "(hold), black or the image in 'slate', with silence, or the last clip "
-                        "played again (loop)",
+                        "(hold), black, the image in 'slate' or a still of the awaited clip's "
+                        "prompt made with it (preview, a paid image job), with silence, or the "
+                        "last clip played again (loop)",
                         grok_imagine_channel_filler_get_type(), int(ChannelFiller::Hold), rw));
   g_object_class_install_property(
       gobject_class, PROP_SLATE,
