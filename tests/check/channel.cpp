@@ -976,6 +976,59 @@ GST_END_TEST;
 // from the image model (0.2 s) covers the wait, panning: frames that are
 // not black, and not all the same, before the clip; the still is a paid
 // job (one more submit, its price in spent-usd). A provider without an
+// filler=slate with a short clip (0.5 s, red, 4:3, with a tone): it loops
+// while the clip generates (1.5 s), letter-boxed, and its tone is not
+// heard; a clip over 10 s is refused at start.
+GST_START_TEST(test_slate_clip_loops) {
+  emu::Options options = test::quick_options();
+  options.generation_ms = 2000;
+  emu::Emulator emulator(options);
+  test::TempDir dir;
+  auto write_clip = [&](const char *name, int frames) {
+    const std::string path = dir.path(name);
+    const std::string description =
+        "videotestsrc pattern=red num-buffers=" + std::to_string(frames) +
+        " ! video/x-raw,width=320,height=240,framerate=24/1 ! videoconvert ! x264enc "
+        "speed-preset=ultrafast ! h264parse ! mp4mux name=m ! filesink location=" +
+        path + " audiotestsrc freq=440 num-buffers=" + std::to_string(frames * 2) +
+        " samplesperbuffer=1000 ! audio/x-raw,rate=48000 ! audioconvert ! avenc_aac ! aacparse ! "
+        "m.";
+    GstElement *writer = gst_parse_launch(description.c_str(), nullptr);
+    fail_unless(writer != nullptr);
+    test::RunResult written = test::run_pipeline(writer, 120);
+    gst_object_unref(writer);
+    fail_unless(written.eos, "%s", written.error_text().c_str());
+    return path;
+  };
+  const std::string slate = write_clip("slate.mp4", 12);
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_live_channel(emulator, pipeline, &seen, "<\"Slow one\">", "slate");
+  g_object_set(channel, "slate", slate.c_str(), nullptr);
+  play_until_clips(pipeline, &seen, 1, 40);
+  // Over a second of slate before the clip: the 12-frame clip looped.
+  fail_unless(seen.slate_frames >= 30, "%d slate frames", seen.slate_frames);
+  fail_unless(!seen.filler_kinds.empty());
+  assert_equals_string(seen.filler_kinds[0].c_str(), "slate");
+  fail_unless_equals_int(seen.video_gaps + seen.audio_gaps, 0);
+  // The slate's 440 Hz tone is silenced: what is heard is the clip's, which
+  // has barely started (its tone is 440 rising crossings a second).
+  fail_unless(seen.rising < 300, "%" G_GUINT64_FORMAT " rising crossings", seen.rising);
+
+  const std::string long_clip = write_clip("long.mp4", 24 * 11);
+  GstElement *refused_pipeline = gst_pipeline_new(nullptr);
+  Seen refused_seen;
+  GstElement *refused =
+      make_live_channel(emulator, refused_pipeline, &refused_seen, "<\"Never\">", "slate");
+  g_object_set(refused, "slate", long_clip.c_str(), nullptr);
+  test::RunResult result = run(refused_pipeline, &refused_seen);
+  gst_object_unref(refused_pipeline);
+  fail_unless(test::contains(result.error_text(), "a slate clip is an MP4 of at most 10 s"), "%s",
+              result.error_text().c_str());
+  fail_unless_equals_int(emulator.counters().submits_total, 1);
+}
+GST_END_TEST;
+
 // image model is refused before any job.
 GST_START_TEST(test_preview_covers_the_wait) {
   emu::Options options = test::quick_options();
@@ -1698,6 +1751,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_failed_clip_is_skipped_with_a_warning);
   tcase_add_test(element, test_moderated_clip_is_skipped_with_its_message);
   tcase_add_test(element, test_slate_covers_the_wait);
+  tcase_add_test(element, test_slate_clip_loops);
   tcase_add_test(element, test_preview_covers_the_wait);
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);

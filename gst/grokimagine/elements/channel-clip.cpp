@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -71,7 +72,12 @@ ChannelClip::ChannelClip(GstBin *channel, std::shared_ptr<ChannelEvents> events,
       channel_(grokimagine::GObjectPtr<GstBin>::ref(channel)),
       source_(source),
       facts_(std::move(facts)) {
-  g_autofree gchar *name = g_strdup_printf("clip-%d", index);
+  // A clip of no index (the operator's slate clip, made again each time
+  // it loops) has a name of its own each time: the one before may still
+  // be in the bin, waiting to be torn down.
+  static std::atomic<unsigned> slates{0};
+  g_autofree gchar *name =
+      index >= 0 ? g_strdup_printf("clip-%d", index) : g_strdup_printf("slate-%u", slates++);
   bin_ = gst_bin_new(name);
   attach(bin_, streams_);
   GstElement *parser = gst_element_factory_make("parsebin", nullptr);

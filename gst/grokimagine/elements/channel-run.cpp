@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "core/local-file.h"
 #include "core/request.h"
 #include "grokimaginesrc.h"
 
@@ -131,15 +132,62 @@ static std::string frame_as_png_uri(const ChannelFormat &format, GstBuffer *fram
   return std::string("data:image/png;base64,") + base64;
 }
 
+// A slate clip plays whole each time it covers a wait (as filler=loop's
+// replays do): a longer one would hold back a clip that is ready.
+constexpr double kMaxSlateClipSeconds = 10;
+constexpr std::uint64_t kMaxSlateClipBytes = 64 * 1024 * 1024;
+
+// The local file `slate` names (a path or a file:// URI); none for a data:
+// URI or another scheme.
+static std::optional<std::string> local_slate_path(const std::string &slate) {
+  if (g_ascii_strncasecmp(slate.c_str(), "file:", 5) == 0) {
+    g_autofree gchar *path = g_filename_from_uri(slate.c_str(), nullptr, nullptr);
+    if (path) return std::string(path);
+    return std::nullopt;
+  }
+  if (slate.find("://") != std::string::npos || g_ascii_strncasecmp(slate.c_str(), "data:", 5) == 0)
+    return std::nullopt;
+  return slate;
+}
+
+// A slate that is a clip: copied (read once, at start) to loop from there.
+static std::optional<grokimagine::Error> load_slate_clip(ChannelRun &run, const std::string &slate,
+                                                         const std::string &bytes) {
+  const std::string path = run.clips_dir + "/slate.mp4";
+  std::string why;
+  if (!g_file_set_contents(path.c_str(), bytes.data(), gssize(bytes.size()), nullptr))
+    return grokimagine::invalid_setting("Property 'slate': cannot copy '" + slate + "' into " +
+                                        run.clips_dir + ".");
+  const auto seconds = grokimagine::mp4_duration(path, &why);
+  if (!seconds || *seconds > kMaxSlateClipSeconds) {
+    g_autofree gchar *length = g_strdup_printf("%.1f", seconds.value_or(0));
+    return grokimagine::invalid_setting(
+        "Property 'slate' is '" + slate + "': " +
+        (seconds ? std::string("a ") + length + " s clip"
+                 : "its length cannot be read (" + why + ")") +
+        "; a slate clip is an MP4 of at most 10 s (it plays whole each time it covers a wait).");
+  }
+  run.slate_clip = path;
+  GST_INFO_OBJECT(run.element, "slate: %s, a %.1f s clip, looped", slate.c_str(), *seconds);
+  return std::nullopt;
+}
+
 std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate) {
+  if (auto path = local_slate_path(slate)) {
+    std::string why;
+    auto bytes = grokimagine::read_regular_file(*path, kMaxSlateClipBytes,
+                                                grokimagine::Symlinks::Follow, &why);
+    if (bytes && g_str_has_prefix(grokimagine::sniff_media_type(*bytes).c_str(), "video/"))
+      return load_slate_clip(run, slate, *bytes);
+  }
   grokimagine::Error error;
   auto image = grokimagine::resolve_image(slate, "slate", &error);
   if (!image) return error;
   if (image->data.empty())
     return grokimagine::invalid_setting(
         "Property 'slate' is '" + slate +
-        "': it takes a local path, a file:// URI or a data: URI of an image (it is read once, "
-        "at start; a URL could fail while the channel runs).");
+        "': it takes a local path or a file:// URI of an image or of a short clip, or a data: "
+        "URI of an image (it is read once, at start; a URL could fail while the channel runs).");
   // Decoded and scaled once, here, at the output's size.
   g_autoptr(GstCaps) raw = run.format.video_caps();
   gst_structure_remove_field(gst_caps_get_structure(raw, 0), "framerate");  // an image has none
@@ -271,6 +319,30 @@ static GstClockTime timeline_running_time(const ChannelRun &run, GstClockTime ti
   return run.live_base == GST_CLOCK_TIME_NONE ? timeline : run.live_base + timeline;
 }
 
+static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live,
+                      bool slate = false);
+static void retire(ChannelRun &run, std::unique_ptr<ChannelClip> clip);
+
+// The slate clip, read from its copy, up to its gates: made ahead, so that
+// it is ready when a wait begins.
+static std::unique_ptr<ChannelClip> make_slate_clip(const ChannelRun &run) {
+  GstElement *file = gst_element_factory_make("filesrc", nullptr);
+  g_object_set(file, "location", run.slate_clip.c_str(), nullptr);
+  return std::make_unique<ChannelClip>(GST_BIN(run.element), run.events, -1, "slate", file,
+                                       *run.decoding, 0, nullptr);
+}
+
+// filler=slate with a clip: it plays whole, silenced, then is made again
+// for the next time. False when the channel must stop.
+static bool play_slate_clip(ChannelRun &run, bool live) {
+  std::unique_ptr<ChannelClip> clip = std::move(run.slate_next);
+  if (!clip) clip = make_slate_clip(run);
+  if (!play_clip(run, *clip, true, live, true)) return false;
+  retire(run, std::move(clip));
+  if (!run.slate_clip.empty()) run.slate_next = make_slate_clip(run);
+  return true;
+}
+
 // filler=preview: the still of clip `awaited`, once there. Under the
 // events lock.
 static const ChannelPreview *ready_preview(const ChannelRun &run, int awaited) {
@@ -306,6 +378,7 @@ static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live, 
                                "running-time", G_TYPE_UINT64,
                                timeline_running_time(run, run.timeline.position()), nullptr));
   }
+  if (kind == ChannelFiller::Slate && !run.slate_clip.empty()) return play_slate_clip(run, live);
   GstBuffer *frame = nullptr;
   // A replay that covers a wait (loop) begins with the last frame.
   if (preview) {
@@ -529,9 +602,25 @@ static bool take_from_clip(ChannelRun &run, ChannelClip &clip, bool video, ClipT
   return true;
 }
 
+// The slate clip cannot be played (filler=slate): said once, and black
+// covers the waits from now on. True: the channel goes on.
+static bool slate_failed(ChannelRun &run, GstMessage *message) {
+  g_autoptr(GError) error = nullptr;
+  g_autofree gchar *debug = nullptr;
+  gst_message_parse_error(message, &error, &debug);
+  GST_ELEMENT_WARNING(
+      run.element, STREAM, DECODE,
+      ("The slate clip cannot be played (%s): black covers the waits instead.", error->message),
+      ("%s", debug ? debug : ""));
+  run.slate_clip.clear();
+  return true;
+}
+
 // Plays clip `index` from its decoder: every frame, and its audio made
-// exactly as long. False when the channel must stop.
-static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live) {
+// exactly as long. False when the channel must stop. The operator's slate
+// clip (`slate`) plays the same way, unannounced and with its sound
+// silenced.
+static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live, bool slate) {
   const int index = clip.index();
   const GstClockTime start = run.timeline.position();
   std::string id;
@@ -540,23 +629,30 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
     id = clip_request_id(clip);
   }
   // An extension's file begins with the input it extends, which has played.
-  const GstClockTime skip = own_part_start(run, index);
+  const GstClockTime skip = slate ? 0 : own_part_start(run, index);
   GstClockTime duration = clip.duration();
   // Not known yet to the demuxer's queries: the length the job asked for.
   if (!GST_CLOCK_TIME_IS_VALID(duration) || duration <= skip)
     duration = GstClockTime(run.job.request.duration) * GST_SECOND;
   else
     duration -= skip;
-  GST_INFO_OBJECT(run.element, "clip %d%s starts at %" GST_TIME_FORMAT, index,
-                  replay ? " (replay)" : "", GST_TIME_ARGS(start));
   clip.feed(*run.decoding);
-  post_element_message(
-      run, gst_structure_new("grokimagine-clip", "index", G_TYPE_INT, index, "prompt",
-                             G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
-                             id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
-                             timeline_running_time(run, start), "duration", G_TYPE_UINT64, duration,
-                             "replay", G_TYPE_BOOLEAN, replay, "spent-usd", G_TYPE_DOUBLE,
-                             run.job_state.spent_usd(), nullptr));
+  if (slate) {
+    GST_DEBUG_OBJECT(run.element, "slate clip starts at %" GST_TIME_FORMAT, GST_TIME_ARGS(start));
+  } else {
+    GST_INFO_OBJECT(run.element, "clip %d%s starts at %" GST_TIME_FORMAT, index,
+                    replay ? " (replay)" : "", GST_TIME_ARGS(start));
+    post_element_message(
+        run, gst_structure_new("grokimagine-clip", "index", G_TYPE_INT, index, "prompt",
+                               G_TYPE_STRING, clip.prompt().c_str(), "request-id", G_TYPE_STRING,
+                               id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
+                               timeline_running_time(run, start), "duration", G_TYPE_UINT64,
+                               duration, "replay", G_TYPE_BOOLEAN, replay, "spent-usd",
+                               G_TYPE_DOUBLE, run.job_state.spent_usd(), nullptr));
+  }
+  auto failed = [&](GstMessage *error, const std::string &request_id) {
+    return slate ? slate_failed(run, error) : handle_clip_error(run, clip, error, request_id);
+  };
   bool audio_done = false;
   // Audio that came with a frame but reaches past it: the next frame's.
   g_autoptr(GstBuffer) rest = nullptr;
@@ -565,7 +661,7 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
     if (!take_from_clip(run, clip, true, &frame)) return false;
     if (frame.error) {
       g_autoptr(GstMessage) error = frame.error;
-      return handle_clip_error(run, clip, error, frame.request_id);
+      return failed(error, frame.request_id);
     }
     if (!frame.buffer) break;
     // Extensions: the next clip starts once this one's result is whole.
@@ -584,7 +680,7 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
       if (!take_from_clip(run, clip, false, &audio)) return false;
       if (audio.error) {
         g_autoptr(GstMessage) error = audio.error;
-        return handle_clip_error(run, clip, error, audio.request_id);
+        return failed(error, audio.request_id);
       }
       if (!audio.buffer) {
         audio_done = true;
@@ -592,6 +688,11 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
       }
       GstBuffer *own_audio = audio_from(audio.buffer, skip);
       gst_buffer_unref(audio.buffer);
+      if (own_audio && slate) {
+        // Taken as it comes (the clip's decoding must not block), heard as silence.
+        own_audio = gst_buffer_make_writable(own_audio);
+        gst_buffer_memset(own_audio, 0, 0, gst_buffer_get_size(own_audio));
+      }
       if (own_audio && !push_audio(run, own_audio, live, &rest)) return false;
     }
     // A clip whose audio is shorter than its video (or has none): silence

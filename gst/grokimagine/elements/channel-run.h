@@ -101,6 +101,8 @@ struct ChannelRun {
   GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
   GstBuffer *last_frame = nullptr;               // for filler=hold
   GstBuffer *slate = nullptr;                    // filler=slate: the image, as a frame
+  std::string slate_clip;                        // ... or the clip, copied into clips_dir
+  std::unique_ptr<ChannelClip> slate_next;       // the slate clip, ready for the next wait
   // filler=preview: the stills of clips being generated (kept until their
   // clip played and their job is over).
   std::map<int, std::unique_ptr<ChannelPreview>> previews;
@@ -140,6 +142,7 @@ struct ChannelRun {
     retired.clear();
     clips.clear();
     playing.reset();
+    slate_next.reset();
     decoding.reset();  // after its clips
     if (last_frame) gst_buffer_unref(last_frame);
     if (slate) gst_buffer_unref(slate);
@@ -158,9 +161,10 @@ struct ChannelRun {
 // stop, an error that ends it).
 bool channel_run_step(ChannelRun &run);
 
-// filler=slate: reads `slate` (checked as `image` is, local only) and makes
-// it a frame of the output's format, letter-boxed; an error naming the
-// property when it is not a readable image. Once, at start.
+// filler=slate: reads `slate` (checked as `image` is, local only): an image
+// becomes a frame of the output's format, letter-boxed; a short clip is
+// copied into clips_dir, to loop. An error naming the property when it is
+// neither. Once, at start (clips_dir made).
 std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate);
 
 // The request id of a clip's job, once it has one. Under the events lock.

@@ -418,11 +418,6 @@ static bool start_channel(GstGrokImagineChannel *self) {
   run->connections = settings.connections;
   run->extension_limits = checked.extension_limits;
   run->set_format(settings, job);
-  if (settings.filler == ChannelFiller::Slate)
-    if (auto error = load_slate(*run, settings.slate)) {
-      grok_imagine_post_error(GST_ELEMENT(self), *error);
-      return false;
-    }
   for (std::size_t i = 0; i < settings.prompts.size(); i++) {
     const std::string origin = "Prompt " + std::to_string(i + 1) + " of 'prompts'";
     std::string refused;
@@ -439,6 +434,11 @@ static bool start_channel(GstGrokImagineChannel *self) {
     return false;
   }
   run->clips_dir = dir;
+  if (settings.filler == ChannelFiller::Slate)
+    if (auto error = load_slate(*run, settings.slate)) {
+      grok_imagine_post_error(GST_ELEMENT(self), *error);
+      return false;
+    }
   g_autoptr(GstCaps) video_caps = run->format.video_caps();
   g_autoptr(GstCaps) audio_caps = run->format.audio_caps();
   // The latency a live channel reports: a frame, plus room for a clip's
