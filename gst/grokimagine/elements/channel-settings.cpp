@@ -32,7 +32,7 @@ std::optional<grokimagine::Error> check_channel_settings(const ChannelSettings &
   if (settings.filler == ChannelFiller::Slate && settings.slate.empty())
     return grokimagine::invalid_setting(
         "Property 'filler' is slate, but 'slate' is not set: give it an image (a local path, a "
-        "file:// URI or a data: URI).");
+        "file:// URI or a data: URI) or a clip of at most 10 s (a local MP4).");
   return grokimagine::Download::check_connections(settings.connections);
 }
 
@@ -80,7 +80,9 @@ GType grok_imagine_channel_filler_get_type() {
         {int(ChannelFiller::Hold), "The last frame, with silence", "hold"},
         {int(ChannelFiller::Black), "Black, with silence", "black"},
         {int(ChannelFiller::Slate),
-         "The image in 'slate' (letter-boxed to the output), with silence", "slate"},
+         "The card in 'slate' (an image, or a short clip looped), letter-boxed to the output, with "
+         "silence",
+         "slate"},
         {int(ChannelFiller::Loop), "Replay what has played (the last frame before anything has)",
          "loop"},
         {int(ChannelFiller::Preview),

@@ -617,7 +617,7 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       gobject_class, PROP_FILLER,
       g_param_spec_enum("filler", "Filler",
                         "What covers a wait (live, or a gap before a cue): the last frame "
-                        "(hold), black, the image in 'slate' or a still of the awaited clip's "
+                        "(hold), black, the card in 'slate' or a still of the awaited clip's "
                         "prompt made with it (preview, a paid image job), with silence, or the "
                         "last clip played again (loop)",
                         grok_imagine_channel_filler_get_type(), int(ChannelFiller::Hold), rw));
@@ -625,7 +625,8 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
       gobject_class, PROP_SLATE,
       g_param_spec_string("slate", "Slate",
                           "The operator's card for filler=slate: an image (a local path, a "
-                          "file:// URI or a data: URI), read once at start and letter-boxed to "
+                          "file:// URI or a data: URI) or a clip of at most 10 s (a local MP4, "
+                          "looped without its sound), read once at start and letter-boxed to "
                           "the output",
                           nullptr, rw));
   g_object_class_install_property(
