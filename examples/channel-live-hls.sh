@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A live generative channel published as HLS: prompts become clips of one
 # endless stream (is-live=true), encoded once and cut into MPEG-TS segments
 # by hlssink2; when the next clip is not ready in time, the last frame holds

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A live generative channel pushed to an RTMP server (YouTube, Twitch, an
 # nginx-rtmp or MediaMTX relay): prompts become clips of one endless stream
 # (is-live=true), encoded once to H.264 and AAC and muxed as streamable FLV;

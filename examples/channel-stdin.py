@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Reads prompts from standard input, one a line, and renders them as one MP4.
 
 Each line becomes a clip of a grokimaginechannel, queued the moment it is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Renders a playlist of prompts into one MP4 with grokimaginechannel: each
 # prompt becomes a clip, the next one is generated while the previous plays,
 # and the clips follow each other in one stream with continuous timestamps

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash disable=SC2034  # sets variables for the recipes
 # Sourced by the example recipes: turns the environment into the properties
 # of a Grok Imagine source, so every recipe runs unchanged against a real

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Makes a local clip longer (xai: the result is the clip followed by its
 # continuation), or with OPERATION=edit restyles it, and saves the result.
 #

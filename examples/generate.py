@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Generates a clip with grokimaginesrc and saves the provider's MP4.
 
 Prints the job's grokimagine-job messages (request id, status, progress) as

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Generates a clip and publishes it as HLS: hlssink2 cuts the provider's H.264
 # and AAC (decode=false, no re-encoding) into MPEG-TS segments and writes the
 # playlist, both into one directory that any web server can serve.

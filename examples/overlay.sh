@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Overlays a generated clip on a live source: the clip, scaled to a third of
 # the frame, plays in the bottom-right corner of a live 1280x720 picture
 # mixed by compositor.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Generates a clip from a prompt and plays it, linking grokimaginevideosrc's
 // pads as they appear and printing the job's progress from the bus.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Generates a clip and plays it: decoded video to a window, audio to the
 # speakers.
 #

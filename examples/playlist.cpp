@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Generates one clip per prompt and plays them one after another, printing
 // each job's request id and progress from the bus. While a clip plays, the
 // next one is already being generated, so the wait between clips is only

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Generates a clip and saves it as MP4 without re-encoding: with decode=false
 # grokimaginevideosrc hands over the provider's H.264 and AAC as they are, and
 # mp4mux writes them into a new file (a remux, not a transcode).

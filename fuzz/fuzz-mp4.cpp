@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libFuzzer target: the MP4 box reader (core/mp4) on arbitrary bytes, as a
 // clip's head, a whole file and a moov box: the download's layout and
 // first-frame reading, a file's duration, clearing its times.

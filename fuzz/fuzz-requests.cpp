@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libFuzzer target: request validation and request building for every
 // provider, with arbitrary property values. Input: NUL-separated fields
 // (model, prompt, image, reference, resolution, aspect ratio, output format,
@@ -55,9 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (const char *model = provider->default_model(kind); model && request.model.empty())
         request.model = model;
       if (provider->validate(request)) continue;
-      Error error;
-      auto inputs = resolve_inputs(request, &error);
-      if (!inputs) continue;
+      auto inputs = resolve_inputs(request);
+      if (!inputs.ok()) continue;
       HttpRequest http = provider->submit_request(request, *inputs, {"https://api.example", "k"});
       if (http.url.empty() || http.method.empty()) __builtin_trap();
       (void)provider->answers_with_media(request);

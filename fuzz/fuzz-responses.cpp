@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libFuzzer target: every provider's response parsers on arbitrary answers.
 // Input: byte 0 picks the provider, byte 1 the HTTP status class, byte 2
 // the parser; the rest is the body.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds and runs the benchmark of docs/benchmarks.md: prints its table.
 # Arguments go to grokimagine-bench (--runs N, --quick, --only NAME).
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs what is missing, builds, starts the bundled Segmind emulator on
 # loopback and generates a clip through grokimaginevideosrc: the decoded
 # video and audio are re-encoded into demo.mp4.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The bundled emulator as a tool: a provider's API on loopback that renders
 # real H.264/AAC clips, for trying the plugin without a key or money.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the libFuzzer targets with clang and runs each for SECONDS
 # (default 60); prints executions and any crash.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the Debian packages needed to build gst-grokimagine, run its
 # emulator and its tests. Skips apt entirely when everything is present.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A throwaway PostgreSQL server, for trying a fleet's store (the `store`
 # property, GROKIMAGINE_STORE) on one machine; the tests and the benchmark
 # start theirs with it too. It listens only on a unix socket in its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # With the plugin and Debian's GStreamer plugin packages installed, a
 # registry scan blacklists nothing because of us (the same files as without
 # our plugin: Debian's omx-generic needs hardware, and rtpmanagerbad clashes

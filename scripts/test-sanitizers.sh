@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The test suites again, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer: any memory error, undefined behaviour or leak
 # through our code fails them (tests/lsan.supp lists the libraries' own

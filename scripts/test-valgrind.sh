@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The test suites under valgrind memcheck (meson's `valgrind` test setup,
 # tests/meson.build): any invalid access, use of uninitialised memory or
 # definite leak fails them. GLib's suppressions and tests/valgrind.supp

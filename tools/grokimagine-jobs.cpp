@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // grokimagine-jobs: what the job journal holds, and the gst-launch line that
 // resumes or replays a job without paying for it again.
 //
@@ -199,23 +200,23 @@ int main(int argc, char **argv) {
   }
   std::shared_ptr<grokimagine::EntryStore> entries_store;
   if (!store.empty()) {
-    grokimagine::Error refused;
-    entries_store = grokimagine::open_store(store, std::chrono::seconds(30), &refused);
-    if (!entries_store) {
-      g_printerr("%s\n", refused.message.c_str());
+    auto opened = grokimagine::open_store(store, std::chrono::seconds(30));
+    if (!opened.ok()) {
+      g_printerr("%s\n", opened.error().message.c_str());
       return 2;
     }
+    entries_store = std::move(*opened);
   } else if (dir.empty()) {
     g_printerr("The journal is off (GROKIMAGINE_JOURNAL is empty).\n");
     return 1;
   }
   Journal journal(dir, entries_store);
-  std::optional<grokimagine::Error> unreadable;
-  const auto entries = journal.list(&unreadable);
-  if (unreadable) {
-    g_printerr("%s\n", unreadable->message.c_str());
+  const auto listed = journal.list();
+  if (!listed.ok()) {
+    g_printerr("%s\n", listed.error().message.c_str());
     return 1;
   }
+  const std::vector<JournalEntry> &entries = *listed;
   const std::string where = printable(journal.where());
 
   if (argc == 3 && g_str_equal(argv[1], "forget")) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Writes the documentation cache of GStreamer plugins (gst_plugins_cache.json,
 // as GStreamer's own modules keep in docs/) for plugin files given on the
 // command line.

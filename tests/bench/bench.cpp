@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // grokimagine-bench: the figures of docs/benchmarks.md, each measured side by
 // side with what a pipeline would use without the plugin, in the same run,
 // against emulator processes (so their threads and CPU are not ours).
@@ -934,9 +935,9 @@ void journal_job(const grokimagine::Journal &journal, int index, JournalTimes *t
 void store_journal(const Config &config) {
   const int jobs = config.quick ? 30 : 300;
   const test::PostgresServer server(true);
-  grokimagine::Error error;
-  auto entries = grokimagine::open_store(server.conninfo(), std::chrono::seconds(10), &error);
-  if (!entries) fail("store: " + error.message);
+  auto opened = grokimagine::open_store(server.conninfo(), std::chrono::seconds(10));
+  if (!opened.ok()) fail("store: " + opened.error().message);
+  auto entries = *opened;
   const std::string files_dir = temp_path("journal-files"), store_dir = temp_path("journal-store");
   const grokimagine::Journal files(files_dir), stored(store_dir, entries);
   JournalTimes on_files, on_store;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // grokimaginechannel: prompts in, one continuous stream out. The schedule
 // without a pipeline, then the element against the emulator: gapless
 // playlists, cues from subparse, loop without new jobs, a failed clip

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Unit tests of the core, without a pipeline: validation, request building
 // and response parsing for Segmind.
 #include <gst/check/gstcheck.h>
@@ -92,9 +93,8 @@ GST_START_TEST(test_resolution_and_aspect_named) {
 GST_END_TEST;
 
 GST_START_TEST(test_image_inputs) {
-  Error error;
-  auto url = resolve_image("https://cdn.example.com/cat.jpg", "image", &error);
-  fail_unless(url && url->url == "https://cdn.example.com/cat.jpg" && url->data.empty());
+  auto url = resolve_image("https://cdn.example.com/cat.jpg", "image");
+  fail_unless(url.ok() && url->url == "https://cdn.example.com/cat.jpg" && url->data.empty());
 
   // A real PNG signature is enough for content sniffing.
   const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0", 29);
@@ -103,26 +103,28 @@ GST_START_TEST(test_image_inputs) {
   int fd = g_mkstemp(path);
   fail_unless(write(fd, png.data(), png.size()) == ssize_t(png.size()));
   close(fd);
-  auto local = resolve_image(path, "image", &error);
-  fail_unless(local.has_value(), "%s", error.message.c_str());
+  auto local = resolve_image(path, "image");
+  fail_unless(local.ok(), "%s", local.ok() ? "" : local.error().message.c_str());
   assert_str_eq(local->mime_type, "image/png");
   fail_unless(local->data == png);
   g_autofree gchar *uri = g_filename_to_uri(path, nullptr, nullptr);
-  auto from_uri = resolve_image(uri, "image", &error);
-  fail_unless(from_uri && from_uri->data == png);
+  auto from_uri = resolve_image(uri, "image");
+  fail_unless(from_uri.ok() && from_uri->data == png);
 
-  auto data = resolve_image(local->data_uri(), "image", &error);
-  fail_unless(data && data->data == png && data->mime_type == "image/png");
+  auto data = resolve_image(local->data_uri(), "image");
+  fail_unless(data.ok() && data->data == png && data->mime_type == "image/png");
   g_unlink(path);
 
-  auto missing = resolve_image("/nonexistent/cat.png", "image", &error);
-  fail_if(missing.has_value());
+  auto missing = resolve_image("/nonexistent/cat.png", "image");
+  fail_if(missing.ok());
+  Error error = missing.error();
   fail_unless(error.kind == ErrorKind::InvalidSettings);
   fail_unless(contains(error.message, "'image'"), "%s", error.message.c_str());
   fail_unless(contains(error.message, "/nonexistent/cat.png"), "%s", error.message.c_str());
 
-  auto not_image = resolve_image("data:text/plain;base64,aGVsbG8=", "image", &error);
-  fail_if(not_image.has_value());
+  auto not_image = resolve_image("data:text/plain;base64,aGVsbG8=", "image");
+  fail_if(not_image.ok());
+  error = not_image.error();
   fail_unless(contains(error.message, "image"), "%s", error.message.c_str());
 }
 GST_END_TEST;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Faults a paid job must survive, or report clearly, without a second
 // submit: rate limits, server errors, stalls, error pages where the clip
 // should be, oversized or hostile answers, a crashed pipeline.
@@ -191,11 +192,11 @@ GST_END_TEST;
 GST_START_TEST(test_error_page_with_a_binary_label) {
   test::FileServer cdn("/clip.mp4", "application/octet-stream",
                        "<!DOCTYPE html><html><body>Expired</body></html>");
-  grokimagine::Error error;
-  auto download =
+  auto started =
       grokimagine::Download::start(grokimagine::Download::media_get(cdn.url() + "/clip.mp4"), "", 0,
-                                   grokimagine::RetryPolicy(grokimagine::JobTiming{}), &error);
-  fail_unless(download != nullptr, "%s", error.message.c_str());
+                                   grokimagine::RetryPolicy(grokimagine::JobTiming{}));
+  fail_unless(started.ok(), "%s", started.ok() ? "" : started.error().message.c_str());
+  auto download = std::move(*started);
   fail_unless(download->wait_for(1 << 20, nullptr) == grokimagine::Download::Wait::Failed);
   const std::string message = download->error().message;
   fail_unless(test::contains(message, "not an MP4"), "%s", message.c_str());
@@ -847,11 +848,10 @@ GST_START_TEST(test_download_stopped_as_the_body_stream_is_handed_over) {
   BodyStreamHold hold;
   for (int round = 0; round < 3; round++) {
     hold.arm();
-    grokimagine::Error error;
-    auto download =
-        grokimagine::Download::start(grokimagine::Download::media_get(get.url), "", 0,
-                                     grokimagine::RetryPolicy(grokimagine::JobTiming{}), &error);
-    fail_unless(download != nullptr, "%s", error.message.c_str());
+    auto started = grokimagine::Download::start(grokimagine::Download::media_get(get.url), "", 0,
+                                                grokimagine::RetryPolicy(grokimagine::JobTiming{}));
+    fail_unless(started.ok(), "%s", started.ok() ? "" : started.error().message.c_str());
+    auto download = std::move(*started);
     fail_unless(hold.wait_held(), "no body stream was made");
     download.reset();
     hold.release();

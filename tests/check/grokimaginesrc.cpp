@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // grokimaginesrc and grokimaginevideosrc end to end against the emulator:
 // real HTTP, real H.264/AAC MP4s, real decoders.
 #include <gst/check/gstcheck.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Never paying twice: the job journal across a killed pipeline, two
 // processes at once, reuse=never, an ambiguous submit, torn writes; what a
 // job costs on the bus, spent-usd and the budget; grokimagine-jobs.
@@ -72,7 +73,7 @@ GST_START_TEST(test_rerun_after_kill_pays_once) {
   fail_unless_equals_int(emulator.counters().submits_total, 1);
   const std::string id = emulator.submits().at(0).request_id;
   fail_unless(test::read_file(out) == test::read_file(emulator.clip_path(id)));
-  auto entries = grokimagine::Journal(journal).list();
+  auto entries = grokimagine::Journal(journal).list().value();
   fail_unless_equals_int(entries.size(), 1);
   fail_unless(entries[0].state == grokimagine::JournalEntry::State::Delivered);
   assert_equals_string(entries[0].request_id.c_str(), id.c_str());
@@ -112,7 +113,7 @@ GST_START_TEST(test_reuse_never_and_delivered_jobs_pay_again) {
   fail_unless_equals_int(emulator.counters().submits_total, 3);
   // One current entry for the description; the jobs it replaced are kept
   // in the history, each with its own id.
-  const auto entries = grokimagine::Journal(journal).list();
+  const auto entries = grokimagine::Journal(journal).list().value();
   fail_unless_equals_int(std::count_if(entries.begin(), entries.end(),
                                        [](const auto &entry) { return !entry.archived; }),
                          1);
@@ -229,7 +230,7 @@ GST_START_TEST(test_synchronous_preview_is_journaled) {
   fail_unless(std::count(replayed.job_statuses.begin(), replayed.job_statuses.end(), "CACHED") ==
               1);
   fail_unless_equals_int(emulator.counters().submits_total, 3);
-  auto entries = grokimagine::Journal(journal).list();
+  auto entries = grokimagine::Journal(journal).list().value();
   fail_unless_equals_int(entries.size(), 1);
   fail_unless(entries[0].state == grokimagine::JournalEntry::State::Delivered);
   g_unlink(png.c_str());
@@ -259,7 +260,7 @@ GST_START_TEST(test_journal_writes_are_atomic) {
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     // The previous state or the new one, never a torn file.
-    auto read = journal.read(entry.fingerprint);
+    auto read = journal.read(entry.fingerprint).value();
     fail_unless(read.has_value(), "round %d: the entry does not parse", round);
     fail_unless(read->prompt.find_first_not_of(read->prompt[0]) == std::string::npos);
   }
@@ -468,7 +469,7 @@ GST_START_TEST(test_jobs_tool_lists_and_resumes_without_the_key) {
 
   // Once the provider has let it go: the cached copy, then nothing.
   grokimagine::Journal entries(journal);
-  grokimagine::JournalEntry entry = entries.list().at(0);
+  grokimagine::JournalEntry entry = entries.list().value().at(0);
   entry.created = 1;  // long past Segmind's hour
   fail_if(entries.write(entry).has_value());
   line = run_tool({"resume", id});
@@ -561,7 +562,7 @@ GST_START_TEST(test_entries_past_retention_are_not_followed) {
   grokimagine::Journal journal(journal_dir);
   for (auto state : {grokimagine::JournalEntry::State::Submitted,
                      grokimagine::JournalEntry::State::Submitting}) {
-    grokimagine::JournalEntry entry = journal.list().at(0);
+    grokimagine::JournalEntry entry = journal.list().value().at(0);
     entry.state = state;
     if (state == grokimagine::JournalEntry::State::Submitting) entry.request_id.clear();
     entry.created = g_get_real_time() / G_USEC_PER_SEC - 3601;
@@ -673,15 +674,16 @@ GST_START_TEST(test_journal_follows_no_links_and_evicts_only_its_clips) {
   // The lock file is not opened through a link (flock on the target).
   fail_unless(
       symlink(holiday.c_str(), (dir.path("journal") + "/" + fingerprint + ".lock").c_str()) == 0);
-  grokimagine::Error error;
-  fail_if(journal.lock(fingerprint, 0, nullptr, &error).has_value());
+  auto lock = journal.lock(fingerprint, 0, nullptr);
+  fail_if(lock.ok());
+  const grokimagine::Error error = lock.error();
   fail_unless(test::contains(error.message, "lock"), "%s", error.message.c_str());
 
   // An entry that is a FIFO is no entry: listing does not hang on it.
   const std::string other = grokimagine::sha256_hex("b");
   fail_unless(mkfifo((dir.path("journal") + "/" + other + ".json").c_str(), 0600) == 0);
-  fail_if(journal.read(other).has_value());
-  fail_unless(journal.list().empty());
+  fail_if(journal.read(other).value().has_value());
+  fail_unless(journal.list().value().empty());
 }
 GST_END_TEST;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Using the plugin as any GStreamer source: grokimagine:// URIs in playbin
 // and uridecodebin3, remuxing without re-encoding, tags, stream
 // collections, buffering messages.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // xAI's operations beyond text- and image-to-video, end to end through the
 // elements against the emulator: extend (output full and continuation),
 // edit, request:ID inputs, the Files API for large local inputs,

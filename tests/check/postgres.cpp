@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "postgres.h"
 
 #include <gst/check/gstcheck.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The PostgreSQL server of tests/common/postgres-server.h for the store's
 // tests: what cannot be done fails the test with the server's words.
 #pragma once

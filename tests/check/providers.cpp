@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Every provider end to end against its emulator profile, and
 // grokimagineimagesrc: real HTTP, real media, real decoders.
 #include <gst/check/gstcheck.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What a user would pay for if it went wrong: URIs that steer the key or the
 // disk, values that are not what the user gets, a resume lost to the order
 // of properties, a submit repeated after a seek or lost to a stop, paths and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A fleet on one key (the store property): machines that share a PostgreSQL
 // store pay once for a job, as processes on one machine do with the
 // journal's files. A real server (initdb, pg_ctl) on a unix socket in a
@@ -38,13 +39,11 @@ static test::Child spawn_machine(const emu::Emulator &emulator, const std::strin
 }
 
 static std::vector<JournalEntry> store_entries(const std::string &conninfo) {
-  grokimagine::Error error;
-  auto store = grokimagine::open_store(conninfo, std::chrono::seconds(10), &error);
-  fail_unless(store != nullptr, "%s", error.message.c_str());
-  std::optional<grokimagine::Error> failure;
-  auto entries = grokimagine::Journal("", store).list(&failure);
-  fail_if(failure.has_value(), "%s", failure ? failure->message.c_str() : "");
-  return entries;
+  auto store = grokimagine::open_store(conninfo, std::chrono::seconds(10));
+  fail_unless(store.ok(), "%s", store.ok() ? "" : store.error().message.c_str());
+  auto entries = grokimagine::Journal("", *store).list();
+  fail_if(!entries.ok(), "%s", entries.ok() ? "" : entries.error().message.c_str());
+  return *entries;
 }
 
 static GstElement *make_source(const emu::Emulator &emulator, const std::string &store,

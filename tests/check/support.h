@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Helpers shared by the element suites: run a pipeline to EOS or error while
 // keeping what a user would look at on the bus.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A real PostgreSQL server of our own, for the store's tests and the bench:
 // scripts/postgres.sh in a temporary directory (a unix socket there, no
 // TCP, trust for its own user; as root the packaged `postgres` user runs

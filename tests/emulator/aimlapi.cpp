@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // AI/ML API (seed 002): Authorization: Bearer KEY; errors as
 // {"error": {"message": "...", "code": "..."}}.
 //   POST /v2/video/generations                     -> 200 {"id", "status": "queued"}

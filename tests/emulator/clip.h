@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Encodes the MP4 the emulator serves for a job: a real H.264 + AAC file, so
 // the plugin's demuxing/decoding paths see what a provider would send.
 #pragma once

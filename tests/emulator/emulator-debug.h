@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The emulator's GStreamer debug category ("grokimagine-emulator"), shared by
 // its source files. Logs go through GST_DEBUG so nothing reaches stdout.
 #pragma once

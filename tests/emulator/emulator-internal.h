@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Internals of the emulator shared by its core (emulator.cpp: servers, jobs,
 // faults, media, the CDN) and its provider profiles (segmind.cpp, xai.cpp,
 // aimlapi.cpp, reapi.cpp), which speak each API on top of the core.

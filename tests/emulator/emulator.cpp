@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The provider-independent part of the emulator: the API and CDN servers on
 // their own thread, jobs and their media, faults, counters, input images.
 // Each provider's API lives in its profile (segmind.cpp, xai.cpp, ...).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A loopback stand-in for the Grok Imagine providers: a SoupServer that
 // speaks each provider's API as documented and serves real H.264/AAC MP4s
 // from a second port (the "CDN"), which refuses requests carrying the key.

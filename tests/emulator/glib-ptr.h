@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Owning smart pointers for GLib-family references kept in C++ objects, where
 // g_autoptr (scope-bound) does not fit: class members, containers, lambdas.
 #pragma once

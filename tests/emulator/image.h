@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Encodes the still images the emulator serves for image jobs: real PNG,
 // JPEG or WebP files, so clients see what a provider would send.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // grokimagine-emulator: runs the provider emulator as a process, for manual
 // runs, scripts and benchmarks. Prints "api-url=http://127.0.0.1:PORT" on
 // stdout once listening, then serves until SIGINT or SIGTERM. GET

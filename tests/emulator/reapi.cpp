@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // reAPI (seed 004): Authorization: Bearer KEY; errors as
 // {"error": {"code": <int>, "message": "...", "request_id": "req_..."}}.
 //   POST /api/v1/videos/generations -> 200 {id: "task_<hex>", model, status: "processing",

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Segmind: x-api-key auth, errors as {"error": "..."}.
 //   POST /v2/{model}                 async submit -> {request_id, status_url, response_url}
 //   GET  /v2/requests/{id}/status    QUEUED | PROCESSING | COMPLETED | FAILED (422)

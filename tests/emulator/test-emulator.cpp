@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Self-check of the emulator: drives it over HTTP the way the plugin will
 // (submit, poll, fetch the result, download from the CDN), then checks the
 // clip with GStreamer. Prints what it saw; exits non-zero on any failure.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // xAI's own API: Authorization: Bearer KEY; every answer carries
 // x-request-id; errors as {"code": "...", "error": "message"}.
 //   POST /v1/videos/generations  -> 200 {"request_id"}; 400 bad values, 422 missing fields

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // check-media: what media files hold, for the examples test.
 //
 //   check-media FILE...

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs every example in examples/ against the emulator and checks what each
 # one produced, not only that it exited 0. TAP on stdout (meson's protocol:
 # 'tap'), one test per example; details and failures on stderr.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # `meson install` into a DESTDIR puts the plugin where GStreamer looks for
 # plugins (pkg-config's pluginsdir of gstreamer-1.0 unless the build chose
 # another with -Dplugins-install-dir), and it loads from there.

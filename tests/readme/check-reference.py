@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The reference says what the plugin has: every property gst-inspect shows
 (docs/gst_plugins_cache.json, which the plugins-cache test keeps equal to
 the built plugin) and every debug category the sources register.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs every recipe of the README (and the reference it links) against the
 bundled emulator, so that a recipe that hangs, errors or writes nothing
 fails the build. TAP on stdout (meson's protocol: 'tap'), one test per

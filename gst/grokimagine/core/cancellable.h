@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Waiting on a condition variable that a GCancellable can interrupt: the
 // shape of every blocking wait in the core (HTTP replies, poll sleeps, bytes
 // not yet downloaded), so that stopping an element returns at once.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The schedule of a generative channel (grokimaginechannel), without
 // GStreamer: which prompts exist, which clips to generate now (lookahead),
 // which clip plays next, where on the timeline, and when filler must cover

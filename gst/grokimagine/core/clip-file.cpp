@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "clip-file.h"
 
 #include <fcntl.h>
@@ -148,10 +149,10 @@ std::optional<std::string> not_replaceable(const std::string &path) {
   return std::string("it is not a regular file");
 }
 
-std::optional<std::string> ClipFile::publish() {
+std::optional<Error> ClipFile::publish() {
   if (keep_path_.empty()) return std::nullopt;
   // Checked before the job too; again here, where it would be replaced.
-  if (auto why = not_replaceable(keep_path_)) return why;
+  if (auto why = not_replaceable(keep_path_)) return Error::io(*why);
   if (unnamed_) {
     // linkat() cannot replace: link under a temporary name, then rename.
     g_autofree gchar *dir = g_path_get_dirname(keep_path_.c_str());
@@ -165,10 +166,10 @@ std::optional<std::string> ClipFile::publish() {
           linkat(fd_, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
         temp_path_ = path;
       else if (errno != EEXIST || tries > 16)
-        return std::string(g_strerror(errno));
+        return Error::io(g_strerror(errno));
     }
   }
-  if (g_rename(temp_path_.c_str(), keep_path_.c_str()) != 0) return std::string(g_strerror(errno));
+  if (g_rename(temp_path_.c_str(), keep_path_.c_str()) != 0) return Error::io(g_strerror(errno));
   temp_path_.clear();
   return std::nullopt;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The file a clip is downloaded to: written at any offset as parts arrive,
 // read back by the pipeline and the journal, anonymous until complete
 // wherever the filesystem allows (a killed process leaves nothing), then
@@ -39,7 +40,7 @@ class ClipFile {
 
   // The complete file takes its name at keep_path, replacing what was there
   // (rename); nothing to do without one. The reason on failure.
-  std::optional<std::string> publish();
+  std::optional<Error> publish();
   // A failed download: `location` never holds a partial clip.
   void discard();
   const std::string &keep_path() const { return keep_path_; }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "clip-source.h"
 
 #include <glib/gstdio.h>
@@ -81,10 +82,16 @@ static std::optional<Error> copy_to_location(const std::string &from, const std:
 std::optional<Error> ClipSource::run_on_provider(GCancellable *cancellable,
                                                  const JobEvents &events) {
   Error failure;
+  auto take = [&](Result<std::unique_ptr<Download>> started) {
+    if (started.ok())
+      download_ = std::move(*started);
+    else
+      failure = started.error();
+  };
   const JobSettings &settings = generation_.settings();
   if (std::string cached = generation_.replay_from_cache(); !cached.empty()) {
     if (events.replayed) events.replayed(generation_.request_id());
-    download_ = Download::open_file(cached, &failure);
+    take(Download::open_file(cached));
     if (download_ && !settings.location.empty())
       if (auto error = copy_to_location(cached, settings.location)) return *error;
   } else if (generation_.answers_with_media()) {
@@ -98,17 +105,15 @@ std::optional<Error> ClipSource::run_on_provider(GCancellable *cancellable,
     submit.log_id = settings.log_id;
     // Its answer is the clip: as it is, like any media.
     submit.identity_encoding = true;
-    download_ = Download::start(
+    take(Download::start(
         submit, settings.location, settings.max_size,
-        RetryPolicy(settings.timing, RetryPolicy::Clock::now() + settings.timing.timeout),
-        &failure);
+        RetryPolicy(settings.timing, RetryPolicy::Clock::now() + settings.timing.timeout)));
   } else {
     auto outputs = generation_.run(cancellable, events);
     if (auto *error = std::get_if<Error>(&outputs)) return *error;
     const std::string &url = std::get<std::vector<Output>>(outputs).front().url;
-    download_ =
-        Download::start(Download::media_get(url, settings.log_id), settings.location,
-                        settings.max_size, RetryPolicy(settings.timing), &failure, connections_);
+    take(Download::start(Download::media_get(url, settings.log_id), settings.location,
+                         settings.max_size, RetryPolicy(settings.timing), connections_));
   }
   if (!download_) {
     if (generation_.answers_with_media()) generation_.synchronous_submit_finished(&failure);

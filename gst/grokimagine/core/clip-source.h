@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Everything grokimaginesrc does, minus GObject: run the generation, then
 // serve the clip's bytes from the download as they arrive.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What a download has brought so far, as readers wait on it: which byte
 // ranges are on disk (parts arrive out of order when several connections
 // fetch the clip), the size once known, and how it ended.

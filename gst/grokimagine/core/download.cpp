@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "download.h"
 
 #include <algorithm>
@@ -884,7 +885,8 @@ void Download::State::complete() {
   // A fetch may still read its body to the end: no longer needed.
   for (auto &fetch : fetches) fetch->cut();
   if (auto why = file.publish()) {
-    fail(ErrorKind::Io, "cannot move the video to location '" + file.keep_path() + "': " + *why, 0);
+    fail(ErrorKind::Io,
+         "cannot move the video to location '" + file.keep_path() + "': " + why->message, 0);
     return;
   }
   done = true;
@@ -919,13 +921,10 @@ Download::~Download() {
       [state = std::move(state_)](SoupSession *) mutable { state.reset(); });
 }
 
-std::unique_ptr<Download> Download::open_file(const std::string &path, Error *error) {
+Result<std::unique_ptr<Download>> Download::open_file(const std::string &path) {
   auto state = std::make_shared<State>(RetryPolicy(JobTiming{}));
   std::uint64_t size = 0;
-  if (auto failure = state->file.open_existing(path, &size)) {
-    *error = *failure;
-    return nullptr;
-  }
+  if (auto failure = state->file.open_existing(path, &size)) return *failure;
   state->progress.add(0, size);
   state->progress.mark_finished();
   state->done = true;
@@ -940,9 +939,10 @@ HttpRequest Download::media_get(const std::string &url, const std::string &log_i
   return get;
 }
 
-std::unique_ptr<Download> Download::start(const HttpRequest &request, const std::string &keep_path,
-                                          std::uint64_t max_bytes, const RetryPolicy &policy,
-                                          Error *error, unsigned connections) {
+Result<std::unique_ptr<Download>> Download::start(const HttpRequest &request,
+                                                  const std::string &keep_path,
+                                                  std::uint64_t max_bytes,
+                                                  const RetryPolicy &policy, unsigned connections) {
   init_logging();
   auto state = std::make_shared<State>(policy);
   state->http = request;
@@ -951,14 +951,9 @@ std::unique_ptr<Download> Download::start(const HttpRequest &request, const std:
   state->widening = Widening(state->connections);
   const std::string &url = request.url;
   if (!g_uri_is_valid(url.c_str(), G_URI_FLAGS_NONE, nullptr) ||
-      !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://"))) {
-    *error = Error::protocol("the provider named an invalid video URL");
-    return nullptr;
-  }
-  if (auto failure = state->file.create(keep_path, state->log_id())) {
-    *error = *failure;
-    return nullptr;
-  }
+      !(g_str_has_prefix(url.c_str(), "http://") || g_str_has_prefix(url.c_str(), "https://")))
+    return Error::protocol("the provider named an invalid video URL");
+  if (auto failure = state->file.create(keep_path, state->log_id())) return *failure;
   HttpClient::instance().invoke([state](SoupSession *) { state->begin(); });
   return std::unique_ptr<Download>(new Download(state));
 }

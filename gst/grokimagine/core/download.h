@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Fetches the generated MP4 onto disk on the I/O thread while readers take
 // byte ranges from it as they arrive. The file (ClipFile) makes the clip
 // seekable and sized for qtdemux whatever the CDN does with Range (a moov at
@@ -57,9 +58,10 @@ class Download {
   // part of its own.
   // Each part follows the rules above on its own. A CDN that ignores Range
   // gets one request, read in order.
-  static std::unique_ptr<Download> start(const HttpRequest &request, const std::string &keep_path,
-                                         std::uint64_t max_bytes, const RetryPolicy &policy,
-                                         Error *error, unsigned connections = kDefaultConnections);
+  static Result<std::unique_ptr<Download>> start(const HttpRequest &request,
+                                                 const std::string &keep_path,
+                                                 std::uint64_t max_bytes, const RetryPolicy &policy,
+                                                 unsigned connections = kDefaultConnections);
   // Chosen by measurement (docs/benchmarks.md).
   static constexpr unsigned kDefaultConnections = 4;
   // More gains nothing a CDN would allow one client (the connections sweep).
@@ -68,7 +70,7 @@ class Download {
   static std::optional<Error> check_connections(unsigned connections);
   // A clip already on disk (the journal's cache), served as a finished
   // download: no network at all.
-  static std::unique_ptr<Download> open_file(const std::string &path, Error *error);
+  static Result<std::unique_ptr<Download>> open_file(const std::string &path);
   ~Download();  // cancels; a partial `keep_path` file is removed
   Download(const Download &) = delete;
   Download &operator=(const Download &) = delete;

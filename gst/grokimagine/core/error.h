@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What can go wrong with a job, in terms a user (and an element) can act on.
 #pragma once
 
 #include <string>
 #include <utility>
+#include <variant>
 
 namespace grokimagine {
 
@@ -46,6 +48,23 @@ struct Error {
   }
   static Error io(std::string message) { return of(ErrorKind::Io, std::move(message)); }
   static Error timeout(std::string message) { return of(ErrorKind::Timeout, std::move(message)); }
+};
+
+// What a fallible call gives back: its value, or the Error saying why not.
+// (A call with no value to give back returns std::optional<Error>: nothing,
+// or why it failed.) A std::variant, so std::get_if<Error> reads it too.
+template <typename T>
+class Result : public std::variant<T, Error> {
+ public:
+  using std::variant<T, Error>::variant;
+  bool ok() const { return this->index() == 0; }
+  const Error &error() const { return std::get<Error>(*this); }
+  T &value() { return std::get<T>(*this); }
+  const T &value() const { return std::get<T>(*this); }
+  T *operator->() { return &value(); }
+  const T *operator->() const { return &value(); }
+  T &operator*() { return value(); }
+  const T &operator*() const { return value(); }
 };
 
 // After a submit, every error names the job so that the user can resume it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "failover.h"
 
 #include <algorithm>
@@ -32,7 +33,7 @@ bool allows_failover(const Error &error) {
   return false;
 }
 
-Parsed<Fallbacks> prepare_fallbacks(const JobSettings &settings, const Provider &primary) {
+Result<Fallbacks> prepare_fallbacks(const JobSettings &settings, const Provider &primary) {
   Fallbacks fallbacks;
   for (const std::string &name : settings.fallback_providers) {
     if (!find_provider(name)) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Failover between providers: when a job may be had from the next provider
 // in `fallback-providers`, and which providers are cooling down after a
 // failure. Money first: a job moves on only when no job whose fate is
@@ -31,7 +32,7 @@ struct Fallbacks {
   std::vector<JobSettings> providers;
   std::vector<std::string> skipped;
 };
-Parsed<Fallbacks> prepare_fallbacks(const JobSettings &settings, const Provider &primary);
+Result<Fallbacks> prepare_fallbacks(const JobSettings &settings, const Provider &primary);
 
 // A job on its provider, then on each fallback in turn while its error
 // allows it (allows_failover), each at most once, starting past providers

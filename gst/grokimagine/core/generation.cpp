@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "generation.h"
 
 #include <algorithm>
@@ -129,17 +130,16 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   }
   if (auto error = provider_->validate(request)) return error;
   if (auto error = provider_->check_prompt(request.prompt)) return error;
-  Error error;
-  auto inputs = resolve_inputs(request, &error);
-  if (!inputs) return error;
+  auto inputs = resolve_inputs(request);
+  if (!inputs.ok()) return inputs.error();
   inputs_ = std::move(*inputs);
   if (auto refused = provider_->check_inputs(request, inputs_)) return refused;
   const std::string prices_path =
       !settings_.prices.empty()
           ? settings_.prices
           : (g_getenv("GROKIMAGINE_PRICES") ? g_getenv("GROKIMAGINE_PRICES") : "");
-  auto prices = PriceTable::load(prices_path, &error);
-  if (!prices) return error;
+  auto prices = PriceTable::load(prices_path);
+  if (!prices.ok()) return prices.error();
   estimate_ = prices->estimate(provider_->name(), request);
   if (!std::isfinite(settings_.budget_usd))
     return invalid_setting("Property 'budget' is " + std::to_string(settings_.budget_usd) +
@@ -187,9 +187,9 @@ std::optional<Error> Generation::prepare(const JobSettings &settings) {
   }
   std::shared_ptr<EntryStore> entries;
   if (!store.empty()) {
-    Error refused;
-    entries = open_store(store, settings_.timing.request_timeout, &refused);
-    if (!entries) return refused;
+    auto opened = open_store(store, settings_.timing.request_timeout);
+    if (!opened.ok()) return opened.error();
+    entries = std::move(*opened);
   }
   // The store that keeps the fleet's journal also paces its requests.
   shared_schedule_ = std::dynamic_pointer_cast<SharedSchedule>(entries);
@@ -262,7 +262,7 @@ namespace {
 // After these the job is over (or was never taken): its uploaded inputs
 // are no use any more. After a timeout, a lost network or a stop the job
 // may still run on the provider, which may still read them; they expire.
-bool job_is_over(const Parsed<std::vector<Output>> &result) {
+bool job_is_over(const Result<std::vector<Output>> &result) {
   const Error *error = std::get_if<Error>(&result);
   if (!error) return true;
   switch (error->kind) {
@@ -350,7 +350,7 @@ std::optional<double> Generation::continuation_start() const {
   return std::nullopt;
 }
 
-Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
+Result<std::vector<Output>> Generation::run(GCancellable *cancellable, const JobEvents &events) {
   if (auto error = before_submit(cancellable, events)) return *error;
   Job job(*provider_, endpoint(), settings_.timing, settings_.log_id, shared_schedule_);
   if (request_id_.empty() && !submit_in_flight_) {
@@ -358,7 +358,7 @@ Parsed<std::vector<Output>> Generation::run(GCancellable *cancellable, const Job
       // Nothing was submitted: the journal entry goes (a stop here must not
       // leave an "ambiguous" submit behind). Uploads stay for a run that
       // goes on (their ids are kept), unless the inputs were refused.
-      Parsed<std::vector<Output>> failed = *error;
+      Result<std::vector<Output>> failed = *error;
       record_.finished(failed, false);
       if (error->kind != ErrorKind::Cancelled) delete_uploads(job, cancellable);
       return failed;

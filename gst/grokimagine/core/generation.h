@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One generation, whatever the media: check the settings and resolve the
 // provider, key and inputs (nothing sent), then run the paid job.
 #pragma once
@@ -66,7 +67,7 @@ class Generation {
   // Submits (or resumes) and waits for the job's outputs. Errors after the
   // submit carry the request id. Run again after a cancel, it goes on
   // where it stopped: a submit that was out is followed, never repeated.
-  Parsed<std::vector<Output>> run(GCancellable *cancellable, const JobEvents &events);
+  Result<std::vector<Output>> run(GCancellable *cancellable, const JobEvents &events);
 
   // A submit has left and its answer has not been read: stopping now could
   // lose a job the provider accepted.

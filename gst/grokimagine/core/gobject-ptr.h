@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A copyable owning reference to a GObject, for members and lambda captures
 // where g_autoptr cannot go.
 #pragma once

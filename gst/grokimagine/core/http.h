@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libsoup-3 on one process-wide I/O thread. libsoup is not thread-safe and
 // binds to the thread-default GMainContext of the thread that creates the
 // session, so every element's requests are marshalled onto that thread, as

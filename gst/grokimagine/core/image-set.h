@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Everything grokimagineimagesrc does, minus GObject: run the generation,
 // then fetch every image it produced (without the key).
 #pragma once

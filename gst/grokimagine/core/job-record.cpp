@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "job-record.h"
 
 #include <glib/gstdio.h>
@@ -40,18 +41,17 @@ void JobRecord::prepare(Journal journal, Reuse reuse, JournalEntry entry,
   recording_ = false;
 }
 
-Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable,
+Result<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable,
                                      const ScopedBudget *budget) {
   if (!journal_.enabled()) return std::string();
-  Error error;
-  auto lock = journal_.lock(entry_.fingerprint, wait_ms, cancellable, &error);
-  if (!lock) return error;
+  auto lock = journal_.lock(entry_.fingerprint, wait_ms, cancellable);
+  if (!lock.ok()) return lock.error();
   const gint64 now = now_s();
   // A journal that cannot say whether the job was paid for must not be
   // taken for one that has no entry: nothing is sent.
-  std::optional<Error> unreadable;
-  auto found = journal_.read(entry_.fingerprint, &unreadable);
-  if (unreadable) return *unreadable;
+  auto read = journal_.read(entry_.fingerprint);
+  if (!read.ok()) return read.error();
+  const std::optional<JournalEntry> &found = *read;
   const bool fresh = found && now < retained_until(*found, retention_);
   if (found && fresh && reuse_ != Reuse::Never) {
     if (found->state == JournalEntry::State::Submitted && !found->request_id.empty()) {
@@ -92,7 +92,7 @@ Parsed<std::string> JobRecord::claim(guint wait_ms, GCancellable *cancellable,
   // Written before the submit leaves: a crash from here on is on record.
   if (auto failure = journal_.write(entry_, budget)) return *failure;
   recording_ = true;
-  lock_ = std::move(lock);
+  lock_ = std::move(*lock);
   return std::string();
 }
 
@@ -111,7 +111,7 @@ void JobRecord::submitted(const std::string &request_id) {
   lock_.reset();
 }
 
-void JobRecord::finished(const Parsed<std::vector<Output>> &result, bool submit_in_flight) {
+void JobRecord::finished(const Result<std::vector<Output>> &result, bool submit_in_flight) {
   if (!recording_) return;
   if (const auto *outputs = std::get_if<std::vector<Output>>(&result)) {
     if (!outputs->empty()) entry_.media_url = outputs->front().url;
@@ -165,7 +165,8 @@ void JobRecord::delivered(
 
 std::string JobRecord::cached_clip(std::string *request_id) const {
   if (!journal_.enabled() || reuse_ != Reuse::Always) return {};
-  auto found = journal_.read(entry_.fingerprint);
+  auto read = journal_.read(entry_.fingerprint);
+  const std::optional<JournalEntry> found = read.ok() ? *read : std::nullopt;
   if (!found || found->state != JournalEntry::State::Delivered) return {};
   std::string path = journal_.cache_path(entry_.fingerprint);
   if (path.empty() || !g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) return {};

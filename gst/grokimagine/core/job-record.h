@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One job's entry in the journal, from before its submit to its delivery:
 // what makes running the same description twice cost one job.
 #pragma once
@@ -34,14 +35,14 @@ class JobRecord {
   // another process holds the entry for longer than `wait_ms`. With
   // `budget`, the claim also reserves the job's estimate in its scope, or
   // is refused when that would pass the scope's budget.
-  Parsed<std::string> claim(guint wait_ms, GCancellable *cancellable,
+  Result<std::string> claim(guint wait_ms, GCancellable *cancellable,
                             const ScopedBudget *budget = nullptr);
   // The provider named the job.
   void submitted(const std::string &request_id);
   // The job's outcome: its media URL, or whether an error leaves it worth
   // resuming (a deadline, a network failure) or not (failed, moderated,
   // unknown to the provider; or refused before anything was accepted).
-  void finished(const Parsed<std::vector<Output>> &result, bool submit_in_flight);
+  void finished(const Result<std::vector<Output>> &result, bool submit_in_flight);
   void set_cost(double usd, const std::string &source);
   // Files uploaded for this job (kept in the entry, so a run that resumes
   // the job can delete them), and forgotten once deleted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "job.h"
 
 #include <algorithm>
@@ -61,7 +62,7 @@ void note_maybe_billed(Error &error, const Provider &provider) {
                    "dashboard before submitting again.";
 }
 
-Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
+Result<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
                                SubmitInFlight *in_flight) {
   const RetryPolicy policy(timing_, deadline_);
   HttpRequest timed = request;
@@ -160,7 +161,7 @@ Parsed<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
   }
 }
 
-Parsed<Submitted> Job::submit(const Request &request, const Inputs &inputs,
+Result<Submitted> Job::submit(const Request &request, const Inputs &inputs,
                               SubmitInFlight &in_flight, GCancellable *cancellable) {
   auto sent = send(in_flight ? HttpRequest{} : provider_.submit_request(request, inputs, endpoint_),
                    Phase::Submit, cancellable, &in_flight);
@@ -190,7 +191,7 @@ std::optional<Error> Job::settle_submit(const Request &request, SubmitInFlight &
   return std::nullopt;
 }
 
-Parsed<JobStatus> Job::status_of(const std::string &request_id, GCancellable *cancellable) {
+Result<JobStatus> Job::status_of(const std::string &request_id, GCancellable *cancellable) {
   deadline_ = Clock::now() + timing_.timeout;
   GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "asking %s for job %s (an input)",
                   provider_.name(), request_id.c_str());
@@ -199,7 +200,7 @@ Parsed<JobStatus> Job::status_of(const std::string &request_id, GCancellable *ca
   return provider_.parse_status(std::get<HttpResponse>(sent));
 }
 
-Parsed<std::string> Job::upload(const std::string &bytes, const std::string &mime_type,
+Result<std::string> Job::upload(const std::string &bytes, const std::string &mime_type,
                                 GCancellable *cancellable) {
   deadline_ = Clock::now() + timing_.timeout;
   GST_CAT_INFO_ID(grokimagine_core_debug, log_id_.c_str(), "uploading a %s input of %zu bytes",
@@ -244,7 +245,7 @@ Error Job::not_completed(const JobStatus &status) const {
   }
 }
 
-Parsed<std::vector<Output>> Job::run(const Request &request, const Inputs &inputs,
+Result<std::vector<Output>> Job::run(const Request &request, const Inputs &inputs,
                                      const std::string &resume_id, SubmitInFlight &in_flight,
                                      GCancellable *cancellable, const JobEvents &events) {
   deadline_ = Clock::now() + timing_.timeout;

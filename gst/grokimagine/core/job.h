@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The life of one paid job: submit (or resume) -> poll -> the media URLs.
 // Retries what is safe to retry, never submits twice, and stamps the
 // request id on every error once it exists.
@@ -58,7 +59,7 @@ class Job {
   // without submitting; with `in_flight` set, waits for that submit's
   // answer instead of sending another. A cancelled wait leaves `in_flight`
   // holding the submit still out. Returns the generated files (at least one).
-  Parsed<std::vector<Output>> run(const Request &request, const Inputs &inputs,
+  Result<std::vector<Output>> run(const Request &request, const Inputs &inputs,
                                   const std::string &resume_id, SubmitInFlight &in_flight,
                                   GCancellable *cancellable, const JobEvents &events);
 
@@ -70,11 +71,11 @@ class Job {
 
   // One status request for an earlier job of the same key (request:ID as
   // an input), with the retries, pacing and logging of every poll.
-  Parsed<JobStatus> status_of(const std::string &request_id, GCancellable *cancellable);
+  Result<JobStatus> status_of(const std::string &request_id, GCancellable *cancellable);
   // A local input to the provider's Files API: its file id. An upload is
   // retried like a poll: a repeat costs nothing but a stray file, which
   // expires by itself.
-  Parsed<std::string> upload(const std::string &bytes, const std::string &mime_type,
+  Result<std::string> upload(const std::string &bytes, const std::string &mime_type,
                              GCancellable *cancellable);
   // Deletes an uploaded input once its job is over; failures are logged.
   void delete_file(const std::string &file_id, GCancellable *cancellable);
@@ -84,9 +85,9 @@ class Job {
 
   // With `in_flight` (submits): the request is not aborted by `cancellable`,
   // only the wait for it is, and it is left in `in_flight` to be followed.
-  Parsed<HttpResponse> send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
+  Result<HttpResponse> send(const HttpRequest &request, Phase phase, GCancellable *cancellable,
                             SubmitInFlight *in_flight = nullptr);
-  Parsed<Submitted> submit(const Request &request, const Inputs &inputs, SubmitInFlight &in_flight,
+  Result<Submitted> submit(const Request &request, const Inputs &inputs, SubmitInFlight &in_flight,
                            GCancellable *cancellable);
   Error not_completed(const JobStatus &status) const;
 

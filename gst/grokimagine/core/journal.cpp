@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "journal.h"
 
 #include <fcntl.h>
@@ -219,51 +220,35 @@ std::string Journal::cache_path(const std::string &fingerprint) const {
   return path;
 }
 
-std::optional<Journal::Lock> Journal::lock(const std::string &fingerprint, guint wait_ms,
-                                           GCancellable *cancellable, Error *error) const {
+Result<Journal::Lock> Journal::lock(const std::string &fingerprint, guint wait_ms,
+                                    GCancellable *cancellable) const {
   if (store_) {
-    auto release = store_->lock(fingerprint, wait_ms, cancellable, error);
-    if (!release) return std::nullopt;
-    return Lock(std::move(release));
+    auto release = store_->lock(fingerprint, wait_ms, cancellable);
+    if (!release.ok()) return release.error();
+    return Lock(std::move(*release));
   }
-  if (auto failure = ensure_dir()) {
-    *error = *failure;
-    return std::nullopt;
-  }
+  if (auto failure = ensure_dir()) return *failure;
   const std::string path = dir_ + G_DIR_SEPARATOR_S + fingerprint + ".lock";
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    *error = Error::io("cannot open the job journal's lock '" + path + "': " + g_strerror(errno));
-    return std::nullopt;
-  }
+  if (fd < 0)
+    return Error::io("cannot open the job journal's lock '" + path + "': " + g_strerror(errno));
   // Closing the descriptor releases the flock.
   Lock lock([fd] { close(fd); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   // Polled rather than blocking, so that a stop interrupts the wait.
   while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      *error = Error::timeout("another pipeline is submitting the same job (journal entry " +
-                              fingerprint + ") and has not finished within " +
-                              std::to_string(wait_ms / 1000) + " s");
-      return std::nullopt;
-    }
-    if (!sleep_cancellable(cancellable, std::chrono::milliseconds(50))) {
-      *error = Error::cancelled();
-      return std::nullopt;
-    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Error::timeout("another pipeline is submitting the same job (journal entry " +
+                            fingerprint + ") and has not finished within " +
+                            std::to_string(wait_ms / 1000) + " s");
+    if (!sleep_cancellable(cancellable, std::chrono::milliseconds(50))) return Error::cancelled();
   }
-  return lock;
+  return Result<Lock>(std::move(lock));
 }
 
-std::optional<JournalEntry> Journal::read(const std::string &fingerprint,
-                                          std::optional<Error> *error) const {
-  if (!is_fingerprint(fingerprint)) return std::nullopt;
-  if (store_) {
-    std::optional<Error> failure;
-    auto entry = store_->read(fingerprint, &failure);
-    if (error) *error = failure;
-    return entry;
-  }
+Result<std::optional<JournalEntry>> Journal::read(const std::string &fingerprint) const {
+  if (!is_fingerprint(fingerprint)) return std::optional<JournalEntry>();
+  if (store_) return store_->read(fingerprint);
   auto text = read_entry_file(entry_path(fingerprint));
   return text ? journal_entry_from_json(*text) : std::nullopt;
 }
@@ -357,20 +342,16 @@ std::optional<Error> Journal::archive(const JournalEntry &entry) const {
   return std::nullopt;
 }
 
-std::vector<JournalEntry> Journal::list(std::optional<Error> *error) const {
-  if (store_) {
-    std::optional<Error> failure;
-    auto entries = store_->list(&failure);
-    if (error) *error = failure;
-    return entries;
-  }
+Result<std::vector<JournalEntry>> Journal::list() const {
+  if (store_) return store_->list();
   std::vector<JournalEntry> entries;
   g_autoptr(GDir) dir = g_dir_open(dir_.c_str(), 0, nullptr);
   if (!dir) return entries;
   while (const gchar *name = g_dir_read_name(dir)) {
     if (!g_str_has_suffix(name, kEntrySuffix)) continue;
     std::string fingerprint(name, strlen(name) - strlen(kEntrySuffix));
-    if (auto entry = read(fingerprint)) entries.push_back(std::move(*entry));
+    auto entry = read(fingerprint);
+    if (entry.ok() && *entry) entries.push_back(std::move(**entry));
   }
   const std::string history = history_dir();
   if (!untrusted(history, Symlinks::Refuse)) {

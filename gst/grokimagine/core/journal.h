@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The job journal: the only record that survives a crash. Every paid job is
 // written down (durably, before its submit leaves) under a fingerprint of
 // what the provider will see, so that running the same description again
@@ -94,13 +95,12 @@ class EntryStore {
   virtual ~EntryStore() = default;
   // Holds `fingerprint`'s entry against every other user of the store until
   // the returned function runs (or the process ends); waits at most
-  // `wait_ms` for another holder. Empty with `error` set when not held.
-  virtual std::function<void()> lock(const std::string &fingerprint, guint wait_ms,
-                                     GCancellable *cancellable, Error *error) = 0;
-  // The entry, none when there is none; `error` set when the store could
-  // not say (which is not "none": an entry may be there).
-  virtual std::optional<JournalEntry> read(const std::string &fingerprint,
-                                           std::optional<Error> *error) = 0;
+  // `wait_ms` for another holder.
+  virtual Result<std::function<void()>> lock(const std::string &fingerprint, guint wait_ms,
+                                             GCancellable *cancellable) = 0;
+  // The entry, none when there is none; an error when the store could not
+  // say (which is not "none": an entry may be there).
+  virtual Result<std::optional<JournalEntry>> read(const std::string &fingerprint) = 0;
   // Writes the entry; with `budget`, reserves its estimate in the scope in
   // the same transaction, or writes nothing and refuses (InvalidSettings)
   // when the scope's spending and reservations would pass its budget. A
@@ -109,7 +109,7 @@ class EntryStore {
   // Removes the entry, and the reservation of a job never submitted.
   virtual void remove(const std::string &fingerprint) = 0;
   virtual std::optional<Error> archive(const JournalEntry &entry, std::size_t keep) = 0;
-  virtual std::vector<JournalEntry> list(std::optional<Error> *error) = 0;
+  virtual Result<std::vector<JournalEntry>> list() = 0;
   virtual std::string describe() const = 0;
 };
 
@@ -146,13 +146,11 @@ class Journal {
 
   // Waits for the lock until `cancellable` fires or `wait_ms` pass (then an
   // error saying another job holds it).
-  std::optional<Lock> lock(const std::string &fingerprint, guint wait_ms, GCancellable *cancellable,
-                           Error *error) const;
+  Result<Lock> lock(const std::string &fingerprint, guint wait_ms, GCancellable *cancellable) const;
 
-  // The entry, none when there is none; `error` (when given) set when the
-  // journal could not say.
-  std::optional<JournalEntry> read(const std::string &fingerprint,
-                                   std::optional<Error> *error = nullptr) const;
+  // The entry, none when there is none; an error when the journal could
+  // not say (a store out of reach: an entry may be there).
+  Result<std::optional<JournalEntry>> read(const std::string &fingerprint) const;
   // Durably replaces the entry (temporary file, fsync, rename); `budget`
   // (a store's only) as EntryStore::write.
   std::optional<Error> write(JournalEntry entry, const ScopedBudget *budget = nullptr) const;
@@ -163,7 +161,7 @@ class Journal {
   std::optional<Error> archive(const JournalEntry &entry) const;
   static constexpr std::size_t kHistoryPerDescription = 32;
   // Every entry, the current ones and the history's, newest first.
-  std::vector<JournalEntry> list(std::optional<Error> *error = nullptr) const;
+  Result<std::vector<JournalEntry>> list() const;
 
   // Where a delivered clip is kept for reuse=always (empty: no directory).
   std::string cache_path(const std::string &fingerprint) const;

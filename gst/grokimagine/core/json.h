@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Defensive reading of provider JSON: responses come from the network, so
 // every accessor tolerates a missing member or a wrong type.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The core's GStreamer debug categories: every request, status change,
 // retry and download step is visible at the usual levels with
 // GST_DEBUG=grokimagine*:5, named by the element that runs the job (its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The one reader of MP4 (ISO/IEC 14496-12) boxes: where the moov is and
 // where the first video frame ends (the download), how long a file plays
 // (extend's input), and its header times cleared (the channel's extension

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pacing.h"
 
 #include <algorithm>
@@ -51,13 +52,14 @@ bool RequestBudget::wait_turn(const std::string &bucket, double requests_per_sec
                               GCancellable *cancellable, SharedSchedule *shared) {
   std::optional<milliseconds> shared_wait;
   if (shared) {
-    Error error;
-    shared_wait = shared->reserve_slot(bucket, spacing_of(requests_per_second), &error);
-    if (!shared_wait)
+    auto slot = shared->reserve_slot(bucket, spacing_of(requests_per_second));
+    if (slot.ok())
+      shared_wait = *slot;
+    else
       GST_CAT_WARNING(grokimagine_core_debug,
                       "the fleet's request schedule is out of reach (%s): pacing this "
                       "process alone",
-                      error.message.c_str());
+                      slot.error().message.c_str());
   }
   const milliseconds wait = shared_wait ? *shared_wait : reserve(bucket, requests_per_second);
   return wait.count() <= 0 ? !g_cancellable_is_cancelled(cancellable)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // How often one job asks about its status, and how fast all jobs of one API
 // key may ask anything at all. A provider's rate limit is per key, not per
 // job: a hundred elements polling with one key must share it, or they trip
@@ -23,11 +24,9 @@ class SharedSchedule {
  public:
   virtual ~SharedSchedule() = default;
   // Reserves `bucket`'s next slot, `spacing` after the one before (or now),
-  // and says how long from now it is; none, with `error` set, when the
-  // store cannot say.
-  virtual std::optional<std::chrono::milliseconds> reserve_slot(const std::string &bucket,
-                                                                std::chrono::milliseconds spacing,
-                                                                Error *error) = 0;
+  // and says how long from now it is; an error when the store cannot say.
+  virtual Result<std::chrono::milliseconds> reserve_slot(const std::string &bucket,
+                                                         std::chrono::milliseconds spacing) = 0;
   // No slot of `bucket` before `delay` from now (a 429's Retry-After).
   virtual void hold_off(const std::string &bucket, std::chrono::milliseconds delay) = 0;
 };

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "prices.h"
 
 #include <gio/gio.h>
@@ -25,7 +26,7 @@ std::string format_usd(double usd) {
   return text;
 }
 
-std::optional<PriceTable> PriceTable::load(const std::string &path, Error *error) {
+Result<PriceTable> PriceTable::load(const std::string &path) {
   PriceTable table;
   table.prices_.assign(std::begin(kBuiltIn), std::end(kBuiltIn));
   if (path.empty()) return table;
@@ -33,14 +34,9 @@ std::optional<PriceTable> PriceTable::load(const std::string &path, Error *error
   constexpr std::uint64_t kMaxBytes = 1024 * 1024;
   std::string why;
   auto contents = read_regular_file(path, kMaxBytes, Symlinks::Follow, &why);
-  if (!contents) {
-    *error = invalid_setting("Property 'prices': cannot read '" + path + "': " + why + ".");
-    return std::nullopt;
-  }
-  if (auto failure = table.add_lines(*contents, path)) {
-    *error = *failure;
-    return std::nullopt;
-  }
+  if (!contents)
+    return invalid_setting("Property 'prices': cannot read '" + path + "': " + why + ".");
+  if (auto failure = table.add_lines(*contents, path)) return *failure;
   return table;
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What a job costs, for the `cost-usd` on the bus, `spent-usd` and the
 // `budget`: the provider's own figure when it reports one (xAI's
 // usage.cost_in_usd_ticks), otherwise an estimate from a price table.
@@ -38,7 +39,7 @@ struct Price {
 class PriceTable {
  public:
   // The built-in prices, then those of `path` (empty: none).
-  static std::optional<PriceTable> load(const std::string &path, Error *error);
+  static Result<PriceTable> load(const std::string &path);
 
   // The estimated cost of `request` on `provider`; nullopt when no price is
   // known for it.

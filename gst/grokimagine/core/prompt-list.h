@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A list of prompts as text, for gst-launch: "<A dog on a beach,A cat>"
 // (items split at commas, spaces kept) or with quoted items when a prompt
 // holds a comma or a quote: <"One, two","Say \"hi\"">.

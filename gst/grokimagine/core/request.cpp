@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "request.h"
 
 #include <gio/gio.h>
@@ -91,14 +92,13 @@ std::string sniff_type(const std::string &bytes, const char *prefix) {
   return "";
 }
 
-std::optional<ImageInput> read_local_file(const std::string &path, const char *property,
-                                          const LocalKind &kind, Error *error) {
-  auto fail = [&](const std::string &why) -> std::optional<ImageInput> {
-    *error = invalid_setting("Property '" + std::string(property) + "': cannot read '" + path +
-                             "': " + why + ". It takes an http(s) URL" +
-                             (kind.mime_prefix == kImageFile.mime_prefix ? ", a data: URI" : "") +
-                             ", a local path or a file:// URI of a readable " + kind.noun + ".");
-    return std::nullopt;
+Result<ImageInput> read_local_file(const std::string &path, const char *property,
+                                   const LocalKind &kind) {
+  auto fail = [&](const std::string &why) -> Result<ImageInput> {
+    return invalid_setting("Property '" + std::string(property) + "': cannot read '" + path +
+                           "': " + why + ". It takes an http(s) URL" +
+                           (kind.mime_prefix == kImageFile.mime_prefix ? ", a data: URI" : "") +
+                           ", a local path or a file:// URI of a readable " + kind.noun + ".");
   };
   std::string why;
   auto contents = read_regular_file(path, std::uint64_t(kind.max_bytes), Symlinks::Follow, &why);
@@ -121,99 +121,77 @@ std::optional<ImageInput> read_local_file(const std::string &path, const char *p
   return input;
 }
 
-std::optional<ImageInput> read_image_file(const std::string &path, const char *property,
-                                          Error *error) {
-  return read_local_file(path, property, kImageFile, error);
+Result<ImageInput> read_image_file(const std::string &path, const char *property) {
+  return read_local_file(path, property, kImageFile);
 }
 
-// A file:// URI or a path as a local path; nullopt with `error` for
-// another host's file or a malformed URI.
-std::optional<std::string> local_path(const std::string &value, const char *property,
-                                      Error *error) {
+// A file:// URI or a path as a local path; an error for another host's
+// file or a malformed URI.
+Result<std::string> local_path(const std::string &value, const char *property) {
   if (g_ascii_strncasecmp(value.c_str(), "file:", 5) != 0) return value;
   const std::string named = "Property '" + std::string(property) + "': ";
   g_autofree gchar *host = nullptr;
   g_autofree gchar *path = g_filename_from_uri(value.c_str(), &host, nullptr);
-  if (!path) {
-    *error = invalid_setting(named + "'" + value + "' is not a valid file:// URI");
-    return std::nullopt;
-  }
+  if (!path) return invalid_setting(named + "'" + value + "' is not a valid file:// URI");
   // file://otherhost/... names a file on another machine, not ours.
-  if (host && *host && g_ascii_strcasecmp(host, "localhost") != 0) {
-    *error = invalid_setting(named + "'" + value + "' names a file on host '" + host +
-                             "': only local files (file:///path) are read");
-    return std::nullopt;
-  }
+  if (host && *host && g_ascii_strcasecmp(host, "localhost") != 0)
+    return invalid_setting(named + "'" + value + "' names a file on host '" + host +
+                           "': only local files (file:///path) are read");
   return std::string(path);
 }
 
-std::optional<ImageInput> decode_data_uri(const std::string &uri, const char *property,
-                                          Error *error) {
+Result<ImageInput> decode_data_uri(const std::string &uri, const char *property) {
   const std::string named = "Property '" + std::string(property) + "': ";
   // data:[<mime>][;base64],<payload>
   auto comma = uri.find(',');
   std::string meta = uri.substr(5, comma == std::string::npos ? 0 : comma - 5);
   auto base64_marker = meta.find(";base64");
-  if (comma == std::string::npos || base64_marker == std::string::npos) {
-    *error = invalid_setting(named + "a data: URI must be data:image/...;base64,...");
-    return std::nullopt;
-  }
+  if (comma == std::string::npos || base64_marker == std::string::npos)
+    return invalid_setting(named + "a data: URI must be data:image/...;base64,...");
   std::string mime = meta.substr(0, base64_marker);
-  if (!g_str_has_prefix(mime.c_str(), "image/")) {
-    *error = invalid_setting(named + "the data: URI is '" + mime + "', not an image/* type");
-    return std::nullopt;
-  }
+  if (!g_str_has_prefix(mime.c_str(), "image/"))
+    return invalid_setting(named + "the data: URI is '" + mime + "', not an image/* type");
   gsize length = 0;
   g_autofree guchar *bytes = g_base64_decode(uri.c_str() + comma + 1, &length);
-  if (length == 0) {
-    *error = invalid_setting(named + "the data: URI holds no base64 payload");
-    return std::nullopt;
-  }
+  if (length == 0) return invalid_setting(named + "the data: URI holds no base64 payload");
   std::string data(reinterpret_cast<char *>(bytes), length);
-  if (sniff_type(data, "image/").empty()) {
-    *error = invalid_setting(named + "the data: URI says " + mime + " but holds no image");
-    return std::nullopt;
-  }
+  if (sniff_type(data, "image/").empty())
+    return invalid_setting(named + "the data: URI says " + mime + " but holds no image");
   return ImageInput{{}, mime, std::move(data), std::nullopt};
 }
 
 }  // namespace
 
-std::optional<ImageInput> resolve_image(const std::string &image, const char *property,
-                                        Error *error) {
+Result<ImageInput> resolve_image(const std::string &image, const char *property) {
   const std::string named = "Property '" + std::string(property) + "': ";
   if (image.empty()) return ImageInput{};
   if (has_prefix_ci(image, "http://") || has_prefix_ci(image, "https://"))
     return ImageInput{image, {}, {}, std::nullopt};
-  if (has_prefix_ci(image, "data:")) return decode_data_uri(image, property, error);
+  if (has_prefix_ci(image, "data:")) return decode_data_uri(image, property);
   if (has_prefix_ci(image, "file:")) {
-    auto path = local_path(image, property, error);
-    if (!path) return std::nullopt;
-    return read_image_file(*path, property, error);
+    auto path = local_path(image, property);
+    if (!path.ok()) return path.error();
+    return read_image_file(*path, property);
   }
-  if (image.find("://") != std::string::npos) {
-    *error = invalid_setting(named + "unsupported URI '" + image +
-                             "'. It takes an http(s) URL, a data: URI, a local path or a "
-                             "file:// URI.");
-    return std::nullopt;
-  }
-  return read_image_file(image, property, error);
+  if (image.find("://") != std::string::npos)
+    return invalid_setting(named + "unsupported URI '" + image +
+                           "'. It takes an http(s) URL, a data: URI, a local path or a "
+                           "file:// URI.");
+  return read_image_file(image, property);
 }
 
 namespace {
 
 // `video`: an http(s) URL, request:ID, or a local MP4 whose length is read
 // here, before anything is sent.
-std::optional<VideoInput> resolve_video(const std::string &video, Error *error) {
+Result<VideoInput> resolve_video(const std::string &video) {
   VideoInput input;
   if (video.empty()) return input;
   if (has_prefix_ci(video, "request:")) {
     input.request_id = video.substr(8);
-    if (std::string problem = request_id_problem(input.request_id); !problem.empty()) {
-      *error =
-          invalid_setting("Property 'video' is '" + video + "': the request id " + problem + ".");
-      return std::nullopt;
-    }
+    if (std::string problem = request_id_problem(input.request_id); !problem.empty())
+      return invalid_setting("Property 'video' is '" + video + "': the request id " + problem +
+                             ".");
     return input;
   }
   if (has_prefix_ci(video, "http://") || has_prefix_ci(video, "https://")) {
@@ -221,23 +199,19 @@ std::optional<VideoInput> resolve_video(const std::string &video, Error *error) 
     return input;
   }
   if (has_prefix_ci(video, "data:") ||
-      (!has_prefix_ci(video, "file:") && video.find("://") != std::string::npos)) {
-    *error = invalid_setting("Property 'video' is '" + video.substr(0, 64) +
-                             "': it takes an http(s) URL, a local path, a file:// URI or "
-                             "request:ID (the result of an earlier job).");
-    return std::nullopt;
-  }
-  auto path = local_path(video, "video", error);
-  if (!path) return std::nullopt;
-  auto file = read_local_file(*path, "video", kVideoFile, error);
-  if (!file) return std::nullopt;
+      (!has_prefix_ci(video, "file:") && video.find("://") != std::string::npos))
+    return invalid_setting("Property 'video' is '" + video.substr(0, 64) +
+                           "': it takes an http(s) URL, a local path, a file:// URI or "
+                           "request:ID (the result of an earlier job).");
+  auto path = local_path(video, "video");
+  if (!path.ok()) return path.error();
+  auto file = read_local_file(*path, "video", kVideoFile);
+  if (!file.ok()) return file.error();
   std::string why;
   auto seconds = mp4_duration(*path, &why);
-  if (!seconds) {
-    *error = invalid_setting("Property 'video': cannot tell how long '" + *path + "' is: " + why +
-                             ". It takes an MP4 file.");
-    return std::nullopt;
-  }
+  if (!seconds)
+    return invalid_setting("Property 'video': cannot tell how long '" + *path + "' is: " + why +
+                           ". It takes an MP4 file.");
   input.duration_s = *seconds;
   if (file->upload)
     input.upload = file->upload;
@@ -246,17 +220,15 @@ std::optional<VideoInput> resolve_video(const std::string &video, Error *error) 
   return input;
 }
 
-std::optional<ImageInput> resolve_audio(const std::string &audio, Error *error) {
+Result<ImageInput> resolve_audio(const std::string &audio) {
   if (has_prefix_ci(audio, "http://") || has_prefix_ci(audio, "https://"))
     return ImageInput{audio, {}, {}, std::nullopt};
-  if (!has_prefix_ci(audio, "file:") && audio.find("://") != std::string::npos) {
-    *error = invalid_setting("Property 'reference-audios': unsupported URI '" + audio +
-                             "'. It takes http(s) URLs, local paths or file:// URIs.");
-    return std::nullopt;
-  }
-  auto path = local_path(audio, "reference-audios", error);
-  if (!path) return std::nullopt;
-  return read_local_file(*path, "reference-audios", kAudioFile, error);
+  if (!has_prefix_ci(audio, "file:") && audio.find("://") != std::string::npos)
+    return invalid_setting("Property 'reference-audios': unsupported URI '" + audio +
+                           "'. It takes http(s) URLs, local paths or file:// URIs.");
+  auto path = local_path(audio, "reference-audios");
+  if (!path.ok()) return path.error();
+  return read_local_file(*path, "reference-audios", kAudioFile);
 }
 
 }  // namespace
@@ -285,33 +257,30 @@ std::optional<double> mp4_duration(const std::string &path, std::string *why) {
   return moov ? mp4::movie_duration(moov->bytes, why) : std::nullopt;
 }
 
-std::optional<Inputs> resolve_inputs(const Request &request, Error *error) {
+Result<Inputs> resolve_inputs(const Request &request) {
   Inputs inputs;
-  auto video = resolve_video(request.video, error);
-  if (!video) return std::nullopt;
+  auto video = resolve_video(request.video);
+  if (!video.ok()) return video.error();
   inputs.video = std::move(*video);
   for (const auto &entry : request.keyframes) {
     std::string why;
     auto keyframe = parse_keyframe(entry, &why);
-    if (!keyframe) {
-      *error = invalid_setting("Property 'keyframes': " + why + ".");
-      return std::nullopt;
-    }
-    auto image = resolve_image(keyframe->image, "keyframes", error);
-    if (!image) return std::nullopt;
+    if (!keyframe) return invalid_setting("Property 'keyframes': " + why + ".");
+    auto image = resolve_image(keyframe->image, "keyframes");
+    if (!image.ok()) return image.error();
     inputs.keyframes.push_back(std::move(*image));
   }
   for (const auto &audio : request.reference_audios) {
-    auto resolved = resolve_audio(audio, error);
-    if (!resolved) return std::nullopt;
+    auto resolved = resolve_audio(audio);
+    if (!resolved.ok()) return resolved.error();
     inputs.audios.push_back(std::move(*resolved));
   }
-  auto image = resolve_image(request.image, "image", error);
-  if (!image) return std::nullopt;
+  auto image = resolve_image(request.image, "image");
+  if (!image.ok()) return image.error();
   inputs.image = std::move(*image);
   for (const auto &reference : request.reference_images) {
-    auto resolved = resolve_image(reference, "reference-images", error);
-    if (!resolved) return std::nullopt;
+    auto resolved = resolve_image(reference, "reference-images");
+    if (!resolved.ok()) return resolved.error();
     inputs.references.push_back(std::move(*resolved));
   }
   return inputs;

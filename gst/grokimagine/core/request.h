@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What the user asked for, independent of any provider, and the checks that
 // run on it before anything is sent.
 #pragma once
@@ -109,9 +110,8 @@ std::string sniff_media_type(const std::string &bytes);
 
 // Turns one image property value into an ImageInput, reading local files.
 // Errors name `property` and say what is accepted.
-std::optional<ImageInput> resolve_image(const std::string &image, const char *property,
-                                        Error *error);
-std::optional<Inputs> resolve_inputs(const Request &request, Error *error);
+Result<ImageInput> resolve_image(const std::string &image, const char *property);
+Result<Inputs> resolve_inputs(const Request &request);
 
 // The duration in seconds of an MP4 / QuickTime file, from its moov/mvhd
 // box (read box by box, bounded); nullopt with `why` when it cannot tell.

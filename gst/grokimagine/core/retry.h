@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The one retry policy every request follows, API and media alike: how many
 // attempts, how long to wait between them, how long one may take, and the
 // deadline none may pass. Callers decide *whether* a failure may be retried

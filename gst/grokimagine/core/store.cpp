@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "store.h"
 
 #include <libpq-fe.h>
@@ -46,7 +47,7 @@ constexpr const char *kSchema =
     "COMMIT;"
     "SELECT max(version) FROM grokimagine_schema;";
 
-using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+using PgResult = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
 // The store's name in messages: where it is and who connects, never the
 // password (nor anything else the connection string holds).
@@ -92,14 +93,12 @@ class Connection {
 
   // Runs `sql` (with `params` as $1, $2, ...; none: several statements may
   // follow one another) and gives the last statement's result. `wait`
-  // bounds the wait beyond the statement timeout (a lock's). Null with
-  // `error` set when it failed; `sqlstate` then says why, when the server
-  // answered.
-  Result exec(const std::string &sql, const std::vector<std::string> &params,
-              GCancellable *cancellable, Error *error, std::string *sqlstate = nullptr,
-              std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
-    Result none(nullptr, PQclear);
-    if (!connected(cancellable, error)) return none;
+  // bounds the wait beyond the statement timeout (a lock's). When it
+  // failed, `sqlstate` says why, when the server answered.
+  Result<PgResult> exec(const std::string &sql, const std::vector<std::string> &params,
+                        GCancellable *cancellable, std::string *sqlstate = nullptr,
+                        std::chrono::milliseconds wait = std::chrono::milliseconds(0)) {
+    if (auto error = connected(cancellable)) return *error;
     const auto deadline = Clock::now() + timeout_ + wait + std::chrono::seconds(1);
     std::vector<const char *> values;
     for (const auto &param : params) values.push_back(param.c_str());
@@ -107,21 +106,25 @@ class Connection {
                          ? PQsendQuery(conn_, sql.c_str())
                          : PQsendQueryParams(conn_, sql.c_str(), int(values.size()), nullptr,
                                              values.data(), nullptr, nullptr, 0);
-    if (!sent) return lost(error);
-    for (int flushed; (flushed = PQflush(conn_)) != 0;)
-      if (flushed < 0 || !wait_socket(true, deadline, cancellable, error)) return lost(error);
-    Result last(nullptr, PQclear);
-    Result failed(nullptr, PQclear);
+    if (!sent) return lost();
+    for (int flushed; (flushed = PQflush(conn_)) != 0;) {
+      if (flushed < 0) return lost();
+      if (auto error = wait_socket(true, deadline, cancellable)) {
+        close();
+        return *error;
+      }
+    }
+    PgResult last(nullptr, PQclear);
+    PgResult failed(nullptr, PQclear);
     for (;;) {
-      if (!PQconsumeInput(conn_)) return lost(error);
+      if (!PQconsumeInput(conn_)) return lost();
       while (!PQisBusy(conn_)) {
         PGresult *result = PQgetResult(conn_);
         if (!result) {
           if (!failed) return last;
           const char *state = PQresultErrorField(failed.get(), PG_DIAG_SQLSTATE);
           if (sqlstate) *sqlstate = state ? state : "";
-          *error = Error::io(name_ + ": " + trimmed(PQresultErrorMessage(failed.get())));
-          return none;
+          return Error::io(name_ + ": " + trimmed(PQresultErrorMessage(failed.get())));
         }
         const ExecStatusType status = PQresultStatus(result);
         if (status == PGRES_FATAL_ERROR && !failed)
@@ -129,13 +132,13 @@ class Connection {
         else
           last.reset(result);
       }
-      if (!wait_socket(false, deadline, cancellable, error)) {
+      if (auto error = wait_socket(false, deadline, cancellable)) {
         // Stopped, or the server went silent: the connection (with any
         // lock it held) is let go. Not PQcancel: it connects anew, with no
         // bound of ours, to a server that may be out of reach; the server
         // ends the statement when it finds its client gone.
         close();
-        return none;
+        return *error;
       }
     }
   }
@@ -159,42 +162,42 @@ class Connection {
     return text;
   }
 
-  Result lost(Error *error) {
-    *error = Error::io(name_ + " was lost: " + trimmed(PQerrorMessage(conn_)));
+  // The connection is gone: why, once it is closed.
+  Error lost() {
+    Error error = Error::io(name_ + " was lost: " + trimmed(PQerrorMessage(conn_)));
     close();
-    return Result(nullptr, PQclear);
+    return error;
   }
 
-  // Waits until the socket can be written (or read), the deadline passes
-  // (an error) or `cancellable` fires (cancelled).
-  bool wait_socket(bool write, Clock::time_point deadline, GCancellable *cancellable,
-                   Error *error) {
+  // Waits until the socket can be written (or read); an error when the
+  // deadline passes, or cancelled when `cancellable` fires.
+  std::optional<Error> wait_socket(bool write, Clock::time_point deadline,
+                                   GCancellable *cancellable) {
     GPollFD fds[2] = {{PQsocket(conn_), gushort(write ? G_IO_OUT : G_IO_IN), 0}, {}};
     const bool cancellable_fd = cancellable && g_cancellable_make_pollfd(cancellable, &fds[1]);
+    std::optional<Error> error;
     for (;;) {
       if (g_cancellable_is_cancelled(cancellable)) {
-        *error = Error::cancelled();
+        error = Error::cancelled();
         break;
       }
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) {
-        *error = Error::timeout(name_ + " did not answer in time");
+        error = Error::timeout(name_ + " did not answer in time");
         break;
       }
       fds[0].revents = 0;
       const int ready = g_poll(fds, cancellable_fd ? 2 : 1, gint(left));
-      if (ready > 0 && fds[0].revents) {
-        if (cancellable_fd) g_cancellable_release_fd(cancellable);
-        return true;
-      }
+      if (ready > 0 && fds[0].revents) break;
     }
     if (cancellable_fd) g_cancellable_release_fd(cancellable);
-    return false;
+    return error;
   }
 
-  bool connected(GCancellable *cancellable, Error *error) {
-    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return true;
+  // Connects when not connected; why not when it cannot.
+  std::optional<Error> connected(GCancellable *cancellable) {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return std::nullopt;
     close();
     const auto deadline = Clock::now() + timeout_;
     const std::string seconds =
@@ -202,23 +205,20 @@ class Connection {
     const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", nullptr};
     const char *values[] = {conninfo_.c_str(), "grokimagine", seconds.c_str(), nullptr};
     conn_ = PQconnectStartParams(keys, values, 1);
-    if (!conn_) {
-      *error = Error::io(name_ + " cannot be reached: out of memory");
-      return false;
-    }
+    if (!conn_) return Error::io(name_ + " cannot be reached: out of memory");
     PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
     while (polling != PGRES_POLLING_OK) {
       if (PQstatus(conn_) == CONNECTION_BAD || polling == PGRES_POLLING_FAILED) {
-        *error = Error::io(name_ + " cannot be reached: " + trimmed(PQerrorMessage(conn_)));
+        Error error = Error::io(name_ + " cannot be reached: " + trimmed(PQerrorMessage(conn_)));
         close();
-        return false;
+        return error;
       }
-      if (!wait_socket(polling == PGRES_POLLING_WRITING, deadline, cancellable, error)) {
+      if (auto error = wait_socket(polling == PGRES_POLLING_WRITING, deadline, cancellable)) {
         if (error->kind == ErrorKind::Timeout)
-          *error = Error::io(name_ + " cannot be reached: no answer within " +
-                             std::to_string(timeout_.count()) + " ms");
+          error = Error::io(name_ + " cannot be reached: no answer within " +
+                            std::to_string(timeout_.count()) + " ms");
         close();
-        return false;
+        return error;
       }
       polling = PQconnectPoll(conn_);
     }
@@ -235,22 +235,22 @@ class Connection {
     // Every statement bounded, on the server too; the schema checked (and
     // made) once per store in a process.
     const bool schema_known = schema_checked(name_);
-    Result version = exec("SET statement_timeout = " + std::to_string(timeout_.count()) + ";" +
-                              (schema_known ? std::string() : kSchema),
-                          {}, cancellable, error);
-    if (!version) return false;
-    if (schema_known) return true;
-    const int found =
-        PQntuples(version.get()) == 1 ? std::atoi(PQgetvalue(version.get(), 0, 0)) : 0;
+    auto version = exec("SET statement_timeout = " + std::to_string(timeout_.count()) + ";" +
+                            (schema_known ? std::string() : kSchema),
+                        {}, cancellable);
+    if (!version.ok()) return version.error();
+    if (schema_known) return std::nullopt;
+    const PGresult *rows = version->get();
+    const int found = PQntuples(rows) == 1 ? std::atoi(PQgetvalue(rows, 0, 0)) : 0;
     if (found > kStoreSchemaVersion) {
-      *error = Error::io(name_ + " holds schema version " + std::to_string(found) +
-                         ", newer than this plugin's (" + std::to_string(kStoreSchemaVersion) +
-                         "): update the plugin on this machine");
+      Error error = Error::io(name_ + " holds schema version " + std::to_string(found) +
+                              ", newer than this plugin's (" + std::to_string(kStoreSchemaVersion) +
+                              "): update the plugin on this machine");
       close();
-      return false;
+      return error;
     }
     schema_checked(name_, true);
-    return true;
+    return std::nullopt;
   }
 
   std::string conninfo_;
@@ -296,8 +296,8 @@ class PostgresStore : public EntryStore, public SharedSchedule {
         timeout_(timeout),
         connection_(take_connection(conninfo_, name_, timeout_)) {}
 
-  std::function<void()> lock(const std::string &fingerprint, guint wait_ms,
-                             GCancellable *cancellable, Error *error) override {
+  Result<std::function<void()>> lock(const std::string &fingerprint, guint wait_ms,
+                                     GCancellable *cancellable) override {
     // A connection of the lock's own: the lock lives as long as it does,
     // and a machine that dies lets go of it with its connection.
     auto held = take_connection(conninfo_, name_, timeout_);
@@ -307,64 +307,53 @@ class PostgresStore : public EntryStore, public SharedSchedule {
                             std::to_string(std::max(1u, wait_ms)) + "; SELECT pg_advisory_lock(" +
                             key + "); COMMIT;";
     std::string sqlstate;
-    if (!held->exec(sql, {}, cancellable, error, &sqlstate, std::chrono::milliseconds(wait_ms))) {
+    auto locked = held->exec(sql, {}, cancellable, &sqlstate, std::chrono::milliseconds(wait_ms));
+    if (!locked.ok()) {
       if (sqlstate == kLockNotAvailable)
-        *error = Error::timeout("another pipeline is submitting the same job (journal entry " +
-                                fingerprint + " in " + name_ + ") and has not finished within " +
-                                std::to_string(wait_ms / 1000) + " s");
-      return nullptr;
+        return Error::timeout("another pipeline is submitting the same job (journal entry " +
+                              fingerprint + " in " + name_ + ") and has not finished within " +
+                              std::to_string(wait_ms / 1000) + " s");
+      return locked.error();
     }
     GST_CAT_DEBUG(grokimagine_core_debug, "journal %s: held in %s", fingerprint.c_str(),
                   name_.c_str());
-    return [held, key] {
-      Error ignored;
-      // Closing the connection would release it too; unlocking keeps no
-      // connection waiting on the server for its end.
-      held->exec("SELECT pg_advisory_unlock(" + key + ")", {}, nullptr, &ignored);
-    };
+    return std::function<void()>([held, key] {
+      // Closing the connection would release it too (as a failure here
+      // does); unlocking keeps no connection waiting on the server for its
+      // end.
+      held->exec("SELECT pg_advisory_unlock(" + key + ")", {}, nullptr);
+    });
   }
 
-  std::optional<JournalEntry> read(const std::string &fingerprint,
-                                   std::optional<Error> *error) override {
+  Result<std::optional<JournalEntry>> read(const std::string &fingerprint) override {
     std::lock_guard<std::mutex> hold(mutex_);
-    Error failure;
-    Result result =
-        connection_->exec("SELECT entry::text FROM grokimagine_jobs WHERE fingerprint = $1",
-                          {fingerprint}, nullptr, &failure);
-    if (!result) {
-      if (error) *error = failure;
-      return std::nullopt;
-    }
-    if (PQntuples(result.get()) != 1) return std::nullopt;
-    return journal_entry_from_json(PQgetvalue(result.get(), 0, 0));
+    auto result = connection_->exec(
+        "SELECT entry::text FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint}, nullptr);
+    if (!result.ok()) return result.error();
+    const PGresult *rows = result->get();
+    if (PQntuples(rows) != 1) return std::optional<JournalEntry>();
+    return journal_entry_from_json(PQgetvalue(rows, 0, 0));
   }
 
   std::optional<Error> write(const JournalEntry &entry, const ScopedBudget *budget) override {
     std::lock_guard<std::mutex> hold(mutex_);
-    Error failure;
     const std::string created = std::to_string(entry.created);
     auto upsert = [&] {
-      return bool(connection_->exec(
+      return run(
           "INSERT INTO grokimagine_jobs (fingerprint, state, created, updated, request_id, entry) "
           "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (fingerprint) DO UPDATE SET "
           "state = EXCLUDED.state, created = EXCLUDED.created, updated = EXCLUDED.updated, "
           "request_id = EXCLUDED.request_id, entry = EXCLUDED.entry",
           {entry.fingerprint, journal_state_name(entry.state), created,
-           std::to_string(entry.updated), entry.request_id, journal_entry_to_json(entry)},
-          nullptr, &failure));
+           std::to_string(entry.updated), entry.request_id, journal_entry_to_json(entry)});
     };
-    if (budget) {
-      if (auto refused = reserve_and(*budget, entry, upsert)) return refused;
-    } else if (!upsert()) {
-      return failure;
-    }
+    if (auto refused = budget ? reserve_and(*budget, entry, upsert) : upsert()) return refused;
     // The provider's figure replaces the estimate reserved for the job.
-    if (entry.cost_source == "provider" && entry.cost_usd >= 0 &&
-        !connection_->exec("UPDATE grokimagine_spending SET cost_usd = $3 WHERE fingerprint = $1 "
+    if (entry.cost_source == "provider" && entry.cost_usd >= 0)
+      if (auto error = run("UPDATE grokimagine_spending SET cost_usd = $3 WHERE fingerprint = $1 "
                            "AND created = $2",
-                           {entry.fingerprint, created, decimal(entry.cost_usd)}, nullptr,
-                           &failure))
-      return failure;
+                           {entry.fingerprint, created, decimal(entry.cost_usd)}))
+        return error;
     GST_CAT_DEBUG(grokimagine_core_debug, "journal %s: %s in %s", entry.fingerprint.c_str(),
                   journal_state_name(entry.state), name_.c_str());
     return std::nullopt;
@@ -372,53 +361,47 @@ class PostgresStore : public EntryStore, public SharedSchedule {
 
   void remove(const std::string &fingerprint) override {
     std::lock_guard<std::mutex> hold(mutex_);
-    Error failure;
     // A job removed before its submit left was never paid: its reservation
     // goes with it.
-    if (!connection_->exec("DELETE FROM grokimagine_spending s USING grokimagine_jobs j WHERE "
-                           "j.fingerprint = $1 AND j.state = 'submitting' AND s.fingerprint = "
-                           "j.fingerprint AND s.created = j.created AND s.cost_usd IS NULL",
-                           {fingerprint}, nullptr, &failure) ||
-        !connection_->exec("DELETE FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint},
-                           nullptr, &failure))
+    auto error =
+        run("DELETE FROM grokimagine_spending s USING grokimagine_jobs j WHERE "
+            "j.fingerprint = $1 AND j.state = 'submitting' AND s.fingerprint = "
+            "j.fingerprint AND s.created = j.created AND s.cost_usd IS NULL",
+            {fingerprint});
+    if (!error) error = run("DELETE FROM grokimagine_jobs WHERE fingerprint = $1", {fingerprint});
+    if (error)
       GST_CAT_WARNING(grokimagine_core_debug, "journal %s not removed: %s", fingerprint.c_str(),
-                      failure.message.c_str());
+                      error->message.c_str());
   }
 
   std::optional<Error> archive(const JournalEntry &entry, std::size_t keep) override {
     std::lock_guard<std::mutex> hold(mutex_);
-    Error failure;
     // Kept, then the oldest beyond `keep` of its description go.
-    if (!connection_->exec("INSERT INTO grokimagine_job_history (fingerprint, request_id, created, "
-                           "entry) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
-                           {entry.fingerprint, entry.request_id, std::to_string(entry.created),
-                            journal_entry_to_json(entry)},
-                           nullptr, &failure) ||
-        !connection_->exec(
-            "DELETE FROM grokimagine_job_history WHERE fingerprint = $1 AND "
-            "request_id NOT IN (SELECT request_id FROM grokimagine_job_history "
-            "WHERE fingerprint = $1 ORDER BY created DESC, request_id DESC LIMIT $2)",
-            {entry.fingerprint, std::to_string(keep)}, nullptr, &failure))
-      return failure;
-    return std::nullopt;
+    if (auto error = run("INSERT INTO grokimagine_job_history (fingerprint, request_id, created, "
+                         "entry) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+                         {entry.fingerprint, entry.request_id, std::to_string(entry.created),
+                          journal_entry_to_json(entry)}))
+      return error;
+    return run(
+        "DELETE FROM grokimagine_job_history WHERE fingerprint = $1 AND "
+        "request_id NOT IN (SELECT request_id FROM grokimagine_job_history "
+        "WHERE fingerprint = $1 ORDER BY created DESC, request_id DESC LIMIT $2)",
+        {entry.fingerprint, std::to_string(keep)});
   }
 
-  std::vector<JournalEntry> list(std::optional<Error> *error) override {
+  Result<std::vector<JournalEntry>> list() override {
     std::lock_guard<std::mutex> hold(mutex_);
-    std::vector<JournalEntry> entries;
-    Error failure;
-    Result result = connection_->exec(
+    auto result = connection_->exec(
         "SELECT entry::text, false, created FROM grokimagine_jobs UNION ALL "
         "SELECT entry::text, true, created FROM grokimagine_job_history ORDER BY 3 DESC",
-        {}, nullptr, &failure);
-    if (!result) {
-      if (error) *error = failure;
-      return entries;
-    }
-    for (int row = 0; row < PQntuples(result.get()); row++) {
-      auto entry = journal_entry_from_json(PQgetvalue(result.get(), row, 0));
+        {}, nullptr);
+    if (!result.ok()) return result.error();
+    const PGresult *rows = result->get();
+    std::vector<JournalEntry> entries;
+    for (int row = 0; row < PQntuples(rows); row++) {
+      auto entry = journal_entry_from_json(PQgetvalue(rows, row, 0));
       if (!entry) continue;
-      entry->archived = PQgetvalue(result.get(), row, 1)[0] == 't';
+      entry->archived = PQgetvalue(rows, row, 1)[0] == 't';
       entries.push_back(std::move(*entry));
     }
     return entries;
@@ -429,32 +412,29 @@ class PostgresStore : public EntryStore, public SharedSchedule {
   // GCRA: the bucket's next free time moves `spacing` past the later of
   // itself and now, in one statement on the server's clock (machines'
   // clocks need not agree); the slot reserved is the time before the move.
-  std::optional<std::chrono::milliseconds> reserve_slot(const std::string &bucket,
-                                                        std::chrono::milliseconds spacing,
-                                                        Error *error) override {
+  Result<std::chrono::milliseconds> reserve_slot(const std::string &bucket,
+                                                 std::chrono::milliseconds spacing) override {
     std::lock_guard<std::mutex> hold(mutex_);
-    Result result = connection_->exec(
+    auto result = connection_->exec(
         "INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, clock_timestamp() + "
         "make_interval(secs => $2::float8)) ON CONFLICT (bucket) DO UPDATE SET next_free = "
         "greatest(p.next_free, clock_timestamp()) + make_interval(secs => $2::float8) "
         "RETURNING greatest(0, extract(epoch FROM p.next_free - clock_timestamp()) * 1000 - "
         "$2::float8 * 1000)::bigint",
-        {sha256_hex(bucket), decimal(spacing.count() / 1000.0)}, nullptr, error);
-    if (!result) return std::nullopt;
-    return std::chrono::milliseconds(g_ascii_strtoll(PQgetvalue(result.get(), 0, 0), nullptr, 10));
+        {sha256_hex(bucket), decimal(spacing.count() / 1000.0)}, nullptr);
+    if (!result.ok()) return result.error();
+    return std::chrono::milliseconds(g_ascii_strtoll(PQgetvalue(result->get(), 0, 0), nullptr, 10));
   }
 
   void hold_off(const std::string &bucket, std::chrono::milliseconds delay) override {
     std::lock_guard<std::mutex> hold(mutex_);
-    Error failure;
-    if (!connection_->exec("INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, "
-                           "clock_timestamp() + make_interval(secs => $2::float8)) ON CONFLICT "
-                           "(bucket) DO UPDATE SET next_free = greatest(p.next_free, "
-                           "EXCLUDED.next_free)",
-                           {sha256_hex(bucket), decimal(delay.count() / 1000.0)}, nullptr,
-                           &failure))
+    if (auto error = run("INSERT INTO grokimagine_pacing AS p (bucket, next_free) VALUES ($1, "
+                         "clock_timestamp() + make_interval(secs => $2::float8)) ON CONFLICT "
+                         "(bucket) DO UPDATE SET next_free = greatest(p.next_free, "
+                         "EXCLUDED.next_free)",
+                         {sha256_hex(bucket), decimal(delay.count() / 1000.0)}))
       GST_CAT_WARNING(grokimagine_core_debug, "the fleet's hold-off was not recorded: %s",
-                      failure.message.c_str());
+                      error->message.c_str());
   }
 
  private:
@@ -463,51 +443,48 @@ class PostgresStore : public EntryStore, public SharedSchedule {
   // known, else the reservation), the refusal when `entry`'s reservation
   // would pass the budget, else the reservation and `write`. Under mutex_.
   std::optional<Error> reserve_and(const ScopedBudget &budget, const JournalEntry &entry,
-                                   const std::function<bool()> &write) {
-    Error failure;
-    auto step = [&](const std::string &sql, const std::vector<std::string> &params) {
-      return connection_->exec(sql, params, nullptr, &failure);
+                                   const std::function<std::optional<Error>()> &write) {
+    auto failed = [&](const Error &error) {
+      run("ROLLBACK", {});
+      return error;
     };
-    auto rollback = [&] {
-      Error ignored;
-      connection_->exec("ROLLBACK", {}, nullptr, &ignored);
-    };
-    if (!step("BEGIN", {}) ||
-        !step("SELECT pg_advisory_xact_lock(" + lock_key(sha256_hex(budget.scope)) + ")", {})) {
-      rollback();
-      return failure;
-    }
-    Result spent = step(
+    if (auto error = run("BEGIN", {})) return failed(*error);
+    if (auto error =
+            run("SELECT pg_advisory_xact_lock(" + lock_key(sha256_hex(budget.scope)) + ")", {}))
+      return failed(*error);
+    auto spent = connection_->exec(
         "SELECT coalesce(sum(coalesce(cost_usd, reserved_usd)), 0) FROM grokimagine_spending "
         "WHERE scope = $1",
-        {budget.scope});
-    if (!spent) {
-      rollback();
-      return failure;
-    }
-    const double so_far = g_ascii_strtod(PQgetvalue(spent.get(), 0, 0), nullptr);
+        {budget.scope}, nullptr);
+    if (!spent.ok()) return failed(spent.error());
+    const double so_far = g_ascii_strtod(PQgetvalue(spent->get(), 0, 0), nullptr);
     // A cent's billionth of slack: sums of prices need not add up exactly.
-    if (so_far + budget.reserve_usd > budget.budget_usd + 1e-9) {
-      rollback();
-      return Error::of(ErrorKind::InvalidSettings,
-                       "Property 'budget' is " + format_usd(budget.budget_usd) +
-                           " for budget-scope '" + budget.scope + "': the scope's machines have " +
-                           "spent or reserved " + format_usd(so_far) + " (" + name_ +
-                           ") and this job would cost " + format_usd(budget.reserve_usd) +
-                           ". Nothing was sent.");
-    }
-    if (!step("INSERT INTO grokimagine_spending (scope, fingerprint, created, reserved_usd) "
-              "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-              {budget.scope, entry.fingerprint, std::to_string(entry.created),
-               decimal(budget.reserve_usd)}) ||
-        !write() || !step("COMMIT", {})) {
-      rollback();
-      return failure;
-    }
+    if (so_far + budget.reserve_usd > budget.budget_usd + 1e-9)
+      return failed(Error::of(ErrorKind::InvalidSettings,
+                              "Property 'budget' is " + format_usd(budget.budget_usd) +
+                                  " for budget-scope '" + budget.scope +
+                                  "': the scope's machines have " + "spent or reserved " +
+                                  format_usd(so_far) + " (" + name_ + ") and this job would cost " +
+                                  format_usd(budget.reserve_usd) + ". Nothing was sent."));
+    auto error =
+        run("INSERT INTO grokimagine_spending (scope, fingerprint, created, reserved_usd) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            {budget.scope, entry.fingerprint, std::to_string(entry.created),
+             decimal(budget.reserve_usd)});
+    if (!error) error = write();
+    if (!error) error = run("COMMIT", {});
+    if (error) return failed(*error);
     GST_CAT_INFO(grokimagine_core_debug,
                  "budget-scope %s: %s reserved, %s spent or reserved before, budget %s",
                  budget.scope.c_str(), format_usd(budget.reserve_usd).c_str(),
                  format_usd(so_far).c_str(), format_usd(budget.budget_usd).c_str());
+    return std::nullopt;
+  }
+
+  // A statement whose rows are not needed on connection_: why it failed.
+  std::optional<Error> run(const std::string &sql, const std::vector<std::string> &params) {
+    auto result = connection_->exec(sql, params, nullptr);
+    if (!result.ok()) return result.error();
     return std::nullopt;
   }
 
@@ -525,22 +502,20 @@ std::string default_store() {
   return chosen ? chosen : "";
 }
 
-std::shared_ptr<EntryStore> open_store(const std::string &conninfo,
-                                       std::chrono::milliseconds timeout, Error *error) {
+Result<std::shared_ptr<EntryStore>> open_store(const std::string &conninfo,
+                                               std::chrono::milliseconds timeout) {
   init_logging();
   char *why = nullptr;
   PQconninfoOption *options = PQconninfoParse(conninfo.c_str(), &why);
   // libpq's reason may quote the string, password and all: not repeated.
   PQfreemem(why);
-  if (!options) {
-    *error = Error::of(ErrorKind::InvalidSettings,
-                       "Property 'store' is not a PostgreSQL connection string or URI "
-                       "(postgresql://user@host/database, or 'host=... dbname=...').");
-    return nullptr;
-  }
+  if (!options)
+    return Error::of(ErrorKind::InvalidSettings,
+                     "Property 'store' is not a PostgreSQL connection string or URI "
+                     "(postgresql://user@host/database, or 'host=... dbname=...').");
   const std::string name = name_of(options);
   PQconninfoFree(options);
-  return std::make_shared<PostgresStore>(conninfo, name, timeout);
+  return std::shared_ptr<EntryStore>(std::make_shared<PostgresStore>(conninfo, name, timeout));
 }
 
 }  // namespace grokimagine

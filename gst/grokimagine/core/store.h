@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The journal of a fleet: entries kept in PostgreSQL (the `store`
 // property, GROKIMAGINE_STORE), so that every machine using one key and one
 // store pays once for a job, as processes on one machine do with the
@@ -26,9 +27,9 @@ std::string default_store();
 
 // The store named by `conninfo` (a postgresql:// URI or a libpq connection
 // string); connects on first use. `timeout` bounds connecting and each
-// statement. None, with `error` set, when `conninfo` is not one.
-std::shared_ptr<EntryStore> open_store(const std::string &conninfo,
-                                       std::chrono::milliseconds timeout, Error *error);
+// statement. An error when `conninfo` is not one.
+Result<std::shared_ptr<EntryStore>> open_store(const std::string &conninfo,
+                                               std::chrono::milliseconds timeout);
 
 // The schema version this plugin writes; a store whose schema is newer is
 // refused.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // How many connections a download uses. Most users sit behind one access
 // link that every connection shares: there, connections that start together
 // split it while the decoder waits for the head of the clip, and more of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "channel-clip.h"
 
 #include <fcntl.h>
@@ -245,29 +246,30 @@ grokimagine::GObjectPtr<GstElement> demux_pipeline(const std::string &path,
 
 }  // namespace
 
-std::optional<std::string> clear_mp4_times(const std::string &path) {
+std::optional<grokimagine::Error> clear_mp4_times(const std::string &path) {
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return std::string(g_strerror(errno));
+  if (fd < 0) return grokimagine::Error::io(g_strerror(errno));
   std::string why;
   auto moov = grokimagine::mp4::read_moov(fd, &why);
-  std::optional<std::string> error;
+  std::optional<grokimagine::Error> error;
   if (!moov) {
-    error = why;
+    error = grokimagine::Error::io(why);
   } else {
     grokimagine::mp4::clear_times(moov->bytes);
     if (pwrite(fd, moov->bytes.data(), moov->bytes.size(), off_t(moov->span.begin)) !=
         ssize_t(moov->bytes.size()))
-      error = std::string(g_strerror(errno));
+      error = grokimagine::Error::io(g_strerror(errno));
   }
   close(fd);
   return error;
 }
 
-std::optional<std::string> write_extension_input(const std::string &source,
-                                                 GstClockTime played_from,
-                                                 const ExtensionInputLimits &limits,
-                                                 const std::string &dest, GstClockTime *length,
-                                                 const std::function<bool()> &stopping) {
+grokimagine::Result<GstClockTime> write_extension_input(const std::string &source,
+                                                        GstClockTime played_from,
+                                                        const ExtensionInputLimits &limits,
+                                                        const std::string &dest,
+                                                        const std::function<bool()> &stopping) {
+  using grokimagine::Error;
   // Demuxing only (no decoding): a 15 s clip takes milliseconds.
   constexpr GstClockTime kLimit = 30 * GST_SECOND;
   // First the video's keyframes and end.
@@ -305,18 +307,19 @@ std::optional<std::string> write_extension_input(const std::string &source,
         &scan, nullptr);
   };
   auto scanner = demux_pipeline(source, &scan_stream);
-  if (!scanner) return std::string("qtdemux is not installed");
-  if (auto error = run_to_eos(scanner.get(), kLimit, stopping)) return "reading it: " + *error;
+  if (!scanner) return Error::io("qtdemux is not installed");
+  if (auto error = run_to_eos(scanner.get(), kLimit, stopping))
+    return Error::io("reading it: " + *error);
   scanner = {};
   std::sort(scan.keyframes.begin(), scan.keyframes.end());
   auto start = grokimagine::extension_input_start(scan.keyframes, played_from, scan.end,
                                                   limits.min_length, limits.max_length);
   if (!start)
-    return "none of its " + std::to_string(scan.keyframes.size()) +
-           " keyframes starts an input the provider takes (" +
-           std::to_string(limits.min_length / GST_MSECOND) + " to " +
-           std::to_string(limits.max_length / GST_MSECOND) + " ms; the clip is " +
-           std::to_string(scan.end / GST_MSECOND) + " ms)";
+    return Error::io("none of its " + std::to_string(scan.keyframes.size()) +
+                     " keyframes starts an input the provider takes (" +
+                     std::to_string(limits.min_length / GST_MSECOND) + " to " +
+                     std::to_string(limits.max_length / GST_MSECOND) + " ms; the clip is " +
+                     std::to_string(scan.end / GST_MSECOND) + " ms)");
 
   // Then its samples from that keyframe on, into a new MP4.
   // Compressed samples: audio too from the first one at or after the cut,
@@ -343,16 +346,16 @@ std::optional<std::string> write_extension_input(const std::string &source,
     gst_pad_link(queue_src, mux_pad);
   };
   auto writer = demux_pipeline(source, &copy_stream);
-  if (!writer) return std::string("qtdemux is not installed");
+  if (!writer) return Error::io("qtdemux is not installed");
   mux = gst_element_factory_make("mp4mux", nullptr);
-  if (!mux) return std::string("mp4mux is not installed");
+  if (!mux) return Error::io("mp4mux is not installed");
   gst_bin_add(GST_BIN(writer.get()), mux);
   GstElement *file = gst_element_factory_make("filesink", nullptr);
   gst_bin_add(GST_BIN(writer.get()), file);
   g_object_set(file, "location", dest.c_str(), nullptr);
   gst_element_link(mux, file);
-  if (auto error = run_to_eos(writer.get(), kLimit, stopping)) return "copying it: " + *error;
-  if (auto error = clear_mp4_times(dest)) return "writing it: " + *error;
-  *length = scan.end - cut.at;
-  return std::nullopt;
+  if (auto error = run_to_eos(writer.get(), kLimit, stopping))
+    return Error::io("copying it: " + *error);
+  if (auto error = clear_mp4_times(dest)) return Error::io("writing it: " + error->message);
+  return GstClockTime(scan.end - cut.at);
 }

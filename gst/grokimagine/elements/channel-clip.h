@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One clip of a channel, inside the channel's bin: a bin "clip-N" holding
 // its source (grokimaginesrc running its job, or filesrc replaying its
 // file) ! parsebin, whose video and audio streams end in the clip's gates
@@ -20,6 +21,7 @@
 #include <string>
 #include <utility>
 
+#include "core/error.h"
 #include "core/gobject-ptr.h"
 #include "channel-decoding.h"
 
@@ -118,18 +120,16 @@ struct ExtensionInputLimits {
 // continuity=extend: writes to `dest` the end of the MP4 at `source` that the
 // next clip extends, from the keyframe extension_input_start() picks for
 // `played_from` (where what played of `source` starts): its H.264 and AAC
-// samples copied into a new MP4, not re-encoded. Sets `length` to the new
-// file's length. An error text when it cannot; `stopping` cuts the work
-// short (a state change to NULL).
-std::optional<std::string> write_extension_input(const std::string &source,
-                                                 GstClockTime played_from,
-                                                 const ExtensionInputLimits &limits,
-                                                 const std::string &dest, GstClockTime *length,
-                                                 const std::function<bool()> &stopping);
+// samples copied into a new MP4, not re-encoded. Gives the new file's
+// length; `stopping` cuts the work short (a state change to NULL).
+grokimagine::Result<GstClockTime> write_extension_input(const std::string &source,
+                                                        GstClockTime played_from,
+                                                        const ExtensionInputLimits &limits,
+                                                        const std::string &dest,
+                                                        const std::function<bool()> &stopping);
 
 // mp4mux stamps its header boxes with the time of writing, so the same
 // samples remuxed a second later make other bytes: the journal would take
 // the extension they go into for another job, and a rerun would pay for it
-// again. Zeroes those times in the MP4 at `path`; an error text if it
-// cannot.
-std::optional<std::string> clear_mp4_times(const std::string &path);
+// again. Zeroes those times in the MP4 at `path`; why not, if it cannot.
+std::optional<grokimagine::Error> clear_mp4_times(const std::string &path);

@@ -1,4 +1,7 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "channel-decoding.h"
+
+#include "element-errors.h"
 
 #include <string>
 
@@ -198,7 +201,8 @@ GstPadProbeReturn Chain::on_caps(GstCaps *caps) {
   if (!decoder) {
     // The clip fails (its error), the channel goes on.
     g_autofree gchar *text = gst_caps_to_string(caps);
-    GST_ELEMENT_ERROR(bin, CORE, MISSING_PLUGIN, ("No decoder for %s.", text), (nullptr));
+    GROK_IMAGINE_ELEMENT_ERROR(bin, CORE, MISSING_PLUGIN, "missing-plugin",
+                               ("No decoder for %s.", text), (nullptr));
     return GST_PAD_PROBE_OK;
   }
   GST_INFO_OBJECT(bin, "decoding with %s", GST_ELEMENT_NAME(decoder));

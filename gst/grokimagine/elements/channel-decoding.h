@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The channel's decoding, shared by its clips in turn, as playbin3 reuses
 // its decoders from one item to the next: per stream kind, a bin
 // "decoding-video" (or -audio) holding queue ! decoder ! convert !

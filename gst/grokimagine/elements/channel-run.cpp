@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "element-errors.h"
 #include "core/local-file.h"
 #include "core/request.h"
 #include "grokimaginesrc.h"
@@ -180,9 +181,8 @@ std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string 
     if (bytes && g_str_has_prefix(grokimagine::sniff_media_type(*bytes).c_str(), "video/"))
       return load_slate_clip(run, slate, *bytes);
   }
-  grokimagine::Error error;
-  auto image = grokimagine::resolve_image(slate, "slate", &error);
-  if (!image) return error;
+  auto image = grokimagine::resolve_image(slate, "slate");
+  if (!image.ok()) return image.error();
   if (image->data.empty())
     return grokimagine::invalid_setting(
         "Property 'slate' is '" + slate +
@@ -441,9 +441,8 @@ static void prepare_extension_input(const std::shared_ptr<ChannelEvents> &events
       std::thread([events, source = clip_path(run, from), dest = extension_input_path(run, index),
                    played_from = own_part_start(run, from), limits = run.extension_limits,
                    cancelled = task.cancelled, done = task.result] {
-        ExtensionInputTask::Result result;
-        result.error = write_extension_input(source, played_from, limits, dest, &result.length,
-                                             [&cancelled] { return cancelled->load(); });
+        ExtensionInputTask::Result result = write_extension_input(
+            source, played_from, limits, dest, [&cancelled] { return cancelled->load(); });
         std::unique_lock<std::mutex> lock(events->lock);
         *done = std::move(result);
         events->changed(lock);
@@ -533,10 +532,10 @@ static bool handle_clip_error(ChannelRun &run, const ChannelClip &clip, GstMessa
     // single source would have said.
     GstStructure *info = details ? gst_structure_copy(details) : gst_structure_new_empty("details");
     gst_structure_set(info, "clip", G_TYPE_INT, clip.index(), nullptr);
-    gst_element_message_full_with_details(
-        run.element, GST_MESSAGE_ERROR, error->domain, error->code, g_strdup(error->message),
-        g_strdup_printf("clip %d: %s", clip.index(), debug ? debug : ""), __FILE__, GST_FUNCTION,
-        __LINE__, info);
+    if (!reason) gst_structure_set(info, "reason", G_TYPE_STRING, "clip-failed", nullptr);
+    GROK_IMAGINE_POST_MESSAGE(
+        run.element, GST_MESSAGE_ERROR, error->domain, error->code, error->message,
+        "clip " + std::to_string(clip.index()) + ": " + (debug ? debug : ""), info);
     return false;
   }
   // A moderated clip is its own event: the operator may want that prompt
@@ -552,12 +551,12 @@ static bool handle_clip_error(ChannelRun &run, const ChannelClip &clip, GstMessa
   GstStructure *info =
       gst_structure_new("details", "clip", G_TYPE_INT, clip.index(), "request-id", G_TYPE_STRING,
                         request_id.empty() ? nullptr : request_id.c_str(), "reason", G_TYPE_STRING,
-                        reason ? reason : "", nullptr);
-  gst_element_message_full_with_details(
-      run.element, GST_MESSAGE_WARNING, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-      g_strdup_printf("Clip %d (\"%s\") failed and is skipped: %s", clip.index(),
-                      clip.prompt().c_str(), error->message),
-      g_strdup(debug ? debug : ""), __FILE__, GST_FUNCTION, __LINE__, info);
+                        reason ? reason : "clip-failed", nullptr);
+  GROK_IMAGINE_POST_MESSAGE(run.element, GST_MESSAGE_WARNING, GST_RESOURCE_ERROR,
+                            GST_RESOURCE_ERROR_FAILED,
+                            "Clip " + std::to_string(clip.index()) + " (\"" + clip.prompt() +
+                                "\") failed and is skipped: " + error->message,
+                            debug ? debug : "", info);
   return true;
 }
 
@@ -608,8 +607,8 @@ static bool slate_failed(ChannelRun &run, GstMessage *message) {
   g_autoptr(GError) error = nullptr;
   g_autofree gchar *debug = nullptr;
   gst_message_parse_error(message, &error, &debug);
-  GST_ELEMENT_WARNING(
-      run.element, STREAM, DECODE,
+  GROK_IMAGINE_ELEMENT_WARNING(
+      run.element, STREAM, DECODE, "slate-failed",
       ("The slate clip cannot be played (%s): black covers the waits instead.", error->message),
       ("%s", debug ? debug : ""));
   run.slate_clip.clear();
@@ -767,11 +766,12 @@ static void note_previews(ChannelRun &run, std::vector<PreviewNews> *news) {
 static void post_preview_news(ChannelRun &run, const std::vector<PreviewNews> &news) {
   for (const PreviewNews &preview : news) {
     if (!preview.error.empty()) {
-      GST_ELEMENT_WARNING(run.element, RESOURCE, FAILED,
-                          ("The preview of clip %d (\"%s\") failed: %s. The last frame covers "
-                           "the wait instead.",
-                           preview.clip, preview.prompt.c_str(), preview.error.c_str()),
-                          ("request-id %s", preview.request_id.c_str()));
+      GROK_IMAGINE_ELEMENT_WARNING(
+          run.element, RESOURCE, FAILED, "preview-failed",
+          ("The preview of clip %d (\"%s\") failed: %s. The last frame covers "
+           "the wait instead.",
+           preview.clip, preview.prompt.c_str(), preview.error.c_str()),
+          ("request-id %s", preview.request_id.c_str()));
       continue;
     }
     post_element_message(
@@ -825,14 +825,14 @@ static void start_prepared_clips(ChannelRun &run) {
     GST_INFO_OBJECT(run.element, "generating clip %d: %s", index, prompt.c_str());
     auto facts = std::make_shared<ClipJobFacts>(run.events);
     GrokImagineClipJob job = clip_job(run, index, prompt, facts);
-    if (input->error)
-      GST_ELEMENT_WARNING(run.element, RESOURCE, FAILED,
-                          ("Clip %d cannot extend clip %d (%s): it is generated from its "
-                           "prompt alone.",
-                           index, task.from, input->error->c_str()),
-                          (nullptr));
+    if (!input->ok())
+      GROK_IMAGINE_ELEMENT_WARNING(run.element, RESOURCE, FAILED, "extension-input-failed",
+                                   ("Clip %d cannot extend clip %d (%s): it is generated from its "
+                                    "prompt alone.",
+                                    index, task.from, input->error().message.c_str()),
+                                   (nullptr));
     else
-      use_extension_input(run, job.settings, index, task.from, input->length);
+      use_extension_input(run, job.settings, index, task.from, input->value());
     run.clips[index] = std::make_unique<ChannelClip>(
         GST_BIN(run.element), run.events, index, prompt, make_clip_source(run, index, false, job),
         *run.decoding, own_part_start(run, index), facts);
@@ -983,10 +983,11 @@ bool channel_run_step(ChannelRun &run) {
       }
       // An EOS at once, with no clip, reads as a broken pipeline.
       if (nothing_played)
-        GST_ELEMENT_WARNING(run.element, RESOURCE, SETTINGS,
-                            ("Nothing to play: no prompts. Set 'prompts', link the 'text' pad, or "
-                             "call queue-prompt before the channel plays."),
-                            ("the channel ends with no clip"));
+        GROK_IMAGINE_ELEMENT_WARNING(
+            run.element, RESOURCE, SETTINGS, "no-prompts",
+            ("Nothing to play: no prompts. Set 'prompts', link the 'text' pad, or "
+             "call queue-prompt before the channel plays."),
+            ("the channel ends with no clip"));
       GST_INFO_OBJECT(run.element, "no more prompts: EOS");
       gst_app_src_end_of_stream(GST_APP_SRC(run.video_src));
       gst_app_src_end_of_stream(GST_APP_SRC(run.audio_src));

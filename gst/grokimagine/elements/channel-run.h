@@ -49,13 +49,11 @@ std::optional<grokimagine::Error> check_channel(const ChannelSettings &settings,
 // clip `from`'s result, on a thread of its own, which wakes the channel
 // when done.
 struct ExtensionInputTask {
-  struct Result {
-    std::optional<std::string> error;
-    GstClockTime length = 0;
-  };
+  // The input's length, once written.
+  using Result = grokimagine::Result<GstClockTime>;
   int from = -1;
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
-  // Set, under the events lock, when the input is written.
+  // Set, under the events lock, when the input is written (or failed).
   std::shared_ptr<std::optional<Result>> result = std::make_shared<std::optional<Result>>();
   std::thread writer;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "element-errors.h"
 
 using grokimagine::ErrorKind;
@@ -59,14 +60,23 @@ static GstResourceError resource_code(ErrorKind kind) {
   return GST_RESOURCE_ERROR_FAILED;
 }
 
-void grok_imagine_post_error(GstElement *element, const grokimagine::Error &error) {
-  GstStructure *details = gst_structure_new(
-      "details", "reason", G_TYPE_STRING, grok_imagine_error_reason(error.kind), "request-id",
-      G_TYPE_STRING, error.request_id.empty() ? nullptr : error.request_id.c_str(),
-      "http-status-code", G_TYPE_UINT, error.http_status, nullptr);
-  gst_element_message_full_with_details(
-      element, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, resource_code(error.kind),
-      g_strdup(error.message.c_str()),
-      g_strdup_printf("reason=%s", grok_imagine_error_reason(error.kind)), __FILE__, GST_FUNCTION,
-      __LINE__, details);
+void grok_imagine_post_message_at(GstElement *element, GstMessageType type, GQuark domain,
+                                  gint code, const std::string &text, const std::string &debug,
+                                  GstStructure *details, const char *file, const char *function,
+                                  int line) {
+  g_return_if_fail(gst_structure_get_string(details, "reason") != nullptr);
+  gst_element_message_full_with_details(element, type, domain, code, g_strdup(text.c_str()),
+                                        g_strdup(debug.c_str()), file, function, line, details);
+}
+
+void grok_imagine_post_error_at(GstElement *element, const grokimagine::Error &error,
+                                const char *file, const char *function, int line) {
+  const char *reason = grok_imagine_error_reason(error.kind);
+  GstStructure *details =
+      gst_structure_new("details", "reason", G_TYPE_STRING, reason, "request-id", G_TYPE_STRING,
+                        error.request_id.empty() ? nullptr : error.request_id.c_str(),
+                        "http-status-code", G_TYPE_UINT, error.http_status, nullptr);
+  grok_imagine_post_message_at(element, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+                               resource_code(error.kind), error.message,
+                               std::string("reason=") + reason, details, file, function, line);
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /**
  * SECTION:element-grokimaginechannel
  * @title: grokimaginechannel
@@ -134,8 +135,8 @@ static void channel_loop(gpointer data) {
 // (`origin`): too long for the provider, past max-queued, too late.
 static void warn_prompt_refused(GstGrokImagineChannel *self, const std::string &origin,
                                 const std::string &why) {
-  GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("%s is skipped: %s", origin.c_str(), why.c_str()),
-                      (nullptr));
+  GROK_IMAGINE_ELEMENT_WARNING(self, RESOURCE, SETTINGS, "invalid-settings",
+                               ("%s is skipped: %s", origin.c_str(), why.c_str()), (nullptr));
 }
 
 // Queues a prompt for the running channel (or, stopped, for its next
@@ -391,7 +392,7 @@ static bool start_channel(GstGrokImagineChannel *self) {
   grokimagine::Generation check;
   ChannelChecked checked;
   if (auto error = check_channel(settings, job, check, &checked)) {
-    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    GROK_IMAGINE_POST_ERROR(GST_ELEMENT(self), *error);
     return false;
   }
   // Checked as a clip's job would be (with a stand-in prompt, as above).
@@ -399,7 +400,7 @@ static bool start_channel(GstGrokImagineChannel *self) {
   clip_job.request.prompt = "channel";
   auto fallbacks = grokimagine::prepare_fallbacks(clip_job, check.provider());
   if (auto *error = std::get_if<grokimagine::Error>(&fallbacks)) {
-    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    GROK_IMAGINE_POST_ERROR(GST_ELEMENT(self), *error);
     return false;
   }
   grok_imagine_warn_skipped_fallbacks(GST_ELEMENT(self),
@@ -429,14 +430,15 @@ static bool start_channel(GstGrokImagineChannel *self) {
   }
   g_autofree gchar *dir = g_dir_make_tmp("grokimaginechannel-XXXXXX", nullptr);
   if (!dir) {
-    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE, ("Cannot create a directory for the clips."),
-                      ("in %s", g_get_tmp_dir()));
+    GROK_IMAGINE_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE, "io",
+                               ("Cannot create a directory for the clips."),
+                               ("in %s", g_get_tmp_dir()));
     return false;
   }
   run->clips_dir = dir;
   if (settings.filler == ChannelFiller::Slate)
     if (auto error = load_slate(*run, settings.slate)) {
-      grok_imagine_post_error(GST_ELEMENT(self), *error);
+      GROK_IMAGINE_POST_ERROR(GST_ELEMENT(self), *error);
       return false;
     }
   g_autoptr(GstCaps) video_caps = run->format.video_caps();

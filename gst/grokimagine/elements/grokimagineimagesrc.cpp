@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /**
  * SECTION:element-grokimagineimagesrc
  * @title: grokimagineimagesrc
@@ -80,7 +81,7 @@ static bool prepare_job(GstGrokImagineImageSrc *self) {
   grokimagine::JobSettings settings = p.job.settings();
   settings.log_id = GST_OBJECT_NAME(self);
   if (auto error = p.images.prepare(settings)) {
-    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    GROK_IMAGINE_POST_ERROR(GST_ELEMENT(self), *error);
     return false;
   }
   grok_imagine_warn_skipped_fallbacks(GST_ELEMENT(self), p.images.skipped());

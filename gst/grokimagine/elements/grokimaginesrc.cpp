@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /**
  * SECTION:element-grokimaginesrc
  * @title: grokimaginesrc
@@ -144,7 +145,7 @@ static bool prepare_job(GstGrokImagineSrc *self) {
   // which decode, can play an extension's new seconds alone.
   if (settings.request.continuation_only && !p.clip_job &&
       !g_object_get_data(G_OBJECT(self), GST_GROK_IMAGINE_SRC_DECODED_KEY)) {
-    grok_imagine_post_error(
+    GROK_IMAGINE_POST_ERROR(
         GST_ELEMENT(self),
         grokimagine::invalid_setting(
             "Property 'output' is 'continuation': grokimaginesrc gives the whole MP4; use "
@@ -152,7 +153,7 @@ static bool prepare_job(GstGrokImagineSrc *self) {
     return false;
   }
   if (auto error = p.clip.prepare(settings)) {
-    grok_imagine_post_error(GST_ELEMENT(self), *error);
+    GROK_IMAGINE_POST_ERROR(GST_ELEMENT(self), *error);
     return false;
   }
   // A channel says it once for all its clips.
@@ -364,7 +365,7 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
       auto error = p.clip.download_failed();
       if (error.kind == grokimagine::ErrorKind::Cancelled) return GST_FLOW_FLUSHING;
       grok_imagine_post_progress(GST_ELEMENT(self), GST_PROGRESS_TYPE_ERROR, error.message);
-      grok_imagine_post_error(GST_ELEMENT(self), error);
+      GROK_IMAGINE_POST_ERROR(GST_ELEMENT(self), error);
       return GST_FLOW_ERROR;
     }
     case Download::Wait::Ready:
@@ -388,8 +389,9 @@ static GstFlowReturn gst_grok_imagine_src_create(GstBaseSrc *base, guint64 offse
   const gint64 got = download.read(offset, map.data, length);
   gst_buffer_unmap(buffer, &map);
   if (got != gint64(length)) {
-    GST_ELEMENT_ERROR(self, RESOURCE, READ, ("Could not read back the downloaded clip."),
-                      ("pread at %" G_GUINT64_FORMAT " returned %" G_GINT64_FORMAT, offset, got));
+    GROK_IMAGINE_ELEMENT_ERROR(
+        self, RESOURCE, READ, "io", ("Could not read back the downloaded clip."),
+        ("pread at %" G_GUINT64_FORMAT " returned %" G_GINT64_FORMAT, offset, got));
     return GST_FLOW_ERROR;
   }
   GST_BUFFER_OFFSET(buffer) = offset;

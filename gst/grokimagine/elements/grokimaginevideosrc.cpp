@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /**
  * SECTION:element-grokimaginevideosrc
  * @title: grokimaginevideosrc
@@ -222,10 +223,11 @@ static bool outputs_will_be_linked(GstGrokImagineVideoSrc *self) {
   g_autofree gchar *request_id = nullptr;
   g_object_get(self->source, "request-id", &request_id, nullptr);
   if (request_id && *request_id) return true;
-  GST_ELEMENT_ERROR(self, CORE, PAD,
-                    ("%s's pads are not linked: nothing was submitted (and nothing paid).",
-                     GST_OBJECT_NAME(self)),
-                    ("nothing connects to pad-added, which links the video and audio pads"));
+  GROK_IMAGINE_ELEMENT_ERROR(
+      self, CORE, PAD, "not-linked",
+      ("%s's pads are not linked: nothing was submitted (and nothing paid).",
+       GST_OBJECT_NAME(self)),
+      ("nothing connects to pad-added, which links the video and audio pads"));
   return false;
 }
 
@@ -234,9 +236,9 @@ static GstStateChangeReturn gst_grok_imagine_video_src_change_state(GstElement *
   auto *self = GST_GROK_IMAGINE_VIDEO_SRC(element);
   if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
     if (!self->decoder) {
-      GST_ELEMENT_ERROR(self, CORE, MISSING_PLUGIN,
-                        ("Missing element '%s'.", self->decode ? "decodebin3" : "qtdemux"),
-                        ("install gstreamer1.0-plugins-base"));
+      GROK_IMAGINE_ELEMENT_ERROR(self, CORE, MISSING_PLUGIN, "missing-plugin",
+                                 ("Missing element '%s'.", self->decode ? "decodebin3" : "qtdemux"),
+                                 ("install gstreamer1.0-plugins-base"));
       return GST_STATE_CHANGE_FAILURE;
     }
     self->video_pads = 0;
@@ -244,7 +246,7 @@ static GstStateChangeReturn gst_grok_imagine_video_src_change_state(GstElement *
     gint output = 0;
     g_object_get(self->source, "output", &output, nullptr);
     if (output == 1 && !self->decode) {
-      grok_imagine_post_error(
+      GROK_IMAGINE_POST_ERROR(
           element, grokimagine::invalid_setting(
                        "Property 'output' is 'continuation' but decode=false: the samples are "
                        "passed on untouched, so the clip cannot start mid-way; use decode=true "

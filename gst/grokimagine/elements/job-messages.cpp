@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "job-messages.h"
 
 #include "element-errors.h"
@@ -113,7 +114,7 @@ GstFlowReturn grok_imagine_run_job(
       return GST_FLOW_FLUSHING;
     }
     grok_imagine_post_progress(element, GST_PROGRESS_TYPE_ERROR, error->message);
-    grok_imagine_post_error(element, *error);
+    GROK_IMAGINE_POST_ERROR(element, *error);
     return GST_FLOW_ERROR;
   }
   return GST_FLOW_OK;
@@ -122,19 +123,20 @@ GstFlowReturn grok_imagine_run_job(
 void grok_imagine_warn_skipped_fallbacks(GstElement *element,
                                          const std::vector<std::string> &skipped) {
   for (const std::string &why : skipped)
-    GST_ELEMENT_WARNING(element, RESOURCE, SETTINGS,
-                        ("Fallback provider %s; it is left out.", why.c_str()),
-                        ("fallback-providers"));
+    GROK_IMAGINE_ELEMENT_WARNING(element, RESOURCE, SETTINGS, "invalid-settings",
+                                 ("Fallback provider %s; it is left out.", why.c_str()),
+                                 ("fallback-providers"));
 }
 
 bool grok_imagine_check_linked(GstBaseSrc *source, const grokimagine::Generation &generation) {
   if (!generation.request_id().empty() || generation.submit_in_flight() ||
       gst_pad_is_linked(GST_BASE_SRC_PAD(source)))
     return true;
-  GST_ELEMENT_ERROR(source, CORE, PAD,
-                    ("%s's source pad is not linked: nothing was submitted (and nothing paid).",
-                     GST_OBJECT_NAME(source)),
-                    ("link the pad before the pipeline starts"));
+  GROK_IMAGINE_ELEMENT_ERROR(
+      source, CORE, PAD, "not-linked",
+      ("%s's source pad is not linked: nothing was submitted (and nothing paid).",
+       GST_OBJECT_NAME(source)),
+      ("link the pad before the pipeline starts"));
   return false;
 }
 
@@ -144,11 +146,12 @@ static grokimagine::JobEvents settling_events(GstElement *element, GrokImagineJo
   events.submitted = [element, &job](const std::string &id) {
     job.remember_request_id(id);
     g_object_notify(G_OBJECT(element), "request-id");
-    GST_ELEMENT_WARNING(element, RESOURCE, FAILED,
-                        ("Stopped after job %s was submitted: resume it with request-id=%s instead "
-                         "of submitting again.",
-                         id.c_str(), id.c_str()),
-                        ("request-id=%s", id.c_str()));
+    GROK_IMAGINE_ELEMENT_WARNING(
+        element, RESOURCE, FAILED, "resume-later",
+        ("Stopped after job %s was submitted: resume it with request-id=%s instead "
+         "of submitting again.",
+         id.c_str(), id.c_str()),
+        ("request-id=%s", id.c_str()));
   };
   return events;
 }
@@ -168,8 +171,8 @@ void grok_imagine_settle_on_stop(GstElement *element, grokimagine::Generation &g
   g_cancellable_cancel(now);
   generation.settle_submit(now, settling_events(element, job));
   if (!generation.submit_in_flight()) return;
-  GST_ELEMENT_WARNING(
-      element, RESOURCE, FAILED,
+  GROK_IMAGINE_ELEMENT_WARNING(
+      element, RESOURCE, FAILED, "maybe-billed",
       ("Stopped while the submit to %s was in flight: the provider may have accepted (and "
        "billed) the job, but its request id has not arrived, so this element cannot resume it. "
        "Check the provider's dashboard before submitting again.",

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The bus side of a job, shared by every element that runs one: progress
 // messages, grokimagine-job element messages, the request id kept and
-// notified as soon as it exists, and errors through GST_ELEMENT_ERROR.
+// notified as soon as it exists, and errors through GROK_IMAGINE_POST_ERROR.
 #pragma once
 
 #include <gst/base/gstbasesrc.h>

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "job-properties.h"
 
+#include "element-errors.h"
 #include "unchecked-param.h"
 
 #include <cmath>
@@ -704,11 +706,12 @@ void GrokImagineJobState::set_property(GstElement *element, guint prop_id, const
   const GstState state = GST_STATE(element);
   GST_OBJECT_UNLOCK(element);
   if (state > GST_STATE_READY) {
-    GST_ELEMENT_WARNING(element, CORE, STATE_CHANGE,
-                        ("Property '%s' cannot change while the job runs; set it in the NULL or "
-                         "READY state. The change was ignored.",
-                         pspec->name),
-                        ("state %s", gst_element_state_get_name(state)));
+    GROK_IMAGINE_ELEMENT_WARNING(
+        element, CORE, STATE_CHANGE, "invalid-settings",
+        ("Property '%s' cannot change while the job runs; set it in the NULL or "
+         "READY state. The change was ignored.",
+         pspec->name),
+        ("state %s", gst_element_state_get_name(state)));
     return;
   }
   std::lock_guard<std::mutex> lock(lock_);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The job's properties, installed identically on every element that runs a
 // job (and on the bins that wrap grokimaginesrc, which forward them by
 // name), with one implementation of their storage.

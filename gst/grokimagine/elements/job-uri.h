@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // grokimagine://KIND?prop=value&... URIs: a job's properties as query
 // parameters, so that playbin, uridecodebin3 and gst-play can generate a
 // clip. The API key never goes into a URI: it comes from the environment

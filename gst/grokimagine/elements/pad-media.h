@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // What a decoder's new pad carries, from its caps (current, else queried).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "stream-cut.h"
 
 void grok_imagine_cut_segment(GstPadProbeInfo *info, GstClockTime at, bool time_from_zero) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A stream made to start later than it does, from pad probes: an
 // extension's new part played alone (grokimaginevideosrc output=continuation,
 // grokimaginechannel continuity=extend), or an extension's input cut from a

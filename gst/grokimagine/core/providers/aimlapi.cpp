@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // AI/ML API: POST /v2/video/generations -> {id, status};
 // GET /v2/video/generations?generation_id=ID until completed, which names
 // the video in video.url (or url).
@@ -58,7 +59,7 @@ class Aimlapi final : public Provider {
             json::to_string(body)};
   }
 
-  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+  Result<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201)
       return http_error(response, Phase::Submit);
     return submitted_id(response, "id");
@@ -73,7 +74,7 @@ class Aimlapi final : public Provider {
             {}};
   }
 
-  Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
+  Result<JobStatus> parse_status(const HttpResponse &response) const override {
     if (response.status != 200) return http_error(response, Phase::Status);
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "provider.h"
 
 #include <algorithm>
@@ -46,7 +47,7 @@ std::string Provider::api_url() const {
   return chosen && *chosen ? chosen : default_api_url();
 }
 
-Parsed<const Provider *> provider_from_environment() {
+Result<const Provider *> provider_from_environment() {
   std::vector<const Provider *> found;
   std::string variables;
   for (const Provider *provider : all_providers()) {
@@ -83,7 +84,7 @@ std::string Provider::path_segment(const std::string &id) {
   return escaped;
 }
 
-Parsed<Submitted> Provider::submitted_id(const HttpResponse &response, const char *member) const {
+Result<Submitted> Provider::submitted_id(const HttpResponse &response, const char *member) const {
   std::string why;
   json::NodePtr root = json::parse_object(response.body, &why);
   std::string id = root ? json::string_at(root.get(), member) : "";

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A provider is a set of pure functions: build the HTTP requests for a job
 // and turn the provider's answers into one JobStatus. Everything stateful
 // (retries, polling, deadlines, downloads) lives in the job, shared by all.
@@ -48,9 +49,6 @@ struct Submitted {
   std::string request_id;
   std::optional<JobStatus> finished;
 };
-
-template <typename T>
-using Parsed = std::variant<T, Error>;
 
 enum class Phase { Submit, Status, Result, Files };
 
@@ -131,7 +129,7 @@ class Provider {
     return {};
   }
   // The uploaded file's id.
-  virtual Parsed<std::string> parse_upload(const HttpResponse & /*response*/) const {
+  virtual Result<std::string> parse_upload(const HttpResponse & /*response*/) const {
     return Error::protocol("no Files API");
   }
   virtual HttpRequest delete_file_request(const std::string & /*file_id*/,
@@ -141,7 +139,7 @@ class Provider {
 
   virtual HttpRequest submit_request(const Request &request, const Inputs &inputs,
                                      const Endpoint &endpoint) const = 0;
-  virtual Parsed<Submitted> parse_submit(const HttpResponse &response) const = 0;
+  virtual Result<Submitted> parse_submit(const HttpResponse &response) const = 0;
 
   // Synchronous APIs whose answer to the submit is the media itself: the
   // submit is then streamed as the download, and there is nothing to poll.
@@ -149,7 +147,7 @@ class Provider {
 
   virtual HttpRequest status_request(const std::string &request_id,
                                      const Endpoint &endpoint) const = 0;
-  virtual Parsed<JobStatus> parse_status(const HttpResponse &response) const = 0;
+  virtual Result<JobStatus> parse_status(const HttpResponse &response) const = 0;
 
   // Providers whose status does not name the video serve it in a separate
   // result document, fetched once the status says Completed.
@@ -157,7 +155,7 @@ class Provider {
                                                     const Endpoint & /*endpoint*/) const {
     return std::nullopt;
   }
-  virtual Parsed<JobStatus> parse_result(const HttpResponse &response) const {
+  virtual Result<JobStatus> parse_result(const HttpResponse &response) const {
     return parse_status(response);
   }
 
@@ -190,7 +188,7 @@ class Provider {
   // "../x?y=1" must not reach another path.
   static std::string path_segment(const std::string &id);
   // A submit answer naming the job's id in `member`.
-  Parsed<Submitted> submitted_id(const HttpResponse &response, const char *member) const;
+  Result<Submitted> submitted_id(const HttpResponse &response, const char *member) const;
   // Refuses a model this provider does not offer for the request's kind.
   std::optional<Error> check_model(const Request &request,
                                    const std::vector<std::string> &models) const;
@@ -202,6 +200,6 @@ const Provider *find_provider(const std::string &name);
 
 // The provider whose key is in the environment, for provider=auto; an
 // error listing the variables when none or several are set.
-Parsed<const Provider *> provider_from_environment();
+Result<const Provider *> provider_from_environment();
 
 }  // namespace grokimagine

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // reAPI: POST /api/v1/videos/generations -> {id, status};
 // GET /api/v1/tasks/{id} until completed (output.video_urls) or failed
 // (error {code, message}). Image inputs must be public http(s) URLs.
@@ -103,7 +104,7 @@ class Reapi final : public Provider {
             json::to_string(body)};
   }
 
-  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+  Result<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201)
       return coded_error(response, Phase::Submit);
     return submitted_id(response, "id");
@@ -117,7 +118,7 @@ class Reapi final : public Provider {
             {}};
   }
 
-  Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
+  Result<JobStatus> parse_status(const HttpResponse &response) const override {
     if (response.status != 200) return coded_error(response, Phase::Status);
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Segmind's asynchronous v2 API: POST /v2/{model} -> request_id;
 // GET /v2/requests/{id}/status until COMPLETED or FAILED (served as HTTP
 // 422 with the detail); GET /v2/requests/{id} names the media in `output`.
@@ -101,7 +102,7 @@ class Segmind final : public Provider {
     return request.kind == MediaKind::Video && request.model == kPreviewModel;
   }
 
-  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+  Result<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201 && response.status != 202)
       return http_error(response, Phase::Submit);
     return submitted_id(response, "request_id");
@@ -115,7 +116,7 @@ class Segmind final : public Provider {
             {}};
   }
 
-  Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
+  Result<JobStatus> parse_status(const HttpResponse &response) const override {
     return parse_job(response, Phase::Status);
   }
 
@@ -125,7 +126,7 @@ class Segmind final : public Provider {
         "GET", endpoint.api_url + "/v2/requests/" + path_segment(request_id), auth(endpoint), {}};
   }
 
-  Parsed<JobStatus> parse_result(const HttpResponse &response) const override {
+  Result<JobStatus> parse_result(const HttpResponse &response) const override {
     return parse_job(response, Phase::Result);
   }
 
@@ -159,7 +160,7 @@ class Segmind final : public Provider {
     return {{"x-api-key", endpoint.api_key}, {"Accept", "application/json"}};
   }
 
-  Parsed<JobStatus> parse_job(const HttpResponse &response, Phase phase) const {
+  Result<JobStatus> parse_job(const HttpResponse &response, Phase phase) const {
     if (response.status != 200 && response.status != 422) return http_error(response, phase);
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // xAI's own API: POST /videos/generations -> request_id; GET /videos/{id}
 // answers 202 while pending (the body may be empty), then done, failed or
 // expired. A `done` whose video is withheld by moderation is not a clip.
@@ -159,7 +160,7 @@ class Xai final : public Provider {
     return request;
   }
 
-  Parsed<std::string> parse_upload(const HttpResponse &response) const override {
+  Result<std::string> parse_upload(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201) return http_error(response, Phase::Files);
     std::string why;
     json::NodePtr root = json::parse_object(response.body, &why);
@@ -260,7 +261,7 @@ class Xai final : public Provider {
             bearer_headers(endpoint), json::to_string(body)};
   }
 
-  Parsed<Submitted> parse_submit(const HttpResponse &response) const override {
+  Result<Submitted> parse_submit(const HttpResponse &response) const override {
     if (response.status == 404) {
       // Most often a base URL without /v1 (an emulator's or a proxy's
       // address copied as printed), where no route matches.
@@ -286,7 +287,7 @@ class Xai final : public Provider {
             {}};
   }
 
-  Parsed<JobStatus> parse_status(const HttpResponse &response) const override {
+  Result<JobStatus> parse_status(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 202)
       return http_error(response, Phase::Status);
     JobStatus status;
@@ -341,7 +342,7 @@ class Xai final : public Provider {
   }
 
  private:
-  Parsed<Submitted> finished_images(JsonNode *data, const HttpResponse &response) const {
+  Result<Submitted> finished_images(JsonNode *data, const HttpResponse &response) const {
     JobStatus status;
     status.state = JobStatus::State::Completed;
     status.provider_status = "done";
