@@ -68,9 +68,9 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   bool layout_known = false;
   std::string head;
   // Head first: where the moov is ([begin, end): the moov itself, or all
-  // the boxes after the mdat), and where the first video frame ends, read
-  // from it (0: unknown, the moov is all there is to wait for). Until those
-  // bytes are here the clip comes over one connection.
+  // the boxes after the mdat), and where the first video frames a decoder
+  // needs end, read from it (0: unknown, the moov is all there is to wait
+  // for). Until those bytes are here the clip comes over one connection.
   std::optional<std::pair<std::uint64_t, std::uint64_t>> moov_region;
   std::optional<std::uint64_t> first_frame_end;
   bool head_here = false;
@@ -753,7 +753,18 @@ void Download::State::check_head() {
     if (progress.available_from(begin) < end - begin) return;
     first_frame_end = read_first_frame_end();
   }
-  if (first_frame_end && progress.available_from(0) < std::min(*first_frame_end, *size)) return;
+  const std::uint64_t head = first_frame_end ? std::min(*first_frame_end, *size) : 0;
+  if (progress.available_from(0) < head) {
+    if (widening.head_ending(Widening::Clock::now(), progress.received(),
+                             head - progress.available_from(0))) {
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                      "the first frame's bytes are a round trip from here (%" G_GUINT64_FORMAT
+                      " of %" G_GUINT64_FORMAT " received)",
+                      progress.available_from(0), head);
+      open_probes();
+    }
+    return;
+  }
   head_here = true;
   GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                   "the first frame's bytes are here (%" G_GUINT64_FORMAT " received)",
@@ -778,11 +789,16 @@ std::uint64_t Download::State::read_first_frame_end() const {
   // A moov at the end may share the tail with other boxes.
   const auto moov = mp4::find_box(mp4::read_from(bytes, begin), begin, end, "moov");
   if (!moov || moov->end > end) return 0;
+  // A frame-threaded decoder outputs its first picture only once it has a
+  // frame per thread: avdec_h264 (FFmpeg's automatic count) runs one per
+  // core and one more, up to 16. The head is those frames, not the first
+  // alone: what this machine's decoder reads before its first picture.
+  const std::uint64_t frames = std::min(16u, g_get_num_processors() + 1);
   const auto frame =
-      mp4::first_frame_end(bytes.substr(moov->begin - begin, moov->end - moov->begin));
+      mp4::first_frame_end(bytes.substr(moov->begin - begin, moov->end - moov->begin), frames);
   GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(),
                    "moov at bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
-                   ": the first video frame ends at byte %" G_GUINT64_FORMAT,
+                   ": the first video frames end at byte %" G_GUINT64_FORMAT,
                    moov->begin, moov->end - 1, frame.value_or(0));
   return frame.value_or(0);
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -55,16 +56,31 @@ std::optional<Box> child(const std::string &bytes, const Box &parent, const char
   return std::nullopt;
 }
 
-// Where the first sample of the track in `stbl` ends in the file.
-std::optional<std::uint64_t> first_sample_end(const std::string &bytes, const Box &stbl) {
+// Where the first `count` samples of the track in `stbl` end in the file,
+// as far as they lie in its first chunk (one sample at least).
+std::optional<std::uint64_t> first_samples_end(const std::string &bytes, const Box &stbl,
+                                               std::uint64_t count) {
   const auto sizes = child(bytes, stbl, "stsz");
   // stsz: version and flags, a size for every sample (0: sizes follow), a count.
-  if (!sizes || sizes->end - sizes->payload < 12 || be(bytes, sizes->payload + 8, 4) == 0)
-    return std::nullopt;
-  std::uint64_t first_size = be(bytes, sizes->payload + 4, 4);
-  if (first_size == 0) {
-    if (sizes->end - sizes->payload < 16) return std::nullopt;
-    first_size = be(bytes, sizes->payload + 12, 4);
+  if (!sizes || sizes->end - sizes->payload < 12) return std::nullopt;
+  const std::uint64_t samples = be(bytes, sizes->payload + 8, 4);
+  if (samples == 0) return std::nullopt;
+  // stsc: version and flags, an entry count, then (first chunk, samples per
+  // chunk, description) entries: the first says how many the first chunk
+  // holds. Without one, only the first sample is known to be there.
+  const auto per_chunk = child(bytes, stbl, "stsc");
+  std::uint64_t in_first_chunk = 1;
+  if (per_chunk && per_chunk->end - per_chunk->payload >= 20 &&
+      be(bytes, per_chunk->payload + 4, 4) > 0)
+    in_first_chunk = std::max<std::uint64_t>(1, be(bytes, per_chunk->payload + 12, 4));
+  count = std::max<std::uint64_t>(1, std::min({count, samples, in_first_chunk}));
+  const std::uint64_t same_size = be(bytes, sizes->payload + 4, 4);
+  std::uint64_t total = same_size * count;
+  if (same_size == 0) {
+    // A table of sizes, as far as it is there.
+    count = std::min<std::uint64_t>(count, (sizes->end - sizes->payload - 12) / 4);
+    if (count == 0) return std::nullopt;
+    for (std::uint64_t i = 0; i < count; i++) total += be(bytes, sizes->payload + 12 + 4 * i, 4);
   }
   // The first sample is the first of the first chunk: at its offset.
   const auto chunks = child(bytes, stbl, "stco");
@@ -74,7 +90,7 @@ std::optional<std::uint64_t> first_sample_end(const std::string &bytes, const Bo
   if (!offsets || offsets->end - offsets->payload < std::size_t(8 + width) ||
       be(bytes, offsets->payload + 4, 4) == 0)
     return std::nullopt;
-  return be(bytes, offsets->payload + 8, width) + first_size;
+  return be(bytes, offsets->payload + 8, width) + total;
 }
 
 }  // namespace
@@ -230,7 +246,7 @@ void clear_times(std::string &moov) {
   if (top.size() == 1 && top[0].type == "moov") clear_times_in(moov, top[0]);
 }
 
-std::optional<std::uint64_t> first_frame_end(const std::string &moov) {
+std::optional<std::uint64_t> first_frame_end(const std::string &moov, std::uint64_t frames) {
   const std::vector<Box> top = children(moov, 0, moov.size());
   if (top.size() != 1 || top[0].type != "moov") return std::nullopt;
   for (const Box &trak : children(moov, top[0].payload, top[0].end)) {
@@ -243,7 +259,7 @@ std::optional<std::uint64_t> first_frame_end(const std::string &moov) {
       continue;
     const auto info = child(moov, *media, "minf");
     const auto table = info ? child(moov, *info, "stbl") : std::nullopt;
-    return table ? first_sample_end(moov, *table) : std::nullopt;
+    return table ? first_samples_end(moov, *table, frames) : std::nullopt;
   }
   return std::nullopt;
 }

@@ -65,7 +65,9 @@ void clear_times(std::string &moov);
 
 // Where the first sample of the video track ends in the file, from the moov
 // box's bytes (header included): the byte after which a decoder has its
-// first frame. Nothing without a video track or when the tables are cut.
-std::optional<std::uint64_t> first_frame_end(const std::string &moov);
+// first frame; with `frames`, its first samples, as far as they lie in its
+// first chunk (a frame-threaded decoder outputs its first frame only once
+// it has a few). Nothing without a video track or when the tables are cut.
+std::optional<std::uint64_t> first_frame_end(const std::string &moov, std::uint64_t frames = 1);
 
 }  // namespace grokimagine::mp4

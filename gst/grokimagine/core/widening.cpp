@@ -34,6 +34,24 @@ bool Widening::head_done(Clock::time_point now, std::uint64_t received) {
   return true;
 }
 
+bool Widening::head_ending(Clock::time_point now, std::uint64_t received, std::uint64_t left) {
+  if (settled_ || width_ > 1 || latency_.count() <= 0) return false;
+  // The first bytes may come as a burst (what a link buffered while the
+  // request waited): the rate counts from a little after them, and over a
+  // few pacing ticks at least.
+  if (!past_burst_) {
+    if (now - mark_time_ < kBurst) return false;
+    past_burst_ = true;
+    mark_time_ = now;
+    mark_bytes_ = received;
+    return false;
+  }
+  if (now - mark_time_ < kMinEarlyWindow / 2) return false;
+  const double seconds = std::chrono::duration<double>(latency_).count();
+  if (rate_since(now, received) * seconds < double(left)) return false;
+  return head_done(now, received);
+}
+
 double Widening::rate_since(Clock::time_point now, std::uint64_t received) const {
   const double seconds = std::chrono::duration<double>(now - mark_time_).count();
   // Under a millisecond measures nothing: no rate to compare.

@@ -38,6 +38,12 @@ class Widening {
   // The first frame's bytes are here: true when probes should open (the
   // width is then larger).
   bool head_done(Clock::time_point now, std::uint64_t received);
+  // The first frame's bytes are `left` short: true when probes should open
+  // already, because a new connection's first byte (a round trip away, as
+  // the first connection's was) would come after the head's last one at
+  // the rate measured so far. So the probes begin as the head ends: it
+  // keeps the whole link, and the round trip is not waited for after it.
+  bool head_ending(Clock::time_point now, std::uint64_t received, std::uint64_t left);
   // What one connection brings in one round trip, as last measured: the
   // lead a part that goes on has over a new one taking the rest, whose
   // first byte comes a round trip later (0 before any measure).
@@ -64,8 +70,11 @@ class Widening {
   // The shortest windows a step is measured over: a few pacing ticks of a
   // shaped link; half a round trip (early) or three (TCP's ramp) of a real
   // one. Early, only probes that bring most of what a per-connection cap
-  // gives are kept: a short window may catch a shared link's burst.
+  // gives are kept: a short window may catch a shared link's burst (and a
+  // shorter one, measured, missed the gain of a probe that had it).
   static constexpr std::chrono::milliseconds kMinEarlyWindow{50};
+  // What comes in this long after a body begins may be a burst.
+  static constexpr std::chrono::milliseconds kBurst{10};
   static constexpr std::chrono::milliseconds kMinWindow{150};
   static constexpr std::chrono::milliseconds kMaxWindow{1000};
 
@@ -77,6 +86,7 @@ class Widening {
   unsigned width_ = 1;
   unsigned before_ = 1;  // the width before the probes on trial
   bool settled_ = false;
+  bool past_burst_ = false;  // the head's rate counts from after its first burst
   std::chrono::milliseconds latency_{0};
   Clock::time_point mark_time_;  // where the rate being measured began
   std::uint64_t mark_bytes_ = 0;
