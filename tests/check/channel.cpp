@@ -848,11 +848,8 @@ GST_START_TEST(test_failed_clip_is_skipped_with_a_warning) {
   // One clip at a time, so the fault meets the second clip's job.
   g_object_set(channel, "lookahead", 0u, nullptr);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-  while (emulator.counters().submits_total < 2) {
-    fail_unless(g_get_monotonic_time() < deadline);
-    g_usleep(10000);
-  }
+  test::wait_until([&] { return emulator.counters().submits_total >= 2; }, std::chrono::seconds(30),
+                   "the second clip's submit");
   // Segmind fails a job with HTTP 422 on its status.
   emulator.add_fault(
       emu::Fault{emu::Phase::Status, 422, "{\"error\":\"content blocked\"}", 0, -1, 1});
@@ -977,9 +974,9 @@ GST_END_TEST;
 // from the image model (0.2 s) covers the wait, panning: frames that are
 // not black, and not all the same, before the clip; the still is a paid
 // job (one more submit, its price in spent-usd). A provider without an
-// filler=slate with a short clip (0.5 s, red, 4:3, with a tone): it loops
-// while the clip generates (1.5 s), letter-boxed, and its tone is not
-// heard; a clip over 10 s is refused at start.
+// filler=slate with a short clip (0.5 s, red, 4:3, with a tone) at a URL:
+// fetched once, it loops while the clip generates (2 s), letter-boxed, and
+// its tone is not heard; a clip over 10 s is refused at start.
 GST_START_TEST(test_slate_clip_loops) {
   emu::Options options = test::quick_options();
   options.generation_ms = 2000;
@@ -1002,11 +999,14 @@ GST_START_TEST(test_slate_clip_loops) {
     return path;
   };
   const std::string slate = write_clip("slate.mp4", 12);
+  // Given as a URL: fetched once, at start.
+  test::FileServer server("/ident.mp4", "video/mp4", test::read_file(slate));
   GstElement *pipeline = gst_pipeline_new(nullptr);
   Seen seen;
   GstElement *channel = make_live_channel(emulator, pipeline, &seen, "<\"Slow one\">", "slate");
-  g_object_set(channel, "slate", slate.c_str(), nullptr);
+  g_object_set(channel, "slate", (server.url() + "/ident.mp4").c_str(), nullptr);
   play_until_clips(pipeline, &seen, 1, 40);
+  fail_unless_equals_int(server.requests(), 1);
   // Over a second of slate before the clip: the 12-frame clip looped.
   fail_unless(seen.slate_frames >= 30, "%d slate frames", seen.slate_frames);
   fail_unless(!seen.filler_kinds.empty());
@@ -1627,17 +1627,13 @@ GST_START_TEST(test_stopped_channel_leaves_unplayed_jobs_to_resume) {
   // fetched (what the emulator saw: the worker, blocked on the first frame,
   // does not pass the clips' messages on), and a little more for the bytes
   // to land.
-  const gint64 deadline = g_get_monotonic_time() + 100 * G_USEC_PER_SEC;
   auto completed = [&] {
     const auto jobs = emulator.job_times();
     return std::count_if(jobs.begin(), jobs.end(),
                          [](const emu::JobTimes &job) { return job.completed_us != 0; });
   };
-  while (completed() < 3 || emulator.counters().downloads < 3) {
-    fail_unless(g_get_monotonic_time() < deadline, "%d jobs completed, %d downloads",
-                int(completed()), emulator.counters().downloads);
-    g_usleep(50 * 1000);
-  }
+  test::wait_until([&] { return completed() >= 3 && emulator.counters().downloads >= 3; },
+                   std::chrono::seconds(100), "three jobs completed and downloading");
   g_usleep(500 * 1000);
   fail_unless(seen.frames <= 1, "%" G_GUINT64_FORMAT " frames played", seen.frames);
   gst_element_set_state(pipeline, GST_STATE_READY);

@@ -610,24 +610,24 @@ GST_START_TEST(test_poll_schedule_defaults_and_overrides) {
 }
 GST_END_TEST;
 
-GST_START_TEST(test_request_budget_spaces_one_key) {
+GST_START_TEST(test_request_pacer_spaces_one_key) {
   const Provider &xai = *find_provider("xai");
-  auto &budget = RequestBudget::instance();
-  const std::string key_a = RequestBudget::bucket(xai, Endpoint{"http://127.0.0.1:1", "key-a"});
-  const std::string key_b = RequestBudget::bucket(xai, Endpoint{"http://127.0.0.1:1", "key-b"});
+  auto &pacer = RequestPacer::instance();
+  const std::string key_a = RequestPacer::bucket(xai, Endpoint{"http://127.0.0.1:1", "key-a"});
+  const std::string key_b = RequestPacer::bucket(xai, Endpoint{"http://127.0.0.1:1", "key-b"});
   fail_if(key_a == key_b);
   fail_if(contains(key_a, "key-a"), "the bucket name holds the key: %s", key_a.c_str());
   // Three jobs of one key at 1 request/s get slots about a second apart;
   // another key is not held up by them.
-  fail_unless(budget.reserve(key_a, 1.0).count() <= 10);
-  const auto second = budget.reserve(key_a, 1.0).count();
-  const auto third = budget.reserve(key_a, 1.0).count();
+  fail_unless(pacer.reserve(key_a, 1.0).count() <= 10);
+  const auto second = pacer.reserve(key_a, 1.0).count();
+  const auto third = pacer.reserve(key_a, 1.0).count();
   fail_unless(second >= 1000 && second <= 1100, "second slot after %d ms", int(second));
   fail_unless(third >= 2000 && third <= 2200, "third slot after %d ms", int(third));
-  fail_unless(budget.reserve(key_b, 1.0).count() <= 10);
+  fail_unless(pacer.reserve(key_b, 1.0).count() <= 10);
   // A 429 for key b holds every job of key b off until its Retry-After.
-  budget.hold_off(key_b, RequestBudget::Clock::now() + seconds(30));
-  const auto held = budget.reserve(key_b, 0).count();
+  pacer.hold_off(key_b, RequestPacer::Clock::now() + seconds(30));
+  const auto held = pacer.reserve(key_b, 0).count();
   fail_unless(held >= 29000 && held <= 30000, "held off for %d ms", int(held));
 }
 GST_END_TEST;
@@ -698,6 +698,40 @@ GST_START_TEST(test_widening_follows_the_link) {
 }
 GST_END_TEST;
 
+// The probes are asked for a round trip before the head's end (at the rate
+// measured so far, after the first burst), so that their first bytes come
+// as its last ones do: not earlier (the head keeps the whole link), not a
+// round trip later.
+GST_START_TEST(test_widening_opens_probes_as_the_head_ends) {
+  using namespace std::chrono_literals;
+  using grokimagine::Widening;
+  const auto start = Widening::Clock::time_point{};
+  Widening widening(4);
+  // No round trip measured yet: nothing to anticipate.
+  fail_if(widening.head_ending(start + 200ms, 1000000, 1));
+  widening.first_bytes(start, 0, 100ms);
+  // A burst first (400 kB in 10 ms), then 10 MB/s over 100 ms round trips:
+  // a round trip brings 1 MB.
+  fail_if(widening.head_ending(start + 5ms, 300000, 10), "within the burst");
+  fail_if(widening.head_ending(start + 10ms, 400000, 1900000), "the rate counts from here");
+  fail_if(widening.head_ending(start + 30ms, 600000, 10), "a 20 ms rate is no measure");
+  fail_if(widening.head_ending(start + 60ms, 900000, 1100000), "1.1 MB left: too early");
+  fail_unless_equals_int(widening.width(), 1);
+  fail_unless(widening.head_ending(start + 80ms, 1100000, 900000), "0.9 MB left: now");
+  fail_unless_equals_int(widening.width(), 2);
+  fail_unless_equals_int(widening.probes(), 1);
+  // Once the head is here nothing more opens for it.
+  fail_if(widening.head_done(start + 170ms, 2000000));
+  fail_unless_equals_int(widening.width(), 2);
+  // connections=1: never.
+  Widening one(1);
+  one.first_bytes(start, 0, 100ms);
+  fail_if(one.head_ending(start + 10ms, 100000, 1));
+  fail_if(one.head_ending(start + 100ms, 1000000, 1));
+  fail_unless_equals_int(one.width(), 1);
+}
+GST_END_TEST;
+
 // The moov of a clip with an audio track first and the video second, each
 // with one chunk: where the video's first sample ends.
 GST_START_TEST(test_mp4_first_frame_end) {
@@ -723,6 +757,21 @@ GST_START_TEST(test_mp4_first_frame_end) {
   // One size for every sample; 64-bit chunk offsets.
   const std::string fixed = box("moov", track("vide", 7000, be32(4096) + be32(3), "co64"));
   fail_unless_equals_uint64(grokimagine::mp4::first_frame_end(fixed).value_or(0), 7000 + 4096);
+  // The first frames a decoder needs, as far as the first chunk holds them:
+  // three of the two that are there; with an stsc of 4 per chunk, three.
+  fail_unless_equals_uint64(*grokimagine::mp4::first_frame_end(moov, 3), 1300 + 5000);
+  auto chunked = [&](std::uint32_t per_chunk) {
+    const std::string stsc = full("stsc", be32(1) + be32(1) + be32(per_chunk) + be32(1));
+    const std::string table = box("stbl", full("stsz", be32(0) + be32(5) + be32(100) + be32(20) +
+                                                           be32(30) + be32(40) + be32(50)) +
+                                              stsc + full("stco", be32(1) + be32(2000)));
+    return box("moov",
+               box("trak", box("mdia", full("hdlr", be32(0) + "vide" + std::string(12, '\0')) +
+                                           box("minf", table))));
+  };
+  fail_unless_equals_uint64(*grokimagine::mp4::first_frame_end(chunked(4), 3), 2000 + 150);
+  fail_unless_equals_uint64(*grokimagine::mp4::first_frame_end(chunked(2), 3), 2000 + 120);
+  fail_unless_equals_uint64(*grokimagine::mp4::first_frame_end(chunked(4), 8), 2000 + 190);
   // No video track, a cut table, not a moov: nothing.
   fail_if(grokimagine::mp4::first_frame_end(box("moov", audio)).has_value());
   fail_if(grokimagine::mp4::first_frame_end(moov.substr(0, moov.size() - 4)).has_value());
@@ -805,11 +854,12 @@ static Suite *core_suite() {
   suite_add_tcase(s, pacing);
   tcase_add_test(pacing, test_poll_schedule_follows_xai_progress);
   tcase_add_test(pacing, test_poll_schedule_defaults_and_overrides);
-  tcase_add_test(pacing, test_request_budget_spaces_one_key);
+  tcase_add_test(pacing, test_request_pacer_spaces_one_key);
   tcase_add_test(pacing, test_transient_statuses_and_media_errors);
   TCase *download = tcase_create("download");
   suite_add_tcase(s, download);
   tcase_add_test(download, test_widening_follows_the_link);
+  tcase_add_test(download, test_widening_opens_probes_as_the_head_ends);
   tcase_add_test(download, test_mp4_first_frame_end);
   return s;
 }

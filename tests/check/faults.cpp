@@ -31,12 +31,10 @@ using test::RunResult;
 
 static const char *kPrompt = "Waves against a lighthouse";
 
+// On Segmind, 1 s clips, retries 20 ms apart.
 static GstElement *make_element(const char *factory, const emu::Emulator &emulator) {
-  GstElement *element = gst_element_factory_make(factory, nullptr);
-  gst_util_set_object_arg(G_OBJECT(element), "provider", "segmind");
-  g_object_set(element, "api-url", emulator.api_url().c_str(), "api-key",
-               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
-               "duration", 1, "retry-backoff", 20u, nullptr);
+  GstElement *element = test::make_element(factory, emulator, "segmind", kPrompt);
+  g_object_set(element, "duration", 1, "retry-backoff", 20u, nullptr);
   return element;
 }
 
@@ -510,16 +508,14 @@ static void kill_child_while_downloading(const std::string &description, int sig
   const test::Child started = test::spawn_child_pipeline(description);
   const GPid child = started.pid;
   close(started.out_fd);
-  const gint64 give_up = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-  while (emulator.counters().downloads == 0 && g_get_monotonic_time() < give_up) g_usleep(20000);
+  test::wait_until([&] { return emulator.counters().downloads > 0; }, std::chrono::seconds(30),
+                   "the child's download");
   // Let the first bytes reach the file.
   g_usleep(500000);
-  const bool downloading = emulator.counters().downloads > 0;
   kill(child, sig);
   int status = 0;
   waitpid(child, &status, 0);
   g_spawn_close_pid(child);
-  fail_unless(downloading, "the child never started the download");
   fail_unless(WIFSIGNALED(status) && WTERMSIG(status) == sig, "the child was not killed");
 }
 
@@ -620,13 +616,13 @@ GST_START_TEST(test_queries_race_state_changes) {
         }
       });
     gst_element_set_state(pipeline, GST_STATE_PLAYING);
-    const gint64 give_up = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    gint64 bytes = 0;
     // GstBaseSrc answers -1 until the download knows the size.
-    while (!(gst_element_query_duration(source, GST_FORMAT_BYTES, &bytes) && bytes > 0) &&
-           g_get_monotonic_time() < give_up)
-      g_usleep(1000);
-    fail_unless(bytes > 0, "the size never became known");
+    test::wait_until(
+        [&] {
+          gint64 bytes = 0;
+          return gst_element_query_duration(source, GST_FORMAT_BYTES, &bytes) && bytes > 0;
+        },
+        std::chrono::seconds(20), "the size becoming known");
     g_usleep(g_random_int_range(0, 2000));
     gst_element_set_state(pipeline, GST_STATE_NULL);
     done = true;
@@ -1163,12 +1159,12 @@ GST_START_TEST(test_seek_fetches_where_the_reader_waits) {
   // Once the body is coming (the size is known), jump to 4/5: one
   // connection's open-ended request is cut there, and a part starts there.
   gint64 size = 0;
-  const gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
-  while (size <= 0 || emulator.cdn_ranges().empty()) {
-    fail_unless(g_get_monotonic_time() < deadline, "the download never started");
-    g_usleep(20 * 1000);
-    if (!gst_element_query_duration(pipeline, GST_FORMAT_BYTES, &size)) size = 0;
-  }
+  test::wait_until(
+      [&] {
+        if (!gst_element_query_duration(pipeline, GST_FORMAT_BYTES, &size)) size = 0;
+        return size > 0 && !emulator.cdn_ranges().empty();
+      },
+      std::chrono::seconds(60), "the download's start");
   const gint64 target = size / 5 * 4 + 12345;
   fail_unless(gst_element_seek_simple(pipeline, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, target));
   g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
@@ -1201,12 +1197,8 @@ GST_START_TEST(test_stop_with_parts_in_flight) {
   g_object_set(source, "duration", 2, "location", path.c_str(), "connections", 4u, nullptr);
   GstElement *pipeline = test::pipeline_with_sink(source);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  const gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
-  while (emulator.counters().cdn_peak_paced_bodies < 4) {
-    fail_unless(g_get_monotonic_time() < deadline, "%d parts at once",
-                emulator.counters().cdn_peak_paced_bodies);
-    g_usleep(20 * 1000);
-  }
+  test::wait_until([&] { return emulator.counters().cdn_peak_paced_bodies >= 4; },
+                   std::chrono::seconds(60), "four parts at once");
   const gint64 before = g_get_monotonic_time();
   gst_element_set_state(pipeline, GST_STATE_NULL);
   const gint64 took_ms = (g_get_monotonic_time() - before) / 1000;

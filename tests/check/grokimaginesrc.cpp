@@ -19,13 +19,7 @@ using test::StreamStats;
 static const char *kPrompt = "A dog running on a sunlit beach";
 
 static GstElement *make_element(const char *factory, const emu::Emulator &emulator) {
-  GstElement *element = gst_element_factory_make(factory, "g");
-  fail_unless(element != nullptr, "%s not found", factory);
-  gst_util_set_object_arg(G_OBJECT(element), "provider", "segmind");
-  g_object_set(element, "api-url", emulator.api_url().c_str(), "api-key",
-               emulator.options().api_key.c_str(), "prompt", kPrompt, "poll-interval", 100u,
-               nullptr);
-  return element;
+  return test::make_element(factory, emulator, "segmind", kPrompt, "g");
 }
 
 struct Decoded {
@@ -344,7 +338,9 @@ GST_START_TEST(test_expired_request_while_polling) {
   emu::Emulator emulator(options);
   // Expire the job as soon as it exists.
   std::thread expirer([&] {
-    while (emulator.submits().empty() || emulator.submits()[0].request_id.empty()) g_usleep(10000);
+    test::wait_until(
+        [&] { return !emulator.submits().empty() && !emulator.submits()[0].request_id.empty(); },
+        std::chrono::seconds(30), "the job's submit");
     emulator.expire(emulator.submits()[0].request_id);
   });
   RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
@@ -404,7 +400,6 @@ static void stop_during(emu::Phase phase, bool playing) {
   test::attach_counting_sinks(pipeline, source, &video, &audio);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   // Wait until the job is in the phase under test.
-  const gint64 give_up = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
   auto reached = [&] {
     auto c = emulator.counters();
     switch (phase) {
@@ -419,8 +414,7 @@ static void stop_during(emu::Phase phase, bool playing) {
     }
     return false;
   };
-  while (!reached() && g_get_monotonic_time() < give_up) g_usleep(5000);
-  fail_unless(reached(), "the job never reached the phase");
+  test::wait_until(reached, std::chrono::seconds(20), "the job reaching the phase");
   const gint64 before = g_get_monotonic_time();
   fail_unless_equals_int(gst_element_set_state(pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
   const gint64 took_ms = (g_get_monotonic_time() - before) / 1000;

@@ -61,7 +61,8 @@ GST_START_TEST(test_rerun_after_kill_pays_once) {
   const std::string journal = dir.path("journal");
   const std::string out = dir.path("clip.mp4");
   test::Child first = spawn_job(emulator, journal, out);
-  test::wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  test::wait_until([&] { return emulator.counters().status_polls >= 1; }, std::chrono::seconds(30),
+                   "a poll");
   kill(first.pid, SIGKILL);
   auto [killed_status, killed_printed] = test::finish_child(first);
   fail_unless(WIFSIGNALED(killed_status));

@@ -28,13 +28,7 @@ static emu::Options xai_options() {
 
 static GstElement *make_element(const char *factory, const emu::Emulator &emulator,
                                 const char *provider = "xai") {
-  GstElement *element = gst_element_factory_make(factory, nullptr);
-  fail_unless(element != nullptr, "%s not found", factory);
-  const std::string api_url = emulator.api_url() + (std::string(provider) == "xai" ? "/v1" : "");
-  gst_util_set_object_arg(G_OBJECT(element), "provider", provider);
-  g_object_set(element, "api-url", api_url.c_str(), "api-key", emulator.options().api_key.c_str(),
-               "prompt", kPrompt, "poll-interval", 100u, nullptr);
-  return element;
+  return test::make_element(factory, emulator, provider, kPrompt);
 }
 
 // A red 320x240 H.264 MP4 of `seconds` at 24 fps, with `padding` bytes of a

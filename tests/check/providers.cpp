@@ -25,13 +25,7 @@ static emu::Options profile(emu::Provider provider) {
 // carries its /v1, as https://api.x.ai/v1 does).
 static GstElement *make_element(const char *factory, const char *name,
                                 const emu::Emulator &emulator) {
-  GstElement *element = gst_element_factory_make(factory, nullptr);
-  fail_unless(element != nullptr, "%s not found", factory);
-  const std::string api_url = emulator.api_url() + (std::string(name) == "xai" ? "/v1" : "");
-  gst_util_set_object_arg(G_OBJECT(element), "provider", name);
-  g_object_set(element, "api-url", api_url.c_str(), "api-key", emulator.options().api_key.c_str(),
-               "prompt", kPrompt, "poll-interval", 100u, nullptr);
-  return element;
+  return test::make_element(factory, emulator, name, kPrompt);
 }
 
 struct Decoded {

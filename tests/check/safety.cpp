@@ -41,11 +41,8 @@ static GstElement *make_source(const emu::Emulator &emulator,
 
 // Waits (bounded) until the emulator has received `count` submits.
 static void wait_for_submits(const emu::Emulator &emulator, int count) {
-  const gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-  while (emulator.counters().submits_total < count) {
-    fail_unless(g_get_monotonic_time() < deadline, "the submit never arrived");
-    g_usleep(10000);
-  }
+  test::wait_until([&] { return emulator.counters().submits_total >= count; },
+                   std::chrono::seconds(20), "the submit");
 }
 
 // Pops messages until `type` (or fails after `timeout_s`).

@@ -95,7 +95,8 @@ GST_START_TEST(test_other_machine_follows_a_killed_job) {
   test::TempDir dir;
   test::Child first =
       spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
-  test::wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  test::wait_until([&] { return emulator.counters().status_polls >= 1; }, std::chrono::seconds(30),
+                   "a poll");
   kill(first.pid, SIGKILL);
   test::finish_child(first);
   auto [status, printed] = test::finish_child(
@@ -118,7 +119,8 @@ GST_START_TEST(test_store_lost_mid_run_pays_once) {
   test::TempDir dir;
   test::Child first =
       spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
-  test::wait_for([&] { return emulator.counters().submits_total >= 1; }, "the submit");
+  test::wait_until([&] { return emulator.counters().submits_total >= 1; }, std::chrono::seconds(30),
+                   "the submit");
   postgres.stop();
   auto [status_a, printed_a] = test::finish_child(first);
   fail_unless(WIFEXITED(status_a) && WEXITSTATUS(status_a) == 0, "%s", printed_a.c_str());
@@ -221,7 +223,8 @@ GST_START_TEST(test_stop_while_another_machine_holds_the_job) {
   test::TempDir dir;
   test::Child other =
       spawn_machine(emulator, postgres.conninfo(), dir.path("a"), dir.path("a.mp4"));
-  test::wait_for([&] { return emulator.counters().submits_total >= 1; }, "the other's submit");
+  test::wait_until([&] { return emulator.counters().submits_total >= 1; }, std::chrono::seconds(30),
+                   "the other's submit");
   GstElement *pipeline =
       test::pipeline_with_sink(make_source(emulator, postgres.conninfo(), dir.path("b")));
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
@@ -314,7 +317,8 @@ GST_START_TEST(test_reservation_of_a_killed_job_is_settled) {
          {"XAI_API_KEY", emulator.options().api_key}});
   };
   test::Child first = machine("a");
-  test::wait_for([&] { return emulator.counters().status_polls >= 1; }, "a poll");
+  test::wait_until([&] { return emulator.counters().status_polls >= 1; }, std::chrono::seconds(30),
+                   "a poll");
   kill(first.pid, SIGKILL);
   test::finish_child(first);
   // Reserved at the estimate, not settled.

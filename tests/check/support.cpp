@@ -124,6 +124,17 @@ grokimagine::emulator::Options quick_options() {
   return options;
 }
 
+GstElement *make_element(const char *factory, const grokimagine::emulator::Emulator &emulator,
+                         const char *provider, const char *prompt, const char *name) {
+  GstElement *element = gst_element_factory_make(factory, name);
+  fail_unless(element != nullptr, "%s not found", factory);
+  const std::string api_url = emulator.api_url() + (std::string(provider) == "xai" ? "/v1" : "");
+  gst_util_set_object_arg(G_OBJECT(element), "provider", provider);
+  g_object_set(element, "api-url", api_url.c_str(), "api-key", emulator.options().api_key.c_str(),
+               "prompt", prompt, "poll-interval", 100u, nullptr);
+  return element;
+}
+
 std::string make_png(int width, int height, const char *pattern) {
   g_autofree gchar *path =
       g_build_filename(g_get_tmp_dir(), "grokimagine-test-XXXXXX.png", nullptr);
@@ -222,11 +233,12 @@ void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats
       [](gpointer data, GClosure *) { delete static_cast<SinkTargets *>(data); }, GConnectFlags(0));
 }
 
-void wait_for(const std::function<bool()> &done, const char *what) {
-  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+void wait_until(const std::function<bool()> &done, std::chrono::milliseconds timeout,
+                const char *what) {
+  const gint64 deadline = g_get_monotonic_time() + gint64(timeout.count()) * 1000;
   while (!done()) {
     fail_unless(g_get_monotonic_time() < deadline, "%s never happened", what);
-    g_usleep(20000);
+    g_usleep(10000);
   }
 }
 

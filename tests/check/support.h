@@ -5,6 +5,7 @@
 
 #include <gst/check/gstcheck.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <utility>
@@ -61,6 +62,13 @@ bool contains(const std::string &text, const std::string &part);
 // An emulator whose generation is quick, for the element suites.
 grokimagine::emulator::Options quick_options();
 
+// An element of `factory` (named `name`, or by GStreamer) pointed at
+// `emulator` as `provider` (xAI's base URL carries its /v1, as
+// https://api.x.ai/v1 does), with the emulator's key, `prompt` and a
+// 100 ms poll interval.
+GstElement *make_element(const char *factory, const grokimagine::emulator::Emulator &emulator,
+                         const char *provider, const char *prompt, const char *name = nullptr);
+
 // Writes a real PNG (videotestsrc ! pngenc, of `pattern`) and returns its path.
 std::string make_png(int width, int height, const char *pattern = "smpte");
 
@@ -111,9 +119,11 @@ int run_child_pipeline_if_asked();
     return gst_check_run_suite(name##_suite(), #name, __FILE__); \
   }
 
-// Waits until `done` (checked every 20 ms, for at most 30 s); the test
-// fails naming `what` when it never is.
-void wait_for(const std::function<bool()> &done, const char *what);
+// Waits until `done` (checked every 10 ms: what the tests wait for, the
+// emulator's counters, has no event of its own), for at most `timeout`;
+// the test fails naming `what` when it never is.
+void wait_until(const std::function<bool()> &done, std::chrono::milliseconds timeout,
+                const char *what);
 
 // Runs grokimagine-jobs (GROKIMAGINE_JOBS) with `args`, in a UTF-8 locale:
 // what it printed (out and err), and whether it succeeded.

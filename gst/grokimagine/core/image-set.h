@@ -13,6 +13,15 @@ namespace grokimagine {
 // Largest single image we accept from the network.
 constexpr gsize kMaxImageDownloadBytes = 64 * 1024 * 1024;
 
+// The bytes at `url` (an image, a slate), fetched without the key under the
+// same retry policy as every other request (`timing`): a 5xx, a 429 or a
+// transport error is tried again (a plain GET: repeating it costs
+// nothing), a 404 is an answer. At most `max_bytes`; `what` names it in
+// messages ("image": "the image URL answered HTTP 404").
+Result<std::string> fetch_media(const std::string &url, const JobTiming &timing,
+                                const std::string &log_name, gsize max_bytes, const char *what,
+                                GCancellable *cancellable);
+
 class ImageSet {
  public:
   // As ClipSource::prepare: the settings, and each fallback provider's.
@@ -33,7 +42,6 @@ class ImageSet {
 
  private:
   std::optional<Error> run_on_provider(GCancellable *cancellable, const JobEvents &events);
-  std::optional<Error> fetch(Output &image, GCancellable *cancellable) const;
 
   Generation generation_;
   ProviderSequence providers_;

@@ -50,7 +50,7 @@ Job::Job(const Provider &provider, Endpoint endpoint, JobTiming timing, std::str
     : provider_(provider),
       endpoint_(std::move(endpoint)),
       timing_(timing),
-      budget_(RequestBudget::bucket(provider, endpoint_)),
+      pacing_bucket_(RequestPacer::bucket(provider, endpoint_)),
       shared_schedule_(std::move(shared)),
       log_id_(std::move(log_id)) {}
 
@@ -80,8 +80,8 @@ Result<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
     std::shared_ptr<HttpAnswer> answer = in_flight ? *in_flight : nullptr;
     if (!answer) {
       if (settle_only_) return Error::cancelled();
-      if (!RequestBudget::instance().wait_turn(budget_, provider_.requests_per_second(),
-                                               cancellable, shared_schedule_.get()))
+      if (!RequestPacer::instance().wait_turn(pacing_bucket_, provider_.requests_per_second(),
+                                              cancellable, shared_schedule_.get()))
         return Error::cancelled();
       // Never past the overall deadline, never past the per-request limit.
       timed.timeout_ms = guint(policy.request_timeout().count());
@@ -127,8 +127,8 @@ Result<HttpResponse> Job::send(const HttpRequest &request, Phase phase, GCancell
     const auto decision = policy.after_failure(attempt, response.header("Retry-After"));
     // The limit is the key's: every job of it waits, not only this one.
     if (response.status == 429)
-      RequestBudget::instance().hold_off(budget_, Clock::now() + decision.wait,
-                                         shared_schedule_.get());
+      RequestPacer::instance().hold_off(pacing_bucket_, Clock::now() + decision.wait,
+                                        shared_schedule_.get());
     const std::string why =
         response.status ? "HTTP " + std::to_string(response.status) : response.transport_error;
     switch (decision.verdict) {

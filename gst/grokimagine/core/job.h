@@ -95,7 +95,7 @@ class Job {
   Endpoint endpoint_;
   JobTiming timing_;
   Clock::time_point deadline_;
-  std::string budget_;  // this key's share of the process-wide request budget
+  std::string pacing_bucket_;  // this key's bucket in the process-wide request pacing
   std::shared_ptr<SharedSchedule> shared_schedule_;
   std::string log_id_;
   bool settle_only_ = false;   // send nothing new: only follow the submit in flight

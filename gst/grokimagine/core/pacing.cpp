@@ -27,18 +27,18 @@ milliseconds spacing_of(double requests_per_second) {
 
 }  // namespace
 
-RequestBudget &RequestBudget::instance() {
-  static RequestBudget budget;
+RequestPacer &RequestPacer::instance() {
+  static RequestPacer budget;
   return budget;
 }
 
-std::string RequestBudget::bucket(const Provider &provider, const Endpoint &endpoint) {
+std::string RequestPacer::bucket(const Provider &provider, const Endpoint &endpoint) {
   g_autofree gchar *key_hash =
       g_compute_checksum_for_string(G_CHECKSUM_SHA256, endpoint.api_key.c_str(), -1);
   return std::string(provider.name()) + " " + endpoint.api_url + " " + key_hash;
 }
 
-milliseconds RequestBudget::reserve(const std::string &bucket, double requests_per_second) {
+milliseconds RequestPacer::reserve(const std::string &bucket, double requests_per_second) {
   const auto now = Clock::now();
   std::lock_guard<std::mutex> lock(mutex_);
   auto &next_free = next_free_[bucket];
@@ -48,8 +48,8 @@ milliseconds RequestBudget::reserve(const std::string &bucket, double requests_p
   return duration_cast<milliseconds>(slot - now);
 }
 
-bool RequestBudget::wait_turn(const std::string &bucket, double requests_per_second,
-                              GCancellable *cancellable, SharedSchedule *shared) {
+bool RequestPacer::wait_turn(const std::string &bucket, double requests_per_second,
+                             GCancellable *cancellable, SharedSchedule *shared) {
   std::optional<milliseconds> shared_wait;
   if (shared) {
     auto slot = shared->reserve_slot(bucket, spacing_of(requests_per_second));
@@ -66,8 +66,8 @@ bool RequestBudget::wait_turn(const std::string &bucket, double requests_per_sec
                            : sleep_cancellable(cancellable, wait);
 }
 
-void RequestBudget::hold_off(const std::string &bucket, Clock::time_point until,
-                             SharedSchedule *shared) {
+void RequestPacer::hold_off(const std::string &bucket, Clock::time_point until,
+                            SharedSchedule *shared) {
   if (shared) shared->hold_off(bucket, duration_cast<milliseconds>(until - Clock::now()));
   std::lock_guard<std::mutex> lock(mutex_);
   auto &next_free = next_free_[bucket];

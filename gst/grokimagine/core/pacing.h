@@ -31,15 +31,15 @@ class SharedSchedule {
   virtual void hold_off(const std::string &bucket, std::chrono::milliseconds delay) = 0;
 };
 
-// The process-wide request budget: every API request of every job waits for
+// The process-wide request pacing: every API request of every job waits for
 // its key's next free slot. Media downloads (the CDN) are not budgeted.
 // With a shared schedule the slots are the fleet's; when the store cannot
 // say, this process's own spacing applies.
-class RequestBudget {
+class RequestPacer {
  public:
   using Clock = std::chrono::steady_clock;
 
-  static RequestBudget &instance();
+  static RequestPacer &instance();
 
   // The budget one provider, API host and key share. The key is hashed: the
   // table never holds the secret itself.
@@ -58,7 +58,7 @@ class RequestBudget {
   std::chrono::milliseconds reserve(const std::string &bucket, double requests_per_second);
 
  private:
-  RequestBudget() = default;
+  RequestPacer() = default;
 
   std::mutex mutex_;
   std::map<std::string, Clock::time_point> next_free_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "element-errors.h"
+#include "core/image-set.h"
 #include "core/local-file.h"
 #include "core/request.h"
 #include "grokimaginesrc.h"
@@ -173,30 +174,52 @@ static std::optional<grokimagine::Error> load_slate_clip(ChannelRun &run, const 
   return std::nullopt;
 }
 
-std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate) {
+// A slate as it is given: an http(s) URL is fetched now (once: nothing
+// the channel shows later depends on the network), a local file or a
+// data: URI read. Its bytes, or why not.
+static grokimagine::Result<std::string> read_slate(const ChannelRun &run,
+                                                   const std::string &slate) {
+  if (g_ascii_strncasecmp(slate.c_str(), "http://", 7) == 0 ||
+      g_ascii_strncasecmp(slate.c_str(), "https://", 8) == 0) {
+    auto fetched = grokimagine::fetch_media(slate, run.job.timing, run.job.log_id,
+                                            kMaxSlateClipBytes, "slate", nullptr);
+    if (!fetched.ok())
+      return grokimagine::invalid_setting("Property 'slate': cannot fetch '" + slate +
+                                          "': " + fetched.error().message + ".");
+    return fetched;
+  }
   if (auto path = local_slate_path(slate)) {
     std::string why;
     auto bytes = grokimagine::read_regular_file(*path, kMaxSlateClipBytes,
                                                 grokimagine::Symlinks::Follow, &why);
     if (bytes && g_str_has_prefix(grokimagine::sniff_media_type(*bytes).c_str(), "video/"))
-      return load_slate_clip(run, slate, *bytes);
+      return std::move(*bytes);
   }
+  // An image: checked as `image` is.
   auto image = grokimagine::resolve_image(slate, "slate");
   if (!image.ok()) return image.error();
-  if (image->data.empty())
+  return std::move(image->data);
+}
+
+std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate) {
+  auto bytes = read_slate(run, slate);
+  if (!bytes.ok()) return bytes.error();
+  const std::string type = grokimagine::sniff_media_type(*bytes);
+  if (g_str_has_prefix(type.c_str(), "video/")) return load_slate_clip(run, slate, *bytes);
+  if (!g_str_has_prefix(type.c_str(), "image/"))
     return grokimagine::invalid_setting(
-        "Property 'slate' is '" + slate +
-        "': it takes a local path or a file:// URI of an image or of a short clip, or a data: "
-        "URI of an image (it is read once, at start; a URL could fail while the channel runs).");
+        "Property 'slate' is '" + slate + "': " + (type.empty() ? "its content" : type) +
+        " is neither an image nor a clip. It takes an image (a local path, a file:// URI, an "
+        "http(s) URL or a data: URI) or a clip of at most 10 s (an MP4).");
   // Decoded and scaled once, here, at the output's size.
   g_autoptr(GstCaps) raw = run.format.video_caps();
   gst_structure_remove_field(gst_caps_get_structure(raw, 0), "framerate");  // an image has none
   std::string why;
-  run.slate = decode_still(image->data, image->mime_type, raw, nullptr, &why);
+  run.slate = decode_still(*bytes, type, raw, nullptr, &why);
   if (!run.slate)
-    return grokimagine::invalid_setting("Property 'slate': cannot decode '" + slate + "' (" +
-                                        image->mime_type + "): " + why + ".");
-  GST_INFO_OBJECT(run.element, "slate: %s (%s) at %dx%d", slate.c_str(), image->mime_type.c_str(),
+    return grokimagine::invalid_setting("Property 'slate': cannot decode '" + slate + "' (" + type +
+                                        "): " + why + ".");
+  GST_INFO_OBJECT(run.element, "slate: %s (%s) at %dx%d", slate.c_str(), type.c_str(),
                   run.format.width, run.format.height);
   return std::nullopt;
 }
@@ -647,7 +670,7 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
                                id.empty() ? nullptr : id.c_str(), "running-time", G_TYPE_UINT64,
                                timeline_running_time(run, start), "duration", G_TYPE_UINT64,
                                duration, "replay", G_TYPE_BOOLEAN, replay, "spent-usd",
-                               G_TYPE_DOUBLE, run.job_state.spent_usd(), nullptr));
+                               G_TYPE_DOUBLE, run.job_settings.spent_usd(), nullptr));
   }
   auto failed = [&](GstMessage *error, const std::string &request_id) {
     return slate ? slate_failed(run, error) : handle_clip_error(run, clip, error, request_id);
@@ -711,7 +734,7 @@ static bool play_clip(ChannelRun &run, ChannelClip &clip, bool replay, bool live
 // The channel's budget is reached: no more jobs. What is generated still
 // plays; then the channel ends, or (live) goes on with filler or loop.
 static void post_budget_reached(ChannelRun &run, double committed_usd) {
-  const double budget = run.job_state.settings().budget_usd;
+  const double budget = run.job_settings.settings().budget_usd;
   GST_INFO_OBJECT(run.element, "budget of $%.2f reached ($%.2f spent or committed): no more jobs",
                   budget, committed_usd);
   post_element_message(
@@ -727,7 +750,7 @@ static void note_job_facts(ChannelRun &run) {
     if (!clip.facts()) return;  // a replay
     const ClipJobFacts::News news = clip.facts()->take_news();
     if (news.paid_before) run.plan.clip_paid_before(clip.index());
-    if (news.cost) run.job_state.add_spent_usd(*news.cost);
+    if (news.cost) run.job_settings.add_spent_usd(*news.cost);
     if (news.cost && news.cost_reported) run.plan.clip_cost(clip.index(), *news.cost);
     if (news.downloaded) run.plan.clip_whole(clip.index());
   };
@@ -757,7 +780,7 @@ static void note_previews(ChannelRun &run, std::vector<PreviewNews> *news) {
     if (!preview->news()) continue;
     const ChannelPreview::Result &result = *preview->result();
     run.plan.preview_cost(index, result.cost_usd);
-    if (result.cost_usd > 0) run.job_state.add_spent_usd(result.cost_usd);
+    if (result.cost_usd > 0) run.job_settings.add_spent_usd(result.cost_usd);
     news->push_back({index, run.plan.schedule().clip(index).prompt, result.request_id,
                      result.still ? "" : result.error, result.cost_usd});
   }
@@ -779,7 +802,7 @@ static void post_preview_news(ChannelRun &run, const std::vector<PreviewNews> &n
         gst_structure_new("grokimagine-preview", "clip", G_TYPE_INT, preview.clip, "prompt",
                           G_TYPE_STRING, preview.prompt.c_str(), "request-id", G_TYPE_STRING,
                           preview.request_id.c_str(), "cost-usd", G_TYPE_DOUBLE, preview.cost_usd,
-                          "spent-usd", G_TYPE_DOUBLE, run.job_state.spent_usd(), nullptr));
+                          "spent-usd", G_TYPE_DOUBLE, run.job_settings.spent_usd(), nullptr));
   }
 }
 

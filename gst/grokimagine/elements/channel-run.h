@@ -72,7 +72,7 @@ struct ChannelRun {
   // The channel, which owns this run, its clips' bins and its appsrcs.
   GstElement *element;
   GstElement *video_src, *audio_src;
-  GrokImagineJobState &job_state;  // the channel's spent-usd
+  GrokImagineJobSettings &job_settings;  // the channel's spent-usd
   // What the streaming task waits on; its lock guards the plan, `playing`
   // and `clock_wait`.
   std::shared_ptr<ChannelEvents> events;
@@ -117,12 +117,12 @@ struct ChannelRun {
   ExtensionInputLimits extension_limits{};
   std::map<int, ExtensionInputTask> preparing;  // clips whose input is being written
 
-  ChannelRun(GstElement *channel, GstElement *video, GstElement *audio, GrokImagineJobState &job,
+  ChannelRun(GstElement *channel, GstElement *video, GstElement *audio, GrokImagineJobSettings &job,
              std::shared_ptr<ChannelEvents> channel_events, const grokimagine::ChannelRules &rules)
       : element(channel),
         video_src(video),
         audio_src(audio),
-        job_state(job),
+        job_settings(job),
         events(std::move(channel_events)),
         plan(rules) {
     gst_segment_init(&text_segment, GST_FORMAT_TIME);
@@ -159,10 +159,11 @@ struct ChannelRun {
 // stop, an error that ends it).
 bool channel_run_step(ChannelRun &run);
 
-// filler=slate: reads `slate` (checked as `image` is, local only): an image
-// becomes a frame of the output's format, letter-boxed; a short clip is
-// copied into clips_dir, to loop. An error naming the property when it is
-// neither. Once, at start (clips_dir made).
+// filler=slate: reads `slate` (a local file, a data: URI of an image, or
+// an http(s) URL fetched now): an image becomes a frame of the output's
+// format, letter-boxed; a short clip is copied into clips_dir, to loop. An
+// error naming the property when it is neither. Once, at start (clips_dir
+// made).
 std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate);
 
 // The request id of a clip's job, once it has one. Under the events lock.

@@ -32,8 +32,8 @@ std::optional<grokimagine::Error> check_channel_settings(const ChannelSettings &
         std::to_string(settings.fps_d) + ": above 0 and at most " + std::to_string(kMaxFps) + ".");
   if (settings.filler == ChannelFiller::Slate && settings.slate.empty())
     return grokimagine::invalid_setting(
-        "Property 'filler' is slate, but 'slate' is not set: give it an image (a local path, a "
-        "file:// URI or a data: URI) or a clip of at most 10 s (a local MP4).");
+        "Property 'filler' is slate, but 'slate' is not set: give it an image or a clip of at "
+        "most 10 s (an MP4), as a local path, a file:// URI or an http(s) URL.");
   return grokimagine::Download::check_connections(settings.connections);
 }
 

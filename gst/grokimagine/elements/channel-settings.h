@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What the user set on a grokimaginechannel itself (the job defaults live
-// in its GrokImagineJobState), its checks before any job, and the GTypes
+// in its GrokImagineJobSettings), its checks before any job, and the GTypes
 // its properties take.
 #pragma once
 

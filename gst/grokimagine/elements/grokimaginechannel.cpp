@@ -67,7 +67,7 @@ static guint channel_signals[N_SIGNALS];
 namespace {
 
 struct Private {
-  GrokImagineJobState job{grokimagine::MediaKind::Video};
+  GrokImagineJobSettings job{grokimagine::MediaKind::Video};
   std::mutex settings_lock;
   ChannelSettings settings;
 
@@ -328,7 +328,7 @@ static void gst_grok_imagine_channel_get_property(GObject *object, guint prop_id
   auto *self = GST_GROK_IMAGINE_CHANNEL(object);
   Private &p = *self->priv;
   if (prop_id < GROK_IMAGINE_N_JOB_PROPERTIES) {
-    p.job.get_property(prop_id, value);
+    p.job.get_property(object, prop_id, value, pspec);
     return;
   }
   std::lock_guard<std::mutex> lock(p.settings_lock);
@@ -626,10 +626,10 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
   g_object_class_install_property(
       gobject_class, PROP_SLATE,
       g_param_spec_string("slate", "Slate",
-                          "The operator's card for filler=slate: an image (a local path, a "
-                          "file:// URI or a data: URI) or a clip of at most 10 s (a local MP4, "
-                          "looped without its sound), read once at start and letter-boxed to "
-                          "the output",
+                          "The operator's card for filler=slate: an image or a clip of at most "
+                          "10 s (an MP4, looped without its sound), as a local path, a file:// "
+                          "URI, an http(s) URL or (an image) a data: URI; read once at start and "
+                          "letter-boxed to the output",
                           nullptr, rw));
   g_object_class_install_property(
       gobject_class, PROP_WIDTH,
@@ -671,7 +671,7 @@ static void gst_grok_imagine_channel_class_init(GstGrokImagineChannelClass *klas
   gst_type_mark_as_plugin_api(grok_imagine_channel_continuity_get_type(), GstPluginAPIFlags(0));
   grok_imagine_register_prompt_list_value();
 
-  element_class->change_state = gst_grok_imagine_channel_change_state;
+  element_class->change_state = GST_DEBUG_FUNCPTR(gst_grok_imagine_channel_change_state);
   for (GstStaticPadTemplate *templ : {&video_template, &audio_template, &text_template})
     gst_element_class_add_static_pad_template(element_class, templ);
   gst_element_class_set_static_metadata(

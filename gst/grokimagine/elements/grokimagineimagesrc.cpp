@@ -28,7 +28,7 @@ GST_DEBUG_CATEGORY_STATIC(grok_imagine_image_src_debug);
 namespace {
 
 struct Private {
-  GrokImagineJobState job{grokimagine::MediaKind::Image};
+  GrokImagineJobSettings job{grokimagine::MediaKind::Image};
 
   // Streaming thread only.
   grokimagine::ImageSet images;
@@ -66,8 +66,8 @@ static void gst_grok_imagine_image_src_set_property(GObject *object, guint prop_
 }
 
 static void gst_grok_imagine_image_src_get_property(GObject *object, guint prop_id, GValue *value,
-                                                    GParamSpec *) {
-  GST_GROK_IMAGINE_IMAGE_SRC(object)->priv->job.get_property(prop_id, value);
+                                                    GParamSpec *pspec) {
+  GST_GROK_IMAGINE_IMAGE_SRC(object)->priv->job.get_property(object, prop_id, value, pspec);
 }
 
 // Checks the settings and prepares the job; nothing is sent. False once
@@ -175,12 +175,12 @@ static void gst_grok_imagine_image_src_class_init(GstGrokImagineImageSrcClass *k
       "multifilesink location=img-%d.png",
       "gst-grokimagine developers");
 
-  element_class->send_event = gst_grok_imagine_image_src_send_event;
-  element_class->change_state = gst_grok_imagine_image_src_change_state;
-  basesrc_class->stop = gst_grok_imagine_image_src_stop;
-  basesrc_class->unlock = gst_grok_imagine_image_src_unlock;
-  basesrc_class->unlock_stop = gst_grok_imagine_image_src_unlock_stop;
-  pushsrc_class->create = gst_grok_imagine_image_src_create;
+  element_class->send_event = GST_DEBUG_FUNCPTR(gst_grok_imagine_image_src_send_event);
+  element_class->change_state = GST_DEBUG_FUNCPTR(gst_grok_imagine_image_src_change_state);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR(gst_grok_imagine_image_src_stop);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR(gst_grok_imagine_image_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR(gst_grok_imagine_image_src_unlock_stop);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR(gst_grok_imagine_image_src_create);
 
   GST_DEBUG_CATEGORY_INIT(grok_imagine_image_src_debug, "grokimagineimagesrc", 0,
                           "Grok Imagine image source");

@@ -44,7 +44,7 @@ constexpr guint kBlockSize = 64 * 1024;
 enum { PROP_CONNECTIONS = GROK_IMAGINE_N_JOB_PROPERTIES };
 
 struct Private {
-  GrokImagineJobState job{grokimagine::MediaKind::Video};
+  GrokImagineJobSettings job{grokimagine::MediaKind::Video};
 
   // Streaming thread only; also stop(), and gst_grok_imagine_src_deliver()
   // under delivery_lock once the download is complete.
@@ -103,13 +103,13 @@ static void gst_grok_imagine_src_set_property(GObject *object, guint prop_id, co
 }
 
 static void gst_grok_imagine_src_get_property(GObject *object, guint prop_id, GValue *value,
-                                              GParamSpec *) {
+                                              GParamSpec *pspec) {
   Private &p = *GST_GROK_IMAGINE_SRC(object)->priv;
   if (prop_id == PROP_CONNECTIONS) {
     g_value_set_uint(value, p.connections);
     return;
   }
-  p.job.get_property(prop_id, value);
+  p.job.get_property(object, prop_id, value, pspec);
 }
 
 void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id) {
@@ -426,15 +426,15 @@ static void gst_grok_imagine_src_class_init(GstGrokImagineSrcClass *klass) {
       "duration=6 URIs (job properties as parameters; the key comes from the environment)",
       "gst-grokimagine developers");
 
-  element_class->send_event = gst_grok_imagine_src_send_event;
-  element_class->change_state = gst_grok_imagine_src_change_state;
-  basesrc_class->stop = gst_grok_imagine_src_stop;
-  basesrc_class->unlock = gst_grok_imagine_src_unlock;
-  basesrc_class->unlock_stop = gst_grok_imagine_src_unlock_stop;
-  basesrc_class->is_seekable = gst_grok_imagine_src_is_seekable;
-  basesrc_class->get_size = gst_grok_imagine_src_get_size;
-  basesrc_class->query = gst_grok_imagine_src_query;
-  basesrc_class->create = gst_grok_imagine_src_create;
+  element_class->send_event = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_send_event);
+  element_class->change_state = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_change_state);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_stop);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_unlock_stop);
+  basesrc_class->is_seekable = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_is_seekable);
+  basesrc_class->get_size = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_get_size);
+  basesrc_class->query = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_query);
+  basesrc_class->create = GST_DEBUG_FUNCPTR(gst_grok_imagine_src_create);
 
   GST_DEBUG_CATEGORY_INIT(grok_imagine_src_debug, "grokimaginesrc", 0, "Grok Imagine video source");
 }

@@ -275,7 +275,7 @@ static void gst_grok_imagine_video_src_class_init(GstGrokImagineVideoSrcClass *k
           "Decode to raw video and audio; false gives the parsed H.264 and AAC "
           "for remuxing without re-encoding",
           TRUE, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
-  element_class->change_state = gst_grok_imagine_video_src_change_state;
+  element_class->change_state = GST_DEBUG_FUNCPTR(gst_grok_imagine_video_src_change_state);
 
   for (auto [templ, caps] : {std::pair{&video_template, "video/x-raw(ANY); video/x-h264"},
                              std::pair{&audio_template, "audio/x-raw(ANY); audio/mpeg"}}) {

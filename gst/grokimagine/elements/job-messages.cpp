@@ -25,7 +25,7 @@ static void post_job_message(GstElement *element, const grokimagine::Generation 
 }
 
 GstFlowReturn grok_imagine_run_job(
-    GstElement *element, grokimagine::Generation &generation, GrokImagineJobState &job,
+    GstElement *element, grokimagine::Generation &generation, GrokImagineJobSettings &job,
     const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run,
     const GrokImagineJobObserver &observer) {
   const gint64 started_us = g_get_monotonic_time();
@@ -141,7 +141,7 @@ bool grok_imagine_check_linked(GstBaseSrc *source, const grokimagine::Generation
 }
 
 // The events of a run that only learns the id of a submit already sent.
-static grokimagine::JobEvents settling_events(GstElement *element, GrokImagineJobState &job) {
+static grokimagine::JobEvents settling_events(GstElement *element, GrokImagineJobSettings &job) {
   grokimagine::JobEvents events;
   events.submitted = [element, &job](const std::string &id) {
     job.remember_request_id(id);
@@ -157,14 +157,14 @@ static grokimagine::JobEvents settling_events(GstElement *element, GrokImagineJo
 }
 
 void grok_imagine_settle_on_eos(GstElement *element, grokimagine::Generation &generation,
-                                GrokImagineJobState &job) {
+                                GrokImagineJobSettings &job) {
   if (!job.eos_requested() || !generation.submit_in_flight()) return;
   GST_INFO_OBJECT(element, "EOS while the submit is in flight: waiting for its answer");
   generation.settle_submit(nullptr, settling_events(element, job));
 }
 
 void grok_imagine_settle_on_stop(GstElement *element, grokimagine::Generation &generation,
-                                 GrokImagineJobState &job) {
+                                 GrokImagineJobSettings &job) {
   if (!generation.submit_in_flight()) return;
   // Stopping must not wait for the provider; read its answer if it came.
   g_autoptr(GCancellable) now = g_cancellable_new();

@@ -34,7 +34,7 @@ struct GrokImagineJobObserver {
 // spent-usd. GST_FLOW_OK, GST_FLOW_FLUSHING when cancelled, or
 // GST_FLOW_ERROR once the error is posted.
 GstFlowReturn grok_imagine_run_job(
-    GstElement *element, grokimagine::Generation &generation, GrokImagineJobState &job,
+    GstElement *element, grokimagine::Generation &generation, GrokImagineJobSettings &job,
     const std::function<std::optional<grokimagine::Error>(const grokimagine::JobEvents &)> &run,
     const GrokImagineJobObserver &observer = {});
 
@@ -51,9 +51,9 @@ bool grok_imagine_check_linked(GstBaseSrc *source, const grokimagine::Generation
 // After a run was cancelled: when the stream is ending (EOS) and a submit is
 // out, waits for its answer (bounded by request-timeout) and posts its id.
 void grok_imagine_settle_on_eos(GstElement *element, grokimagine::Generation &generation,
-                                GrokImagineJobState &job);
+                                GrokImagineJobSettings &job);
 
 // In stop(): reads the answer to a submit in flight if it has come (never
 // waits), and otherwise warns that the job may have been accepted.
 void grok_imagine_settle_on_stop(GstElement *element, grokimagine::Generation &generation,
-                                 GrokImagineJobState &job);
+                                 GrokImagineJobSettings &job);

@@ -416,8 +416,34 @@ static std::string string_or_empty(const GValue *value) {
   return text ? text : "";
 }
 
+// Whether a property describes the job (what is generated), as opposed to
+// how it is run: changing one makes another job.
+bool grok_imagine_describes_job(guint prop_id) {
+  switch (prop_id) {
+    case GROK_IMAGINE_PROP_PROVIDER:
+    case GROK_IMAGINE_PROP_MODEL:
+    case GROK_IMAGINE_PROP_PROMPT:
+    case GROK_IMAGINE_PROP_IMAGE:
+    case GROK_IMAGINE_PROP_RESOLUTION:
+    case GROK_IMAGINE_PROP_ASPECT_RATIO:
+    case GROK_IMAGINE_PROP_DURATION:
+    case GROK_IMAGINE_PROP_REFERENCE_IMAGES:
+    case GROK_IMAGINE_PROP_OPERATION:
+    case GROK_IMAGINE_PROP_VIDEO:
+    case GROK_IMAGINE_PROP_OUTPUT:
+    case GROK_IMAGINE_PROP_KEYFRAMES:
+    case GROK_IMAGINE_PROP_REFERENCE_AUDIOS:
+    case GROK_IMAGINE_PROP_GENERATE_AUDIO:
+    case GROK_IMAGINE_PROP_N:
+    case GROK_IMAGINE_PROP_OUTPUT_FORMAT:
+    case GROK_IMAGINE_PROP_MODE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *value) {
-  bool defines_job = true;
   switch (prop_id) {
     case GROK_IMAGINE_PROP_PROVIDER: {
       gint index = g_value_get_enum(value);
@@ -429,11 +455,9 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       break;
     case GROK_IMAGINE_PROP_API_URL:
       s.api_url = string_or_empty(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_API_KEY:
       s.api_key = string_or_empty(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_PROMPT:
       s.request.prompt = string_or_empty(value);
@@ -449,81 +473,62 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       break;
     case GROK_IMAGINE_PROP_POLL_INTERVAL:
       s.timing.poll_interval = std::chrono::milliseconds(g_value_get_uint(value));
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_TIMEOUT:
       s.timing.timeout = std::chrono::seconds(g_value_get_uint(value));
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_REQUEST_ID:
       s.request_id = string_or_empty(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_REQUEST_TIMEOUT:
       s.timing.request_timeout = std::chrono::seconds(g_value_get_uint(value));
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_RETRIES:
       s.timing.max_attempts = int(g_value_get_uint(value)) + 1;
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_RETRY_BACKOFF:
       s.timing.retry_backoff = std::chrono::milliseconds(g_value_get_uint(value));
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_ALLOW_INSECURE_HTTP:
       s.allow_insecure_http = g_value_get_boolean(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_MAX_SIZE:
       s.max_size = g_value_get_uint64(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_JOURNAL:
       s.journal = g_value_get_string(value) ? std::optional<std::string>(g_value_get_string(value))
                                             : std::nullopt;
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_STORE:
       s.store = g_value_get_string(value) ? std::optional<std::string>(g_value_get_string(value))
                                           : std::nullopt;
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_REUSE:
       s.reuse = grokimagine::Reuse(g_value_get_enum(value));
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_BUDGET_SCOPE:
       s.budget_scope = g_value_get_string(value) ? g_value_get_string(value) : "";
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_BUDGET:
       s.budget_usd = g_value_get_double(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_FALLBACK_PROVIDERS:
       s.fallback_providers = strings_of_array(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_FAILOVER_COOLDOWN:
       s.failover_cooldown = std::chrono::seconds(g_value_get_uint(value));
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_FALLBACK_ADAPT:
       s.fallback_adapt = g_value_get_boolean(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_ON_MODERATION:
       s.fallback_on_moderation = g_value_get_enum(value) == 1;
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_PRICES:
       s.prices = string_or_empty(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_CACHE_SIZE:
       s.cache_size = g_value_get_uint64(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_DURATION:
       s.request.duration = g_value_get_int(value);
@@ -533,7 +538,6 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
       break;
     case GROK_IMAGINE_PROP_LOCATION:
       s.location = string_or_empty(value);
-      defines_job = false;
       break;
     case GROK_IMAGINE_PROP_OPERATION:
       s.request.operation = grokimagine::Operation(g_value_get_enum(value));
@@ -568,11 +572,13 @@ bool grok_imagine_set_job_property(JobSettings &s, guint prop_id, const GValue *
     case GROK_IMAGINE_PROP_MODE:
       s.request.mode = string_or_empty(value);
       break;
+    default:
+      return false;
   }
-  return defines_job;
+  return true;
 }
 
-void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *value) {
+bool grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *value) {
   auto set_string = [value](const std::string &text) {
     g_value_set_string(value, text.empty() ? nullptr : text.c_str());
   };
@@ -697,11 +703,14 @@ void grok_imagine_get_job_property(const JobSettings &s, guint prop_id, GValue *
     case GROK_IMAGINE_PROP_MODE:
       set_string(s.request.mode);
       break;
+    default:
+      return false;
   }
+  return true;
 }
 
-void GrokImagineJobState::set_property(GstElement *element, guint prop_id, const GValue *value,
-                                       GParamSpec *pspec) {
+void GrokImagineJobSettings::set_property(GstElement *element, guint prop_id, const GValue *value,
+                                          GParamSpec *pspec) {
   GST_OBJECT_LOCK(element);
   const GstState state = GST_STATE(element);
   GST_OBJECT_UNLOCK(element);
@@ -715,10 +724,13 @@ void GrokImagineJobState::set_property(GstElement *element, guint prop_id, const
     return;
   }
   std::lock_guard<std::mutex> lock(lock_);
-  const bool defines_job = grok_imagine_set_job_property(settings_, prop_id, value);
+  if (!grok_imagine_set_job_property(settings_, prop_id, value)) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(element, prop_id, pspec);
+    return;
+  }
   if (prop_id == GROK_IMAGINE_PROP_REQUEST_ID) {
     request_id_learned_ = false;
-  } else if (defines_job && request_id_learned_) {
+  } else if (grok_imagine_describes_job(prop_id) && request_id_learned_) {
     // A new job description is a new job: forget the id of the one this
     // element ran. An id the user set wins whatever the order of properties.
     settings_.request_id.clear();

@@ -86,30 +86,35 @@ enum GrokImagineJobScope {
 void grok_imagine_install_job_properties(GObjectClass *klass, grokimagine::MediaKind kind,
                                          GrokImagineJobScope scope = GROK_IMAGINE_ONE_JOB);
 
-// Store and read a property of the job. True when the property describes
-// the job (prompt, image, duration, ...), as opposed to how it is run.
+// Store and read a property of the job; false for a property that is not
+// one of the job's.
 bool grok_imagine_set_job_property(grokimagine::JobSettings &settings, guint prop_id,
                                    const GValue *value);
-void grok_imagine_get_job_property(const grokimagine::JobSettings &settings, guint prop_id,
+bool grok_imagine_get_job_property(const grokimagine::JobSettings &settings, guint prop_id,
                                    GValue *value);
+// Whether the property describes the job (prompt, image, duration, ...), as
+// opposed to how it is run: changing it makes another job.
+bool grok_imagine_describes_job(guint prop_id);
 
-// What every job element keeps across threads: its settings (properties,
-// the request id once known) and the cancellable its unlock() fires.
-class GrokImagineJobState {
+// A job element's settings (its properties, the request id once known),
+// kept across threads, with the little that goes with them: what its jobs
+// have cost (spent-usd, against `budget`) and the cancellable its unlock()
+// fires.
+class GrokImagineJobSettings {
  public:
-  explicit GrokImagineJobState(grokimagine::MediaKind kind)
+  explicit GrokImagineJobSettings(grokimagine::MediaKind kind)
       : settings_(grok_imagine_default_settings(kind)) {}
 
   // Job properties change only in NULL or READY (GST_PARAM_MUTABLE_READY):
   // a running job would not follow them, and its messages and tags would
   // report a prompt that is not the job's. Refused with a warning.
   void set_property(GstElement *element, guint prop_id, const GValue *value, GParamSpec *pspec);
-  void get_property(guint prop_id, GValue *value) {
+  void get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) {
     std::lock_guard<std::mutex> lock(lock_);
     if (prop_id == GROK_IMAGINE_PROP_SPENT_USD)
       g_value_set_double(value, spent_usd_);
-    else
-      grok_imagine_get_job_property(settings_, prop_id, value);
+    else if (!grok_imagine_get_job_property(settings_, prop_id, value))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
   // What this element's jobs have cost (US dollars), against `budget`.
   double spent_usd() {
