@@ -96,7 +96,8 @@ if grep -Eq "$unhandled" "$probe_log"; then
 fi
 
 # Not the examples (they run other programs: gst-launch, python) nor the
-# emulator's self-check (test infrastructure, with its own timing checks).
+# emulator's own suites (emulator-*: test infrastructure, with their own
+# timing checks).
 status=0
 meson test -C build --setup valgrind --print-errorlogs core providers grokimaginesrc native safety journal faults ||
   status=$?
