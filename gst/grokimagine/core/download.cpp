@@ -74,6 +74,8 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   std::optional<std::pair<std::uint64_t, std::uint64_t>> moov_region;
   std::optional<std::uint64_t> first_frame_end;
   bool head_here = false;
+  // Where a reader waited before a part could be placed (reader_waits).
+  std::optional<std::uint64_t> early_reader;
   bool first_bytes_seen = false;
   Widening widening{1};             // set with `connections`
   std::vector<int> probes;          // the fetches on trial while widening
@@ -742,6 +744,10 @@ void Download::State::read_layout() {
     }
   }
   fill();
+  if (early_reader) {
+    const std::uint64_t offset = *std::exchange(early_reader, std::nullopt);
+    if (progress.available_from(offset) == 0) reader_waits(offset);
+  }
 }
 
 // Whether the first frame's bytes are here: the moov, and the clip up to
@@ -886,7 +892,15 @@ bool Download::State::split_at(std::uint64_t at) {
 }
 
 void Download::State::reader_waits(std::uint64_t offset) {
-  if (done || !ranged || !size || !layout_known || offset >= *size) return;
+  if (done) return;
+  // Too early to place a part (the first answer or the layout is not
+  // here): kept for when the layout is known, or a seek made at once
+  // would wait for everything before it.
+  if (!ranged || !size || !layout_known) {
+    early_reader = offset;
+    return;
+  }
+  if (offset >= *size) return;
   // A part claims the rest of the clip, or half of it: a seek far ahead of
   // it cuts it there, so that the reader does not wait for everything before.
   if (claimed.covers(offset, offset + 1) && !split_at(offset)) return;
