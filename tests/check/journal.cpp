@@ -358,6 +358,20 @@ GST_START_TEST(test_cost_on_the_bus_and_spent) {
   fail_unless(G_APPROX_VALUE(estimate, 0.07, 1e-9), "%f", estimate);
   assert_equals_string(estimate_source.c_str(), "estimate");
 
+  // The synchronous preview is paid by the submit whose answer is the
+  // clip: it is spent too (it was not, so a budget never ran out).
+  const std::string png = test::make_png(48, 27);
+  fail_unless(g_file_set_contents(prices.c_str(), "segmind grok-imagine-video-1.5-preview * 0.10\n",
+                                  -1, nullptr));
+  element = make_source(segmind, "");
+  g_object_set(element, "prices", prices.c_str(), "model", "grok-imagine-video-1.5-preview",
+               "image", png.c_str(), "duration", 2, nullptr);
+  spent = 0;
+  auto [preview_cost, preview_source] = observed_cost(element, &spent);
+  fail_unless(G_APPROX_VALUE(preview_cost, 0.20, 1e-9), "%f", preview_cost);
+  fail_unless(G_APPROX_VALUE(spent, 0.20, 1e-9), "spent-usd %f after a $0.20 preview", spent);
+  g_unlink(png.c_str());
+
   fail_unless(
       g_file_set_contents(prices.c_str(), "segmind grok-imagine-video 480p lots\n", -1, nullptr));
   element = make_source(segmind, "");

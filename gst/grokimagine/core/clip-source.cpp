@@ -115,6 +115,7 @@ std::optional<Error> ClipSource::run_on_provider(GCancellable *cancellable,
     take(Download::start(Download::media_get(url, settings.log_id), settings.location,
                          settings.max_size, RetryPolicy(settings.timing), connections_));
   }
+  if (generation_.answers_with_media() && download_) generation_.synchronous_submit_answered();
   if (!download_) {
     if (generation_.answers_with_media()) generation_.synchronous_submit_finished(&failure);
     return with_request_id(failure, generation_.request_id());

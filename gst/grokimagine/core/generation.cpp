@@ -216,6 +216,7 @@ std::optional<double> Generation::cost(std::string *source) const {
 }
 
 std::optional<Error> Generation::before_submit(GCancellable *cancellable, const JobEvents &events) {
+  submitted_this_run_ = false;
   if (claimed_ || !request_id_.empty() || submit_in_flight_) return std::nullopt;
   // Long enough for another pipeline's submit (its request timeout) to answer.
   const guint wait_ms = guint(settings_.timing.request_timeout.count()) * 1000 + 5000;
@@ -247,6 +248,11 @@ std::optional<Error> Generation::before_submit(GCancellable *cancellable, const 
   }
   if (events.submitting) events.submitting();
   return std::nullopt;
+}
+
+void Generation::synchronous_submit_answered() {
+  submitted_this_run_ = true;
+  if (estimate_) record_.set_cost(*estimate_, "estimate");
 }
 
 void Generation::synchronous_submit_finished(const Error *error) {
@@ -387,6 +393,8 @@ std::optional<Error> Generation::settle_submit(GCancellable *cancellable, const 
 JobEvents Generation::remembering_id(const JobEvents &events) {
   JobEvents tracked = events;
   tracked.submitted = [this, submitted = events.submitted](const std::string &id) {
+    // No id yet: the id is the answer to a submit this generation sent.
+    if (request_id_.empty()) submitted_this_run_ = true;
     request_id_ = id;
     // Until (unless) the provider reports what it cost: what grokimagine-jobs shows.
     if (estimate_) record_.set_cost(*estimate_, "estimate");

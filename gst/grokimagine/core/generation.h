@@ -85,6 +85,9 @@ class Generation {
   // says how that ended: null when the clip arrived whole, else why not
   // (the journal keeps an unanswered one, which may have been billed).
   std::optional<Error> before_submit(GCancellable *cancellable, const JobEvents &events);
+  // The synchronous job's POST was answered with the clip: this run pays
+  // for it (submitted_this_run).
+  void synchronous_submit_answered();
   void synchronous_submit_finished(const Error *error);
   HttpRequest submit_request() const {
     return provider_->submit_request(settings_.request, inputs_, endpoint());
@@ -110,6 +113,11 @@ class Generation {
   double input_seconds() const { return inputs_.video.duration_s; }
   // File ids this job uploaded and has not deleted yet.
   const std::vector<std::string> &uploaded_files() const { return uploaded_; }
+
+  // The last run() (settle_submit(), a synchronous submit) sent the submit that made this
+  // job: the job it pays for. Not one it resumed (request-id, the journal,
+  // an earlier run cut short), replayed from the cache or failed over from.
+  bool submitted_this_run() const { return submitted_this_run_; }
 
   const Provider &provider() const { return *provider_; }
   const JobSettings &settings() const { return settings_; }
@@ -137,6 +145,7 @@ class Generation {
   // The fleet's request schedule, when a store keeps the journal.
   std::shared_ptr<SharedSchedule> shared_schedule_;
   bool claimed_ = false;  // the journal was asked before this job's submit
+  bool submitted_this_run_ = false;
   std::vector<std::string> uploaded_;
   std::optional<double> result_seconds_;  // the finished video's length, from its status
 };

@@ -105,13 +105,7 @@ ChannelPreview::ChannelPreview(std::shared_ptr<ChannelEvents> events,
     g_autoptr(GstCaps) still_caps = caps;
     Result result;
     grokimagine::ImageSet images;
-    bool resuming = false, paid_here = false;
-    grokimagine::JobEvents job_events;
-    job_events.resumed = [&](const std::string &) { resuming = true; };
-    job_events.submitted = [&](const std::string &) { paid_here = !resuming; };
-    job_events.failed_over = [&](const grokimagine::JobEvents::Failover &) {
-      resuming = paid_here = false;
-    };
+    const grokimagine::JobEvents job_events;
     std::optional<grokimagine::Error> error = images.prepare(settings);
     if (!error) error = images.run(cancellable.get(), job_events);
     grokimagine::Generation &generation = images.generation();
@@ -123,7 +117,7 @@ ChannelPreview::ChannelPreview(std::shared_ptr<ChannelEvents> events,
       generation.settle_submit(now, job_events);
     }
     result.request_id = generation.request_id();
-    if (paid_here) result.cost_usd = generation.cost().value_or(0);
+    if (generation.submitted_this_run()) result.cost_usd = generation.cost().value_or(0);
     if (error) {
       result.error = error->message;
     } else {

@@ -35,10 +35,6 @@ GstFlowReturn grok_imagine_run_job(
                              generation.request_id().empty()
                                  ? std::string("Starting a job on ") + generation.provider().name()
                                  : "Resuming job " + generation.request_id());
-  // Only a job this run submitted is spent by this element: not one it
-  // resumes (request-id, the journal, a run cut short before).
-  bool resuming = !generation.request_id().empty();
-  bool paid_here = false;
   generation.set_spent_usd(job.spent_usd());
   grokimagine::JobEvents events;
   events.submitting = [&] {
@@ -47,7 +43,6 @@ GstFlowReturn grok_imagine_run_job(
         std::string("Submitting the job to ") + generation.provider().name());
   };
   events.resumed = [&](const std::string &id) {
-    resuming = true;
     GST_INFO_OBJECT(element, "the journal has this job: following %s", id.c_str());
     post_job_message(element, generation, started_us, "RESUMED", -1);
     if (observer.paid_before) observer.paid_before(id);
@@ -67,19 +62,16 @@ GstFlowReturn grok_imagine_run_job(
   };
   events.submitted = [&](const std::string &id) {
     GST_INFO_OBJECT(element, "job %s", id.c_str());
-    paid_here = !resuming;
     job.remember_request_id(id);
     g_object_notify(G_OBJECT(element), "request-id");
     post_job_message(element, generation, started_us, "SUBMITTED", -1);
-    if (paid_here && observer.submitted) observer.submitted(id);
-    grok_imagine_post_progress(
-        element, GST_PROGRESS_TYPE_CONTINUE,
-        "Job " + id + (resuming ? " resumed" : " submitted") + ", generating");
+    if (generation.submitted_this_run() && observer.submitted) observer.submitted(id);
+    grok_imagine_post_progress(element, GST_PROGRESS_TYPE_CONTINUE,
+                               "Job " + id +
+                                   (generation.submitted_this_run() ? " submitted" : " resumed") +
+                                   ", generating");
   };
-  // A failed attempt was not paid here: the next provider's job is.
   events.failed_over = [&](const grokimagine::JobEvents::Failover &failover) {
-    resuming = false;
-    paid_here = false;
     GST_INFO_OBJECT(element, "failover from %s to %s: %s", failover.from.c_str(),
                     failover.to.c_str(), failover.reason.c_str());
     gst_element_post_message(
@@ -102,7 +94,8 @@ GstFlowReturn grok_imagine_run_job(
   };
   auto error = run(events);
   std::string cost_source;
-  if (paid_here) {
+  // Only a job this run submitted is spent by this element.
+  if (generation.submitted_this_run()) {
     if (auto cost = generation.cost(&cost_source)) {
       job.add_spent_usd(*cost);
       if (observer.cost) observer.cost(*cost, cost_source == "provider");
