@@ -16,16 +16,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (std::uint64_t claimed :
        {std::uint64_t(size), std::uint64_t(size) * 4, std::uint64_t(size) / 2})
     mp4::find_layout(bytes, claimed, 4096);
-  std::string why;
-  if (auto moov = mp4::read_moov(mp4::read_from(bytes), size, &why)) {
+  if (auto moov = mp4::read_moov(mp4::read_from(bytes), size); moov.ok()) {
     mp4::first_frame_end(moov->bytes);
-    mp4::movie_duration(moov->bytes, &why);
+    mp4::movie_duration(moov->bytes);
     mp4::clear_times(moov->bytes);
   }
   // The bytes as a moov box themselves.
   std::string moov = bytes;
   mp4::first_frame_end(moov);
-  mp4::movie_duration(moov, &why);
+  mp4::movie_duration(moov);
   mp4::clear_times(moov);
   mp4::find_box(mp4::read_from(bytes, 100), 100, 100 + std::uint64_t(size) * 2, "moov");
   return 0;

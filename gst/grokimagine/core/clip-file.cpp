@@ -112,29 +112,30 @@ std::optional<Error> ClipFile::create(const std::string &keep, const char *log_i
 
 std::optional<Error> ClipFile::open_existing(const std::string &path, std::uint64_t *size) {
   // In the journal's clip cache: a link or a FIFO there is not a clip.
-  std::string why;
-  fd_ = open_regular_file(path, Symlinks::Refuse, &why);
+  auto opened = open_regular_file(path, Symlinks::Refuse);
+  if (!opened.ok())
+    return Error::io("cannot open the cached clip '" + path + "': " + opened.error().message);
+  fd_ = *opened;
   struct stat info;
-  if (fd_ < 0 || fstat(fd_, &info) != 0)
-    return Error::io("cannot open the cached clip '" + path + "': " + why);
+  if (fstat(fd_, &info) != 0)
+    return Error::io("cannot open the cached clip '" + path + "': " + g_strerror(errno));
   *size = std::uint64_t(info.st_size);
   return std::nullopt;
 }
 
-bool ClipFile::write(std::uint64_t offset, const void *data, std::size_t size, std::string *why) {
+std::optional<Error> ClipFile::write(std::uint64_t offset, const void *data, std::size_t size) {
   const auto *bytes = static_cast<const char *>(data);
   while (size > 0) {
     ssize_t written = pwrite(fd_, bytes, size, off_t(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
-      *why = std::string("cannot write the video file: ") + g_strerror(errno);
-      return false;
+      return Error::io(std::string("cannot write the video file: ") + g_strerror(errno));
     }
     bytes += written;
     size -= std::size_t(written);
     offset += std::uint64_t(written);
   }
-  return true;
+  return std::nullopt;
 }
 
 std::int64_t ClipFile::read(std::uint64_t offset, void *dest, std::size_t size) const {

@@ -34,8 +34,8 @@ class ClipFile {
   // A complete clip already on disk (the journal's cache), read-only.
   std::optional<Error> open_existing(const std::string &path, std::uint64_t *size);
 
-  // Any thread. Errors are described in *why.
-  bool write(std::uint64_t offset, const void *data, std::size_t size, std::string *why);
+  // Any thread.
+  std::optional<Error> write(std::uint64_t offset, const void *data, std::size_t size);
   std::int64_t read(std::uint64_t offset, void *dest, std::size_t size) const;
 
   // The complete file takes its name at keep_path, replacing what was there

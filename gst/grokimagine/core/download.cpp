@@ -712,9 +712,8 @@ bool Download::State::store(std::uint64_t offset, const guint8 *bytes, gsize len
       return false;
     }
   }
-  std::string why;
-  if (!file.write(offset, bytes, length, &why)) {
-    fail(ErrorKind::Io, why, 0);
+  if (auto error = file.write(offset, bytes, length)) {
+    fail(ErrorKind::Io, error->message, 0);
     return false;
   }
   progress.add(offset, length);

@@ -324,10 +324,10 @@ std::optional<Error> Generation::resolve_remote_inputs(Job &job, GCancellable *c
   };
   if (video.upload && video.upload->file_id.empty()) {
     // The video is not kept in memory: read again for the upload.
-    std::string why;
-    auto read = read_regular_file(video.upload->path, kMaxVideoBytes, Symlinks::Follow, &why);
-    if (!read)
-      return invalid_setting("Property 'video': cannot read '" + video.upload->path + "': " + why);
+    auto read = read_regular_file(video.upload->path, kMaxVideoBytes, Symlinks::Follow);
+    if (!read.ok())
+      return invalid_setting("Property 'video': cannot read '" + video.upload->path +
+                             "': " + read.error().message);
     std::string bytes = std::move(*read);
     g_autofree gchar *digest = g_compute_checksum_for_data(
         G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(bytes.data()), bytes.size());

@@ -134,10 +134,9 @@ namespace {
 
 // An entry is a few hundred bytes: anything else under its name (a FIFO,
 // a link, a huge file) is not one.
-std::optional<std::string> read_entry_file(const std::string &path) {
+Result<std::string> read_entry_file(const std::string &path) {
   constexpr std::uint64_t kMaxEntryBytes = 1024 * 1024;
-  std::string why;
-  return read_regular_file(path, kMaxEntryBytes, Symlinks::Refuse, &why);
+  return read_regular_file(path, kMaxEntryBytes, Symlinks::Refuse);
 }
 
 }  // namespace
@@ -250,7 +249,7 @@ Result<std::optional<JournalEntry>> Journal::read(const std::string &fingerprint
   if (!is_fingerprint(fingerprint)) return std::optional<JournalEntry>();
   if (store_) return store_->read(fingerprint);
   auto text = read_entry_file(entry_path(fingerprint));
-  return text ? journal_entry_from_json(*text) : std::nullopt;
+  return text.ok() ? journal_entry_from_json(*text) : std::nullopt;
 }
 
 std::optional<Error> Journal::write(JournalEntry entry, const ScopedBudget *budget) const {
@@ -357,7 +356,7 @@ Result<std::vector<JournalEntry>> Journal::list() const {
   if (!untrusted(history, Symlinks::Refuse)) {
     for (const std::string &name : history_files(history, {})) {
       auto text = read_entry_file(history + G_DIR_SEPARATOR_S + name);
-      auto entry = text ? journal_entry_from_json(*text) : std::nullopt;
+      auto entry = text.ok() ? journal_entry_from_json(*text) : std::nullopt;
       if (!entry || name.compare(0, entry->fingerprint.size(), entry->fingerprint) != 0) continue;
       entry->archived = true;
       entries.push_back(std::move(*entry));

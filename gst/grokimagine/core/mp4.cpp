@@ -161,67 +161,42 @@ ReadAt read_from(const std::string &bytes, std::uint64_t offset) {
   };
 }
 
-std::optional<Moov> read_moov(const ReadAt &read, std::uint64_t file_size, std::string *why,
-                              std::uint64_t max_bytes) {
+Result<Moov> read_moov(const ReadAt &read, std::uint64_t file_size, std::uint64_t max_bytes) {
   const auto span = find_box(read, 0, file_size, "moov");
-  if (!span) {
-    *why = "it is not an MP4 (no moov box)";
-    return std::nullopt;
-  }
-  if (span->end > file_size) {
-    *why = "its moov box is cut short";
-    return std::nullopt;
-  }
-  if (span->end - span->begin > max_bytes) {
-    *why = "its moov box is larger than " + std::to_string(max_bytes >> 20) + " MiB";
-    return std::nullopt;
-  }
+  if (!span) return Error::io("it is not an MP4 (no moov box)");
+  if (span->end > file_size) return Error::io("its moov box is cut short");
+  if (span->end - span->begin > max_bytes)
+    return Error::io("its moov box is larger than " + std::to_string(max_bytes >> 20) + " MiB");
   Moov moov{*span, std::string(span->end - span->begin, '\0')};
-  if (read(span->begin, moov.bytes.data(), moov.bytes.size()) != std::int64_t(moov.bytes.size())) {
-    *why = "its moov box cannot be read";
-    return std::nullopt;
-  }
+  if (read(span->begin, moov.bytes.data(), moov.bytes.size()) != std::int64_t(moov.bytes.size()))
+    return Error::io("its moov box cannot be read");
   return moov;
 }
 
-std::optional<Moov> read_moov(int fd, std::string *why) {
+Result<Moov> read_moov(int fd) {
   struct stat info;
-  if (fstat(fd, &info) != 0) {
-    *why = g_strerror(errno);
-    return std::nullopt;
-  }
+  if (fstat(fd, &info) != 0) return Error::io(g_strerror(errno));
   return read_moov(
       [fd](std::uint64_t offset, void *dest, std::size_t size) {
         return std::int64_t(pread(fd, dest, size, off_t(offset)));
       },
-      std::uint64_t(info.st_size), why);
+      std::uint64_t(info.st_size));
 }
 
-std::optional<double> movie_duration(const std::string &moov, std::string *why) {
+Result<double> movie_duration(const std::string &moov) {
   const std::vector<Box> top = children(moov, 0, moov.size());
-  if (top.size() != 1 || top[0].type != "moov") {
-    *why = "its moov box is cut short";
-    return std::nullopt;
-  }
+  if (top.size() != 1 || top[0].type != "moov") return Error::io("its moov box is cut short");
   const auto header = child(moov, top[0], "mvhd");
-  if (!header) {
-    *why = "its moov box has no mvhd";
-    return std::nullopt;
-  }
+  if (!header) return Error::io("its moov box has no mvhd");
   // Version and flags, two times, the timescale, the duration: 32 bits
   // each (version 0), or 64 for the times and the duration (version 1).
   const std::size_t length = header->end - header->payload;
   const bool wide = length >= 1 && moov[header->payload] == 1;
-  if (length < (wide ? 32u : 20u)) {
-    *why = "its mvhd box is cut short";
-    return std::nullopt;
-  }
+  if (length < (wide ? 32u : 20u)) return Error::io("its mvhd box is cut short");
   const std::uint64_t timescale = be(moov, header->payload + (wide ? 20 : 12), 4);
   const std::uint64_t duration = be(moov, header->payload + (wide ? 24 : 16), wide ? 8 : 4);
-  if (timescale == 0 || duration == 0 || duration == 0xffffffff || duration == UINT64_MAX) {
-    *why = "its header gives no duration (a fragmented MP4?)";
-    return std::nullopt;
-  }
+  if (timescale == 0 || duration == 0 || duration == 0xffffffff || duration == UINT64_MAX)
+    return Error::io("its header gives no duration (a fragmented MP4?)");
   return double(duration) / double(timescale);
 }
 

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "error.h"
+
 namespace grokimagine::mp4 {
 
 // Where the moov is, read from the first bytes of a clip of `size` bytes.
@@ -42,21 +44,22 @@ std::optional<BoxSpan> find_box(const ReadAt &read, std::uint64_t offset, std::u
 // `bytes` as a ReadAt, as if they began at file offset `offset`.
 ReadAt read_from(const std::string &bytes, std::uint64_t offset = 0);
 
-// A file's moov box: where it is, and its bytes. Nothing, with `why`, when
-// there is none, it is cut short, or larger than `max_bytes`.
+// A file's moov box: where it is, and its bytes. An error (Io: why, in a
+// few plain words) when there is none, it is cut short, or larger than
+// `max_bytes`.
 struct Moov {
   BoxSpan span;
   std::string bytes;
 };
-std::optional<Moov> read_moov(const ReadAt &read, std::uint64_t file_size, std::string *why,
-                              std::uint64_t max_bytes = 64 << 20);
+Result<Moov> read_moov(const ReadAt &read, std::uint64_t file_size,
+                       std::uint64_t max_bytes = 64 << 20);
 // The same from an open file.
-std::optional<Moov> read_moov(int fd, std::string *why);
+Result<Moov> read_moov(int fd);
 
 // How long the movie plays, in seconds, from a moov box's mvhd (`moov`:
-// the box's bytes, header included); nothing with `why` when it cannot
+// the box's bytes, header included); an error saying why when it cannot
 // tell (a fragmented MP4 gives no duration there).
-std::optional<double> movie_duration(const std::string &moov, std::string *why);
+Result<double> movie_duration(const std::string &moov);
 
 // Zeroes the creation and modification times of the mvhd, tkhd and mdhd
 // boxes in a moov box's bytes (header included): two encodes of the same

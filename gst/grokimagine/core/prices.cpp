@@ -32,10 +32,10 @@ Result<PriceTable> PriceTable::load(const std::string &path) {
   if (path.empty()) return table;
   // A price file is a few lines; a bound keeps a mistaken path cheap.
   constexpr std::uint64_t kMaxBytes = 1024 * 1024;
-  std::string why;
-  auto contents = read_regular_file(path, kMaxBytes, Symlinks::Follow, &why);
-  if (!contents)
-    return invalid_setting("Property 'prices': cannot read '" + path + "': " + why + ".");
+  auto contents = read_regular_file(path, kMaxBytes, Symlinks::Follow);
+  if (!contents.ok())
+    return invalid_setting("Property 'prices': cannot read '" + path +
+                           "': " + contents.error().message + ".");
   if (auto failure = table.add_lines(*contents, path)) return *failure;
   return table;
 }

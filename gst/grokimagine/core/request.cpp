@@ -100,9 +100,8 @@ Result<ImageInput> read_local_file(const std::string &path, const char *property
                            (kind.mime_prefix == kImageFile.mime_prefix ? ", a data: URI" : "") +
                            ", a local path or a file:// URI of a readable " + kind.noun + ".");
   };
-  std::string why;
-  auto contents = read_regular_file(path, std::uint64_t(kind.max_bytes), Symlinks::Follow, &why);
-  if (!contents) return fail(why);
+  auto contents = read_regular_file(path, std::uint64_t(kind.max_bytes), Symlinks::Follow);
+  if (!contents.ok()) return fail(contents.error().message);
   const std::size_t length = contents->size();
   if (length == 0) return fail("the file is empty");
   std::string bytes = std::move(*contents);
@@ -207,11 +206,10 @@ Result<VideoInput> resolve_video(const std::string &video) {
   if (!path.ok()) return path.error();
   auto file = read_local_file(*path, "video", kVideoFile);
   if (!file.ok()) return file.error();
-  std::string why;
-  auto seconds = mp4_duration(*path, &why);
-  if (!seconds)
-    return invalid_setting("Property 'video': cannot tell how long '" + *path + "' is: " + why +
-                           ". It takes an MP4 file.");
+  auto seconds = mp4_duration(*path);
+  if (!seconds.ok())
+    return invalid_setting("Property 'video': cannot tell how long '" + *path +
+                           "' is: " + seconds.error().message + ". It takes an MP4 file.");
   input.duration_s = *seconds;
   if (file->upload)
     input.upload = file->upload;
@@ -249,12 +247,13 @@ std::optional<Keyframe> parse_keyframe(const std::string &entry, std::string *wh
   return Keyframe{seconds, entry.substr(colon + 1)};
 }
 
-std::optional<double> mp4_duration(const std::string &path, std::string *why) {
-  const int fd = open_regular_file(path, Symlinks::Follow, why);
-  if (fd < 0) return std::nullopt;
-  auto moov = mp4::read_moov(fd, why);
-  close(fd);
-  return moov ? mp4::movie_duration(moov->bytes, why) : std::nullopt;
+Result<double> mp4_duration(const std::string &path) {
+  const auto fd = open_regular_file(path, Symlinks::Follow);
+  if (!fd.ok()) return fd.error();
+  auto moov = mp4::read_moov(*fd);
+  close(*fd);
+  if (!moov.ok()) return moov.error();
+  return mp4::movie_duration(moov->bytes);
 }
 
 Result<Inputs> resolve_inputs(const Request &request) {

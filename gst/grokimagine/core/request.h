@@ -115,7 +115,7 @@ Result<Inputs> resolve_inputs(const Request &request);
 
 // The duration in seconds of an MP4 / QuickTime file, from its moov/mvhd
 // box (read box by box, bounded); nullopt with `why` when it cannot tell.
-std::optional<double> mp4_duration(const std::string &path, std::string *why);
+Result<double> mp4_duration(const std::string &path);
 
 // One `keyframes` entry, "TIME:IMAGE" (seconds, then the image as `image`
 // takes it: "4.5:https://host/a.png"); nullopt with `why` when malformed.

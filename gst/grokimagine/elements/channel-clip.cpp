@@ -249,11 +249,10 @@ grokimagine::GObjectPtr<GstElement> demux_pipeline(const std::string &path,
 std::optional<grokimagine::Error> clear_mp4_times(const std::string &path) {
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return grokimagine::Error::io(g_strerror(errno));
-  std::string why;
-  auto moov = grokimagine::mp4::read_moov(fd, &why);
+  auto moov = grokimagine::mp4::read_moov(fd);
   std::optional<grokimagine::Error> error;
-  if (!moov) {
-    error = grokimagine::Error::io(why);
+  if (!moov.ok()) {
+    error = moov.error();
   } else {
     grokimagine::mp4::clear_times(moov->bytes);
     if (pwrite(fd, moov->bytes.data(), moov->bytes.size(), off_t(moov->span.begin)) !=

@@ -156,17 +156,16 @@ static std::optional<std::string> local_slate_path(const std::string &slate) {
 static std::optional<grokimagine::Error> load_slate_clip(ChannelRun &run, const std::string &slate,
                                                          const std::string &bytes) {
   const std::string path = run.clips_dir + "/slate.mp4";
-  std::string why;
   if (!g_file_set_contents(path.c_str(), bytes.data(), gssize(bytes.size()), nullptr))
     return grokimagine::invalid_setting("Property 'slate': cannot copy '" + slate + "' into " +
                                         run.clips_dir + ".");
-  const auto seconds = grokimagine::mp4_duration(path, &why);
-  if (!seconds || *seconds > kMaxSlateClipSeconds) {
-    g_autofree gchar *length = g_strdup_printf("%.1f", seconds.value_or(0));
+  const auto seconds = grokimagine::mp4_duration(path);
+  if (!seconds.ok() || *seconds > kMaxSlateClipSeconds) {
+    g_autofree gchar *length = g_strdup_printf("%.1f", seconds.ok() ? *seconds : 0);
     return grokimagine::invalid_setting(
         "Property 'slate' is '" + slate + "': " +
-        (seconds ? std::string("a ") + length + " s clip"
-                 : "its length cannot be read (" + why + ")") +
+        (seconds.ok() ? std::string("a ") + length + " s clip"
+                      : "its length cannot be read (" + seconds.error().message + ")") +
         "; a slate clip is an MP4 of at most 10 s (it plays whole each time it covers a wait).");
   }
   run.slate_clip = path;
@@ -175,8 +174,9 @@ static std::optional<grokimagine::Error> load_slate_clip(ChannelRun &run, const 
 }
 
 // A slate as it is given: an http(s) URL is fetched now (once: nothing
-// the channel shows later depends on the network), a local file or a
-// data: URI read. Its bytes, or why not.
+// the channel shows later depends on the network), a local file read
+// (once: load_slate tells an image from a clip by its bytes), a data: URI
+// decoded. Its bytes, or why not.
 static grokimagine::Result<std::string> read_slate(const ChannelRun &run,
                                                    const std::string &slate) {
   if (g_ascii_strncasecmp(slate.c_str(), "http://", 7) == 0 ||
@@ -189,13 +189,14 @@ static grokimagine::Result<std::string> read_slate(const ChannelRun &run,
     return fetched;
   }
   if (auto path = local_slate_path(slate)) {
-    std::string why;
-    auto bytes = grokimagine::read_regular_file(*path, kMaxSlateClipBytes,
-                                                grokimagine::Symlinks::Follow, &why);
-    if (bytes && g_str_has_prefix(grokimagine::sniff_media_type(*bytes).c_str(), "video/"))
-      return std::move(*bytes);
+    auto bytes =
+        grokimagine::read_regular_file(*path, kMaxSlateClipBytes, grokimagine::Symlinks::Follow);
+    if (!bytes.ok())
+      return grokimagine::invalid_setting("Property 'slate': cannot read '" + slate +
+                                          "': " + bytes.error().message + ".");
+    return bytes;
   }
-  // An image: checked as `image` is.
+  // A data: URI (or a scheme it refuses), checked as `image` is.
   auto image = grokimagine::resolve_image(slate, "slate");
   if (!image.ok()) return image.error();
   return std::move(image->data);
