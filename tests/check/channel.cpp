@@ -970,6 +970,37 @@ GST_START_TEST(test_slate_covers_the_wait) {
 }
 GST_END_TEST;
 
+// A slate at a URL that takes the request and never answers: the fetch
+// runs in the streaming task, so the state change returns at once and a
+// stop cuts it (it was made during READY -> PAUSED, which nothing could
+// cut: PLAYING took request-timeout x retries). Nothing is submitted.
+GST_START_TEST(test_stop_cuts_the_slate_fetch) {
+  emu::Emulator emulator(test::quick_options());
+  g_autoptr(GSocket) silent =
+      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new(loopback, 0);
+  fail_unless(g_socket_bind(silent, any_port, TRUE, nullptr) && g_socket_listen(silent, nullptr));
+  g_autoptr(GSocketAddress) bound = g_socket_get_local_address(silent, nullptr);
+  const guint port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+  GstElement *pipeline = gst_pipeline_new(nullptr);
+  Seen seen;
+  GstElement *channel = make_live_channel(emulator, pipeline, &seen, "<\"Never\">", "slate");
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/card.png";
+  g_object_set(channel, "slate", url.c_str(), "request-timeout", 60u, nullptr);
+  const gint64 before = g_get_monotonic_time();
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  // The fetch is out: its connection waits to be accepted.
+  test::wait_until([&] { return g_socket_condition_check(silent, G_IO_IN) != 0; },
+                   std::chrono::seconds(20), "the slate's request");
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  const gint64 took_ms = (g_get_monotonic_time() - before) / 1000;
+  gst_object_unref(pipeline);
+  fail_unless(took_ms < 15000, "PLAYING then NULL took %" G_GINT64_FORMAT " ms", took_ms);
+  fail_unless_equals_int(emulator.counters().submits_total, 0);
+}
+GST_END_TEST;
+
 // filler=preview: while the clip generates (2.5 s), a still of its prompt
 // from the image model (0.2 s) covers the wait, panning: frames that are
 // not black, and not all the same, before the clip; the still is a paid
@@ -1749,6 +1780,7 @@ static Suite *channel_suite() {
   tcase_add_test(element, test_moderated_clip_is_skipped_with_its_message);
   tcase_add_test(element, test_slate_covers_the_wait);
   tcase_add_test(element, test_slate_clip_loops);
+  tcase_add_test(element, test_stop_cuts_the_slate_fetch);
   tcase_add_test(element, test_preview_covers_the_wait);
   tcase_add_test(element, test_live_filler_covers_slow_generation);
   tcase_add_test(element, test_live_filler_loop_replays_what_played);

@@ -182,7 +182,8 @@ static grokimagine::Result<std::string> read_slate(const ChannelRun &run,
   if (g_ascii_strncasecmp(slate.c_str(), "http://", 7) == 0 ||
       g_ascii_strncasecmp(slate.c_str(), "https://", 8) == 0) {
     auto fetched = grokimagine::fetch_media(slate, run.job.timing, run.job.log_id,
-                                            kMaxSlateClipBytes, "slate", nullptr);
+                                            kMaxSlateClipBytes, "slate", run.stopped.get());
+    if (!fetched.ok() && fetched.error().kind == grokimagine::ErrorKind::Cancelled) return fetched;
     if (!fetched.ok())
       return grokimagine::invalid_setting("Property 'slate': cannot fetch '" + slate +
                                           "': " + fetched.error().message + ".");
@@ -202,7 +203,14 @@ static grokimagine::Result<std::string> read_slate(const ChannelRun &run,
   return std::move(image->data);
 }
 
-std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate) {
+// filler=slate: reads `slate` (a local file, a data: URI of an image, or
+// an http(s) URL fetched now): an image becomes a frame of the output's
+// format, letter-boxed; a short clip is copied into clips_dir, to loop. An
+// error naming the property when it is neither. Once, by the streaming
+// task's first step, before any job: a stop cuts the fetch and the decode,
+// which a state change could not.
+static std::optional<grokimagine::Error> load_slate(ChannelRun &run) {
+  const std::string &slate = run.slate_source;
   auto bytes = read_slate(run, slate);
   if (!bytes.ok()) return bytes.error();
   const std::string type = grokimagine::sniff_media_type(*bytes);
@@ -216,7 +224,8 @@ std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string 
   g_autoptr(GstCaps) raw = run.format.video_caps();
   gst_structure_remove_field(gst_caps_get_structure(raw, 0), "framerate");  // an image has none
   std::string why;
-  run.slate = decode_still(*bytes, type, raw, nullptr, &why);
+  run.slate = decode_still(*bytes, type, raw, run.stopped.get(), &why);
+  if (g_cancellable_is_cancelled(run.stopped.get())) return grokimagine::Error::cancelled();
   if (!run.slate)
     return grokimagine::invalid_setting("Property 'slate': cannot decode '" + slate + "' (" + type +
                                         "): " + why + ".");
@@ -955,6 +964,14 @@ bool channel_run_step(ChannelRun &run) {
     if (run.events->stopping) return false;
     // What changes from here on wakes a wait below.
     run.changes_seen = run.events->changes;
+  }
+  if (run.plan.rules().filler == ChannelFiller::Slate && !run.slate_tried) {
+    run.slate_tried = true;
+    if (auto error = load_slate(run)) {
+      if (error->kind != grokimagine::ErrorKind::Cancelled)
+        GROK_IMAGINE_POST_ERROR(run.element, *error);
+      return false;
+    }
   }
   const bool live = run.plan.rules().live;
   retire(run, nullptr);

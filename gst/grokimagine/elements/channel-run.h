@@ -24,6 +24,7 @@
 #include "core/channel-timeline.h"
 #include "core/download.h"
 #include "core/generation.h"
+#include "core/gobject-ptr.h"
 #include "job-properties.h"
 
 // continuity=extend: the job of a clip that extends `video` (the end of the
@@ -76,6 +77,10 @@ struct ChannelRun {
   // What the streaming task waits on; its lock guards the plan, `playing`
   // and `clock_wait`.
   std::shared_ptr<ChannelEvents> events;
+  // Cancelled by a stop: cuts what the streaming task waits for outside the
+  // events (the slate's fetch and decode).
+  grokimagine::GObjectPtr<GCancellable> stopped =
+      grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
   bool pipeline_playing = false;    // in PLAYING: live pacing follows the clock
   GstClockID clock_wait = nullptr;  // a live wait in progress: a stop or a pause unschedules it
   std::uint64_t changes_seen = 0;   // the streaming task's: what it has looked at
@@ -98,9 +103,11 @@ struct ChannelRun {
   grokimagine::ChannelTimeline timeline{24, 1, ChannelFormat::kRate};
   GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
   GstBuffer *last_frame = nullptr;               // for filler=hold
-  GstBuffer *slate = nullptr;                    // filler=slate: the image, as a frame
-  std::string slate_clip;                        // ... or the clip, copied into clips_dir
-  std::unique_ptr<ChannelClip> slate_next;       // the slate clip, ready for the next wait
+  std::string slate_source;    // filler=slate: what `slate` names, loaded by the first step
+  bool slate_tried = false;    // load_slate ran
+  GstBuffer *slate = nullptr;  // filler=slate: the image, as a frame
+  std::string slate_clip;      // ... or the clip, copied into clips_dir
+  std::unique_ptr<ChannelClip> slate_next;  // the slate clip, ready for the next wait
   // filler=preview: the stills of clips being generated (kept until their
   // clip played and their job is over).
   std::map<int, std::unique_ptr<ChannelPreview>> previews;
@@ -158,13 +165,6 @@ struct ChannelRun {
 // One step of the streaming task; false once the channel is over (EOS, a
 // stop, an error that ends it).
 bool channel_run_step(ChannelRun &run);
-
-// filler=slate: reads `slate` (a local file, a data: URI of an image, or
-// an http(s) URL fetched now): an image becomes a frame of the output's
-// format, letter-boxed; a short clip is copied into clips_dir, to loop. An
-// error naming the property when it is neither. Once, at start (clips_dir
-// made).
-std::optional<grokimagine::Error> load_slate(ChannelRun &run, const std::string &slate);
 
 // The request id of a clip's job, once it has one. Under the events lock.
 std::string clip_request_id(const ChannelClip &clip);

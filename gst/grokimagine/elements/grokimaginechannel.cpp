@@ -436,11 +436,7 @@ static bool start_channel(GstGrokImagineChannel *self) {
     return false;
   }
   run->clips_dir = dir;
-  if (settings.filler == ChannelFiller::Slate)
-    if (auto error = load_slate(*run, settings.slate)) {
-      GROK_IMAGINE_POST_ERROR(GST_ELEMENT(self), *error);
-      return false;
-    }
+  run->slate_source = settings.slate;
   g_autoptr(GstCaps) video_caps = run->format.video_caps();
   g_autoptr(GstCaps) audio_caps = run->format.audio_caps();
   // The latency a live channel reports: a frame, plus room for a clip's
@@ -474,6 +470,7 @@ static void stop_streaming(GstGrokImagineChannel *self) {
   Private &p = *self->priv;
   std::unique_lock<std::mutex> lock(p.events->lock);
   p.events->stopping = true;
+  if (p.run) g_cancellable_cancel(p.run->stopped.get());
   if (p.run && p.run->clock_wait) gst_clock_id_unschedule(p.run->clock_wait);
   p.events->changed(lock);
 }
