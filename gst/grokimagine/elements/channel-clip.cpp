@@ -14,6 +14,7 @@
 #include "core/channel-schedule.h"
 #include "core/mp4.h"
 #include "pad-media.h"
+#include "side-pipeline.h"
 #include "stream-cut.h"
 
 void ClipJobFacts::submitted(const std::string &request_id) {
@@ -191,28 +192,10 @@ namespace {
 // Runs `pipeline` to EOS: an error text if it fails, is stopped or takes
 // more than `limit`. Leaves it in NULL.
 std::optional<std::string> run_to_eos(GstElement *pipeline, GstClockTime limit,
-                                      const std::function<bool()> &stopping) {
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  std::optional<std::string> error =
-      "it took longer than " + std::to_string(limit / GST_SECOND) + " s";
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    error = "the pipeline did not start";
-  const gint64 deadline = g_get_monotonic_time() + gint64(limit / GST_USECOND);
-  // Short waits: a stop (the channel going to NULL) is heard at once.
-  while (error && !stopping() && g_get_monotonic_time() < deadline) {
-    g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
-        bus, 50 * GST_MSECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-    if (!message) continue;
-    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
-      error.reset();
-    } else {
-      g_autoptr(GError) gerror = nullptr;
-      gst_message_parse_error(message, &gerror, nullptr);
-      error = gerror->message;
-      break;
-    }
-  }
-  if (error && stopping()) error = "stopped";
+                                      GCancellable *cancellable) {
+  std::optional<std::string> error = "the pipeline did not start";
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+    error = grok_imagine_wait_for_eos(pipeline, limit, cancellable);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   return error;
 }
@@ -267,7 +250,7 @@ grokimagine::Result<GstClockTime> write_extension_input(const std::string &sourc
                                                         GstClockTime played_from,
                                                         const ExtensionInputLimits &limits,
                                                         const std::string &dest,
-                                                        const std::function<bool()> &stopping) {
+                                                        GCancellable *cancellable) {
   using grokimagine::Error;
   // Demuxing only (no decoding): a 15 s clip takes milliseconds.
   constexpr GstClockTime kLimit = 30 * GST_SECOND;
@@ -307,7 +290,7 @@ grokimagine::Result<GstClockTime> write_extension_input(const std::string &sourc
   };
   auto scanner = demux_pipeline(source, &scan_stream);
   if (!scanner) return Error::io("qtdemux is not installed");
-  if (auto error = run_to_eos(scanner.get(), kLimit, stopping))
+  if (auto error = run_to_eos(scanner.get(), kLimit, cancellable))
     return Error::io("reading it: " + *error);
   scanner = {};
   std::sort(scan.keyframes.begin(), scan.keyframes.end());
@@ -353,7 +336,7 @@ grokimagine::Result<GstClockTime> write_extension_input(const std::string &sourc
   gst_bin_add(GST_BIN(writer.get()), file);
   g_object_set(file, "location", dest.c_str(), nullptr);
   gst_element_link(mux, file);
-  if (auto error = run_to_eos(writer.get(), kLimit, stopping))
+  if (auto error = run_to_eos(writer.get(), kLimit, cancellable))
     return Error::io("copying it: " + *error);
   if (auto error = clear_mp4_times(dest)) return Error::io("writing it: " + error->message);
   return GstClockTime(scan.end - cut.at);

@@ -9,6 +9,7 @@
 // and wakes it.
 #pragma once
 
+#include <gio/gio.h>
 #include <gst/gst.h>
 
 #include <condition_variable>
@@ -121,12 +122,12 @@ struct ExtensionInputLimits {
 // next clip extends, from the keyframe extension_input_start() picks for
 // `played_from` (where what played of `source` starts): its H.264 and AAC
 // samples copied into a new MP4, not re-encoded. Gives the new file's
-// length; `stopping` cuts the work short (a state change to NULL).
+// length; `cancellable` cuts the work short (a state change to NULL).
 grokimagine::Result<GstClockTime> write_extension_input(const std::string &source,
                                                         GstClockTime played_from,
                                                         const ExtensionInputLimits &limits,
                                                         const std::string &dest,
-                                                        const std::function<bool()> &stopping);
+                                                        GCancellable *cancellable);
 
 // mp4mux stamps its header boxes with the time of writing, so the same
 // samples remuxed a second later make other bytes: the journal would take

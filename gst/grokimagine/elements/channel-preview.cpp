@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/image-set.h"
+#include "side-pipeline.h"
 
 GST_DEBUG_CATEGORY_EXTERN(grok_imagine_channel_debug);
 #define GST_CAT_DEFAULT grok_imagine_channel_debug
@@ -19,12 +20,6 @@ namespace {
 // pixels a second at 480p, slow enough to read as a camera move.
 constexpr int kStillMarginEighths = 1;
 constexpr double kPanSeconds = 10.0;
-
-// The decode's bus, woken by a cancel.
-void post_cancelled(GCancellable *, gpointer bus) {
-  gst_bus_post(GST_BUS(bus), gst_message_new_application(
-                                 nullptr, gst_structure_new_empty("grokimagine-cancelled")));
-}
 
 }  // namespace
 
@@ -42,31 +37,16 @@ GstBuffer *decode_still(const std::string &data, const std::string &mime_type, G
   g_autoptr(GstCaps) encoded = gst_caps_new_empty_simple(mime_type.c_str());
   g_object_set(source, "caps", encoded, nullptr);
   g_object_set(size, "caps", raw, nullptr);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  const gulong cancel_id = cancellable
-                               ? g_cancellable_connect(cancellable, G_CALLBACK(post_cancelled),
-                                                       gst_object_ref(bus), gst_object_unref)
-                               : 0;
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   gst_app_src_push_buffer(GST_APP_SRC(source), gst_buffer_new_memdup(data.data(), data.size()));
   gst_app_src_end_of_stream(GST_APP_SRC(source));
   // The frame is in the sink once the image's EOS reaches it.
-  g_autoptr(GstMessage) ended = gst_bus_timed_pop_filtered(
-      bus, 10 * GST_SECOND,
-      GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_APPLICATION));
-  g_cancellable_disconnect(cancellable, cancel_id);
-  g_autoptr(GstSample) frame = ended && GST_MESSAGE_TYPE(ended) == GST_MESSAGE_EOS
-                                   ? gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0)
-                                   : nullptr;
+  auto failure = grok_imagine_wait_for_eos(pipeline, 10 * GST_SECOND, cancellable);
+  g_autoptr(GstSample) frame =
+      failure ? nullptr : gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   if (!frame) {
-    g_autoptr(GError) failure = nullptr;
-    if (ended && GST_MESSAGE_TYPE(ended) == GST_MESSAGE_ERROR)
-      gst_message_parse_error(ended, &failure, nullptr);
-    *why = failure                                                       ? failure->message
-           : ended && GST_MESSAGE_TYPE(ended) == GST_MESSAGE_APPLICATION ? "cancelled"
-           : ended                                                       ? "no frame came out"
-                                                                         : "it timed out";
+    *why = failure.value_or("no frame came out");
     return nullptr;
   }
   return gst_buffer_ref(gst_sample_get_buffer(frame));

@@ -474,8 +474,8 @@ static void prepare_extension_input(const std::shared_ptr<ChannelEvents> &events
       std::thread([events, source = clip_path(run, from), dest = extension_input_path(run, index),
                    played_from = own_part_start(run, from), limits = run.extension_limits,
                    cancelled = task.cancelled, done = task.result] {
-        ExtensionInputTask::Result result = write_extension_input(
-            source, played_from, limits, dest, [&cancelled] { return cancelled->load(); });
+        ExtensionInputTask::Result result =
+            write_extension_input(source, played_from, limits, dest, cancelled.get());
         std::unique_lock<std::mutex> lock(events->lock);
         *done = std::move(result);
         events->changed(lock);

@@ -53,7 +53,8 @@ struct ExtensionInputTask {
   // The input's length, once written.
   using Result = grokimagine::Result<GstClockTime>;
   int from = -1;
-  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+  grokimagine::GObjectPtr<GCancellable> cancelled =
+      grokimagine::GObjectPtr<GCancellable>::adopt(g_cancellable_new());
   // Set, under the events lock, when the input is written (or failed).
   std::shared_ptr<std::optional<Result>> result = std::make_shared<std::optional<Result>>();
   std::thread writer;
@@ -62,7 +63,7 @@ struct ExtensionInputTask {
   ExtensionInputTask(const ExtensionInputTask &) = delete;
   ExtensionInputTask &operator=(const ExtensionInputTask &) = delete;
   ~ExtensionInputTask() {
-    cancelled->store(true);
+    g_cancellable_cancel(cancelled.get());
     if (writer.joinable()) writer.join();
   }
 };
