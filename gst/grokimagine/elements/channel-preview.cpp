@@ -3,6 +3,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/video/gstvideopool.h>
 
 #include <algorithm>
 #include <cmath>
@@ -78,6 +79,16 @@ ChannelPreview::ChannelPreview(std::shared_ptr<ChannelEvents> events,
                             guint(format.height));
   gst_video_info_set_format(&still_info_, GST_VIDEO_FORMAT_I420, guint(larger(format.width)),
                             guint(larger(format.height)));
+  // Frames are written one per output frame while the still shows: a
+  // pool spares an allocation each.
+  g_autoptr(GstCaps) frame_caps = gst_video_info_to_caps(&frame_info_);
+  frames_ = grokimagine::GObjectPtr<GstBufferPool>::adopt(gst_video_buffer_pool_new());
+  GstStructure *config = gst_buffer_pool_get_config(frames_.get());
+  gst_buffer_pool_config_set_params(config, frame_caps, guint(GST_VIDEO_INFO_SIZE(&frame_info_)), 2,
+                                    0);
+  if (!gst_buffer_pool_set_config(frames_.get(), config) ||
+      !gst_buffer_pool_set_active(frames_.get(), TRUE))
+    frames_ = {};
   g_autoptr(GstCaps) raw = gst_video_info_to_caps(&still_info_);
   gst_structure_remove_field(gst_caps_get_structure(raw, 0), "framerate");
   maker_ = std::thread([events = events_, settings = std::move(settings), caps = gst_caps_ref(raw),
@@ -119,11 +130,15 @@ ChannelPreview::ChannelPreview(std::shared_ptr<ChannelEvents> events,
 ChannelPreview::~ChannelPreview() {
   g_cancellable_cancel(cancellable_.get());
   if (maker_.joinable()) maker_.join();
+  // Frames still downstream go back to the pool, which frees them then.
+  if (frames_) gst_buffer_pool_set_active(frames_.get(), FALSE);
   if (result_->has_value() && (*result_)->still) gst_buffer_unref((*result_)->still);
 }
 
 GstBuffer *ChannelPreview::frame(GstClockTime shown) const {
-  GstBuffer *out = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&frame_info_), nullptr);
+  GstBuffer *out = nullptr;
+  if (!frames_ || gst_buffer_pool_acquire_buffer(frames_.get(), &out, nullptr) != GST_FLOW_OK)
+    out = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&frame_info_), nullptr);
   GstVideoFrame from, to;
   if (!gst_video_frame_map(&from, const_cast<GstVideoInfo *>(&still_info_), (*result_)->still,
                            GST_MAP_READ))

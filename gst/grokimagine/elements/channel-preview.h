@@ -62,13 +62,14 @@ class ChannelPreview {
 
   // One output frame of the still (result().still), `shown` into the
   // preview: a window of the output's size panning slowly across it. A
-  // new buffer.
+  // buffer of its own (from a pool: one is written per output frame).
   GstBuffer *frame(GstClockTime shown) const;
 
  private:
   std::shared_ptr<ChannelEvents> events_;
   GstVideoInfo still_info_{}, frame_info_{};
   grokimagine::GObjectPtr<GCancellable> cancellable_;
+  grokimagine::GObjectPtr<GstBufferPool> frames_;  // of frame_info_
   std::shared_ptr<std::optional<Result>> result_ = std::make_shared<std::optional<Result>>();
   bool noted_ = false;
   std::thread maker_;

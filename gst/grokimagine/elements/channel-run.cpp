@@ -421,14 +421,17 @@ static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live, 
   } else if (kind == ChannelFiller::Slate && run.slate) {
     frame = gst_buffer_copy(run.slate);
   } else {
-    // I420 black: Y at 16, U and V at 128.
-    GstVideoInfo info;
-    g_autoptr(GstCaps) caps = run.format.video_caps();
-    gst_video_info_from_caps(&info, caps);
-    const gsize luma = GST_VIDEO_INFO_PLANE_OFFSET(&info, 1);
-    frame = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
-    gst_buffer_memset(frame, 0, 16, luma);
-    gst_buffer_memset(frame, luma, 128, GST_VIDEO_INFO_SIZE(&info) - luma);
+    if (!run.black) {
+      // I420 black: Y at 16, U and V at 128. Made once; each frame shares it.
+      GstVideoInfo info;
+      g_autoptr(GstCaps) caps = run.format.video_caps();
+      gst_video_info_from_caps(&info, caps);
+      const gsize luma = GST_VIDEO_INFO_PLANE_OFFSET(&info, 1);
+      run.black = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
+      gst_buffer_memset(run.black, 0, 16, luma);
+      gst_buffer_memset(run.black, luma, 128, GST_VIDEO_INFO_SIZE(&info) - luma);
+    }
+    frame = gst_buffer_copy(run.black);
   }
   if (!push_frame(run, frame, live)) return false;
   return push_audio(run, nullptr, live);

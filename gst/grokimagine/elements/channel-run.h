@@ -104,6 +104,7 @@ struct ChannelRun {
   grokimagine::ChannelTimeline timeline{24, 1, ChannelFormat::kRate};
   GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
   GstBuffer *last_frame = nullptr;               // for filler=hold
+  GstBuffer *black = nullptr;                    // filler=black (and before any frame)
   std::string slate_source;    // filler=slate: what `slate` names, loaded by the first step
   bool slate_tried = false;    // load_slate ran
   GstBuffer *slate = nullptr;  // filler=slate: the image, as a frame
@@ -151,6 +152,7 @@ struct ChannelRun {
     slate_next.reset();
     decoding.reset();  // after its clips
     if (last_frame) gst_buffer_unref(last_frame);
+    if (black) gst_buffer_unref(black);
     if (slate) gst_buffer_unref(slate);
     if (!clips_dir.empty()) {
       g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
