@@ -43,6 +43,9 @@ class Widening {
   // the first connection's was) would come after the head's last one at
   // the rate measured so far. So the probes begin as the head ends: it
   // keeps the whole link, and the round trip is not waited for after it.
+  // Called as the head's bytes come, it is also what measures them: the
+  // first call past the first burst (kBurst) moves the measure's start
+  // there, and says false.
   bool head_ending(Clock::time_point now, std::uint64_t received, std::uint64_t left);
   // What one connection brings in one round trip, as last measured: the
   // lead a part that goes on has over a new one taking the rest, whose
