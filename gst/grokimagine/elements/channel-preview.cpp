@@ -24,8 +24,8 @@ constexpr double kPanSeconds = 10.0;
 
 }  // namespace
 
-GstBuffer *decode_still(const std::string &data, const std::string &mime_type, GstCaps *raw,
-                        GCancellable *cancellable, std::string *why) {
+grokimagine::Result<BufferPtr> decode_still(const std::string &data, const std::string &mime_type,
+                                            GstCaps *raw, GCancellable *cancellable) {
   // Decoded and scaled once: at the requested size with square pixels
   // (videoscale keeps the image's shape and adds black borders).
   g_autoptr(GstElement) pipeline = gst_parse_launch(
@@ -46,11 +46,8 @@ GstBuffer *decode_still(const std::string &data, const std::string &mime_type, G
   g_autoptr(GstSample) frame =
       failure ? nullptr : gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0);
   gst_element_set_state(pipeline, GST_STATE_NULL);
-  if (!frame) {
-    *why = failure.value_or("no frame came out");
-    return nullptr;
-  }
-  return gst_buffer_ref(gst_sample_get_buffer(frame));
+  if (!frame) return grokimagine::Error::io(failure.value_or("no frame came out"));
+  return BufferPtr(gst_buffer_ref(gst_sample_get_buffer(frame)));
 }
 
 grokimagine::JobSettings preview_settings(const grokimagine::JobSettings &channel,
@@ -114,10 +111,11 @@ ChannelPreview::ChannelPreview(std::shared_ptr<ChannelEvents> events,
     } else {
       generation.record().delivered({}, 0);
       const grokimagine::Output &image = images.images().front();
-      result.still =
-          decode_still(image.data, image.mime_type, still_caps, cancellable.get(), &result.error);
-      if (!result.still)
-        result.error = "cannot decode its " + image.mime_type + ": " + result.error;
+      auto still = decode_still(image.data, image.mime_type, still_caps, cancellable.get());
+      if (still.ok())
+        result.still = std::move(*still);
+      else
+        result.error = "cannot decode its " + image.mime_type + ": " + still.error().message;
     }
     GST_INFO("preview of '%s': %s", settings.request.prompt.c_str(),
              result.still ? "ready" : result.error.c_str());
@@ -132,7 +130,6 @@ ChannelPreview::~ChannelPreview() {
   if (maker_.joinable()) maker_.join();
   // Frames still downstream go back to the pool, which frees them then.
   if (frames_) gst_buffer_pool_set_active(frames_.get(), FALSE);
-  if (result_->has_value() && (*result_)->still) gst_buffer_unref((*result_)->still);
 }
 
 GstBuffer *ChannelPreview::frame(GstClockTime shown) const {
@@ -140,7 +137,7 @@ GstBuffer *ChannelPreview::frame(GstClockTime shown) const {
   if (!frames_ || gst_buffer_pool_acquire_buffer(frames_.get(), &out, nullptr) != GST_FLOW_OK)
     out = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&frame_info_), nullptr);
   GstVideoFrame from, to;
-  if (!gst_video_frame_map(&from, const_cast<GstVideoInfo *>(&still_info_), (*result_)->still,
+  if (!gst_video_frame_map(&from, const_cast<GstVideoInfo *>(&still_info_), (*result_)->still.get(),
                            GST_MAP_READ))
     return out;
   gst_video_frame_map(&to, const_cast<GstVideoInfo *>(&frame_info_), out, GST_MAP_WRITE);

@@ -14,15 +14,16 @@
 #include <string>
 #include <thread>
 
+#include "buffer-ptr.h"
 #include "channel-decoding.h"
 #include "core/generation.h"
 
 // Decodes the encoded image `data` (of `mime_type`) into one raw frame of
 // `raw` caps (a fixed size, no framerate), scaled with its shape kept and
-// black borders added. Null with `why` on failure, after 10 s, or once
+// black borders added. An error saying why on failure, after 10 s, or once
 // `cancellable` (may be null) fires.
-GstBuffer *decode_still(const std::string &data, const std::string &mime_type, GstCaps *raw,
-                        GCancellable *cancellable, std::string *why);
+grokimagine::Result<BufferPtr> decode_still(const std::string &data, const std::string &mime_type,
+                                            GstCaps *raw, GCancellable *cancellable);
 
 // filler=preview: the job of clip's still: the channel's settings (its
 // provider, key, journal, fallbacks) asking the image model for one image of
@@ -38,8 +39,8 @@ class ChannelPreview {
  public:
   // What the thread leaves, under the events lock.
   struct Result {
-    GstBuffer *still = nullptr;  // the frame to pan over (still_info), owned; null on failure
-    std::string error;           // why there is no still
+    BufferPtr still;    // the frame to pan over (still_info); null on failure
+    std::string error;  // why there is no still
     std::string request_id;
     double cost_usd = 0;  // what this run paid for it (0: paid before, or nothing sent)
   };

@@ -223,12 +223,12 @@ static std::optional<grokimagine::Error> load_slate(ChannelRun &run) {
   // Decoded and scaled once, here, at the output's size.
   g_autoptr(GstCaps) raw = run.format.video_caps();
   gst_structure_remove_field(gst_caps_get_structure(raw, 0), "framerate");  // an image has none
-  std::string why;
-  run.slate = decode_still(*bytes, type, raw, run.stopped.get(), &why);
+  auto decoded = decode_still(*bytes, type, raw, run.stopped.get());
   if (g_cancellable_is_cancelled(run.stopped.get())) return grokimagine::Error::cancelled();
-  if (!run.slate)
+  if (!decoded.ok())
     return grokimagine::invalid_setting("Property 'slate': cannot decode '" + slate + "' (" + type +
-                                        "): " + why + ".");
+                                        "): " + decoded.error().message + ".");
+  run.slate = std::move(*decoded);
   GST_INFO_OBJECT(run.element, "slate: %s (%s) at %dx%d", slate.c_str(), type.c_str(),
                   run.format.width, run.format.height);
   return std::nullopt;
@@ -280,7 +280,7 @@ static bool wait_until(ChannelRun &run, GstClockTime when) {
 // stream is over (stopping, flushing, not linked). With `keep`, what was
 // pushed is kept there too (a reference).
 static bool push(ChannelRun &run, GstElement *appsrc, GstBuffer *buffer, GstClockTime pts,
-                 GstClockTime duration, bool live, GstBuffer **keep = nullptr) {
+                 GstClockTime duration, bool live, BufferPtr *keep = nullptr) {
   buffer = gst_buffer_make_writable(buffer);
   if (live) {
     if (run.live_base == GST_CLOCK_TIME_NONE) {
@@ -299,7 +299,7 @@ static bool push(ChannelRun &run, GstElement *appsrc, GstBuffer *buffer, GstCloc
   GST_BUFFER_PTS(buffer) = pts;
   GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION(buffer) = duration;
-  if (keep) gst_buffer_replace(keep, buffer);
+  if (keep) keep->reset(gst_buffer_ref(buffer));
   const GstFlowReturn ret = gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer);
   if (ret != GST_FLOW_OK) GST_DEBUG_OBJECT(run.element, "push: %s", gst_flow_get_name(ret));
   return ret == GST_FLOW_OK;
@@ -417,9 +417,9 @@ static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live, 
   if (preview) {
     frame = preview->frame(run.timeline.position() - run.preview_since);
   } else if ((kind == ChannelFiller::Hold || kind == ChannelFiller::Loop) && run.last_frame) {
-    frame = gst_buffer_copy(run.last_frame);
+    frame = gst_buffer_copy(run.last_frame.get());
   } else if (kind == ChannelFiller::Slate && run.slate) {
-    frame = gst_buffer_copy(run.slate);
+    frame = gst_buffer_copy(run.slate.get());
   } else {
     if (!run.black) {
       // I420 black: Y at 16, U and V at 128. Made once; each frame shares it.
@@ -427,11 +427,11 @@ static bool push_filler_frame(ChannelRun &run, ChannelFiller filler, bool live, 
       g_autoptr(GstCaps) caps = run.format.video_caps();
       gst_video_info_from_caps(&info, caps);
       const gsize luma = GST_VIDEO_INFO_PLANE_OFFSET(&info, 1);
-      run.black = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
-      gst_buffer_memset(run.black, 0, 16, luma);
-      gst_buffer_memset(run.black, luma, 128, GST_VIDEO_INFO_SIZE(&info) - luma);
+      run.black.reset(gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr));
+      gst_buffer_memset(run.black.get(), 0, 16, luma);
+      gst_buffer_memset(run.black.get(), luma, 128, GST_VIDEO_INFO_SIZE(&info) - luma);
     }
-    frame = gst_buffer_copy(run.black);
+    frame = gst_buffer_copy(run.black.get());
   }
   if (!push_frame(run, frame, live)) return false;
   return push_audio(run, nullptr, live);
@@ -511,7 +511,7 @@ static GrokImagineClipJob clip_job(const ChannelRun &run, int index, const std::
   job.connections = run.connections;
   if (run.plan.rules().continuity == ChannelContinuity::LastFrame && index > 0 && run.last_frame) {
     // Continued from what the viewer saw last: the previous clip's last frame.
-    const std::string image = frame_as_png_uri(run.format, run.last_frame);
+    const std::string image = frame_as_png_uri(run.format, run.last_frame.get());
     if (!image.empty()) job.settings.request.image = image;
   }
   job.observer.submitted = [facts](const std::string &id) { facts->submitted(id); };

@@ -103,12 +103,12 @@ struct ChannelRun {
   // with the format, at start).
   grokimagine::ChannelTimeline timeline{24, 1, ChannelFormat::kRate};
   GstClockTime live_base = GST_CLOCK_TIME_NONE;  // running time of the timeline's 0 (live)
-  GstBuffer *last_frame = nullptr;               // for filler=hold
-  GstBuffer *black = nullptr;                    // filler=black (and before any frame)
-  std::string slate_source;    // filler=slate: what `slate` names, loaded by the first step
-  bool slate_tried = false;    // load_slate ran
-  GstBuffer *slate = nullptr;  // filler=slate: the image, as a frame
-  std::string slate_clip;      // ... or the clip, copied into clips_dir
+  BufferPtr last_frame;                          // for filler=hold
+  BufferPtr black;                               // filler=black (and before any frame)
+  std::string slate_source;  // filler=slate: what `slate` names, loaded by the first step
+  bool slate_tried = false;  // load_slate ran
+  BufferPtr slate;           // filler=slate: the image, as a frame
+  std::string slate_clip;    // ... or the clip, copied into clips_dir
   std::unique_ptr<ChannelClip> slate_next;  // the slate clip, ready for the next wait
   // filler=preview: the stills of clips being generated (kept until their
   // clip played and their job is over).
@@ -151,9 +151,6 @@ struct ChannelRun {
     playing.reset();
     slate_next.reset();
     decoding.reset();  // after its clips
-    if (last_frame) gst_buffer_unref(last_frame);
-    if (black) gst_buffer_unref(black);
-    if (slate) gst_buffer_unref(slate);
     if (!clips_dir.empty()) {
       g_autoptr(GDir) dir = g_dir_open(clips_dir.c_str(), 0, nullptr);
       while (const gchar *name = dir ? g_dir_read_name(dir) : nullptr) {
