@@ -52,9 +52,11 @@ static int decoded_frames(GstElement *source) {
 
 GST_START_TEST(test_rate_limited_submit_waits_as_told) {
   emu::Emulator emulator(test::quick_options());
-  emu::Fault limited{emu::Phase::Submit, 429, {}, 0, -1, 1};
-  limited.retry_after = "1";
-  emulator.add_fault(limited);
+  // The first submit is refused as a rate limit does.
+  emulator.hook({emu::Port::Api, "POST"}, [](const emu::HookRequest &request) {
+    return request.seen == 0 ? emu::Reply::answer(429).header("Retry-After", "1")
+                             : emu::Reply::go_on();
+  });
   fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
   auto submits = emulator.submits();
   fail_unless_equals_int(submits.size(), 2);
@@ -68,9 +70,13 @@ GST_END_TEST;
 
 GST_START_TEST(test_rate_limited_poll_goes_on) {
   emu::Emulator emulator(test::quick_options());
-  emu::Fault limited{emu::Phase::Status, 429, {}, 0, -1, 2};
-  limited.retry_after = "1";
-  emulator.add_fault(limited);
+  // The first two status polls are refused as a rate limit does.
+  emulator.hook({emu::Port::Api, "GET"}, [limited = 0](const emu::HookRequest &request) mutable {
+    if (!g_str_has_suffix(request.path.c_str(), "/status") || limited == 2)
+      return emu::Reply::go_on();
+    ++limited;
+    return emu::Reply::answer(429).header("Retry-After", "1");
+  });
   fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
   fail_unless_equals_int(emulator.counters().submits_total, 1);
 }
@@ -115,9 +121,10 @@ GST_END_TEST;
 GST_START_TEST(test_api_redirect_not_followed) {
   emu::Emulator emulator(test::quick_options());
   test::FileServer elsewhere("/v2/grok-imagine-video", "application/json", "{}");
-  emu::Fault moved{emu::Phase::Submit, 307};
-  moved.location = elsewhere.url() + "/v2/grok-imagine-video";
-  emulator.add_fault(moved);
+  emulator.hook({emu::Port::Api, "POST"},
+                [location = elsewhere.url() + "/v2/grok-imagine-video"](const emu::HookRequest &) {
+                  return emu::Reply::answer(307).header("Location", location);
+                });
   RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
   fail_unless(test::contains(run.error_text(), "307"), "%s", run.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 1);
@@ -152,7 +159,11 @@ GST_END_TEST;
 
 GST_START_TEST(test_stalled_poll_is_cut_and_retried) {
   emu::Emulator emulator(test::quick_options());
-  emulator.add_fault({emu::Phase::Status, 0, {}, 20000, -1, 1});
+  // The first status poll never gets an answer.
+  auto never = std::make_shared<emu::Gate>();
+  emulator.hook({emu::Port::Api, "GET"}, [never](const emu::HookRequest &request) {
+    return request.seen == 0 ? emu::Reply::go_on().held_by(never) : emu::Reply::go_on();
+  });
   GstElement *source = make_element("grokimaginevideosrc", emulator);
   g_object_set(source, "request-timeout", 1u, nullptr);
   const gint64 start = g_get_monotonic_time();
