@@ -1195,6 +1195,76 @@ GST_START_TEST(test_seek_fetches_where_the_reader_waits) {
 }
 GST_END_TEST;
 
+// A seek made before the first answer (c98c1c2): the reader's wait comes
+// while neither the clip's size nor its layout is known, so no part can be
+// placed yet; it must get one once the layout is known, not wait for the
+// one connection to come to its offset. The first media GET is held until
+// the seek has been made and the reader waits at its target.
+GST_START_TEST(test_seek_before_the_first_answer_fetches_there) {
+  emu::Options options = test::quick_options();
+  options.bulky = true;
+  options.cdn_rate_bytes_per_s = 2 << 20;  // parts in order would take seconds
+  emu::Emulator emulator(options);
+  auto first_answer = std::make_shared<emu::Gate>();
+  emulator.hook(emu::Route::cdn_media(), [first_answer](const emu::HookRequest &request) {
+    return request.seen == 0 ? emu::Reply::go_on().held_by(first_answer) : emu::Reply::go_on();
+  });
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "duration", 2, "connections", 1u, nullptr);
+  GstElement *pipeline = test::pipeline_with_sink(source);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  // The reader waits for the first bytes (BUFFERING 0) while their request
+  // is held.
+  const auto wait_for_buffering = [&](gint wanted, const char *what) {
+    for (;;) {
+      g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+          bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_BUFFERING | GST_MESSAGE_ERROR));
+      fail_unless(message != nullptr, "no BUFFERING %d: %s", wanted, what);
+      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR, "an error while waiting for %s",
+              what);
+      gint percent = -1;
+      gst_message_parse_buffering(message, &percent);
+      if (percent == wanted) return;
+    }
+  };
+  wait_for_buffering(0, "the first bytes");
+  test::wait_until([&] { return first_answer->held() == 1; }, std::chrono::seconds(60),
+                   "the first media GET held");
+  fail_unless_equals_int(emulator.cdn_ranges().size(), 1);
+  // The clip is made: its size is the file's.
+  const auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 1);
+  GStatBuf clip;
+  fail_unless_equals_int(g_stat(emulator.clip_path(submits[0].request_id).c_str(), &clip), 0);
+  const gint64 size = clip.st_size;
+  const gint64 target = size / 5 * 4 + 12345;
+  fail_unless(gst_element_seek_simple(pipeline, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, target));
+  // The wait at offset 0 ends (100), the one at the target begins (0).
+  wait_for_buffering(100, "the end of the first wait");
+  wait_for_buffering(0, "the wait at the seek's target");
+  first_answer->open();
+  g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless(end && GST_MESSAGE_TYPE(end) == GST_MESSAGE_EOS);
+  const auto ranges = emulator.cdn_ranges();
+  const std::string wanted = "bytes=" + std::to_string(target) + "-";
+  std::string asked;
+  for (const std::string &range : ranges) asked += " '" + range + "'";
+  fail_unless(std::any_of(ranges.begin(), ranges.end(),
+                          [&](const std::string &range) {
+                            return g_str_has_prefix(range.c_str(), wanted.c_str());
+                          }),
+              "no part starts at byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+              " (the seek's target); the CDN was asked for:%s",
+              target, size, asked.c_str());
+  // At once, beside the part in flight (connections=1 otherwise).
+  fail_unless(emulator.counters().cdn_peak_paced_bodies >= 2, "one body at a time");
+}
+GST_END_TEST;
+
 // Stopped while four parts are being fetched: NULL returns at once, and
 // `location` never gets the partial clip.
 GST_START_TEST(test_stop_with_parts_in_flight) {
@@ -1265,6 +1335,7 @@ static Suite *faults_suite() {
   tcase_add_test(tc, test_parallel_download_uses_its_connections);
   tcase_add_test(tc, test_stop_with_parts_in_flight);
   tcase_add_test(tc, test_seek_fetches_where_the_reader_waits);
+  tcase_add_test(tc, test_seek_before_the_first_answer_fetches_there);
   TCase *stress = tcase_create("stress");
   tcase_set_timeout(stress, 600);
   suite_add_tcase(s, stress);
