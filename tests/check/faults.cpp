@@ -1155,6 +1155,31 @@ GST_START_TEST(test_parallel_download_uses_its_connections) {
 }
 GST_END_TEST;
 
+// After a byte seek to `target` of a clip of `size` bytes fetched over one
+// connection: the pipeline ends (then is stopped and dropped), and a part
+// of the download began at the target, beside the one in flight.
+static void check_part_at_seek(emu::Emulator &emulator, GstElement *pipeline, GstBus *bus,
+                               gint64 target, gint64 size) {
+  g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless(end && GST_MESSAGE_TYPE(end) == GST_MESSAGE_EOS);
+  const auto ranges = emulator.cdn_ranges();
+  const std::string wanted = "bytes=" + std::to_string(target) + "-";
+  std::string asked;
+  for (const std::string &range : ranges) asked += " '" + range + "'";
+  fail_unless(std::any_of(ranges.begin(), ranges.end(),
+                          [&](const std::string &range) {
+                            return g_str_has_prefix(range.c_str(), wanted.c_str());
+                          }),
+              "no part starts at byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+              " (the seek's target); the CDN was asked for:%s",
+              target, size, asked.c_str());
+  // At once, beside the part in flight (connections=1 otherwise).
+  fail_unless(emulator.counters().cdn_peak_paced_bodies >= 2, "one body at a time");
+}
+
 // A reader that jumps ahead (a byte seek, as qtdemux makes) gets a part
 // of its own where it waits, at once, instead of after the part in flight.
 GST_START_TEST(test_seek_fetches_where_the_reader_waits) {
@@ -1178,20 +1203,7 @@ GST_START_TEST(test_seek_fetches_where_the_reader_waits) {
       std::chrono::seconds(60), "the download's start");
   const gint64 target = size / 5 * 4 + 12345;
   fail_unless(gst_element_seek_simple(pipeline, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, target));
-  g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
-      bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
-  fail_unless(end && GST_MESSAGE_TYPE(end) == GST_MESSAGE_EOS);
-  const auto ranges = emulator.cdn_ranges();
-  const std::string wanted = "bytes=" + std::to_string(target) + "-";
-  fail_unless(std::any_of(ranges.begin(), ranges.end(),
-                          [&](const std::string &range) {
-                            return g_str_has_prefix(range.c_str(), wanted.c_str());
-                          }),
-              "no part starts at byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT, target, size);
-  // At once, beside the part in flight (connections=1 otherwise).
-  fail_unless(emulator.counters().cdn_peak_paced_bodies >= 2, "one body at a time");
+  check_part_at_seek(emulator, pipeline, bus, target, size);
 }
 GST_END_TEST;
 
@@ -1244,24 +1256,7 @@ GST_START_TEST(test_seek_before_the_first_answer_fetches_there) {
   wait_for_buffering(100, "the end of the first wait");
   wait_for_buffering(0, "the wait at the seek's target");
   first_answer->open();
-  g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
-      bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
-  fail_unless(end && GST_MESSAGE_TYPE(end) == GST_MESSAGE_EOS);
-  const auto ranges = emulator.cdn_ranges();
-  const std::string wanted = "bytes=" + std::to_string(target) + "-";
-  std::string asked;
-  for (const std::string &range : ranges) asked += " '" + range + "'";
-  fail_unless(std::any_of(ranges.begin(), ranges.end(),
-                          [&](const std::string &range) {
-                            return g_str_has_prefix(range.c_str(), wanted.c_str());
-                          }),
-              "no part starts at byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
-              " (the seek's target); the CDN was asked for:%s",
-              target, size, asked.c_str());
-  // At once, beside the part in flight (connections=1 otherwise).
-  fail_unless(emulator.counters().cdn_peak_paced_bodies >= 2, "one body at a time");
+  check_part_at_seek(emulator, pipeline, bus, target, size);
 }
 GST_END_TEST;
 
