@@ -1288,53 +1288,60 @@ GST_END_TEST;
 
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
-  TCase *tc = tcase_create("faults");
-  tcase_set_timeout(tc, 120);
-  suite_add_tcase(s, tc);
-  tcase_add_test(tc, test_rate_limited_submit_waits_as_told);
-  tcase_add_test(tc, test_rate_limited_poll_goes_on);
-  tcase_add_test(tc, test_server_errors_retried_in_each_phase);
-  tcase_add_test(tc, test_connection_resets);
-  tcase_add_test(tc, test_api_redirect_not_followed);
-  tcase_add_test(tc, test_ambiguous_submit_failure_not_repeated);
-  tcase_add_test(tc, test_retries_run_out_with_a_clear_error);
-  tcase_add_test(tc, test_stalled_poll_is_cut_and_retried);
-  tcase_add_test(tc, test_overall_timeout_holds_while_stalled);
-  tcase_add_test(tc, test_error_page_instead_of_clip);
-  tcase_add_test(tc, test_error_page_with_a_binary_label);
-  tcase_add_test(tc, test_moov_at_end_from_a_cdn_ignoring_range);
-  tcase_add_test(tc, test_hostile_json_answers);
-  tcase_add_test(tc, test_max_size);
-  tcase_add_test(tc, test_key_not_sent_over_plain_http);
-  tcase_add_test(tc, test_resume_after_a_crash);
-  tcase_add_test(tc, test_cdn_ignoring_range_and_cutting_gives_up);
-  tcase_add_test(tc, test_body_shorter_than_its_length_gives_up);
-  tcase_add_test(tc, test_trickling_download_is_cut);
-  tcase_add_test(tc, test_synchronous_preview_obeys_timeout);
-  tcase_add_test(tc, test_eos_while_buffering_ends_buffering);
-  tcase_add_test(tc, test_killed_download_leaves_no_part_file);
-  tcase_add_test(tc, test_location_mode_follows_umask);
-  tcase_add_test(tc, test_stale_part_files_are_removed);
-  tcase_add_test(tc, test_queries_race_state_changes);
-  tcase_add_test(tc, test_image_fetch_retries);
-  tcase_add_test(tc, test_download_is_logged_without_the_key);
-  tcase_add_test(tc, test_cancel_as_the_body_stream_is_handed_over);
-  tcase_add_test(tc, test_download_stopped_as_the_body_stream_is_handed_over);
-  tcase_add_test(tc, test_tail_fetched_first_when_moov_at_end);
-  tcase_add_test(tc, test_one_connection_is_one_request);
-  tcase_add_test(tc, test_parallel_download_survives_random_cuts);
-  tcase_add_test(tc, test_no_range_falls_back_to_one_body);
-  tcase_add_test(tc, test_compressed_media_is_never_cut_short);
-  tcase_add_test(tc, test_range_answers_that_lie_are_refused);
-  tcase_add_test(tc, test_range_without_total_length);
-  tcase_add_test(tc, test_parallel_download_uses_its_connections);
-  tcase_add_test(tc, test_stop_with_parts_in_flight);
-  tcase_add_test(tc, test_seek_fetches_where_the_reader_waits);
-  tcase_add_test(tc, test_seek_before_the_first_answer_fetches_there);
-  TCase *stress = tcase_create("stress");
-  tcase_set_timeout(stress, 600);
-  suite_add_tcase(s, stress);
-  tcase_add_test(stress, test_random_state_changes);
+  if (test::registers(test::Speed::Quick)) {
+    TCase *tc = tcase_create("faults");
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    tcase_add_test(tc, test_rate_limited_submit_waits_as_told);
+    tcase_add_test(tc, test_rate_limited_poll_goes_on);
+    tcase_add_test(tc, test_server_errors_retried_in_each_phase);
+    tcase_add_test(tc, test_connection_resets);
+    tcase_add_test(tc, test_api_redirect_not_followed);
+    tcase_add_test(tc, test_ambiguous_submit_failure_not_repeated);
+    tcase_add_test(tc, test_retries_run_out_with_a_clear_error);
+    tcase_add_test(tc, test_stalled_poll_is_cut_and_retried);
+    tcase_add_test(tc, test_overall_timeout_holds_while_stalled);
+    tcase_add_test(tc, test_error_page_instead_of_clip);
+    tcase_add_test(tc, test_error_page_with_a_binary_label);
+    tcase_add_test(tc, test_moov_at_end_from_a_cdn_ignoring_range);
+    tcase_add_test(tc, test_hostile_json_answers);
+    tcase_add_test(tc, test_max_size);
+    tcase_add_test(tc, test_key_not_sent_over_plain_http);
+    tcase_add_test(tc, test_resume_after_a_crash);
+    tcase_add_test(tc, test_cdn_ignoring_range_and_cutting_gives_up);
+    tcase_add_test(tc, test_body_shorter_than_its_length_gives_up);
+    tcase_add_test(tc, test_trickling_download_is_cut);
+    tcase_add_test(tc, test_synchronous_preview_obeys_timeout);
+    tcase_add_test(tc, test_eos_while_buffering_ends_buffering);
+    tcase_add_test(tc, test_killed_download_leaves_no_part_file);
+    tcase_add_test(tc, test_location_mode_follows_umask);
+    tcase_add_test(tc, test_stale_part_files_are_removed);
+    tcase_add_test(tc, test_image_fetch_retries);
+    tcase_add_test(tc, test_download_is_logged_without_the_key);
+    tcase_add_test(tc, test_cancel_as_the_body_stream_is_handed_over);
+    tcase_add_test(tc, test_download_stopped_as_the_body_stream_is_handed_over);
+    tcase_add_test(tc, test_tail_fetched_first_when_moov_at_end);
+    tcase_add_test(tc, test_one_connection_is_one_request);
+    tcase_add_test(tc, test_parallel_download_survives_random_cuts);
+    tcase_add_test(tc, test_no_range_falls_back_to_one_body);
+    tcase_add_test(tc, test_compressed_media_is_never_cut_short);
+    tcase_add_test(tc, test_range_answers_that_lie_are_refused);
+    tcase_add_test(tc, test_range_without_total_length);
+    tcase_add_test(tc, test_stop_with_parts_in_flight);
+    tcase_add_test(tc, test_seek_fetches_where_the_reader_waits);
+    tcase_add_test(tc, test_seek_before_the_first_answer_fetches_there);
+  }
+  // The soaks (hundreds of state changes, queries racing them) and the
+  // download that widens over seconds of shaped links: the `slow` suite
+  // (faults-slow in tests/meson.build).
+  if (test::registers(test::Speed::Slow)) {
+    TCase *slow = tcase_create("slow");
+    tcase_set_timeout(slow, 600);
+    suite_add_tcase(s, slow);
+    tcase_add_test(slow, test_random_state_changes);
+    tcase_add_test(slow, test_queries_race_state_changes);
+    tcase_add_test(slow, test_parallel_download_uses_its_connections);
+  }
   return s;
 }
 

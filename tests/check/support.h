@@ -119,6 +119,13 @@ int run_child_pipeline_if_asked();
     return gst_check_run_suite(name##_suite(), #name, __FILE__); \
   }
 
+// Which of a suite's cases this run registers. tests/meson.build runs a
+// suite with slow cases twice: GROKIMAGINE_CASES=quick in the default run,
+// =slow in the `slow` suite (meson test --suite slow, or --setup all as CI
+// does). Unset (the binary run by hand): every case.
+enum class Speed { Quick, Slow };
+bool registers(Speed speed);
+
 // Waits until `done` (checked every 10 ms: what the tests wait for, the
 // emulator's counters, has no event of its own), for at most `timeout`;
 // the test fails naming `what` when it never is.
