@@ -868,11 +868,14 @@ void Core::answer(PausedPtr paused, const std::optional<Fault> &fault, Step step
 }
 
 std::optional<Reply> Core::run_hook(SoupServerMessage *msg) {
-  GUri *uri = soup_server_message_get_uri(msg);
-  const Port port = static_cast<unsigned>(g_uri_get_port(uri)) == cdn_port ? Port::Cdn : Port::Api;
+  // The port the request came in on, whatever its Host header says.
+  GSocketAddress *local = soup_server_message_get_local_address(msg);
+  const bool on_cdn = local != nullptr && G_IS_INET_SOCKET_ADDRESS(local) &&
+                      g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)) == cdn_port;
+  const Port port = on_cdn ? Port::Cdn : Port::Api;
   HookRequest request;
   request.method = soup_server_message_get_method(msg);
-  request.path = g_uri_get_path(uri);
+  request.path = g_uri_get_path(soup_server_message_get_uri(msg));
   const char *range =
       soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Range");
   request.range = range ? range : "";

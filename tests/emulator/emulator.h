@@ -72,8 +72,9 @@ struct Fault {
 // A test's own answer for one route, instead of a new Fault field for each
 // one-off: Emulator::hook(route, closure). The closure runs where faults
 // strike: after the emulator has counted and recorded the request (Counters,
-// submits(), cdn_ranges() see it as usual), before anything else (the key
-// check, the rate limit, faults, link latency aside, the answer). It
+// submits(), cdn_ranges() see it as usual) and after the CDN's latency
+// (Options::cdn_delay_ms), before the key check, the rate limit, any Fault
+// and the answer. It
 // decides with a Reply: answer itself, wait a delay, be held at a Gate
 // until the test opens it, then answer or let the emulator's own handling
 // go on. Hooks cover what faults do: submits, status polls, result fetches
