@@ -74,10 +74,10 @@ struct Fault {
 // strike: after the emulator has counted and recorded the request (Counters,
 // submits(), cdn_ranges() see it as usual) and after the CDN's latency
 // (Options::cdn_delay_ms), before the key check, the rate limit, any Fault
-// and the answer. It
-// decides with a Reply: answer itself, wait a delay, be held at a Gate
-// until the test opens it, then answer or let the emulator's own handling
-// go on. Hooks cover what faults do: submits, status polls, result fetches
+// and the answer. It decides with a Reply: answer itself, wait a delay, be
+// held at a Gate until the test opens it, then answer or let the emulator's
+// own handling go on (a Fault that matched the request is used up either
+// way). Hooks cover what faults do: submits, status polls, result fetches
 // and every CDN request (not the Files API nor /emulator/stats).
 //
 // Threads: the closure runs on the emulator's server thread, one request at
