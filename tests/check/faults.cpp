@@ -1288,10 +1288,7 @@ GST_END_TEST;
 
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
-  if (test::registers(test::Speed::Quick)) {
-    TCase *tc = tcase_create("faults");
-    tcase_set_timeout(tc, 120);
-    suite_add_tcase(s, tc);
+  if (TCase *tc = test::cases(s, test::Speed::Quick, "faults", 120)) {
     tcase_add_test(tc, test_rate_limited_submit_waits_as_told);
     tcase_add_test(tc, test_rate_limited_poll_goes_on);
     tcase_add_test(tc, test_server_errors_retried_in_each_phase);
@@ -1334,10 +1331,7 @@ static Suite *faults_suite() {
   // The soaks (hundreds of state changes, queries racing them) and the
   // download that widens over seconds of shaped links: the `slow` suite
   // (faults-slow in tests/meson.build).
-  if (test::registers(test::Speed::Slow)) {
-    TCase *slow = tcase_create("slow");
-    tcase_set_timeout(slow, 600);
-    suite_add_tcase(s, slow);
+  if (TCase *slow = test::cases(s, test::Speed::Slow, "slow", 600)) {
     tcase_add_test(slow, test_random_state_changes);
     tcase_add_test(slow, test_queries_race_state_changes);
     tcase_add_test(slow, test_parallel_download_uses_its_connections);

@@ -456,9 +456,7 @@ GST_END_TEST;
 
 static Suite *store_suite() {
   Suite *s = suite_create("store");
-  if (test::registers(test::Speed::Quick)) {
-    TCase *tc = tcase_create("fleet");
-    tcase_set_timeout(tc, 120);
+  if (TCase *tc = test::cases(s, test::Speed::Quick, "fleet", 120)) {
     tcase_add_test(tc, test_two_machines_submit_once);
     tcase_add_test(tc, test_other_machine_follows_a_killed_job);
     tcase_add_test(tc, test_store_lost_mid_run_pays_once);
@@ -470,16 +468,11 @@ static Suite *store_suite() {
     tcase_add_test(tc, test_budget_scope_is_shared_by_the_fleet);
     tcase_add_test(tc, test_reservation_of_a_killed_job_is_settled);
     tcase_add_test(tc, test_budget_scope_needs_a_store_and_a_budget);
-    suite_add_tcase(s, tc);
   }
   // Eight machines kept at one request a second for seconds: the `slow`
   // suite (store-slow in tests/meson.build).
-  if (test::registers(test::Speed::Slow)) {
-    TCase *slow = tcase_create("slow");
-    tcase_set_timeout(slow, 120);
+  if (TCase *slow = test::cases(s, test::Speed::Slow, "slow", 120))
     tcase_add_test(slow, test_fleet_keeps_the_keys_request_rate);
-    suite_add_tcase(s, slow);
-  }
   return s;
 }
 
