@@ -27,5 +27,7 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # The examples run uninstrumented programs (gst-launch, python) that cannot
 # load a sanitized plugin.
-meson test -C build-asan --print-errorlogs core providers grokimaginesrc native safety journal store channel operations faults \
-  emulator-segmind emulator-xai emulator-aimlapi emulator-reapi emulator-common
+# --setup all: the `slow` suite's tests (faults-slow, store-slow) too; the
+# log is testlog-all.json.
+meson test -C build-asan --setup all --print-errorlogs core providers grokimaginesrc native safety \
+  journal store store-slow channel operations faults faults-slow emulator-segmind emulator-xai emulator-aimlapi emulator-reapi emulator-common

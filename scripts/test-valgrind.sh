@@ -99,7 +99,8 @@ fi
 # emulator's own suites (emulator-*: test infrastructure, with their own
 # timing checks).
 status=0
-meson test -C build --setup valgrind --print-errorlogs core providers grokimaginesrc native safety journal faults ||
+meson test -C build --setup valgrind --print-errorlogs core providers grokimaginesrc native safety journal faults \
+  faults-slow ||
   status=$?
 [ "$status" -eq 0 ] && exit 0
 

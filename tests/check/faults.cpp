@@ -52,9 +52,11 @@ static int decoded_frames(GstElement *source) {
 
 GST_START_TEST(test_rate_limited_submit_waits_as_told) {
   emu::Emulator emulator(test::quick_options());
-  emu::Fault limited{emu::Phase::Submit, 429, {}, 0, -1, 1};
-  limited.retry_after = "1";
-  emulator.add_fault(limited);
+  // The first submit is refused as a rate limit does.
+  emulator.hook({emu::Port::Api, "POST"}, [](const emu::HookRequest &request) {
+    return request.seen == 0 ? emu::Reply::answer(429).header("Retry-After", "1")
+                             : emu::Reply::go_on();
+  });
   fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
   auto submits = emulator.submits();
   fail_unless_equals_int(submits.size(), 2);
@@ -68,9 +70,13 @@ GST_END_TEST;
 
 GST_START_TEST(test_rate_limited_poll_goes_on) {
   emu::Emulator emulator(test::quick_options());
-  emu::Fault limited{emu::Phase::Status, 429, {}, 0, -1, 2};
-  limited.retry_after = "1";
-  emulator.add_fault(limited);
+  // The first two status polls are refused as a rate limit does.
+  emulator.hook({emu::Port::Api, "GET"}, [limited = 0](const emu::HookRequest &request) mutable {
+    if (!g_str_has_suffix(request.path.c_str(), "/status") || limited == 2)
+      return emu::Reply::go_on();
+    ++limited;
+    return emu::Reply::answer(429).header("Retry-After", "1");
+  });
   fail_unless_equals_int(decoded_frames(make_element("grokimaginevideosrc", emulator)), 24);
   fail_unless_equals_int(emulator.counters().submits_total, 1);
 }
@@ -115,9 +121,10 @@ GST_END_TEST;
 GST_START_TEST(test_api_redirect_not_followed) {
   emu::Emulator emulator(test::quick_options());
   test::FileServer elsewhere("/v2/grok-imagine-video", "application/json", "{}");
-  emu::Fault moved{emu::Phase::Submit, 307};
-  moved.location = elsewhere.url() + "/v2/grok-imagine-video";
-  emulator.add_fault(moved);
+  emulator.hook({emu::Port::Api, "POST"},
+                [location = elsewhere.url() + "/v2/grok-imagine-video"](const emu::HookRequest &) {
+                  return emu::Reply::answer(307).header("Location", location);
+                });
   RunResult run = test::run_failing(make_element("grokimaginesrc", emulator));
   fail_unless(test::contains(run.error_text(), "307"), "%s", run.error_text().c_str());
   fail_unless_equals_int(emulator.counters().submits_total, 1);
@@ -152,7 +159,11 @@ GST_END_TEST;
 
 GST_START_TEST(test_stalled_poll_is_cut_and_retried) {
   emu::Emulator emulator(test::quick_options());
-  emulator.add_fault({emu::Phase::Status, 0, {}, 20000, -1, 1});
+  // The first status poll never gets an answer.
+  auto never = std::make_shared<emu::Gate>();
+  emulator.hook({emu::Port::Api, "GET"}, [never](const emu::HookRequest &request) {
+    return request.seen == 0 ? emu::Reply::go_on().held_by(never) : emu::Reply::go_on();
+  });
   GstElement *source = make_element("grokimaginevideosrc", emulator);
   g_object_set(source, "request-timeout", 1u, nullptr);
   const gint64 start = g_get_monotonic_time();
@@ -1144,6 +1155,31 @@ GST_START_TEST(test_parallel_download_uses_its_connections) {
 }
 GST_END_TEST;
 
+// After a byte seek to `target` of a clip of `size` bytes fetched over one
+// connection: the pipeline ends (then is stopped and dropped), and a part
+// of the download began at the target, beside the one in flight.
+static void check_part_at_seek(emu::Emulator &emulator, GstElement *pipeline, GstBus *bus,
+                               gint64 target, gint64 size) {
+  g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fail_unless(end && GST_MESSAGE_TYPE(end) == GST_MESSAGE_EOS);
+  const auto ranges = emulator.cdn_ranges();
+  const std::string wanted = "bytes=" + std::to_string(target) + "-";
+  std::string asked;
+  for (const std::string &range : ranges) asked += " '" + range + "'";
+  fail_unless(std::any_of(ranges.begin(), ranges.end(),
+                          [&](const std::string &range) {
+                            return g_str_has_prefix(range.c_str(), wanted.c_str());
+                          }),
+              "no part starts at byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+              " (the seek's target); the CDN was asked for:%s",
+              target, size, asked.c_str());
+  // At once, beside the part in flight (connections=1 otherwise).
+  fail_unless(emulator.counters().cdn_peak_paced_bodies >= 2, "one body at a time");
+}
+
 // A reader that jumps ahead (a byte seek, as qtdemux makes) gets a part
 // of its own where it waits, at once, instead of after the part in flight.
 GST_START_TEST(test_seek_fetches_where_the_reader_waits) {
@@ -1167,20 +1203,60 @@ GST_START_TEST(test_seek_fetches_where_the_reader_waits) {
       std::chrono::seconds(60), "the download's start");
   const gint64 target = size / 5 * 4 + 12345;
   fail_unless(gst_element_seek_simple(pipeline, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, target));
-  g_autoptr(GstMessage) end = gst_bus_timed_pop_filtered(
-      bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
-  fail_unless(end && GST_MESSAGE_TYPE(end) == GST_MESSAGE_EOS);
-  const auto ranges = emulator.cdn_ranges();
-  const std::string wanted = "bytes=" + std::to_string(target) + "-";
-  fail_unless(std::any_of(ranges.begin(), ranges.end(),
-                          [&](const std::string &range) {
-                            return g_str_has_prefix(range.c_str(), wanted.c_str());
-                          }),
-              "no part starts at byte %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT, target, size);
-  // At once, beside the part in flight (connections=1 otherwise).
-  fail_unless(emulator.counters().cdn_peak_paced_bodies >= 2, "one body at a time");
+  check_part_at_seek(emulator, pipeline, bus, target, size);
+}
+GST_END_TEST;
+
+// A seek made before the first answer (c98c1c2): the reader's wait comes
+// while neither the clip's size nor its layout is known, so no part can be
+// placed yet; it must get one once the layout is known, not wait for the
+// one connection to come to its offset. The first media GET is held until
+// the seek has been made and the reader waits at its target.
+GST_START_TEST(test_seek_before_the_first_answer_fetches_there) {
+  emu::Options options = test::quick_options();
+  options.bulky = true;
+  options.cdn_rate_bytes_per_s = 2 << 20;  // parts in order would take seconds
+  emu::Emulator emulator(options);
+  auto first_answer = std::make_shared<emu::Gate>();
+  emulator.hook(emu::Route::cdn_media(), [first_answer](const emu::HookRequest &request) {
+    return request.seen == 0 ? emu::Reply::go_on().held_by(first_answer) : emu::Reply::go_on();
+  });
+  GstElement *source = make_element("grokimaginesrc", emulator);
+  g_object_set(source, "duration", 2, "connections", 1u, nullptr);
+  GstElement *pipeline = test::pipeline_with_sink(source);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  // The reader waits for the first bytes (BUFFERING 0) while their request
+  // is held.
+  const auto wait_for_buffering = [&](gint wanted, const char *what) {
+    for (;;) {
+      g_autoptr(GstMessage) message = gst_bus_timed_pop_filtered(
+          bus, 60 * GST_SECOND, GstMessageType(GST_MESSAGE_BUFFERING | GST_MESSAGE_ERROR));
+      fail_unless(message != nullptr, "no BUFFERING %d: %s", wanted, what);
+      fail_if(GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR, "an error while waiting for %s",
+              what);
+      gint percent = -1;
+      gst_message_parse_buffering(message, &percent);
+      if (percent == wanted) return;
+    }
+  };
+  wait_for_buffering(0, "the first bytes");
+  test::wait_until([&] { return first_answer->held() == 1; }, std::chrono::seconds(60),
+                   "the first media GET held");
+  fail_unless_equals_int(emulator.cdn_ranges().size(), 1);
+  // The clip is made: its size is the file's.
+  const auto submits = emulator.submits();
+  fail_unless_equals_int(submits.size(), 1);
+  GStatBuf clip;
+  fail_unless_equals_int(g_stat(emulator.clip_path(submits[0].request_id).c_str(), &clip), 0);
+  const gint64 size = clip.st_size;
+  const gint64 target = size / 5 * 4 + 12345;
+  fail_unless(gst_element_seek_simple(pipeline, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, target));
+  // The wait at offset 0 ends (100), the one at the target begins (0).
+  wait_for_buffering(100, "the end of the first wait");
+  wait_for_buffering(0, "the wait at the seek's target");
+  first_answer->open();
+  check_part_at_seek(emulator, pipeline, bus, target, size);
 }
 GST_END_TEST;
 
@@ -1212,52 +1288,54 @@ GST_END_TEST;
 
 static Suite *faults_suite() {
   Suite *s = suite_create("faults");
-  TCase *tc = tcase_create("faults");
-  tcase_set_timeout(tc, 120);
-  suite_add_tcase(s, tc);
-  tcase_add_test(tc, test_rate_limited_submit_waits_as_told);
-  tcase_add_test(tc, test_rate_limited_poll_goes_on);
-  tcase_add_test(tc, test_server_errors_retried_in_each_phase);
-  tcase_add_test(tc, test_connection_resets);
-  tcase_add_test(tc, test_api_redirect_not_followed);
-  tcase_add_test(tc, test_ambiguous_submit_failure_not_repeated);
-  tcase_add_test(tc, test_retries_run_out_with_a_clear_error);
-  tcase_add_test(tc, test_stalled_poll_is_cut_and_retried);
-  tcase_add_test(tc, test_overall_timeout_holds_while_stalled);
-  tcase_add_test(tc, test_error_page_instead_of_clip);
-  tcase_add_test(tc, test_error_page_with_a_binary_label);
-  tcase_add_test(tc, test_moov_at_end_from_a_cdn_ignoring_range);
-  tcase_add_test(tc, test_hostile_json_answers);
-  tcase_add_test(tc, test_max_size);
-  tcase_add_test(tc, test_key_not_sent_over_plain_http);
-  tcase_add_test(tc, test_resume_after_a_crash);
-  tcase_add_test(tc, test_cdn_ignoring_range_and_cutting_gives_up);
-  tcase_add_test(tc, test_body_shorter_than_its_length_gives_up);
-  tcase_add_test(tc, test_trickling_download_is_cut);
-  tcase_add_test(tc, test_synchronous_preview_obeys_timeout);
-  tcase_add_test(tc, test_eos_while_buffering_ends_buffering);
-  tcase_add_test(tc, test_killed_download_leaves_no_part_file);
-  tcase_add_test(tc, test_location_mode_follows_umask);
-  tcase_add_test(tc, test_stale_part_files_are_removed);
-  tcase_add_test(tc, test_queries_race_state_changes);
-  tcase_add_test(tc, test_image_fetch_retries);
-  tcase_add_test(tc, test_download_is_logged_without_the_key);
-  tcase_add_test(tc, test_cancel_as_the_body_stream_is_handed_over);
-  tcase_add_test(tc, test_download_stopped_as_the_body_stream_is_handed_over);
-  tcase_add_test(tc, test_tail_fetched_first_when_moov_at_end);
-  tcase_add_test(tc, test_one_connection_is_one_request);
-  tcase_add_test(tc, test_parallel_download_survives_random_cuts);
-  tcase_add_test(tc, test_no_range_falls_back_to_one_body);
-  tcase_add_test(tc, test_compressed_media_is_never_cut_short);
-  tcase_add_test(tc, test_range_answers_that_lie_are_refused);
-  tcase_add_test(tc, test_range_without_total_length);
-  tcase_add_test(tc, test_parallel_download_uses_its_connections);
-  tcase_add_test(tc, test_stop_with_parts_in_flight);
-  tcase_add_test(tc, test_seek_fetches_where_the_reader_waits);
-  TCase *stress = tcase_create("stress");
-  tcase_set_timeout(stress, 600);
-  suite_add_tcase(s, stress);
-  tcase_add_test(stress, test_random_state_changes);
+  if (TCase *tc = test::cases(s, test::Speed::Quick, "faults", 120)) {
+    tcase_add_test(tc, test_rate_limited_submit_waits_as_told);
+    tcase_add_test(tc, test_rate_limited_poll_goes_on);
+    tcase_add_test(tc, test_server_errors_retried_in_each_phase);
+    tcase_add_test(tc, test_connection_resets);
+    tcase_add_test(tc, test_api_redirect_not_followed);
+    tcase_add_test(tc, test_ambiguous_submit_failure_not_repeated);
+    tcase_add_test(tc, test_retries_run_out_with_a_clear_error);
+    tcase_add_test(tc, test_stalled_poll_is_cut_and_retried);
+    tcase_add_test(tc, test_overall_timeout_holds_while_stalled);
+    tcase_add_test(tc, test_error_page_instead_of_clip);
+    tcase_add_test(tc, test_error_page_with_a_binary_label);
+    tcase_add_test(tc, test_moov_at_end_from_a_cdn_ignoring_range);
+    tcase_add_test(tc, test_hostile_json_answers);
+    tcase_add_test(tc, test_max_size);
+    tcase_add_test(tc, test_key_not_sent_over_plain_http);
+    tcase_add_test(tc, test_resume_after_a_crash);
+    tcase_add_test(tc, test_cdn_ignoring_range_and_cutting_gives_up);
+    tcase_add_test(tc, test_body_shorter_than_its_length_gives_up);
+    tcase_add_test(tc, test_trickling_download_is_cut);
+    tcase_add_test(tc, test_synchronous_preview_obeys_timeout);
+    tcase_add_test(tc, test_eos_while_buffering_ends_buffering);
+    tcase_add_test(tc, test_killed_download_leaves_no_part_file);
+    tcase_add_test(tc, test_location_mode_follows_umask);
+    tcase_add_test(tc, test_stale_part_files_are_removed);
+    tcase_add_test(tc, test_image_fetch_retries);
+    tcase_add_test(tc, test_download_is_logged_without_the_key);
+    tcase_add_test(tc, test_cancel_as_the_body_stream_is_handed_over);
+    tcase_add_test(tc, test_download_stopped_as_the_body_stream_is_handed_over);
+    tcase_add_test(tc, test_tail_fetched_first_when_moov_at_end);
+    tcase_add_test(tc, test_one_connection_is_one_request);
+    tcase_add_test(tc, test_parallel_download_survives_random_cuts);
+    tcase_add_test(tc, test_no_range_falls_back_to_one_body);
+    tcase_add_test(tc, test_compressed_media_is_never_cut_short);
+    tcase_add_test(tc, test_range_answers_that_lie_are_refused);
+    tcase_add_test(tc, test_range_without_total_length);
+    tcase_add_test(tc, test_stop_with_parts_in_flight);
+    tcase_add_test(tc, test_seek_fetches_where_the_reader_waits);
+    tcase_add_test(tc, test_seek_before_the_first_answer_fetches_there);
+  }
+  // The soaks (hundreds of state changes, queries racing them) and the
+  // download that widens over seconds of shaped links: the `slow` suite
+  // (faults-slow in tests/meson.build).
+  if (TCase *slow = test::cases(s, test::Speed::Slow, "slow", 600)) {
+    tcase_add_test(slow, test_random_state_changes);
+    tcase_add_test(slow, test_queries_race_state_changes);
+    tcase_add_test(slow, test_parallel_download_uses_its_connections);
+  }
   return s;
 }
 

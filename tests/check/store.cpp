@@ -456,21 +456,23 @@ GST_END_TEST;
 
 static Suite *store_suite() {
   Suite *s = suite_create("store");
-  TCase *tc = tcase_create("fleet");
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_two_machines_submit_once);
-  tcase_add_test(tc, test_other_machine_follows_a_killed_job);
-  tcase_add_test(tc, test_store_lost_mid_run_pays_once);
-  tcase_add_test(tc, test_unreachable_store_refused_before_paying);
-  tcase_add_test(tc, test_malformed_store_refused);
-  tcase_add_test(tc, test_store_password_never_logged_nor_readable);
-  tcase_add_test(tc, test_jobs_tool_works_against_the_store);
-  tcase_add_test(tc, test_stop_while_another_machine_holds_the_job);
-  tcase_add_test(tc, test_budget_scope_is_shared_by_the_fleet);
-  tcase_add_test(tc, test_reservation_of_a_killed_job_is_settled);
-  tcase_add_test(tc, test_budget_scope_needs_a_store_and_a_budget);
-  tcase_add_test(tc, test_fleet_keeps_the_keys_request_rate);
-  suite_add_tcase(s, tc);
+  if (TCase *tc = test::cases(s, test::Speed::Quick, "fleet", 120)) {
+    tcase_add_test(tc, test_two_machines_submit_once);
+    tcase_add_test(tc, test_other_machine_follows_a_killed_job);
+    tcase_add_test(tc, test_store_lost_mid_run_pays_once);
+    tcase_add_test(tc, test_unreachable_store_refused_before_paying);
+    tcase_add_test(tc, test_malformed_store_refused);
+    tcase_add_test(tc, test_store_password_never_logged_nor_readable);
+    tcase_add_test(tc, test_jobs_tool_works_against_the_store);
+    tcase_add_test(tc, test_stop_while_another_machine_holds_the_job);
+    tcase_add_test(tc, test_budget_scope_is_shared_by_the_fleet);
+    tcase_add_test(tc, test_reservation_of_a_killed_job_is_settled);
+    tcase_add_test(tc, test_budget_scope_needs_a_store_and_a_budget);
+  }
+  // Eight machines kept at one request a second for seconds: the `slow`
+  // suite (store-slow in tests/meson.build).
+  if (TCase *slow = test::cases(s, test::Speed::Slow, "slow", 120))
+    tcase_add_test(slow, test_fleet_keeps_the_keys_request_rate);
   return s;
 }
 

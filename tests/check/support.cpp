@@ -233,6 +233,20 @@ void attach_counting_sinks(GstElement *pipeline, GstElement *source, StreamStats
       [](gpointer data, GClosure *) { delete static_cast<SinkTargets *>(data); }, GConnectFlags(0));
 }
 
+static bool registers(Speed speed) {
+  const char *cases = g_getenv("GROKIMAGINE_CASES");
+  if (cases == nullptr || *cases == '\0') return true;
+  return g_strcmp0(cases, speed == Speed::Quick ? "quick" : "slow") == 0;
+}
+
+TCase *cases(Suite *suite, Speed speed, const char *name, int timeout_s) {
+  if (!registers(speed)) return nullptr;
+  TCase *tc = tcase_create(name);
+  tcase_set_timeout(tc, timeout_s);
+  suite_add_tcase(suite, tc);
+  return tc;
+}
+
 void wait_until(const std::function<bool()> &done, std::chrono::milliseconds timeout,
                 const char *what) {
   const gint64 deadline = g_get_monotonic_time() + gint64(timeout.count()) * 1000;

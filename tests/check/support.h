@@ -119,6 +119,15 @@ int run_child_pipeline_if_asked();
     return gst_check_run_suite(name##_suite(), #name, __FILE__); \
   }
 
+// A suite's quick and slow cases. tests/meson.build runs a suite with slow
+// cases twice: GROKIMAGINE_CASES=quick in the default run, =slow in the
+// `slow` suite (meson test --suite slow, or --setup all as CI does). Unset
+// (the binary run by hand): every case.
+enum class Speed { Quick, Slow };
+// A TCase for `speed`'s cases added to `suite` (with a timeout of
+// `timeout_s`), or null when this run leaves them out.
+TCase *cases(Suite *suite, Speed speed, const char *name, int timeout_s);
+
 // Waits until `done` (checked every 10 ms: what the tests wait for, the
 // emulator's counters, has no event of its own), for at most `timeout`;
 // the test fails naming `what` when it never is.

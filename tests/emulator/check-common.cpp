@@ -8,7 +8,9 @@
 #include <glib/gstdio.h>
 
 #include <chrono>
+#include <future>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -430,6 +432,61 @@ GST_START_TEST(test_cdn_shared_link) {
 }
 GST_END_TEST;
 
+// A test's hooks: the first status poll is held at a gate, and while it
+// waits another connection is answered; opened, the gate lets the held poll
+// get the emulator's own answer. A hook answering itself sends its status,
+// body and headers, and the request counts as any other.
+GST_START_TEST(test_hooks) {
+  emu::Emulator emulator(timed(emu::Provider::Segmind, 10, 50));
+  const std::string polls = emulator.api_url() + "/v2/requests/";
+  auto gate = std::make_shared<emu::Gate>();
+  std::promise<std::string> first_poll;
+  emulator.hook({emu::Port::Api, "GET", "/v2/requests/"},
+                [gate, &first_poll](const emu::HookRequest &request) {
+                  if (request.seen > 0) return emu::Reply::go_on();
+                  first_poll.set_value(request.path);
+                  return emu::Reply::go_on().held_by(gate);
+                });
+  emulator.hook({emu::Port::Api, "POST"}, [](const emu::HookRequest &) {
+    return emu::Reply::answer(418, R"({"error": "hooked"})").header("X-Hooked", "yes");
+  });
+  std::future<Response> held = std::async(std::launch::async, [&] {
+    Http own;
+    return own.get_with_key(polls + "held/status");
+  });
+  std::future<std::string> arrived = first_poll.get_future();
+  fail_unless(arrived.wait_for(std::chrono::seconds(10)) == std::future_status::ready,
+              "the first poll never reached its hook");
+  const std::string held_path = arrived.get();
+  assert_equals_string(held_path.c_str(), "/v2/requests/held/status");
+  Http http;
+  const Response other = http.get_with_key(polls + "other/status");
+  fail_unless(other.status == 404, "a poll beside the held one: %u %s", other.status,
+              other.error.c_str());
+  fail_unless_equals_int(gate->held(), 1);
+  fail_unless(held.wait_for(std::chrono::seconds(0)) == std::future_status::timeout,
+              "the held poll was answered before its gate opened");
+  gate->open();
+  fail_unless(held.wait_for(std::chrono::seconds(10)) == std::future_status::ready,
+              "the held poll not answered once its gate opened");
+  const Response released = held.get();
+  fail_unless(released.status == 404 && json_string(released.body, "error") != "",
+              "the released poll: %u %s", released.status, released.body.c_str());
+
+  const Response hooked =
+      http.post_json(emulator.api_url() + "/v2/grok-imagine-video", R"({"prompt": "hooked"})");
+  fail_unless(hooked.status == 418 && hooked.header("x-hooked") == "yes" &&
+                  json_string(hooked.body, "error") == "hooked",
+              "the hook's answer: %u X-Hooked '%s' %s", hooked.status,
+              hooked.header("x-hooked").c_str(), hooked.body.c_str());
+  const emu::Counters counted = emulator.counters();
+  fail_unless(
+      counted.status_polls == 2 && counted.submits_total == 1 && counted.submits_accepted == 0,
+      "%d polls, %d submits, %d accepted", counted.status_polls, counted.submits_total,
+      counted.submits_accepted);
+}
+GST_END_TEST;
+
 static Suite *emulator_common_suite() {
   Suite *s = suite_create("emulator-common");
   TCase *rules = tcase_create("rules");
@@ -443,6 +500,7 @@ static Suite *emulator_common_suite() {
   tcase_add_loop_test(options, test_moov_placement, 0, 2);
   tcase_add_test(options, test_rate_limit);
   tcase_add_test(options, test_rate_limit_with_bearer_keys);
+  tcase_add_test(options, test_hooks);
   // A 20 MB noise clip to encode when no earlier run left it in
   // GROKIMAGINE_EMULATOR_CLIPS.
   tcase_add_test(options, test_clip_bytes_and_stats);

@@ -116,6 +116,10 @@ const char *status_phrase(guint status);
 void respond(SoupServerMessage *msg, guint status, const std::string &json_body);
 void respond_bytes(SoupServerMessage *msg, guint status, const char *content_type, GBytes *body);
 void respond_empty(SoupServerMessage *msg, guint status);
+// A scripted answer (a fault's, a hook's): `status` with `headers` and
+// `body`, whole, whatever Range the request asked.
+void respond_scripted(SoupServerMessage *msg, guint status, const std::string &body,
+                      const std::vector<std::pair<std::string, std::string>> &headers);
 std::string request_body(SoupServerMessage *msg);
 // The key of x-api-key: KEY (Segmind), if the header is there.
 std::optional<std::string> api_key_header(SoupServerMessage *msg);
@@ -380,6 +384,13 @@ class Core {
   std::size_t take_from_link(std::size_t want, int sharing);
   int paced_bodies = 0;  // being sent now (write_raw)
   std::vector<Fault> faults;
+  // Emulator::hook(), in registration order.
+  struct RegisteredHook {
+    Route route;
+    std::shared_ptr<Hook> hook;  // one closure, whose state lasts between calls
+    int seen = 0;                // requests it ran for
+  };
+  std::vector<RegisteredHook> hooks;
   std::map<std::string, Job> jobs;
 
   // Every job's times, in submission order.
@@ -417,6 +428,12 @@ class Core {
   // Takes a token from `key`'s bucket; without one, sets `retry_after_s`.
   bool take_token(const std::string &key, unsigned *retry_after_s);
   void on_cdn_request(SoupServerMessage *msg, const char *path);
+  // The reply of the first hook whose route `msg` is on, if any.
+  std::optional<Reply> run_hook(SoupServerMessage *msg);
+  // Keeps `paused` until `gate` opens, then runs `step` (unless the client
+  // has gone, or the emulator stops first).
+  void hold(PausedPtr paused, const std::shared_ptr<Gate> &gate, Step step);
+  void resume_held(guint64 id);
   void serve_media(PausedPtr paused, const std::string &path, bool carries_key,
                    const std::optional<Fault> &fault);
   // Writes the head and `first` bytes of `body` on the raw connection (at
@@ -446,7 +463,11 @@ class Core {
   GObjectPtr<SoupSession> image_session;
   GObjectPtr<GCancellable> shutdown_cancellable;
   std::set<GSource *> pending_timers;  // delays holding paused requests
-  int pending_async_ops = 0;           // image fetches and raw writes in flight
+  // Requests held at a Gate, by a number of their own.
+  std::map<guint64, std::pair<PausedPtr, Step>> held_requests;
+  guint64 next_held = 0;
+  unsigned cdn_port = 0;      // set before the constructor returns
+  int pending_async_ops = 0;  // image fetches and raw writes in flight
   std::map<std::string, BytesPtr> mapped_files;
   // Options::rate_limit_per_s: tokens left per key, as of `refilled_us`.
   struct TokenBucket {

@@ -396,6 +396,17 @@ void respond_empty(SoupServerMessage *msg, guint status) {
   soup_server_message_set_response(msg, nullptr, SOUP_MEMORY_STATIC, nullptr, 0);
 }
 
+void respond_scripted(SoupServerMessage *msg, guint status, const std::string &body,
+                      const std::vector<std::pair<std::string, std::string>> &headers) {
+  for (const auto &[name, value] : headers)
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), name.c_str(),
+                                 value.c_str());
+  // A scripted answer is whole: SoupServer would cut it to a Range (and
+  // libsoup 3.2 asserts on a Range past its end).
+  soup_message_headers_remove(soup_server_message_get_request_headers(msg), "Range");
+  respond(msg, status, body);
+}
+
 std::string request_body(SoupServerMessage *msg) {
   g_autoptr(GBytes) body_bytes =
       soup_message_body_flatten(soup_server_message_get_request_body(msg));
@@ -446,6 +457,35 @@ GObjectPtr<GIOStream> PausedMessage::steal_connection() {
   GObjectPtr<GIOStream> stream(soup_server_message_steal_connection(msg_.get()));
   connected_ = false;
   return stream;
+}
+
+// ---- Gate ----
+
+void Gate::open() {
+  std::vector<std::function<void()>> released;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    released.swap(held_);
+  }
+  for (const auto &resume : released) resume();
+}
+
+bool Gate::is_open() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return open_;
+}
+
+int Gate::held() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(held_.size());
+}
+
+bool Gate::hold(std::function<void()> resume) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_) return false;
+  held_.push_back(std::move(resume));
+  return true;
 }
 
 // ---- Input images ----
@@ -628,6 +668,7 @@ bool Core::start_servers(std::string *error) {
   }
   api_url = "http://127.0.0.1:" + std::to_string(api_port);
   cdn_url = "http://127.0.0.1:" + std::to_string(cdn_port);
+  this->cdn_port = cdn_port;
 
   // Image URLs are fetched from this thread, asynchronously, so a URL served
   // by this very emulator (or a test's server) cannot deadlock.
@@ -642,6 +683,8 @@ void Core::stop_servers() {
   // their connections.
   const std::set<GSource *> timers = pending_timers;
   for (GSource *timer : timers) g_source_destroy(timer);
+  // So do the requests held at a gate never opened.
+  held_requests.clear();
   // Cancelled fetches and writes complete promptly; their callbacks own
   // paused requests and must run before the servers go.
   while (pending_async_ops > 0) g_main_context_iteration(context.get(), TRUE);
@@ -775,18 +818,8 @@ void Core::answer(PausedPtr paused, const std::optional<Fault> &fault, Step step
     }
     if (fault && fault->status != 0) {
       const auto status = static_cast<guint>(fault->status);
-      if (!fault->location.empty())
-        soup_message_headers_replace(soup_server_message_get_response_headers(paused_msg->get()),
-                                     "Location", fault->location.c_str());
-      if (!fault->retry_after.empty())
-        soup_message_headers_replace(soup_server_message_get_response_headers(paused_msg->get()),
-                                     "Retry-After", fault->retry_after.c_str());
-      // A scripted answer is whole: SoupServer would cut it to a Range
-      // (and libsoup 3.2 asserts on a Range past its end).
-      soup_message_headers_remove(soup_server_message_get_request_headers(paused_msg->get()),
-                                  "Range");
-      respond(paused_msg->get(), status,
-              fault->body.empty() ? profile->fault_body(status) : fault->body);
+      respond_scripted(paused_msg->get(), status,
+                       fault->body.empty() ? profile->fault_body(status) : fault->body, {});
       return;
     }
     step(std::move(paused_msg));
@@ -797,11 +830,105 @@ void Core::answer(PausedPtr paused, const std::optional<Fault> &fault, Step step
   const bool leave_handler_first =
       options.cdn_rate_bytes_per_s > 0 || options.cdn_link_rate_bytes_per_s > 0 ||
       (fault && (fault->delay_ms > 0 || fault->truncate_at >= 0 || fault->reset));
-  if (leave_handler_first) {
-    run_later(fault ? fault->delay_ms : 0, std::move(paused), std::move(faulted_step));
-  } else {
-    faulted_step(std::move(paused));
+  Step own_handling = [this, leave_handler_first, delay_ms = fault ? fault->delay_ms : 0,
+                       faulted_step = std::move(faulted_step)](PausedPtr paused_msg) {
+    if (leave_handler_first) {
+      run_later(delay_ms, std::move(paused_msg), faulted_step);
+    } else {
+      faulted_step(std::move(paused_msg));
+    }
+  };
+  std::optional<Reply> reply = run_hook(paused->get());
+  if (!reply) {
+    own_handling(std::move(paused));
+    return;
   }
+  // The hook's answer, or the emulator's own, once any delay has passed.
+  Step after_gate = [this, reply = *reply,
+                     own_handling = std::move(own_handling)](PausedPtr paused_msg) {
+    Step decided = [this, reply, own_handling](PausedPtr ready) {
+      if (reply.status == 0) {
+        own_handling(std::move(ready));
+        return;
+      }
+      const auto status = static_cast<guint>(reply.status);
+      respond_scripted(ready->get(), status,
+                       reply.body.empty() ? profile->fault_body(status) : reply.body,
+                       reply.headers);
+    };
+    if (reply.delay_ms > 0)
+      run_later(reply.delay_ms, std::move(paused_msg), std::move(decided));
+    else
+      decided(std::move(paused_msg));
+  };
+  if (reply->gate)
+    hold(std::move(paused), reply->gate, std::move(after_gate));
+  else
+    after_gate(std::move(paused));
+}
+
+std::optional<Reply> Core::run_hook(SoupServerMessage *msg) {
+  // The port the request came in on, whatever its Host header says.
+  GSocketAddress *local = soup_server_message_get_local_address(msg);
+  const bool on_cdn = local != nullptr && G_IS_INET_SOCKET_ADDRESS(local) &&
+                      g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)) == cdn_port;
+  const Port port = on_cdn ? Port::Cdn : Port::Api;
+  HookRequest request;
+  request.method = soup_server_message_get_method(msg);
+  request.path = g_uri_get_path(soup_server_message_get_uri(msg));
+  const char *range =
+      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Range");
+  request.range = range ? range : "";
+  std::shared_ptr<Hook> hook;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (RegisteredHook &registered : hooks) {
+      const Route &route = registered.route;
+      if (route.port != port || (!route.method.empty() && route.method != request.method) ||
+          !starts_with(request.path, route.path_prefix.c_str()))
+        continue;
+      request.seen = registered.seen++;
+      hook = registered.hook;
+      break;
+    }
+  }
+  // Called without the lock: a hook may read the emulator's counters.
+  if (!hook) return std::nullopt;
+  return (*hook)(request);
+}
+
+void Core::hold(PausedPtr paused, const std::shared_ptr<Gate> &gate, Step step) {
+  const guint64 id = next_held++;
+  held_requests.emplace(id, std::pair(std::move(paused), std::move(step)));
+  // The gate opens on the test's thread: the request resumes on this one,
+  // through the server's own context (which the closure keeps alive, so a
+  // gate opened after the emulator is gone schedules nothing that runs).
+  MainContextPtr held_on(g_main_context_ref(context.get()));
+  auto resume = [this, id, held_on = std::make_shared<MainContextPtr>(std::move(held_on))] {
+    struct Resume {
+      Core *core;
+      guint64 id;
+    };
+    g_autoptr(GSource) idle = g_idle_source_new();
+    g_source_set_callback(
+        idle,
+        [](gpointer data) -> gboolean {
+          auto *resume = static_cast<Resume *>(data);
+          resume->core->resume_held(resume->id);
+          return G_SOURCE_REMOVE;
+        },
+        new Resume{this, id}, [](gpointer data) { delete static_cast<Resume *>(data); });
+    g_source_attach(idle, held_on->get());
+  };
+  if (!gate->hold(std::move(resume))) resume_held(id);
+}
+
+void Core::resume_held(guint64 id) {
+  auto found = held_requests.find(id);
+  if (found == held_requests.end()) return;  // stopped meanwhile
+  auto [paused, step] = std::move(found->second);
+  held_requests.erase(found);
+  if (paused->connected()) step(std::move(paused));
 }
 
 void Core::run_later(unsigned delay_ms, PausedPtr paused, Step step) {
@@ -1641,6 +1768,11 @@ const Options &Emulator::options() const {
 void Emulator::add_fault(const Fault &fault) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->faults.push_back(fault);
+}
+
+void Emulator::hook(Route route, Hook hook) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->hooks.push_back({std::move(route), std::make_shared<Hook>(std::move(hook))});
 }
 
 void Emulator::expire(const std::string &request_id) {

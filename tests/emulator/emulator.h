@@ -18,8 +18,11 @@
 #include <glib.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace grokimagine::emulator {
@@ -50,10 +53,6 @@ struct Fault {
   std::int64_t truncate_at = -1;
   // How many matching requests it applies to; -1 means every one.
   int times = 1;
-  // With `status`: a Retry-After header (seconds), as rate limits send.
-  std::string retry_after;
-  // With `status`: a Location header (a redirect).
-  std::string location;
   // Close the connection without answering (a reset), in any phase.
   bool reset = false;
   // Download only: the file is cut at this offset of the file (not of the
@@ -67,6 +66,103 @@ struct Fault {
   // that trickles). Emulator shutdown waits up to one interval for it.
   unsigned trickle_ms = 0;
 };
+
+// ---- Hooks ----
+//
+// A test's own answer for one route, instead of a new Fault field for each
+// one-off: Emulator::hook(route, closure). The closure runs where faults
+// strike: after the emulator has counted and recorded the request (Counters,
+// submits(), cdn_ranges() see it as usual) and after the CDN's latency
+// (Options::cdn_delay_ms), before the key check, the rate limit, any Fault
+// and the answer. It decides with a Reply: answer itself, wait a delay, be
+// held at a Gate until the test opens it, then answer or let the emulator's
+// own handling go on (a Fault that matched the request is used up either
+// way). Hooks cover what faults do: submits, status polls, result fetches
+// and every CDN request (not the Files API nor /emulator/stats).
+//
+// Threads: the closure runs on the emulator's server thread, one request at
+// a time, and is the same object each time (a `mutable` lambda may keep
+// counts of its own); it must not block (hold at a Gate instead), and what
+// it shares with the test must be safe across threads (std::atomic). A held or
+// delayed request is a paused message: the server goes on serving its
+// other connections meanwhile.
+
+enum class Port { Api, Cdn };
+
+// Which requests a hook sees.
+struct Route {
+  Port port = Port::Api;
+  std::string method;       // "GET", "POST", ...; empty: any
+  std::string path_prefix;  // the path begins with this; empty: any
+  // The CDN's video GETs (/videos/<id>.mp4): the media bodies.
+  static Route cdn_media() { return {Port::Cdn, "GET", "/videos/"}; }
+};
+
+// A request as its hook sees it.
+struct HookRequest {
+  std::string method;
+  std::string path;
+  std::string range;  // its Range header, "" when none
+  int seen = 0;       // requests this hook saw before this one
+};
+
+// Holds requests until the test opens it; shared by the test and the
+// emulator (std::make_shared<Gate>()), used from any thread. A gate the
+// test never opens holds its requests until the client gives up (a server
+// that never answers) or the emulator stops.
+class Gate {
+ public:
+  // Lets every request held here go on, and any later one pass.
+  void open();
+  bool is_open() const;
+  // Requests held here now.
+  int held() const;
+  // For the emulator: keeps `resume` to be called (on the thread calling
+  // open()) when the gate opens; false, keeping nothing, when it is open.
+  bool hold(std::function<void()> resume);
+
+ private:
+  mutable std::mutex mutex_;
+  bool open_ = false;
+  std::vector<std::function<void()>> held_;
+};
+
+// What a hook does with one request.
+struct Reply {
+  // The emulator's own handling (faults included) goes on.
+  static Reply go_on() { return {}; }
+  // The hook answers: `status`, whole (whatever Range asked), with `body`;
+  // an empty body is the provider's error envelope for `status`.
+  static Reply answer(int status, std::string body = {}) {
+    Reply reply;
+    reply.status = status;
+    reply.body = std::move(body);
+    return reply;
+  }
+  // A header of the hook's answer (Location, Retry-After, ...).
+  Reply &header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  // Wait this long first (after the gate, if any).
+  Reply &after_ms(unsigned ms) {
+    delay_ms = ms;
+    return *this;
+  }
+  // Wait for `held_at` to open first.
+  Reply &held_by(std::shared_ptr<Gate> held_at) {
+    gate = std::move(held_at);
+    return *this;
+  }
+
+  int status = 0;  // 0: go on
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  unsigned delay_ms = 0;
+  std::shared_ptr<Gate> gate;
+};
+
+using Hook = std::function<Reply(const HookRequest &)>;
 
 struct Options {
   Provider provider = Provider::Segmind;
@@ -262,6 +358,9 @@ class Emulator {
   const Options &options() const;
 
   void add_fault(const Fault &fault);
+  // Runs `hook` for each request on `route` (see Hooks above); the first
+  // hook registered whose route matches is the one that runs.
+  void hook(Route route, Hook hook);
   // Make a known request id answer 404 from now on (an expired result).
   void expire(const std::string &request_id);
 
