@@ -7,6 +7,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/providers/provider.h"
+
 using grokimagine::JobSettings;
 using grokimagine::MediaKind;
 
@@ -118,6 +120,28 @@ JobSettings grok_imagine_default_settings(MediaKind kind) {
     settings.request.aspect_ratio = "1:1";
   }
   return settings;
+}
+
+// The blurbs that name the providers' durations, from the provider table
+// (G_PARAM_STATIC_STRINGS: made once, kept for the process).
+static const char *duration_blurb() {
+  static const std::string blurb = "Clip length in seconds (" +
+                                   grokimagine::describe_durations(grokimagine::duration_ranges()) +
+                                   "; the provider refuses others before anything is sent); "
+                                   "with operation=extend, the seconds added (2 to 10)";
+  return blurb.c_str();
+}
+
+// The ranges besides the first (the most providers'), which a fallback
+// provider may have to adapt a job's duration to.
+static const char *fallback_adapt_blurb() {
+  static const std::string blurb = [] {
+    auto ranges = grokimagine::duration_ranges();
+    ranges.erase(ranges.begin());
+    return "A fallback provider that cannot make the job's duration makes the nearest it can (" +
+           grokimagine::describe_durations(ranges, " s") + ") instead of being left out";
+  }();
+  return blurb.c_str();
 }
 
 void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
@@ -309,11 +333,9 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                             "Seconds a provider that failed a job is skipped for the next jobs "
                             "with fallback providers, in the whole process (0: never skipped)",
                             0, G_MAXUINT, guint(defaults.failover_cooldown.count()), rw));
-  install(GROK_IMAGINE_PROP_FALLBACK_ADAPT,
-          g_param_spec_boolean("fallback-adapt", "Fallback adapt",
-                               "A fallback provider that cannot make the job's duration makes the "
-                               "nearest it can (reapi: 6 to 30 s) instead of being left out",
-                               FALSE, rw));
+  install(
+      GROK_IMAGINE_PROP_FALLBACK_ADAPT,
+      g_param_spec_boolean("fallback-adapt", "Fallback adapt", fallback_adapt_blurb(), FALSE, rw));
   install(GROK_IMAGINE_PROP_ON_MODERATION,
           g_param_spec_enum("on-moderation", "On moderation",
                             "What a moderated job does with fallback-providers set: move on to "
@@ -331,12 +353,8 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                 "Largest clip accepted from the network, in bytes (0: no limit)", 0,
                                 G_MAXUINT64, defaults.max_size, rw));
     install(GROK_IMAGINE_PROP_DURATION,
-            grok_imagine_param_spec_int(
-                "duration", "Duration",
-                "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
-                "30; the provider refuses others before anything is sent); with "
-                "operation=extend, the seconds added (2 to 10)",
-                1, 30, defaults.request.duration, rw));
+            grok_imagine_param_spec_int("duration", "Duration", duration_blurb(), 1, 30,
+                                        defaults.request.duration, rw));
     install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
             gst_param_spec_array("reference-images", "Reference images",
                                  "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "

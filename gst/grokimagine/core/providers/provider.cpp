@@ -22,6 +22,35 @@ const std::vector<const Provider *> &all_providers() {
   return table;
 }
 
+const std::vector<std::string> &grok_aspect_ratios() {
+  static const std::vector<std::string> ratios = {"16:9", "9:16", "1:1", "4:3",
+                                                  "3:4",  "3:2",  "2:3"};
+  return ratios;
+}
+
+std::vector<DurationRange> duration_ranges() {
+  std::vector<DurationRange> ranges;
+  for (const Provider *provider : all_providers()) {
+    const auto [shortest, longest] = provider->duration_range(Request{});
+    auto same = std::find_if(ranges.begin(), ranges.end(), [&](const DurationRange &range) {
+      return range.min_s == shortest && range.max_s == longest;
+    });
+    if (same == ranges.end())
+      ranges.push_back({provider->name(), shortest, longest});
+    else
+      same->providers += std::string(", ") + provider->name();
+  }
+  return ranges;
+}
+
+std::string describe_durations(const std::vector<DurationRange> &ranges, const char *unit) {
+  std::string text;
+  for (const DurationRange &range : ranges)
+    text += (text.empty() ? "" : "; ") + range.providers + ": " + std::to_string(range.min_s) +
+            " to " + std::to_string(range.max_s) + unit;
+  return text;
+}
+
 std::optional<Error> Provider::check_prompt(const std::string &prompt,
                                             const std::string &what) const {
   constexpr std::size_t kUndocumentedMaxBytes = 4096;
@@ -79,19 +108,35 @@ Error Provider::unknown_status(const std::string &word, unsigned http_status) co
                          http_status);
 }
 
+Result<JobStatus::State> Provider::state_of(const std::string &word, const StatusWords &words,
+                                            unsigned http_status) const {
+  for (const auto &[known, state] : words)
+    if (word == known) return state;
+  return unknown_status(word, http_status);
+}
+
+Result<json::NodePtr> Provider::parse_answer(const HttpResponse &response, const char *what) const {
+  auto root = json::parse_object(response.body);
+  if (!root.ok())
+    return Error::protocol(
+        std::string(name()) + " sent an unreadable " + what + " (" + root.error().message + ")",
+        response.status);
+  return root;
+}
+
 std::string Provider::path_segment(const std::string &id) {
   g_autofree gchar *escaped = g_uri_escape_string(id.c_str(), nullptr, FALSE);
   return escaped;
 }
 
 Result<Submitted> Provider::submitted_id(const HttpResponse &response, const char *member) const {
-  std::string why;
-  json::NodePtr root = json::parse_object(response.body, &why);
-  std::string id = root ? json::string_at(root.get(), member) : "";
+  auto root = json::parse_object(response.body);
+  std::string id = root.ok() ? json::string_at(root->get(), member) : "";
   if (id.empty())
-    return Error::protocol(std::string(name()) + " accepted the job but its answer names no " +
-                               member + " (" + (root ? std::string("no such member") : why) + ")",
-                           response.status);
+    return Error::protocol(
+        std::string(name()) + " accepted the job but its answer names no " + member + " (" +
+            (root.ok() ? std::string("no such member") : root.error().message) + ")",
+        response.status);
   if (std::string problem = request_id_problem(id); !problem.empty())
     return Error::protocol(
         std::string(name()) + " accepted the job but its " + member + " cannot be used: " + problem,

@@ -10,11 +10,14 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include "../error.h"
 #include "../http.h"
+#include "../json.h"
 #include "../request.h"
 
 namespace grokimagine {
@@ -59,15 +62,24 @@ struct PollState {
   std::optional<std::chrono::milliseconds> remaining;
 };
 
+// A provider's own words for a job's state ("QUEUED", "done", ...), each
+// with the state it means: what Provider::state_of reads a status by.
+using StatusWords = std::vector<std::pair<const char *, JobStatus::State>>;
+
+// The aspect ratios the Grok Imagine video models take (xai, segmind,
+// aimlapi), in the order the refusals and the property blurb list them.
+const std::vector<std::string> &grok_aspect_ratios();
+
 // What a provider's video models accept, checked by Provider::check_video.
+// Set by name on a local (`VideoLimits limits; limits.resolutions = ...`).
 struct VideoLimits {
-  int min_duration;
-  int max_duration;
+  int min_duration = 1;
+  int max_duration = 15;
   std::vector<std::string> resolutions;
   std::vector<std::string> aspect_ratios;
-  size_t max_references;  // 0: no reference images
+  size_t max_references = 0;  // 0: no reference images
   // Whether a first frame and reference images may be sent together.
-  bool image_with_references;
+  bool image_with_references = false;
   // Beyond text- and image-to-video: what a provider that does more says.
   bool extend_and_edit = false;  // operation=extend / edit with a `video`
   size_t max_keyframes = 0;
@@ -184,6 +196,12 @@ class Provider {
   // Shared pieces of the providers' request builders and parsers.
   static Headers bearer_headers(const Endpoint &endpoint);
   Error unknown_status(const std::string &word, unsigned http_status) const;
+  // The state `word` means in `words`; unknown_status when it is not there.
+  Result<JobStatus::State> state_of(const std::string &word, const StatusWords &words,
+                                    unsigned http_status) const;
+  // The response's body as a JSON object, or the Protocol error
+  // "<name> sent an unreadable <what> (why)" ("job status", "answer").
+  Result<json::NodePtr> parse_answer(const HttpResponse &response, const char *what) const;
   // `id` as one URL path segment: an id is the provider's word, and
   // "../x?y=1" must not reach another path.
   static std::string path_segment(const std::string &id);
@@ -196,6 +214,17 @@ class Provider {
 
 // The table of providers, in the order of the `provider` enum (after auto).
 const std::vector<const Provider *> &all_providers();
+// The seconds the providers' videos may last (operation=generate), from
+// the table: one entry a range, naming the providers that have it
+// ("xai, segmind, aimlapi"), in the table's order.
+struct DurationRange {
+  std::string providers;
+  int min_s;
+  int max_s;
+};
+std::vector<DurationRange> duration_ranges();
+// "xai, segmind, aimlapi: 1 to 15; reapi: 6 to 30" (`unit` after each).
+std::string describe_durations(const std::vector<DurationRange> &ranges, const char *unit = "");
 const Provider *find_provider(const std::string &name);
 
 // The provider whose key is in the environment, for provider=auto; an
