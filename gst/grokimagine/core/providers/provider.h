@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "../error.h"
-#include "../http.h"
+#include "../http-types.h"
 #include "../json.h"
 #include "../request.h"
 
