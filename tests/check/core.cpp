@@ -286,6 +286,9 @@ GST_START_TEST(test_reference_image_rules) {
   request.model = "grok-imagine-video";
   auto segmind_refs = segmind().validate(request);
   fail_unless(segmind_refs && contains(segmind_refs->message, "segmind takes no reference"));
+  // The providers that do are named from the provider table.
+  fail_unless(contains(segmind_refs->message, "or provider=xai, aimlapi or reapi."), "%s",
+              segmind_refs->message.c_str());
 }
 GST_END_TEST;
 

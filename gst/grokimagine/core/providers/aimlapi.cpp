@@ -34,12 +34,16 @@ class Aimlapi final : public Provider {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
+    return check_video(request, video_limits(request));
+  }
+
+  VideoLimits video_limits(const Request &request) const override {
     VideoLimits limits;
     std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
     limits.resolutions = {"480p", "720p"};
     limits.aspect_ratios = grok_aspect_ratios();
     limits.max_references = kMaxReferences;
-    return check_video(request, limits);
+    return limits;
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,

@@ -28,15 +28,32 @@ const std::vector<std::string> &grok_aspect_ratios() {
   return ratios;
 }
 
+std::string providers_that(const std::function<bool(const VideoLimits &)> &can) {
+  std::vector<std::string> names;
+  for (const Provider *provider : all_providers()) {
+    const char *model = provider->default_model(MediaKind::Video);
+    if (!model || !*model) continue;
+    Request request;
+    request.kind = MediaKind::Video;
+    request.model = model;
+    if (can(provider->video_limits(request))) names.push_back(provider->name());
+  }
+  std::string text;
+  for (size_t i = 0; i < names.size(); i++)
+    text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return text;
+}
+
 std::vector<DurationRange> duration_ranges() {
   std::vector<DurationRange> ranges;
   for (const Provider *provider : all_providers()) {
-    const auto [shortest, longest] = provider->duration_range(Request{});
-    auto same = std::find_if(ranges.begin(), ranges.end(), [&](const DurationRange &range) {
-      return range.min_s == shortest && range.max_s == longest;
+    // A pair, not a structured binding: a lambda may not capture one in C++17.
+    const std::pair<int, int> seconds = provider->duration_range(Request{});
+    auto same = std::find_if(ranges.begin(), ranges.end(), [&seconds](const DurationRange &range) {
+      return range.min_s == seconds.first && range.max_s == seconds.second;
     });
     if (same == ranges.end())
-      ranges.push_back({provider->name(), shortest, longest});
+      ranges.push_back({provider->name(), seconds.first, seconds.second});
     else
       same->providers += std::string(", ") + provider->name();
   }
@@ -150,9 +167,10 @@ std::optional<Error> Provider::check_video(const Request &request,
   const bool generate = request.operation == Operation::Generate;
   const std::string operation = operation_name(request.operation);
   if (!generate && !limits.extend_and_edit)
-    return invalid_setting("Property 'operation' is '" + operation + "': " + who +
-                           " only generates (operation=generate); extend and edit need "
-                           "provider=xai.");
+    return invalid_setting(
+        "Property 'operation' is '" + operation + "': " + who +
+        " only generates (operation=generate); extend and edit need provider=" +
+        providers_that([](const VideoLimits &other) { return other.extend_and_edit; }) + ".");
   if (generate && !request.video.empty())
     return invalid_setting(
         "Property 'video' is set but 'operation' is generate: set operation=extend or "
@@ -177,8 +195,11 @@ std::optional<Error> Provider::check_video(const Request &request,
         operation + " takes only 'video' and 'prompt'.");
   const size_t keyframes = request.keyframes.size();
   if (keyframes > 0 && limits.max_keyframes == 0)
-    return invalid_setting("Property 'keyframes': " + who + " with " + request.model +
-                           " takes no keyframes (provider=xai does).");
+    return invalid_setting(
+        "Property 'keyframes': " + who + " with " + request.model +
+        " takes no keyframes (provider=" +
+        providers_that([](const VideoLimits &other) { return other.max_keyframes > 0; }) +
+        " does).");
   if (keyframes > limits.max_keyframes)
     return invalid_setting("Property 'keyframes' has " + std::to_string(keyframes) + " entries: " +
                            who + " allows at most " + std::to_string(limits.max_keyframes) + ".");
@@ -192,8 +213,10 @@ std::optional<Error> Provider::check_video(const Request &request,
                            " entries: " + who + " allows at most " +
                            std::to_string(limits.max_reference_audios) + ".");
   if (!request.generate_audio && !limits.audio_optional)
-    return invalid_setting("Property 'generate-audio' is false: " + who +
-                           " always makes audio (provider=xai can leave it out).");
+    return invalid_setting(
+        "Property 'generate-audio' is false: " + who + " always makes audio (provider=" +
+        providers_that([](const VideoLimits &other) { return other.audio_optional; }) +
+        " can leave it out).");
   const bool has_images =
       !request.image.empty() || !request.reference_images.empty() || !request.keyframes.empty();
   if (generate && blank_prompt && !has_images)
@@ -209,10 +232,7 @@ std::optional<Error> Provider::check_video(const Request &request,
   if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, limits.aspect_ratios, name()))
     return error;
   const size_t references = request.reference_images.size();
-  if (references > 0 && limits.max_references == 0)
-    return invalid_setting("Property 'reference-images': " + std::string(name()) +
-                           " takes no reference images; use 'image' for a first frame, or "
-                           "provider=xai, aimlapi or reapi.");
+  if (references > 0 && limits.max_references == 0) return no_reference_images();
   if (references > limits.max_references)
     return invalid_setting("Property 'reference-images' has " + std::to_string(references) +
                            " entries: " + name() + " allows at most " +
@@ -222,6 +242,13 @@ std::optional<Error> Provider::check_video(const Request &request,
         "Properties 'image' and 'reference-images' are both set: " + std::string(name()) +
         " takes either a first frame or reference images.");
   return std::nullopt;
+}
+
+Error Provider::no_reference_images() const {
+  return invalid_setting(
+      "Property 'reference-images': " + std::string(name()) +
+      " takes no reference images; use 'image' for a first frame, or provider=" +
+      providers_that([](const VideoLimits &other) { return other.max_references > 0; }) + ".");
 }
 
 std::optional<Error> Provider::check_model(const Request &request,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -188,8 +189,16 @@ class Provider {
   // fallback-adapt clamps it into.
   virtual std::pair<int, int> duration_range(const Request & /*request*/) const { return {1, 15}; }
 
+  // What the video models accept for `request` (its model and operation):
+  // what validate() gives check_video(), and what the refusals read to
+  // name the providers that do what another does not (providers_that).
+  virtual VideoLimits video_limits(const Request & /*request*/) const { return {}; }
+
   // The error for an HTTP answer the provider has no special meaning for.
   Error http_error(const HttpResponse &response, Phase phase) const;
+  // "Property 'reference-images': <name> takes no reference images; use
+  // 'image' for a first frame, or provider=<those that do>."
+  Error no_reference_images() const;
   // The checks every video provider makes: a prompt or an image, then
   // duration, resolution, aspect ratio and reference images within `limits`.
   std::optional<Error> check_video(const Request &request, const VideoLimits &limits) const;
@@ -214,6 +223,10 @@ class Provider {
 
 // The table of providers, in the order of the `provider` enum (after auto).
 const std::vector<const Provider *> &all_providers();
+// "xai, aimlapi or reapi": the providers whose default video model's
+// limits (video_limits) allow what `can` asks, from the table.
+std::string providers_that(const std::function<bool(const VideoLimits &)> &can);
+
 // The seconds the providers' videos may last (operation=generate), from
 // the table: one entry a range, naming the providers that have it
 // ("xai, segmind, aimlapi"), in the table's order.

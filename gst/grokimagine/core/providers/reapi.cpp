@@ -65,13 +65,7 @@ class Reapi final : public Provider {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
-    VideoLimits limits;
-    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
-    limits.resolutions = kQualities;
-    limits.aspect_ratios = kSizes;
-    limits.max_references = kMaxImages;
-    limits.image_with_references = true;
-    if (auto error = check_video(request, limits)) return error;
+    if (auto error = check_video(request, video_limits(request))) return error;
     std::vector<std::pair<const char *, std::string>> images;
     if (!request.image.empty()) images.emplace_back("image", request.image);
     for (const auto &reference : request.reference_images)
@@ -86,6 +80,16 @@ class Reapi final : public Provider {
                                "': reapi needs a public http(s) URL (no local files or data: "
                                "URIs); upload the image and pass its URL.");
     return std::nullopt;
+  }
+
+  VideoLimits video_limits(const Request &request) const override {
+    VideoLimits limits;
+    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
+    limits.resolutions = kQualities;
+    limits.aspect_ratios = kSizes;
+    limits.max_references = kMaxImages;
+    limits.image_with_references = true;
+    return limits;
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,

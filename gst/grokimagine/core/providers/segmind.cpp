@@ -66,14 +66,20 @@ class Segmind final : public Provider {
   }
 
   std::optional<Error> validate(const Request &request) const override {
-    if (!request.reference_images.empty())
-      return invalid_setting(
-          "Property 'reference-images': segmind takes no reference images; "
-          "use 'image' for a first frame, or provider=xai or aimlapi.");
+    if (!request.reference_images.empty()) return no_reference_images();
     if (request.kind == MediaKind::Image) return validate_image(request);
     if (auto error = check_model(request, kVideoModels)) return error;
     if (request.model == kPreviewModel) return validate_preview(request);
-    return check_video(request, video_limits(request, kResolutions));
+    return check_video(request, video_limits(request));
+  }
+
+  // No reference images, and no first frame with them.
+  VideoLimits video_limits(const Request &request) const override {
+    VideoLimits limits;
+    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
+    limits.resolutions = request.model == kPreviewModel ? kPreviewResolutions : kResolutions;
+    limits.aspect_ratios = grok_aspect_ratios();
+    return limits;
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
@@ -142,17 +148,7 @@ class Segmind final : public Provider {
                              " animates an image, so it needs one.");
     if (request.prompt.empty())
       return invalid_setting("Property 'prompt' is empty: " + who + " needs a prompt.");
-    return check_video(request, video_limits(request, kPreviewResolutions));
-  }
-
-  // No reference images, and no first frame with them.
-  VideoLimits video_limits(const Request &request,
-                           const std::vector<std::string> &resolutions) const {
-    VideoLimits limits;
-    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
-    limits.resolutions = resolutions;
-    limits.aspect_ratios = grok_aspect_ratios();
-    return limits;
+    return check_video(request, video_limits(request));
   }
 
   std::optional<Error> validate_image(const Request &request) const {

@@ -102,20 +102,7 @@ class Xai final : public Provider {
       return invalid_setting(
           "Property 'model' is 'grok-imagine-video-1.5': xai extends videos with "
           "grok-imagine-video only.");
-    const auto [shortest, longest] = duration_range(request);
-    VideoLimits limits;
-    limits.min_duration = shortest;
-    limits.max_duration = longest;
-    limits.resolutions = v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
-                             : std::vector<std::string>{"480p", "720p"};
-    limits.aspect_ratios = grok_aspect_ratios();
-    limits.max_references = kMaxReferences;
-    limits.extend_and_edit = true;
-    limits.max_keyframes = kMaxKeyframes;
-    // Reference audios (inferred): grok-imagine-video-1.5 only.
-    limits.max_reference_audios = v15 ? kMaxReferenceAudios : 0;
-    limits.audio_optional = true;
-    if (auto error = check_video(request, limits)) return error;
+    if (auto error = check_video(request, video_limits(request))) return error;
     for (const auto &entry : request.keyframes) {
       std::string why;
       auto keyframe = parse_keyframe(entry, &why);
@@ -127,6 +114,22 @@ class Xai final : public Provider {
                                " s clip: xai pins keyframes from 0 to the clip's duration.");
     }
     return std::nullopt;
+  }
+
+  VideoLimits video_limits(const Request &request) const override {
+    const bool v15 = request.model == "grok-imagine-video-1.5";
+    VideoLimits limits;
+    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
+    limits.resolutions = v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
+                             : std::vector<std::string>{"480p", "720p"};
+    limits.aspect_ratios = grok_aspect_ratios();
+    limits.max_references = kMaxReferences;
+    limits.extend_and_edit = true;
+    limits.max_keyframes = kMaxKeyframes;
+    // Reference audios (inferred): grok-imagine-video-1.5 only.
+    limits.max_reference_audios = v15 ? kMaxReferenceAudios : 0;
+    limits.audio_optional = true;
+    return limits;
   }
 
   std::optional<InputRange> extension_input() const override {
