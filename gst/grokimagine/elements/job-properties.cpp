@@ -4,6 +4,7 @@
 #include "element-errors.h"
 #include "unchecked-param.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -132,6 +133,44 @@ static const char *duration_blurb() {
   return blurb.c_str();
 }
 
+// "16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3": `last` before the last.
+static std::string listed(const std::vector<std::string> &values, const char *last) {
+  std::string text;
+  for (size_t i = 0; i < values.size(); i++)
+    text += (i == 0 ? "" : i + 1 == values.size() ? last : ", ") + values[i];
+  return text;
+}
+
+// The first provider's aspect ratios, then those of each provider whose
+// differ.
+static const char *frame_shape_blurb() {
+  static const std::string blurb = [] {
+    const auto all = grokimagine::default_video_limits();
+    const auto &first = all.front().limits.aspect_ratios;
+    std::string text = "Frame shape: " + listed(first, " or ");
+    for (const auto &[provider, limits] : all)
+      if (limits.aspect_ratios != first)
+        text +=
+            std::string(" (") + provider->name() + ": " + listed(limits.aspect_ratios, ", ") + ")";
+    return text;
+  }();
+  return blurb.c_str();
+}
+
+static const char *reference_images_blurb() {
+  static const std::string blurb = [] {
+    size_t most = 0;
+    for (const auto &[provider, limits] : grokimagine::default_video_limits())
+      most = std::max(most, limits.max_references);
+    return "Up to " + std::to_string(most) + " images guiding subject and style (" +
+           grokimagine::providers_that(
+               [](const grokimagine::VideoLimits &limits) { return limits.max_references > 0; },
+               ", ") +
+           "), e.g. \"<a.jpg,https://b/c.png>\"";
+  }();
+  return blurb.c_str();
+}
+
 // The ranges besides the first (the most providers'), which a fallback
 // provider may have to adapt a job's duration to.
 static const char *fallback_adapt_blurb() {
@@ -221,8 +260,7 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                               defaults.request.resolution.c_str(), rw));
   install(GROK_IMAGINE_PROP_ASPECT_RATIO,
           g_param_spec_string("aspect-ratio", "Aspect ratio",
-                              video ? "Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3 (reapi: "
-                                      "16:9, 9:16, 1:1, 3:2, 2:3)"
+                              video ? frame_shape_blurb()
                                     : "Image shape: 1:1, 16:9, 9:16, 4:3, 3:4, 3:2, 2:3 (segmind "
                                       "also 9:19.5, 19.5:9, 9:20, 20:9, 1:2, 2:1, auto)",
                               defaults.request.aspect_ratio.c_str(), rw));
@@ -356,9 +394,7 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
             grok_imagine_param_spec_int("duration", "Duration", duration_blurb(), 1, 30,
                                         defaults.request.duration, rw));
     install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
-            gst_param_spec_array("reference-images", "Reference images",
-                                 "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "
-                                 "e.g. \"<a.jpg,https://b/c.png>\"",
+            gst_param_spec_array("reference-images", "Reference images", reference_images_blurb(),
                                  g_param_spec_string("image", "Image", "Image URI or path", nullptr,
                                                      G_PARAM_READWRITE),
                                  rw));

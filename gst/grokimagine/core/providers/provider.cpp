@@ -28,19 +28,26 @@ const std::vector<std::string> &grok_aspect_ratios() {
   return ratios;
 }
 
-std::string providers_that(const std::function<bool(const VideoLimits &)> &can) {
-  std::vector<std::string> names;
+std::vector<ProviderLimits> default_video_limits() {
+  std::vector<ProviderLimits> all;
   for (const Provider *provider : all_providers()) {
     const char *model = provider->default_model(MediaKind::Video);
     if (!model || !*model) continue;
     Request request;
     request.kind = MediaKind::Video;
     request.model = model;
-    if (can(provider->video_limits(request))) names.push_back(provider->name());
+    all.push_back({provider, provider->video_limits(request)});
   }
+  return all;
+}
+
+std::string providers_that(const std::function<bool(const VideoLimits &)> &can, const char *last) {
+  std::vector<std::string> names;
+  for (const auto &[provider, limits] : default_video_limits())
+    if (can(limits)) names.push_back(provider->name());
   std::string text;
   for (size_t i = 0; i < names.size(); i++)
-    text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    text += (i == 0 ? "" : i + 1 == names.size() ? last : ", ") + names[i];
   return text;
 }
 

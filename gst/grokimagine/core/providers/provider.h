@@ -223,9 +223,17 @@ class Provider {
 
 // The table of providers, in the order of the `provider` enum (after auto).
 const std::vector<const Provider *> &all_providers();
+// Each provider that makes videos with the limits of its default video
+// model (video_limits), in the table's order.
+struct ProviderLimits {
+  const Provider *provider;
+  VideoLimits limits;
+};
+std::vector<ProviderLimits> default_video_limits();
 // "xai, aimlapi or reapi": the providers whose default video model's
-// limits (video_limits) allow what `can` asks, from the table.
-std::string providers_that(const std::function<bool(const VideoLimits &)> &can);
+// limits allow what `can` asks, from the table; `last` joins the last two.
+std::string providers_that(const std::function<bool(const VideoLimits &)> &can,
+                           const char *last = " or ");
 
 // The seconds the providers' videos may last (operation=generate), from
 // the table: one entry a range, naming the providers that have it
