@@ -133,25 +133,17 @@ static const char *duration_blurb() {
   return blurb.c_str();
 }
 
-// "16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3": `last` before the last.
-static std::string listed(const std::vector<std::string> &values, const char *last) {
-  std::string text;
-  for (size_t i = 0; i < values.size(); i++)
-    text += (i == 0 ? "" : i + 1 == values.size() ? last : ", ") + values[i];
-  return text;
-}
-
 // The first provider's aspect ratios, then those of each provider whose
 // differ.
 static const char *frame_shape_blurb() {
   static const std::string blurb = [] {
     const auto all = grokimagine::default_video_limits();
     const auto &first = all.front().limits.aspect_ratios;
-    std::string text = "Frame shape: " + listed(first, " or ");
+    std::string text = "Frame shape: " + grokimagine::listed(first);
     for (const auto &[provider, limits] : all)
       if (limits.aspect_ratios != first)
-        text +=
-            std::string(" (") + provider->name() + ": " + listed(limits.aspect_ratios, ", ") + ")";
+        text += std::string(" (") + provider->name() + ": " +
+                grokimagine::listed(limits.aspect_ratios, ", ") + ")";
     return text;
   }();
   return blurb.c_str();

@@ -45,9 +45,13 @@ std::string providers_that(const std::function<bool(const VideoLimits &)> &can, 
   std::vector<std::string> names;
   for (const auto &[provider, limits] : default_video_limits())
     if (can(limits)) names.push_back(provider->name());
+  return listed(names, last);
+}
+
+std::string listed(const std::vector<std::string> &words, const char *last) {
   std::string text;
-  for (size_t i = 0; i < names.size(); i++)
-    text += (i == 0 ? "" : i + 1 == names.size() ? last : ", ") + names[i];
+  for (size_t i = 0; i < words.size(); i++)
+    text += (i == 0 ? "" : i + 1 == words.size() ? last : ", ") + words[i];
   return text;
 }
 

@@ -4,7 +4,7 @@
 // (retries, polling, deadlines, downloads) lives in the job, shared by all.
 //
 // Adding a provider: one file beside this one implementing Provider, and
-// one row in the table in provider.cpp.
+// one row in the table in provider.cpp (README.md: Adding a provider).
 #pragma once
 
 #include <chrono>
@@ -223,6 +223,9 @@ class Provider {
 
 // The table of providers, in the order of the `provider` enum (after auto).
 const std::vector<const Provider *> &all_providers();
+// "a, b or c": `words` joined by ", ", `last` before the last one.
+std::string listed(const std::vector<std::string> &words, const char *last = " or ");
+
 // Each provider that makes videos with the limits of its default video
 // model (video_limits), in the table's order.
 struct ProviderLimits {
