@@ -1475,10 +1475,10 @@ GST_START_TEST(test_continuity_last_frame) {
   fail_unless_equals_int(submits.size(), 2);
   fail_unless_equals_int(submits[0].image_bytes, -1);
   // The second job starts from a frame of the stream: the channel's size.
-  json::NodePtr body = json::parse_object(submits[1].body);
-  fail_unless(body != nullptr);
+  auto body = json::parse_object(submits[1].body);
+  fail_unless(body.ok(), "%s", body.ok() ? "" : body.error().message.c_str());
   gsize length = 0;
-  g_autofree guchar *png = g_base64_decode(json::string_at(body.get(), "image").c_str(), &length);
+  g_autofree guchar *png = g_base64_decode(json::string_at(body->get(), "image").c_str(), &length);
   const auto [width, height] = test::decoded_image_size(std::string((char *)png, length));
   fail_unless(width == 848 && height == 480, "%dx%d", width, height);
   // Generated once the first had played (after its job was done): no

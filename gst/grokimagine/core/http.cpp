@@ -23,12 +23,6 @@ constexpr int kMaxConnectionsPerHost = 128;
 
 }  // namespace
 
-std::string HttpResponse::header(const char *name) const {
-  for (const auto &[key, value] : headers)
-    if (g_ascii_strcasecmp(key.c_str(), name) == 0) return value;
-  return {};
-}
-
 HttpClient &HttpClient::instance() {
   // Never destroyed: the I/O thread serves every element until the process ends.
   init_logging();
@@ -359,19 +353,6 @@ struct Flight {
 };
 
 }  // namespace
-
-std::string describe_request(const HttpRequest &request) {
-  std::string text = request.method + " " + loggable_url(request.url);
-  if (!request.log_phase.empty() || request.log_attempt > 1) {
-    text += " (";
-    if (!request.log_phase.empty()) text += request.log_phase;
-    if (request.log_attempt > 1)
-      text += (request.log_phase.empty() ? "" : ", ") + std::string("attempt ") +
-              std::to_string(request.log_attempt);
-    text += ")";
-  }
-  return text;
-}
 
 std::shared_ptr<HttpAnswer> HttpClient::start(const HttpRequest &request, GCancellable *abort) {
   auto pending = std::make_shared<HttpAnswer>(describe_request(request), request.log_id);

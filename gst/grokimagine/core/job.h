@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "http.h"
 #include "providers/provider.h"
 #include "retry.h"
 

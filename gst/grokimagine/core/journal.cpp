@@ -84,9 +84,9 @@ std::string journal_entry_to_json(const JournalEntry &entry) {
 }
 
 std::optional<JournalEntry> journal_entry_from_json(const std::string &text) {
-  json::NodePtr root = json::parse_object(text);
-  if (!root) return std::nullopt;
-  JsonNode *node = root.get();
+  auto root = json::parse_object(text);
+  if (!root.ok()) return std::nullopt;
+  JsonNode *node = root->get();
   auto state = state_from_name(json::string_at(node, "state"));
   if (!state) return std::nullopt;
   auto integer = [node](const char *name) {

@@ -32,11 +32,8 @@ bool nesting_within_limit(const std::string &text) {
 
 }  // namespace
 
-NodePtr parse_object(const std::string &text, std::string *why) {
-  auto fail = [why](const std::string &reason) {
-    if (why) *why = reason;
-    return NodePtr();
-  };
+Result<NodePtr> parse_object(const std::string &text) {
+  auto fail = [](const std::string &reason) { return Error::protocol(reason); };
   if (text.empty()) return fail("empty body");
   if (!nesting_within_limit(text)) return fail("JSON nested too deeply");
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
@@ -86,8 +83,8 @@ std::string error_message(JsonNode *object) {
 }
 
 std::string error_message(const std::string &body) {
-  if (NodePtr root = parse_object(body)) {
-    std::string message = error_message(root.get());
+  if (auto root = parse_object(body); root.ok()) {
+    std::string message = error_message(root->get());
     if (!message.empty()) return message;
   }
   constexpr size_t kExcerpt = 200;

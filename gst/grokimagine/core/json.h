@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "error.h"
+
 namespace grokimagine::json {
 
 struct NodeUnref {
@@ -17,8 +19,9 @@ struct NodeUnref {
 using NodePtr = std::unique_ptr<JsonNode, NodeUnref>;
 
 // Parses `text` if it is a JSON object no deeper than a sane nesting limit;
-// otherwise returns null and says why in `why`.
-NodePtr parse_object(const std::string &text, std::string *why = nullptr);
+// otherwise a Protocol error whose message says why ("empty body",
+// "malformed JSON: ...").
+Result<NodePtr> parse_object(const std::string &text);
 
 // Member accessors on an object node; absent or mistyped members give
 // empty / nullopt. `path` may name nested members with dots ("video.url").

@@ -4,8 +4,11 @@
 #include "element-errors.h"
 #include "unchecked-param.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "core/providers/provider.h"
 
 using grokimagine::JobSettings;
 using grokimagine::MediaKind;
@@ -120,6 +123,58 @@ JobSettings grok_imagine_default_settings(MediaKind kind) {
   return settings;
 }
 
+// The blurbs that name the providers' durations, from the provider table
+// (G_PARAM_STATIC_STRINGS: made once, kept for the process).
+static const char *duration_blurb() {
+  static const std::string blurb = "Clip length in seconds (" +
+                                   grokimagine::describe_durations(grokimagine::duration_ranges()) +
+                                   "; the provider refuses others before anything is sent); "
+                                   "with operation=extend, the seconds added (2 to 10)";
+  return blurb.c_str();
+}
+
+// The first provider's aspect ratios, then those of each provider whose
+// differ.
+static const char *frame_shape_blurb() {
+  static const std::string blurb = [] {
+    const auto all = grokimagine::default_video_limits();
+    const auto &first = all.front().limits.aspect_ratios;
+    std::string text = "Frame shape: " + grokimagine::listed(first);
+    for (const auto &[provider, limits] : all)
+      if (limits.aspect_ratios != first)
+        text += std::string(" (") + provider->name() + ": " +
+                grokimagine::listed(limits.aspect_ratios, ", ") + ")";
+    return text;
+  }();
+  return blurb.c_str();
+}
+
+static const char *reference_images_blurb() {
+  static const std::string blurb = [] {
+    size_t most = 0;
+    for (const auto &[provider, limits] : grokimagine::default_video_limits())
+      most = std::max(most, limits.max_references);
+    return "Up to " + std::to_string(most) + " images guiding subject and style (" +
+           grokimagine::providers_that(
+               [](const grokimagine::VideoLimits &limits) { return limits.max_references > 0; },
+               ", ") +
+           "), e.g. \"<a.jpg,https://b/c.png>\"";
+  }();
+  return blurb.c_str();
+}
+
+// The ranges besides the first (the most providers'), which a fallback
+// provider may have to adapt a job's duration to.
+static const char *fallback_adapt_blurb() {
+  static const std::string blurb = [] {
+    auto ranges = grokimagine::duration_ranges();
+    ranges.erase(ranges.begin());
+    return "A fallback provider that cannot make the job's duration makes the nearest it can (" +
+           grokimagine::describe_durations(ranges, " s") + ") instead of being left out";
+  }();
+  return blurb.c_str();
+}
+
 void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                          GrokImagineJobScope scope) {
   // A channel's properties are each clip's defaults: what names one clip
@@ -197,8 +252,7 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                               defaults.request.resolution.c_str(), rw));
   install(GROK_IMAGINE_PROP_ASPECT_RATIO,
           g_param_spec_string("aspect-ratio", "Aspect ratio",
-                              video ? "Frame shape: 16:9, 9:16, 1:1, 4:3, 3:4, 3:2 or 2:3 (reapi: "
-                                      "16:9, 9:16, 1:1, 3:2, 2:3)"
+                              video ? frame_shape_blurb()
                                     : "Image shape: 1:1, 16:9, 9:16, 4:3, 3:4, 3:2, 2:3 (segmind "
                                       "also 9:19.5, 19.5:9, 9:20, 20:9, 1:2, 2:1, auto)",
                               defaults.request.aspect_ratio.c_str(), rw));
@@ -309,11 +363,9 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                             "Seconds a provider that failed a job is skipped for the next jobs "
                             "with fallback providers, in the whole process (0: never skipped)",
                             0, G_MAXUINT, guint(defaults.failover_cooldown.count()), rw));
-  install(GROK_IMAGINE_PROP_FALLBACK_ADAPT,
-          g_param_spec_boolean("fallback-adapt", "Fallback adapt",
-                               "A fallback provider that cannot make the job's duration makes the "
-                               "nearest it can (reapi: 6 to 30 s) instead of being left out",
-                               FALSE, rw));
+  install(
+      GROK_IMAGINE_PROP_FALLBACK_ADAPT,
+      g_param_spec_boolean("fallback-adapt", "Fallback adapt", fallback_adapt_blurb(), FALSE, rw));
   install(GROK_IMAGINE_PROP_ON_MODERATION,
           g_param_spec_enum("on-moderation", "On moderation",
                             "What a moderated job does with fallback-providers set: move on to "
@@ -331,16 +383,10 @@ void grok_imagine_install_job_properties(GObjectClass *klass, MediaKind kind,
                                 "Largest clip accepted from the network, in bytes (0: no limit)", 0,
                                 G_MAXUINT64, defaults.max_size, rw));
     install(GROK_IMAGINE_PROP_DURATION,
-            grok_imagine_param_spec_int(
-                "duration", "Duration",
-                "Clip length in seconds (xai, segmind, aimlapi: 1 to 15; reapi: 6 to "
-                "30; the provider refuses others before anything is sent); with "
-                "operation=extend, the seconds added (2 to 10)",
-                1, 30, defaults.request.duration, rw));
+            grok_imagine_param_spec_int("duration", "Duration", duration_blurb(), 1, 30,
+                                        defaults.request.duration, rw));
     install(GROK_IMAGINE_PROP_REFERENCE_IMAGES,
-            gst_param_spec_array("reference-images", "Reference images",
-                                 "Up to 7 images guiding subject and style (xai, aimlapi, reapi), "
-                                 "e.g. \"<a.jpg,https://b/c.png>\"",
+            gst_param_spec_array("reference-images", "Reference images", reference_images_blurb(),
                                  g_param_spec_string("image", "Image", "Image URI or path", nullptr,
                                                      G_PARAM_READWRITE),
                                  rw));

@@ -10,7 +10,12 @@ namespace grokimagine {
 namespace {
 
 const std::vector<std::string> kVideoModels = {"x-ai/grok-imagine-video"};
-const std::vector<std::string> kAspectRatios = {"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"};
+constexpr size_t kMaxReferences = 7;
+const StatusWords kStatusWords = {
+    {"queued", JobStatus::State::Pending},     {"waiting", JobStatus::State::Pending},
+    {"generating", JobStatus::State::Running}, {"active", JobStatus::State::Running},
+    {"processing", JobStatus::State::Running}, {"completed", JobStatus::State::Completed},
+    {"error", JobStatus::State::Failed},       {"failed", JobStatus::State::Failed}};
 
 std::string image_url(const ImageInput &image) {
   return image.url.empty() ? image.data_uri() : image.url;
@@ -29,8 +34,16 @@ class Aimlapi final : public Provider {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
-    const auto [shortest, longest] = duration_range(request);
-    return check_video(request, {shortest, longest, {"480p", "720p"}, kAspectRatios, 7, false});
+    return check_video(request, video_limits(request));
+  }
+
+  VideoLimits video_limits(const Request &request) const override {
+    VideoLimits limits;
+    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
+    limits.resolutions = {"480p", "720p"};
+    limits.aspect_ratios = grok_aspect_ratios();
+    limits.max_references = kMaxReferences;
+    return limits;
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
@@ -76,20 +89,15 @@ class Aimlapi final : public Provider {
 
   Result<JobStatus> parse_status(const HttpResponse &response) const override {
     if (response.status != 200) return http_error(response, Phase::Status);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    if (!root)
-      return Error::protocol("aimlapi sent an unreadable job status (" + why + ")",
-                             response.status);
+    auto answer = parse_answer(response, "job status");
+    if (!answer.ok()) return answer.error();
+    const json::NodePtr &root = answer.value();
     JobStatus status;
-    const std::string word = json::string_at(root.get(), "status");
-    status.provider_status = word;
-    if (word == "queued" || word == "waiting") {
-      status.state = JobStatus::State::Pending;
-    } else if (word == "generating" || word == "active" || word == "processing") {
-      status.state = JobStatus::State::Running;
-    } else if (word == "completed") {
-      status.state = JobStatus::State::Completed;
+    status.provider_status = json::string_at(root.get(), "status");
+    auto state = state_of(status.provider_status, kStatusWords, response.status);
+    if (!state.ok()) return state.error();
+    status.state = *state;
+    if (status.state == JobStatus::State::Completed) {
       for (const char *path : {"video.url", "url"}) {
         std::string url = json::string_at(root.get(), path);
         if (!url.empty()) {
@@ -97,11 +105,8 @@ class Aimlapi final : public Provider {
           break;
         }
       }
-    } else if (word == "error" || word == "failed") {
-      status.state = JobStatus::State::Failed;
+    } else if (status.state == JobStatus::State::Failed) {
       status.detail = json::error_message(root.get());
-    } else {
-      return unknown_status(word, response.status);
     }
     return status;
   }

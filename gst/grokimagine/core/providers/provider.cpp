@@ -22,6 +22,63 @@ const std::vector<const Provider *> &all_providers() {
   return table;
 }
 
+const std::vector<std::string> &grok_aspect_ratios() {
+  static const std::vector<std::string> ratios = {"16:9", "9:16", "1:1", "4:3",
+                                                  "3:4",  "3:2",  "2:3"};
+  return ratios;
+}
+
+std::vector<ProviderLimits> default_video_limits() {
+  std::vector<ProviderLimits> all;
+  for (const Provider *provider : all_providers()) {
+    const char *model = provider->default_model(MediaKind::Video);
+    if (!model || !*model) continue;
+    Request request;
+    request.kind = MediaKind::Video;
+    request.model = model;
+    all.push_back({provider, provider->video_limits(request)});
+  }
+  return all;
+}
+
+std::string providers_that(const std::function<bool(const VideoLimits &)> &can, const char *last) {
+  std::vector<std::string> names;
+  for (const auto &[provider, limits] : default_video_limits())
+    if (can(limits)) names.push_back(provider->name());
+  return listed(names, last);
+}
+
+std::string listed(const std::vector<std::string> &words, const char *last) {
+  std::string text;
+  for (size_t i = 0; i < words.size(); i++)
+    text += (i == 0 ? "" : i + 1 == words.size() ? last : ", ") + words[i];
+  return text;
+}
+
+std::vector<DurationRange> duration_ranges() {
+  std::vector<DurationRange> ranges;
+  for (const Provider *provider : all_providers()) {
+    // A pair, not a structured binding: a lambda may not capture one in C++17.
+    const std::pair<int, int> seconds = provider->duration_range(Request{});
+    auto same = std::find_if(ranges.begin(), ranges.end(), [&seconds](const DurationRange &range) {
+      return range.min_s == seconds.first && range.max_s == seconds.second;
+    });
+    if (same == ranges.end())
+      ranges.push_back({provider->name(), seconds.first, seconds.second});
+    else
+      same->providers += std::string(", ") + provider->name();
+  }
+  return ranges;
+}
+
+std::string describe_durations(const std::vector<DurationRange> &ranges, const char *unit) {
+  std::string text;
+  for (const DurationRange &range : ranges)
+    text += (text.empty() ? "" : "; ") + range.providers + ": " + std::to_string(range.min_s) +
+            " to " + std::to_string(range.max_s) + unit;
+  return text;
+}
+
 std::optional<Error> Provider::check_prompt(const std::string &prompt,
                                             const std::string &what) const {
   constexpr std::size_t kUndocumentedMaxBytes = 4096;
@@ -79,19 +136,35 @@ Error Provider::unknown_status(const std::string &word, unsigned http_status) co
                          http_status);
 }
 
+Result<JobStatus::State> Provider::state_of(const std::string &word, const StatusWords &words,
+                                            unsigned http_status) const {
+  for (const auto &[known, state] : words)
+    if (word == known) return state;
+  return unknown_status(word, http_status);
+}
+
+Result<json::NodePtr> Provider::parse_answer(const HttpResponse &response, const char *what) const {
+  auto root = json::parse_object(response.body);
+  if (!root.ok())
+    return Error::protocol(
+        std::string(name()) + " sent an unreadable " + what + " (" + root.error().message + ")",
+        response.status);
+  return root;
+}
+
 std::string Provider::path_segment(const std::string &id) {
   g_autofree gchar *escaped = g_uri_escape_string(id.c_str(), nullptr, FALSE);
   return escaped;
 }
 
 Result<Submitted> Provider::submitted_id(const HttpResponse &response, const char *member) const {
-  std::string why;
-  json::NodePtr root = json::parse_object(response.body, &why);
-  std::string id = root ? json::string_at(root.get(), member) : "";
+  auto root = json::parse_object(response.body);
+  std::string id = root.ok() ? json::string_at(root->get(), member) : "";
   if (id.empty())
-    return Error::protocol(std::string(name()) + " accepted the job but its answer names no " +
-                               member + " (" + (root ? std::string("no such member") : why) + ")",
-                           response.status);
+    return Error::protocol(
+        std::string(name()) + " accepted the job but its answer names no " + member + " (" +
+            (root.ok() ? std::string("no such member") : root.error().message) + ")",
+        response.status);
   if (std::string problem = request_id_problem(id); !problem.empty())
     return Error::protocol(
         std::string(name()) + " accepted the job but its " + member + " cannot be used: " + problem,
@@ -105,9 +178,10 @@ std::optional<Error> Provider::check_video(const Request &request,
   const bool generate = request.operation == Operation::Generate;
   const std::string operation = operation_name(request.operation);
   if (!generate && !limits.extend_and_edit)
-    return invalid_setting("Property 'operation' is '" + operation + "': " + who +
-                           " only generates (operation=generate); extend and edit need "
-                           "provider=xai.");
+    return invalid_setting(
+        "Property 'operation' is '" + operation + "': " + who +
+        " only generates (operation=generate); extend and edit need provider=" +
+        providers_that([](const VideoLimits &other) { return other.extend_and_edit; }) + ".");
   if (generate && !request.video.empty())
     return invalid_setting(
         "Property 'video' is set but 'operation' is generate: set operation=extend or "
@@ -132,8 +206,11 @@ std::optional<Error> Provider::check_video(const Request &request,
         operation + " takes only 'video' and 'prompt'.");
   const size_t keyframes = request.keyframes.size();
   if (keyframes > 0 && limits.max_keyframes == 0)
-    return invalid_setting("Property 'keyframes': " + who + " with " + request.model +
-                           " takes no keyframes (provider=xai does).");
+    return invalid_setting(
+        "Property 'keyframes': " + who + " with " + request.model +
+        " takes no keyframes (provider=" +
+        providers_that([](const VideoLimits &other) { return other.max_keyframes > 0; }) +
+        " does).");
   if (keyframes > limits.max_keyframes)
     return invalid_setting("Property 'keyframes' has " + std::to_string(keyframes) + " entries: " +
                            who + " allows at most " + std::to_string(limits.max_keyframes) + ".");
@@ -147,8 +224,10 @@ std::optional<Error> Provider::check_video(const Request &request,
                            " entries: " + who + " allows at most " +
                            std::to_string(limits.max_reference_audios) + ".");
   if (!request.generate_audio && !limits.audio_optional)
-    return invalid_setting("Property 'generate-audio' is false: " + who +
-                           " always makes audio (provider=xai can leave it out).");
+    return invalid_setting(
+        "Property 'generate-audio' is false: " + who + " always makes audio (provider=" +
+        providers_that([](const VideoLimits &other) { return other.audio_optional; }) +
+        " can leave it out).");
   const bool has_images =
       !request.image.empty() || !request.reference_images.empty() || !request.keyframes.empty();
   if (generate && blank_prompt && !has_images)
@@ -164,10 +243,7 @@ std::optional<Error> Provider::check_video(const Request &request,
   if (auto error = check_one_of("aspect-ratio", request.aspect_ratio, limits.aspect_ratios, name()))
     return error;
   const size_t references = request.reference_images.size();
-  if (references > 0 && limits.max_references == 0)
-    return invalid_setting("Property 'reference-images': " + std::string(name()) +
-                           " takes no reference images; use 'image' for a first frame, or "
-                           "provider=xai, aimlapi or reapi.");
+  if (references > 0 && limits.max_references == 0) return no_reference_images();
   if (references > limits.max_references)
     return invalid_setting("Property 'reference-images' has " + std::to_string(references) +
                            " entries: " + name() + " allows at most " +
@@ -177,6 +253,13 @@ std::optional<Error> Provider::check_video(const Request &request,
         "Properties 'image' and 'reference-images' are both set: " + std::string(name()) +
         " takes either a first frame or reference images.");
   return std::nullopt;
+}
+
+Error Provider::no_reference_images() const {
+  return invalid_setting(
+      "Property 'reference-images': " + std::string(name()) +
+      " takes no reference images; use 'image' for a first frame, or provider=" +
+      providers_that([](const VideoLimits &other) { return other.max_references > 0; }) + ".");
 }
 
 std::optional<Error> Provider::check_model(const Request &request,

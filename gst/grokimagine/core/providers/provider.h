@@ -4,17 +4,21 @@
 // (retries, polling, deadlines, downloads) lives in the job, shared by all.
 //
 // Adding a provider: one file beside this one implementing Provider, and
-// one row in the table in provider.cpp.
+// one row in the table in provider.cpp (README.md: Adding a provider).
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include "../error.h"
-#include "../http.h"
+#include "../http-types.h"
+#include "../json.h"
 #include "../request.h"
 
 namespace grokimagine {
@@ -59,15 +63,24 @@ struct PollState {
   std::optional<std::chrono::milliseconds> remaining;
 };
 
+// A provider's own words for a job's state ("QUEUED", "done", ...), each
+// with the state it means: what Provider::state_of reads a status by.
+using StatusWords = std::vector<std::pair<const char *, JobStatus::State>>;
+
+// The aspect ratios the Grok Imagine video models take (xai, segmind,
+// aimlapi), in the order the refusals and the property blurb list them.
+const std::vector<std::string> &grok_aspect_ratios();
+
 // What a provider's video models accept, checked by Provider::check_video.
+// Set by name on a local (`VideoLimits limits; limits.resolutions = ...`).
 struct VideoLimits {
-  int min_duration;
-  int max_duration;
+  int min_duration = 1;
+  int max_duration = 15;
   std::vector<std::string> resolutions;
   std::vector<std::string> aspect_ratios;
-  size_t max_references;  // 0: no reference images
+  size_t max_references = 0;  // 0: no reference images
   // Whether a first frame and reference images may be sent together.
-  bool image_with_references;
+  bool image_with_references = false;
   // Beyond text- and image-to-video: what a provider that does more says.
   bool extend_and_edit = false;  // operation=extend / edit with a `video`
   size_t max_keyframes = 0;
@@ -176,14 +189,28 @@ class Provider {
   // fallback-adapt clamps it into.
   virtual std::pair<int, int> duration_range(const Request & /*request*/) const { return {1, 15}; }
 
+  // What the video models accept for `request` (its model and operation):
+  // what validate() gives check_video(), and what the refusals read to
+  // name the providers that do what another does not (providers_that).
+  virtual VideoLimits video_limits(const Request & /*request*/) const { return {}; }
+
   // The error for an HTTP answer the provider has no special meaning for.
   Error http_error(const HttpResponse &response, Phase phase) const;
+  // "Property 'reference-images': <name> takes no reference images; use
+  // 'image' for a first frame, or provider=<those that do>."
+  Error no_reference_images() const;
   // The checks every video provider makes: a prompt or an image, then
   // duration, resolution, aspect ratio and reference images within `limits`.
   std::optional<Error> check_video(const Request &request, const VideoLimits &limits) const;
   // Shared pieces of the providers' request builders and parsers.
   static Headers bearer_headers(const Endpoint &endpoint);
   Error unknown_status(const std::string &word, unsigned http_status) const;
+  // The state `word` means in `words`; unknown_status when it is not there.
+  Result<JobStatus::State> state_of(const std::string &word, const StatusWords &words,
+                                    unsigned http_status) const;
+  // The response's body as a JSON object, or the Protocol error
+  // "<name> sent an unreadable <what> (why)" ("job status", "answer").
+  Result<json::NodePtr> parse_answer(const HttpResponse &response, const char *what) const;
   // `id` as one URL path segment: an id is the provider's word, and
   // "../x?y=1" must not reach another path.
   static std::string path_segment(const std::string &id);
@@ -196,6 +223,32 @@ class Provider {
 
 // The table of providers, in the order of the `provider` enum (after auto).
 const std::vector<const Provider *> &all_providers();
+// "a, b or c": `words` joined by ", ", `last` before the last one.
+std::string listed(const std::vector<std::string> &words, const char *last = " or ");
+
+// Each provider that makes videos with the limits of its default video
+// model (video_limits), in the table's order.
+struct ProviderLimits {
+  const Provider *provider;
+  VideoLimits limits;
+};
+std::vector<ProviderLimits> default_video_limits();
+// "xai, aimlapi or reapi": the providers whose default video model's
+// limits allow what `can` asks, from the table; `last` joins the last two.
+std::string providers_that(const std::function<bool(const VideoLimits &)> &can,
+                           const char *last = " or ");
+
+// The seconds the providers' videos may last (operation=generate), from
+// the table: one entry a range, naming the providers that have it
+// ("xai, segmind, aimlapi"), in the table's order.
+struct DurationRange {
+  std::string providers;
+  int min_s;
+  int max_s;
+};
+std::vector<DurationRange> duration_ranges();
+// "xai, segmind, aimlapi: 1 to 15; reapi: 6 to 30" (`unit` after each).
+std::string describe_durations(const std::vector<DurationRange> &ranges, const char *unit = "");
 const Provider *find_provider(const std::string &name);
 
 // The provider whose key is in the environment, for provider=auto; an

@@ -16,6 +16,11 @@ const std::vector<std::string> kSizes = {"16:9", "9:16", "1:1", "3:2", "2:3"};
 const std::vector<std::string> kQualities = {"480p", "720p"};
 constexpr size_t kMaxPromptChars = 4000;
 constexpr size_t kMaxImages = 7;
+const StatusWords kStatusWords = {{"pending", JobStatus::State::Pending},
+                                  {"queued", JobStatus::State::Pending},
+                                  {"processing", JobStatus::State::Running},
+                                  {"completed", JobStatus::State::Completed},
+                                  {"failed", JobStatus::State::Failed}};
 
 bool is_http_url(const std::string &value) {
   return g_str_has_prefix(value.c_str(), "http://") || g_str_has_prefix(value.c_str(), "https://");
@@ -24,10 +29,10 @@ bool is_http_url(const std::string &value) {
 // reAPI's validation errors carry a numeric code worth showing: 20002
 // (prompt missing), 20003 (a bad field), 20007 (prompt too long).
 std::string coded_message(const std::string &body) {
-  json::NodePtr root = json::parse_object(body);
-  if (!root) return {};
-  auto code = json::number_at(root.get(), "error.code");
-  std::string message = json::string_at(root.get(), "error.message");
+  auto root = json::parse_object(body);
+  if (!root.ok()) return {};
+  auto code = json::number_at(root->get(), "error.code");
+  std::string message = json::string_at(root->get(), "error.message");
   if (!code) return message;
   // %g: the code is read from the network and may not fit an integer.
   g_autofree gchar *shown = g_strdup_printf("%.15g", *code);
@@ -60,10 +65,7 @@ class Reapi final : public Provider {
     if (auto error = check_model(
             request, request.kind == MediaKind::Video ? kVideoModels : std::vector<std::string>{}))
       return error;
-    const auto [shortest, longest] = duration_range(request);
-    if (auto error =
-            check_video(request, {shortest, longest, kQualities, kSizes, kMaxImages, true}))
-      return error;
+    if (auto error = check_video(request, video_limits(request))) return error;
     std::vector<std::pair<const char *, std::string>> images;
     if (!request.image.empty()) images.emplace_back("image", request.image);
     for (const auto &reference : request.reference_images)
@@ -78,6 +80,16 @@ class Reapi final : public Provider {
                                "': reapi needs a public http(s) URL (no local files or data: "
                                "URIs); upload the image and pass its URL.");
     return std::nullopt;
+  }
+
+  VideoLimits video_limits(const Request &request) const override {
+    VideoLimits limits;
+    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
+    limits.resolutions = kQualities;
+    limits.aspect_ratios = kSizes;
+    limits.max_references = kMaxImages;
+    limits.image_with_references = true;
+    return limits;
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
@@ -120,19 +132,15 @@ class Reapi final : public Provider {
 
   Result<JobStatus> parse_status(const HttpResponse &response) const override {
     if (response.status != 200) return coded_error(response, Phase::Status);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    if (!root)
-      return Error::protocol("reapi sent an unreadable task status (" + why + ")", response.status);
+    auto answer = parse_answer(response, "task status");
+    if (!answer.ok()) return answer.error();
+    const json::NodePtr &root = answer.value();
     JobStatus status;
-    const std::string word = json::string_at(root.get(), "status");
-    status.provider_status = word;
-    if (word == "pending" || word == "queued") {
-      status.state = JobStatus::State::Pending;
-    } else if (word == "processing") {
-      status.state = JobStatus::State::Running;
-    } else if (word == "completed") {
-      status.state = JobStatus::State::Completed;
+    status.provider_status = json::string_at(root.get(), "status");
+    auto state = state_of(status.provider_status, kStatusWords, response.status);
+    if (!state.ok()) return state.error();
+    status.state = *state;
+    if (status.state == JobStatus::State::Completed) {
       JsonNode *urls = json::node_at(root.get(), "output.video_urls");
       if (urls && JSON_NODE_HOLDS_ARRAY(urls)) {
         JsonArray *items = json_node_get_array(urls);
@@ -142,11 +150,8 @@ class Reapi final : public Provider {
             status.outputs.push_back({json_node_get_string(item), "video/mp4", {}});
         }
       }
-    } else if (word == "failed") {
-      status.state = JobStatus::State::Failed;
+    } else if (status.state == JobStatus::State::Failed) {
       status.detail = coded_message(response.body);
-    } else {
-      return unknown_status(word, response.status);
     }
     return status;
   }

@@ -16,13 +16,18 @@ const std::vector<std::string> kVideoModels = {"grok-imagine-video", kPreviewMod
 const std::vector<std::string> kPreviewResolutions = {"480p", "720p"};
 const std::vector<std::string> kImageModels = {"grok-imagine-image"};
 const std::vector<std::string> kResolutions = {"480p", "720p", "1080p"};
-const std::vector<std::string> kAspectRatios = {"16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"};
 const std::vector<std::string> kImageResolutions = {"1k", "2k"};
 const std::vector<std::string> kImageAspectRatios = {"1:1",  "3:4", "4:3",    "9:16",   "16:9",
                                                      "2:3",  "3:2", "9:19.5", "19.5:9", "9:20",
                                                      "20:9", "1:2", "2:1",    "auto"};
 const std::vector<std::string> kImageFormats = {"jpeg", "png", "webp"};
 const std::vector<std::string> kImageModes = {"standard", "quality"};
+// FAILED comes as HTTP 422, with the detail.
+const StatusWords kStatusWords = {{"QUEUED", JobStatus::State::Pending},
+                                  {"PROCESSING", JobStatus::State::Running},
+                                  {"IN_PROGRESS", JobStatus::State::Running},
+                                  {"COMPLETED", JobStatus::State::Completed},
+                                  {"FAILED", JobStatus::State::Failed}};
 
 std::string url_in(JsonNode *node) {
   if (!node) return {};
@@ -61,15 +66,20 @@ class Segmind final : public Provider {
   }
 
   std::optional<Error> validate(const Request &request) const override {
-    if (!request.reference_images.empty())
-      return invalid_setting(
-          "Property 'reference-images': segmind takes no reference images; "
-          "use 'image' for a first frame, or provider=xai or aimlapi.");
+    if (!request.reference_images.empty()) return no_reference_images();
     if (request.kind == MediaKind::Image) return validate_image(request);
     if (auto error = check_model(request, kVideoModels)) return error;
     if (request.model == kPreviewModel) return validate_preview(request);
-    const auto [shortest, longest] = duration_range(request);
-    return check_video(request, {shortest, longest, kResolutions, kAspectRatios, 0, false});
+    return check_video(request, video_limits(request));
+  }
+
+  // No reference images, and no first frame with them.
+  VideoLimits video_limits(const Request &request) const override {
+    VideoLimits limits;
+    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
+    limits.resolutions = request.model == kPreviewModel ? kPreviewResolutions : kResolutions;
+    limits.aspect_ratios = grok_aspect_ratios();
+    return limits;
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
@@ -138,8 +148,7 @@ class Segmind final : public Provider {
                              " animates an image, so it needs one.");
     if (request.prompt.empty())
       return invalid_setting("Property 'prompt' is empty: " + who + " needs a prompt.");
-    const auto [shortest, longest] = duration_range(request);
-    return check_video(request, {shortest, longest, kPreviewResolutions, kAspectRatios, 0, false});
+    return check_video(request, video_limits(request));
   }
 
   std::optional<Error> validate_image(const Request &request) const {
@@ -162,27 +171,19 @@ class Segmind final : public Provider {
 
   Result<JobStatus> parse_job(const HttpResponse &response, Phase phase) const {
     if (response.status != 200 && response.status != 422) return http_error(response, phase);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    if (!root)
-      return Error::protocol("segmind sent an unreadable job status (" + why + ")",
-                             response.status);
+    auto answer = parse_answer(response, "job status");
+    if (!answer.ok()) return answer.error();
+    const json::NodePtr &root = answer.value();
     JobStatus status;
-    status.provider_status = json::string_at(root.get(), "status");
-    if (response.status == 422 || status.provider_status == "FAILED") {
-      status.state = JobStatus::State::Failed;
-      status.provider_status = "FAILED";
+    status.provider_status =
+        response.status == 422 ? "FAILED" : json::string_at(root.get(), "status");
+    auto state = state_of(status.provider_status, kStatusWords, response.status);
+    if (!state.ok()) return state.error();
+    status.state = *state;
+    if (status.state == JobStatus::State::Failed) {
       status.detail = json::error_message(root.get());
       return status;
     }
-    if (status.provider_status == "QUEUED")
-      status.state = JobStatus::State::Pending;
-    else if (status.provider_status == "COMPLETED")
-      status.state = JobStatus::State::Completed;
-    else if (status.provider_status == "PROCESSING" || status.provider_status == "IN_PROGRESS")
-      status.state = JobStatus::State::Running;
-    else
-      return unknown_status(status.provider_status, response.status);
     status.outputs = outputs_in(root.get());
     return status;
   }

@@ -15,7 +15,9 @@ namespace {
 
 const std::vector<std::string> kVideoModels = {"grok-imagine-video", "grok-imagine-video-1.5"};
 const std::vector<std::string> kImageModels = {"grok-imagine-image"};
-const std::vector<std::string> kAspectRatios = {"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"};
+// Images list 1:1 first (the image property's blurb does too).
+const std::vector<std::string> kImageAspectRatios = {"1:1", "16:9", "9:16", "4:3",
+                                                     "3:4", "3:2",  "2:3"};
 const std::vector<std::string> kImageResolutions = {"1k", "2k"};
 constexpr int kMaxReferences = 7;
 constexpr size_t kMaxKeyframes = 4;
@@ -25,6 +27,12 @@ constexpr double kMinExtendInput = 2, kMaxExtendInput = 15, kMaxEditInput = 8.7;
 // Uploaded inputs expire by themselves after a day, should the delete
 // after the job never come (a crash).
 constexpr const char *kUploadExpiresAfter = "86400";
+// An empty status (a 202 with a body but no word) is still pending.
+const StatusWords kStatusWords = {{"done", JobStatus::State::Completed},
+                                  {"failed", JobStatus::State::Failed},
+                                  {"expired", JobStatus::State::Expired},
+                                  {"pending", JobStatus::State::Pending},
+                                  {"", JobStatus::State::Pending}};
 
 // An uploaded input is named by its file_id; before the upload (the
 // journal's fingerprint) by its content, which is what the id stands for.
@@ -85,7 +93,7 @@ class Xai final : public Provider {
       if (auto error = check_range("n", request.count, 1, 10, name())) return error;
       if (auto error = check_one_of("resolution", request.resolution, kImageResolutions, name()))
         return error;
-      return check_one_of("aspect-ratio", request.aspect_ratio, kAspectRatios, name());
+      return check_one_of("aspect-ratio", request.aspect_ratio, kImageAspectRatios, name());
     }
     if (auto error = check_model(request, kVideoModels)) return error;
     const bool v15 = request.model == "grok-imagine-video-1.5";
@@ -94,20 +102,7 @@ class Xai final : public Provider {
       return invalid_setting(
           "Property 'model' is 'grok-imagine-video-1.5': xai extends videos with "
           "grok-imagine-video only.");
-    const auto [shortest, longest] = duration_range(request);
-    VideoLimits limits{shortest,
-                       longest,
-                       v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
-                           : std::vector<std::string>{"480p", "720p"},
-                       kAspectRatios,
-                       kMaxReferences,
-                       false};
-    limits.extend_and_edit = true;
-    limits.max_keyframes = kMaxKeyframes;
-    // Reference audios (inferred): grok-imagine-video-1.5 only.
-    limits.max_reference_audios = v15 ? kMaxReferenceAudios : 0;
-    limits.audio_optional = true;
-    if (auto error = check_video(request, limits)) return error;
+    if (auto error = check_video(request, video_limits(request))) return error;
     for (const auto &entry : request.keyframes) {
       std::string why;
       auto keyframe = parse_keyframe(entry, &why);
@@ -119,6 +114,22 @@ class Xai final : public Provider {
                                " s clip: xai pins keyframes from 0 to the clip's duration.");
     }
     return std::nullopt;
+  }
+
+  VideoLimits video_limits(const Request &request) const override {
+    const bool v15 = request.model == "grok-imagine-video-1.5";
+    VideoLimits limits;
+    std::tie(limits.min_duration, limits.max_duration) = duration_range(request);
+    limits.resolutions = v15 ? std::vector<std::string>{"480p", "720p", "1080p"}
+                             : std::vector<std::string>{"480p", "720p"};
+    limits.aspect_ratios = grok_aspect_ratios();
+    limits.max_references = kMaxReferences;
+    limits.extend_and_edit = true;
+    limits.max_keyframes = kMaxKeyframes;
+    // Reference audios (inferred): grok-imagine-video-1.5 only.
+    limits.max_reference_audios = v15 ? kMaxReferenceAudios : 0;
+    limits.audio_optional = true;
+    return limits;
   }
 
   std::optional<InputRange> extension_input() const override {
@@ -162,9 +173,8 @@ class Xai final : public Provider {
 
   Result<std::string> parse_upload(const HttpResponse &response) const override {
     if (response.status != 200 && response.status != 201) return http_error(response, Phase::Files);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    std::string id = root ? json::string_at(root.get(), "id") : "";
+    auto root = json::parse_object(response.body);
+    std::string id = root.ok() ? json::string_at(root->get(), "id") : "";
     if (id.empty() || !request_id_problem(id).empty())
       return Error::protocol("xai accepted the upload but its answer names no usable file id",
                              response.status);
@@ -271,11 +281,9 @@ class Xai final : public Provider {
       return error;
     }
     if (response.status != 200) return http_error(response, Phase::Submit);
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    if (!root)
-      return Error::protocol("xai sent an unreadable answer (" + why + ")", response.status);
-    if (JsonNode *data = json::node_at(root.get(), "data")) return finished_images(data, response);
+    auto root = parse_answer(response, "answer");
+    if (!root.ok()) return root.error();
+    if (JsonNode *data = json::node_at(root->get(), "data")) return finished_images(data, response);
     return submitted_id(response, "request_id");
   }
 
@@ -296,10 +304,9 @@ class Xai final : public Provider {
     // 202 with an empty body is a plain "not yet".
     if (response.status == 202 && response.body.find_first_not_of(" \r\n\t") == std::string::npos)
       return status;
-    std::string why;
-    json::NodePtr root = json::parse_object(response.body, &why);
-    if (!root)
-      return Error::protocol("xai sent an unreadable job status (" + why + ")", response.status);
+    auto answer = parse_answer(response, "job status");
+    if (!answer.ok()) return answer.error();
+    const json::NodePtr &root = answer.value();
     if (auto progress = json::number_at(root.get(), "progress"))
       status.progress = int(CLAMP(*progress, 0.0, 100.0));
     // A status that is there but not a word (7, null) is not "pending": it
@@ -313,7 +320,10 @@ class Xai final : public Provider {
     // 1e10 ticks are one US dollar.
     if (auto ticks = json::number_at(root.get(), "usage.cost_in_usd_ticks"))
       if (*ticks >= 0) status.cost_usd = *ticks / 1e10;
-    if (word == "done") {
+    auto state = state_of(word, kStatusWords, response.status);
+    if (!state.ok()) return state.error();
+    status.state = *state;
+    if (status.state == JobStatus::State::Completed) {
       std::string url = json::string_at(root.get(), "video.url");
       JsonNode *moderation = json::node_at(root.get(), "video.respect_moderation");
       bool withheld = moderation && JSON_NODE_HOLDS_VALUE(moderation) &&
@@ -324,19 +334,13 @@ class Xai final : public Provider {
         status.detail = withheld ? "respect_moderation is false" : "no video URL was given";
         return status;
       }
-      status.state = JobStatus::State::Completed;
       status.outputs.push_back({url, "video/mp4", {}});
       if (auto seconds = json::number_at(root.get(), "video.duration"))
         if (*seconds > 0) status.video_duration_s = *seconds;
-    } else if (word == "failed") {
-      status.state = JobStatus::State::Failed;
+    } else if (status.state == JobStatus::State::Failed) {
       status.detail = json::error_message(root.get());
-    } else if (word == "expired") {
-      status.state = JobStatus::State::Expired;
-    } else if (word == "pending" || word.empty()) {
-      status.state = status.progress > 0 ? JobStatus::State::Running : JobStatus::State::Pending;
-    } else {
-      return unknown_status(word, response.status);
+    } else if (status.state == JobStatus::State::Pending && status.progress > 0) {
+      status.state = JobStatus::State::Running;
     }
     return status;
   }
