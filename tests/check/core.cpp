@@ -443,14 +443,13 @@ GST_START_TEST(test_mp4_duration_from_mvhd) {
 GST_END_TEST;
 
 GST_START_TEST(test_keyframe_entries) {
-  std::string why;
-  auto keyframe = parse_keyframe("4.5:https://host/a.png", &why);
-  fail_unless(keyframe && keyframe->time_s == 4.5);
+  auto keyframe = parse_keyframe("4.5:https://host/a.png");
+  fail_unless(keyframe.ok() && keyframe->time_s == 4.5);
   assert_str_eq(keyframe->image, "https://host/a.png");
-  fail_if(parse_keyframe("first.png", &why));
-  fail_if(parse_keyframe("x:first.png", &why));
-  fail_unless(contains(why, "not a time in seconds"), "%s", why.c_str());
-  fail_if(parse_keyframe("-1:first.png", &why));
+  fail_if(parse_keyframe("first.png").ok());
+  auto not_a_time = parse_keyframe("x:first.png");
+  fail_unless(!not_a_time.ok() && contains(not_a_time.error().message, "not a time in seconds"));
+  fail_if(parse_keyframe("-1:first.png").ok());
   Request request = valid_request();
   request.duration = 6;
   request.keyframes = {"0:https://h/a.png", "7:https://h/b.png"};

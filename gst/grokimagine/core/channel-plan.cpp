@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "channel-plan.h"
 
+#include "request.h"
+
 #include <algorithm>
 
 namespace grokimagine {
@@ -21,18 +23,19 @@ ChannelPlan::ChannelPlan(const ChannelRules &rules)
       schedule_(effective_lookahead(rules), rules.loop,
                 rules.continuity == ChannelContinuity::Extend) {}
 
-bool ChannelPlan::add_prompt(const std::string &prompt, std::optional<std::uint64_t> cue,
-                             std::string *refused) {
-  std::string why;
+std::string queue_full(std::size_t max_queued) {
+  return "the queue holds " + std::to_string(max_queued) + " prompts not yet played (max-queued)";
+}
+
+std::optional<Error> ChannelPlan::add_prompt(const std::string &prompt,
+                                             std::optional<std::uint64_t> cue) {
   if (rules_.max_queued > 0 && schedule_.unplayed() >= rules_.max_queued)
-    why = "the queue holds " + std::to_string(rules_.max_queued) +
-          " prompts not yet played (max-queued)";
-  else if (schedule_.prompts_ended())
-    why = "no prompt is taken any more (the prompts ended, or the budget is reached)";
-  else if (!schedule_.add(prompt, cue))
-    why = "it is empty";
-  if (refused) *refused = why;
-  return why.empty();
+    return invalid_setting(queue_full(rules_.max_queued));
+  if (schedule_.prompts_ended())
+    return invalid_setting(
+        "no prompt is taken any more (the prompts ended, or the budget is reached)");
+  if (!schedule_.add(prompt, cue)) return invalid_setting("it is empty");
+  return std::nullopt;
 }
 
 std::vector<ChannelPlan::Start> ChannelPlan::to_start() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "channel-schedule.h"
+#include "error.h"
 
 namespace grokimagine {
 
@@ -72,15 +73,18 @@ struct ChannelRelease {
   std::vector<int> inputs;   // the input an extension was made from
 };
 
+// Why a prompt is refused when `max_queued` prompts wait to play.
+std::string queue_full(std::size_t max_queued);
+
 class ChannelPlan {
  public:
   explicit ChannelPlan(const ChannelRules &rules);
 
   // ---- Events ----
-  // Queues a prompt; false (and why in `refused`) for an empty one, after
-  // the prompts' end, or past max_queued.
-  bool add_prompt(const std::string &prompt, std::optional<std::uint64_t> cue = std::nullopt,
-                  std::string *refused = nullptr);
+  // Queues a prompt; why not (a few words, for a warning naming the
+  // prompt) for an empty one, after the prompts' end, or past max_queued.
+  std::optional<Error> add_prompt(const std::string &prompt,
+                                  std::optional<std::uint64_t> cue = std::nullopt);
   void end_of_prompts() { schedule_.end_of_prompts(); }
   void clip_ready(int index) { schedule_.ready(index); }
   void clip_failed(int index) { schedule_.failed(index); }

@@ -231,19 +231,17 @@ Result<ImageInput> resolve_audio(const std::string &audio) {
 
 }  // namespace
 
-std::optional<Keyframe> parse_keyframe(const std::string &entry, std::string *why) {
+Result<Keyframe> parse_keyframe(const std::string &entry) {
   const auto colon = entry.find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) {
-    *why = "'" + entry + "' is not TIME:IMAGE (e.g. 4.5:mid.png)";
-    return std::nullopt;
-  }
+  if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size())
+    return invalid_setting("Property 'keyframes': '" + entry +
+                           "' is not TIME:IMAGE (e.g. 4.5:mid.png).");
   const std::string time = entry.substr(0, colon);
   gchar *end = nullptr;
   const double seconds = g_ascii_strtod(time.c_str(), &end);
-  if (end == time.c_str() || *end != '\0' || !std::isfinite(seconds) || seconds < 0) {
-    *why = "'" + time + "' in '" + entry + "' is not a time in seconds";
-    return std::nullopt;
-  }
+  if (end == time.c_str() || *end != '\0' || !std::isfinite(seconds) || seconds < 0)
+    return invalid_setting("Property 'keyframes': '" + time + "' in '" + entry +
+                           "' is not a time in seconds.");
   return Keyframe{seconds, entry.substr(colon + 1)};
 }
 
@@ -262,9 +260,8 @@ Result<Inputs> resolve_inputs(const Request &request) {
   if (!video.ok()) return video.error();
   inputs.video = std::move(*video);
   for (const auto &entry : request.keyframes) {
-    std::string why;
-    auto keyframe = parse_keyframe(entry, &why);
-    if (!keyframe) return invalid_setting("Property 'keyframes': " + why + ".");
+    auto keyframe = parse_keyframe(entry);
+    if (!keyframe.ok()) return keyframe.error();
     auto image = resolve_image(keyframe->image, "keyframes");
     if (!image.ok()) return image.error();
     inputs.keyframes.push_back(std::move(*image));

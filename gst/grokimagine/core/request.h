@@ -118,8 +118,9 @@ Result<Inputs> resolve_inputs(const Request &request);
 Result<double> mp4_duration(const std::string &path);
 
 // One `keyframes` entry, "TIME:IMAGE" (seconds, then the image as `image`
-// takes it: "4.5:https://host/a.png"); nullopt with `why` when malformed.
-std::optional<Keyframe> parse_keyframe(const std::string &entry, std::string *why);
+// takes it: "4.5:https://host/a.png"); the refusal naming the property when
+// malformed.
+Result<Keyframe> parse_keyframe(const std::string &entry);
 
 // "Property 'resolution' is '4k': segmind allows 480p, 720p, 1080p." when
 // `value` is not in `allowed`.

@@ -154,15 +154,14 @@ static bool queue_prompt(GstGrokImagineChannel *self, const std::string &prompt,
     if (p.run) {
       if (auto error = p.run->provider->check_prompt(prompt, "it"))
         refused = error->message;
-      else
-        p.run->plan.add_prompt(prompt, cue, &refused);
+      else if (auto not_queued = p.run->plan.add_prompt(prompt, cue))
+        refused = not_queued->message;
     } else {
       // Not running: the prompt joins the playlist of the next run (its
       // length is checked then, with the provider the run will have).
       std::lock_guard<std::mutex> settings_lock(p.settings_lock);
       if (p.settings.max_queued > 0 && p.settings.prompts.size() >= p.settings.max_queued)
-        refused = "the queue holds " + std::to_string(p.settings.max_queued) +
-                  " prompts not yet played (max-queued)";
+        refused = grokimagine::queue_full(p.settings.max_queued);
       else
         p.settings.prompts.push_back(prompt);
     }
@@ -424,8 +423,10 @@ static bool start_channel(GstGrokImagineChannel *self) {
     std::string refused;
     if (auto error = run->provider->check_prompt(settings.prompts[i], "it"))
       refused = error->message;
-    else if (!grokimagine::is_blank_prompt(settings.prompts[i]))
-      run->plan.add_prompt(settings.prompts[i], std::nullopt, &refused);
+    else if (grokimagine::is_blank_prompt(settings.prompts[i]))
+      continue;
+    else if (auto not_queued = run->plan.add_prompt(settings.prompts[i]))
+      refused = not_queued->message;
     if (!refused.empty()) warn_prompt_refused(self, origin, refused);
   }
   g_autofree gchar *dir = g_dir_make_tmp("grokimaginechannel-XXXXXX", nullptr);

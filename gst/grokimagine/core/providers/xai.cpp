@@ -104,9 +104,8 @@ class Xai final : public Provider {
           "grok-imagine-video only.");
     if (auto error = check_video(request, video_limits(request))) return error;
     for (const auto &entry : request.keyframes) {
-      std::string why;
-      auto keyframe = parse_keyframe(entry, &why);
-      if (!keyframe) return invalid_setting("Property 'keyframes': " + why + ".");
+      auto keyframe = parse_keyframe(entry);
+      if (!keyframe.ok()) return keyframe.error();
       if (keyframe->time_s > request.duration)
         return invalid_setting("Property 'keyframes': '" + entry + "' is at " +
                                format_seconds(keyframe->time_s) + " s, past the end of a " +
@@ -223,13 +222,12 @@ class Xai final : public Provider {
       json_builder_set_member_name(body, "keyframes");
       json_builder_begin_array(body);
       for (size_t i = 0; i < inputs.keyframes.size() && i < request.keyframes.size(); i++) {
-        std::string why;
-        auto keyframe = parse_keyframe(request.keyframes[i], &why);
+        auto keyframe = parse_keyframe(request.keyframes[i]);
         json_builder_begin_object(body);
         json_builder_set_member_name(body, "image");
         add_input(body, inputs.keyframes[i]);
         json_builder_set_member_name(body, "timestamp_s");
-        json_builder_add_double_value(body, keyframe ? keyframe->time_s : 0);
+        json_builder_add_double_value(body, keyframe.ok() ? keyframe->time_s : 0);
         json_builder_end_object(body);
       }
       json_builder_end_array(body);
