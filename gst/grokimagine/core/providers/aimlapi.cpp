@@ -48,12 +48,7 @@ class Aimlapi final : public Provider {
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
                              const Endpoint &endpoint) const override {
-    g_autoptr(JsonBuilder) body = json_builder_new();
-    json_builder_begin_object(body);
-    json::add_member(body, "model", request.model);
-    if (!request.prompt.empty()) {
-      json::add_member(body, "prompt", request.prompt);
-    }
+    g_autoptr(JsonBuilder) body = begin_job_body(request);
     json::add_member(body, "duration", request.duration);
     json::add_member(body, "aspect_ratio", request.aspect_ratio);
     json::add_member(body, "resolution", request.resolution);
@@ -67,9 +62,7 @@ class Aimlapi final : public Provider {
         json_builder_add_string_value(body, image_url(reference).c_str());
       json_builder_end_array(body);
     }
-    json_builder_end_object(body);
-    return {"POST", endpoint.api_url + "/v2/video/generations", bearer_headers(endpoint),
-            json::to_string(body)};
+    return bearer_post(endpoint, "/v2/video/generations", body);
   }
 
   Result<Submitted> parse_submit(const HttpResponse &response) const override {
@@ -81,10 +74,7 @@ class Aimlapi final : public Provider {
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
     g_autofree gchar *escaped = g_uri_escape_string(request_id.c_str(), nullptr, TRUE);
-    return {"GET",
-            endpoint.api_url + "/v2/video/generations?generation_id=" + escaped,
-            bearer_headers(endpoint),
-            {}};
+    return bearer_request(endpoint, std::string("/v2/video/generations?generation_id=") + escaped);
   }
 
   Result<JobStatus> parse_status(const HttpResponse &response) const override {

@@ -131,6 +131,25 @@ Headers Provider::bearer_headers(const Endpoint &endpoint) {
   return {{"Authorization", "Bearer " + endpoint.api_key}, {"Accept", "application/json"}};
 }
 
+HttpRequest Provider::bearer_request(const Endpoint &endpoint, const std::string &path,
+                                     const char *method) {
+  return {method, endpoint.api_url + path, bearer_headers(endpoint), {}};
+}
+
+HttpRequest Provider::bearer_post(const Endpoint &endpoint, const std::string &path,
+                                  JsonBuilder *body) {
+  json_builder_end_object(body);
+  return {"POST", endpoint.api_url + path, bearer_headers(endpoint), json::to_string(body)};
+}
+
+JsonBuilder *Provider::begin_job_body(const Request &request) {
+  JsonBuilder *body = json_builder_new();
+  json_builder_begin_object(body);
+  json::add_member(body, "model", request.model);
+  if (!request.prompt.empty()) json::add_member(body, "prompt", request.prompt);
+  return body;
+}
+
 Error Provider::unknown_status(const std::string &word, unsigned http_status) const {
   return Error::protocol(std::string(name()) + " sent an unknown job status '" + word + "'",
                          http_status);

@@ -204,6 +204,16 @@ class Provider {
   std::optional<Error> check_video(const Request &request, const VideoLimits &limits) const;
   // Shared pieces of the providers' request builders and parsers.
   static Headers bearer_headers(const Endpoint &endpoint);
+  // `method` of `path` under the API URL, the key as a bearer token.
+  static HttpRequest bearer_request(const Endpoint &endpoint, const std::string &path,
+                                    const char *method = "GET");
+  // A submit's JSON body begun: an object with the model and, when there is
+  // one, the prompt; the caller adds the rest, then sends it with
+  // bearer_post.
+  static JsonBuilder *begin_job_body(const Request &request);
+  // POST of the JSON object being built in `body`, ended here, to `path`.
+  static HttpRequest bearer_post(const Endpoint &endpoint, const std::string &path,
+                                 JsonBuilder *body);
   Error unknown_status(const std::string &word, unsigned http_status) const;
   // The state `word` means in `words`; unknown_status when it is not there.
   Result<JobStatus::State> state_of(const std::string &word, const StatusWords &words,

@@ -94,12 +94,7 @@ class Reapi final : public Provider {
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
                              const Endpoint &endpoint) const override {
-    g_autoptr(JsonBuilder) body = json_builder_new();
-    json_builder_begin_object(body);
-    json::add_member(body, "model", request.model);
-    if (!request.prompt.empty()) {
-      json::add_member(body, "prompt", request.prompt);
-    }
+    g_autoptr(JsonBuilder) body = begin_job_body(request);
     json::add_member(body, "size", request.aspect_ratio);
     json::add_member(body, "duration", request.duration);
     json::add_member(body, "quality", request.resolution);
@@ -111,9 +106,7 @@ class Reapi final : public Provider {
         json_builder_add_string_value(body, reference.url.c_str());
       json_builder_end_array(body);
     }
-    json_builder_end_object(body);
-    return {"POST", endpoint.api_url + "/api/v1/videos/generations", bearer_headers(endpoint),
-            json::to_string(body)};
+    return bearer_post(endpoint, "/api/v1/videos/generations", body);
   }
 
   Result<Submitted> parse_submit(const HttpResponse &response) const override {
@@ -124,10 +117,7 @@ class Reapi final : public Provider {
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET",
-            endpoint.api_url + "/api/v1/tasks/" + path_segment(request_id),
-            bearer_headers(endpoint),
-            {}};
+    return bearer_request(endpoint, "/api/v1/tasks/" + path_segment(request_id));
   }
 
   Result<JobStatus> parse_status(const HttpResponse &response) const override {

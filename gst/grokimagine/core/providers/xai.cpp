@@ -182,20 +182,12 @@ class Xai final : public Provider {
 
   HttpRequest delete_file_request(const std::string &file_id,
                                   const Endpoint &endpoint) const override {
-    return {"DELETE",
-            endpoint.api_url + "/files/" + path_segment(file_id),
-            bearer_headers(endpoint),
-            {}};
+    return bearer_request(endpoint, "/files/" + path_segment(file_id), "DELETE");
   }
 
   HttpRequest submit_request(const Request &request, const Inputs &inputs,
                              const Endpoint &endpoint) const override {
-    g_autoptr(JsonBuilder) body = json_builder_new();
-    json_builder_begin_object(body);
-    json::add_member(body, "model", request.model);
-    if (!request.prompt.empty()) {
-      json::add_member(body, "prompt", request.prompt);
-    }
+    g_autoptr(JsonBuilder) body = begin_job_body(request);
     if (request.kind == MediaKind::Video && request.operation != Operation::Generate)
       return video_request(request, inputs, endpoint);
     json::add_member(body, "aspect_ratio", request.aspect_ratio);
@@ -203,9 +195,7 @@ class Xai final : public Provider {
     if (request.kind == MediaKind::Image) {
       json::add_member(body, "n", request.count);
       json::add_member(body, "response_format", "url");
-      json_builder_end_object(body);
-      return {"POST", endpoint.api_url + "/images/generations", bearer_headers(endpoint),
-              json::to_string(body)};
+      return bearer_post(endpoint, "/images/generations", body);
     }
     json::add_member(body, "duration", request.duration);
     if (!inputs.image.empty()) {
@@ -242,9 +232,7 @@ class Xai final : public Provider {
       json_builder_set_member_name(body, "generate_audio");
       json_builder_add_boolean_value(body, FALSE);
     }
-    json_builder_end_object(body);
-    return {"POST", endpoint.api_url + "/videos/generations", bearer_headers(endpoint),
-            json::to_string(body)};
+    return bearer_post(endpoint, "/videos/generations", body);
   }
 
   // POST /videos/extensions or /videos/edits: the model, the prompt and the
@@ -264,9 +252,7 @@ class Xai final : public Provider {
       add_url_object(body, !video.url.empty() ? video.url : "request:" + video.request_id);
     const bool extend = request.operation == Operation::Extend;
     if (extend) json::add_member(body, "duration", request.duration);
-    json_builder_end_object(body);
-    return {"POST", endpoint.api_url + (extend ? "/videos/extensions" : "/videos/edits"),
-            bearer_headers(endpoint), json::to_string(body)};
+    return bearer_post(endpoint, extend ? "/videos/extensions" : "/videos/edits", body);
   }
 
   Result<Submitted> parse_submit(const HttpResponse &response) const override {
@@ -287,10 +273,7 @@ class Xai final : public Provider {
 
   HttpRequest status_request(const std::string &request_id,
                              const Endpoint &endpoint) const override {
-    return {"GET",
-            endpoint.api_url + "/videos/" + path_segment(request_id),
-            bearer_headers(endpoint),
-            {}};
+    return bearer_request(endpoint, "/videos/" + path_segment(request_id));
   }
 
   Result<JobStatus> parse_status(const HttpResponse &response) const override {
