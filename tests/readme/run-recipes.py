@@ -144,7 +144,11 @@ _bounded() {
     # Ctrl-C after a while: with -e an EOS, then the end of the files.
     # Without -e, gst-launch-1.0 ends an interrupted run with 130, as a
     # shell does for Ctrl-C: that is this recipe's normal end.
-    timeout --preserve-status -s INT -k 20 "$RECIPES_LIVE_SECONDS" "$program" "$@" ||
+    # --foreground: otherwise timeout sends the INT to gst-launch-1.0 and
+    # again to its process group, and a second Ctrl-C that comes after the
+    # first one's handler ran kills gst-launch-1.0 before the EOS has
+    # finished the file (a moov-less MP4 under load).
+    timeout --foreground --preserve-status -s INT -k 20 "$RECIPES_LIVE_SECONDS" "$program" "$@" ||
       { local status=$?; [ $status = 130 ] || return $status; }
   else
     timeout -k 5 "$RECIPES_SECONDS" "$program" "$@"
