@@ -664,8 +664,9 @@ static unsigned settle(unsigned connections, double per_connection, double link)
   fail_unless_equals_uint64(widening.round_trip_bytes(), std::uint64_t(rate(1) * 0.04));
   for (int steps = 0; steps < 20; steps++) {
     const unsigned before = widening.width() - widening.probes();
-    fail_unless(widening.probes() >= 1 && widening.probes() <= before, "%u probes beside %u",
+    fail_unless(widening.probes() >= 1 && widening.probes() <= 3 * before, "%u probes beside %u",
                 widening.probes(), before);
+    const unsigned tried = widening.width();
     run(40ms, before);  // the probes' round trip
     widening.probes_answered(now, std::uint64_t(received), 40ms);
     fail_unless(widening.early_window() >= Widening::kMinEarlyWindow &&
@@ -677,6 +678,10 @@ static unsigned settle(unsigned connections, double per_connection, double link)
       verdict = widening.judge(now, std::uint64_t(received), true);
       fail_if(verdict == Widening::Verdict::Undecided);
     }
+    // Some: more than before, fewer than tried.
+    fail_unless((verdict == Widening::Verdict::Some) ==
+                    (widening.width() > before && widening.width() < tried),
+                "verdict %d: %u of %u kept", int(verdict), widening.width(), tried);
     if (verdict != Widening::Verdict::Widen) {
       fail_unless(widening.settled());
       return widening.width();
@@ -694,10 +699,14 @@ GST_START_TEST(test_widening_follows_the_link) {
   fail_unless_equals_int(settle(4, 0, 2.5e6), 1);
   // Capped per connection behind a link two connections fill: two.
   fail_unless_equals_int(settle(4, 2.5e6, 5e6), 2);
-  // A link over three fill: the step from two to four brings 1.6x, enough.
+  // A link over three fill: the step from one to four brings 3.2x, enough.
   fail_unless_equals_int(settle(4, 2.5e6, 8e6), 4);
-  // Doubling stops at the most allowed.
+  // The steps stop at the most allowed.
   fail_unless_equals_int(settle(3, 2.5e6, 0), 3);
+  // Past the first step: four pay, sixteen bring what eight would.
+  fail_unless_equals_int(settle(16, 2.5e6, 20e6), 8);
+  // A link three fill: four bring 3x (enough to keep), eight nothing more.
+  fail_unless_equals_int(settle(8, 2.5e6, 7.5e6), 4);
   // connections=1 never tries another.
   fail_unless_equals_int(settle(1, 2.5e6, 0), 1);
 }
@@ -723,11 +732,11 @@ GST_START_TEST(test_widening_opens_probes_as_the_head_ends) {
   fail_if(widening.head_ending(start + 60ms, 900000, 1100000), "1.1 MB left: too early");
   fail_unless_equals_int(widening.width(), 1);
   fail_unless(widening.head_ending(start + 80ms, 1100000, 900000), "0.9 MB left: now");
-  fail_unless_equals_int(widening.width(), 2);
-  fail_unless_equals_int(widening.probes(), 1);
+  fail_unless_equals_int(widening.width(), 4);
+  fail_unless_equals_int(widening.probes(), 3);
   // Once the head is here nothing more opens for it.
   fail_if(widening.head_done(start + 170ms, 2000000));
-  fail_unless_equals_int(widening.width(), 2);
+  fail_unless_equals_int(widening.width(), 4);
   // connections=1: never.
   Widening one(1);
   one.first_bytes(start, 0, 100ms);

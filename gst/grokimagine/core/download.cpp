@@ -104,6 +104,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   Fetch &start_part(std::uint64_t begin, std::uint64_t end, bool extra = false);
   std::optional<std::pair<std::uint64_t, std::uint64_t>> next_part(std::uint64_t from) const;
   unsigned busy() const;
+  unsigned going_on() const;
   std::vector<int> fill();
   Fetch *steal();
   bool learn_size(std::uint64_t bytes);
@@ -114,6 +115,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   void body_began(const Fetch &fetch);
   void open_probes();
   void judge_probes(bool final);
+  void let_go(std::size_t kept);
   void part_done();
   void reader_waits(std::uint64_t offset);
   // A fetch taking bytes [at, ...) that another should take sooner: it
@@ -134,6 +136,11 @@ struct Fetch {
   bool busy = false;
   std::uint64_t pos = 0;
   std::uint64_t end = kUnknown;
+  // This attempt's body has begun: the part has a lead over a new one.
+  bool flowing = false;
+  // The part ends within a round trip: the next one has been asked for, so
+  // that its first bytes come as this one's last do.
+  bool following = false;
 
   int attempts = 0;
   int failures = 0;  // failed attempts in a row without progress
@@ -161,6 +168,7 @@ struct Fetch {
     busy = true;
     pos = begin;
     end = stop;
+    following = false;
     attempts = 0;
     failures = 0;
     request();
@@ -172,6 +180,7 @@ struct Fetch {
     attempt_from = pos;
     attempt_started_us = g_get_monotonic_time();
     stalled = false;
+    flowing = false;
     const HttpRequest &http = owner->http;
     message = GObjectPtr<SoupMessage>::adopt(HttpClient::new_message(http));
     if (!http.follow_redirects) soup_message_add_flags(message.get(), SOUP_MESSAGE_NO_REDIRECT);
@@ -398,6 +407,7 @@ struct Fetch {
             ": HTTP %u with the whole clip (Range ignored), discarding %" G_GUINT64_FORMAT " bytes",
             pos, status, pos);
     }
+    flowing = true;
     owner->body_began(*this);
     read();
   }
@@ -418,6 +428,11 @@ struct Fetch {
     if (keep > 0) {
       if (!owner->store(pos, bytes + skip, keep)) return stop();
       pos += keep;
+      if (!following && end != kUnknown && pos < end &&
+          end - pos <= owner->widening.round_trip_bytes()) {
+        following = true;
+        owner->fill();
+      }
     }
     GST_CAT_LOG_ID(grokimagine_download_debug, log_id(),
                    "fetch %d: %" G_GSIZE_FORMAT " bytes (%" G_GSIZE_FORMAT
@@ -616,6 +631,13 @@ unsigned Download::State::busy() const {
   return count;
 }
 
+// The busy fetches not about to end (following).
+unsigned Download::State::going_on() const {
+  unsigned count = 0;
+  for (const auto &fetch : fetches) count += fetch->busy && !fetch->following;
+  return count;
+}
+
 // The next bytes no fetch has taken: where the readers are first (the
 // bytes the pipeline waits for), then from the start; a whole gap, one
 // request (other connections take halves of it later: steal()).
@@ -632,11 +654,13 @@ std::optional<Error> Download::check_connections(unsigned connections) {
                          ": it takes 1 to " + std::to_string(kMaxConnections) + ".");
 }
 
-// Keeps the width's connections busy; returns the fetches it started.
+// Keeps the width's connections busy, counting a part a round trip from
+// its end as done (its follower's first bytes then come as its last do);
+// returns the fetches it started.
 std::vector<int> Download::State::fill() {
   std::vector<int> started;
   if (done || !ranged || !size || !layout_known) return started;
-  while (busy() < widening.width()) {
+  while (going_on() < widening.width()) {
     if (const auto part = next_part(progress.wanted()))
       started.push_back(start_part(part->first, part->second).id);
     else if (Fetch *stolen = steal())
@@ -661,7 +685,8 @@ Fetch *Download::State::steal() {
       longest = fetch.get();
   if (!longest) return nullptr;
   const std::uint64_t left = longest->end - longest->pos;
-  const std::uint64_t lead = widening.round_trip_bytes();
+  // A part whose body has not begun starts when the new one does.
+  const std::uint64_t lead = longest->flowing ? widening.round_trip_bytes() : 0;
   if (left < lead || left - lead < 2 * kMinPart) return nullptr;
   const std::uint64_t end = longest->end;
   const std::uint64_t middle = longest->pos + (left + lead) / 2;
@@ -780,8 +805,11 @@ void Download::State::check_head() {
 void Download::State::open_probes() {
   probes = fill();
   probes_waiting = probes;
-  GST_CAT_INFO_ID(grokimagine_download_debug, log_id(), "trying %zu more connection(s), %u in all",
-                  probes.size(), widening.width());
+  if (probes.empty())  // the clip is (nearly) here: nothing to share out
+    GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(), "no part left for another connection");
+  else
+    GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                    "trying %zu more connection(s), %u in all", probes.size(), widening.width());
 }
 
 // From the moov on disk; 0 when it cannot tell (the moov is then all the
@@ -832,6 +860,7 @@ void Download::State::body_began(const Fetch &fetch) {
 void Download::State::judge_probes(bool final) {
   if (done) return;
   const unsigned tried = widening.probes();
+  const unsigned before = widening.width() - tried;
   switch (widening.judge(Widening::Clock::now(), progress.received(), final)) {
     case Widening::Verdict::Undecided:
       probe_timer = add_timer(widening.window() - widening.early_window(), [](State &self) {
@@ -849,22 +878,34 @@ void Download::State::judge_probes(bool final) {
                       "%u more connection(s) paid (%s): %u, the most allowed", tried,
                       widening.rates().c_str(), widening.width());
       break;
+    case Widening::Verdict::Some:
+      // A link that fills before them all: those it is worth stay.
+      GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
+                      "%u more connection(s) raised the rate as %u would (%s): staying at %u",
+                      tried, widening.width() - before, widening.rates().c_str(), widening.width());
+      let_go(widening.width() - before);
+      break;
     case Widening::Verdict::Drop:
-      // A shared bottleneck: the probes only split the link. Their parts
-      // end where they are; what they had not fetched goes back to the others.
+      // A shared bottleneck: the probes only split the link.
       GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                       "%u more connection(s) did not raise the rate (%s): staying at %u", tried,
                       widening.rates().c_str(), widening.width());
-      for (int id : probes) {
-        Fetch &probe = *fetches.at(std::size_t(id));
-        if (probe.busy && probe.end != kUnknown && probe.pos < probe.end) {
-          claimed.remove(probe.pos, probe.end);
-          probe.end = probe.pos;
-        }
-      }
+      let_go(0);
       break;
   }
   probes.clear();
+}
+
+// The probes past the first `kept` go: their parts end where they are, and
+// what they had not fetched goes back to the others.
+void Download::State::let_go(std::size_t kept) {
+  for (std::size_t i = kept; i < probes.size(); i++) {
+    Fetch &probe = *fetches.at(std::size_t(probes[i]));
+    if (probe.busy && probe.end != kUnknown && probe.pos < probe.end) {
+      claimed.remove(probe.pos, probe.end);
+      probe.end = probe.pos;
+    }
+  }
 }
 
 void Download::State::part_done() {

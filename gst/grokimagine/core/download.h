@@ -52,10 +52,12 @@ class Download {
   // show the moov after the mdat, the tail with the moov comes at once on
   // one more connection. Once the first video frame's bytes are here (the
   // moov's tables tell where), and where the CDN takes Range, more
-  // connections (1, then 2, then 4...) each take the back half of the
-  // longest part left, kept only while they raise the total rate
-  // (Widening), up to `connections`; a reader that seeks far ahead gets a
-  // part of its own.
+  // connections (3 at once, then three per connection) each take the back
+  // half of the longest part left, kept only as far as they raise the
+  // total rate (Widening), up to `connections`; a part a round trip from
+  // its end has its follower asked for then, so that no connection waits a
+  // round trip between parts; a reader that seeks far ahead gets a part of
+  // its own.
   // Each part follows the rules above on its own. A CDN that ignores Range
   // gets one request, read in order.
   static Result<std::unique_ptr<Download>> start(const HttpRequest &request,

@@ -17,10 +17,13 @@ std::uint64_t Widening::round_trip_bytes() const {
   return std::uint64_t(per_connection_ * std::chrono::duration<double>(latency_).count());
 }
 
-// As many probes as there are connections, within the most allowed.
+// Three probes per connection, within the most allowed: where the CDN caps
+// each connection the ramp is one step (a round trip and an early window)
+// where doubling took two; behind a shared link they are measured and let
+// go all the same.
 void Widening::step() {
   before_ = width_;
-  width_ = std::min(most_, 2 * width_);
+  width_ = std::min(most_, kStepFactor * width_);
 }
 
 bool Widening::head_done(Clock::time_point now, std::uint64_t received) {
@@ -95,9 +98,18 @@ Widening::Verdict Widening::judge(Clock::time_point now, std::uint64_t received,
     return Verdict::Widen;
   }
   if (!final) return Verdict::Undecided;
+  settled_ = true;
+  // A link that fills before every probe: as many connections as the rate
+  // with them is worth at the rate of one before (two where it doubled).
+  const double one = rate_before_ > 0 ? rate_before_ / before_ : 0;
+  const auto worth = one > 0 ? unsigned(rate_with_ / one + 0.5) : 0u;
+  if (worth > before_) {
+    width_ = std::min(worth, width_);
+    per_connection_ = rate_with_ / width_;
+    return Verdict::Some;
+  }
   per_connection_ = rate_with_ / before_;  // they only shared it
   width_ = before_;
-  settled_ = true;
   return Verdict::Drop;
 }
 

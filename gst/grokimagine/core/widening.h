@@ -5,10 +5,11 @@
 // them bring nothing. Where a CDN caps each connection instead, each one
 // more raises the total. So a clip first comes over one connection (the
 // bytes the decoder waits for get the whole link); once the first frame's
-// bytes are here, more connections are tried (the probes: one, then as
-// many again as there are, as TCP's slow start doubles) and kept only when
-// the total rate rose with them: measured, not assumed. Pure: the download
-// feeds it times and byte counts.
+// bytes are here, more connections are tried (the probes: three at once,
+// then three times as many again: each step costs a round trip and a
+// window, so the ramp takes one where doubling took two) and kept only as
+// far as the total rate rose with them: measured, not assumed. Pure: the
+// download feeds it times and byte counts.
 #pragma once
 
 #include <chrono>
@@ -63,6 +64,8 @@ class Widening {
     Undecided,  // early: no gain yet, measuring on until window()
     Widen,      // the probes paid: they stay, and more are tried (width() grows)
     Enough,     // the probes paid and the width is the most allowed
+    Some,       // some of them paid (a link that fills before them all): that
+                // many stay (width() is smaller), the others go, no more tried
     Drop,       // the probes did not pay: they go (width() as before), no more tried
   };
   // `final`: the window is over (a probe that has not paid by then does not).
@@ -84,6 +87,8 @@ class Widening {
  private:
   double rate_since(Clock::time_point now, std::uint64_t received) const;
   void step();
+  // Each step multiplies the width by this, within the most allowed.
+  static constexpr unsigned kStepFactor = 4;
 
   unsigned most_;
   unsigned width_ = 1;
