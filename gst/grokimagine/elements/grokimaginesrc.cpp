@@ -119,7 +119,7 @@ void gst_grok_imagine_src_install_connections(GObjectClass *klass, guint prop_id
           "connections", "Connections",
           "The most connections the download may use at once where the CDN accepts Range, 1 to "
           "16. The clip starts as one open-ended request (the first frame's bytes get the whole "
-          "link); then more, in steps (2, then 4...), while they raise the total rate (a CDN "
+          "link); then more, in steps (4 in all, then 16), while they raise the total rate (a CDN "
           "capping each connection), none behind a link they all share. A moov at the end is "
           "fetched at once, even with 1. A CDN without Range always gets one",
           1, 16, Download::kDefaultConnections,
