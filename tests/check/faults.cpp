@@ -1142,14 +1142,17 @@ GST_START_TEST(test_parallel_download_uses_its_connections) {
                   " bytes, before the first frame's %" G_GUINT64_FORMAT,
                   links[i].name, sent[1], *first_frame);
   }
-  // Four, or one more for a reader that jumped ahead; the CDN may still be
-  // finishing a body whose last bytes the client already has.
-  fail_unless(peak[0] >= 3 && peak[0] <= 5, "%s: %d bodies at once", links[0].name, peak[0]);
+  // Four going on, or one more for a reader that jumped ahead; beside
+  // each, the CDN may still be finishing a body whose last bytes the client
+  // already has while the follower's begins (asked for a round trip before
+  // the part's end): at most twice the connections at once.
+  fail_unless(peak[0] >= 3 && peak[0] <= 8, "%s: %d bodies at once", links[0].name, peak[0]);
   // Behind the shared link: the three probes, let go where they were; what
-  // they had not fetched comes after, a request for each gap (one kept
-  // would have needed none).
-  fail_unless(peak[1] >= 3 && peak[1] <= 5, "%s: %d bodies at once", links[1].name, peak[1]);
-  fail_unless(requests[1] >= 5 && requests[1] <= 7, "%s: %d requests", links[1].name, requests[1]);
+  // they had not fetched comes after, a request for each gap (kept, they
+  // would have left none): the first request, the probes' three, a part
+  // one of the four may have taken meanwhile, and a gap after each.
+  fail_unless(peak[1] >= 3 && peak[1] <= 8, "%s: %d bodies at once", links[1].name, peak[1]);
+  fail_unless(requests[1] >= 5 && requests[1] <= 10, "%s: %d requests", links[1].name, requests[1]);
   fail_unless(requests[0] >= 4, "%s: %d requests", links[0].name, requests[0]);
   fail_unless_equals_int(requests[2], 1);
   fail_unless(peak[2] <= 2 && peak[2] < peak[0], "%s: %d bodies at once", links[2].name, peak[2]);

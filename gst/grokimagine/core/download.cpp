@@ -115,7 +115,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   void body_began(const Fetch &fetch);
   void open_probes();
   void judge_probes(bool final);
-  void let_go(std::size_t kept);
+  void let_go(unsigned width);
   void part_done();
   void reader_waits(std::uint64_t offset);
   // A fetch taking bytes [at, ...) that another should take sooner: it
@@ -883,28 +883,37 @@ void Download::State::judge_probes(bool final) {
       GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                       "%u more connection(s) raised the rate as %u would (%s): staying at %u",
                       tried, widening.width() - before, widening.rates().c_str(), widening.width());
-      let_go(widening.width() - before);
+      let_go(widening.width());
       break;
     case Widening::Verdict::Drop:
       // A shared bottleneck: the probes only split the link.
       GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
                       "%u more connection(s) did not raise the rate (%s): staying at %u", tried,
                       widening.rates().c_str(), widening.width());
-      let_go(0);
+      let_go(widening.width());
       break;
   }
   probes.clear();
 }
 
-// The probes past the first `kept` go: their parts end where they are, and
-// what they had not fetched goes back to the others.
-void Download::State::let_go(std::size_t kept) {
-  for (std::size_t i = kept; i < probes.size(); i++) {
-    Fetch &probe = *fetches.at(std::size_t(probes[i]));
-    if (probe.busy && probe.end != kUnknown && probe.pos < probe.end) {
-      claimed.remove(probe.pos, probe.end);
-      probe.end = probe.pos;
-    }
+// Keeps `width` parts going, those nearest the readers (at or ahead of
+// where they wait first): the others (the probes, or a part one took
+// meanwhile) end where they are, and what they had not fetched goes back
+// to be fetched when a kept one comes near it.
+void Download::State::let_go(unsigned width) {
+  std::vector<Fetch *> going;
+  for (auto &fetch : fetches)
+    if (fetch->busy && !fetch->following && fetch->end != kUnknown && fetch->pos < fetch->end)
+      going.push_back(fetch.get());
+  const std::uint64_t wanted = progress.wanted();
+  const auto behind = [wanted](const Fetch *fetch) { return fetch->end <= wanted; };
+  std::stable_sort(going.begin(), going.end(), [&](const Fetch *a, const Fetch *b) {
+    if (behind(a) != behind(b)) return behind(b);
+    return a->pos < b->pos;
+  });
+  for (std::size_t i = width; i < going.size(); i++) {
+    claimed.remove(going[i]->pos, going[i]->end);
+    going[i]->end = going[i]->pos;
   }
 }
 
