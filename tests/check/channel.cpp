@@ -1064,7 +1064,10 @@ GST_END_TEST;
 // image model is refused before any job.
 GST_START_TEST(test_preview_covers_the_wait) {
   emu::Options options = test::quick_options();
-  options.generation_ms = 2500;
+  // Long enough that the still (its job, download and decode: over a
+  // second under ASan on a busy machine, where 2.5 s left 23 frames) leaves
+  // a second of preview before the clip.
+  options.generation_ms = 4000;
   options.image_generation_ms = 200;
   emu::Emulator emulator(options);
   test::TempDir dir;
