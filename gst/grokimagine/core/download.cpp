@@ -78,8 +78,7 @@ struct Download::State : std::enable_shared_from_this<Download::State> {
   std::optional<std::uint64_t> early_reader;
   bool first_bytes_seen = false;
   Widening widening{1};             // set with `connections`
-  std::vector<int> probes;          // the fetches on trial while widening
-  std::vector<int> probes_waiting;  // of them, those whose bodies have not begun
+  std::vector<int> probes_waiting;  // the fetches on trial whose bodies have not begun
   GSource *probe_timer = nullptr;
   int requests = 0;  // sent, for the log
   bool done = false;
@@ -803,13 +802,13 @@ void Download::State::check_head() {
 }
 
 void Download::State::open_probes() {
-  probes = fill();
-  probes_waiting = probes;
-  if (probes.empty())  // the clip is (nearly) here: nothing to share out
+  probes_waiting = fill();
+  if (probes_waiting.empty())  // the clip is (nearly) here: nothing to share out
     GST_CAT_DEBUG_ID(grokimagine_download_debug, log_id(), "no part left for another connection");
   else
     GST_CAT_INFO_ID(grokimagine_download_debug, log_id(),
-                    "trying %zu more connection(s), %u in all", probes.size(), widening.width());
+                    "trying %zu more connection(s), %u in all", probes_waiting.size(),
+                    widening.width());
 }
 
 // From the moov on disk; 0 when it cannot tell (the moov is then all the
@@ -893,7 +892,6 @@ void Download::State::judge_probes(bool final) {
       let_go(widening.width());
       break;
   }
-  probes.clear();
 }
 
 // Keeps `width` parts going, those nearest the readers (at or ahead of
