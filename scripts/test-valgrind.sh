@@ -40,7 +40,11 @@ plugins=$scratch/plugins
 mkdir "$plugins"
 left_out=()
 for plugin in "$(pkg-config --variable=pluginsdir gstreamer-1.0)"/*.so; do
-  if ldd "$plugin" 2>/dev/null | grep -q 'libhwy\.so'; then
+  # Matched on ldd's whole output: `ldd | grep -q` under pipefail fails
+  # when grep stops at its match and ldd, still writing, dies of SIGPIPE
+  # (libgstlibav, whose libhwy comes early in a long list, half the time).
+  deps=$(ldd "$plugin" 2>/dev/null || true)
+  if [[ $deps == *libhwy.so* ]]; then
     left_out+=("$(basename "$plugin")")
   else
     ln -s "$plugin" "$plugins/"
